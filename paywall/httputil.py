@@ -1,0 +1,241 @@
+"""Small HTTP helpers shared by the middleware, the endpoints and the proxy.
+
+They work on raw ASGI header lists (``list[tuple[bytes, bytes]]``) so that
+headers the middleware does not touch go out byte for byte as the app sent them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import zlib
+from collections.abc import Iterable
+from http.cookies import SimpleCookie
+
+from .errors import BodyTooLarge
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def get_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """First value of ``name`` (lower-case bytes) or None."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def without_headers(headers: Iterable[tuple[bytes, bytes]], *names: bytes) -> RawHeaders:
+    drop = {n.lower() for n in names}
+    return [(k, v) for k, v in headers if k.lower() not in drop]
+
+
+def parse_content_type(value: bytes | str | None) -> tuple[str, str | None]:
+    """``(media type lower-cased, charset or None)``; tolerant of odd spacing and quoting."""
+    if value is None:
+        return "", None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    media, _, params = text.partition(";")
+    charset: str | None = None
+    for param in params.split(";"):
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = val.strip().strip("\"'").strip() or None
+    return media.strip().lower(), charset
+
+
+def is_html(content_type: bytes | str | None) -> bool:
+    return parse_content_type(content_type)[0] in HTML_TYPES
+
+
+# ---------------------------------------------------------------------------
+# content-encoding
+
+
+class UnsupportedEncoding(ValueError):
+    """A Content-Encoding we cannot decode; the body cannot be gated."""
+
+
+def decode_body(body: bytes, encoding: bytes | str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding`` (gzip, deflate, br, stacked) without exceeding ``limit`` bytes.
+
+    The limit is enforced while decompressing, so a small compressed bomb
+    cannot make us allocate gigabytes before we notice.
+    """
+    if encoding is None:
+        return body
+    text = encoding.decode("latin-1") if isinstance(encoding, bytes) else encoding
+    codings = [c.strip().lower() for c in text.split(",") if c.strip()]
+    for coding in reversed(codings):
+        if coding in ("identity", ""):
+            continue
+        if coding in ("gzip", "x-gzip"):
+            body = _zlib_decode(body, 16 + zlib.MAX_WBITS, limit)
+        elif coding == "deflate":
+            try:
+                body = _zlib_decode(body, zlib.MAX_WBITS, limit)
+            except zlib.error:  # raw deflate, as some servers send it
+                body = _zlib_decode(body, -zlib.MAX_WBITS, limit)
+        elif coding == "br":
+            body = _brotli_decode(body, limit)
+        else:
+            raise UnsupportedEncoding(coding)
+    return body
+
+
+def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
+    decoder = zlib.decompressobj(wbits)
+    out = decoder.decompress(data, limit + 1)
+    if len(out) > limit or decoder.unconsumed_tail:
+        raise BodyTooLarge(f"decoded body exceeds {limit} bytes")
+    out += decoder.flush()
+    if len(out) > limit:
+        raise BodyTooLarge(f"decoded body exceeds {limit} bytes")
+    return out
+
+
+def _brotli_decode(data: bytes, limit: int) -> bytes:
+    import brotli
+
+    decoder = brotli.Decompressor()
+    out = bytearray()
+    view = memoryview(data)
+    step = 64 * 1024
+    for start in range(0, len(data), step):
+        out += decoder.process(bytes(view[start : start + step]))
+        if len(out) > limit:
+            raise BodyTooLarge(f"decoded body exceeds {limit} bytes")
+    if not decoder.is_finished():
+        raise brotli.error("truncated brotli stream")
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------
+# cookies
+
+
+def read_cookies(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Cookies of a request; malformed pairs are skipped, never raised on."""
+    cookies: dict[str, str] = {}
+    for key, value in headers:
+        if key.lower() != b"cookie":
+            continue
+        for chunk in value.decode("latin-1").split(";"):
+            name, sep, val = chunk.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                continue
+            val = val.strip()
+            if len(val) >= 2 and val[0] == val[-1] == '"':
+                val = val[1:-1]
+            cookies.setdefault(name, val)
+    return cookies
+
+
+def set_cookie_header(
+    name: str,
+    value: str,
+    *,
+    max_age: int | None,
+    secure: bool,
+    httponly: bool = True,
+    samesite: str = "Lax",
+    path: str = "/",
+    domain: str | None = None,
+) -> str:
+    """One ``Set-Cookie`` value. ``max_age=None`` makes a session cookie."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    morsel = cookie[name]
+    morsel["path"] = path
+    if max_age is not None:
+        morsel["max-age"] = max_age
+    if domain:
+        morsel["domain"] = domain
+    if secure:
+        morsel["secure"] = True
+    if httponly:
+        morsel["httponly"] = True
+    morsel["samesite"] = samesite
+    return morsel.OutputString()
+
+
+def delete_cookie_header(name: str, *, secure: bool, path: str = "/", domain: str | None = None) -> str:
+    return set_cookie_header(name, "", max_age=0, secure=secure, path=path, domain=domain) + (
+        "; expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    )
+
+
+def is_https(scope: dict[str, object]) -> bool:
+    return scope.get("scheme") in ("https", "wss")
+
+
+# ---------------------------------------------------------------------------
+# client address
+
+
+def client_address(scope: dict[str, object], trusted_proxies: tuple[str, ...]) -> str | None:
+    """The reader's address.
+
+    ``X-Forwarded-For`` is believed only when the connecting peer is a trusted
+    proxy; then the right-most address that is not itself trusted is the
+    client (addresses further left can be forged by the client).
+    """
+    client = scope.get("client")
+    peer = client[0] if isinstance(client, tuple | list) and client else None
+    if not isinstance(peer, str):
+        return None
+    if not trusted_proxies or not _trusted(peer, trusted_proxies):
+        return peer
+    raw_headers = scope.get("headers") or []
+    forwarded: list[str] = []
+    for key, value in raw_headers:  # type: ignore[attr-defined]
+        if key.lower() == b"x-forwarded-for":
+            forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
+    for candidate in reversed([f for f in forwarded if f]):
+        if not _valid_ip(candidate):
+            return peer
+        if not _trusted(candidate, trusted_proxies):
+            return candidate
+    return peer
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
+
+
+# ---------------------------------------------------------------------------
+# path patterns
+
+
+def match_path(path: str, patterns: Iterable[str]) -> bool:
+    """Whether ``path`` matches one of the configured path patterns.
+
+    A pattern ending in ``/`` matches everything below it (``/static/``); a
+    pattern with ``*`` or ``?`` is a shell-style glob where ``*`` also crosses
+    ``/`` (``/news/*/free``); anything else must equal the path.
+    """
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if path.startswith(pattern) or path == pattern[:-1]:
+                return True
+        elif "*" in pattern or "?" in pattern or "[" in pattern:
+            if fnmatch.fnmatchcase(path, pattern):
+                return True
+        elif path == pattern:
+            return True
+    return False

@@ -1,0 +1,413 @@
+"""Typed, immutable settings that check themselves when they are made.
+
+A paywall that starts with a wrong setting gives articles away or locks
+readers out; so every field is validated in ``__post_init__`` and a bad value
+raises one :class:`~paywall.errors.ConfigError` naming the field, at start-up.
+
+The same coercion serves the three textual sources (``PAYWALL_*`` environment
+variables, the TOML file and command-line flags): see :meth:`PaywallSettings.from_mapping`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import ipaddress
+import json
+import os
+import string
+import types
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+MemberResolver = Callable[[Any], "bool | Awaitable[bool]"]
+EmailSender = Callable[[str, str], "Awaitable[None] | None"]
+CopyProtection = Literal["block", "attribute", "off"]
+ProtectScope = Literal["article", "page"]
+
+ENV_PREFIX = "PAYWALL_"
+
+DEFAULT_CTA_TEMPLATE = (
+    '<aside class="paywall-cta" data-paywall-cta role="complementary" aria-label="$title">'
+    '<p class="paywall-cta__title">$title</p>'
+    '<p class="paywall-cta__action"><a class="paywall-cta__button" href="$url">$action</a></p>'
+    "</aside>"
+)
+
+#: Placeholders a call-to-action template may use (``string.Template`` syntax).
+CTA_PLACEHOLDERS = frozenset({"title", "action", "url", "trial_days", "free_articles"})
+#: Placeholders the texts of the call to action may use.
+TEXT_PLACEHOLDERS = frozenset({"trial_days", "free_articles"})
+
+_SECRET_FIELDS = frozenset({"secret_key", "secret_key_fallbacks", "jwt_key"})
+_MIN_SECRET_LENGTH = 16
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PaywallSettings:
+    """Everything a publisher configures. See the README for each field's meaning."""
+
+    # --- core -------------------------------------------------------------
+    secret_key: str = dataclasses.field(repr=False)
+    secret_key_fallbacks: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    trial_days: int = 7
+    article_selector: str | None = None
+    teaser_paragraphs: int = 3
+    member_resolver: MemberResolver | None = None
+    prefix: str = "/_paywall"
+    exclude_paths: tuple[str, ...] = ()
+    max_body_bytes: int = 5 * 1024 * 1024
+    store: str = "sqlite:///paywall.db"
+
+    # --- call to action ---------------------------------------------------
+    cta_template: str = DEFAULT_CTA_TEMPLATE
+    cta_offer_title: str = "Need to access the insight?"
+    cta_offer_action: str = "Start your ${trial_days}-day free trial now"
+    cta_ended_title: str = "Your free trial has ended"
+    cta_ended_action: str = "Become a member to keep reading"
+    cta_metered_title: str = "You have read your ${free_articles} free articles this month"
+    cta_metered_action: str = "Start your ${trial_days}-day free trial now"
+    subscribe_url: str = "/subscribe"
+
+    # --- trials, cookies, members ----------------------------------------
+    trial_cookie: str = "paywall_trial"
+    device_cookie: str = "paywall_device"
+    member_cookie: str = "paywall_member"
+    cookie_secure: bool | None = None
+    cookie_domain: str | None = None
+    privacy_url: str = "/privacy"
+    terms_url: str = "/terms"
+    site_name: str = "this site"
+    trial_template: str | None = None
+    email_confirmation: bool = False
+    email_sender: EmailSender | None = None
+    plus_addressing_is_same_reader: bool = True
+    max_form_bytes: int = 16 * 1024
+    jwt_key: str | None = dataclasses.field(default=None, repr=False)
+    jwt_jwks_file: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_cookie: str = "paywall_jwt"
+
+    # --- metering ---------------------------------------------------------
+    free_articles: int = 0
+    meter_ip_daily_cap: int = 0
+
+    # --- copy protection --------------------------------------------------
+    copy_protection: CopyProtection = "block"
+    protect_message: str = "error: This content is protected !!"
+    protect_scope: ProtectScope = "article"
+    protect_paths: tuple[str, ...] = ()
+    protect_exclude_paths: tuple[str, ...] = ()
+    protect_members: bool = True
+    attribution_min_words: int = 20
+    trace_copies: bool = False
+
+    # --- reverse proxy ----------------------------------------------------
+    upstream: str | None = None
+    upstream_timeout: float = 30.0
+    upstream_connect_timeout: float = 5.0
+    upstream_max_connections: int = 100
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, list):  # TOML arrays arrive as lists
+                object.__setattr__(self, field.name, tuple(value))
+        _validate(self)
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, source: str = "settings") -> PaywallSettings:
+        """Build settings from loosely typed values (TOML, environment, flags).
+
+        Strings are coerced to each field's type; unknown names are an error,
+        because a misspelt setting silently ignored is a setting not applied.
+        """
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in known:
+                raise ConfigError(name, f"unknown setting (from {source})")
+            kwargs[name] = coerce(name, raw)
+        if "secret_key" not in kwargs:
+            raise ConfigError("secret_key", "is required")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> PaywallSettings:
+        """Read every field from ``PAYWALL_<FIELD>`` variables; ``overrides`` win."""
+        return cls.from_mapping({**env_values(environ), **overrides}, source="environment")
+
+    def replace(self, **changes: Any) -> PaywallSettings:
+        return dataclasses.replace(self, **changes)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with secrets hidden, for ``paywall check-config``."""
+        out: dict[str, Any] = {}
+        for name in self.field_names():
+            value = getattr(self, name)
+            if name in _SECRET_FIELDS and value:
+                value = ["****"] * len(value) if isinstance(value, tuple) else "****"
+            elif callable(value):
+                value = f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', '?')}"
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[name] = value
+        return out
+
+    @property
+    def all_secret_keys(self) -> tuple[str, ...]:
+        """Current key first, then the fallbacks that still verify."""
+        return (self.secret_key, *self.secret_key_fallbacks)
+
+    def trial_path(self) -> str:
+        return f"{self.prefix}/trial"
+
+
+def env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``PAYWALL_*`` variables that name a field, keyed by field name."""
+    environ = os.environ if environ is None else environ
+    names = set(PaywallSettings.field_names())
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in names:
+                out[name] = value
+    return out
+
+
+# ---------------------------------------------------------------------------
+# coercion
+
+
+def _field_type(name: str) -> Any:
+    hints = typing.get_type_hints(PaywallSettings)
+    return hints[name]
+
+
+def coerce(name: str, raw: Any) -> Any:
+    """Turn a textual or TOML value into the type ``name`` declares."""
+    if not isinstance(raw, str):
+        return raw
+    hint = _field_type(name)
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    optional = origin in (typing.Union, types.UnionType) and type(None) in args
+    if optional:
+        if raw.strip() == "" or raw.strip().lower() in {"none", "null"}:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    if hint is bool:
+        return _parse_bool(name, raw)
+    if hint is int:
+        try:
+            return int(raw.strip().replace("_", ""))
+        except ValueError:
+            raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if hint is float:
+        try:
+            return float(raw.strip())
+        except ValueError:
+            raise ConfigError(name, f"expected a number, got {raw!r}") from None
+    if origin is tuple:
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except ValueError:
+                raise ConfigError(name, "expected a JSON list or comma-separated values") from None
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ConfigError(name, "expected a list of strings")
+            return tuple(items)
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    return raw
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+
+def import_object(name: str, path: str) -> Any:
+    """Resolve ``"package.module:attribute"`` (how a TOML file names a callable)."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(name, f"expected 'module:attribute', got {path!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(name, f"cannot import {path!r}: {exc}") from None
+    return obj
+
+
+# ---------------------------------------------------------------------------
+# validation
+
+
+def _validate(s: PaywallSettings) -> None:
+    _check_types(s)
+    if len(s.secret_key) < _MIN_SECRET_LENGTH:
+        raise ConfigError("secret_key", f"must be at least {_MIN_SECRET_LENGTH} characters of random text")
+    for key in s.secret_key_fallbacks:
+        if len(key) < _MIN_SECRET_LENGTH:
+            raise ConfigError("secret_key_fallbacks", f"each key must be at least {_MIN_SECRET_LENGTH} characters")
+    _range(s, "trial_days", 1, 3650)
+    _range(s, "teaser_paragraphs", 1, 100)
+    _range(s, "max_body_bytes", 1024, 1024**3)
+    _range(s, "max_form_bytes", 256, 1024**2)
+    _range(s, "free_articles", 0, 1000)
+    _range(s, "meter_ip_daily_cap", 0, 10**6)
+    _range(s, "attribution_min_words", 1, 10_000)
+    _range(s, "upstream_max_connections", 1, 100_000)
+    for name in ("upstream_timeout", "upstream_connect_timeout"):
+        if not 0 < getattr(s, name) <= 3600:
+            raise ConfigError(name, "must be a number of seconds between 0 and 3600")
+
+    if not s.prefix.startswith("/") or s.prefix.endswith("/") or len(s.prefix) < 2:
+        raise ConfigError("prefix", "must start with '/' and not end with '/', like '/_paywall'")
+    if any(c in s.prefix for c in "?#* "):
+        raise ConfigError("prefix", "must be a plain path")
+    for name in ("exclude_paths", "protect_paths", "protect_exclude_paths"):
+        for pattern in getattr(s, name):
+            if not pattern.startswith("/"):
+                raise ConfigError(name, f"path patterns start with '/': {pattern!r}")
+
+    if s.article_selector is not None:
+        _check_selector(s.article_selector)
+
+    _check_template("cta_template", s.cta_template, CTA_PLACEHOLDERS)
+    for name in (
+        "cta_offer_title",
+        "cta_offer_action",
+        "cta_ended_title",
+        "cta_ended_action",
+        "cta_metered_title",
+        "cta_metered_action",
+    ):
+        _check_template(name, getattr(s, name), TEXT_PLACEHOLDERS)
+
+    for name in ("trial_cookie", "device_cookie", "member_cookie", "jwt_cookie"):
+        value = getattr(s, name)
+        if not value or any(c in value for c in ' ;,="\t\r\n'):
+            raise ConfigError(name, "must be a non-empty cookie name without spaces, ';', ',' or '='")
+
+    for name in ("member_resolver", "email_sender"):
+        value = getattr(s, name)
+        if isinstance(value, str):
+            value = import_object(name, value) if value else None
+            object.__setattr__(s, name, value)
+        if value is not None and not callable(value):
+            raise ConfigError(name, "must be a callable or 'module:attribute'")
+    if s.email_confirmation and s.email_sender is None:
+        raise ConfigError("email_confirmation", "needs email_sender, the hook that sends the confirmation")
+
+    if s.copy_protection not in ("block", "attribute", "off"):
+        raise ConfigError("copy_protection", "must be 'block', 'attribute' or 'off'")
+    if s.protect_scope not in ("article", "page"):
+        raise ConfigError("protect_scope", "must be 'article' or 'page'")
+    if s.trace_copies and s.copy_protection != "attribute":
+        raise ConfigError("trace_copies", "works with copy_protection = 'attribute' only")
+
+    _check_jwt(s)
+
+    if s.upstream is not None and not s.upstream.startswith(("http://", "https://")):
+        raise ConfigError("upstream", "must be an http:// or https:// URL")
+    for entry in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError("trusted_proxies", f"not an IP address or network: {entry!r}") from None
+
+    if not s.store.startswith(("sqlite://", "redis://", "rediss://", "unix://")):
+        raise ConfigError("store", "must be sqlite:///path/to/file.db or redis://host:port/db")
+
+
+def _check_types(s: PaywallSettings) -> None:
+    hints = typing.get_type_hints(PaywallSettings)
+    for field in dataclasses.fields(s):
+        value = getattr(s, field.name)
+        hint = hints[field.name]
+        if field.name in ("member_resolver", "email_sender"):
+            continue
+        if not _matches(value, hint):
+            raise ConfigError(field.name, f"has the wrong type ({type(value).__name__})")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        return value in args
+    if origin is tuple:
+        return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _range(s: PaywallSettings, name: str, low: int, high: int) -> None:
+    value = getattr(s, name)
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+
+
+def _check_selector(selector: str) -> None:
+    import soupsieve
+
+    try:
+        soupsieve.compile(selector)
+    except Exception as exc:  # soupsieve raises several types for bad selectors
+        raise ConfigError("article_selector", f"not a valid CSS selector: {exc}") from None
+
+
+def _check_template(name: str, text: str, allowed: frozenset[str]) -> None:
+    template = string.Template(text)
+    if not template.is_valid():
+        raise ConfigError(name, "has a '$' that is not a placeholder (write '$$' for a dollar sign)")
+    unknown = set(template.get_identifiers()) - allowed
+    if unknown:
+        raise ConfigError(name, f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    if name == "cta_template" and "$url" not in text and "${url}" not in text:
+        raise ConfigError(name, "must link to the trial page with $url")
+
+
+_JWT_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+
+
+def _check_jwt(s: PaywallSettings) -> None:
+    unknown = set(s.jwt_algorithms) - _JWT_ALGORITHMS
+    if unknown:
+        raise ConfigError("jwt_algorithms", f"unsupported: {sorted(unknown)} ('none' is never accepted)")
+    symmetric = {a for a in s.jwt_algorithms if a.startswith("HS")}
+    if symmetric and len(symmetric) != len(s.jwt_algorithms):
+        raise ConfigError("jwt_algorithms", "mixing HS* with RS*/ES* invites algorithm confusion; pick one family")
+    if s.jwt_jwks_file is not None and s.jwt_key is not None:
+        raise ConfigError("jwt_jwks_file", "give either jwt_key or jwt_jwks_file, not both")
+    if s.jwt_jwks_file is not None and not os.path.isfile(s.jwt_jwks_file):
+        raise ConfigError("jwt_jwks_file", f"no such file: {s.jwt_jwks_file}")
