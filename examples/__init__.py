@@ -1,0 +1,6 @@
+"""Examples of the paywall in front of real applications.
+
+* ``examples.news_site``: a small news site (Starlette), with and without the paywall.
+* ``examples.fastapi_app``: the middleware added to a FastAPI app.
+* ``examples.django_app``: a Django project served over ASGI behind the paywall.
+"""
