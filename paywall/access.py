@@ -1,0 +1,355 @@
+"""Who is reading, and may they read this article in full?
+
+:func:`identify` turns a request into a :class:`Reader` from, in order: the
+publisher's ``member_resolver``, the signed member cookie, a JWT, and the
+trial token (checked against the store, so a revoked trial stops on the next
+request everywhere). :func:`consume_meter` spends one of the month's free
+articles for a non-member.
+
+Every doubt resolves to "not a member": a resolver that raises, a store that
+is down, a token that does not verify. Bad tokens are cleared through
+``Reader.set_cookies`` so a stale cookie is dealt with once, silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from starlette.requests import HTTPConnection
+
+from .errors import ConfigError, StoreUnavailable
+from .httputil import client_address, delete_cookie_header, set_cookie_header
+from .members import bearer_token, jwt_verifier, load_member_token
+from .settings import PaywallSettings
+from .store.base import MeterResult, Store, Trial
+from .tokens import (
+    ExpiredToken,
+    InvalidToken,
+    TrialToken,
+    issue_device_token,
+    issue_trial_token,
+    load_device_token,
+    load_trial_token,
+)
+
+logger = logging.getLogger("paywall")
+
+Level = Literal["anonymous", "metered", "trial", "member"]
+
+DEVICE_COOKIE_MAX_AGE = 365 * 86400
+_RESOLVED_KEY = "paywall.member_resolver"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The access decision's input: who the reader is, and which cookies to send back."""
+
+    level: Level
+    device_id: str | None = None
+    trial: Trial | None = None
+    trial_ended: bool = False
+    #: Stable id for copy tracing: ``"member:<subject>"`` or ``"trial:<trial id>"``.
+    subject: str | None = None
+    #: ``Set-Cookie`` values to add to the response (clear bad tokens, new device id).
+    set_cookies: tuple[str, ...] = ()
+
+    @property
+    def is_member(self) -> bool:
+        """A member or a reader in an active trial: gets full articles."""
+        return self.level in ("member", "trial")
+
+    def with_meter(self, result: MeterResult | None) -> Reader:
+        """This reader after a meter decision: ``metered`` when a free article was granted."""
+        if result is not None and result.allowed and not self.is_member:
+            return dataclasses.replace(self, level="metered")
+        return self
+
+
+# ---------------------------------------------------------------------------
+# cookies
+
+
+def cookie_secure(settings: PaywallSettings, scope: Any) -> bool:
+    """Secure cookies under https, or always/never when the publisher says so."""
+    if settings.cookie_secure is not None:
+        return settings.cookie_secure
+    return bool(scope.get("scheme") in ("https", "wss"))
+
+
+def device_cookie(
+    settings: PaywallSettings,
+    scope: Any,
+    device_id: str,
+    *,
+    trial_ends_at: float | None = None,
+    now: float | None = None,
+) -> str:
+    token = issue_device_token(settings, device_id, trial_ends_at=trial_ends_at, now=now)
+    return set_cookie_header(
+        settings.device_cookie,
+        token,
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        secure=cookie_secure(settings, scope),
+        domain=settings.cookie_domain,
+    )
+
+
+def trial_cookie(settings: PaywallSettings, scope: Any, trial: Trial, *, now: float) -> str:
+    """The trial token cookie; it lives exactly as long as the trial has left."""
+    token = issue_trial_token(settings, trial.trial_id, trial.ends_at, now=now)
+    return set_cookie_header(
+        settings.trial_cookie,
+        token,
+        max_age=max(int(trial.ends_at - now), 1),
+        secure=cookie_secure(settings, scope),
+        domain=settings.cookie_domain,
+    )
+
+
+def clear_cookie(settings: PaywallSettings, scope: Any, name: str) -> str:
+    return delete_cookie_header(name, secure=cookie_secure(settings, scope), domain=settings.cookie_domain)
+
+
+def new_device_id() -> str:
+    """128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    #: End of a trial once started on this device (carried in the signed cookie).
+    trial_ends_at: float | None
+    set_cookies: tuple[str, ...]
+
+
+def read_device(conn: HTTPConnection, settings: PaywallSettings, *, now: float | None = None) -> Device:
+    """The device of this request, making a new one (with its cookie) when needed."""
+    raw = conn.cookies.get(settings.device_cookie)
+    if raw:
+        try:
+            token = load_device_token(settings, raw, now=now)
+        except InvalidToken:
+            pass
+        else:
+            return Device(token.device_id, token.trial_ends_at, ())
+    device_id = new_device_id()
+    return Device(device_id, None, (device_cookie(settings, conn.scope, device_id, now=now),))
+
+
+# ---------------------------------------------------------------------------
+# identify
+
+
+async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -> bool:
+    """The publisher's resolver, at most once per request; any failure means non-member."""
+    resolver = settings.member_resolver
+    if resolver is None:
+        return False
+    state = conn.scope.setdefault("state", {})
+    if isinstance(state, dict) and _RESOLVED_KEY in state:
+        return bool(state[_RESOLVED_KEY])
+    try:
+        result = resolver(conn)
+        if inspect.isawaitable(result):
+            result = await result
+        answer = result is True
+        if not isinstance(result, bool):
+            logger.warning(
+                "member_resolver returned %s for %s, not True or False; treating the reader as a non-member",
+                type(result).__name__,
+                conn.url.path,
+            )
+    except Exception:
+        logger.exception("member_resolver failed for %s; treating the reader as a non-member", conn.url.path)
+        answer = False
+    if isinstance(state, dict):
+        state[_RESOLVED_KEY] = answer
+    return answer
+
+
+def _member_by_tokens(conn: HTTPConnection, settings: PaywallSettings, now: float, clear: list[str]) -> str | None:
+    raw = conn.cookies.get(settings.member_cookie)
+    if raw:
+        try:
+            return load_member_token(settings, raw, now=now)
+        except InvalidToken:
+            clear.append(clear_cookie(settings, conn.scope, settings.member_cookie))
+    try:
+        verifier = jwt_verifier(settings)
+    except ConfigError:
+        logger.exception("JWT verification is misconfigured; JWTs on %s are ignored", conn.url.path)
+        verifier = None
+    if verifier is not None:
+        token = conn.cookies.get(settings.jwt_cookie) or bearer_token(conn.headers.get("authorization"))
+        if token:
+            try:
+                return verifier.subject(token, now=now)
+            except InvalidToken:
+                pass  # the identity provider's cookie is not ours to clear
+    return None
+
+
+async def identify(
+    conn: HTTPConnection, settings: PaywallSettings, store: Store, *, now: float | None = None
+) -> Reader:
+    """Decide who the reader is. Never raises for anything the reader sent."""
+    now = time.time() if now is None else now
+    if await run_member_resolver(conn, settings):
+        return Reader(level="member")
+    cookies: list[str] = []
+    subject = _member_by_tokens(conn, settings, now, cookies)
+    if subject is not None:
+        return Reader(level="member", subject=f"member:{subject}", set_cookies=tuple(cookies))
+
+    device = read_device(conn, settings, now=now)
+    cookies.extend(device.set_cookies)
+    ended = device.trial_ends_at is not None and device.trial_ends_at <= now
+
+    raw = conn.cookies.get(settings.trial_cookie)
+    if raw:
+        try:
+            token = load_trial_token(settings, raw, now=now)
+        except ExpiredToken:
+            ended = True
+            cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
+        except InvalidToken:
+            cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
+        else:
+            return await _trial_reader(conn, settings, store, token, device, now, ended, cookies)
+    return Reader(level="anonymous", device_id=device.device_id, trial_ended=ended, set_cookies=tuple(cookies))
+
+
+async def _trial_reader(
+    conn: HTTPConnection,
+    settings: PaywallSettings,
+    store: Store,
+    token: TrialToken,
+    device: Device,
+    now: float,
+    ended: bool,
+    cookies: list[str],
+) -> Reader:
+    try:
+        trial = await store.get_trial(token.trial_id)
+    except StoreUnavailable:
+        # Fail closed, but keep the cookie: the trial works again when the store is back.
+        logger.warning("store unavailable while checking a trial on %s", conn.url.path)
+        return Reader(level="anonymous", device_id=device.device_id, trial_ended=ended, set_cookies=tuple(cookies))
+    if trial is not None and trial.active(now):
+        return Reader(
+            level="trial",
+            device_id=device.device_id,
+            trial=trial,
+            subject=f"trial:{trial.trial_id}",
+            set_cookies=tuple(cookies),
+        )
+    # Unknown (store reset) trials are simply gone; revoked or over ones have ended.
+    cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
+    return Reader(
+        level="anonymous",
+        device_id=device.device_id,
+        trial=trial,
+        trial_ended=ended or trial is not None,
+        set_cookies=tuple(cookies),
+    )
+
+
+# ---------------------------------------------------------------------------
+# metering
+
+
+def meter_period(now: float) -> str:
+    """The calendar month (UTC) a free article counts against, e.g. ``"2026-11"``."""
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
+
+
+def meter_day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+async def consume_meter(
+    reader: Reader,
+    conn: HTTPConnection,
+    settings: PaywallSettings,
+    store: Store,
+    article_key: str,
+    *,
+    now: float | None = None,
+) -> MeterResult | None:
+    """Spend (or re-use) a free article; None when metering is off, not needed or the store is down."""
+    if settings.free_articles <= 0 or reader.is_member or reader.device_id is None:
+        return None
+    now = time.time() if now is None else now
+    ip = client_address(conn.scope, settings.trusted_proxies)
+    try:
+        return await store.meter(
+            device_id=reader.device_id,
+            article_key=article_key,
+            period=meter_period(now),
+            limit=settings.free_articles,
+            ip=ip,
+            day=meter_day(now),
+            ip_cap=settings.meter_ip_daily_cap,
+        )
+    except StoreUnavailable:
+        logger.warning("store unavailable while metering %s; showing the teaser", conn.url.path)
+        return None
+
+
+async def free_articles_left(
+    reader: Reader, settings: PaywallSettings, store: Store, *, now: float | None = None
+) -> int | None:
+    """How many free articles this device has left this month; None when not metered or unknown."""
+    if settings.free_articles <= 0 or reader.is_member or reader.device_id is None:
+        return None
+    now = time.time() if now is None else now
+    try:
+        used = await store.meter_used(device_id=reader.device_id, period=meter_period(now))
+    except StoreUnavailable:
+        return None
+    return max(settings.free_articles - used, 0)
+
+
+# ---------------------------------------------------------------------------
+# e-mail addresses
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL_RE = re.compile(
+    rf"{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})",
+    re.ASCII,
+)
+
+
+def is_valid_email(text: str) -> bool:
+    """A practical RFC 5322 subset: dot-atom local part, DNS host name, at most 254 characters.
+
+    Quoted local parts, comments and address literals are refused: real
+    readers do not use them, and they are where injection tricks hide.
+    """
+    if len(text) > 254 or not _EMAIL_RE.fullmatch(text):
+        return False
+    local = text.rpartition("@")[0]
+    return len(local) <= 64
+
+
+def normalize_email(text: str, *, fold_plus: bool) -> str:
+    """The form under which one reader's address is stored: trimmed, lower-case, tag folded.
+
+    With ``fold_plus``, ``reader+news@example.com`` is the same reader as
+    ``reader@example.com`` (one trial per person, not per tag).
+    """
+    email = text.strip().lower()
+    local, at, domain = email.rpartition("@")
+    if at and fold_plus and "+" in local:
+        local = local.split("+", 1)[0] or local
+    return f"{local}@{domain}" if at else email
