@@ -1,0 +1,184 @@
+"""Copy protection: the two tags added to a page, and the files they load.
+
+The protection lives in two static files, ``assets/protect.js`` and
+``assets/protect.css``, served by paywall itself under ``settings.prefix``
+with a content hash in their names, so browsers and CDNs may keep them for a
+year and a new release is picked up at once. The page only gets two tags; the
+configuration travels as ``data-*`` attributes of the script tag, never as
+inline code, so a strict Content-Security-Policy keeps working. Where the
+page's policy allows scripts by nonce (typically with ``'strict-dynamic'``),
+the tag carries that nonce: see :func:`csp_nonce`.
+
+Adding the tags needs no parse of the page (members take the fast path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import importlib.resources
+import re
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from . import httputil
+from .settings import PaywallSettings
+from .trace import mark_for
+
+#: Cache lifetime of the content-hashed assets: a changed file gets a new URL.
+ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+_CONTENT_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+
+
+class _HeaderLookup(Protocol):
+    """What we need of ``starlette.datastructures.Headers`` (or any multi-dict)."""
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
+HeadersLike = Iterable[tuple[bytes, bytes]] | _HeaderLookup | Mapping[str, str]
+
+
+def _load(name: str) -> bytes:
+    return importlib.resources.files("paywall").joinpath("assets", name).read_bytes()
+
+
+def _attr(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+class Protection:
+    """The protection tags of a page and the assets they point to.
+
+    Built once per application: the assets are read and hashed here.
+    """
+
+    def __init__(self, settings: PaywallSettings) -> None:
+        self.settings = settings
+        self._assets: dict[str, tuple[bytes, str]] = {}
+        self.script_url = self._register("protect", "js")
+        self.style_url = self._register("protect", "css")
+
+    def _register(self, stem: str, ext: str) -> str:
+        body = _load(f"{stem}.{ext}")
+        digest = hashlib.sha256(body).hexdigest()[:16]
+        path = f"{self.settings.prefix}/{stem}.{digest}.{ext}"
+        self._assets[path] = (body, _CONTENT_TYPES[ext])
+        return path
+
+    # ------------------------------------------------------------- serving
+    def asset(self, path: str) -> tuple[bytes, str] | None:
+        """``(body, content type)`` of the asset at request ``path``, else None.
+
+        Only the current hashed names answer: an old hash must not be cached
+        for a year with new content.
+        """
+        return self._assets.get(path)
+
+    # ------------------------------------------------------------- policy
+    def applies(self, path: str, *, is_member: bool) -> bool:
+        """Whether a protectable view of ``path`` gets the protection tags.
+
+        False when protection is off, when ``path`` matches
+        ``protect_exclude_paths``, or for members when ``protect_members`` is
+        off. Which views are protectable (articles, ``protect_paths``) is the
+        caller's decision.
+        """
+        s = self.settings
+        if s.copy_protection == "off":
+            return False
+        if is_member and not s.protect_members:
+            return False
+        return not httputil.match_path(path, s.protect_exclude_paths)
+
+    # ------------------------------------------------------------- markup
+    def head_html(self, *, nonce: str | None = None, subject: str | None = None, page_url: str | None = None) -> str:
+        """The stylesheet and script tags for a page's ``<head>``; "" when off.
+
+        ``subject`` is the reader's stable id, marked into copies when
+        ``trace_copies`` is on (the mark is computed here; the key never
+        reaches the page). ``page_url`` is the URL quoted by attribution mode
+        (the script falls back to the page's own address).
+        """
+        s = self.settings
+        if s.copy_protection == "off":
+            return ""
+        nonce_attr = f' nonce="{_attr(nonce)}"' if nonce else ""
+        data: list[tuple[str, str]] = [
+            ("data-mode", s.copy_protection),
+            ("data-scope", s.protect_scope),
+            ("data-message", s.protect_message),
+            ("data-min-words", str(s.attribution_min_words)),
+        ]
+        if s.article_selector:
+            data.append(("data-selector", s.article_selector))
+        if s.copy_protection == "attribute" and page_url and page_url.startswith(("http://", "https://")):
+            data.append(("data-url", page_url))
+        if s.trace_copies and s.copy_protection == "attribute" and subject:
+            data.append(("data-mark", mark_for(s, subject)))
+        attrs = "".join(f' {name}="{_attr(value)}"' for name, value in data)
+        return (
+            f'<link rel="stylesheet" href="{_attr(self.style_url)}"{nonce_attr}>'
+            f'<script defer src="{_attr(self.script_url)}" data-paywall-protect{attrs}{nonce_attr}></script>'
+        )
+
+
+# --------------------------------------------------------------------- CSP
+_NONCE_RE = re.compile(r"'nonce-([A-Za-z0-9+/_-]+=*)'", re.IGNORECASE)
+# Which directive governs a <script src> element, most specific first.
+_SCRIPT_DIRECTIVES = ("script-src-elem", "script-src", "default-src")
+
+
+def _policies(headers: HeadersLike) -> list[str]:
+    """Every enforced Content-Security-Policy value (report-only ones do not block)."""
+    values: list[str] = []
+    pairs = getattr(headers, "raw", None)  # starlette Headers: compare names ourselves, in any case
+    if isinstance(pairs, list):
+        values = [
+            bytes(value).decode("latin-1") for name, value in pairs if bytes(name).lower() == b"content-security-policy"
+        ]
+    elif isinstance(headers, Mapping):
+        values = [str(v) for k, v in headers.items() if str(k).lower() == "content-security-policy"]
+    elif hasattr(headers, "getlist"):
+        values = [str(v) for v in headers.getlist("content-security-policy")]
+    else:
+        for name, value in headers:
+            if bytes(name).lower() == b"content-security-policy":
+                values.append(bytes(value).decode("latin-1"))
+    # One header may carry several policies separated by commas.
+    return [policy for value in values for policy in value.split(",")]
+
+
+def _directives(policy: str) -> dict[str, str]:
+    """Directive name -> value; the first of a repeated directive wins (as browsers do)."""
+    out: dict[str, str] = {}
+    for part in policy.split(";"):
+        tokens = part.strip().split(None, 1)
+        if not tokens:
+            continue
+        name = tokens[0].lower()
+        if name not in out:
+            out[name] = tokens[1] if len(tokens) > 1 else ""
+    return out
+
+
+def csp_nonce(headers: HeadersLike) -> str | None:
+    """The nonce the page's policy allows scripts with, or None.
+
+    Looks at the directive that governs ``<script src>`` elements
+    (``script-src-elem``, else ``script-src``, else ``default-src``) of each
+    enforced policy. When a policy governs scripts without any nonce, the
+    first nonce found in another policy is still returned: it is harmless
+    where not needed and required where it is.
+    """
+    for policy in _policies(headers):
+        directives = _directives(policy)
+        for name in _SCRIPT_DIRECTIVES:
+            if name in directives:
+                for token in directives[name].split():
+                    match = _NONCE_RE.fullmatch(token)
+                    if match:
+                        return match.group(1)
+                break
+    return None
