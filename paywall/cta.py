@@ -57,7 +57,7 @@ def fallback_page(settings: PaywallSettings, cta_html: str, *, head_html: str = 
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>{html.escape(_text(settings.cta_offer_title, settings))}</title>"
+        f"<title>{html.escape(settings.site_name)}: continue reading</title>"
         f"{head_html}</head>"
         '<body><main class="paywall-fallback">'
         f"{cta_html}"

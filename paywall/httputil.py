@@ -9,8 +9,9 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http.cookies import SimpleCookie
+from typing import Any
 
 from .errors import BodyTooLarge
 
@@ -168,7 +169,7 @@ def delete_cookie_header(name: str, *, secure: bool, path: str = "/", domain: st
     )
 
 
-def is_https(scope: dict[str, object]) -> bool:
+def is_https(scope: Mapping[str, Any]) -> bool:
     return scope.get("scheme") in ("https", "wss")
 
 
@@ -176,7 +177,7 @@ def is_https(scope: dict[str, object]) -> bool:
 # client address
 
 
-def client_address(scope: dict[str, object], trusted_proxies: tuple[str, ...]) -> str | None:
+def client_address(scope: Mapping[str, Any], trusted_proxies: tuple[str, ...]) -> str | None:
     """The reader's address.
 
     ``X-Forwarded-For`` is believed only when the connecting peer is a trusted
@@ -191,7 +192,7 @@ def client_address(scope: dict[str, object], trusted_proxies: tuple[str, ...]) -
         return peer
     raw_headers = scope.get("headers") or []
     forwarded: list[str] = []
-    for key, value in raw_headers:  # type: ignore[attr-defined]
+    for key, value in raw_headers:
         if key.lower() == b"x-forwarded-for":
             forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
     for candidate in reversed([f for f in forwarded if f]):

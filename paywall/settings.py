@@ -31,7 +31,7 @@ ProtectScope = Literal["article", "page"]
 ENV_PREFIX = "PAYWALL_"
 
 DEFAULT_CTA_TEMPLATE = (
-    '<aside class="paywall-cta" data-paywall-cta role="complementary" aria-label="$title">'
+    '<aside class="paywall-cta" data-paywall-cta>'
     '<p class="paywall-cta__title">$title</p>'
     '<p class="paywall-cta__action"><a class="paywall-cta__button" href="$url">$action</a></p>'
     "</aside>"

@@ -1,0 +1,110 @@
+"""Per-request cost of the middleware, against the same app without it, in one run.
+
+Requests are driven straight through the ASGI interface (no sockets), so the
+figures isolate what the middleware adds. Each scenario prints the mean time per
+request with and without the middleware, their ratio, and the peak memory one
+request allocates (tracemalloc).
+
+    python bench/throughput.py [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from paywall import PaywallMiddleware, PaywallSettings  # noqa: E402
+from tests.apps.gate_app import site  # noqa: E402
+
+SCENARIOS: list[tuple[str, str, dict[str, Any]]] = [
+    ("image (pass-through)", "/image.png", {}),
+    ("JSON API (pass-through)", "/api", {}),
+    ("HTML without article", "/", {}),
+    ("free article (header)", "/free-header", {}),
+    ("member article", "/article", {"member": True}),
+    ("non-member article (gated)", "/article", {}),
+    ("non-member leaky article (gated)", "/leaky", {}),
+    ("non-member 1.3 MB article (gated)", "/huge", {}),
+]
+
+
+async def call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> int:
+    size = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal size
+        if message["type"] == "http.response.body":
+            size += len(message.get("body", b""))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench.local"), *headers],
+        "client": ("127.0.0.1", 5000),
+        "server": ("bench.local", 80),
+    }
+    await app(scope, receive, send)
+    return size
+
+
+async def measure(app: Any, path: str, headers: list[tuple[bytes, bytes]], requests: int) -> tuple[float, int]:
+    for _ in range(5):
+        await call(app, path, headers)
+    times = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        await call(app, path, headers)
+        times.append(time.perf_counter() - start)
+    tracemalloc.start()
+    await call(app, path, headers)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return statistics.mean(times), peak
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = {
+            "secret_key": "bench-secret-key-0123456789",
+            "store": f"sqlite:///{tmp}/bench.db",
+            "max_body_bytes": 8 * 1024 * 1024,
+        }
+        anonymous = PaywallMiddleware(site, settings=PaywallSettings(**base))
+        member = PaywallMiddleware(site, settings=PaywallSettings(**base, member_resolver=lambda request: True))
+        print(f"{'scenario':38} {'bare ms':>9} {'paywall ms':>11} {'ratio':>7} {'peak KiB':>9} {'bare KiB':>9}")
+        for name, path, options in SCENARIOS:
+            app = member if options.get("member") else anonymous
+            requests = max(args.requests // 20, 10) if "MB" in name else args.requests
+            bare, bare_peak = await measure(site, path, [], requests)
+            wrapped, peak = await measure(app, path, [], requests)
+            print(
+                f"{name:38} {bare * 1000:9.3f} {wrapped * 1000:11.3f} {wrapped / bare:7.1f}x "
+                f"{peak / 1024:9.0f} {bare_peak / 1024:9.0f}"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,524 @@
+"""``PaywallMiddleware``: a pure ASGI middleware that gates article HTML on the server.
+
+Only responses that can be articles are touched: a ``200`` of ``text/html`` or
+``application/xhtml+xml``. Everything else (other types, errors, redirects,
+websockets, lifespan) streams through unbuffered. A candidate page is buffered
+for non-members only, because cutting needs the whole document; members get the
+page as the app made it, with at most two tags injected by a byte search.
+
+The middleware works in one pass over the app's messages, except for two cases
+where the app's answer cannot be used for a non-member and the request is
+replayed as a plain ``GET``: a ``HEAD`` (so that HEAD agrees with the gated
+GET) and a ``304``/``206`` given on the strength of the full version's
+validators or to a ``Range`` request (a partial body would leak the article).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import httputil
+from .access import Reader, consume_meter, identify
+from .cta import CtaKind, fallback_page, render_cta
+from .endpoints import Endpoints
+from .errors import BodyTooLarge, RewriteError
+from .members import jwt_verifier
+from .protect import Protection, csp_nonce
+from .rewrite import Page, inject_head
+from .settings import PaywallSettings
+from .store import Store, open_store
+
+logger = logging.getLogger("paywall")
+
+#: Bodies larger than this are cut in a worker thread, off the event loop.
+THREAD_THRESHOLD = 256 * 1024
+
+_CONTROL_HEADERS = (b"x-paywall", b"x-paywall-access")
+_CONDITIONAL_HEADERS = (b"if-none-match", b"if-modified-since", b"if-range", b"range", b"if-match")
+#: Headers that describe the app's original body and are wrong for a rewritten one.
+_BODY_HEADERS = (
+    b"content-length",
+    b"content-encoding",
+    b"content-range",
+    b"accept-ranges",
+    b"etag",
+    b"last-modified",
+    b"content-md5",
+    b"digest",
+    b"repr-digest",
+    b"content-digest",
+    b"cache-control",
+    b"expires",
+)
+#: ETags of gated pages start with this, so a cache never confuses them with the app's.
+ETAG_PREFIX = "pw-"
+GATED_CACHE_CONTROL = b"private, no-cache"
+MEMBER_CACHE_CONTROL = b"private, no-store"
+
+Directive = Literal["", "free", "members"]
+
+#: A reader the upstream site vouched for with ``X-Paywall-Access: member``.
+_UPSTREAM_MEMBER = Reader(level="member")
+
+
+class PaywallMiddleware:
+    """Wrap an ASGI app so that non-members receive articles cut at the teaser.
+
+    >>> app = PaywallMiddleware(app, settings=PaywallSettings(secret_key="..."))
+    """
+
+    def __init__(self, app: ASGIApp, settings: PaywallSettings) -> None:
+        self.app = app
+        self.settings = settings
+        jwt_verifier(settings)  # an unusable JWT key stops start-up, not the first request
+        self.store: Store = open_store(settings.store)
+        self.protection = Protection(settings)
+        self.endpoints = Endpoints(settings, self.store)
+        self._own_prefix = settings.prefix + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._lifespan_receive(receive), send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(self._own_prefix) or path == self.settings.prefix:
+            await self.endpoints(scope, receive, send)
+            return
+        if httputil.match_path(path, self.settings.exclude_paths):
+            await self.app(scope, receive, _strip_control_headers(send))
+            return
+        await _Exchange(self, scope, receive, send).run()
+
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        """Close the store's connections when the server shuts down."""
+
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                try:
+                    await self.store.aclose()
+                except Exception:  # closing must never block shutdown
+                    logger.exception("paywall: closing the store failed")
+            return message
+
+        return wrapped
+
+
+def _strip_control_headers(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": httputil.without_headers(message.get("headers", []), *_CONTROL_HEADERS)}
+        await send(message)
+
+    return wrapped
+
+
+class _Exchange:
+    """One request/response through the middleware; holds the per-request state."""
+
+    def __init__(self, middleware: PaywallMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        self.mw = middleware
+        self.settings = middleware.settings
+        self.send = send
+        self.receive = receive
+        self.original_scope = scope
+        request_headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
+        self.client_etags = _etag_list(httputil.get_header(request_headers, b"if-none-match"))
+        self.method: str = scope["method"]
+        # A 304 usually carries no Content-Type: judge by what was asked for.
+        self.may_be_html = _may_be_html(scope["path"], request_headers)
+        # The app never sees our own validators: a teaser ETag must not
+        # make the app answer 304 for the full version.
+        self.scope = _app_scope(scope, request_headers)
+        self.reader: Reader | None = None
+        self.replaying = False
+        self.replay_wanted = False
+        # response state
+        self.mode: Literal["start", "pass", "buffer", "discard"] = "start"
+        self.status = 200
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.directive: Directive = ""
+        self.upstream_member = False
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.answered = False
+
+    # ------------------------------------------------------------------ flow
+    async def run(self) -> None:
+        await self.mw.app(self.scope, self.receive, self.on_message)
+        if self.replay_wanted:
+            self.replaying = True
+            self.mode = "start"
+            self.chunks, self.size = [], 0
+            scope = dict(self.scope)
+            scope["method"] = "GET"
+            scope["headers"] = httputil.without_headers(scope["headers"], *_CONDITIONAL_HEADERS)
+            await self.mw.app(scope, _empty_receive(self.receive), self.on_message)
+        if self.mode == "buffer" and not self.answered:
+            # The app returned without finishing its body: never send what we have.
+            await self._fail_closed("the app ended the response early")
+
+    async def on_message(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            await self._on_start(message)
+        elif kind == "http.response.body":
+            await self._on_body(message)
+        elif self.mode == "pass":
+            await self.send(message)
+
+    async def _on_start(self, message: Message) -> None:
+        self.status = int(message["status"])
+        raw = list(message.get("headers", []))
+        directive = (httputil.get_header(raw, b"x-paywall") or b"").decode("latin-1").strip().lower()
+        self.directive = directive if directive in ("free", "members") else ""  # type: ignore[assignment]
+        access = (httputil.get_header(raw, b"x-paywall-access") or b"").decode("latin-1").strip().lower()
+        self.upstream_member = access == "member"
+        self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS)
+        content_type = httputil.get_header(self.headers, b"content-type")
+
+        if self.directive == "free":
+            await self._start_pass(message, members_copy=False)
+            return
+        if not self.replaying and self.method in ("GET", "HEAD") and self._needs_replay(content_type):
+            reader = await self._reader()
+            if not reader.is_member or (self.method == "HEAD" and self._protect(reader, article=True)):
+                self.replay_wanted = True
+                self.mode = "discard"
+                return
+        if self.status != 200 or not httputil.is_html(content_type):
+            await self._start_pass(message, members_copy=False)
+            return
+        reader = await self._reader()
+        if reader.is_member and not self._protect(reader, article=True):
+            await self._start_pass(message, members_copy=True)
+            return
+        self.mode = "buffer"
+
+    def _needs_replay(self, content_type: bytes | None) -> bool:
+        if self.method == "HEAD":
+            return self.status == 200 and httputil.is_html(content_type)
+        if self.status in (206, 304):
+            return httputil.is_html(content_type) or (content_type is None and self.may_be_html)
+        return False
+
+    async def _on_body(self, message: Message) -> None:
+        if self.mode == "pass":
+            if self.replaying and self.method == "HEAD":
+                message = {**message, "body": b""}
+            await self.send(message)
+            return
+        if self.mode != "buffer":
+            return
+        chunk: bytes = message.get("body", b"")
+        self.size += len(chunk)
+        if self.size > self.settings.max_body_bytes:
+            reader = await self._reader()
+            if reader.is_member:
+                # Too large to inject into: a member may have it as the app made it.
+                await self._stream_buffered_to_member(message)
+                return
+            self.mode = "discard"
+            self.chunks = []
+            await self._fail_closed(f"body larger than max_body_bytes ({self.settings.max_body_bytes})")
+            return
+        self.chunks.append(chunk)
+        if not message.get("more_body", False):
+            self.mode = "discard"
+            body = b"".join(self.chunks)
+            self.chunks = []
+            await self._complete(body)
+
+    # ------------------------------------------------------------- decisions
+    async def _reader(self) -> Reader:
+        """Who is reading; computed once per request (the resolver runs at most once)."""
+        if self.reader is None:
+            if self.upstream_member:
+                self.reader = _UPSTREAM_MEMBER
+            else:
+                self.reader = await identify(Request(self.original_scope), self.settings, self.mw.store)
+        return self.reader
+
+    def _protect(self, reader: Reader, *, article: bool) -> bool:
+        path = self.original_scope["path"]
+        if not self.mw.protection.applies(path, is_member=reader.is_member):
+            return False
+        return article or httputil.match_path(path, self.settings.protect_paths)
+
+    async def _complete(self, body: bytes) -> None:
+        reader = await self._reader()
+        try:
+            decoded = httputil.decode_body(
+                body, httputil.get_header(self.headers, b"content-encoding"), self.settings.max_body_bytes
+            )
+        except BodyTooLarge:
+            await self._fail_closed("decoded body larger than max_body_bytes", reader=reader)
+            return
+        except Exception as exc:
+            if reader.is_member:
+                await self._send_original(body, members_copy=True)
+                return
+            await self._fail_closed(f"cannot decode the body ({exc!r})", reader=reader)
+            return
+
+        if reader.is_member:
+            await self._send_member_copy(decoded, reader)
+            return
+        try:
+            await self._gate(body, decoded, reader)
+        except Exception as exc:  # fail closed on anything, including our own bugs
+            if not self.answered:
+                logger.exception("paywall: gating %s failed", self.original_scope["path"])
+                await self._fail_closed(f"gating failed ({exc.__class__.__name__})", reader=reader, log=False)
+            else:
+                raise
+
+    async def _gate(self, body: bytes, decoded: bytes, reader: Reader) -> None:
+        _, charset = httputil.parse_content_type(httputil.get_header(self.headers, b"content-type"))
+        path = self.original_scope["path"]
+        try:
+            page = await _offload(
+                len(decoded), lambda: Page.parse(decoded, charset, selector=self.settings.article_selector)
+            )
+        except RewriteError as exc:
+            await self._fail_closed(f"cannot parse the page ({exc})", reader=reader)
+            return
+        if page.declared_free():
+            await self._send_original(body, members_copy=False)
+            return
+        if not page.has_article():
+            if self.directive == "members":
+                await self._fail_closed("members-only page without an article", reader=reader, log=False)
+            elif self._protect(reader, article=False):
+                await self._send_member_copy(decoded, reader, cache_control=GATED_CACHE_CONTROL)
+            else:
+                await self._send_original(body, members_copy=False)
+            return
+
+        kind: CtaKind = "ended" if reader.trial_ended else "offer"
+        if self.settings.free_articles and not reader.trial_ended:
+            meter = await consume_meter(reader, Request(self.original_scope), self.settings, self.mw.store, path)
+            if meter is not None and meter.allowed:
+                await self._send_member_copy(decoded, reader.with_meter(meter))
+                return
+            if meter is not None:
+                kind = "metered"
+        cta_html = render_cta(self.settings, kind, _path_with_query(self.original_scope))
+        head_html = self._head_html(reader) if self._protect(reader, article=True) else ""
+        gated = await _offload(
+            len(decoded),
+            lambda: page.gate(
+                teaser_paragraphs=self.settings.teaser_paragraphs, cta_html=cta_html, head_html=head_html
+            ),
+        )
+        await self._send_gated(gated, reader)
+
+    def _head_html(self, reader: Reader) -> str:
+        return self.mw.protection.head_html(
+            nonce=csp_nonce(self.headers), subject=reader.subject, page_url=_page_url(self.original_scope)
+        )
+
+    # ---------------------------------------------------------------- output
+    async def _start_pass(self, message: Message, *, members_copy: bool) -> None:
+        """Send the app's response as it is, streaming, with our control headers removed."""
+        self.mode = "pass"
+        headers = self.headers
+        if members_copy:
+            headers = _with_cache_headers(headers, MEMBER_CACHE_CONTROL)
+        headers = self._with_reader_cookies(headers)
+        await self.send({**message, "headers": headers})
+
+    async def _stream_buffered_to_member(self, message: Message) -> None:
+        """Switch a member's oversized page from buffering to streaming, untouched."""
+        headers = self._with_reader_cookies(_with_cache_headers(self.headers, MEMBER_CACHE_CONTROL))
+        await self.send({"type": "http.response.start", "status": self.status, "headers": headers})
+        self.answered = True
+        self.mode = "pass"
+        buffered, self.chunks = b"".join(self.chunks), []
+        await self._on_body({"type": "http.response.body", "body": buffered, "more_body": True})
+        await self._on_body(message)
+
+    async def _send_original(self, body: bytes, *, members_copy: bool) -> None:
+        headers = self.headers
+        if members_copy:
+            headers = _with_cache_headers(headers, MEMBER_CACHE_CONTROL)
+        etag = httputil.get_header(headers, b"etag")
+        if self.replaying and etag is not None and _etag_matches(etag.decode("latin-1"), self.client_etags):
+            await self._respond(304, _not_modified_headers(headers), b"")
+            return
+        await self._respond(self.status, headers, body, keep_length=True)
+
+    async def _send_member_copy(
+        self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL
+    ) -> None:
+        """The full page with the protection tags added by a byte search (no parse)."""
+        body = decoded
+        if self._protect(reader, article=True):
+            body = inject_head(decoded, self._head_html(reader))
+        headers = httputil.without_headers(self.headers, *_BODY_HEADERS)
+        headers.append((b"cache-control", cache_control))
+        await self._respond(self.status, _with_vary_cookie(headers), body)
+
+    async def _send_gated(self, body: bytes, reader: Reader) -> None:
+        headers = httputil.without_headers(self.headers, *_BODY_HEADERS, b"content-type")
+        media, _ = httputil.parse_content_type(httputil.get_header(self.headers, b"content-type"))
+        headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
+        headers.append((b"cache-control", GATED_CACHE_CONTROL))
+        etag = f'"{ETAG_PREFIX}{hashlib.sha256(body).hexdigest()[:32]}"'
+        headers.append((b"etag", etag.encode()))
+        headers = _with_vary_cookie(headers)
+        if _etag_matches(etag, self.client_etags):
+            await self._respond(304, _not_modified_headers(headers), b"")
+            return
+        await self._respond(self.status, headers, body)
+
+    async def _fail_closed(self, reason: str, *, reader: Reader | None = None, log: bool = True) -> None:
+        """The call to action in a page of its own; never the article, never a bare 500."""
+        if log:
+            logger.warning("paywall: %s on %s; served the call to action instead", reason, self.original_scope["path"])
+        if self.answered:
+            return
+        reader = reader or await self._reader()
+        kind: CtaKind = "ended" if reader.trial_ended else "offer"
+        cta_html = render_cta(self.settings, kind, _path_with_query(self.original_scope))
+        body = fallback_page(self.settings, cta_html)
+        headers: list[tuple[bytes, bytes]] = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"cache-control", MEMBER_CACHE_CONTROL),
+        ]
+        await self._respond(200, _with_vary_cookie(headers), body)
+
+    async def _respond(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, *, keep_length: bool = False
+    ) -> None:
+        self.answered = True
+        self.mode = "discard"
+        if not keep_length:
+            headers = httputil.without_headers(headers, b"content-length")
+            if status != 304:
+                headers.append((b"content-length", str(len(body)).encode()))
+        headers = self._with_reader_cookies(headers)
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        send_body = self.method != "HEAD" and status != 304
+        await self.send({"type": "http.response.body", "body": body if send_body else b"", "more_body": False})
+
+    def _with_reader_cookies(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        if self.reader is None or not self.reader.set_cookies:
+            return headers
+        return [*headers, *((b"set-cookie", c.encode("latin-1")) for c in self.reader.set_cookies)]
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+async def _offload(size: int, work: Callable[[], Any]) -> Any:
+    """Run CPU-bound HTML work in a thread when the page is big enough to stall the loop."""
+    if size < THREAD_THRESHOLD:
+        return work()
+    return await anyio.to_thread.run_sync(work)
+
+
+def _app_scope(scope: Scope, headers: list[tuple[bytes, bytes]]) -> Scope:
+    new = dict(scope)
+    inm = httputil.get_header(headers, b"if-none-match")
+    if inm is not None:
+        kept = [tag for tag in _etag_list(inm) if ETAG_PREFIX not in tag]
+        headers = httputil.without_headers(headers, b"if-none-match")
+        if kept:
+            headers.append((b"if-none-match", ", ".join(kept).encode("latin-1")))
+        new["headers"] = headers
+    extensions = scope.get("extensions")
+    if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
+        # We must see every body byte of a candidate page.
+        new["extensions"] = {
+            k: v for k, v in extensions.items() if k not in ("http.response.pathsend", "http.response.zerocopysend")
+        }
+    return new
+
+
+def _empty_receive(receive: Receive) -> Receive:
+    sent = False
+
+    async def wrapped() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return wrapped
+
+
+def _etag_list(value: bytes | None) -> list[str]:
+    if not value:
+        return []
+    return [part.strip() for part in value.decode("latin-1").split(",") if part.strip()]
+
+
+def _etag_matches(etag: str, client: list[str]) -> bool:
+    if not client:
+        return False
+    bare = etag.removeprefix("W/")
+    return any(tag == "*" or tag.removeprefix("W/") == bare for tag in client)
+
+
+_ASSET_SUFFIXES = (
+    ".css", ".js", ".mjs", ".map", ".json", ".xml", ".txt", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",
+    ".svg", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".mp4", ".webm", ".mp3", ".pdf", ".zip",
+)  # fmt: skip
+
+
+def _may_be_html(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a response to this request could be an HTML page (fail closed when unsure)."""
+    accept = (httputil.get_header(headers, b"accept") or b"").lower()
+    if b"text/html" in accept or b"application/xhtml+xml" in accept:
+        return True
+    if path.lower().endswith(_ASSET_SUFFIXES):
+        return False
+    return accept.strip() in (b"", b"*/*")
+
+
+def _with_vary_cookie(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    vary = [v.decode("latin-1") for k, v in headers if k.lower() == b"vary"]
+    tokens = [t.strip() for v in vary for t in v.split(",") if t.strip()]
+    if any(t.lower() == "cookie" for t in tokens) or "*" in tokens:
+        return headers
+    tokens.append("Cookie")
+    out = httputil.without_headers(headers, b"vary")
+    out.append((b"vary", ", ".join(tokens).encode("latin-1")))
+    return out
+
+
+def _with_cache_headers(headers: list[tuple[bytes, bytes]], cache_control: bytes) -> list[tuple[bytes, bytes]]:
+    out = httputil.without_headers(headers, b"cache-control", b"expires")
+    out.append((b"cache-control", cache_control))
+    return _with_vary_cookie(out)
+
+
+def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location")
+    return [(k, v) for k, v in headers if k.lower() in keep]
+
+
+def _path_with_query(scope: Scope) -> str:
+    path: str = scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _page_url(scope: Scope) -> str:
+    return str(Request(scope).url)
+
+
+__all__ = ["PaywallMiddleware"]

@@ -1,0 +1,403 @@
+"""The gating middleware, driven in-process through real requests."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+
+from paywall import ConfigError, PaywallMiddleware, PaywallSettings
+from tests.apps import gate_app
+from tests.apps.gate_app import PNG, SECRET_WORDS, TEASER, site
+from tests.conftest import assert_no_leak
+
+CTA_TITLE = "Need to access the insight?"
+CTA_ACTION = "Start your 7-day free trial now"
+
+SettingsFactory = Callable[..., PaywallSettings]
+
+
+@pytest.fixture
+def client(make_settings: SettingsFactory) -> TestClient:
+    return TestClient(PaywallMiddleware(site, settings=make_settings()))
+
+
+def assert_gated(response: Any, *, action: str = CTA_ACTION, teaser: str = TEASER[0]) -> BeautifulSoup:
+    assert response.status_code == 200
+    body = response.content
+    assert_no_leak(body, SECRET_WORDS)
+    text = body.decode("utf-8")
+    assert text.count(CTA_TITLE) == 1, "exactly one call to action"
+    assert text.count(action) == 1
+    assert teaser in text
+    soup = BeautifulSoup(body, "lxml")
+    assert soup.select_one("header nav") is not None, "site chrome survives"
+    assert "Read more insights" in text and "Stay informed" in text
+    assert "By clicking subscribe you agree" in text
+    assert int(response.headers["content-length"]) == len(body)
+    assert "private" in response.headers["cache-control"]
+    assert "cookie" in response.headers["vary"].lower()
+    return soup
+
+
+# --------------------------------------------------------------------------- gating
+
+
+def test_article_is_cut_at_the_teaser_with_one_call_to_action(client: TestClient) -> None:
+    response = client.get("/article")
+    soup = assert_gated(response)
+    link = soup.find("a", string=CTA_ACTION)
+    assert link is not None and link["href"] == "/_paywall/trial?next=/article"
+    kept = [p.get_text() for p in soup.select("article p") if p.get_text() in TEASER]
+    assert kept == TEASER
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["etag"].startswith('"pw-')
+
+
+def test_call_to_action_tells_the_configured_trial_length(make_settings: SettingsFactory) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(trial_days=14)))
+    assert_gated(client.get("/article"), action="Start your 14-day free trial now")
+
+
+def test_call_to_action_links_back_with_the_query(client: TestClient) -> None:
+    soup = assert_gated(client.get("/article?ref=home&x=1"))
+    link = soup.find("a", string=CTA_ACTION)
+    assert link is not None and link["href"] == "/_paywall/trial?next=/article%3Fref%3Dhome%26x%3D1"
+
+
+def test_publisher_template_replaces_the_call_to_action(make_settings: SettingsFactory) -> None:
+    template = '<div class="mine"><a href="$url">$action</a> ($trial_days days)</div>'
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(cta_template=template)))
+    response = client.get("/article")
+    assert response.text.count('class="mine"') == 1
+    assert "(7 days)" in response.text
+    assert_no_leak(response.content, SECRET_WORDS)
+
+
+def test_copies_of_the_text_elsewhere_in_the_document_are_removed(client: TestClient) -> None:
+    response = client.get("/leaky")
+    soup = assert_gated(response)
+    # the page's scripts still hold valid data
+    assert soup.select_one("script#__NEXT_DATA__") is not None
+
+
+def test_related_cards_do_not_multiply_the_call_to_action(client: TestClient) -> None:
+    response = client.get("/cards")
+    soup = assert_gated(response)
+    assert len(soup.select("article.card")) == 4
+    assert soup.select_one("article.story [data-paywall-cta]") is not None
+
+
+@pytest.mark.parametrize("kind", ["more", "paywall", "members", "attr"])
+def test_explicit_break_wins_over_the_paragraph_count(client: TestClient, kind: str) -> None:
+    response = client.get(f"/marker/{kind}")
+    assert_gated(response)
+    assert TEASER[1] not in response.text, "the break came after the first paragraph"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br"])
+def test_compressed_bodies_are_decoded_before_gating(client: TestClient, coding: str) -> None:
+    response = client.get(f"/encoded/{coding}", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in response.headers
+    assert_gated(response)
+
+
+def test_body_streamed_in_chunks_is_gated_as_a_whole(client: TestClient) -> None:
+    response = client.get("/chunked")
+    assert_gated(response, teaser=TEASER[1])
+    assert "Grid opérateurs — «ünïcode» 電力" in response.text
+
+
+def test_declared_charset_matches_the_bytes(client: TestClient) -> None:
+    response = client.get("/latin1")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert_gated(response, teaser=TEASER[1])
+    assert "Grid opérateurs" in response.content.decode("utf-8")
+
+
+def test_xhtml_and_odd_content_type_case_are_gated(client: TestClient) -> None:
+    response = client.get("/xhtml")
+    assert response.headers["content-type"].startswith("application/xhtml+xml")
+    assert_gated(response)
+
+
+# --------------------------------------------------------------------------- what passes through
+
+
+def test_free_by_header_passes_whole_and_header_is_removed(client: TestClient) -> None:
+    response = client.get("/free-header")
+    assert "x-paywall" not in response.headers
+    assert response.text == gate_app.article_html()
+
+
+def test_free_by_meta_passes_whole(client: TestClient) -> None:
+    response = client.get("/free-meta")
+    assert SECRET_WORDS[0] in response.text
+    assert CTA_TITLE not in response.text
+
+
+def test_excluded_paths_pass_whole(make_settings: SettingsFactory) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(exclude_paths=("/static/",))))
+    assert client.get("/static/article").text == gate_app.article_html()
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/api", 200), ("/image.png", 200), ("/missing", 404), ("/", 200), ("/plain", 200)],
+)
+def test_other_responses_pass_through_byte_for_byte(client: TestClient, path: str, status: int) -> None:
+    direct = TestClient(site).get(path)
+    through = client.get(path)
+    assert through.status_code == status
+    assert through.content == direct.content
+    assert through.headers.get("content-length") == direct.headers.get("content-length")
+
+
+def test_redirects_pass_through(client: TestClient) -> None:
+    response = client.get("/redirect", follow_redirects=False)
+    assert response.status_code == 302 and response.headers["location"] == "/article"
+
+
+def test_image_bytes_are_identical(client: TestClient) -> None:
+    assert client.get("/image.png").content == PNG
+
+
+def test_websocket_passes_through(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "hello"
+
+
+def test_members_only_page_without_article_shows_only_the_call_to_action(client: TestClient) -> None:
+    response = client.get("/members-only")
+    assert "x-paywall" not in response.headers
+    assert "tessellwyn" not in response.text
+    assert response.text.count(CTA_TITLE) == 1
+
+
+@pytest.mark.anyio
+async def test_non_html_streams_unbuffered(make_settings: SettingsFactory) -> None:
+    """Each chunk the app sends goes out before the app sends the next one."""
+    events: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        for i in range(3):
+            events.append(f"app {i}")
+            await send({"type": "http.response.body", "body": f"{i}".encode(), "more_body": i < 2})
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            events.append(f"sent {message['body'].decode()}")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    mw = PaywallMiddleware(app, settings=make_settings())
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "query_string": b""}
+    await mw(scope, receive, send)
+    assert events == ["app 0", "sent 0", "app 1", "sent 1", "app 2", "sent 2"]
+
+
+# --------------------------------------------------------------------------- HTTP correctness
+
+
+def test_head_agrees_with_get(client: TestClient) -> None:
+    get = client.get("/article")
+    head = client.head("/article")
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("content-length", "etag", "content-type", "cache-control", "vary"):
+        assert head.headers[name] == get.headers[name], name
+
+
+def test_gated_etag_revalidates_to_304(client: TestClient) -> None:
+    first = client.get("/article")
+    again = client.get("/article", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+def test_full_version_validators_never_yield_304(client: TestClient) -> None:
+    full = TestClient(site).get("/cached")
+    response = client.get("/cached", headers={"If-None-Match": full.headers["etag"]})
+    assert_gated(response)
+    assert response.headers["etag"] != full.headers["etag"]
+    assert "last-modified" not in response.headers
+    assert "public" not in response.headers["cache-control"]
+
+
+def test_range_request_never_gets_a_partial_article(client: TestClient) -> None:
+    full = TestClient(site).get("/cached").content
+    middle = full.index(b"tessellwyn")
+    response = client.get("/cached", headers={"Range": f"bytes={middle - 10}-{middle + 200}"})
+    assert response.status_code == 200
+    assert "content-range" not in response.headers
+    assert_gated(response)
+
+
+def test_teaser_etag_sent_by_a_member_is_not_taken_for_the_full_page(make_settings: SettingsFactory) -> None:
+    anon = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    etag = anon.get("/cached").headers["etag"]
+    member = TestClient(PaywallMiddleware(site, settings=make_settings(member_resolver=lambda r: True)))
+    response = member.get("/cached", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert "tessellwyn" in response.text
+
+
+# --------------------------------------------------------------------------- members
+
+
+def test_member_gets_the_page_as_the_app_made_it(make_settings: SettingsFactory) -> None:
+    calls: list[str] = []
+
+    def resolver(request: Request) -> bool:
+        calls.append(request.url.path)
+        return True
+
+    client = TestClient(
+        PaywallMiddleware(site, settings=make_settings(member_resolver=resolver, copy_protection="off"))
+    )
+    response = client.get("/article")
+    assert response.text == gate_app.article_html()
+    assert response.headers["cache-control"] == "private, no-store"
+    assert calls == ["/article"], "the resolver runs once per request"
+
+
+def test_async_resolver_is_awaited(make_settings: SettingsFactory) -> None:
+    async def resolver(request: Request) -> bool:
+        return request.headers.get("x-test-member") == "yes"
+
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(member_resolver=resolver)))
+    assert "tessellwyn" in client.get("/article", headers={"x-test-member": "yes"}).text
+    assert_gated(client.get("/article"))
+
+
+def test_resolver_that_raises_means_non_member_and_is_logged(
+    make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    def resolver(request: Request) -> bool:
+        raise RuntimeError("identity provider down")
+
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(member_resolver=resolver)))
+    with caplog.at_level(logging.ERROR, logger="paywall"):
+        assert_gated(client.get("/article"))
+    assert any("/article" in record.getMessage() for record in caplog.records)
+
+
+def test_member_page_gets_protection_tags_without_losing_text(make_settings: SettingsFactory) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(member_resolver=lambda r: True)))
+    response = client.get("/article")
+    assert "tessellwyn" in response.text
+    assert "/_paywall/protect." in response.text
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+# --------------------------------------------------------------------------- fail closed
+
+
+def test_oversized_page_fails_closed(make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(max_body_bytes=64 * 1024)))
+    with caplog.at_level(logging.WARNING, logger="paywall"):
+        response = client.get("/huge")
+    assert response.status_code == 200
+    assert_no_leak(response.content, SECRET_WORDS)
+    assert response.text.count(CTA_TITLE) == 1
+    assert any("max_body_bytes" in r.getMessage() for r in caplog.records)
+
+
+def test_compression_bomb_fails_closed(make_settings: SettingsFactory) -> None:
+    bomb = gzip.compress(b"<html><body><article>" + b"<p>a</p>" * 2_000_000 + b"</article></body></html>")
+
+    async def endpoint(request: Request) -> HTMLResponse:
+        return HTMLResponse(bomb, headers={"Content-Encoding": "gzip"})
+
+    app = Starlette(routes=[Route("/bomb", endpoint)])
+    client = TestClient(PaywallMiddleware(app, settings=make_settings(max_body_bytes=1024 * 1024)))
+    response = client.get("/bomb", headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 200
+    assert response.text.count(CTA_TITLE) == 1
+    assert len(response.content) < 10_000
+
+
+def test_hostile_nesting_never_leaks_or_500s(client: TestClient) -> None:
+    response = client.get("/deep")
+    assert response.status_code == 200
+    assert_no_leak(response.content, SECRET_WORDS)
+    assert response.text.count(CTA_TITLE) == 1
+
+
+def test_app_that_stops_mid_body_never_leaks(make_settings: SettingsFactory) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": gate_app.article_html().encode(), "more_body": True})
+
+    client = TestClient(PaywallMiddleware(app, settings=make_settings()))
+    response = client.get("/article")
+    assert_no_leak(response.content, SECRET_WORDS)
+    assert response.text.count(CTA_TITLE) == 1
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("trial_days", 0),
+        ("teaser_paragraphs", 0),
+        ("prefix", "paywall"),
+        ("article_selector", "div[["),
+        ("max_body_bytes", -1),
+        ("cta_template", "<a href='/x'>$nope</a>"),
+        ("store", "ftp://x"),
+        ("secret_key", "short"),
+    ],
+)
+def test_bad_settings_fail_at_start_up(field: str, value: object) -> None:
+    values: dict[str, Any] = {"secret_key": "k" * 32, field: value}
+    with pytest.raises(ConfigError) as info:
+        PaywallSettings(**values)
+    assert info.value.field == field
+
+
+def test_settings_are_immutable() -> None:
+    settings = PaywallSettings(secret_key="k" * 32)
+    with pytest.raises(AttributeError):
+        settings.trial_days = 3  # type: ignore[misc]
+
+
+def test_settings_from_env_reads_every_kind_of_field() -> None:
+    settings = PaywallSettings.from_env(
+        {
+            "PAYWALL_SECRET_KEY": "k" * 32,
+            "PAYWALL_TRIAL_DAYS": "10",
+            "PAYWALL_EXCLUDE_PATHS": "/static/, /api/",
+            "PAYWALL_COOKIE_SECURE": "true",
+            "PAYWALL_ARTICLE_SELECTOR": "main .story",
+            "PAYWALL_UPSTREAM_TIMEOUT": "2.5",
+            "OTHER": "ignored",
+        }
+    )
+    assert settings.trial_days == 10
+    assert settings.exclude_paths == ("/static/", "/api/")
+    assert settings.cookie_secure is True
+    assert settings.article_selector == "main .story"
+    assert settings.upstream_timeout == 2.5
+    with pytest.raises(ConfigError):
+        PaywallSettings.from_env({"PAYWALL_SECRET_KEY": "k" * 32, "PAYWALL_TRIAL_DAYS": "seven"})
+
+
+def test_add_middleware_style_mounting(make_settings: SettingsFactory) -> None:
+    app = Starlette(routes=gate_app.routes)
+    app.add_middleware(PaywallMiddleware, settings=make_settings())
+    assert_gated(TestClient(app).get("/article"))
