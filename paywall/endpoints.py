@@ -372,7 +372,7 @@ class Endpoints:
         sender = self.settings.email_sender
         assert sender is not None  # settings require it with email_confirmation
         token = sign(self.settings, CONFIRM, {"e": email, "d": device_id, "n": next_path}, now=now)
-        url = f"{_base_url(request)}{self.settings.trial_path()}/confirm?token={quote(token, safe='')}"
+        url = f"{_base_url(request, self.settings)}{self.settings.trial_path()}/confirm?token={quote(token, safe='')}"
         try:
             result = sender(typed, url)
             if inspect.isawaitable(result):
@@ -518,8 +518,14 @@ def _parse_form(body: bytes) -> _Form | None:
     return _Form(fields)
 
 
-def _base_url(request: Request) -> str:
-    """Scheme and host for absolute links in e-mails; a malformed Host falls back to the server address."""
+def _base_url(request: Request, settings: PaywallSettings) -> str:
+    """Scheme and host for absolute links in e-mails.
+
+    ``public_url`` wins when set, because a Host header is the client's word;
+    without it a malformed Host falls back to the server address.
+    """
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
     scheme = "https" if request.scope.get("scheme") == "https" else "http"
     host = request.headers.get("host", "")
     if not _HOST_RE.fullmatch(host):

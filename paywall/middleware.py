@@ -325,7 +325,9 @@ class _Exchange:
 
     def _head_html(self, reader: Reader) -> str:
         return self.mw.protection.head_html(
-            nonce=csp_nonce(self.headers), subject=reader.subject, page_url=_page_url(self.original_scope)
+            nonce=csp_nonce(self.headers),
+            subject=reader.subject,
+            page_url=_page_url(self.original_scope, self.settings.public_url),
         )
 
     # ---------------------------------------------------------------- output
@@ -517,7 +519,9 @@ def _path_with_query(scope: Scope) -> str:
     return f"{path}?{query.decode('latin-1')}" if query else path
 
 
-def _page_url(scope: Scope) -> str:
+def _page_url(scope: Scope, public_url: str | None) -> str:
+    if public_url:
+        return public_url.rstrip("/") + _path_with_query(scope)
     return str(Request(scope).url)
 
 

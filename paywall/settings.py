@@ -39,6 +39,24 @@ DEFAULT_CTA_TEMPLATE = (
 
 #: Placeholders a call-to-action template may use (``string.Template`` syntax).
 CTA_PLACEHOLDERS = frozenset({"title", "action", "url", "trial_days", "free_articles"})
+#: Placeholders a ``trial_template`` may use.
+TRIAL_PLACEHOLDERS = frozenset(
+    {
+        "title",  # "Start your 7-day free trial"
+        "site_name",
+        "trial_days",
+        "action",  # URL the form posts to
+        "next",  # where the reader goes afterwards (same-site path)
+        "csrf_token",  # value of the hidden field named "csrf"
+        "email",  # what the reader typed, on a second showing
+        "error",  # the error message as text, or ""
+        "error_html",  # the error as an accessible alert element, or ""
+        "privacy_url",
+        "terms_url",
+        "subscribe_url",
+        "form",  # the complete default form
+    }
+)
 #: Placeholders the texts of the call to action may use.
 TEXT_PLACEHOLDERS = frozenset({"trial_days", "free_articles"})
 
@@ -71,6 +89,7 @@ class PaywallSettings:
     cta_metered_title: str = "You have read your ${free_articles} free articles this month"
     cta_metered_action: str = "Start your ${trial_days}-day free trial now"
     subscribe_url: str = "/subscribe"
+    public_url: str | None = None
 
     # --- trials, cookies, members ----------------------------------------
     trial_cookie: str = "paywall_trial"
@@ -304,6 +323,11 @@ def _validate(s: PaywallSettings) -> None:
     ):
         _check_template(name, getattr(s, name), TEXT_PLACEHOLDERS)
 
+    if s.trial_template is not None:
+        _check_template("trial_template", s.trial_template, TRIAL_PLACEHOLDERS)
+        if not any(f"${p}" in s.trial_template or f"${{{p}}}" in s.trial_template for p in ("form", "csrf_token")):
+            raise ConfigError("trial_template", "must contain $form, or a form of its own with $csrf_token")
+
     for name in ("trial_cookie", "device_cookie", "member_cookie", "jwt_cookie"):
         value = getattr(s, name)
         if not value or any(c in value for c in ' ;,="\t\r\n'):
@@ -328,6 +352,10 @@ def _validate(s: PaywallSettings) -> None:
 
     _check_jwt(s)
 
+    if s.public_url is not None and (
+        not s.public_url.startswith(("http://", "https://")) or s.public_url.rstrip("/").count("/") > 2
+    ):
+        raise ConfigError("public_url", "must be the site's origin, like https://news.example")
     if s.upstream is not None and not s.upstream.startswith(("http://", "https://")):
         raise ConfigError("upstream", "must be an http:// or https:// URL")
     for entry in s.trusted_proxies:

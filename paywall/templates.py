@@ -7,7 +7,8 @@ its hash. Every value put into a page is HTML-escaped here, including the
 publisher's settings.
 
 Publishers replace the trial page with ``trial_template`` (``string.Template``
-syntax). The placeholders it may use are listed in :data:`TRIAL_PLACEHOLDERS`;
+syntax). The placeholders it may use are listed in
+:data:`paywall.settings.TRIAL_PLACEHOLDERS` and checked when settings are made;
 all values are already escaped, ``$form`` and ``$error_html`` are ready-made
 HTML.
 """
@@ -21,25 +22,6 @@ import string
 from dataclasses import dataclass
 
 from .settings import PaywallSettings
-
-#: Placeholders a ``trial_template`` may use.
-TRIAL_PLACEHOLDERS = frozenset(
-    {
-        "title",  # "Start your 7-day free trial"
-        "site_name",
-        "trial_days",
-        "action",  # URL the form posts to
-        "next",  # where the reader goes afterwards (same-site path)
-        "csrf_token",  # value of the hidden field named "csrf"
-        "email",  # what the reader typed, on a second showing
-        "error",  # the error message as text, or ""
-        "error_html",  # the error as an accessible alert element, or ""
-        "privacy_url",
-        "terms_url",
-        "subscribe_url",
-        "form",  # the complete default form
-    }
-)
 
 _CSS = """
 :root{color-scheme:light dark;--fg:#1b1b1f;--muted:#55575d;--bg:#f4f4f6;--card:#fff;--accent:#0b57d0;
