@@ -1,0 +1,552 @@
+"""The HTML engine: find the article in a page, cut it at its teaser, scrub copies.
+
+Everything that touches the HTML parser lives here and in :mod:`paywall.leaks`,
+so the engine can be replaced without touching the middleware. The public
+surface is :class:`Page` and :func:`inject_head`.
+
+Parsing is done with a real HTML parser (lxml through BeautifulSoup): the cut
+respects the tree, and the output is serialised from the tree, so it is well
+formed whatever the input looked like. Any failure becomes
+:class:`~paywall.errors.RewriteError`, so that callers fail closed on exactly
+that error.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from bs4 import BeautifulSoup, Comment, Tag
+from bs4.element import NavigableString, PageElement, ProcessingInstruction
+
+from paywall import leaks
+from paywall.errors import RewriteError
+
+MAX_DEPTH = 512
+"""Deeper element nesting than this is treated as hostile input.
+
+Real pages stay far below it; very deep trees make tree walks and the
+parser itself slow or fragile, so they are refused rather than half-handled.
+"""
+
+SNIFF_BYTES = 4096
+"""How far into the body a ``<meta>`` charset declaration is looked for."""
+
+ARTICLE_SELECTORS: tuple[str, ...] = (
+    "[itemprop~=articleBody]",
+    "article",
+    ".entry-content",
+    ".post-content",
+    ".post-body",
+    ".article-body",
+    ".article-content",
+    ".article__body",
+    ".article__content",
+    ".articleBody",
+    ".story-body",
+    ".story-content",
+    ".c-entry-content",
+    ".td-post-content",
+    ".field--name-body",
+    "#article-body",
+    "#articleBody",
+    "#story-body",
+)
+"""Where CMSs commonly put the article, when no selector is configured."""
+
+EXPLICIT_ARTICLE = "[data-paywall-article]"
+"""A publisher's own mark of the article: wins over every heuristic."""
+
+MIN_TEXT_BLOCKS = 2
+"""A heuristic candidate needs this many paragraphs: a one-paragraph card is not an article."""
+
+DOMINANCE = 1.5
+"""The chosen article must have this many times the text of any unrelated candidate.
+
+Several comparable candidates mean a listing (home page, section page made
+of ``<article>`` cards), which is not gated.
+"""
+
+MAX_CANDIDATES = 200
+"""Heuristic candidates scored per page; more is a hostile page (scoring nested ones costs their size)."""
+
+_OUTSIDE_ARTICLE_TAGS = frozenset({"nav", "aside", "footer", "header", "template", "noscript"})
+_OUTSIDE_ARTICLE_ROLES = frozenset({"navigation", "complementary", "contentinfo", "banner"})
+_OUTSIDE_ARTICLE_NAMES = re.compile(r"(?:comments?|related|recommended|sidebar|promo)(?:[_-].*)?", re.IGNORECASE)
+_BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
+_BREAK_ATTRIBUTE = "data-paywall-break"
+_NOT_TEASER_TAGS = frozenset({"template", "noscript", "aside", "figure", "script", "style"})
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]+)", re.IGNORECASE)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")
+
+# Labels whose WHATWG meaning is a superset of what Python's codec of the same name decodes.
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-9": "cp1254",
+    "latin5": "cp1254",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-kr": "cp949",
+    "tis-620": "cp874",
+    "iso-8859-11": "cp874",
+    "x-mac-roman": "mac_roman",
+}
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_XML_ENCODING = re.compile(r"encoding\s*=\s*[\"'][^\"']*[\"']")
+
+ArticleFinder = Callable[[BeautifulSoup], Tag | None]
+"""Finds the main article of a parsed page; replaceable by a smarter detector."""
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _codec(label: str | None) -> str | None:
+    """Python codec name for a charset label, or None if unknown or unusable."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    if info.name in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be") or (
+        not _is_text_codec(info.name)
+    ):
+        return None
+    return info.name
+
+
+def _is_text_codec(name: str) -> bool:
+    """Rule out codecs such as rot13/base64 that codecs.lookup also knows."""
+    try:
+        "a<".encode(name)
+        b"a<".decode(name)
+    except (LookupError, UnicodeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def decode_body(body: bytes, charset: str | None) -> str:
+    """Decode a response body the way a browser would.
+
+    A byte-order mark wins (as in browsers: it cannot be there by accident),
+    then the charset of the HTTP header, then a ``<meta>`` declaration near
+    the start, then UTF-8. Undecodable bytes become U+FFFD, and control
+    characters that the parser cannot hold become U+FFFD too.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            text = body[len(bom) :].decode(name, errors="replace")
+            return _CONTROL.sub("\ufffd", text)
+    codec = _codec(charset)
+    if codec is None:
+        match = _META_CHARSET.search(body[:SNIFF_BYTES])
+        if match is not None:
+            codec = _codec(match.group(1).decode("ascii", "replace"))
+    text = body.decode(codec or "utf-8", errors="replace")
+    return _CONTROL.sub("\ufffd", text)
+
+
+# --------------------------------------------------------------------------- finding the article
+
+
+def _has_text(node: PageElement) -> bool:
+    if isinstance(node, Tag):
+        if node.name in ("script", "style", "template"):
+            return False
+        return any(s.strip() for s in leaks.text_pieces([node]))
+    return leaks.is_text(node) and bool(str(node).strip())
+
+
+def _word_count(node: Tag) -> int:
+    return len(leaks.words(" ".join(leaks.text_pieces([node]))))
+
+
+def _is_outside_content(tag: Tag) -> bool:
+    """Whether a candidate sits in page chrome (navigation, sidebars, comments...)."""
+    for parent in tag.parents:
+        if not isinstance(parent, Tag) or parent.name in ("body", "html", "[document]"):
+            break
+        if parent.name in _OUTSIDE_ARTICLE_TAGS:
+            return True
+        if str(parent.get("role", "")).lower() in _OUTSIDE_ARTICLE_ROLES:
+            return True
+        names = [str(parent.get("id", "")), *(str(c) for c in parent.get_attribute_list("class"))]
+        if any(_OUTSIDE_ARTICLE_NAMES.fullmatch(name) for name in names):
+            return True
+    return False
+
+
+def paragraphs(article: Tag) -> list[PageElement]:
+    """The article's text units, in order: what ``teaser_paragraphs`` counts.
+
+    Non-empty ``<p>`` elements (a ``<p>`` holding another one counts through
+    the inner one; ones inside figures, asides, templates are not the story's
+    paragraphs). An article without ``<p>`` falls back to its blocks with text:
+    descending through single wrappers, the children that hold text.
+    """
+    found: list[PageElement] = []
+    for p in article.find_all("p"):
+        if p.find("p") is not None or not _has_text(p):
+            continue
+        if any(
+            isinstance(a, Tag) and a.name in _NOT_TEASER_TAGS
+            for a in _ancestors_within(p, article)
+        ):
+            continue
+        found.append(p)
+    if found:
+        return found
+    container = article
+    while True:
+        kids = [child for child in container.children if _has_text(child)]
+        if len(kids) == 1 and isinstance(kids[0], Tag) and kids[0].find(True) is not None:
+            container = kids[0]
+            continue
+        return kids
+
+
+def _ancestors_within(node: PageElement, root: Tag) -> Iterator[Tag]:
+    for parent in node.parents:
+        if parent is root:
+            return
+        yield parent
+
+
+def _score(tag: Tag) -> tuple[int, int]:
+    """(number of text units, words in them) of a candidate."""
+    units = paragraphs(tag)
+    total = 0
+    for unit in units:
+        total += _word_count(unit) if isinstance(unit, Tag) else len(leaks.words(str(unit)))
+    return len(units), total
+
+
+def _contains(outer: Tag, inner: Tag) -> bool:
+    """Whether ``inner`` is inside ``outer`` (by identity: tags compare by content)."""
+    return any(parent is outer for parent in inner.parents)
+
+
+def _depth(tag: Tag) -> int:
+    return sum(1 for _ in tag.parents)
+
+
+def find_article_heuristic(soup: BeautifulSoup) -> Tag | None:
+    """The page's main article from common markup, or None.
+
+    Candidates are the usual article containers (:data:`ARTICLE_SELECTORS`)
+    that are not in navigation, sidebars, headers, footers or comment
+    sections. The one with the most paragraph text wins; on a tie the
+    outermost (an ``<article>`` around its ``.entry-content``). Too little text
+    (:data:`MIN_TEXT_BLOCKS`) or a rival of comparable size elsewhere on the
+    page (:data:`DOMINANCE`, a listing of cards) means no article.
+    """
+    scored: list[tuple[int, int, Tag]] = []
+    for tag in soup.select(", ".join(ARTICLE_SELECTORS), limit=MAX_CANDIDATES):
+        if _is_outside_content(tag):
+            continue
+        units, words = _score(tag)
+        if units >= MIN_TEXT_BLOCKS and words > 0:
+            scored.append((words, -_depth(tag), tag))
+    if not scored:
+        return None
+    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    best_words, _, best = scored[0]
+    for words, _, tag in scored[1:]:
+        related = _contains(best, tag) or _contains(tag, best)  # nested: the same article
+        if not related and words * DOMINANCE > best_words:
+            return None
+    return best
+
+
+def find_article(soup: BeautifulSoup, selector: str | None, finder: ArticleFinder | None = None) -> Tag | None:
+    """The article element: configured selector, explicit mark, then ``finder``."""
+    if selector:
+        try:
+            return soup.select_one(selector)
+        except Exception as exc:  # soupsieve raises several types for bad selectors
+            raise RewriteError(f"invalid article selector {selector!r}: {exc}") from exc
+    marked = soup.select_one(EXPLICIT_ARTICLE)
+    if marked is not None:
+        return marked
+    return (finder or find_article_heuristic)(soup)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+@dataclass
+class GateReport:
+    """What a gate did: the teaser kept, the words withheld, the copies scrubbed."""
+
+    teaser_text: str = ""
+    withheld_words: int = 0
+    cut: str = ""
+    scrub: leaks.ScrubReport = field(default_factory=leaks.ScrubReport)
+
+
+class Page:
+    """A parsed HTML document that can be gated once."""
+
+    def __init__(self, soup: BeautifulSoup, *, selector: str | None = None, finder: ArticleFinder | None = None):
+        self._soup = soup
+        self._article = find_article(soup, selector, finder)
+        self._gated = False
+        self.report = GateReport()
+
+    @classmethod
+    def parse(
+        cls,
+        body: bytes,
+        charset: str | None,
+        *,
+        selector: str | None = None,
+        finder: ArticleFinder | None = None,
+    ) -> Page:
+        """Parse a response body; ``charset`` is the one from the Content-Type header.
+
+        Raises :class:`RewriteError` on anything the engine cannot handle
+        safely: parser failure, nesting deeper than :data:`MAX_DEPTH`.
+        """
+        try:
+            text = decode_body(body, charset)
+            soup = BeautifulSoup(text, "lxml")
+            _check_depth(soup)
+            return cls(soup, selector=selector, finder=finder)
+        except RewriteError:
+            raise
+        except (Exception, RecursionError) as exc:  # the parser's failures have many types
+            raise RewriteError(f"cannot parse the page: {type(exc).__name__}: {exc}") from exc
+
+    def declared_free(self) -> bool:
+        """Whether the page says it is free: ``<meta name="paywall" content="free">``."""
+        for meta in self._soup.find_all("meta"):
+            name = str(meta.get("name", "")).strip().lower()
+            content = str(meta.get("content", "")).strip().lower()
+            if name == "paywall" and content == "free":
+                return True
+        return False
+
+    def has_article(self) -> bool:
+        """Whether an article was found (configured selector or heuristics)."""
+        return self._article is not None
+
+    def article_text(self) -> str:
+        """Text of the found article as it is now ("" when none)."""
+        if self._article is None:
+            return ""
+        return " ".join(leaks.text_pieces([self._article]))
+
+    def gate(self, *, teaser_paragraphs: int, cta_html: str, head_html: str = "") -> bytes:
+        """Cut the article at its teaser and return the page as UTF-8 bytes.
+
+        The cut is the first explicit break in the article (comment
+        ``<!--more-->``, ``<!-- paywall -->``, ``<!--members-only-->``, or an
+        element with ``data-paywall-break``; the marker goes too), otherwise
+        after ``teaser_paragraphs`` paragraphs (see :func:`paragraphs`).
+        Something is always withheld: an article with no more paragraphs than
+        the teaser keeps one fewer than it has (so 1 of 2, and none of 1).
+        Everything after the cut inside the article goes; ``cta_html`` stands
+        once right after the teaser at the article's top level; every copy of
+        the withheld text elsewhere is scrubbed (:mod:`paywall.leaks`);
+        ``head_html`` ends ``<head>``. A page can be gated once. If a copy
+        survives scrubbing, this raises :class:`RewriteError` rather than
+        serve it.
+        """
+        if self._gated:
+            raise RewriteError("page already gated")
+        self._gated = True
+        if self._article is None:
+            raise RewriteError("no article found in the page")
+        try:
+            return self._gate(self._article, teaser_paragraphs, cta_html, head_html)
+        except RewriteError:
+            raise
+        except (Exception, RecursionError) as exc:
+            raise RewriteError(f"cannot gate the page: {type(exc).__name__}: {exc}") from exc
+
+    def _gate(self, article: Tag, teaser_paragraphs: int, cta_html: str, head_html: str) -> bytes:
+        soup = self._soup
+        chrome = leaks.visible_pieces(soup, skip=article, linked=True)
+        removed, cut = _cut_article(article, teaser_paragraphs)
+        teaser = leaks.visible_pieces(article)
+        fingerprint = leaks.Fingerprint.build(leaks.text_pieces(removed), teaser, chrome)
+        scrubbed = leaks.scrub(soup, fingerprint)
+        remaining = leaks.find_leaks(soup, fingerprint)
+        if remaining:
+            raise RewriteError(f"withheld text still present after scrubbing: {', '.join(remaining[:5])}")
+        self.report = GateReport(
+            teaser_text=" ".join(teaser),
+            withheld_words=len(leaks.words(" ".join(leaks.text_pieces(removed)))),
+            cut=cut,
+            scrub=scrubbed,
+        )
+        for node in _fragment(cta_html):
+            article.append(node)
+        article["data-paywall-article"] = ""
+        head = _ensure_head(soup)
+        _fix_charset(soup, head)
+        marker = f"paywall-head-{secrets.token_hex(8)}"
+        head.append(Comment(marker))
+        out = soup.decode(formatter="minimal")
+        out = out.replace(f"<!--{marker}-->", head_html, 1)
+        return out.encode("utf-8", errors="replace")
+
+
+def _check_depth(soup: BeautifulSoup) -> None:
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        tag, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RewriteError(f"elements nested deeper than {MAX_DEPTH}")
+        stack.extend((child, depth + 1) for child in tag.contents if isinstance(child, Tag))
+
+
+def _find_break(article: Tag) -> PageElement | None:
+    for node in article.descendants:
+        if isinstance(node, Comment) and _BREAK_COMMENT.match(str(node)):
+            return node
+        if isinstance(node, Tag) and node.has_attr(_BREAK_ATTRIBUTE):
+            return node
+    return None
+
+
+def _cut_article(article: Tag, teaser_paragraphs: int) -> tuple[list[PageElement], str]:
+    """Remove everything after the teaser; return the removed nodes and how it was cut."""
+    marker = _find_break(article)
+    if marker is not None:
+        return _remove_from(marker, article, include=True), "break"
+    units = paragraphs(article)
+    if not units:
+        return [], "empty"
+    keep = min(max(teaser_paragraphs, 0), len(units) - 1)
+    if keep == 0:
+        return _remove_from(units[0], article, include=True), "paragraphs:0"
+    return _remove_from(units[keep - 1], article, include=False), f"paragraphs:{keep}"
+
+
+def _remove_from(node: PageElement, article: Tag, *, include: bool) -> list[PageElement]:
+    """Remove what follows ``node`` (and ``node`` itself with ``include``) inside ``article``.
+
+    Following siblings of the node and of each ancestor up to the article go,
+    so the tree stays whole and nothing after the cut survives.
+    """
+    removed: list[PageElement] = []
+    current: PageElement = node
+    while current is not article and current.parent is not None:
+        removed.extend(sibling for sibling in list(current.next_siblings))
+        current = current.parent
+    if include:
+        removed.insert(0, node)
+    for item in removed:
+        item.extract()
+    return removed
+
+
+def _fragment(markup: str) -> list[PageElement]:
+    """Nodes of an HTML fragment, in order (elements the parser puts in head included)."""
+    if not markup:
+        return []
+    soup = BeautifulSoup(f"<!DOCTYPE html><html><head></head><body>{markup}</body></html>", "lxml")
+    nodes: list[PageElement] = []
+    for part in (soup.head, soup.body):
+        if part is not None:
+            nodes.extend(list(part.contents))
+    for node in nodes:
+        node.extract()
+    return nodes
+
+
+def _ensure_head(soup: BeautifulSoup) -> Tag:
+    head = soup.head
+    if head is not None:
+        return head
+    root = soup.html
+    if root is None:
+        root = soup.new_tag("html")
+        for child in list(soup.contents):
+            if not isinstance(child, NavigableString | ProcessingInstruction) or isinstance(child, Comment):
+                root.append(child.extract())
+        soup.append(root)
+    head = soup.new_tag("head")
+    root.insert(0, head)
+    return head
+
+
+def _fix_charset(soup: BeautifulSoup, head: Tag) -> None:
+    """Make every charset declaration say utf-8, and add one if there is none."""
+    declared = False
+    for meta in soup.find_all("meta"):
+        if meta.has_attr("charset"):
+            meta["charset"] = "utf-8"
+            declared = True
+        if str(meta.get("http-equiv", "")).strip().lower() == "content-type":
+            meta["content"] = "text/html; charset=utf-8"
+            declared = True
+    for node in soup.contents:
+        if isinstance(node, ProcessingInstruction) and str(node).lower().startswith("xml"):
+            node.replace_with(ProcessingInstruction(_XML_ENCODING.sub('encoding="utf-8"', str(node))))
+    if not declared:
+        head.insert(0, soup.new_tag("meta", attrs={"charset": "utf-8"}))
+
+
+# --------------------------------------------------------------------------- member fast path
+
+_HEAD_SCAN = re.compile(rb"<!--|<(script|style)(?=[\s/>])|</head\s*>|<body(?=[\s/>])[^>]*>", re.IGNORECASE)
+_CLOSERS = {
+    b"<!--": re.compile(rb"-->"),
+    b"script": re.compile(rb"</script", re.IGNORECASE),
+    b"style": re.compile(rb"</style", re.IGNORECASE),
+}
+
+
+def inject_head(body: bytes, head_html: str) -> bytes:
+    """Insert ``head_html`` at the end of ``<head>`` without parsing the page.
+
+    Before the first real ``</head>`` (case-insensitive; ones inside comments,
+    scripts and styles are skipped), else right after the ``<body ...>`` open
+    tag, else at the start. ``head_html`` is written with non-ASCII characters
+    as character references, so it is right in any ASCII-compatible charset.
+    Limit: this is a scan, not a parser; a ``</head>`` or ``<body`` inside an
+    attribute value before the real head end would be taken at face value.
+    """
+    if not head_html:
+        return body
+    insert = head_html.encode("ascii", errors="xmlcharrefreplace")
+    position = 0
+    while True:
+        match = _HEAD_SCAN.search(body, position)
+        if match is None:
+            return insert + body
+        token = match.group(0)
+        if token == b"<!--" or match.group(1):
+            closer = _CLOSERS[b"<!--" if token == b"<!--" else match.group(1).lower()]
+            end = closer.search(body, match.end())
+            if end is None:
+                return insert + body
+            position = end.end()
+            continue
+        if token[:2] == b"</":
+            return body[: match.start()] + insert + body[match.start() :]
+        return body[: match.end()] + insert + body[match.end() :]
+
+
+__all__: Sequence[str] = ("ArticleFinder", "GateReport", "Page", "decode_body", "find_article", "inject_head")

@@ -1,0 +1,353 @@
+"""Nothing beyond the teaser may remain anywhere in a gated document.
+
+The pages here carry distinctive marker words in the withheld paragraphs and
+copy them into every place publishers are known to copy article text to:
+metadata, JSON-LD, application state, noscript, templates, comments, hidden
+elements, attributes, plain, HTML-escaped and JSON-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from urllib.parse import quote, unquote_plus
+
+import pytest
+from bs4 import BeautifulSoup
+
+from paywall import leaks
+from paywall.rewrite import Page
+
+CTA_MARK = "Need to access the insight? Start your 7-day free trial now"
+CTA = f'<div class="paywall-cta"><p>{CTA_MARK}</p><a href="/_paywall/trial?next=/story">Start</a></div>'
+
+TEASER = [
+    "Harbour officials confirmed on Monday that the old lighthouse would reopen to visitors this spring.",
+    "The restoration took four years and cost considerably more than the council first planned.",
+    "Local historians say the tower is among the oldest working lights on this stretch of coast.",
+]
+WITHHELD = [
+    "Engineers found that zephyrquill mortar had crumbled behind the granite facing of the upper gallery.",
+    "The glazier Marta Quistovar rebuilt the lantern room using moonbrackle glass salvaged from a wreck.",
+    "Visitors will climb one hundred and twelve steps to reach the trindlewhap balcony at the top.",
+    "Tickets go on sale next week, and the council expects the florvexian season to sell out quickly.",
+]
+MARKERS = ("zephyrquill", "quistovar", "moonbrackle", "trindlewhap", "florvexian")
+
+
+def _unescape_all(text: str) -> str:
+    """Every reading of the output a scraper could make: raw, HTML-, JSON-, URL-unescaped."""
+    for _ in range(4):
+        before = text
+        text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+        text = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+        text = text.replace("\\/", "/").replace('\\"', '"').replace("\\n", " ")
+        text = html.unescape(text)
+        text = unquote_plus(text) if "%" in text else text
+        if text == before:
+            break
+    return text
+
+
+def assert_no_leak(output: bytes, markers: tuple[str, ...] = MARKERS, phrases: tuple[str, ...] = ()) -> None:
+    """Fail if any marker word or withheld phrase appears anywhere in the output.
+
+    The output is read raw, HTML-unescaped, JSON-unescaped and with markup
+    stripped (so a copy split over inline tags is found too).
+    """
+    raw = output.decode("utf-8")
+    readings = [raw, _unescape_all(raw)]
+    readings.append(re.sub(r"<[^>]*>", "", readings[-1]))
+    for reading in readings:
+        folded = reading.casefold()
+        squeezed = re.sub(r"\W+", "", folded)
+        for marker in markers:
+            assert marker.casefold() not in folded, f"withheld word {marker!r} leaked"
+            assert marker.casefold() not in squeezed, f"withheld word {marker!r} leaked (split)"
+        spaced = " ".join(re.findall(r"\w+", folded))
+        for phrase in phrases:
+            assert " ".join(re.findall(r"\w+", phrase.casefold())) not in spaced, f"{phrase!r} leaked"
+
+
+def assert_cta_once(output: bytes) -> None:
+    assert output.decode("utf-8").count(CTA_MARK) == 1
+
+
+def paragraphs_html(texts: list[str]) -> str:
+    return "".join(f"<p>{t}</p>" for t in texts)
+
+
+def full_text() -> str:
+    return " ".join(TEASER + WITHHELD)
+
+
+def leaky_page() -> str:
+    """A news page that copies its article everywhere a publisher might."""
+    body = full_text()
+    body_html = paragraphs_html(TEASER + WITHHELD)
+    ld = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "The lighthouse reopens",
+        "description": body[:400],
+        "articleBody": body,
+        "hasPart": {"@type": "WebPageElement", "isAccessibleForFree": False, "text": WITHHELD[1]},
+        "author": {"@type": "Person", "name": "Ada Reporter"},
+    }
+    ld_text = json.dumps(ld).replace("/", "\\/")
+    next_data = json.dumps({"props": {"pageProps": {"story": {"html": body_html, "wordCount": 120}}}})
+    state = json.dumps({"article": {"body": body_html, "id": 7}}, ensure_ascii=True).replace(
+        "<", "\\u003c"
+    )
+    state = state.replace("\u2019", "\\u2019")
+    escaped_attr = html.escape(body_html)
+    nuxt_args = ", ".join(json.dumps(w) for w in WITHHELD)
+    apollo = json.dumps({"Article:7": {"content": WITHHELD[2] + " " + WITHHELD[3]}})
+    split_hidden = (
+        "Engineers found that zephyr<em>quill</em> mortar had <b>crumbled</b> behind the granite "
+        "facing of the upper gallery."
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head>
+<meta charset="utf-8">
+<title>The lighthouse reopens | Coast Times</title>
+<meta name="description" content="{html.escape(body)}">
+<meta property="og:description" content="{html.escape(body)}">
+<meta name="twitter:description" content="{html.escape(WITHHELD[0])}">
+<meta name="keywords" content="lighthouse, coast, restoration">
+<script type="application/ld+json">{ld_text}</script>
+<script id="__NEXT_DATA__" type="application/json">{next_data}</script>
+<script>window.__INITIAL_STATE__ = {state};
+window.__NUXT__=(function(a,b,c,d){{return {{data:[a,b,c,d]}}}}({nuxt_args}));
+window.__APOLLO_STATE__ = {apollo};
+var greeting = 'don\\'t panic'; // it's fine
+</script>
+<noscript><p>{WITHHELD[3]}</p></noscript>
+<style>.x::after {{ content: "{WITHHELD[0]}"; }}</style>
+</head>
+<body>
+<header><a href="/">Coast Times</a><nav><a href="/news">News</a> <a href="/sport">Sport</a></nav></header>
+<main>
+<article class="story" data-summary="{html.escape(WITHHELD[2])}">
+<h1>The lighthouse reopens</h1>
+<div class="byline">By Ada Reporter</div>
+<div class="story-body">{body_html}</div>
+<footer class="tags"><a href="/tag/coast">coast</a></footer>
+</article>
+<div hidden>{WITHHELD[0]}</div>
+<div style="display: none">{split_hidden}</div>
+<div aria-hidden="true">{WITHHELD[1]}</div>
+<template><section>{body_html}</section></template>
+<div data-story-html="{escaped_attr}" data-plain="{html.escape(WITHHELD[3])}" title="{html.escape(WITHHELD[2])}">x</div>
+<iframe srcdoc="{html.escape(body_html)}"></iframe>
+<a class="share" href="https://twitter.com/intent/tweet?text={quote(WITHHELD[1])}">Share</a>
+<textarea class="copy">{html.escape(WITHHELD[0])}</textarea>
+<!-- cached body: {WITHHELD[3]} -->
+</main>
+<aside class="related"><h2>Read more insights</h2>
+<article><h3><a href="/a">Harbour fees rise</a></h3>
+<p>The port authority raised berthing fees again this year.</p></article>
+<article><h3><a href="/b">Ferry timetable changes</a></h3>
+<p>Summer sailings start earlier than usual this season.</p></article>
+</aside>
+<section class="newsletter"><h2>Subscribe to Top Insights Today</h2>
+<p>By clicking subscribe you agree to our privacy and cookie policy.</p></section>
+<footer><p>Stay informed</p><p>Copyright Coast Times</p></footer>
+</body></html>"""
+
+
+def gate(markup: str | bytes, teaser: int = 3, **kwargs: object) -> tuple[Page, bytes]:
+    data = markup.encode("utf-8") if isinstance(markup, str) else markup
+    page = Page.parse(data, None, **kwargs)  # type: ignore[arg-type]
+    assert page.has_article()
+    return page, page.gate(teaser_paragraphs=teaser, cta_html=CTA)
+
+
+# --------------------------------------------------------------------------- the leak checker itself
+
+
+def test_leak_checker_finds_every_escaping() -> None:
+    for form in (
+        "zephyrquill",
+        "ZEPHYRQUILL",
+        "zephyr<b>quill</b>",
+        "\\u007aephyrquill",
+        "&#122;ephyrquill",
+        "&amp;#122;ephyrquill",
+        "%7Aephyrquill",
+    ):
+        with pytest.raises(AssertionError):
+            assert_no_leak(f"<p>{form}</p>".encode())
+    assert_no_leak(b"<p>nothing here</p>")
+
+
+# --------------------------------------------------------------------------- whole pages
+
+
+def test_leaky_page_has_no_copy_left_anywhere() -> None:
+    page, out = gate(leaky_page())
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+    assert_cta_once(out)
+    text = out.decode()
+    for kept in TEASER:
+        assert kept in text
+    for chrome in ("Coast Times", "Read more insights", "Harbour fees rise", "Subscribe to Top Insights Today",
+                   "By clicking subscribe you agree", "Stay informed", "Copyright Coast Times"):
+        assert chrome in text, chrome
+    assert page.report.scrub.total > 10
+
+
+def test_structured_data_stays_valid_and_keeps_the_teaser() -> None:
+    _, out = gate(leaky_page())
+    soup = BeautifulSoup(out, "lxml")
+    ld = json.loads(soup.find("script", type="application/ld+json").string)
+    assert ld["headline"] == "The lighthouse reopens"
+    assert ld["author"]["name"] == "Ada Reporter"
+    assert ld["articleBody"].startswith(TEASER[0])
+    assert "zephyrquill" not in ld["articleBody"]
+    next_data = json.loads(soup.find("script", id="__NEXT_DATA__").string)
+    assert next_data["props"]["pageProps"]["story"]["wordCount"] == 120
+    state_script = soup.find("script", id=None, type=None).string
+    match = re.search(r"window.__INITIAL_STATE__ = (\{.*?\});\n", state_script)
+    assert match is not None
+    state = json.loads(match.group(1))
+    assert state["article"]["id"] == 7
+    assert "var greeting = 'don\\'t panic'" in state_script
+
+
+def test_metadata_is_shortened_to_the_teaser_with_an_ellipsis() -> None:
+    _, out = gate(leaky_page())
+    soup = BeautifulSoup(out, "lxml")
+    description = soup.find("meta", attrs={"name": "description"})["content"]
+    assert description.startswith(TEASER[0])
+    assert description.endswith(leaks.ELLIPSIS)
+    assert soup.find("meta", attrs={"name": "keywords"})["content"] == "lighthouse, coast, restoration"
+    assert soup.title.string == "The lighthouse reopens | Coast Times"
+
+
+def test_script_written_json_cannot_close_its_element() -> None:
+    state = json.dumps({"body": "</script><script>alert(1)</script>" + WITHHELD[0], "n": 1})
+    state = state.replace("</", "<\\/")
+    page = f"""<html><head><script type="application/json" id="s">{state}</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert b"</script><script>alert" not in out
+    soup = BeautifulSoup(out, "lxml")
+    assert json.loads(soup.find("script", id="s").string)["n"] == 1
+
+
+def test_script_that_cannot_be_cut_is_emptied() -> None:
+    words = " ".join(WITHHELD).split()
+    literals = " + ".join(json.dumps(w) for w in words)  # every literal too short to match alone
+    page = f"""<html><head><script id="s">var story = {literals};</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert BeautifulSoup(out, "lxml").find("script", id="s").string in (None, "")
+
+
+def test_unrelated_scripts_are_left_byte_for_byte() -> None:
+    code = "var a = 1; /* don't */ if (a < 2) { console.log('ok \\u2019'); }"
+    page = f"""<html><head><script>{code}</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert code.encode() in out
+
+
+def test_short_withheld_paragraph_does_not_leak() -> None:
+    page = f"""<html><head><meta name="description" content="{TEASER[0]} Quiet zorblax harbour tonight.">
+    </head><body><article>{paragraphs_html(TEASER)}<p>Quiet zorblax harbour tonight.</p></article>
+    <div hidden>Quiet zorblax harbour tonight.</div></body></html>"""
+    _, out = gate(page, teaser=3)
+    assert_no_leak(out, markers=("zorblax",))
+    assert TEASER[0].encode() in out
+
+
+def test_phrases_shared_with_the_chrome_survive() -> None:
+    shared = "Subscribe to Top Insights Today for the week's best analysis"
+    page = f"""<html><body><article>{paragraphs_html(TEASER)}
+    <p>{WITHHELD[0]}</p><p>{shared}.</p></article>
+    <section class="newsletter"><h2>{shared}</h2></section></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert f"<h2>{shared}</h2>".encode() in out
+
+
+def test_related_links_repeating_removed_headlines_survive() -> None:
+    related = "".join(
+        f'<li><a href="/s{i}">{title}</a></li>'
+        for i, title in enumerate(
+            [
+                "Council approves new budget for the coastal path repairs",
+                "Storm damage closes the northern pier for three weeks",
+                "Fishing fleet celebrates its best season in a decade",
+                "School children paint a mural on the harbour wall",
+            ]
+        )
+    )
+    page = f"""<html><body><article>{paragraphs_html(TEASER + WITHHELD)}
+    <div class="inline-related"><h3>Related coverage</h3><ul>{related}</ul></div></article>
+    <div class="more"><h3>Related coverage</h3><ul>{related}</ul></div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert out.count(b"Fishing fleet celebrates its best season in a decade") == 1
+
+
+def test_long_visible_copy_outside_the_article_is_removed() -> None:
+    page = f"""<html><body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    <div class="print-only">{paragraphs_html(WITHHELD)}</div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+
+
+def test_copy_inside_the_teaser_attributes_is_removed() -> None:
+    page = f"""<html><body><article><figure><img src="a.jpg" alt="{WITHHELD[0]}"></figure>
+    {paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert b'src="a.jpg"' in out
+
+
+def test_deeply_nested_json_in_a_script_fails_closed_or_is_emptied() -> None:
+    deep = "[" * 5000 + json.dumps(WITHHELD[0]) + "]" * 5000
+    page = f"""<html><head><script type="application/json">{deep}</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def test_words_normalise_case_width_and_compatibility_forms() -> None:
+    fullwidth = "".join(chr(0xFEE0 + ord(c)) for c in "Zephyr")
+    assert leaks.words(f"{fullwidth} QUILL \ufb01ne") == ["zephyr", "quill", "fine"]
+    assert leaks.words("Straße") == ["strasse"]
+
+
+def test_decode_layers_undoes_nested_escaping() -> None:
+    text = '\\u003cp\\u003eDon\\u2019t \\"stop\\"\\n&amp;lt;b&amp;gt;now&amp;#8217;s\\/end'
+    assert leaks.words(leaks.decode_layers(text)) == ["don", "t", "stop", "now", "s", "end"]
+    assert "quill pen" in leaks.decode_layers("quill%20pen", url=True)
+
+
+def test_fingerprint_subtracts_teaser_and_chrome() -> None:
+    fp = leaks.Fingerprint.build(["one two three four five six seven"], ["zero one two three four five"])
+    assert ("one", "two", "three", "four", "five") not in fp.runs
+    assert ("three", "four", "five", "six", "seven") in fp.runs
+    assert fp.safe_prefix("zero one two three four five six seven") == "zero one"
+
+
+def test_fingerprint_of_short_text_uses_its_words() -> None:
+    fp = leaks.Fingerprint.build(["Quiet zorblax"], ["Other words"])
+    assert fp.k == 2
+    assert fp.leaks("a quiet  ZORBLAX b")
+    assert not fp.leaks("quiet other zorblax")
+
+
+def test_empty_fingerprint_finds_nothing() -> None:
+    fp = leaks.Fingerprint.build([], ["teaser"])
+    assert not fp
+    assert not fp.leaks("anything at all")
