@@ -1,0 +1,453 @@
+"""The ``paywall`` command: serve, check settings, manage trials, trace copies.
+
+Exit status: 0 on success; 1 when the command ran but found nothing to do or
+could not reach a service (no such trial, no mark, store down); 2 on a bad
+command line, settings file or value, always reported as one line
+``error: <field>: <problem>`` on standard error.
+
+Settings come from the TOML file (``--config`` or ``PAYWALL_CONFIG``), then
+``PAYWALL_*`` environment variables, then flags (``--set NAME=VALUE`` and the
+named flags of each command), each overriding the one before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime
+import json
+import os
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from .config import ServerOptions, collect_values, load_server_options, settings_from_values
+from .errors import ConfigError, StoreUnavailable
+from .settings import PaywallSettings
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+
+_SETTINGS_HELP = (
+    "Settings are read from the TOML file given by --config (or PAYWALL_CONFIG), then from PAYWALL_* "
+    "environment variables, then from flags; each source overrides the one before. "
+    "examples/paywall.toml lists every setting with its default."
+)
+
+
+class UsageError(Exception):
+    """A bad command line or value: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            message = message[len("argument ") :]
+        self.exit(EXIT_USAGE, f"error: {message} (see '{self.prog} --help')\n")
+
+
+# ---------------------------------------------------------------------------
+# argument types
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 256, got {value}")
+    return value
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name not in PaywallSettings.field_names():
+        raise argparse.ArgumentTypeError(f"{name}: unknown setting")
+    return name, value
+
+
+# ---------------------------------------------------------------------------
+# parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="paywall",
+        description=(
+            "A paywall for news sites: non-members get articles cut at the teaser with one call to "
+            "action, members get the whole page. Run it in front of any HTTP site (proxy), try it on "
+            "the example site (demo), and manage it from here."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    parser.add_argument("--version", action="version", version=f"paywall {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def settings_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", metavar="FILE", help="TOML settings file (default: $PAYWALL_CONFIG, else none)")
+        sub.add_argument(
+            "--set",
+            dest="assignments",
+            metavar="NAME=VALUE",
+            type=_assignment,
+            action="append",
+            default=[],
+            help="override one setting, e.g. --set teaser_paragraphs=2 (repeatable; lists are comma-separated)",
+        )
+
+    def serve_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--host", help="address to listen on (default: 127.0.0.1, or [server] host)")
+        sub.add_argument(
+            "--port", type=_port, metavar="PORT", help="port to listen on (default: 8000, or [server] port)"
+        )
+        sub.add_argument(
+            "--workers", type=_workers, metavar="N", help="worker processes (default: 1, or [server] workers)"
+        )
+        sub.add_argument(
+            "--log-level",
+            dest="log_level",
+            choices=("critical", "error", "warning", "info", "debug"),
+            help="server log level (default: info)",
+        )
+
+    demo = commands.add_parser(
+        "demo",
+        help="serve the example news site behind the paywall",
+        description=(
+            "Serve the example news site (examples/news_site in a source checkout) behind the paywall, "
+            "on http://127.0.0.1:8000 by default, with trials kept in SQLite. Without a configured "
+            "secret_key a random one is made for this run (trial cookies then last until the restart)."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    serve_options(demo)
+    demo.add_argument("--store", metavar="URL", help="trial store, e.g. sqlite:///paywall.db or redis://host:6379/0")
+    settings_options(demo)
+
+    proxy = commands.add_parser(
+        "proxy",
+        help="serve any HTTP site through the paywall (reverse proxy)",
+        description=(
+            "Forward every request to the upstream site and gate its article pages on the way back. "
+            "Bodies stream both ways; redirects, cookies and status codes pass through; the upstream "
+            "receives its own host in Host and the reader's in X-Forwarded-Host, X-Forwarded-Proto and "
+            "X-Forwarded-For. The site can mark a response 'X-Paywall: free' or 'X-Paywall: members', "
+            "or a reader as a member with 'X-Paywall-Access: member'; both headers are removed before "
+            "the reader sees the response. WebSockets are not proxied."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    proxy.add_argument(
+        "--upstream", metavar="URL", help="the site to protect, e.g. http://127.0.0.1:8080 (or upstream setting)"
+    )
+    serve_options(proxy)
+    settings_options(proxy)
+
+    check = commands.add_parser(
+        "check-config",
+        help="validate the settings and print the effective values",
+        description=(
+            "Validate the settings from every source and print the effective values, secrets masked, "
+            "as TOML (or JSON with --json). Exit status 2 and one line naming the field on a problem."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    settings_options(check)
+    check.add_argument("--json", action="store_true", help="print JSON instead of TOML")
+
+    trials = commands.add_parser(
+        "trials",
+        help="list or revoke free trials",
+        description="Inspect and revoke free trials in the configured store (SQLite or Redis).",
+        epilog=_SETTINGS_HELP,
+    )
+    trial_commands = trials.add_subparsers(dest="trials_command", metavar="ACTION", title="actions")
+    listing = trial_commands.add_parser(
+        "list",
+        help="list every trial, newest first",
+        description="List every trial in the store, newest first: e-mail, status, start, end, id.",
+        epilog=_SETTINGS_HELP,
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    settings_options(listing)
+    revoke = trial_commands.add_parser(
+        "revoke",
+        help="revoke the trials of an e-mail address",
+        description=(
+            "Revoke every trial of EMAIL (normalised as at sign-up). The trial stops working at the "
+            "reader's next request on every instance sharing the store. Exit status 1 when the "
+            "address has no trial."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    revoke.add_argument("email", metavar="EMAIL", help="the address the reader signed up with")
+    settings_options(revoke)
+
+    trace = commands.add_parser(
+        "trace",
+        help="name the reader whose copy a pasted text is",
+        description=(
+            "Read text copied from the site (with trace_copies on) and print the subject (trial or member "
+            "id) of the reader who copied it, or 'no mark found' with exit status 1. The same secret_key "
+            "(or one of secret_key_fallbacks) must be configured."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    trace.add_argument("file", metavar="FILE", help="file with the pasted text, or '-' for standard input")
+    settings_options(trace)
+    return parser
+
+
+# ---------------------------------------------------------------------------
+# commands
+
+
+def _overrides(args: argparse.Namespace, **named: Any) -> dict[str, Any]:
+    values: dict[str, Any] = dict(args.assignments)
+    values.update({k: v for k, v in named.items() if v is not None})
+    return values
+
+
+def _server_options(args: argparse.Namespace, env: Mapping[str, str]) -> ServerOptions:
+    return load_server_options(
+        args.config,
+        env,
+        {"host": args.host, "port": args.port, "workers": args.workers, "log_level": args.log_level},
+    )
+
+
+def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from .server import ServeSpec, load_demo_site, serve, settings_for
+
+    site = load_demo_site()
+    overrides = _overrides(args, store=args.store)
+    if "secret_key" not in collect_values(args.config, env, overrides, defaults=site.defaults):
+        overrides["secret_key"] = secrets.token_urlsafe(32)
+        _note(
+            "no secret_key configured: using a random one for this run "
+            "(set PAYWALL_SECRET_KEY to keep trials across restarts)"
+        )
+    spec = ServeSpec("demo", args.config, overrides)
+    settings = settings_for(spec, env)
+    options = _server_options(args, env)
+    _note(f"the example news site behind the paywall on http://{options.host}:{options.port}/")
+    serve(spec, settings, options)
+    return EXIT_OK
+
+
+def _cmd_proxy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from .server import ServeSpec, serve, settings_for
+
+    spec = ServeSpec("proxy", args.config, _overrides(args, upstream=args.upstream))
+    settings = settings_for(spec, env)
+    if not settings.upstream:
+        raise ConfigError("upstream", 'is required: give --upstream URL or upstream = "..." in the settings file')
+    options = _server_options(args, env)
+    _note(f"proxying {settings.upstream} through the paywall on http://{options.host}:{options.port}/")
+    serve(spec, settings, options)
+    return EXIT_OK
+
+
+def _cmd_check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
+    server = load_server_options(args.config, env)
+    masked = settings.masked()
+    if args.json:
+        print(json.dumps({**masked, "server": dataclasses_dict(server)}, indent=2, sort_keys=False))
+    else:
+        print("# effective paywall settings (secrets masked)")
+        for name, value in masked.items():
+            print(_toml_line(name, value))
+        print("\n[server]")
+        for name, value in dataclasses_dict(server).items():
+            print(_toml_line(name, value))
+    return EXIT_OK
+
+
+def _cmd_trials(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if args.trials_command is None:
+        raise UsageError("trials: choose an action: list or revoke (see 'paywall trials --help')")
+    settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
+    if args.trials_command == "list":
+        return asyncio.run(_trials_list(settings, as_json=args.json))
+    return asyncio.run(_trials_revoke(settings, args.email))
+
+
+async def _trials_list(settings: PaywallSettings, *, as_json: bool) -> int:
+    from .store import open_store
+
+    store = open_store(settings.store)
+    try:
+        trials = await store.list_trials()
+    finally:
+        await store.aclose()
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    rows = [
+        {
+            "email": t.email,
+            "status": "revoked" if t.revoked else ("active" if t.active(now) else "ended"),
+            "started_at": _iso(t.started_at),
+            "ends_at": _iso(t.ends_at),
+            "trial_id": t.trial_id,
+        }
+        for t in trials
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no trials")
+        return EXIT_OK
+    columns = ("email", "status", "started_at", "ends_at", "trial_id")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+    return EXIT_OK
+
+
+async def _trials_revoke(settings: PaywallSettings, raw_email: str) -> int:
+    try:
+        from .access import is_valid_email, normalize_email
+    except ImportError as exc:
+        raise UsageError(f"trials: e-mail normalisation is not available in this installation ({exc})") from None
+    from .store import open_store
+
+    email = normalize_email(raw_email, fold_plus=settings.plus_addressing_is_same_reader)
+    if not is_valid_email(email):
+        raise ConfigError("email", f"not a valid e-mail address: {raw_email!r}")
+    store = open_store(settings.store)
+    try:
+        count = await store.revoke_trial(email)
+    finally:
+        await store.aclose()
+    if count == 0:
+        print(f"no trial for {email}")
+        return EXIT_NOT_FOUND
+    print(f"revoked {count} trial{'s' if count != 1 else ''} of {email}")
+    return EXIT_OK
+
+
+def _cmd_trace(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
+    try:
+        from .trace import trace_text
+    except ImportError as exc:
+        raise UsageError(f"trace: copy tracing is not available in this installation ({exc})") from None
+    if args.file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise ConfigError(args.file, exc.strerror or str(exc)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(args.file, "is not UTF-8 text") from None
+    subject = trace_text(settings, text)
+    if subject is None:
+        print("no mark found")
+        return EXIT_NOT_FOUND
+    print(subject)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# entry point
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run the command line; returns the exit status. ``env`` defaults to ``os.environ``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    handlers = {
+        "demo": _cmd_demo,
+        "proxy": _cmd_proxy,
+        "check-config": _cmd_check_config,
+        "trials": _cmd_trials,
+        "trace": _cmd_trace,
+    }
+    if args.command is None:
+        _error(f"choose a command: {', '.join(handlers)} (see 'paywall --help')")
+        return EXIT_USAGE
+    try:
+        return handlers[args.command](args, environ)
+    except ConfigError as exc:
+        _error(f"{exc.field}: {exc.problem}")
+        return EXIT_USAGE
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except StoreUnavailable as exc:
+        _error(f"store: cannot use the store ({exc})")
+        return EXIT_NOT_FOUND
+    except KeyboardInterrupt:
+        return 130
+
+
+# ---------------------------------------------------------------------------
+# output helpers
+
+
+def _error(message: str) -> None:
+    print(f"error: {_one_line(message)}", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    print(f"paywall: {message}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dataclasses_dict(options: ServerOptions) -> dict[str, Any]:
+    return dataclasses.asdict(options)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _toml_line(name: str, value: Any) -> str:
+    if value is None:
+        return f"# {name} is not set"
+    return f"{name} = {_toml_value(value)}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
