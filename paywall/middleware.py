@@ -66,6 +66,7 @@ Directive = Literal["", "free", "members"]
 
 #: A reader the upstream site vouched for with ``X-Paywall-Access: member``.
 _UPSTREAM_MEMBER = Reader(level="member")
+_ANONYMOUS = Reader(level="anonymous")
 
 
 class PaywallMiddleware:
@@ -246,7 +247,13 @@ class _Exchange:
             if self.upstream_member:
                 self.reader = _UPSTREAM_MEMBER
             else:
-                self.reader = await identify(Request(self.original_scope), self.settings, self.mw.store)
+                # The app's scope, so that a resolver sees what inner middleware
+                # added to it (``request.session``, ``request.user``).
+                try:
+                    self.reader = await identify(Request(self.scope), self.settings, self.mw.store)
+                except Exception:  # a bug must not turn into a 500 or an open door
+                    logger.exception("paywall: identifying the reader of %s failed", self.original_scope["path"])
+                    self.reader = _ANONYMOUS
         return self.reader
 
     def _protect(self, reader: Reader, *, article: bool) -> bool:
@@ -307,7 +314,7 @@ class _Exchange:
 
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         if self.settings.free_articles and not reader.trial_ended:
-            meter = await consume_meter(reader, Request(self.original_scope), self.settings, self.mw.store, path)
+            meter = await consume_meter(reader, Request(self.scope), self.settings, self.mw.store, path)
             if meter is not None and meter.allowed:
                 await self._send_member_copy(decoded, reader.with_meter(meter))
                 return

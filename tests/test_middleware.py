@@ -401,3 +401,22 @@ def test_add_middleware_style_mounting(make_settings: SettingsFactory) -> None:
     app = Starlette(routes=gate_app.routes)
     app.add_middleware(PaywallMiddleware, settings=make_settings())
     assert_gated(TestClient(app).get("/article"))
+
+
+def test_resolver_sees_what_inner_middleware_put_in_the_scope(make_settings: SettingsFactory) -> None:
+    from starlette.middleware import Middleware
+    from starlette.middleware.sessions import SessionMiddleware
+
+    async def login(request: Request) -> HTMLResponse:
+        request.session["member"] = True
+        return HTMLResponse("<p>signed in</p>")
+
+    app = Starlette(
+        routes=[*gate_app.routes, Route("/login", login)],
+        middleware=[Middleware(SessionMiddleware, secret_key="session-secret")],
+    )
+    settings = make_settings(member_resolver=lambda request: bool(request.session.get("member")))
+    client = TestClient(PaywallMiddleware(app, settings=settings))
+    assert_gated(client.get("/article"))
+    client.get("/login")
+    assert "tessellwyn" in client.get("/article").text
