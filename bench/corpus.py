@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     times = [r.ms for r in rows]
     print(
-        f"time per page: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms, "
-        f"total {sum(times):.0f} ms"
+        f"time per page: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms, total {sum(times):.0f} ms"
     )
     return 0
 

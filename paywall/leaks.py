@@ -175,9 +175,7 @@ class Fingerprint:
     vocabulary: frozenset[str]
 
     @classmethod
-    def build(
-        cls, removed: Sequence[str], teaser: Sequence[str], chrome: Sequence[str] = ()
-    ) -> Fingerprint:
+    def build(cls, removed: Sequence[str], teaser: Sequence[str], chrome: Sequence[str] = ()) -> Fingerprint:
         """Fingerprint of the ``removed`` text pieces, minus what readers see anyway.
 
         ``teaser`` and ``chrome`` are the visible text pieces of the kept

@@ -207,10 +207,7 @@ def paragraphs(article: Tag) -> list[PageElement]:
     for p in article.find_all("p"):
         if p.find("p") is not None or not _has_text(p):
             continue
-        if any(
-            isinstance(a, Tag) and a.name in _NOT_TEASER_TAGS
-            for a in _ancestors_within(p, article)
-        ):
+        if any(isinstance(a, Tag) and a.name in _NOT_TEASER_TAGS for a in _ancestors_within(p, article)):
             continue
         found.append(p)
     if found:

@@ -97,9 +97,7 @@ def leaky_page() -> str:
     }
     ld_text = json.dumps(ld).replace("/", "\\/")
     next_data = json.dumps({"props": {"pageProps": {"story": {"html": body_html, "wordCount": 120}}}})
-    state = json.dumps({"article": {"body": body_html, "id": 7}}, ensure_ascii=True).replace(
-        "<", "\\u003c"
-    )
+    state = json.dumps({"article": {"body": body_html, "id": 7}}, ensure_ascii=True).replace("<", "\\u003c")
     state = state.replace("\u2019", "\\u2019")
     escaped_attr = html.escape(body_html)
     nuxt_args = ", ".join(json.dumps(w) for w in WITHHELD)
@@ -192,8 +190,15 @@ def test_leaky_page_has_no_copy_left_anywhere() -> None:
     text = out.decode()
     for kept in TEASER:
         assert kept in text
-    for chrome in ("Coast Times", "Read more insights", "Harbour fees rise", "Subscribe to Top Insights Today",
-                   "By clicking subscribe you agree", "Stay informed", "Copyright Coast Times"):
+    for chrome in (
+        "Coast Times",
+        "Read more insights",
+        "Harbour fees rise",
+        "Subscribe to Top Insights Today",
+        "By clicking subscribe you agree",
+        "Stay informed",
+        "Copyright Coast Times",
+    ):
         assert chrome in text, chrome
     assert page.report.scrub.total > 10
 

@@ -30,12 +30,25 @@ def news(article: str, *, head: str = "", charset: str = "utf-8") -> str:
 <footer><p>Stay informed</p></footer></body></html>"""
 
 
-CHROME = ("Home", "Read more insights", "Harbour fees rise", "The port authority raised berthing fees again.",
-          "Subscribe to Top Insights Today", "By clicking subscribe you agree", "Stay informed")
+CHROME = (
+    "Home",
+    "Read more insights",
+    "Harbour fees rise",
+    "The port authority raised berthing fees again.",
+    "Subscribe to Top Insights Today",
+    "By clicking subscribe you agree",
+    "Stay informed",
+)
 
 
-def gate(markup: str | bytes, teaser: int = 3, *, charset: str | None = None, selector: str | None = None,
-         head_html: str = "") -> bytes:
+def gate(
+    markup: str | bytes,
+    teaser: int = 3,
+    *,
+    charset: str | None = None,
+    selector: str | None = None,
+    head_html: str = "",
+) -> bytes:
     data = markup.encode("utf-8") if isinstance(markup, str) else markup
     page = Page.parse(data, charset, selector=selector)
     assert page.has_article()
@@ -153,8 +166,10 @@ def test_odd_bodies_parse_or_raise_rewrite_error(body: bytes) -> None:
 
 def test_unclosed_tags_and_nul_bytes_are_gated() -> None:
     body = (
-        "<html><body><article><p>" + "</p><p>".join(ALL) + "<div><span>unclosed <b>tail"
-    ).encode().replace(b"Harbour", b"Har\x00bour")
+        ("<html><body><article><p>" + "</p><p>".join(ALL) + "<div><span>unclosed <b>tail")
+        .encode()
+        .replace(b"Harbour", b"Har\x00bour")
+    )
     out = gate(body)
     assert_no_leak(out)
     assert "Har\ufffdbour".encode() in out
@@ -244,8 +259,7 @@ def test_main_article_wins_over_article_cards() -> None:
 
 def test_listing_of_comparable_cards_is_not_an_article() -> None:
     cards = "".join(
-        f"<article><h3>Story {i}</h3><p>First line of story {i}.</p><p>Second line {i}.</p></article>"
-        for i in range(5)
+        f"<article><h3>Story {i}</h3><p>First line of story {i}.</p><p>Second line {i}.</p></article>" for i in range(5)
     )
     assert not Page.parse(news(cards).encode(), None).has_article()
 
@@ -279,8 +293,15 @@ def test_empty_article_by_selector_gets_the_cta() -> None:
 
 @pytest.mark.parametrize(
     "marker",
-    ["<!--more-->", "<!-- paywall -->", "<!--members-only-->", "<!--  MORE  -->", "<!-- Members Only -->",
-     "<hr data-paywall-break>", '<div data-paywall-break=""></div>'],
+    [
+        "<!--more-->",
+        "<!-- paywall -->",
+        "<!--members-only-->",
+        "<!--  MORE  -->",
+        "<!-- Members Only -->",
+        "<hr data-paywall-break>",
+        '<div data-paywall-break=""></div>',
+    ],
 )
 def test_explicit_break_wins(marker: str) -> None:
     out = gate(news(f"<article>{paras(TEASER[:1])}{marker}{paras(TEASER[1:] + WITHHELD)}</article>"), teaser=3)
@@ -297,7 +318,7 @@ def test_break_inside_a_nested_block_cuts_the_rest_of_the_article() -> None:
     out = gate(news(article))
     assert kept_paragraphs(out) == TEASER[:2]
     assert_no_leak(out)
-    assert b"</div><div class=\"paywall-cta\">" in out  # after the top-level block
+    assert b'</div><div class="paywall-cta">' in out  # after the top-level block
 
 
 @pytest.mark.parametrize(
@@ -375,7 +396,7 @@ def test_head_html_is_appended_to_head_and_head_created_if_missing() -> None:
 def test_cta_with_head_only_elements_is_kept_in_order() -> None:
     page = Page.parse(news(f"<article>{paras(ALL)}</article>").encode(), None)
     out = page.gate(teaser_paragraphs=3, cta_html=f"<style>.c{{color:red}}</style>{CTA}")
-    assert b"<style>.c{color:red}</style><div class=\"paywall-cta\">" in out
+    assert b'<style>.c{color:red}</style><div class="paywall-cta">' in out
 
 
 # --------------------------------------------------------------------------- inject_head
