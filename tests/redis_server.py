@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-from tests.servers import free_port
+from tests.servers import free_port, stop_process
 
 
 class RedisServerMissing(RuntimeError):
@@ -83,14 +83,7 @@ class RedisServer:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_process(proc)
 
     def restart(self) -> None:
         """Start again on the same port (the data is gone: nothing is persisted)."""

@@ -38,25 +38,41 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.
     raise RuntimeError(f"server on port {port} did not start within {timeout}s")
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate politely, then kill; never leave a server behind a test."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+@contextlib.contextmanager
+def spawned(
+    argv: Sequence[str], port: int, *, env: Mapping[str, str], cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` with exactly ``env`` until it listens on ``port``; stop it on exit."""
+    proc = subprocess.Popen(
+        list(argv), env=dict(env), cwd=str(cwd or ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port, proc)
+        yield proc
+    finally:
+        stop_process(proc)
+
+
 @contextlib.contextmanager
 def run_process(
     argv: Sequence[str], port: int, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Iterator[str]:
     """Run ``argv`` (which must listen on ``port``) and yield its base URL."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.Popen(
-        list(argv), env=full_env, cwd=str(cwd or ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_for_port(port, proc)
+    with spawned(argv, port, env=full_env, cwd=cwd):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from paywall.settings import PaywallSettings
 from paywall.store import open_store
 from tests.conftest import SECRET
 from tests.redis_server import redis_server
-from tests.servers import ROOT, free_port, wait_for_port
+from tests.servers import ROOT, free_port, spawned
 
 ENV = {"PAYWALL_SECRET_KEY": SECRET}
 
@@ -362,15 +362,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     argv += ["--store", f"sqlite:///{tmp_path / 'demo.db'}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWALL_")}
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, proc)
+    with spawned(argv, port, env=env, cwd=tmp_path) as proc:
         yield f"http://127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def test_demo_serves_the_example_site_behind_the_paywall(demo: tuple[str, subprocess.Popen[bytes]]) -> None:

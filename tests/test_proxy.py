@@ -29,7 +29,7 @@ from paywall.proxy import ProxyApp
 from paywall.settings import PaywallSettings
 from tests.apps import upstream_app
 from tests.conftest import SECRET, assert_no_leak
-from tests.servers import ROOT, free_port, run_process, run_uvicorn, wait_for_port
+from tests.servers import ROOT, free_port, run_process, run_uvicorn, spawned
 
 STATIC_SITE = ROOT / "tests" / "static_site"
 CTA_TITLE = "Need to access the insight?"
@@ -59,19 +59,8 @@ def spawn_proxy(
     }
     argv = [sys.executable, "-m", "paywall.cli", "proxy", "--upstream", upstream, "--port", str(port)]
     argv += ["--log-level", "warning", *args]
-    proc = subprocess.Popen(argv, env=full_env, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, proc)
+    with spawned(argv, port, env=full_env) as proc:
         yield f"http://127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 @pytest.fixture(scope="module")

@@ -295,13 +295,15 @@ def _article_head(article: Article, description: str) -> str:
     return "\n".join(tags) + "\n"
 
 
-def _plain(article: Article, member: bool) -> str:
-    """(a) A plain ``<article>`` holding its paragraphs."""
-    main = f"""<article class="story">
-{_story_head(article)}
-{_figure(article)}
-{_paragraphs(article)}
-</article>"""
+def _article_document(
+    article: Article,
+    main: str,
+    member: bool,
+    *,
+    aside_html: str | None = None,
+    body_class: str = "page-article",
+) -> str:
+    """An article page in the site's chrome; the sidebar lists other stories unless told otherwise."""
     return document(
         title=article.title,
         path=article.path,
@@ -309,9 +311,19 @@ def _plain(article: Article, member: bool) -> str:
         member=member,
         description=article.dek,
         head_extra=_article_head(article, article.dek),
-        aside_html=newsletter_box() + more_insights_list(article.slug),
-        body_class="page-article",
+        aside_html=newsletter_box() + more_insights_list(article.slug) if aside_html is None else aside_html,
+        body_class=body_class,
     )
+
+
+def _plain(article: Article, member: bool) -> str:
+    """(a) A plain ``<article>`` holding its paragraphs."""
+    main = f"""<article class="story">
+{_story_head(article)}
+{_figure(article)}
+{_paragraphs(article)}
+</article>"""
+    return _article_document(article, main, member)
 
 
 def _microdata(article: Article, member: bool) -> str:
@@ -327,16 +339,7 @@ def _microdata(article: Article, member: bool) -> str:
 {_paragraphs(article)}
 </div>
 </div>"""
-    return document(
-        title=article.title,
-        path=article.path,
-        main_html=main,
-        member=member,
-        description=article.dek,
-        head_extra=_article_head(article, article.dek),
-        aside_html=newsletter_box() + more_insights_list(article.slug),
-        body_class="page-article",
-    )
+    return _article_document(article, main, member)
 
 
 def _wordpress(article: Article, member: bool) -> str:
@@ -359,16 +362,7 @@ def _wordpress(article: Article, member: bool) -> str:
 <footer class="entry-footer"><span class="tags-links">Filed under
 <a href="/section/{esc(article.section_slug)}" rel="tag">{esc(article.section)}</a></span></footer>
 </div>"""
-    return document(
-        title=article.title,
-        path=article.path,
-        main_html=main,
-        member=member,
-        description=article.dek,
-        head_extra=_article_head(article, article.dek),
-        aside_html=newsletter_box() + more_insights_list(article.slug),
-        body_class="page-article single single-post",
-    )
+    return _article_document(article, main, member, body_class="page-article single single-post")
 
 
 def _explicit_break(article: Article, member: bool) -> str:
@@ -381,16 +375,7 @@ def _explicit_break(article: Article, member: bool) -> str:
 <div data-paywall-break></div>
 {_paragraphs(article, start=cut)}
 </article>"""
-    return document(
-        title=article.title,
-        path=article.path,
-        main_html=main,
-        member=member,
-        description=article.dek,
-        head_extra=_article_head(article, article.dek),
-        aside_html=newsletter_box() + more_insights_list(article.slug),
-        body_class="page-article",
-    )
+    return _article_document(article, main, member)
 
 
 def _with_cards(article: Article, member: bool) -> str:
@@ -401,16 +386,7 @@ def _with_cards(article: Article, member: bool) -> str:
 {_paragraphs(article)}
 </article>
 {more_insights_cards(article.slug)}"""
-    return document(
-        title=article.title,
-        path=article.path,
-        main_html=main,
-        member=member,
-        description=article.dek,
-        head_extra=_article_head(article, article.dek),
-        aside_html=newsletter_box(),
-        body_class="page-article",
-    )
+    return _article_document(article, main, member, aside_html=newsletter_box())
 
 
 def _nextjs(article: Article, member: bool) -> str:
