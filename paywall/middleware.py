@@ -145,7 +145,7 @@ class _Exchange:
         self.replaying = False
         self.replay_wanted = False
         # response state
-        self.mode: Literal["start", "pass", "buffer", "discard"] = "start"
+        self.mode: Literal["start", "sniff", "pass", "buffer", "discard"] = "start"
         self.status = 200
         self.headers: list[tuple[bytes, bytes]] = []
         self.directive: Directive = ""
@@ -153,6 +153,7 @@ class _Exchange:
         self.chunks: list[bytes] = []
         self.size = 0
         self.answered = False
+        self.sniffed_start: Message = {}
 
     # ------------------------------------------------------------------ flow
     async def run(self) -> None:
@@ -165,6 +166,8 @@ class _Exchange:
             scope["method"] = "GET"
             scope["headers"] = httputil.without_headers(scope["headers"], *_CONDITIONAL_HEADERS)
             await self.mw.app(scope, _empty_receive(self.receive), self.on_message)
+        if self.mode == "sniff":  # the app sent an untyped start and no body at all
+            await self._sniff({"type": "http.response.body", "body": b"", "more_body": False})
         if self.mode == "buffer" and not self.answered:
             # The app returned without finishing its body: never send what we have.
             await self._fail_closed("the app ended the response early")
@@ -197,7 +200,15 @@ class _Exchange:
                 self.replay_wanted = True
                 self.mode = "discard"
                 return
-        if self.status != 200 or not httputil.is_html(content_type):
+        if self.status == 200 and content_type is None and self.method != "HEAD":
+            # No declared type: a browser would sniff the body, so we do too before deciding.
+            self.sniffed_start = message
+            self.mode = "sniff"
+            return
+        await self._decide(message, is_html=httputil.is_html(content_type))
+
+    async def _decide(self, message: Message, *, is_html: bool) -> None:
+        if self.status != 200 or not is_html:
             await self._start_pass(message, members_copy=False)
             return
         reader = await self._reader()
@@ -205,6 +216,17 @@ class _Exchange:
             await self._start_pass(message, members_copy=True)
             return
         self.mode = "buffer"
+
+    async def _sniff(self, message: Message) -> None:
+        """Collect the first bytes of an untyped body, then decide as if it had been typed."""
+        self.chunks.append(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        head = b"".join(self.chunks)
+        if more and len(head) < SNIFF_BYTES:
+            return
+        self.chunks, self.size = [], 0
+        await self._decide(self.sniffed_start, is_html=sniffs_as_html(head))
+        await self._on_body({"type": "http.response.body", "body": head, "more_body": more})
 
     def _needs_replay(self, content_type: bytes | None) -> bool:
         if self.method == "HEAD":
@@ -218,6 +240,9 @@ class _Exchange:
             if self.replaying and self.method == "HEAD":
                 message = {**message, "body": b""}
             await self.send(message)
+            return
+        if self.mode == "sniff":
+            await self._sniff(message)
             return
         if self.mode != "buffer":
             return
@@ -381,7 +406,7 @@ class _Exchange:
     async def _send_gated(self, body: bytes, reader: Reader) -> None:
         headers = httputil.without_headers(self.headers, *_BODY_HEADERS, b"content-type")
         media, _ = httputil.parse_content_type(httputil.get_header(self.headers, b"content-type"))
-        headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
+        headers.append((b"content-type", f"{media or 'text/html'}; charset=utf-8".encode()))
         headers.append((b"cache-control", GATED_CACHE_CONTROL))
         etag = f'"{ETAG_PREFIX}{hashlib.sha256(body).hexdigest()[:32]}"'
         headers.append((b"etag", etag.encode()))
@@ -429,6 +454,24 @@ class _Exchange:
 
 # ---------------------------------------------------------------------------
 # helpers
+
+#: How much of an untyped body is read before deciding whether it is HTML.
+SNIFF_BYTES = 512
+_HTML_SIGNATURES = (
+    b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<h1", b"<div", b"<font",
+    b"<table", b"<a", b"<style", b"<title", b"<b", b"<br", b"<p", b"<!--", b"<article", b"<main", b"<meta",
+)  # fmt: skip
+
+
+def sniffs_as_html(head: bytes) -> bool:
+    """Whether a browser would render these first bytes as HTML (WHATWG MIME sniffing, HTML rows)."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x0c").lower()
+    for signature in _HTML_SIGNATURES:
+        if text.startswith(signature):
+            rest = text[len(signature) : len(signature) + 1]
+            if signature == b"<!--" or rest in (b"", b" ", b">", b"\t", b"\n", b"\r", b"\x0c"):
+                return True
+    return False
 
 
 async def _offload(size: int, work: Callable[[], Any]) -> Any:

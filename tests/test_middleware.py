@@ -420,3 +420,29 @@ def test_resolver_sees_what_inner_middleware_put_in_the_scope(make_settings: Set
     assert_gated(client.get("/article"))
     client.get("/login")
     assert "tessellwyn" in client.get("/article").text
+
+
+def _untyped_app(chunks: list[bytes]) -> Any:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i, chunk in enumerate(chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < len(chunks) - 1})
+        if not chunks:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app
+
+
+def test_untyped_html_is_sniffed_and_gated(make_settings: SettingsFactory) -> None:
+    body = gate_app.article_html().encode()
+    pieces = [body[i : i + 100] for i in range(0, len(body), 100)]
+    response = TestClient(PaywallMiddleware(_untyped_app(pieces), settings=make_settings())).get("/x")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert_gated(response)
+
+
+@pytest.mark.parametrize("chunks", [[PNG], [b"plain words, not markup"], [], [b"{", b'"json": true}']])
+def test_untyped_non_html_passes_through(make_settings: SettingsFactory, chunks: list[bytes]) -> None:
+    response = TestClient(PaywallMiddleware(_untyped_app(chunks), settings=make_settings())).get("/x")
+    assert response.status_code == 200
+    assert response.content == b"".join(chunks)
