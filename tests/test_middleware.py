@@ -446,3 +446,21 @@ def test_untyped_non_html_passes_through(make_settings: SettingsFactory, chunks:
     response = TestClient(PaywallMiddleware(_untyped_app(chunks), settings=make_settings())).get("/x")
     assert response.status_code == 200
     assert response.content == b"".join(chunks)
+
+
+def test_lifespan_reaches_the_app(make_settings: SettingsFactory) -> None:
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    events: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    app = Starlette(routes=gate_app.routes, lifespan=lifespan)
+    with TestClient(PaywallMiddleware(app, settings=make_settings())) as client:
+        assert_gated(client.get("/article"))
+    assert events == ["startup", "shutdown"]
