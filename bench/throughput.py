@@ -3,7 +3,9 @@
 Requests are driven straight through the ASGI interface (no sockets), so the
 figures isolate what the middleware adds. Each scenario prints the mean time per
 request with and without the middleware, their ratio, and the peak memory one
-request allocates (tracemalloc).
+request allocates (tracemalloc). Gated pages are measured twice: with the cache
+of gated output (a popular article) and with it off (every request parses and
+cuts, as for a page seen for the first time).
 
     python bench/throughput.py [--requests 300]
 """
@@ -30,11 +32,15 @@ SCENARIOS: list[tuple[str, str, dict[str, Any]]] = [
     ("image (pass-through)", "/image.png", {}),
     ("JSON API (pass-through)", "/api", {}),
     ("HTML without article", "/", {}),
+    ("HTML without article, cache off", "/", {"cold": True}),
     ("free article (header)", "/free-header", {}),
     ("member article", "/article", {"member": True}),
-    ("non-member article (gated)", "/article", {}),
-    ("non-member leaky article (gated)", "/leaky", {}),
-    ("non-member 1.3 MB article (gated)", "/huge", {}),
+    ("gated article", "/article", {}),
+    ("gated article, cache off", "/article", {"cold": True}),
+    ("gated leaky article", "/leaky", {}),
+    ("gated leaky article, cache off", "/leaky", {"cold": True}),
+    ("gated 1.3 MB article", "/huge", {}),
+    ("gated 1.3 MB article, cache off", "/huge", {"cold": True}),
 ]
 
 
@@ -94,14 +100,15 @@ async def main() -> None:
         }
         anonymous = PaywallMiddleware(site, settings=PaywallSettings(**base))
         member = PaywallMiddleware(site, settings=PaywallSettings(**base, member_resolver=lambda request: True))
-        print(f"{'scenario':38} {'bare ms':>9} {'paywall ms':>11} {'ratio':>7} {'peak KiB':>9} {'bare KiB':>9}")
+        cold = PaywallMiddleware(site, settings=PaywallSettings(**base, gate_cache_bytes=0))
+        print(f"{'scenario':34} {'bare ms':>9} {'paywall ms':>11} {'ratio':>7} {'peak KiB':>9} {'bare KiB':>9}")
         for name, path, options in SCENARIOS:
-            app = member if options.get("member") else anonymous
+            app = member if options.get("member") else cold if options.get("cold") else anonymous
             requests = max(args.requests // 20, 10) if "MB" in name else args.requests
             bare, bare_peak = await measure(site, path, [], requests)
             wrapped, peak = await measure(app, path, [], requests)
             print(
-                f"{name:38} {bare * 1000:9.3f} {wrapped * 1000:11.3f} {wrapped / bare:7.1f}x "
+                f"{name:34} {bare * 1000:9.3f} {wrapped * 1000:11.3f} {wrapped / bare:7.1f}x "
                 f"{peak / 1024:9.0f} {bare_peak / 1024:9.0f}"
             )
 

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import httputil
 from .access import Reader, consume_meter, identify
+from .cache import BROKEN, GateCache, page_key
 from .cta import CtaKind, fallback_page, render_cta
 from .endpoints import Endpoints
 from .errors import BodyTooLarge, RewriteError
@@ -81,6 +82,7 @@ class PaywallMiddleware:
         jwt_verifier(settings)  # an unusable JWT key stops start-up, not the first request
         self.store: Store = open_store(settings.store)
         self.protection = Protection(settings)
+        self.cache = GateCache(settings.gate_cache_bytes)
         self.endpoints = Endpoints(settings, self.store)
         self._own_prefix = settings.prefix + "/"
 
@@ -318,17 +320,27 @@ class _Exchange:
     async def _gate(self, body: bytes, decoded: bytes, reader: Reader) -> None:
         _, charset = httputil.parse_content_type(httputil.get_header(self.headers, b"content-type"))
         path = self.original_scope["path"]
-        try:
-            page = await _offload(
-                len(decoded), lambda: Page.parse(decoded, charset, selector=self.settings.article_selector)
-            )
-        except RewriteError as exc:
-            await self._fail_closed(f"cannot parse the page ({exc})", reader=reader)
+        cache = self.mw.cache
+        key = page_key(decoded, charset)
+        page: Page | None = None
+        verdict = cache.verdict(key)
+        if verdict is None:
+            try:
+                page = await _offload(
+                    len(decoded), lambda: Page.parse(decoded, charset, selector=self.settings.article_selector)
+                )
+                verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
+            except RewriteError as exc:
+                logger.warning("paywall: cannot parse %s (%s)", path, exc)
+                verdict = "broken"
+            cache.put_verdict(key, verdict)
+        if verdict == "broken":
+            await self._fail_closed("the page could not be parsed", reader=reader, log=False)
             return
-        if page.declared_free():
+        if verdict == "free":
             await self._send_original(body, members_copy=False)
             return
-        if not page.has_article():
+        if verdict == "no_article":
             if self.directive == "members":
                 await self._fail_closed("members-only page without an article", reader=reader, log=False)
             elif self._protect(reader, article=False):
@@ -346,14 +358,31 @@ class _Exchange:
             if meter is not None:
                 kind = "metered"
         cta_html = render_cta(self.settings, kind, _path_with_query(self.original_scope))
-        head_html = self._head_html(reader) if self._protect(reader, article=True) else ""
-        gated = await _offload(
-            len(decoded),
-            lambda: page.gate(
-                teaser_paragraphs=self.settings.teaser_paragraphs, cta_html=cta_html, head_html=head_html
-            ),
-        )
+        gated = cache.gated(key, cta_html)
+        if gated is None:
+            gated = await self._cut(page, decoded, charset, cta_html)
+            cache.put_gated(key, cta_html, gated)
+        if gated == BROKEN:
+            await self._fail_closed("the page could not be cut safely", reader=reader, log=False)
+            return
+        if self._protect(reader, article=True):
+            gated = inject_head(gated, self._head_html(reader))
         await self._send_gated(gated, reader)
+
+    async def _cut(self, page: Page | None, decoded: bytes, charset: str | None, cta_html: str) -> bytes:
+        """The page cut at its teaser, or :data:`BROKEN` when the engine refuses it."""
+        settings = self.settings
+
+        def work() -> bytes:
+            parsed = page or Page.parse(decoded, charset, selector=settings.article_selector)
+            return parsed.gate(teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta_html)
+
+        try:
+            gated: bytes = await _offload(len(decoded), work)
+        except RewriteError as exc:
+            logger.warning("paywall: cannot cut %s (%s)", self.original_scope["path"], exc)
+            return BROKEN
+        return gated
 
     def _head_html(self, reader: Reader) -> str:
         return self.mw.protection.head_html(

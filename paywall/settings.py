@@ -78,6 +78,7 @@ class PaywallSettings:
     prefix: str = "/_paywall"
     exclude_paths: tuple[str, ...] = ()
     max_body_bytes: int = 5 * 1024 * 1024
+    gate_cache_bytes: int = 32 * 1024 * 1024
     store: str = "sqlite:///paywall.db"
 
     # --- call to action ---------------------------------------------------
@@ -291,6 +292,7 @@ def _validate(s: PaywallSettings) -> None:
     _range(s, "trial_days", 1, 3650)
     _range(s, "teaser_paragraphs", 1, 100)
     _range(s, "max_body_bytes", 1024, 1024**3)
+    _range(s, "gate_cache_bytes", 0, 16 * 1024**3)
     _range(s, "max_form_bytes", 256, 1024**2)
     _range(s, "free_articles", 0, 1000)
     _range(s, "meter_ip_daily_cap", 0, 10**6)

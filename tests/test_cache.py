@@ -1,0 +1,107 @@
+"""The bounded cache of the HTML engine's results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from starlette.testclient import TestClient
+
+from paywall import PaywallMiddleware, PaywallSettings
+from paywall.cache import BROKEN, GateCache, page_key
+from paywall.rewrite import Page
+from tests.apps.gate_app import SECRET_WORDS, site
+from tests.conftest import assert_no_leak
+
+SettingsFactory = Callable[..., PaywallSettings]
+
+
+def test_entries_stay_within_the_byte_budget() -> None:
+    cache = GateCache(max_bytes=10_000)
+    keys = [page_key(f"page {i}".encode(), "utf-8") for i in range(20)]
+    for key in keys:
+        cache.put_gated(key, "<cta>", b"x" * 1000)
+    assert cache.size <= 10_000
+    assert cache.gated(keys[0], "<cta>") is None, "the oldest entries went first"
+    assert cache.gated(keys[-1], "<cta>") == b"x" * 1000
+
+
+def test_recently_used_entries_survive_eviction() -> None:
+    cache = GateCache(max_bytes=2_500)
+    a, b, c = (page_key(x, None) for x in (b"a", b"b", b"c"))
+    cache.put_gated(a, "", b"1" * 800)
+    cache.put_gated(b, "", b"2" * 800)
+    assert cache.gated(a, "") is not None
+    cache.put_gated(c, "", b"3" * 800)
+    assert cache.gated(a, "") is not None
+    assert cache.gated(b, "") is None
+
+
+def test_key_covers_body_charset_and_call_to_action() -> None:
+    cache = GateCache(max_bytes=1_000_000)
+    key = page_key(b"<p>body</p>", "utf-8")
+    cache.put_gated(key, "<cta one>", b"one")
+    cache.put_verdict(key, "article")
+    assert cache.gated(key, "<cta two>") is None
+    assert cache.verdict(page_key(b"<p>body</p>", "latin-1")) is None
+    assert cache.verdict(page_key(b"<p>body!</p>", "utf-8")) is None
+    assert cache.verdict(key) == "article"
+
+
+def test_zero_budget_caches_nothing() -> None:
+    cache = GateCache(max_bytes=0)
+    key = page_key(b"x", None)
+    cache.put_verdict(key, "free")
+    cache.put_gated(key, "", BROKEN)
+    assert cache.verdict(key) is None and cache.gated(key, "") is None
+
+
+@pytest.fixture
+def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts real parses (the real parser still runs)."""
+    calls: list[int] = []
+    original = Page.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Page], *args: object, **kwargs: object) -> Page:
+        calls.append(1)
+        return original(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Page, "parse", classmethod(counting))
+    return calls
+
+
+def test_a_popular_article_is_parsed_once(make_settings: SettingsFactory, parse_calls: list[int]) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    first = client.get("/article")
+    for _ in range(5):
+        again = client.get("/article")
+        assert again.content == first.content
+        assert_no_leak(again.content, SECRET_WORDS)
+    assert len(parse_calls) == 1
+    client.get("/")
+    client.get("/")
+    assert len(parse_calls) == 2, "a page without an article is judged once too"
+
+
+def test_the_call_to_action_is_not_shared_between_pages(make_settings: SettingsFactory) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    assert "next=/article?a=1" in client.get("/article?a=1").text.replace("%3F", "?").replace("%3D", "=")
+    assert "next=/article?a=2" in client.get("/article?a=2").text.replace("%3F", "?").replace("%3D", "=")
+
+
+def test_cache_off_still_gates(make_settings: SettingsFactory, parse_calls: list[int]) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(gate_cache_bytes=0)))
+    for _ in range(3):
+        assert_no_leak(client.get("/article").content, SECRET_WORDS)
+    assert len(parse_calls) == 3, "parsed afresh each time"
+
+
+def test_hostile_page_is_refused_once_and_then_from_memory(
+    make_settings: SettingsFactory, parse_calls: list[int]
+) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    for _ in range(3):
+        response = client.get("/deep")
+        assert response.status_code == 200
+        assert_no_leak(response.content, SECRET_WORDS)
+    assert len(parse_calls) == 1
