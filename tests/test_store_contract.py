@@ -52,10 +52,23 @@ def _start_redis() -> RedisServer:
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
+def redis_url() -> Iterator[str]:
+    """The Redis server CI started (``PAYWALL_TEST_REDIS_URL``), else a throw-away one.
+
+    A configured server that does not answer fails the tests; it never skips them.
+    """
+    configured = os.environ.get("PAYWALL_TEST_REDIS_URL")
+    if configured:
+        try:
+            with redis_sync.Redis.from_url(configured, socket_connect_timeout=2) as raw:
+                raw.ping()
+        except redis_sync.RedisError as exc:
+            pytest.fail(f"PAYWALL_TEST_REDIS_URL={configured} does not answer: {exc}")
+        yield configured
+        return
     server = _start_redis()
     try:
-        yield server
+        yield server.url
     finally:
         server.close()
 
@@ -71,10 +84,9 @@ async def new_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path}/paywall.db"
     else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        with redis_sync.Redis(port=server.port) as raw:
+        url = request.getfixturevalue("redis_url")
+        with redis_sync.Redis.from_url(url) as raw:
             raw.flushdb()
-        url = server.url
     made: list[Store] = []
 
     def factory() -> Store:
@@ -564,10 +576,10 @@ async def test_redis_nothing_listening_is_unavailable() -> None:
 
 @pytest.mark.redis
 @pytest.mark.anyio
-async def test_redis_keys_prefix_and_expiry(redis_server: RedisServer) -> None:
-    with redis_sync.Redis(port=redis_server.port, decode_responses=True) as raw:
+async def test_redis_keys_prefix_and_expiry(redis_url: str) -> None:
+    with redis_sync.Redis.from_url(redis_url, decode_responses=True) as raw:
         raw.flushdb()
-        store = RedisStore.from_url(redis_server.url + "?prefix=site1:&events_max=10")
+        store = RedisStore.from_url(redis_url + "?prefix=site1:&events_max=10")
         assert store.prefix == "site1:"
         await start(store, "ann@example.com", "dev")
         longest_meter_ttl = meter_ttl("2026-11", time.time())
@@ -610,10 +622,10 @@ def test_redis_url_options() -> None:
 def test_store_used_from_successive_event_loops(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """A command-line run or a test client may drive one store from several loops in turn."""
     if backend == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        with redis_sync.Redis(port=server.port) as raw:
+        url: str = request.getfixturevalue("redis_url")
+        with redis_sync.Redis.from_url(url) as raw:
             raw.flushdb()
-        store = open_store(server.url)
+        store = open_store(url)
     else:
         store = open_store(f"sqlite:///{tmp_path}/loops.db")
 
