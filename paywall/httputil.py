@@ -47,8 +47,22 @@ def parse_content_type(value: bytes | str | None) -> tuple[str, str | None]:
     return media.strip().lower(), charset
 
 
-def is_html(content_type: bytes | str | None) -> bool:
-    return parse_content_type(content_type)[0] in HTML_TYPES
+def html_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str | None] | None:
+    """``(media type, charset)`` of the HTML Content-Type a response declares, or None.
+
+    Browsers combine repeated or comma-joined Content-Type values and may
+    render the page as HTML when any of them is, so one HTML value is enough;
+    the last one wins, as in the WHATWG Fetch standard.
+    """
+    found: tuple[str, str | None] | None = None
+    for key, value in headers:
+        if key.lower() != b"content-type":
+            continue
+        for part in value.split(b","):
+            media, charset = parse_content_type(part)
+            if media in HTML_TYPES:
+                found = (media, charset)
+    return found
 
 
 # ---------------------------------------------------------------------------

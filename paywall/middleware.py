@@ -156,6 +156,7 @@ class _Exchange:
         self.size = 0
         self.answered = False
         self.sniffed_start: Message = {}
+        self.html: tuple[str, str | None] | None = None
 
     # ------------------------------------------------------------------ flow
     async def run(self) -> None:
@@ -192,6 +193,7 @@ class _Exchange:
         self.upstream_member = access == "member"
         self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS)
         content_type = httputil.get_header(self.headers, b"content-type")
+        self.html = httputil.html_type(self.headers)
 
         if self.directive == "free":
             await self._start_pass(message, members_copy=False)
@@ -207,7 +209,7 @@ class _Exchange:
             self.sniffed_start = message
             self.mode = "sniff"
             return
-        await self._decide(message, is_html=httputil.is_html(content_type))
+        await self._decide(message, is_html=self.html is not None)
 
     async def _decide(self, message: Message, *, is_html: bool) -> None:
         if self.status != 200 or not is_html:
@@ -232,9 +234,9 @@ class _Exchange:
 
     def _needs_replay(self, content_type: bytes | None) -> bool:
         if self.method == "HEAD":
-            return self.status == 200 and httputil.is_html(content_type)
+            return self.status == 200 and self.html is not None
         if self.status in (206, 304):
-            return httputil.is_html(content_type) or (content_type is None and self.may_be_html)
+            return self.html is not None or (content_type is None and self.may_be_html)
         return False
 
     async def _on_body(self, message: Message) -> None:
@@ -318,7 +320,7 @@ class _Exchange:
                 raise
 
     async def _gate(self, body: bytes, decoded: bytes, reader: Reader) -> None:
-        _, charset = httputil.parse_content_type(httputil.get_header(self.headers, b"content-type"))
+        charset = self.html[1] if self.html else None
         path = self.original_scope["path"]
         cache = self.mw.cache
         key = page_key(decoded, charset)
@@ -434,8 +436,8 @@ class _Exchange:
 
     async def _send_gated(self, body: bytes, reader: Reader) -> None:
         headers = httputil.without_headers(self.headers, *_BODY_HEADERS, b"content-type")
-        media, _ = httputil.parse_content_type(httputil.get_header(self.headers, b"content-type"))
-        headers.append((b"content-type", f"{media or 'text/html'}; charset=utf-8".encode()))
+        media = self.html[0] if self.html else "text/html"
+        headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
         headers.append((b"cache-control", GATED_CACHE_CONTROL))
         etag = f'"{ETAG_PREFIX}{hashlib.sha256(body).hexdigest()[:32]}"'
         headers.append((b"etag", etag.encode()))

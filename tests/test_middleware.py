@@ -464,3 +464,42 @@ def test_lifespan_reaches_the_app(make_settings: SettingsFactory) -> None:
     with TestClient(PaywallMiddleware(app, settings=make_settings())) as client:
         assert_gated(client.get("/article"))
     assert events == ["startup", "shutdown"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-type", b"text/html; charset=bogus")],
+        [(b"content-type", b"text/html; charset=utf-16")],
+        [(b"content-type", b"text/html"), (b"content-encoding", b"compress")],
+        [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")],
+        [(b"content-type", b"text/html;;;charset=;=")],
+        [(b"content-type", b"text/plain"), (b"content-type", b"text/html")],
+        [(b"content-type", b"text/plain, text/html")],
+        [(b"content-type", b"text/html"), (b"x-paywall", b"\xff\xfe")],
+    ],
+    ids=[
+        "bogus-charset",
+        "wrong-charset",
+        "unknown-encoding",
+        "false-gzip",
+        "mangled",
+        "repeated",
+        "joined",
+        "garbage",
+    ],
+)
+def test_odd_response_headers_never_let_the_article_out(
+    make_settings: SettingsFactory, headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = gate_app.article_html().encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    response = TestClient(PaywallMiddleware(app, settings=make_settings())).get("/a")
+    assert response.status_code == 200
+    assert_no_leak(response.content, SECRET_WORDS)
+    assert response.text.count(CTA_TITLE) == 1
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
