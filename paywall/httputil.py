@@ -28,6 +28,16 @@ def get_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | N
     return None
 
 
+def joined_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """All values of a list-valued header (``name`` lower-case bytes), comma-joined, or None.
+
+    Repeated headers mean the same as one header with the values joined; reading
+    only the first of several ``Content-Encoding`` headers would undo one layer of two.
+    """
+    values = [value for key, value in headers if key.lower() == name]
+    return b", ".join(values) if values else None
+
+
 def without_headers(headers: Iterable[tuple[bytes, bytes]], *names: bytes) -> RawHeaders:
     drop = {n.lower() for n in names}
     return [(k, v) for k, v in headers if k.lower() not in drop]

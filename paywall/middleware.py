@@ -295,7 +295,7 @@ class _Exchange:
         reader = await self._reader()
         try:
             decoded = httputil.decode_body(
-                body, httputil.get_header(self.headers, b"content-encoding"), self.settings.max_body_bytes
+                body, httputil.joined_header(self.headers, b"content-encoding"), self.settings.max_body_bytes
             )
         except BodyTooLarge:
             await self._fail_closed("decoded body larger than max_body_bytes", reader=reader)
