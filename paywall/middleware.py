@@ -32,7 +32,7 @@ from .endpoints import Endpoints
 from .errors import BodyTooLarge, RewriteError
 from .members import jwt_verifier
 from .protect import Protection, csp_nonce
-from .rewrite import Page, inject_head
+from .rewrite import Page, encode_head_html, head_insertion_point, inject_head
 from .settings import PaywallSettings
 from .store import Store, open_store
 
@@ -40,6 +40,8 @@ logger = logging.getLogger("paywall")
 
 #: Bodies larger than this are cut in a worker thread, off the event loop.
 THREAD_THRESHOLD = 256 * 1024
+#: How much of a member's page may wait for the end of ``<head>``; past it the tags go first.
+INJECT_LOOKAHEAD = 64 * 1024
 
 _CONTROL_HEADERS = (b"x-paywall", b"x-paywall-access")
 _CONDITIONAL_HEADERS = (b"if-none-match", b"if-modified-since", b"if-range", b"range", b"if-match")
@@ -147,7 +149,7 @@ class _Exchange:
         self.replaying = False
         self.replay_wanted = False
         # response state
-        self.mode: Literal["start", "sniff", "pass", "buffer", "discard"] = "start"
+        self.mode: Literal["start", "sniff", "inject", "pass", "buffer", "discard"] = "start"
         self.status = 200
         self.headers: list[tuple[bytes, bytes]] = []
         self.directive: Directive = ""
@@ -157,6 +159,7 @@ class _Exchange:
         self.answered = False
         self.sniffed_start: Message = {}
         self.html: tuple[str, str | None] | None = None
+        self.insert = b""
 
     # ------------------------------------------------------------------ flow
     async def run(self) -> None:
@@ -216,10 +219,39 @@ class _Exchange:
             await self._start_pass(message, members_copy=False)
             return
         reader = await self._reader()
-        if reader.is_member and not self._protect(reader, article=True):
-            await self._start_pass(message, members_copy=True)
-            return
+        if reader.is_member:
+            if not self._protect(reader, article=True):
+                await self._start_pass(message, members_copy=True)
+                return
+            if httputil.joined_header(self.headers, b"content-encoding") is None:
+                # Members' pages keep streaming: only the bytes up to the end of <head> wait.
+                self.insert = encode_head_html(self._head_html(reader))
+                self.mode = "inject"
+                return
         self.mode = "buffer"
+
+    async def _inject(self, message: Message) -> None:
+        """Stream a member's page, adding the protection tags where ``<head>`` ends."""
+        self.chunks.append(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        prefix = b"".join(self.chunks)
+        at = head_insertion_point(prefix)
+        if at is None and more and len(prefix) < INJECT_LOOKAHEAD:
+            return
+        self.chunks = []
+        length = httputil.get_header(self.headers, b"content-length")
+        headers = httputil.without_headers(self.headers, *_BODY_HEADERS)
+        if length is not None and length.strip().isdigit():
+            headers.append((b"content-length", str(int(length) + len(self.insert)).encode()))
+        headers.append((b"cache-control", MEMBER_CACHE_CONTROL))
+        headers = self._with_reader_cookies(_with_vary_cookie(headers))
+        await self.send({"type": "http.response.start", "status": self.status, "headers": headers})
+        self.answered = True
+        self.mode = "pass"
+        at = 0 if at is None else at
+        await self._on_body(
+            {"type": "http.response.body", "body": prefix[:at] + self.insert + prefix[at:], "more_body": more}
+        )
 
     async def _sniff(self, message: Message) -> None:
         """Collect the first bytes of an untyped body, then decide as if it had been typed."""
@@ -247,6 +279,9 @@ class _Exchange:
             return
         if self.mode == "sniff":
             await self._sniff(message)
+            return
+        if self.mode == "inject":
+            await self._inject(message)
             return
         if self.mode != "buffer":
             return

@@ -527,23 +527,46 @@ def inject_head(body: bytes, head_html: str) -> bytes:
     """
     if not head_html:
         return body
-    insert = head_html.encode("ascii", errors="xmlcharrefreplace")
+    at = head_insertion_point(body)
+    if at is None:
+        at = 0
+    return body[:at] + encode_head_html(head_html) + body[at:]
+
+
+def encode_head_html(head_html: str) -> bytes:
+    return head_html.encode("ascii", errors="xmlcharrefreplace")
+
+
+def head_insertion_point(body: bytes) -> int | None:
+    """Where :func:`inject_head` puts its tags in ``body``, or None when it holds no head end (yet).
+
+    ``body`` may be the first part of a page still arriving: None then means
+    "read on", never a wrong position, because every token the scan relies on
+    is only matched once it is complete.
+    """
     position = 0
     while True:
         match = _HEAD_SCAN.search(body, position)
         if match is None:
-            return insert + body
+            return None
         token = match.group(0)
         if token == b"<!--" or match.group(1):
             closer = _CLOSERS[b"<!--" if token == b"<!--" else match.group(1).lower()]
             end = closer.search(body, match.end())
             if end is None:
-                return insert + body
+                return None
             position = end.end()
             continue
-        if token[:2] == b"</":
-            return body[: match.start()] + insert + body[match.start() :]
-        return body[: match.end()] + insert + body[match.end() :]
+        return match.start() if token[:2] == b"</" else match.end()
 
 
-__all__: Sequence[str] = ("ArticleFinder", "GateReport", "Page", "decode_body", "find_article", "inject_head")
+__all__: Sequence[str] = (
+    "ArticleFinder",
+    "GateReport",
+    "Page",
+    "decode_body",
+    "encode_head_html",
+    "find_article",
+    "head_insertion_point",
+    "inject_head",
+)

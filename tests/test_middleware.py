@@ -507,3 +507,63 @@ def test_odd_response_headers_never_let_the_article_out(
     assert_no_leak(response.content, SECRET_WORDS)
     assert response.text.count(CTA_TITLE) == 1
     assert response.headers["content-type"] == "text/html; charset=utf-8"
+
+
+@pytest.mark.anyio
+async def test_member_page_streams_after_its_head(make_settings: SettingsFactory) -> None:
+    """Only the bytes up to </head> wait for the protection tags; the rest streams as it comes."""
+    events: list[str] = []
+    parts = [b"<html><head><title>x</title></he", b"ad><body><article><p>one</p>", b"<p>two</p>", b"</article>"]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        length = str(sum(len(p) for p in parts)).encode()
+        headers = [(b"content-type", b"text/html"), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for i, part in enumerate(parts):
+            events.append(f"app {i}")
+            await send({"type": "http.response.body", "body": part, "more_body": i < len(parts) - 1})
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            events.append("sent")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    mw = PaywallMiddleware(app, settings=make_settings(member_resolver=lambda request: True))
+    scope = {"type": "http", "method": "GET", "path": "/a", "headers": [], "query_string": b""}
+    await mw(scope, receive, send)
+    assert events == ["app 0", "app 1", "sent", "app 2", "sent", "app 3", "sent"]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    start = sent[0]
+    assert dict(start["headers"])[b"content-length"] == str(len(body)).encode()
+    assert dict(start["headers"])[b"cache-control"] == b"private, no-store"
+    head_end = body.index(b"</head>")
+    assert b"/_paywall/protect." in body[:head_end]
+    assert body.replace(body[body.index(b"<link") : head_end], b"") == b"".join(parts)
+
+
+def test_member_head_agrees_with_get(make_settings: SettingsFactory) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(member_resolver=lambda r: True)))
+    get = client.get("/article")
+    head = client.head("/article")
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+
+
+def test_member_page_without_a_head_still_gets_the_tags(make_settings: SettingsFactory) -> None:
+    body = b"<p>" + b"no head here " * 10_000 + b"</p>"
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        for i in range(0, len(body), 4096):
+            await send({"type": "http.response.body", "body": body[i : i + 4096], "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    settings = make_settings(member_resolver=lambda r: True)
+    response = TestClient(PaywallMiddleware(app, settings=settings)).get("/a")
+    assert response.content.startswith(b"<link")
+    assert response.content.endswith(body)
