@@ -172,8 +172,11 @@ class _Exchange:
             scope["method"] = "GET"
             scope["headers"] = httputil.without_headers(scope["headers"], *_CONDITIONAL_HEADERS)
             await self.mw.app(scope, _empty_receive(self.receive), self.on_message)
+        end = {"type": "http.response.body", "body": b"", "more_body": False}
         if self.mode == "sniff":  # the app sent an untyped start and no body at all
-            await self._sniff({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._sniff(end)
+        if self.mode == "inject":  # a member's page ended before its head did
+            await self._inject(end)
         if self.mode == "buffer" and not self.answered:
             # The app returned without finishing its body: never send what we have.
             await self._fail_closed("the app ended the response early")

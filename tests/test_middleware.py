@@ -567,3 +567,14 @@ def test_member_page_without_a_head_still_gets_the_tags(make_settings: SettingsF
     response = TestClient(PaywallMiddleware(app, settings=settings)).get("/a")
     assert response.content.startswith(b"<link")
     assert response.content.endswith(body)
+
+
+def test_member_page_that_ends_early_is_still_delivered(make_settings: SettingsFactory) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"<html><head><title>t", "more_body": True})
+
+    settings = make_settings(member_resolver=lambda r: True)
+    response = TestClient(PaywallMiddleware(app, settings=settings)).get("/a")
+    assert response.status_code == 200
+    assert response.content.endswith(b"<html><head><title>t")
