@@ -346,7 +346,7 @@ class _Exchange:
             return
 
         if reader.is_member:
-            await self._send_member_copy(decoded, reader)
+            await self._send_whole(decoded, reader)
             return
         try:
             await self._gate(body, decoded, reader)
@@ -384,7 +384,7 @@ class _Exchange:
             if self.directive == "members":
                 await self._fail_closed("members-only page without an article", reader=reader, log=False)
             elif self._protect(reader, article=False):
-                await self._send_member_copy(decoded, reader, cache_control=GATED_CACHE_CONTROL)
+                await self._send_whole(decoded, reader, cache_control=GATED_CACHE_CONTROL)
             else:
                 await self._send_original(body, members_copy=False)
             return
@@ -393,7 +393,7 @@ class _Exchange:
         if self.settings.free_articles and not reader.trial_ended:
             meter = await consume_meter(reader, Request(self.scope), self.settings, self.mw.store, path)
             if meter is not None and meter.allowed:
-                await self._send_member_copy(decoded, reader.with_meter(meter))
+                await self._send_whole(decoded, reader.with_meter(meter))
                 return
             if meter is not None:
                 kind = "metered"
@@ -461,10 +461,10 @@ class _Exchange:
             return
         await self._respond(self.status, headers, body, keep_length=True)
 
-    async def _send_member_copy(
+    async def _send_whole(
         self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL
     ) -> None:
-        """The full page with the protection tags added by a byte search (no parse)."""
+        """The whole page (a member's, a metered read, a protected page without article), tags added without a parse."""
         body = decoded
         if self._protect(reader, article=True):
             body = inject_head(decoded, self._head_html(reader))
