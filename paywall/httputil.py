@@ -110,6 +110,23 @@ def decode_body(body: bytes, encoding: bytes | str | None, limit: int) -> bytes:
     return body
 
 
+DECODABLE_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "identity"})
+
+
+def decodable_accept_encoding(value: bytes) -> bytes:
+    """``Accept-Encoding`` narrowed to the codings :func:`decode_body` can undo.
+
+    A page compressed with anything else (``zstd``, which current browsers
+    offer) could not be gated and would fail closed to the call to action.
+    """
+    kept = []
+    for part in value.split(b","):
+        coding = part.split(b";", 1)[0].strip().lower()
+        if coding.decode("latin-1") in DECODABLE_CODINGS:
+            kept.append(part.strip())
+    return b", ".join(kept) if kept else b"identity"
+
+
 def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
     decoder = zlib.decompressobj(wbits)
     out = decoder.decompress(data, limit + 1)

@@ -144,7 +144,7 @@ class _Exchange:
         self.may_be_html = _may_be_html(scope["path"], request_headers)
         # The app never sees our own validators: a teaser ETag must not
         # make the app answer 304 for the full version.
-        self.scope = _app_scope(scope, request_headers)
+        self.scope = _app_scope(scope, request_headers, may_be_html=self.may_be_html)
         self.reader: Reader | None = None
         self.replaying = False
         self.replay_wanted = False
@@ -550,7 +550,7 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
     return await anyio.to_thread.run_sync(work)
 
 
-def _app_scope(scope: Scope, headers: list[tuple[bytes, bytes]]) -> Scope:
+def _app_scope(scope: Scope, headers: list[tuple[bytes, bytes]], *, may_be_html: bool) -> Scope:
     new = dict(scope)
     inm = httputil.get_header(headers, b"if-none-match")
     if inm is not None:
@@ -559,6 +559,14 @@ def _app_scope(scope: Scope, headers: list[tuple[bytes, bytes]]) -> Scope:
         if kept:
             headers.append((b"if-none-match", ", ".join(kept).encode("latin-1")))
         new["headers"] = headers
+    accept_encoding = httputil.joined_header(headers, b"accept-encoding")
+    if may_be_html and accept_encoding is not None:
+        # Ask only for compressions we can undo, or the page could not be gated.
+        narrowed = httputil.decodable_accept_encoding(accept_encoding)
+        if narrowed != accept_encoding:
+            headers = httputil.without_headers(headers, b"accept-encoding")
+            headers.append((b"accept-encoding", narrowed))
+            new["headers"] = headers
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
         # We must see every body byte of a candidate page.

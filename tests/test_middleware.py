@@ -578,3 +578,29 @@ def test_member_page_that_ends_early_is_still_delivered(make_settings: SettingsF
     response = TestClient(PaywallMiddleware(app, settings=settings)).get("/a")
     assert response.status_code == 200
     assert response.content.endswith(b"<html><head><title>t")
+
+
+@pytest.mark.parametrize(
+    ("accept", "offered", "seen"),
+    [
+        ("text/html", "gzip, deflate, br, zstd", b"gzip, deflate, br"),
+        ("text/html", "zstd", b"identity"),
+        ("text/html", "br;q=1.0, gzip;q=0.8, *;q=0.1", b"br;q=1.0, gzip;q=0.8"),
+        ("image/avif,image/webp,*/*", "gzip, zstd", b"gzip, zstd"),
+    ],
+)
+def test_pages_are_asked_for_in_compressions_we_can_undo(
+    make_settings: SettingsFactory, accept: str, offered: str, seen: bytes
+) -> None:
+    received: list[bytes | None] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        received.append(dict(scope["headers"]).get(b"accept-encoding"))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"image/png")]})
+        await send({"type": "http.response.body", "body": PNG})
+
+    client = TestClient(PaywallMiddleware(app, settings=make_settings()))
+    client.get(
+        "/logo.png" if accept.startswith("image") else "/page", headers={"Accept": accept, "Accept-Encoding": offered}
+    )
+    assert received == [seen]
