@@ -211,7 +211,13 @@ async def identify(
         return Reader(level="member", subject=f"member:{subject}", set_cookies=tuple(cookies))
 
     device = read_device(conn, settings, now=now)
-    cookies.extend(device.set_cookies)
+    device_id: str | None = device.device_id
+    if device.set_cookies and settings.free_articles <= 0:
+        # Without metering a reader needs no device id until they ask for a trial
+        # (the trial form issues it): no cookie for readers who just read.
+        device_id = None
+    else:
+        cookies.extend(device.set_cookies)
     ended = device.trial_ends_at is not None and device.trial_ends_at <= now
 
     raw = conn.cookies.get(settings.trial_cookie)
@@ -224,8 +230,8 @@ async def identify(
         except InvalidToken:
             cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
         else:
-            return await _trial_reader(conn, settings, store, token, device, now, ended, cookies)
-    return Reader(level="anonymous", device_id=device.device_id, trial_ended=ended, set_cookies=tuple(cookies))
+            return await _trial_reader(conn, settings, store, token, device_id, now, ended, cookies)
+    return Reader(level="anonymous", device_id=device_id, trial_ended=ended, set_cookies=tuple(cookies))
 
 
 async def _trial_reader(
@@ -233,7 +239,7 @@ async def _trial_reader(
     settings: PaywallSettings,
     store: Store,
     token: TrialToken,
-    device: Device,
+    device_id: str | None,
     now: float,
     ended: bool,
     cookies: list[str],
@@ -243,11 +249,11 @@ async def _trial_reader(
     except StoreUnavailable:
         # Fail closed, but keep the cookie: the trial works again when the store is back.
         logger.warning("store unavailable while checking a trial on %s", conn.url.path)
-        return Reader(level="anonymous", device_id=device.device_id, trial_ended=ended, set_cookies=tuple(cookies))
+        return Reader(level="anonymous", device_id=device_id, trial_ended=ended, set_cookies=tuple(cookies))
     if trial is not None and trial.active(now):
         return Reader(
             level="trial",
-            device_id=device.device_id,
+            device_id=device_id,
             trial=trial,
             subject=f"trial:{trial.trial_id}",
             set_cookies=tuple(cookies),
@@ -256,7 +262,7 @@ async def _trial_reader(
     cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
     return Reader(
         level="anonymous",
-        device_id=device.device_id,
+        device_id=device_id,
         trial=trial,
         trial_ended=ended or trial is not None,
         set_cookies=tuple(cookies),

@@ -461,9 +461,7 @@ class _Exchange:
             return
         await self._respond(self.status, headers, body, keep_length=True)
 
-    async def _send_whole(
-        self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL
-    ) -> None:
+    async def _send_whole(self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL) -> None:
         """The whole page (a member's, a metered read, a protected page without article), tags added without a parse."""
         body = decoded
         if self._protect(reader, article=True):

@@ -107,8 +107,13 @@ async def started_trial(store: Store, *, email: str = "reader@example.com", devi
 # device
 
 
+async def test_reader_without_metering_gets_no_cookie(make_settings: Make, store: Store) -> None:
+    reader = await identify(request(), make_settings(), store, now=NOW)
+    assert reader == Reader(level="anonymous")
+
+
 async def test_new_reader_gets_a_signed_device_cookie(make_settings: Make, store: Store) -> None:
-    settings = make_settings()
+    settings = make_settings(free_articles=3)
     reader = await identify(request(), settings, store, now=NOW)
     assert reader == Reader(level="anonymous", device_id=reader.device_id, set_cookies=reader.set_cookies)
     assert not reader.is_member and not reader.trial_ended
@@ -129,12 +134,13 @@ async def test_new_reader_gets_a_signed_device_cookie(make_settings: Make, store
 async def test_device_cookie_secure_flag(
     make_settings: Make, store: Store, scheme: str, setting: bool | None, secure: bool
 ) -> None:
-    reader = await identify(request(scheme=scheme), make_settings(cookie_secure=setting), store, now=NOW)
+    settings = make_settings(cookie_secure=setting, free_articles=3)
+    reader = await identify(request(scheme=scheme), settings, store, now=NOW)
     assert bool(cookie_named(reader, "paywall_device")["secure"]) is secure
 
 
 async def test_known_device_is_kept_and_bad_ones_replaced(make_settings: Make, store: Store) -> None:
-    settings = make_settings()
+    settings = make_settings(free_articles=3)
     good = issue_device_token(settings, DEVICE_ID, now=NOW)
     reader = await identify(request({"paywall_device": good}), settings, store, now=NOW + 200 * DAY)
     assert reader.device_id == DEVICE_ID and reader.set_cookies == ()

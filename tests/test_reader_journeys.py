@@ -186,3 +186,11 @@ def test_real_server_trial_journey(live: str) -> None:
         )
         assert answer.status_code == 200, "followed the 303 back to the article"
         assert SECRET_WORDS[2] in answer.text
+
+
+def test_readers_who_only_read_get_no_cookie(make_settings: SettingsFactory) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    for path in ("/article", "/", "/image.png"):
+        assert "set-cookie" not in client.get(path).headers, path
+    metered = TestClient(PaywallMiddleware(site, settings=make_settings(free_articles=1)))
+    assert "paywall_device=" in metered.get("/article").headers["set-cookie"]
