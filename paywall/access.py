@@ -260,6 +260,13 @@ async def _trial_reader(
         )
     # Unknown (store reset) trials are simply gone; revoked or over ones have ended.
     cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
+    if trial is not None:
+        # The device remembers that its trial is over, so that the next pages say so
+        # instead of offering a trial that the store would refuse.
+        ended_at = min(trial.ends_at, now)
+        cookies.append(
+            device_cookie(settings, conn.scope, device_id or trial.device_id, trial_ends_at=ended_at, now=now)
+        )
     return Reader(
         level="anonymous",
         device_id=device_id,

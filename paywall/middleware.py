@@ -30,7 +30,6 @@ from .cache import BROKEN, GateCache, page_key
 from .cta import CtaKind, fallback_page, render_cta
 from .endpoints import Endpoints
 from .errors import BodyTooLarge, RewriteError
-from .members import jwt_verifier
 from .protect import Protection, csp_nonce
 from .rewrite import Page, encode_head_html, head_insertion_point, inject_head
 from .settings import PaywallSettings
@@ -81,7 +80,6 @@ class PaywallMiddleware:
     def __init__(self, app: ASGIApp, settings: PaywallSettings) -> None:
         self.app = app
         self.settings = settings
-        jwt_verifier(settings)  # an unusable JWT key stops start-up, not the first request
         self.store: Store = open_store(settings.store)
         self.protection = Protection(settings)
         self.cache = GateCache(settings.gate_cache_bytes)

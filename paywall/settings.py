@@ -353,6 +353,10 @@ def _validate(s: PaywallSettings) -> None:
         raise ConfigError("trace_copies", "works with copy_protection = 'attribute' only")
 
     _check_jwt(s)
+    if s.jwt_key is not None or s.jwt_jwks_file is not None:
+        from .members import jwt_verifier  # loads the key now: a bad one stops start-up
+
+        jwt_verifier(s)
 
     if s.public_url is not None and (
         not s.public_url.startswith(("http://", "https://")) or s.public_url.rstrip("/").count("/") > 2
@@ -378,6 +382,9 @@ def _check_types(s: PaywallSettings) -> None:
         if field.name in ("member_resolver", "email_sender"):
             continue
         if not _matches(value, hint):
+            if typing.get_origin(hint) is Literal:
+                choices = ", ".join(repr(c) for c in typing.get_args(hint))
+                raise ConfigError(field.name, f"must be one of {choices}, got {value!r}")
             raise ConfigError(field.name, f"has the wrong type ({type(value).__name__})")
 
 

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from starlette.requests import Request
 
-from paywall import PaywallSettings, issue_member_token
+from paywall import ConfigError, PaywallSettings, issue_member_token
 from paywall.access import (
     DEVICE_COOKIE_MAX_AGE,
     Reader,
@@ -239,15 +239,12 @@ async def test_jwt_from_cookie_or_bearer(make_settings: Make, store: Store) -> N
     assert refused.level == "anonymous"
 
 
-async def test_misconfigured_jwt_key_means_non_member_and_a_log_line(
-    make_settings: Make, store: Store, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = make_settings(jwt_key="too-short")
-    token = jwt.encode({"sub": "x", "exp": NOW + 600}, "too-short", algorithm="HS256")
-    with caplog.at_level(logging.ERROR, logger="paywall"):
-        reader = await identify(request({"paywall_jwt": token}, path="/news/jwt"), settings, store, now=NOW)
-    assert reader.level == "anonymous"
-    assert "/news/jwt" in caplog.text and "jwt_key" in caplog.text
+def test_misconfigured_jwt_key_stops_start_up(make_settings: Make) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_settings(jwt_key="too-short")
+    assert info.value.field == "jwt_key"
+    with pytest.raises(ConfigError):
+        make_settings(jwt_key="-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----")
 
 
 # ---------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def good_file(tmp_path: Path) -> Path:
     path.write_text(
         f'secret_key = "{SECRET}"\n'
         'secret_key_fallbacks = ["an-older-key-0123456789"]\n'
-        'jwt_key = "jwt-shared-secret-0123456789"\n'
+        'jwt_key = "jwt-shared-secret-0123456789-abcdefghij"\n'
         'jwt_algorithms = ["HS256"]\n'
         "trial_days = 9\n"
         'trusted_proxies = ["10.0.0.0/8"]\n'
@@ -151,7 +151,7 @@ def test_check_config_prints_effective_settings_with_secrets_masked(
 ) -> None:
     code, out, err = run(capsys, ["check-config", "--config", str(good_file(tmp_path))], env={})
     assert code == 0, err
-    for secret in (SECRET, "an-older-key-0123456789", "jwt-shared-secret-0123456789"):
+    for secret in (SECRET, "an-older-key-0123456789", "jwt-shared-secret-0123456789-abcdefghij"):
         assert secret not in out
     data = tomllib.loads(out)  # the text output is TOML
     assert data["secret_key"] == "****"

@@ -113,7 +113,11 @@ def test_revoked_trial_stops_on_the_next_request(make_settings: SettingsFactory)
             await store.aclose()
 
     assert anyio.run(revoke) == 1
-    assert_no_leak(client.get("/article").content, SECRET_WORDS)
+    for _ in range(2):  # and it stays ended: no trial offer the store would refuse
+        page = client.get("/article")
+        assert_no_leak(page.content, SECRET_WORDS)
+        assert "Your free trial has ended" in page.text
+        assert "Start your 7-day free trial now" not in page.text
 
 
 def test_store_down_fails_closed_without_a_500(make_settings: SettingsFactory) -> None:
