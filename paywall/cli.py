@@ -23,7 +23,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from .config import ServerOptions, collect_values, load_server_options, settings_from_values
+from .config import LOG_LEVELS, ServerOptions, Sourced, collect_values, load_server_options, settings_from_values
 from .errors import ConfigError, StoreUnavailable
 from .settings import PaywallSettings
 
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--log-level",
             dest="log_level",
-            choices=("critical", "error", "warning", "info", "debug"),
+            choices=LOG_LEVELS,
             help="server log level (default: info)",
         )
 
@@ -288,10 +288,32 @@ def _cmd_check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _cmd_trials(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.trials_command is None:
         raise UsageError("trials: choose an action: list or revoke (see 'paywall trials --help')")
-    settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
+    values = collect_values(args.config, env, _overrides(args))
+    # Trials live in the store; listing and revoking them signs nothing, so no secret is needed.
+    values.setdefault("secret_key", Sourced(secrets.token_urlsafe(32), "an unused placeholder"))
+    settings = settings_from_values(values)
+    missing = _missing_sqlite_file(settings.store)
+    if missing is not None:
+        print(
+            f"paywall: no store at {missing}: the server creates it (in the folder it was started from, "
+            "for the default sqlite:///paywall.db) when the first trial starts; name another with "
+            "--set store=URL or --config FILE",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FOUND
     if args.trials_command == "list":
         return asyncio.run(_trials_list(settings, as_json=args.json))
     return asyncio.run(_trials_revoke(settings, args.email))
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite store that does not exist yet (reading it must not create it)."""
+    if not url.startswith("sqlite://"):
+        return None
+    from .store.sqlite import SQLiteStore
+
+    path = SQLiteStore.from_url(url).path
+    return None if os.path.exists(path) else os.path.abspath(path)
 
 
 async def _trials_list(settings: PaywallSettings, *, as_json: bool) -> int:

@@ -283,9 +283,33 @@ def test_trials_on_redis(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_trials_list_empty(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run(capsys, ["trials", "list", "--set", f"store=sqlite:///{tmp_path / 'empty.db'}"])
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    asyncio.run(_touch_store(url))
+    code, out, _ = run(capsys, ["trials", "list", "--set", f"store={url}"])
     assert code == 0
     assert out.strip() == "no trials"
+
+
+async def _touch_store(url: str) -> None:
+    store = open_store(url)
+    await store.meter_used(device_id="d", period="2026-11")
+    await store.aclose()
+
+
+def test_trials_commands_never_create_a_store(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    for argv in (["trials", "list"], ["trials", "revoke", "a@example.com"]):
+        code, _, err = run(capsys, [*argv, "--set", f"store=sqlite:///{missing}"])
+        assert code == 1
+        assert f"no store at {missing}" in err
+    assert not missing.exists()
+
+
+def test_trials_commands_need_no_secret(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    asyncio.run(_touch_store(url))
+    code, out, err = run(capsys, ["trials", "list", "--set", f"store={url}"], env={})
+    assert (code, out.strip()) == (0, "no trials"), err
 
 
 def test_trials_with_the_store_down(capsys: pytest.CaptureFixture[str]) -> None:
