@@ -137,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     corpus = Path(args.corpus)
     if not corpus.is_absolute() and not corpus.is_dir():
         corpus = ROOT / corpus
+    if not corpus.is_dir():
+        print(
+            f"no corpus folder at {corpus}: pass --corpus DIR (folders with source.html and expected.html)",
+            file=sys.stderr,
+        )
+        return 2
     folders = sorted(p for p in corpus.iterdir() if (p / "source.html").is_file())
     if not folders:
         print(f"no pages under {corpus}", file=sys.stderr)
