@@ -60,6 +60,7 @@ def fallback_page(settings: PaywallSettings, cta_html: str, *, head_html: str = 
         f"<title>{html.escape(settings.site_name)}: continue reading</title>"
         f"{head_html}</head>"
         '<body><main class="paywall-fallback">'
+        f'<p class="paywall-fallback__site">{html.escape(settings.site_name)}</p>'
         f"{cta_html}"
         "</main></body></html>"
     )

@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from starlette.requests import Request
@@ -45,6 +45,7 @@ from .access import (
 from .errors import StoreUnavailable
 from .httputil import parse_content_type
 from .settings import PaywallSettings
+from .static import ASSET_CACHE_CONTROL, StaticFiles
 from .store.base import Store, Trial, TrialOutcome
 from .templates import (
     PAGE_CSP,
@@ -66,7 +67,6 @@ _MAX_NEXT_LENGTH = 2048
 _MAX_FORM_FIELDS = 8
 _NEXT_SAFE_CHARS = "/?&=#%:;@!$'()*+,~-._[]"
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?", re.ASCII)
-_ASSET_CACHE = "public, max-age=31536000, immutable"
 
 
 # ---------------------------------------------------------------------------
@@ -138,12 +138,18 @@ class Endpoints:
     ``clock`` returns the current time in seconds; tests move it instead of sleeping.
     """
 
-    def __init__(self, settings: PaywallSettings, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: PaywallSettings,
+        store: Store,
+        *,
+        static: StaticFiles | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.static = static or StaticFiles(settings.prefix)
         self.clock = clock
-        self._protection: Any = None
-        self._protection_loaded = False
 
     # -- dispatch -------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,7 +176,7 @@ class Endpoints:
         method = request.method
         if sub == "/trial":
             if method in ("GET", "HEAD"):
-                return self._trial_form(request)
+                return await self._trial_form(request)
             if method == "POST":
                 return await self._trial_submit(request)
             return self._not_allowed("GET, HEAD, POST")
@@ -211,6 +217,7 @@ class Endpoints:
         *,
         email: str = "",
         error: str = "",
+        error_field: Literal["email", "consent"] = "email",
         cookies: tuple[str, ...] = (),
     ) -> _Reply:
         now = self.clock()
@@ -220,12 +227,32 @@ class Endpoints:
             csrf_token=sign(self.settings, CSRF, {"d": device_id}, now=now),
             email=email,
             error=error,
+            error_field=error_field,
         )
         return _Reply(status, render_trial_form(self.settings, form).encode(), cookies=cookies)
 
-    def _trial_form(self, request: Request) -> _Reply:
-        device = read_device(request, self.settings, now=self.clock())
+    async def _trial_form(self, request: Request) -> _Reply:
+        now = self.clock()
         next_path = safe_next(request.query_params.get("next"))
+        reader = await identify(request, self.settings, self.store, now=now)
+        if reader.level == "member":
+            return self._message(
+                200,
+                "You are a member",
+                "You can already read every article in full.",
+                (("Back to the article", next_path),),
+                cookies=reader.set_cookies,
+            )
+        if reader.level == "trial" and reader.trial is not None:
+            ends = datetime.fromtimestamp(reader.trial.ends_at, UTC).strftime("%-d %B %Y")
+            return self._message(
+                200,
+                "Your free trial is running",
+                f"You can read every article in full until {ends}.",
+                (("Back to the article", next_path),),
+                cookies=reader.set_cookies,
+            )
+        device = read_device(request, self.settings, now=now)
         return self._form_page(200, request, next_path, device.device_id, cookies=device.set_cookies)
 
     def _form_link(self, next_path: str) -> str:
@@ -280,7 +307,7 @@ class Endpoints:
             return self._form_page(400, request, next_path, device_id, email=typed[:320], error=error)
         if not form.fields.get("consent"):
             error = "Please agree to the privacy policy and terms of use to start your trial."
-            return self._form_page(400, request, next_path, device_id, email=typed, error=error)
+            return self._form_page(400, request, next_path, device_id, email=typed, error=error, error_field="consent")
         email = normalize_email(typed, fold_plus=settings.plus_addressing_is_same_reader)
 
         if settings.email_confirmation:
@@ -434,21 +461,11 @@ class Endpoints:
 
     # -- assets ---------------------------------------------------------
     def _asset(self, path: str) -> _Reply | None:
-        if not self._protection_loaded:
-            self._protection_loaded = True
-            try:
-                from . import protect
-            except ImportError:
-                self._protection = None
-            else:
-                self._protection = protect.Protection(self.settings)
-        if self._protection is None:
-            return None
-        found = self._protection.asset(path)
+        found = self.static.get(path)
         if found is None:
             return None
         body, content_type = found
-        return _Reply(200, bytes(body), str(content_type), headers=[("cache-control", _ASSET_CACHE)])
+        return _Reply(200, body, content_type, headers=[("cache-control", ASSET_CACHE_CONTROL)])
 
     # -- sending --------------------------------------------------------
     async def _send(self, scope: Scope, send: Send, reply: _Reply) -> None:

@@ -33,6 +33,7 @@ from .errors import BodyTooLarge, RewriteError
 from .protect import Protection, csp_nonce
 from .rewrite import Page, encode_head_html, head_insertion_point, inject_head
 from .settings import PaywallSettings
+from .static import StaticFiles
 from .store import Store, open_store
 
 logger = logging.getLogger("paywall")
@@ -81,9 +82,10 @@ class PaywallMiddleware:
         self.app = app
         self.settings = settings
         self.store: Store = open_store(settings.store)
-        self.protection = Protection(settings)
+        self.static = StaticFiles(settings.prefix)
+        self.protection = Protection(settings, self.static)
         self.cache = GateCache(settings.gate_cache_bytes)
-        self.endpoints = Endpoints(settings, self.store)
+        self.endpoints = Endpoints(settings, self.store, static=self.static)
         self._own_prefix = settings.prefix + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -403,9 +405,11 @@ class _Exchange:
         if gated == BROKEN:
             await self._fail_closed("the page could not be cut safely", reader=reader, log=False)
             return
+        nonce = csp_nonce(self.headers)
+        head = self.mw.static.cta_stylesheet(nonce=nonce)
         if self._protect(reader, article=True):
-            gated = inject_head(gated, self._head_html(reader))
-        await self._send_gated(gated, reader)
+            head += self._head_html(reader, nonce)
+        await self._send_gated(inject_head(gated, head), reader)
 
     async def _cut(self, page: Page | None, decoded: bytes, charset: str | None, cta_html: str) -> bytes:
         """The page cut at its teaser, or :data:`BROKEN` when the engine refuses it."""
@@ -422,9 +426,9 @@ class _Exchange:
             return BROKEN
         return gated
 
-    def _head_html(self, reader: Reader) -> str:
+    def _head_html(self, reader: Reader, nonce: str | None = None) -> str:
         return self.mw.protection.head_html(
-            nonce=csp_nonce(self.headers),
+            nonce=nonce or csp_nonce(self.headers),
             subject=reader.subject,
             page_url=_page_url(self.original_scope, self.settings.public_url),
         )
@@ -490,7 +494,7 @@ class _Exchange:
         reader = reader or await self._reader()
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         cta_html = render_cta(self.settings, kind, _path_with_query(self.original_scope))
-        body = fallback_page(self.settings, cta_html)
+        body = fallback_page(self.settings, cta_html, head_html=self.mw.static.cta_stylesheet())
         headers: list[tuple[bytes, bytes]] = [
             (b"content-type", b"text/html; charset=utf-8"),
             (b"cache-control", MEMBER_CACHE_CONTROL),

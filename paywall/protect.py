@@ -2,8 +2,9 @@
 
 The protection lives in two static files, ``assets/protect.js`` and
 ``assets/protect.css``, served by paywall itself under ``settings.prefix``
-with a content hash in their names, so browsers and CDNs may keep them for a
-year and a new release is picked up at once. The page only gets two tags; the
+with a content hash in their names (:mod:`paywall.static`), so browsers and
+CDNs may keep them for a year and a new release is picked up at once. The page
+only gets two tags; the
 configuration travels as ``data-*`` attributes of the script tag, never as
 inline code, so a strict Content-Security-Policy keeps working. Where the
 page's policy allows scripts by nonce (typically with ``'strict-dynamic'``),
@@ -14,21 +15,15 @@ Adding the tags needs no parse of the page (members take the fast path).
 
 from __future__ import annotations
 
-import hashlib
 import html
-import importlib.resources
 import re
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from . import httputil
 from .settings import PaywallSettings
+from .static import StaticFiles
 from .trace import mark_for
-
-#: Cache lifetime of the content-hashed assets: a changed file gets a new URL.
-ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
-
-_CONTENT_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 
 class _HeaderLookup(Protocol):
@@ -38,10 +33,6 @@ class _HeaderLookup(Protocol):
 
 
 HeadersLike = Iterable[tuple[bytes, bytes]] | _HeaderLookup | Mapping[str, str]
-
-
-def _load(name: str) -> bytes:
-    return importlib.resources.files("paywall").joinpath("assets", name).read_bytes()
 
 
 def _attr(value: str) -> str:
@@ -54,27 +45,16 @@ class Protection:
     Built once per application: the assets are read and hashed here.
     """
 
-    def __init__(self, settings: PaywallSettings) -> None:
+    def __init__(self, settings: PaywallSettings, static: StaticFiles | None = None) -> None:
         self.settings = settings
-        self._assets: dict[str, tuple[bytes, str]] = {}
-        self.script_url = self._register("protect", "js")
-        self.style_url = self._register("protect", "css")
-
-    def _register(self, stem: str, ext: str) -> str:
-        body = _load(f"{stem}.{ext}")
-        digest = hashlib.sha256(body).hexdigest()[:16]
-        path = f"{self.settings.prefix}/{stem}.{digest}.{ext}"
-        self._assets[path] = (body, _CONTENT_TYPES[ext])
-        return path
+        self.static = static or StaticFiles(settings.prefix)
+        self.script_url = self.static.url("protect.js")
+        self.style_url = self.static.url("protect.css")
 
     # ------------------------------------------------------------- serving
     def asset(self, path: str) -> tuple[bytes, str] | None:
-        """``(body, content type)`` of the asset at request ``path``, else None.
-
-        Only the current hashed names answer: an old hash must not be cached
-        for a year with new content.
-        """
-        return self._assets.get(path)
+        """``(body, content type)`` of the paywall's static file at request ``path``, else None."""
+        return self.static.get(path)
 
     # ------------------------------------------------------------- policy
     def applies(self, path: str, *, is_member: bool) -> bool:

@@ -31,8 +31,8 @@ ProtectScope = Literal["article", "page"]
 ENV_PREFIX = "PAYWALL_"
 
 DEFAULT_CTA_TEMPLATE = (
-    '<aside class="paywall-cta" data-paywall-cta>'
-    '<p class="paywall-cta__title">$title</p>'
+    '<aside class="paywall-cta" data-paywall-cta aria-labelledby="paywall-cta-title">'
+    '<p class="paywall-cta__title" id="paywall-cta-title">$title</p>'
     '<p class="paywall-cta__action"><a class="paywall-cta__button" href="$url">$action</a></p>'
     "</aside>"
 )

@@ -20,6 +20,7 @@ import hashlib
 import html
 import string
 from dataclasses import dataclass
+from typing import Literal
 
 from .settings import PaywallSettings
 
@@ -94,12 +95,16 @@ class TrialForm:
     csrf_token: str
     email: str = ""
     error: str = ""
+    #: The field the error is about: it alone is marked invalid for assistive technology.
+    error_field: Literal["email", "consent"] = "email"
 
 
 def render_trial_form(settings: PaywallSettings, form: TrialForm) -> str:
     title = trial_title(settings)
     error_html = f'<p class="error" id="trial-error" role="alert">{esc(form.error)}</p>' if form.error else ""
-    described = ' aria-describedby="trial-error" aria-invalid="true"' if form.error else ""
+    invalid = ' aria-describedby="trial-error" aria-invalid="true"'
+    described = invalid if form.error and form.error_field == "email" else ""
+    consent_described = invalid if form.error and form.error_field == "consent" else ""
     form_html = (
         f'<form method="post" action="{esc(form.action)}" novalidate>'
         f'<input type="hidden" name="csrf" value="{esc(form.csrf_token)}">'
@@ -107,7 +112,7 @@ def render_trial_form(settings: PaywallSettings, form: TrialForm) -> str:
         '<div class="field"><label for="trial-email">E-mail address</label>'
         f'<input type="email" id="trial-email" name="email" value="{esc(form.email)}" required '
         f'autocomplete="email" inputmode="email" maxlength="254" spellcheck="false"{described}></div>'
-        '<label class="consent"><input type="checkbox" name="consent" value="yes" required>'
+        f'<label class="consent"><input type="checkbox" name="consent" value="yes" required{consent_described}>'
         "<span>I agree to the "
         f'<a href="{esc(settings.privacy_url)}">privacy policy</a> and '
         f'<a href="{esc(settings.terms_url)}">terms of use</a> of {esc(settings.site_name)}.</span></label>'

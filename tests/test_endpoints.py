@@ -221,9 +221,29 @@ def test_same_reader_same_device_gets_the_same_trial_back(client: TestClient, st
 
 
 def test_same_device_other_address_keeps_its_trial(client: TestClient, store: SQLiteStore) -> None:
-    assert submit(client, "one@example.com").status_code == 303
-    assert submit(client, "two@example.com").status_code == 303  # nothing new, the running trial is re-issued
+    csrf = open_form(client)
+    assert submit(client, "one@example.com", csrf=csrf).status_code == 303
+    # The form no longer offers a trial to a reader who has one...
+    running = client.get(f"{TRIAL}?next=/news/story")
+    assert running.status_code == 200 and "Your free trial is running" in running.text
+    assert 'name="csrf"' not in running.text and 'href="/news/story"' in running.text
+    # ...and a form sent from an older tab re-issues the running trial, creating nothing new.
+    assert submit(client, "two@example.com", csrf=csrf).status_code == 303
     assert [t.email for t in asyncio.run(store.list_trials())] == ["one@example.com"]
+
+
+def test_members_are_told_they_need_no_trial(make_client: ClientFactory, make_settings: Make) -> None:
+    client = make_client()
+    client.cookies.set("paywall_member", issue_member_token(make_settings(), "m-1", 30, now=NOW))
+    page = client.get(f"{TRIAL}?next=/news/story")
+    assert "You are a member" in page.text and 'name="csrf"' not in page.text
+
+
+def test_missing_consent_marks_the_checkbox_invalid(client: TestClient) -> None:
+    page = client.post(TRIAL, data={"email": "a@example.com", "next": "/", "csrf": open_form(client)})
+    assert page.status_code == 400
+    assert re.search(r'name="consent"[^>]*aria-invalid="true"', page.text)
+    assert not re.search(r'name="email"[^>]*aria-invalid', page.text)
 
 
 def test_email_taken_on_another_device(make_client: ClientFactory, store: SQLiteStore) -> None:

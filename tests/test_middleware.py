@@ -604,3 +604,18 @@ def test_pages_are_asked_for_in_compressions_we_can_undo(
         "/logo.png" if accept.startswith("image") else "/page", headers={"Accept": accept, "Accept-Encoding": offered}
     )
     assert received == [seen]
+
+
+def test_call_to_action_has_a_default_look_any_site_rule_overrides(make_settings: SettingsFactory) -> None:
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(copy_protection="off")))
+    soup = assert_gated(client.get("/article"))
+    link = soup.select_one('head link[rel="stylesheet"][href*="/_paywall/cta."]')
+    assert link is not None
+    css = client.get(str(link["href"]))
+    assert css.headers["content-type"].startswith("text/css")
+    assert "immutable" in css.headers["cache-control"]
+    assert ":where(.paywall-cta)" in css.text
+    cta = soup.select_one("[data-paywall-cta]")
+    assert cta is not None and cta["aria-labelledby"] == "paywall-cta-title"
+    fallback = TestClient(PaywallMiddleware(site, settings=make_settings(max_body_bytes=64 * 1024))).get("/huge")
+    assert link["href"] in fallback.text

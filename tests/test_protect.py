@@ -10,8 +10,9 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 from starlette.datastructures import Headers, MutableHeaders
 
-from paywall.protect import ASSET_CACHE_CONTROL, Protection, csp_nonce
+from paywall.protect import Protection, csp_nonce
 from paywall.settings import PaywallSettings
+from paywall.static import ASSET_CACHE_CONTROL
 from paywall.trace import open_mark
 
 SECRET = "protect-test-secret-0123456789abcdef"
