@@ -52,6 +52,8 @@ def fallback_page(settings: PaywallSettings, cta_html: str, *, head_html: str = 
 
     The reader still gets a way forward (the call to action), never the text.
     """
+    named = settings.site_name != PaywallSettings.__dataclass_fields__["site_name"].default
+    site = f'<p class="paywall-fallback__site">{html.escape(settings.site_name)}</p>' if named else ""
     doc = (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -60,7 +62,7 @@ def fallback_page(settings: PaywallSettings, cta_html: str, *, head_html: str = 
         f"<title>{html.escape(settings.site_name)}: continue reading</title>"
         f"{head_html}</head>"
         '<body><main class="paywall-fallback">'
-        f'<p class="paywall-fallback__site">{html.escape(settings.site_name)}</p>'
+        f"{site}"
         f"{cta_html}"
         "</main></body></html>"
     )
