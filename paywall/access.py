@@ -26,7 +26,7 @@ from typing import Any, Literal
 from starlette.requests import HTTPConnection
 
 from .errors import ConfigError, StoreUnavailable
-from .httputil import client_address, delete_cookie_header, set_cookie_header
+from .httputil import client_address, delete_cookie_header, is_https, set_cookie_header
 from .members import bearer_token, jwt_verifier, load_member_token
 from .settings import PaywallSettings
 from .store.base import MeterResult, Store, Trial
@@ -81,7 +81,7 @@ def cookie_secure(settings: PaywallSettings, scope: Any) -> bool:
     """Secure cookies under https, or always/never when the publisher says so."""
     if settings.cookie_secure is not None:
         return settings.cookie_secure
-    return bool(scope.get("scheme") in ("https", "wss"))
+    return is_https(scope, settings.trusted_proxies)
 
 
 def device_cookie(

@@ -43,7 +43,7 @@ from .access import (
     trial_cookie,
 )
 from .errors import StoreUnavailable
-from .httputil import parse_content_type
+from .httputil import is_https, parse_content_type
 from .settings import PaywallSettings
 from .static import ASSET_CACHE_CONTROL, StaticFiles
 from .store.base import Store, Trial, TrialOutcome
@@ -543,7 +543,7 @@ def _base_url(request: Request, settings: PaywallSettings) -> str:
     """
     if settings.public_url:
         return settings.public_url.rstrip("/")
-    scheme = "https" if request.scope.get("scheme") == "https" else "http"
+    scheme = "https" if is_https(request.scope, settings.trusted_proxies) else "http"
     host = request.headers.get("host", "")
     if not _HOST_RE.fullmatch(host):
         server = request.scope.get("server")

@@ -143,12 +143,19 @@ def _brotli_decode(data: bytes, limit: int) -> bytes:
 
     decoder = brotli.Decompressor()
     out = bytearray()
-    view = memoryview(data)
     step = 64 * 1024
-    for start in range(0, len(data), step):
-        out += decoder.process(bytes(view[start : start + step]))
-        if len(out) > limit:
-            raise BodyTooLarge(f"decoded body exceeds {limit} bytes")
+    view = memoryview(data)
+    for start in range(0, max(len(data), 1), step):
+        chunk = bytes(view[start : start + step])
+        while True:
+            # The output limit makes brotli stop growing its buffer, so a tiny bomb
+            # cannot allocate more than we are willing to hold.
+            out += decoder.process(chunk, output_buffer_limit=limit + 1 - len(out))
+            if len(out) > limit:
+                raise BodyTooLarge(f"decoded body exceeds {limit} bytes")
+            chunk = b""
+            if decoder.can_accept_more_data():
+                break
     if not decoder.is_finished():
         raise brotli.error("truncated brotli stream")
     return bytes(out)
@@ -210,8 +217,23 @@ def delete_cookie_header(name: str, *, secure: bool, path: str = "/", domain: st
     )
 
 
-def is_https(scope: Mapping[str, Any]) -> bool:
-    return scope.get("scheme") in ("https", "wss")
+def is_https(scope: Mapping[str, Any], trusted_proxies: tuple[str, ...] = ()) -> bool:
+    """Whether the reader's connection is encrypted.
+
+    Behind a TLS-terminating proxy listed in ``trusted_proxies`` the scheme comes
+    from its ``X-Forwarded-Proto`` (the right-most value, which that proxy set);
+    from anyone else the header is ignored.
+    """
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    client = scope.get("client")
+    peer = client[0] if isinstance(client, tuple | list) and client else None
+    if not trusted_proxies or not isinstance(peer, str) or not _trusted(peer, trusted_proxies):
+        return False
+    forwarded = joined_header(scope.get("headers") or [], b"x-forwarded-proto")
+    if forwarded is None:
+        return False
+    return forwarded.split(b",")[-1].strip().lower() in (b"https", b"wss")
 
 
 # ---------------------------------------------------------------------------
@@ -262,6 +284,25 @@ def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
 
 # ---------------------------------------------------------------------------
 # path patterns
+
+
+def normalize_path(path: str) -> str:
+    """``path`` with dot segments resolved and repeated slashes merged.
+
+    Servers and proxies in front of the app resolve ``/free/../story`` to
+    ``/story`` (and nginx merges ``//``), so path rules must judge that form.
+    """
+    if "." not in path and "//" not in path:
+        return path
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    trailing = path.endswith(("/", "/.", "/..")) and segments
+    return "/" + "/".join(segments) + ("/" if trailing else "")
 
 
 def match_path(path: str, patterns: Iterable[str]) -> bool:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -31,7 +33,7 @@ from .cta import CtaKind, fallback_page, render_cta
 from .endpoints import Endpoints
 from .errors import BodyTooLarge, RewriteError
 from .protect import Protection, csp_nonce
-from .rewrite import Page, encode_head_html, head_insertion_point, inject_head
+from .rewrite import Page, canonical_path, encode_head_html, head_insertion_point, inject_head
 from .settings import PaywallSettings
 from .static import StaticFiles
 from .store import Store, open_store
@@ -99,7 +101,8 @@ class PaywallMiddleware:
         if path.startswith(self._own_prefix) or path == self.settings.prefix:
             await self.endpoints(scope, receive, send)
             return
-        if httputil.match_path(path, self.settings.exclude_paths):
+        # Judge the path the app (or an upstream) will resolve: "/free/../story" is /story.
+        if httputil.match_path(httputil.normalize_path(path), self.settings.exclude_paths):
             await self.app(scope, receive, _strip_control_headers(send))
             return
         await _Exchange(self, scope, receive, send).run()
@@ -145,6 +148,7 @@ class _Exchange:
         # The app never sees our own validators: a teaser ETag must not
         # make the app answer 304 for the full version.
         self.scope = _app_scope(scope, request_headers, may_be_html=self.may_be_html)
+        self.app_scope: Scope = self.scope
         self.reader: Reader | None = None
         self.replaying = False
         self.replay_wanted = False
@@ -158,20 +162,25 @@ class _Exchange:
         self.size = 0
         self.answered = False
         self.sniffed_start: Message = {}
+        self.sniff_kind: str = "html"
         self.html: tuple[str, str | None] | None = None
         self.insert = b""
 
     # ------------------------------------------------------------------ flow
     async def run(self) -> None:
-        await self.mw.app(self.scope, self.receive, self.on_message)
+        # Routers and inner middleware change the scope they are given (a Mount sets
+        # root_path, sessions add "session"): the app gets a copy, and a replay starts
+        # from the untouched one.
+        self.app_scope = dict(self.scope)
+        await self.mw.app(self.app_scope, self.receive, self.on_message)
         if self.replay_wanted:
             self.replaying = True
             self.mode = "start"
             self.chunks, self.size = [], 0
-            scope = dict(self.scope)
-            scope["method"] = "GET"
-            scope["headers"] = httputil.without_headers(scope["headers"], *_CONDITIONAL_HEADERS)
-            await self.mw.app(scope, _empty_receive(self.receive), self.on_message)
+            self.app_scope = dict(self.scope)
+            self.app_scope["method"] = "GET"
+            self.app_scope["headers"] = httputil.without_headers(self.scope["headers"], *_CONDITIONAL_HEADERS)
+            await self.mw.app(self.app_scope, _empty_receive(self.receive), self.on_message)
         end = {"type": "http.response.body", "body": b"", "more_body": False}
         if self.mode == "sniff":  # the app sent an untyped start and no body at all
             await self._sniff(end)
@@ -210,15 +219,17 @@ class _Exchange:
                 self.replay_wanted = True
                 self.mode = "discard"
                 return
-        if self.status == 200 and content_type is None and self.method != "HEAD":
-            # No declared type: a browser would sniff the body, so we do too before deciding.
+        sniff = _sniffing(content_type) if self.html is None else None
+        if sniff is not None and _gateable(self.status) and self.method != "HEAD":
+            # A type browsers do not trust (or none at all): they sniff the body, so we do too.
             self.sniffed_start = message
+            self.sniff_kind = sniff
             self.mode = "sniff"
             return
         await self._decide(message, is_html=self.html is not None)
 
     async def _decide(self, message: Message, *, is_html: bool) -> None:
-        if self.status != 200 or not is_html:
+        if not _gateable(self.status) or not is_html:
             await self._start_pass(message, members_copy=False)
             return
         reader = await self._reader()
@@ -264,14 +275,17 @@ class _Exchange:
         if more and len(head) < SNIFF_BYTES:
             return
         self.chunks, self.size = [], 0
-        await self._decide(self.sniffed_start, is_html=sniffs_as_html(head))
+        await self._decide(self.sniffed_start, is_html=sniffs_as_html(head, xml=self.sniff_kind == "xml"))
         await self._on_body({"type": "http.response.body", "body": head, "more_body": more})
 
     def _needs_replay(self, content_type: bytes | None) -> bool:
         if self.method == "HEAD":
-            return self.status == 200 and self.html is not None
+            return _gateable(self.status) and (self.html is not None or _sniffing(content_type) is not None)
         if self.status in (206, 304):
-            return self.html is not None or (content_type is None and self.may_be_html)
+            # A 304 usually has no type; a multi-range 206 is multipart/byteranges of the page.
+            media = httputil.parse_content_type(content_type)[0]
+            unknown = content_type is None or media == "multipart/byteranges" or _sniffing(content_type) is not None
+            return self.html is not None or (unknown and self.may_be_html)
         return False
 
     async def _on_body(self, message: Message) -> None:
@@ -317,14 +331,14 @@ class _Exchange:
                 # The app's scope, so that a resolver sees what inner middleware
                 # added to it (``request.session``, ``request.user``).
                 try:
-                    self.reader = await identify(Request(self.scope), self.settings, self.mw.store)
+                    self.reader = await identify(Request(self.app_scope), self.settings, self.mw.store)
                 except Exception:  # a bug must not turn into a 500 or an open door
                     logger.exception("paywall: identifying the reader of %s failed", self.original_scope["path"])
                     self.reader = _ANONYMOUS
         return self.reader
 
     def _protect(self, reader: Reader, *, article: bool) -> bool:
-        path = self.original_scope["path"]
+        path = httputil.normalize_path(self.original_scope["path"])
         if not self.mw.protection.applies(path, is_member=reader.is_member):
             return False
         return article or httputil.match_path(path, self.settings.protect_paths)
@@ -391,7 +405,9 @@ class _Exchange:
 
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         if self.settings.free_articles and not reader.trial_ended:
-            meter = await consume_meter(reader, Request(self.scope), self.settings, self.mw.store, path)
+            meter = await consume_meter(
+                reader, Request(self.app_scope), self.settings, self.mw.store, article_key(self.original_scope, decoded)
+            )
             if meter is not None and meter.allowed:
                 await self._send_whole(decoded, reader.with_meter(meter))
                 return
@@ -524,23 +540,74 @@ class _Exchange:
 # ---------------------------------------------------------------------------
 # helpers
 
-#: How much of an untyped body is read before deciding whether it is HTML.
-SNIFF_BYTES = 512
+#: How much of an untyped body is read before deciding whether it is HTML (WHATWG's "resource header").
+SNIFF_BYTES = 1445
 _HTML_SIGNATURES = (
     b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<h1", b"<div", b"<font",
     b"<table", b"<a", b"<style", b"<title", b"<b", b"<br", b"<p", b"<!--", b"<article", b"<main", b"<meta",
 )  # fmt: skip
+_TAG_END = (b"", b" ", b">", b"\t", b"\n", b"\r", b"\x0c")
+#: Types browsers do not take at their word: they sniff the body.
+_UNTRUSTED_TYPES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
+#: Generic XML types, which browsers render as a page when the root is XHTML's <html>.
+_XML_TYPES = frozenset({"text/xml", "application/xml"})
+_XML_PROLOG = re.compile(rb"\s*(?:<\?xml[^>]*\?>|<!--.*?-->|<!doctype[^>]*>|<\?[^>]*\?>|\s+)*", re.DOTALL)
 
 
-def sniffs_as_html(head: bytes) -> bool:
-    """Whether a browser would render these first bytes as HTML (WHATWG MIME sniffing, HTML rows)."""
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x0c").lower()
-    for signature in _HTML_SIGNATURES:
-        if text.startswith(signature):
-            rest = text[len(signature) : len(signature) + 1]
-            if signature == b"<!--" or rest in (b"", b" ", b">", b"\t", b"\n", b"\r", b"\x0c"):
-                return True
-    return False
+def _gateable(status: int) -> bool:
+    """A success with a body a browser shows as the page (not 204, 205 or a 206 part)."""
+    return 200 <= status < 300 and status not in (204, 205, 206)
+
+
+def _sniffing(content_type: bytes | None) -> str | None:
+    """``"html"`` or ``"xml"`` when the body must be sniffed to know whether it is a page, else None."""
+    if content_type is None:
+        return "html"
+    media = httputil.parse_content_type(content_type)[0]
+    if media in _UNTRUSTED_TYPES:
+        return "html"
+    if media in _XML_TYPES:
+        return "xml"
+    return None
+
+
+def sniffs_as_html(head: bytes, *, xml: bool = False) -> bool:
+    """Whether a browser would render these first bytes as a page.
+
+    Untyped bodies follow the HTML rows of WHATWG MIME sniffing; generic XML is a
+    page when its root element (after the prolog) is ``<html>``.
+    """
+    text = head.removeprefix(b"\xef\xbb\xbf").lower()
+    if xml or text.lstrip().startswith(b"<?xml"):
+        rest = text[_XML_PROLOG.match(text).end() :]  # type: ignore[union-attr]
+        return rest.startswith(b"<html") and rest[5:6] in _TAG_END
+    text = text.lstrip(b" \t\r\n\x0c")
+    return any(
+        text.startswith(signature) and (signature == b"<!--" or text[len(signature) : len(signature) + 1] in _TAG_END)
+        for signature in _HTML_SIGNATURES
+    )
+
+
+_TRACKING_PARAMETERS = re.compile(r"^(?:utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|ref|ref_src)$")
+
+
+def article_key(scope: Scope, decoded: bytes) -> str:
+    """What the meter counts as one article.
+
+    The page's canonical link when it names a path on this site (it folds the
+    tracking and sharing variants of one story into one), else the path and
+    the query without tracking parameters: ``/?p=1`` and ``/?p=2`` are two
+    stories, ``/story?utm_source=x`` is ``/story``.
+    """
+    canonical = canonical_path(decoded)
+    if canonical is not None:
+        return canonical
+    path = httputil.normalize_path(scope["path"])
+    query = scope.get("query_string", b"").decode("latin-1")
+    pairs = sorted(
+        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING_PARAMETERS.match(k.lower())
+    )
+    return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
 async def _offload(size: int, work: Callable[[], Any]) -> Any:

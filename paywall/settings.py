@@ -344,6 +344,9 @@ def _validate(s: PaywallSettings) -> None:
             raise ConfigError(name, "must be a callable or 'module:attribute'")
     if s.email_confirmation and s.email_sender is None:
         raise ConfigError("email_confirmation", "needs email_sender, the hook that sends the confirmation")
+    if s.email_confirmation and s.public_url is None:
+        # Links in e-mails must not be built from the Host header a client sent.
+        raise ConfigError("email_confirmation", "needs public_url, the site's origin for the link in the e-mail")
 
     if s.copy_protection not in ("block", "attribute", "off"):
         raise ConfigError("copy_protection", "must be 'block', 'attribute' or 'off'")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from paywall import PaywallSettings, issue_member_token
+from paywall import ConfigError, PaywallSettings, issue_member_token
 from paywall.endpoints import CSRF_MAX_AGE, Endpoints, safe_next
 from paywall.store import open_store
 from paywall.store.base import Store
@@ -478,14 +478,14 @@ def test_email_confirmation_flow(make_client: ClientFactory, clock: Clock, store
     async def sender(email: str, url: str) -> None:
         sent.append((email, url))
 
-    client = make_client(email_confirmation=True, email_sender=sender)
+    client = make_client(email_confirmation=True, email_sender=sender, public_url="https://news.example")
     response = submit(client, "Reader+News@Example.com", next="/news/story")
     assert response.status_code == 200 and "Check your inbox" in response.text
     assert "paywall_trial" not in set_cookies(response)
     assert asyncio.run(store.list_trials()) == []
     ((to, url),) = sent
     assert to == "Reader+News@Example.com"
-    assert url.startswith("http://news.example/_paywall/trial/confirm?token=")
+    assert url.startswith("https://news.example/_paywall/trial/confirm?token=")
 
     confirmed = client.get(url)
     assert confirmed.status_code == 303 and confirmed.headers["location"] == "/news/story"
@@ -499,7 +499,9 @@ def test_email_confirmation_flow(make_client: ClientFactory, clock: Clock, store
 
 def test_confirmation_link_expires_and_resists_tampering(make_client: ClientFactory, clock: Clock) -> None:
     sent: list[str] = []
-    client = make_client(email_confirmation=True, email_sender=lambda email, url: sent.append(url))
+    client = make_client(
+        email_confirmation=True, email_sender=lambda email, url: sent.append(url), public_url="https://news.example"
+    )
     assert submit(client).status_code == 200
     url = sent[0]
     for bad in (url[:-4], url + "x", url.split("?")[0], url.split("?")[0] + "?token="):
@@ -513,23 +515,28 @@ def test_failing_sender_is_503(make_client: ClientFactory, caplog: pytest.LogCap
     def sender(email: str, url: str) -> None:
         raise ConnectionError("smtp down")
 
-    client = make_client(email_confirmation=True, email_sender=sender)
+    client = make_client(email_confirmation=True, email_sender=sender, public_url="https://news.example")
     response = submit(client)
     assert response.status_code == 503 and response.headers["retry-after"] == "60"
     assert "Traceback" not in response.text and "smtp" not in response.text
     assert "email_sender failed" in caplog.text
 
 
-def test_confirmation_link_uses_a_sane_host(make_client: ClientFactory) -> None:
+def test_confirmation_link_never_follows_the_host_header(make_client: ClientFactory, make_settings: Make) -> None:
     sent: list[str] = []
-    client = make_client(email_confirmation=True, email_sender=lambda email, url: sent.append(url))
+    client = make_client(
+        email_confirmation=True, email_sender=lambda email, url: sent.append(url), public_url="https://news.example"
+    )
     csrf = open_form(client)
     client.post(
         TRIAL,
         data={"email": "a@example.com", "consent": "yes", "csrf": csrf},
-        headers={"host": "evil.example/<x>"},
+        headers={"host": "evil.example"},
     )
-    assert sent and not sent[0].startswith("http://evil.example")
+    assert sent and sent[0].startswith("https://news.example/_paywall/trial/confirm?token=")
+    with pytest.raises(ConfigError) as info:
+        make_settings(email_confirmation=True, email_sender=lambda email, url: None)
+    assert info.value.field == "email_confirmation"
 
 
 # ---------------------------------------------------------------------------
