@@ -29,9 +29,27 @@ What it guarantees, and why:
   ``Location`` headers) is ``settings.public_url`` when set, otherwise what the
   reader (or a trusted proxy in front) asked for.
 * **Forwarding headers are trusted only from trusted proxies**: when the
-  connecting peer is not in ``settings.trusted_proxies``, any
-  ``X-Forwarded-*``, ``X-Real-IP`` or ``Forwarded`` header it sent is dropped
-  and replaced by what the proxy itself saw; otherwise the chain is extended.
+  connecting peer is not in ``settings.trusted_proxies``, every header a proxy
+  in front would set (any ``X-Forwarded-*``, ``Forwarded``, ``X-Real-IP``,
+  ``True-Client-IP`` and kin, ``X-Original-URL``/``X-Rewrite-URL``, ``X-Host``
+  and ``X-Original-Host``; names compared with ``_`` read as ``-``, as CGI-style
+  upstreams do) is dropped and replaced by what the proxy itself saw; otherwise
+  the chain is extended. ``X-HTTP-Method-Override`` is the site's own feature and
+  passes: the paywall judges responses, whatever the method.
+* **The upstream gets the path the paywall judged**, or nothing: the path the
+  middleware saw (``scope["path"]``) is the one forwarded, as the reader's own
+  bytes (``raw_path``) when they decode to it, else re-encoded from it. A path
+  with ``.`` or ``..`` segments (also percent-encoded, or split by ``\\`` or
+  ``;`` as some servers read them) would be resolved to another page on the way
+  (by httpx or by the upstream), so it is answered with a 400 page and never
+  forwarded; so is a target that is not a path (``OPTIONS *``, or the
+  absolute-form ``GET http://host/p``: the paywall judged the whole URL, so even
+  its path is not what was judged).
+* **Request bodies are framed once**: with ``Transfer-Encoding`` the client's
+  ``Content-Length`` is not forwarded (RFC 9112 section 6.3; the server has
+  de-chunked the body and it goes on chunked); a forwarded ``Content-Length``
+  is enforced, and a body that does not match it gets a 400 page without a
+  byte more reaching the upstream.
 * **Failures are clear pages**: an upstream that cannot be reached gets a 502
   page, one that does not answer within ``upstream_timeout`` a 504, and a
   connection pool that stays full (``upstream_max_connections``) a 503.
@@ -47,9 +65,10 @@ import html
 import http.cookiejar
 import ipaddress
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import anyio
 import httpx
@@ -74,14 +93,37 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-#: Request headers that only a trusted proxy may set; from anyone else they are dropped.
+#: Request headers that only a trusted proxy may set; from anyone else they are dropped,
+#: as is every ``X-Forwarded-*`` header (:data:`FORWARDING_PREFIXES`).
 FORWARDING_HEADERS = frozenset(
-    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port", b"x-real-ip", b"forwarded"}
+    {
+        b"forwarded",
+        b"x-forwarded",
+        b"forwarded-for",
+        b"x-real-ip",
+        b"true-client-ip",
+        b"x-client-ip",
+        b"x-cluster-client-ip",
+        b"client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+        b"x-original-forwarded-for",
+        b"x-original-url",
+        b"x-original-uri",
+        b"x-rewrite-url",
+        b"x-original-host",
+        b"x-host",
+    }
 )
+FORWARDING_PREFIXES = (b"x-forwarded-",)
+#: Forwarding headers the proxy rebuilds itself, whoever the peer is.
+_REBUILT_REQUEST_HEADERS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
 #: Request headers the proxy sets itself. ``Expect`` is answered by the server in front
 #: of this app (100-continue), so forwarding it would make the upstream wait for nothing.
 _REPLACED_REQUEST_HEADERS = frozenset({b"host", b"expect", b"content-length"})
 _URL_SAFE = frozenset(range(0x21, 0x7F))
+#: Characters left as they are when the judged path has to be re-encoded (RFC 3986 pchar and ``/``).
+_PATH_SAFE = "/:@!$&'()*+,;="
 
 
 class _NoCookies(http.cookiejar.CookieJar):
@@ -97,6 +139,15 @@ class _NoCookies(http.cookiejar.CookieJar):
 
 class _ClientGone(Exception):
     """The reader disconnected before the request body was complete."""
+
+
+class _BadRequest(Exception):
+    """The request cannot be forwarded as the paywall judged it: answered with a 400 page."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
 
 
 class ProxyApp:
@@ -175,10 +226,18 @@ class ProxyApp:
     # ------------------------------------------------------------------ HTTP
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
         client = self._get_client()
-        request = self._build_request(scope, receive)
         try:
+            request = self._build_request(scope, receive)
             response = await client.send(request, stream=True)
         except _ClientGone:
+            return
+        except _BadRequest as exc:
+            logger.info("refused %s %r: %s", scope.get("method"), scope.get("path"), exc.reason)
+            await _error_page(send, 400, "Bad request", exc.message)
+            return
+        except httpx.InvalidURL as exc:  # not expected once the path is checked; never a 500
+            logger.info("refused %s %r: %r", scope.get("method"), scope.get("path"), exc)
+            await _error_page(send, 400, "Bad request", "This address cannot be served.")
             return
         except httpx.PoolTimeout:
             logger.warning("upstream %s: connection pool full for %s", self.upstream, scope["path"])
@@ -190,6 +249,15 @@ class ProxyApp:
             return
         except httpx.HTTPError as exc:
             logger.warning("upstream %s unreachable for %s: %r", self.upstream, scope["path"], exc)
+            await _error_page(
+                send, 502, "Bad gateway", "The site cannot be reached right now. Please try again in a moment."
+            )
+            return
+        except Exception:
+            # A protocol error the transport does not map to httpx's errors (h11's
+            # LocalProtocolError while the request body is written, for one): the
+            # request did not go through, and the reader gets a page, not a 500.
+            logger.exception("upstream %s: request for %s failed", self.upstream, scope["path"])
             await _error_page(
                 send, 502, "Bad gateway", "The site cannot be reached right now. Please try again in a moment."
             )
@@ -241,34 +309,32 @@ class ProxyApp:
         return completed
 
     def _build_request(self, scope: Scope, receive: Any) -> httpx.Request:
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        target = _url_bytes(self._base_path.encode("ascii") + raw_path)
+        """The upstream request; :class:`_BadRequest` when it cannot be what the paywall judged."""
+        target = self._base_path.encode("ascii") + _judged_path(scope)
         query: bytes = scope.get("query_string", b"")
         if query:
-            target += b"?" + _url_bytes(query)
+            target += b"?" + _url_bytes(query, b"#")
         url = httpx.URL(scheme=self._scheme, host=self._host, port=self._port, raw_path=target)
 
         incoming: Headers = list(scope["headers"])
         peer = _peer(scope)
         trusted = peer is not None and self._is_trusted(peer)
         drop = _connection_tokens(incoming) | HOP_BY_HOP | _REPLACED_REQUEST_HEADERS
-        if not trusted:
-            drop |= FORWARDING_HEADERS
         headers: Headers = [(b"host", self._netloc)]
-        has_length = False
-        chunked = False
         for name, value in incoming:
             lname = name.lower()
-            if lname == b"content-length":
-                has_length = True
-                headers.append((b"content-length", value))
-            elif lname == b"transfer-encoding":
-                chunked = True
             if lname in drop or lname.startswith(b"proxy-"):
                 continue
-            if lname in (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"):
+            # CGI-style upstreams (PHP, WSGI) read X_Forwarded_For as X-Forwarded-For.
+            canonical = lname.replace(b"_", b"-")
+            if canonical in _REBUILT_REQUEST_HEADERS:
                 continue  # rebuilt below from the trusted values
+            if not trusted and (canonical in FORWARDING_HEADERS or canonical.startswith(FORWARDING_PREFIXES)):
+                continue
             headers.append((name, value))
+        length = _request_length(incoming)
+        if length is not None:
+            headers.append((b"content-length", str(length).encode()))
 
         proto, host = self._public_origin(scope, incoming, trusted)
         chain = _header(incoming, b"x-forwarded-for") if trusted else None
@@ -281,8 +347,8 @@ class ProxyApp:
             headers.append((b"x-forwarded-host", host.encode("latin-1")))
 
         content: AsyncIterator[bytes] | None = None
-        if has_length or chunked:
-            content = _body(receive)
+        if length is not None or _header(incoming, b"transfer-encoding") is not None:
+            content = _body(receive, length)
         return httpx.Request(scope["method"], url, headers=headers, content=content)
 
     def _public_origin(self, scope: Scope, headers: Headers, trusted: bool) -> tuple[str, str | None]:
@@ -365,9 +431,12 @@ class ProxyApp:
         """Drop a ``Domain`` attribute naming the upstream host: the cookie belongs to the proxy's host."""
         parts = value.split(b";")
         kept = [parts[0]]
+        host = self._host.lower().encode()
         for attribute in parts[1:]:
-            name, _, domain = attribute.strip().partition(b"=")
-            if name.lower() == b"domain" and domain.strip().lstrip(b".").lower() == self._host.lower().encode():
+            # Browsers trim blanks around the name and the value (RFC 6265 section 5.2),
+            # ignore one leading dot and compare case-insensitively.
+            name, _, domain = attribute.partition(b"=")
+            if name.strip().lower() == b"domain" and domain.strip().lstrip(b".").rstrip(b".").lower() == host:
                 continue
             kept.append(attribute)
         return b";".join(kept)
@@ -377,24 +446,90 @@ class ProxyApp:
 # helpers
 
 
-async def _body(receive: Any) -> AsyncIterator[bytes]:
-    """Yield the request body as the server hands it over (the server applies back-pressure)."""
+async def _body(receive: Any, length: int | None = None) -> AsyncIterator[bytes]:
+    """Yield the request body as the server hands it over (the server applies back-pressure).
+
+    With a forwarded ``length``, a body that runs past it stops before the extra
+    bytes are yielded, and one that ends short is refused too: the upstream never
+    reads a body framed differently from the headers it was sent.
+    """
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _ClientGone
         chunk = message.get("body", b"")
         if chunk:
+            size += len(chunk)
+            if length is not None and size > length:
+                raise _BadRequest("body longer than Content-Length", "The request body is longer than announced.")
             yield chunk
         if not message.get("more_body", False):
+            if length is not None and size < length:
+                raise _BadRequest("body shorter than Content-Length", "The request body is shorter than announced.")
             return
 
 
-def _url_bytes(raw: bytes) -> bytes:
-    """Percent-encode only bytes that cannot appear on a request line; everything else stays as sent."""
-    if all(b in _URL_SAFE for b in raw):
+def _request_length(headers: Headers) -> int | None:
+    """The ``Content-Length`` to forward: none when ``Transfer-Encoding`` frames the body.
+
+    RFC 9112 section 6.3: ``Transfer-Encoding`` overrides ``Content-Length`` (the
+    server has already decoded the chunks), and a proxy must not forward the
+    latter. Several values that disagree, or one that is not a number, make the
+    body's length unknowable: refused.
+    """
+    if any(name.lower() == b"transfer-encoding" for name, _ in headers):
+        return None
+    values = {v.strip() for name, value in headers if name.lower() == b"content-length" for v in value.split(b",")}
+    if not values:
+        return None
+    if len(values) != 1 or not all(v.isdigit() for v in values):
+        raise _BadRequest("invalid Content-Length", "The request announces its length more than once or wrongly.")
+    return int(values.pop())
+
+
+def _judged_path(scope: Scope) -> bytes:
+    """The path to forward: the one the paywall judged (``scope["path"]``), or :class:`_BadRequest`.
+
+    The reader's own bytes (``raw_path``) go on when they decode to that path (so
+    ``%2F`` and the like stay as sent); when they do not, or there are none, the
+    judged path is encoded afresh. Either way the upstream decodes exactly what
+    the paywall saw.
+    """
+    path = scope.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        # Asterisk-form (OPTIONS *) or absolute-form (GET http://host/p): the paywall
+        # judged the whole target, so not even its path part was judged.
+        raise _BadRequest("request target is not a path", "This request's target is not a path on this site.")
+    if _has_dot_segment(path):
+        raise _BadRequest("dot segments in the path", "Addresses with '.' or '..' path segments are not accepted.")
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw and unquote_to_bytes(raw).decode("utf-8", "replace") == path:
+        forwarded = raw
+    else:
+        try:
+            forwarded = quote(path, safe=_PATH_SAFE).encode("ascii")
+        except UnicodeEncodeError:  # a lone surrogate: no bytes decode to this path
+            raise _BadRequest("undecodable path", "This address cannot be served.") from None
+    # '?' and '#' cannot stay literal in a path: httpx would split the URL on them.
+    return _url_bytes(forwarded, b"?#")
+
+
+def _has_dot_segment(path: str) -> bool:
+    """Whether a server could resolve ``path`` to another one by removing dot segments.
+
+    ``path`` is decoded (``%2e`` is already a dot). Besides ``/``, a backslash
+    separates segments for some servers (IIS, Windows file servers) and ``;``
+    starts path parameters others strip before resolving (``/..;/`` in Tomcat).
+    """
+    return any(segment.split(";", 1)[0] in (".", "..") for segment in re.split(r"[/\\]", path))
+
+
+def _url_bytes(raw: bytes, also: bytes = b"") -> bytes:
+    """Percent-encode bytes that cannot appear on a request line (and those in ``also``); the rest stays as sent."""
+    if all(b in _URL_SAFE and b not in also for b in raw):
         return raw
-    return b"".join(bytes([b]) if b in _URL_SAFE else b"%%%02X" % b for b in raw)
+    return b"".join(bytes([b]) if b in _URL_SAFE and b not in also else b"%%%02X" % b for b in raw)
 
 
 def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import h11
 import httpx
 import pytest
 
@@ -673,3 +674,375 @@ async def test_public_url_is_the_origin_the_upstream_is_told_about() -> None:
 class _Empty(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         yield b""
+
+
+# ---------------------------------------------------------------------------
+# in process: what the upstream receives is what the paywall judged
+
+
+class _Recorder:
+    """An upstream (``httpx.MockTransport``) that records every request it gets."""
+
+    def __init__(self, *, headers: Sequence[tuple[str, str]] = ()) -> None:
+        self.requests: list[httpx.Request] = []
+        self.bodies: list[bytes] = []
+        self.headers = list(headers)
+        self.transport = httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        self.bodies.append(request.content)
+        return httpx.Response(200, headers=self.headers, stream=httpx.ByteStream(b"ok"))
+
+
+async def _asgi(
+    app: ProxyApp,
+    path: str,
+    *,
+    raw_path: bytes | None = None,
+    query: bytes = b"",
+    method: str = "GET",
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    client: tuple[str, int] = ("203.0.113.9", 50000),
+    chunks: Sequence[bytes] = (b"",),
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One request straight into the ASGI app, with an exact scope (what a server such as uvicorn builds)."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": raw_path if raw_path is not None else path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"news.example"), *headers],
+        "client": client,
+        "server": ("127.0.0.1", 8000),
+    }
+    pending = list(chunks)
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            body = pending.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(pending)}
+        await asyncio.sleep(3600)  # the reader stays connected; the app cancels this wait
+        return {"type": "http.disconnect"}
+
+    status, response_headers, body = 0, [], b""
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, response_headers, body
+        if message["type"] == "http.response.start":
+            status, response_headers = message["status"], list(message["headers"])
+        else:
+            body += message.get("body", b"")
+
+    await app(scope, receive, send)
+    return status, response_headers, body
+
+
+def _proxy(upstream: _Recorder | httpx.AsyncBaseTransport, **settings: Any) -> ProxyApp:
+    transport = upstream.transport if isinstance(upstream, _Recorder) else upstream
+    return ProxyApp("http://up.internal", PaywallSettings(secret_key=SECRET, **settings), transport=transport)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "raw_path"),
+    [
+        ("/static/../articles/story", None),
+        ("/static/./../articles/story", None),
+        ("/./x", None),
+        ("/a/..", None),
+        ("/..", None),
+        ("/../articles/story", None),
+        ("/static/../articles/story", b"/static/%2e%2e/articles/story"),  # uvicorn decodes path
+        ("/static/../articles/story", b"/static/%2E./articles/story"),
+        ("/static/../articles/story", b"/static%2F..%2Farticles/story"),
+        ("/static/..\\articles/story", b"/static/..%5Carticles/story"),  # IIS reads \ as /
+        ("/static/..;/articles/story", None),  # Tomcat strips ;params before resolving
+        ("/static/.;x/../articles", None),
+    ],
+)
+async def test_paths_with_dot_segments_are_refused_not_forwarded(path: str, raw_path: bytes | None) -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream)
+    status, headers, body = await _asgi(app, path, raw_path=raw_path)
+    await app.aclose()
+    assert status == 400
+    assert (b"content-type", b"text/html; charset=utf-8") in headers
+    assert b"path segments are not accepted" in body
+    assert upstream.requests == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path", ["/.well-known/security.txt", "/a..b/c.", "/.../x", "/a/.hidden/..more", "/v1.2/..x;..", "/;../x"]
+)
+async def test_paths_that_only_contain_dots_are_forwarded_as_sent(path: str) -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream)
+    status, _, _ = await _asgi(app, path)
+    await app.aclose()
+    assert status == 200
+    assert [r.url.raw_path for r in upstream.requests] == [path.encode()]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "raw_path", "query", "forwarded"),
+    [
+        # raw_path decodes to the judged path: the reader's bytes go on unchanged
+        ("/echo/a/b/~user", b"/echo/a%2Fb/%7Euser", b"", b"/echo/a%2Fb/%7Euser"),
+        ("/caf\ufffd", b"/caf%FF", b"", b"/caf%FF"),
+        ("/a#b?c", b"/a#b?c", b"x=1#y", b"/a%23b%3Fc?x=1%23y"),  # httpx would split a literal # or ?
+        # raw_path that says something else than the judged path: the judged path wins
+        ("/static/x", b"/articles/story", b"", b"/static/x"),
+        ("/articles/a/b", b"/articles/a%252Fb", b"", b"/articles/a/b"),
+        ("/100%/a b", b"", b"q=1", b"/100%25/a%20b?q=1"),  # no raw_path at all
+        ("/caf\u00e9", b"/caf\xc3\xa9", b"", b"/caf%C3%A9"),
+    ],
+)
+async def test_the_upstream_gets_the_path_that_was_judged(
+    path: str, raw_path: bytes, query: bytes, forwarded: bytes
+) -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream)
+    status, _, _ = await _asgi(app, path, raw_path=raw_path, query=query)
+    await app.aclose()
+    assert status == 200
+    assert [r.url.raw_path for r in upstream.requests] == [forwarded]
+    assert upstream.requests[0].url.host == "up.internal"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("GET", "http://evil.example/articles/story"),
+        ("GET", "http://news.example/articles/story"),  # even the proxy's own host: the whole URL was judged
+        ("OPTIONS", "*"),
+        ("GET", ""),
+        ("GET", "articles/story"),
+    ],
+)
+async def test_targets_that_are_not_paths_get_a_400_page(method: str, target: str) -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream)
+    status, headers, body = await _asgi(app, target, method=method)
+    await app.aclose()
+    assert status == 400
+    assert (b"content-type", b"text/html; charset=utf-8") in headers
+    assert b"not a path on this site" in body
+    assert upstream.requests == []
+
+
+SPOOFABLE = [
+    b"X-Forwarded-Prefix",
+    b"x-forwarded-ssl",
+    b"x-forwarded-scheme",
+    b"x-forwarded-server",
+    b"x-forwarded-port",
+    b"x-forwarded-uri",
+    b"x-forwarded",
+    b"forwarded",
+    b"x-real-ip",
+    b"true-client-ip",
+    b"x-client-ip",
+    b"x-cluster-client-ip",
+    b"cf-connecting-ip",
+    b"x-original-url",
+    b"x-rewrite-url",
+    b"x-original-host",
+    b"x-host",
+    b"x_forwarded_prefix",  # PHP and WSGI read it as X-Forwarded-Prefix
+    b"X_Real_IP",
+]
+
+
+@pytest.mark.anyio
+async def test_every_forwarding_header_from_an_untrusted_peer_is_dropped() -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream, trusted_proxies=("10.0.0.0/8",))
+    sent = [(name, b"/evil") for name in SPOOFABLE]
+    sent += [(b"x_forwarded_for", b"6.6.6.6"), (b"x-forwarded-host", b"evil.example")]
+    sent += [(b"x-http-method-override", b"PUT"), (b"x-forwarded-by-the-site", b"kept?")]
+    status, _, _ = await _asgi(app, "/echo", headers=sent)
+    await app.aclose()
+    assert status == 200
+    received = upstream.requests[0].headers
+    for name in SPOOFABLE:
+        assert name.decode() not in received, name
+    assert "x_forwarded_for" not in received
+    assert "x-forwarded-by-the-site" not in received  # every X-Forwarded-* name
+    assert received.get_list("x-forwarded-for") == ["203.0.113.9"]
+    assert received.get_list("x-forwarded-host") == ["news.example"]
+    assert received.get_list("x-forwarded-proto") == ["http"]
+    # Method override is the site's own (app-level) feature: the paywall judges responses, not methods.
+    assert received["x-http-method-override"] == "PUT"
+
+
+@pytest.mark.anyio
+async def test_forwarding_headers_from_a_trusted_peer_are_kept_and_the_chain_extended() -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream, trusted_proxies=("10.0.0.0/8",))
+    sent = [
+        (b"x-forwarded-prefix", b"/blog"),
+        (b"x-real-ip", b"198.51.100.7"),
+        (b"x-forwarded-for", b"198.51.100.7"),
+        (b"x_forwarded_for", b"6.6.6.6"),  # a second spelling of the rebuilt header never goes on
+        (b"x-forwarded-proto", b"https"),
+    ]
+    status, _, _ = await _asgi(app, "/echo", headers=sent, client=("10.0.0.2", 40000))
+    await app.aclose()
+    assert status == 200
+    received = upstream.requests[0].headers
+    assert received["x-forwarded-prefix"] == "/blog"
+    assert received["x-real-ip"] == "198.51.100.7"
+    assert received.get_list("x-forwarded-for") == ["198.51.100.7, 10.0.0.2"]
+    assert received["x-forwarded-proto"] == "https"
+    assert "x_forwarded_for" not in received
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "framing",
+    [
+        [(b"content-length", b"4"), (b"transfer-encoding", b"chunked")],
+        [(b"transfer-encoding", b"chunked"), (b"Content-Length", b"4")],
+        [(b"content-length", b"999"), (b"transfer-encoding", b"gzip, chunked")],
+    ],
+)
+async def test_content_length_is_not_forwarded_with_transfer_encoding(framing: list[tuple[bytes, bytes]]) -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream)
+    chunks = [b"abcd", b"GET /SMUGGLED HTTP/1.1\r\nHost: up\r\n\r\n"]
+    status, _, _ = await _asgi(app, "/upload", method="POST", headers=framing, chunks=chunks)
+    await app.aclose()
+    assert status == 200
+    (request,) = upstream.requests
+    assert "content-length" not in request.headers
+    assert request.headers["transfer-encoding"] == "chunked"  # httpx frames the de-chunked body anew
+    assert upstream.bodies == [b"".join(chunks)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("length", "chunks"),
+    [
+        ([b"4"], [b"abcd", b"efgh"]),  # a body longer than announced (a server that does not check)
+        ([b"8"], [b"abcd"]),  # shorter
+        ([b"4", b"5"], [b"abcd"]),  # two lengths that disagree
+        ([b"4, 5"], [b"abcd"]),
+        ([b"-4"], [b"abcd"]),
+        ([b"0x4"], [b"abcd"]),
+    ],
+)
+async def test_a_body_that_does_not_match_its_length_gets_a_400(length: list[bytes], chunks: list[bytes]) -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream)
+    headers = [(b"content-length", value) for value in length]
+    status, _, body = await _asgi(app, "/upload", method="POST", headers=headers, chunks=chunks)
+    await app.aclose()
+    assert status == 400
+    assert b"Error 400" in body
+    assert upstream.requests == []
+
+
+@pytest.mark.anyio
+async def test_repeated_equal_content_lengths_go_on_once() -> None:
+    upstream = _Recorder()
+    app = _proxy(upstream)
+    headers = [(b"content-length", b"4"), (b"content-length", b"4, 4")]
+    status, _, _ = await _asgi(app, "/upload", method="POST", headers=headers, chunks=[b"ab", b"cd"])
+    await app.aclose()
+    assert status == 200
+    assert upstream.requests[0].headers.get_list("content-length") == ["4"]
+    assert upstream.bodies == [b"abcd"]
+
+
+def test_no_byte_beyond_content_length_reaches_a_real_upstream() -> None:
+    """Over a socket: a body longer than its Content-Length stops at the length, and the reader gets a 400."""
+
+    async def go() -> tuple[int, bytes]:
+        received = bytearray()
+        done = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                with contextlib.suppress(TimeoutError, ConnectionError):
+                    while data := await asyncio.wait_for(reader.read(65536), 1):
+                        received.extend(data)
+            finally:
+                writer.close()
+                done.set()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        upstream = f"http://127.0.0.1:{port}"
+        app = ProxyApp(upstream, PaywallSettings(secret_key=SECRET, upstream_timeout=3.0))
+        try:
+            chunks = [b"abcd", b"GET /SMUGGLED HTTP/1.1\r\nHost: up\r\n\r\n"]
+            headers = [(b"content-length", b"4")]
+            status, _, _ = await _asgi(app, "/upload", method="POST", headers=headers, chunks=chunks)
+        finally:
+            await app.aclose()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), 3)
+            server.close()
+            await server.wait_closed()
+        return status, bytes(received)
+
+    status, received = asyncio.run(go())
+    assert status == 400
+    assert b"SMUGGLED" not in received
+    _, _, body = received.partition(b"\r\n\r\n")
+    assert body == b"abcd"
+
+
+class _Exploding(httpx.AsyncBaseTransport):
+    """A transport failing with an error httpx does not map (as h11's LocalProtocolError escapes it)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise h11.LocalProtocolError("Too much data for declared Content-Length")
+
+
+@pytest.mark.anyio
+async def test_an_unmapped_transport_error_gets_a_502_page_not_a_500() -> None:
+    app = _proxy(_Exploding())
+    status, headers, body = await _asgi(
+        app, "/upload", method="POST", headers=[(b"content-length", b"2")], chunks=[b"ab"]
+    )
+    await app.aclose()
+    assert status == 502
+    assert (b"cache-control", b"no-store") in headers
+    assert b"cannot be reached" in body
+
+
+@pytest.mark.anyio
+async def test_cookie_domain_naming_the_upstream_is_dropped_however_it_is_written() -> None:
+    cookies = [
+        "a=1; Domain=up.internal; Path=/",
+        "b=2; Domain = up.internal; Path=/",
+        "c=3;domain=.UP.Internal;Path=/",
+        "d=4; Path=/;  DOMAIN\t=\t.up.internal. ; HttpOnly",
+        "e=5; Domain=example.org; Path=/",  # another domain: the site's choice, left alone
+        "f=6; Domain=sub.up.internal; Path=/",
+        "g=7; Path=/; X-Domain=up.internal",
+    ]
+    upstream = _Recorder(headers=[("set-cookie", c) for c in cookies])
+    app = _proxy(upstream)
+    status, headers, _ = await _asgi(app, "/cookie")
+    await app.aclose()
+    assert status == 200
+    assert [v.decode() for k, v in headers if k == b"set-cookie"] == [
+        "a=1; Path=/",
+        "b=2; Path=/",
+        "c=3;Path=/",
+        "d=4; Path=/; HttpOnly",
+        "e=5; Domain=example.org; Path=/",
+        "f=6; Domain=sub.up.internal; Path=/",
+        "g=7; Path=/; X-Domain=up.internal",
+    ]
