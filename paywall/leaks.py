@@ -8,9 +8,12 @@ still carries it.
 
 Method
 ------
-Text is reduced to word tokens (NFKC, casefolded, runs of ``\\w``). The
-fingerprint is the set of k-word runs ("shingles", k = :data:`SHINGLE_WORDS`)
-of the withheld text, minus the runs readers may see anyway:
+Text is reduced to word tokens (NFKC, casefolded, runs of ``\\w``; invisible
+characters such as soft hyphens and zero-width spaces removed first; each
+character of a script written without spaces, Chinese, Japanese, Korean, Thai,
+a token of its own). The fingerprint is the set of k-word runs ("shingles",
+k = :data:`SHINGLE_WORDS`) of the withheld text, minus the runs readers may
+see anyway:
 
 * every run of the teaser (it is shown on purpose);
 * every run of the page's visible chrome outside the article (header,
@@ -34,9 +37,13 @@ inline ``display:none``/``visibility:hidden``, ``<head>``, ``<noscript>``,
 ``<template>``...). Text hidden by a stylesheet counts as visible chrome; a
 long copy of the article there is still caught by the long-copy rule.
 
-Each location is decoded before it is checked (JSON escapes, HTML entities,
-markup stripped, repeated for double escaping; attributes also
-percent-decoded), so the escaping a copy hides behind does not matter.
+Each location is decoded before it is checked (JSON and JavaScript escapes,
+``\\u{...}`` included, CSS escapes, HTML entities, markup stripped, repeated
+for double escaping; attributes also percent-decoded), so the escaping a copy
+hides behind does not matter. Each location is also read percent-decoded, and
+through every base64 run in it (``data:`` URIs, ``atob('...')``, attributes
+holding encoded markup), two levels deep (:func:`readings`); every reading is
+linear in the size of the location.
 
 What happens where a copy is found:
 
@@ -48,6 +55,8 @@ What happens where a copy is found:
 * ``<meta content>``: shortened to the safe prefix and an ellipsis.
 * other attributes: dropped. Comments: dropped. Text nodes: emptied.
 * ``<style>`` bodies: emptied.
+* a copy found only in an encoded reading (base64, percent-encoding) cannot
+  be shortened: the string becomes "", the attribute or the node goes.
 
 :func:`find_leaks` reads the scrubbed document again the same way; the
 engine refuses to serve a page where it still finds anything (fail closed).
@@ -55,15 +64,16 @@ engine refuses to serve a page where it still finds anything (fail closed).
 
 from __future__ import annotations
 
+import binascii
 import html
 import json
 import re
 import unicodedata
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from bs4 import BeautifulSoup, Tag
 from bs4.element import NavigableString, PageElement, PreformattedString, Script, Stylesheet
@@ -76,8 +86,39 @@ LONG_COPY_WORDS = 12
 
 ELLIPSIS = "\u2026"
 
-_WORD = re.compile(r"\w+")
-_JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
+MIN_BASE64_CHARS = 16
+"""Shortest run of base64 characters that is decoded to look for a copy (12 bytes of text)."""
+
+MAX_DECODE_DEPTH = 2
+"""Encodings inside encodings (base64 of percent-encoded text...) are undone this many levels deep."""
+
+# Scripts written without spaces between words (Han, Hiragana, Katakana,
+# Hangul, Thai, Lao, Myanmar, Khmer): each character is a token, otherwise a
+# whole sentence would be one "word" and no copy of it could be told apart.
+_PER_CHARACTER = (
+    "\u0e01-\u0e5b\u0e81-\u0edf\u1000-\u109f\u1100-\u11ff\u1780-\u17dd\u17e0-\u17e9"
+    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3038-\u303c\u3040-\u30ff\u3100-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uffdc"
+    "\U00020000-\U0003ffff"
+)
+# Invisible characters that do not separate words for a reader: soft hyphen,
+# zero-width space / joiners, word joiner, byte-order mark, bidi and other
+# format controls, variation selectors (Unicode Default_Ignorable_Code_Point).
+_IGNORABLE_CHARS = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+_IGNORABLE = re.compile(f"[{_IGNORABLE_CHARS}]+")
+_WORD = re.compile(f"[{_PER_CHARACTER}]|[^\\W{_PER_CHARACTER}]+")
+_WORD_WITH_IGNORABLES = re.compile(f"[{_PER_CHARACTER}]|(?:[^\\W{_PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
+_ASCII_WORD = re.compile(r"\w+")
+_MERGING = re.compile(f"[^\\W{_PER_CHARACTER}]")  # a word character that joins its neighbours
+_JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
+_CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{" + str(MIN_BASE64_CHARS) + r",}={0,2}")
+_NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
+_URLSAFE = str.maketrans("-_", "+/")
 _TAG = re.compile(r"<[^<>]*>")
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 _STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -102,41 +143,72 @@ _JS_TOKENS = re.compile(
 
 
 def words(text: str) -> list[str]:
-    """Word tokens of ``text``: NFKC-normalised, casefolded runs of ``\\w``."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+    """Word tokens of ``text``: NFKC-normalised, casefolded runs of ``\\w``.
+
+    Invisible characters (soft hyphens, zero-width spaces...) are removed
+    first, so they do not split a word; each character of a script written
+    without spaces (Chinese, Japanese, Korean, Thai...) is a token of its own.
+    """
+    if text.isascii():
+        return _ASCII_WORD.findall(text.casefold())
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
     return _WORD.findall(text.casefold())
+
+
+def _token_parts(token: str) -> list[str]:
+    """The tokens one raw match of :data:`_WORD` or :data:`_WORD_WITH_IGNORABLES` stands for."""
+    if token.isascii():
+        return [token.casefold()]
+    if len(token) == 1 and unicodedata.is_normalized("NFKC", token) and not _IGNORABLE.match(token):
+        return [token.casefold()]  # one character of a per-character script, mostly
+    return _WORD.findall(unicodedata.normalize("NFKC", _IGNORABLE.sub("", token)).casefold())
 
 
 def word_spans(text: str) -> list[tuple[str, int]]:
     """Word tokens of ``text`` with the offset where each starts in ``text``."""
     out: list[tuple[str, int]] = []
-    for match in _WORD.finditer(text):
-        token = match.group()
-        if not token.isascii():
-            token = unicodedata.normalize("NFKC", token)
-        out.extend((part, match.start()) for part in _WORD.findall(token.casefold()))
+    pattern = _WORD_WITH_IGNORABLES if not text.isascii() and _IGNORABLE.search(text) else _WORD
+    for match in pattern.finditer(text):
+        out.extend((part, match.start()) for part in _token_parts(match.group()))
     return out
 
 
 def _json_escape_value(match: re.Match[str]) -> str:
     code = match.group(1)
     if code[0] in "ux":
-        return chr(int(code[1:], 16))
+        digits = code[2:-1] if code[1] == "{" else code[1:]
+        return _code_point(int(digits, 16))
     return {"n": " ", "r": " ", "t": " ", "b": " ", "f": " ", "v": " "}.get(code, code)
 
 
-def decode_layers(text: str, *, url: bool = False) -> str:
+def _css_escape_value(match: re.Match[str]) -> str:
+    return _code_point(int(match.group(1), 16))
+
+
+def _code_point(value: int) -> str:
+    if value == 0 or value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        return "\ufffd"
+    return chr(value)
+
+
+def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
     """Undo the escaping a copy of the text may hide behind.
 
-    JSON/JavaScript escapes, HTML character references and markup are removed,
-    a few times over for doubly escaped copies. With ``url``, percent-encoding
-    too (share links carry the text in their query).
+    JSON/JavaScript escapes (``\\u00e9``, ``\\u{e9}``, ``\\x41``...), CSS escapes
+    (``\\e9 ``), HTML character references and markup are removed, a few times
+    over for doubly escaped copies. ``css`` says the text is a stylesheet, whose
+    escapes are undone first (``\\b`` is a hex digit there, a backspace in
+    JavaScript). With ``url``, percent-encoding too (share links carry the text
+    in their query). Each pass is linear in the text, and there are at most four.
     """
     for _ in range(4):
         before = text
         if "\\" in text:
+            if css:
+                text = _CSS_ESCAPE.sub(_css_escape_value, text)
             text = _JSON_ESCAPE.sub(_json_escape_value, text)
+            if not css and "\\" in text:
+                text = _CSS_ESCAPE.sub(_css_escape_value, text)
         if "&" in text:
             text = html.unescape(text)
         if "<" in text:
@@ -145,6 +217,86 @@ def decode_layers(text: str, *, url: bool = False) -> str:
             text = unquote_plus(text)
         if text == before:
             break
+    return text
+
+
+def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0) -> Iterator[str]:
+    """Every way a reader or a scraper could decode ``text``, first the plain one.
+
+    The first reading is :func:`decode_layers`; then, when the text holds
+    them, the percent-decoded reading and the text of each base64 run
+    (``data:`` URIs, ``atob('...')``, attributes holding encoded markup), each
+    decoded in turn, down to :data:`MAX_DECODE_DEPTH` levels. Every reading is
+    linear in the text, so the whole is too.
+    """
+    primary = decode_layers(text, url=url, css=css)
+    yield primary
+    if depth >= MAX_DECODE_DEPTH:
+        return
+    if not url and "%" in primary and _PERCENT.search(primary):
+        percent = decode_layers(primary, url=True, css=css)
+        if percent != primary:
+            yield percent
+    # Runs are looked for where "+" is still "+" (the url reading makes it a space).
+    plain = primary
+    if url:
+        if _BASE64_RUN.search(text) is None:
+            return
+        plain = decode_layers(text, css=css)
+    sources = [plain]
+    if "%" in plain and _PERCENT.search(plain):
+        sources.append(unquote(plain))
+    for source in sources:
+        payloads = list(base64_payloads(source))
+        if payloads:  # read together: one pass over many small payloads
+            yield from readings("\n".join(payloads), url=True, depth=depth + 1)
+
+
+def base64_payloads(text: str) -> Iterator[str]:
+    """The text of each base64 run in ``text`` that decodes to text.
+
+    A run is :data:`MIN_BASE64_CHARS` or more characters of the base64 (or
+    URL-safe base64) alphabet with both lower- and upper-case letters; runs
+    that decode to binary (images, fonts) are skipped after a short look.
+    """
+    for match in _BASE64_RUN.finditer(text):
+        run = match.group()
+        if run.islower() or run.isupper() or run.isdigit():
+            continue
+        payload = _decode_base64(run)
+        if payload is not None:
+            yield payload
+
+
+def _decode_base64(run: str) -> str | None:
+    """The UTF-8 text a base64 run stands for, or None (not base64, or binary).
+
+    Runs decoding to binary are dropped after a look at their first bytes,
+    so images and fonts embedded as ``data:`` URIs cost little.
+    """
+    data = run.rstrip("=")
+    if len(data) % 4 == 1:
+        return None
+    if "-" in data or "_" in data:
+        if "+" in data or "/" in data:
+            return None
+        data = data.translate(_URLSAFE)
+    try:
+        raw = binascii.a2b_base64(data + "=" * (-len(data) % 4), strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    if raw.isascii():
+        text = raw.decode("ascii")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(raw) - 3:
+                return None  # binary, or not UTF-8 (a cut-off last character is fine)
+            text = raw[: exc.start].decode("utf-8")
+    head = text[:256]
+    if _NOT_TEXT.search(head) is not None and len(_NOT_TEXT.findall(head)) * 8 > len(head):
+        return None
     return text
 
 
@@ -194,7 +346,7 @@ class Fingerprint:
             safe |= shingles(stream, k)
         safe |= _chrome_runs(chrome, k, raw)
         runs = frozenset(raw - safe)
-        vocabulary = frozenset(word for run in runs for word in run)
+        vocabulary = frozenset(chain.from_iterable(runs))
         return cls(k, runs, vocabulary)
 
     def __bool__(self) -> bool:
@@ -223,20 +375,40 @@ class Fingerprint:
             if tokens[i] in vocabulary and tuple(tokens[i : i + k]) in runs:
                 yield i
 
-    def leaks(self, text: str, *, url: bool = False) -> bool:
-        """Whether ``text``, once decoded, still carries withheld text."""
+    def leaks(self, text: str, *, url: bool = False, css: bool = False) -> bool:
+        """Whether ``text``, in any of its :func:`readings`, still carries withheld text."""
         if not self.runs:
             return False
-        return self.first_match(words(decode_layers(text, url=url))) is not None
+        return any(self.first_match(words(reading)) is not None for reading in readings(text, url=url, css=css))
+
+    def leaks_encoded(self, text: str) -> bool:
+        """Whether a percent- or base64-encoded reading of ``text`` carries withheld text.
+
+        For text nodes, whose plain reading is checked across node boundaries.
+        """
+        if not self.runs:
+            return False
+        if _BASE64_RUN.search(text) is None and _PERCENT.search(text) is None:
+            return False
+        found = readings(text)
+        next(found)  # the plain reading
+        return any(self.first_match(words(reading)) is not None for reading in found)
 
     def safe_prefix(self, text: str, *, url: bool = False) -> str:
-        """The decoded text up to where withheld text starts (the teaser part)."""
+        """The decoded text up to where withheld text starts (the teaser part).
+
+        "" when what would be kept still carries withheld text in another
+        reading (base64, percent-encoding): such a copy cannot be shortened.
+        """
         decoded = decode_layers(text, url=url)
         spans = word_spans(decoded)
         first = self.first_match([token for token, _ in spans])
-        if first is None:
-            return decoded
-        return decoded[: spans[first][1]].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+        prefix = decoded
+        if first is not None:
+            prefix = decoded[: spans[first][1]].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+        if prefix and self.leaks(prefix, url=url):
+            return ""
+        return prefix
 
 
 def _chrome_runs(pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
@@ -255,23 +427,33 @@ def _chrome_runs(pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]) 
 
 
 def joined_tokens(texts: Sequence[str], separator: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """Tokens of ``texts`` joined by ``separator``, each with the first and last text it spans."""
-    starts: list[int] = []
-    position = 0
-    for text in texts:
-        starts.append(position)
-        position += len(text) + len(separator)
+    """Tokens of ``texts`` joined by ``separator``, each with the first and last text it spans.
+
+    ``separator`` is " " (no token spans two texts) or "" (a word split over
+    texts, ``zephyr<em>quill</em>``, is one token spanning them). Each text is
+    tokenised on its own (:func:`words`), so the cost is that of tokenising.
+    """
+    if separator and _WORD.search(separator):
+        raise ValueError("the separator must not hold word characters")
     tokens: list[str] = []
     owners: list[tuple[int, int]] = []
-    for match in _WORD.finditer(separator.join(texts)):
-        first = bisect_right(starts, match.start()) - 1
-        last = bisect_right(starts, match.end() - 1) - 1
-        token = match.group()
-        if not token.isascii():
-            token = unicodedata.normalize("NFKC", token)
-        for part in _WORD.findall(token.casefold()):
-            tokens.append(part)
-            owners.append((first, last))
+    open_end = False  # the last token reaches the end of the texts so far, and a word may go on
+    for index, text in enumerate(texts):
+        parts = words(text)
+        if separator:
+            tokens.extend(parts)
+            owners.extend([(index, index)] * len(parts))
+            continue
+        core = text if text.isascii() else _IGNORABLE.sub("", text)
+        if not core:
+            continue
+        if open_end and parts and _MERGING.match(core):
+            tokens[-1] += parts[0]
+            owners[-1] = (owners[-1][0], index)
+            parts = parts[1:]
+        tokens.extend(parts)
+        owners.extend([(index, index)] * len(parts))
+        open_end = _MERGING.match(core[-1]) is not None
     return tokens, owners
 
 
@@ -442,9 +624,9 @@ def find_leaks(soup: BeautifulSoup, fingerprint: Fingerprint) -> list[str]:
     for node, _hidden in nodes:
         if isinstance(node, Tag):
             for name, value in node.attrs.items():
-                if fingerprint.leaks(_attribute_text(value), url=True):
+                if fingerprint.leaks(_attribute_text(value), url=True, css=name.lower() == "style"):
                     found.append(f"<{node.name} {name}>")
-            if node.name in _CODE_TAGS and fingerprint.leaks(node.get_text()):
+            if node.name in _CODE_TAGS and fingerprint.leaks(node.get_text(), css=node.name == "style"):
                 found.append(f"<{node.name}>")
         elif isinstance(node, PreformattedString) and fingerprint.leaks(str(node)):
             found.append("comment")
@@ -459,20 +641,27 @@ def _text_matches(nodes: list[tuple[PageElement, bool]], fingerprint: Fingerprin
     Hidden text is decoded first (a ``<textarea>`` or ``<noscript>`` may hold
     escaped markup). A run that reaches into hidden text is a hidden copy, so
     only its hidden side goes; a run entirely in visible text is a visible
-    copy (the fingerprint already spares ordinary chrome), and goes.
+    copy (the fingerprint already spares ordinary chrome), and goes. A node
+    whose percent- or base64-decoded reading carries withheld text goes too.
     """
     texts: list[tuple[PageElement, bool, str]] = []
+    doomed: set[int] = set()
     for node, hidden in nodes:
         if is_text(node):
             text = str(node)
+            if fingerprint.leaks_encoded(text):
+                doomed.add(len(texts))
             texts.append((node, hidden, decode_layers(text) if hidden else text))
-    doomed: set[int] = set()
     k = fingerprint.k
     for separator in (" ", ""):
         tokens, owners = joined_tokens([text for _, _, text in texts], separator)
         for start in fingerprint.matches(tokens):
+            window = owners[start : start + k]
+            if window[0] == window[-1] and window[0][0] == window[0][1]:
+                doomed.add(window[0][0])  # the run is inside one node
+                continue
             involved: set[int] = set()
-            for first, last in owners[start : start + k]:
+            for first, last in window:
                 involved.update(range(first, last + 1))
             hidden_ones = {index for index in involved if texts[index][1]}
             doomed |= hidden_ones or involved
@@ -496,7 +685,7 @@ def _attribute_text(value: Any) -> str:
 def _scrub_attributes(tag: Tag, fingerprint: Fingerprint, report: ScrubReport) -> None:
     for name, value in list(tag.attrs.items()):
         text = _attribute_text(value)
-        if len(text) < 2 * fingerprint.k or not fingerprint.leaks(text, url=True):
+        if len(text) < fingerprint.k or not fingerprint.leaks(text, url=True, css=name.lower() == "style"):
             continue
         if tag.name == "meta" and name.lower() == "content":
             prefix = fingerprint.safe_prefix(text, url=True)
@@ -511,7 +700,8 @@ def _scrub_attributes(tag: Tag, fingerprint: Fingerprint, report: ScrubReport) -
 
 def _scrub_code(tag: Tag, fingerprint: Fingerprint, report: ScrubReport) -> None:
     body = "".join(str(s) for s in tag.contents if isinstance(s, NavigableString))
-    if not body.strip() or not fingerprint.leaks(body):
+    css = tag.name == "style"
+    if not body.strip() or not fingerprint.leaks(body, css=css):
         return
     new_body: str | None = None
     if tag.name == "script":
@@ -526,7 +716,7 @@ def _scrub_code(tag: Tag, fingerprint: Fingerprint, report: ScrubReport) -> None
             # Code, and other data blocks (text templates...): their string
             # literals are rewritten in place, the rest is left as it was.
             new_body = _scrub_javascript(body, fingerprint)
-    if new_body is not None and not fingerprint.leaks(new_body):
+    if new_body is not None and not fingerprint.leaks(new_body, css=css):
         _set_code(tag, new_body)
         report.scripts_rewritten += 1
         report.places.append(f"<{tag.name}> rewritten")

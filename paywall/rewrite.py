@@ -16,14 +16,19 @@ from __future__ import annotations
 import codecs
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from bs4 import BeautifulSoup, Comment, Tag
+from bs4 import BeautifulSoup, Comment, Tag, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, PageElement, ProcessingInstruction
 
 from paywall import leaks
 from paywall.errors import RewriteError
+
+# XHTML served as XML is parsed as HTML on purpose (browsers render it as a page);
+# the warning would be logged on every such request.
+warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 
 MAX_DEPTH = 512
 """Deeper element nesting than this is treated as hostile input.
@@ -79,6 +84,14 @@ _OUTSIDE_ARTICLE_NAMES = re.compile(r"(?:comments?|related|recommended|sidebar|p
 _BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
 _BREAK_ATTRIBUTE = "data-paywall-break"
 _NOT_TEASER_TAGS = frozenset({"template", "noscript", "aside", "figure", "script", "style"})
+_PASSED_OVER_TAGS = frozenset({"script", "style", "link", "meta", "template", "noscript"})
+_HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+_INLINE_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "del", "dfn", "em", "i", "img", "ins",
+        "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr",
+    }
+)  # fmt: skip
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]+)", re.IGNORECASE)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")
 
@@ -107,7 +120,32 @@ _CHARSET_ALIASES = {
     "x-mac-roman": "mac_roman",
 }
 
+# WHATWG labels of UTF-16; honoured in the HTTP header only (a ``<meta>`` that
+# could be read as ASCII cannot be right about UTF-16: it means UTF-8 there).
+_UTF16_LABELS = {
+    "utf-16": "utf-16-le",
+    "utf-16le": "utf-16-le",
+    "utf-16-le": "utf-16-le",
+    "unicode": "utf-16-le",
+    "unicodefeff": "utf-16-le",
+    "ucs-2": "utf-16-le",
+    "csunicode": "utf-16-le",
+    "iso-10646-ucs-2": "utf-16-le",
+    "utf-16be": "utf-16-be",
+    "utf-16-be": "utf-16-be",
+    "unicodefffe": "utf-16-be",
+}
+_WIDE_CODECS = ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+GARBLED_SHARE = 0.1
+"""A decoded page with more NULs and replacement characters than this share is not text.
+
+UTF-16 or UTF-32 read as a single-byte charset is about half NULs; a browser
+skips the NULs and shows the page's source as text, article included. Such a
+body is decoded by its NUL pattern, or refused.
+"""
 _XML_ENCODING = re.compile(r"encoding\s*=\s*[\"'][^\"']*[\"']")
 
 ArticleFinder = Callable[[BeautifulSoup], Tag | None]
@@ -117,19 +155,25 @@ ArticleFinder = Callable[[BeautifulSoup], Tag | None]
 # --------------------------------------------------------------------------- decoding
 
 
-def _codec(label: str | None) -> str | None:
-    """Python codec name for a charset label, or None if unknown or unusable."""
+def _codec(label: str | None, *, header: bool = False) -> str | None:
+    """Python codec name for a charset label, or None if unknown or unusable.
+
+    UTF-16 and UTF-32 only come from the HTTP ``header`` (WHATWG reads the
+    ``utf-16`` label as UTF-16LE); in a ``<meta>`` they are ignored.
+    """
     if not label:
         return None
     name = label.strip().strip("\"'").lower()
+    if name in _UTF16_LABELS:
+        return _UTF16_LABELS[name] if header else None
     name = _CHARSET_ALIASES.get(name, name)
     try:
         info = codecs.lookup(name)
     except LookupError:
         return None
-    if info.name in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be") or (
-        not _is_text_codec(info.name)
-    ):
+    if info.name in _WIDE_CODECS:
+        return info.name if header and info.name != "utf-16" else None
+    if not _is_text_codec(info.name):
         return None
     return info.name
 
@@ -144,25 +188,74 @@ def _is_text_codec(name: str) -> bool:
     return True
 
 
+def _garbled(text: str) -> bool:
+    """Whether decoded text is mostly NULs and replacement characters (see :data:`GARBLED_SHARE`)."""
+    bad = text.count("\x00") + text.count("\ufffd")
+    return bad >= 4 and bad > GARBLED_SHARE * len(text)
+
+
 def decode_body(body: bytes, charset: str | None) -> str:
     """Decode a response body the way a browser would.
 
     A byte-order mark wins (as in browsers: it cannot be there by accident),
-    then the charset of the HTTP header, then a ``<meta>`` declaration near
-    the start, then UTF-8. Undecodable bytes become U+FFFD, and control
-    characters that the parser cannot hold become U+FFFD too.
+    then the charset of the HTTP header (UTF-16 labels included, unless the
+    page reads as ASCII-compatible markup and not as UTF-16), then a
+    ``<meta>`` declaration near the start, then UTF-8. Undecodable bytes become
+    U+FFFD, and control characters that the parser cannot hold become U+FFFD too.
+
+    A result that is not text (:func:`_garbled`: UTF-16 or UTF-32 without a
+    byte-order mark or label, binary) is decoded again as UTF-32 or UTF-16
+    if one of them reads it as text; otherwise this raises
+    :class:`RewriteError`, so the page is refused rather than passed as
+    "no article".
     """
+    text: str | None = None
     for bom, name in _BOMS:
         if body.startswith(bom):
             text = body[len(bom) :].decode(name, errors="replace")
-            return _CONTROL.sub("\ufffd", text)
-    codec = _codec(charset)
-    if codec is None:
-        match = _META_CHARSET.search(body[:SNIFF_BYTES])
-        if match is not None:
-            codec = _codec(match.group(1).decode("ascii", "replace"))
-    text = body.decode(codec or "utf-8", errors="replace")
+            break
+    codec = None if text is not None else _codec(charset, header=True)
+    if codec in _WIDE_CODECS:
+        text = body.decode(codec, errors="replace")
+        codec = None
+        if "<" not in text and b"<" in body:
+            # Mislabelled: markup in an ASCII-compatible charset. A browser would
+            # show garbage, but a scraper reading the bytes gets the article.
+            text = None
+    if text is None:
+        if codec is None:
+            match = _META_CHARSET.search(body[:SNIFF_BYTES])
+            if match is not None:
+                codec = _codec(match.group(1).decode("ascii", "replace"))
+        text = body.decode(codec or "utf-8", errors="replace")
+    if _garbled(text):
+        for name in _wide_candidates(body[:SNIFF_BYTES]):
+            candidate = body.decode(name, errors="replace").removeprefix("\ufeff")
+            if not _garbled(candidate):
+                text = candidate
+                break
+        else:
+            raise RewriteError("cannot decode the page: it does not read as text in its charset")
     return _CONTROL.sub("\ufffd", text)
+
+
+def _wide_candidates(sample: bytes) -> list[str]:
+    """UTF-32 / UTF-16 codecs the NUL bytes of ``sample`` point to, likeliest first."""
+    zeros = [sample[i::4].count(0) for i in range(4)]
+    quarter = max(1, len(sample) // 4)
+    found: list[str] = []
+    if sum(zeros) * 5 < len(sample):
+        return found  # wide encodings of markup are mostly NULs
+    if zeros[2] > 0.9 * quarter and zeros[3] > 0.9 * quarter:
+        found.append("utf-32-le")
+    if zeros[0] > 0.9 * quarter and zeros[1] > 0.9 * quarter:
+        found.append("utf-32-be")
+    even, odd = zeros[0] + zeros[2], zeros[1] + zeros[3]
+    if odd > 2 * even:
+        found.append("utf-16-le")
+    if even > 2 * odd:
+        found.append("utf-16-be")
+    return found
 
 
 # --------------------------------------------------------------------------- finding the article
@@ -193,6 +286,13 @@ def _is_outside_content(tag: Tag) -> bool:
         if any(_OUTSIDE_ARTICLE_NAMES.fullmatch(name) for name in names):
             return True
     return False
+
+
+def _is_hidden(tag: Tag) -> bool:
+    """Whether the markup hides this element from readers (``hidden``, ``<template>``...)."""
+    if leaks.is_hiding(tag):
+        return True
+    return any(isinstance(parent, Tag) and leaks.is_hiding(parent) for parent in tag.parents)
 
 
 def paragraphs(article: Tag) -> list[PageElement]:
@@ -255,14 +355,20 @@ def find_article_heuristic(soup: BeautifulSoup) -> Tag | None:
     outermost (an ``<article>`` around its ``.entry-content``). Too little text
     (:data:`MIN_TEXT_BLOCKS`) or a rival of comparable size elsewhere on the
     page (:data:`DOMINANCE`, a listing of cards) means no article.
+    Candidates hidden by the markup (``hidden``, ``aria-hidden``, inline
+    ``display:none``, ``<template>``, ``<noscript>``) only count when no
+    visible one qualifies: a hidden duplicate of the body is not a rival (it
+    is scrubbed as a copy), and an article revealed by script is still gated.
     """
-    scored: list[tuple[int, int, Tag]] = []
+    visible: list[tuple[int, int, Tag]] = []
+    hidden: list[tuple[int, int, Tag]] = []
     for tag in soup.select(", ".join(ARTICLE_SELECTORS), limit=MAX_CANDIDATES):
         if _is_outside_content(tag):
             continue
         units, words = _score(tag)
         if units >= MIN_TEXT_BLOCKS and words > 0:
-            scored.append((words, -_depth(tag), tag))
+            (hidden if _is_hidden(tag) else visible).append((words, -_depth(tag), tag))
+    scored = visible or hidden
     if not scored:
         return None
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
@@ -359,6 +465,8 @@ class Page:
         ``<!--more-->``, ``<!-- paywall -->``, ``<!--members-only-->``, or an
         element with ``data-paywall-break``; the marker goes too), otherwise
         after ``teaser_paragraphs`` paragraphs (see :func:`paragraphs`).
+        Prose right after the article that a stray end tag pushed out of it
+        (:func:`continuation`) is moved back into it first, so it is cut with it.
         Something is always withheld: an article with no more paragraphs than
         the teaser keeps one fewer than it has (so 1 of 2, and none of 1).
         Everything after the cut inside the article goes; ``cta_html`` stands
@@ -382,6 +490,11 @@ class Page:
 
     def _gate(self, article: Tag, teaser_paragraphs: int, cta_html: str, head_html: str) -> bytes:
         soup = self._soup
+        # The rest of a story pushed out of the article by a stray end tag is
+        # put back before anything is measured: it is cut with the article,
+        # and its text is never taken for chrome.
+        for node in continuation(article):
+            article.append(node.extract())
         chrome = leaks.visible_pieces(soup, skip=article, linked=True)
         removed, cut = _cut_article(article, teaser_paragraphs)
         teaser = leaks.visible_pieces(article)
@@ -415,6 +528,78 @@ def _check_depth(soup: BeautifulSoup) -> None:
         if depth > MAX_DEPTH:
             raise RewriteError(f"elements nested deeper than {MAX_DEPTH}")
         stack.extend((child, depth + 1) for child in tag.contents if isinstance(child, Tag))
+
+
+def continuation(article: Tag) -> list[PageElement]:
+    """Prose right after the article that belongs to it: what a stray end tag pushed out.
+
+    A stray ``</div>`` (or ``</body></html>``, which lxml honours) in the
+    story closes the article early, and the parser puts the rest of the story
+    after it. This returns the nodes that directly continue the article in
+    document order: following siblings of the article and of each ancestor,
+    through ``<body>``/``<html>`` ends (into a second ``<html>`` the parser
+    may have opened), as long as they are paragraphs, bare text, inline
+    markup, quotes, lists that are not lists of links, or headings followed by
+    a paragraph. The first other element (a ``<div>``, ``<section>``,
+    ``<aside>``, ``<nav>``, ``<footer>``, ``<form>``, a list of links...)
+    is page chrome and ends it; scripts, styles and comments are stepped over
+    and stay where they are.
+    """
+    taken: list[PageElement] = []
+    level: PageElement | None = article
+    while isinstance(level, Tag) and not isinstance(level, BeautifulSoup):
+        if not _take_prose(list(level.next_siblings), taken):
+            break
+        level = level.parent
+    while taken and not isinstance(taken[-1], Tag) and not str(taken[-1]).strip():
+        taken.pop()  # layout whitespace before the chrome stays where it is
+    return taken
+
+
+def _take_prose(nodes: list[PageElement], taken: list[PageElement]) -> bool:
+    """Append the prose at the start of ``nodes`` to ``taken``; False once chrome is met."""
+    for index, node in enumerate(nodes):
+        if not isinstance(node, Tag):
+            if leaks.is_text(node):
+                taken.append(node)
+            continue
+        name = node.name
+        if name in _PASSED_OVER_TAGS:
+            continue
+        if name in ("html", "body"):
+            if not _take_prose(list(node.contents), taken):
+                return False
+            continue
+        if name in _HEADING_TAGS and _next_is_paragraph(nodes[index + 1 :]):
+            taken.append(node)
+            continue
+        if name in _INLINE_TAGS or name in ("p", "blockquote", "pre"):
+            taken.append(node)
+            continue
+        if name in ("ul", "ol", "dl") and not _is_link_list(node):
+            taken.append(node)
+            continue
+        return False
+    return True
+
+
+def _next_is_paragraph(nodes: list[PageElement]) -> bool:
+    for node in nodes:
+        if isinstance(node, Tag):
+            if node.name in _PASSED_OVER_TAGS:
+                continue
+            return node.name == "p"
+        if leaks.is_text(node) and str(node).strip():
+            return True
+    return False
+
+
+def _is_link_list(tag: Tag) -> bool:
+    """A list whose text is mostly link text (related stories, menus)."""
+    pieces = leaks.visible_pieces(tag, linked=True)
+    total = sum(len(piece.strip()) for piece in pieces)
+    linked = sum(len(piece.strip()) for piece in pieces if isinstance(piece, leaks.LinkText))
+    return linked * 2 >= total
 
 
 def _find_break(article: Tag) -> PageElement | None:
@@ -564,9 +749,37 @@ __all__: Sequence[str] = (
     "ArticleFinder",
     "GateReport",
     "Page",
+    "continuation",
     "decode_body",
     "encode_head_html",
     "find_article",
     "head_insertion_point",
     "inject_head",
 )
+
+
+_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_REL_CANONICAL = re.compile(
+    rb"""\brel\s*=\s*(?:"[^"]*\bcanonical\b[^"]*"|'[^']*\bcanonical\b[^']*'|canonical\b)""", re.IGNORECASE
+)
+_HREF = re.compile(rb"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
+
+
+def canonical_path(body: bytes) -> str | None:
+    """Path and query of the page's ``<link rel="canonical">``, found without a parse, or None."""
+    from html import unescape
+    from urllib.parse import urlsplit
+
+    for match in _LINK_TAG.finditer(body):
+        tag = match.group(0)
+        if not _REL_CANONICAL.search(tag):
+            continue
+        href = _HREF.search(tag)
+        if href is None:
+            return None
+        raw = next(g for g in href.groups() if g is not None)
+        url = urlsplit(unescape(raw.decode("utf-8", "replace")).strip())
+        if not url.path.startswith("/") or len(url.path) > 2048:
+            return None
+        return f"{url.path}?{url.query}" if url.query else url.path
+    return None

@@ -8,6 +8,7 @@ elements, attributes, plain, HTML-escaped and JSON-escaped.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -356,3 +357,165 @@ def test_empty_fingerprint_finds_nothing() -> None:
     fp = leaks.Fingerprint.build([], ["teaser"])
     assert not fp
     assert not fp.leaks("anything at all")
+
+
+# --------------------------------------------------------------------------- scripts written without spaces
+
+
+CJK_TEASER = [
+    "港口官员周一证实旧灯塔将在今年春天重新向游客开放。",
+    "修复工作历时四年费用远超议会最初的计划。",
+    "当地历史学家说这座塔是这段海岸上最古老的灯塔之一。",
+]
+CJK_WITHHELD = [
+    "工程师发现泽菲尔灰浆在上层回廊的花岗岩饰面后面已经碎裂。",
+    "玻璃匠用从沉船中打捞的月光玻璃重建了灯室。",
+]
+CJK_MARKERS = ("泽菲尔灰浆", "月光玻璃")
+
+
+def test_words_split_scripts_without_spaces_per_character() -> None:
+    assert leaks.words("泽菲尔 ok") == ["泽", "菲", "尔", "ok"]
+    assert leaks.words("ひらがなカタカナ") == list("ひらがなカタカナ")
+    assert leaks.words("한국어 뉴스") == ["한", "국", "어", "뉴", "스"]
+    assert leaks.words("ภาษาไทย") == list("ภาษาไทย")  # vowel marks included
+    assert leaks.words("café 東京abc") == ["café", "東", "京", "abc"]
+    halfwidth = "\uff76\uff80\uff76\uff85"  # ｶﾀｶﾅ
+    assert leaks.words(halfwidth) == list("カタカナ")
+
+
+def test_cjk_copies_in_metadata_and_hidden_elements_are_scrubbed_and_chrome_kept() -> None:
+    chrome = "订阅我们的新闻通讯获取每日要闻"
+    page = f"""<html><head><meta name="description" content="{CJK_WITHHELD[0]}">
+    <meta property="og:description" content="{CJK_TEASER[0]}{CJK_WITHHELD[1]}">
+    <script type="application/ld+json">{json.dumps({"articleBody": "".join(CJK_TEASER + CJK_WITHHELD)})}</script>
+    </head><body><nav><a href="/">首页</a><a href="/n">新闻</a></nav>
+    <article><h1>灯塔重新开放</h1>{paragraphs_html(CJK_TEASER + CJK_WITHHELD)}</article>
+    <div hidden>{CJK_WITHHELD[1]}</div><section class="newsletter"><p>{chrome}</p></section></body></html>"""
+    page_, out = gate(page)
+    assert_no_leak(out, markers=CJK_MARKERS)
+    text = out.decode()
+    assert chrome in text and "首页" in text and "灯塔重新开放" in text
+    soup = BeautifulSoup(out, "lxml")
+    assert soup.find("meta", property="og:description")["content"].startswith(CJK_TEASER[0])
+    assert json.loads(soup.find("script", type="application/ld+json").string)["articleBody"].startswith(
+        "".join(CJK_TEASER)
+    )
+    assert page_.report.withheld_words == len("".join(CJK_WITHHELD)) - 2  # punctuation is not a token
+
+
+# --------------------------------------------------------------------------- invisible characters
+
+
+def test_invisible_characters_do_not_split_words() -> None:
+    assert leaks.words("zeph\u00adyr\u200bquill wo\u2060rd \ufeffbom") == ["zephyrquill", "word", "bom"]
+    assert leaks.words("foo\u200b \u200dbar") == ["foo", "bar"]
+    spans = leaks.word_spans("a zeph\u00adyr quill")
+    assert spans == [("a", 0), ("zephyr", 2), ("quill", 10)]
+    tokens, owners = leaks.joined_tokens(["zeph\u00ad", "yr", " quill"], "")
+    assert tokens == ["zephyr", "quill"] and owners == [(0, 1), (2, 2)]
+
+
+def test_soft_hyphenated_article_loses_its_plain_copies() -> None:
+    hyphenated = [re.sub(r"\b(\w{3})(\w{3,})", "\\1&shy;\\2", p) for p in WITHHELD]
+    ld = json.dumps({"@type": "NewsArticle", "articleBody": full_text()})
+    page = f"""<html><head><script type="application/ld+json">{ld}</script>
+    <meta name="description" content="{html.escape(WITHHELD[1])}"></head>
+    <body><article>{paragraphs_html(TEASER)}{paragraphs_html(hyphenated)}</article>
+    <div hidden>{WITHHELD[2].replace("e", "e&#8203;")}</div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out.replace("\u00ad".encode(), b"").replace("\u200b".encode(), b""))
+
+
+# --------------------------------------------------------------------------- encodings the scrubber undoes
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_decode_layers_knows_js_code_point_and_css_escapes() -> None:
+    assert leaks.decode_layers("\\u{7a}eph\\u{1F600}") == "zeph\U0001f600"
+    assert leaks.decode_layers("\\7a eph\\79 r", css=True) == "zephyr"
+    assert leaks.decode_layers("\\0000bf", css=True) == "\u00bf"  # not JavaScript's \b
+    assert leaks.decode_layers("\\\\7a eph") == "zeph"  # CSS escape written in a JS string
+    assert leaks.decode_layers("\\u{110000}") == "\ufffd"
+
+
+def test_readings_include_base64_and_percent_encoded_text() -> None:
+    readings = list(leaks.readings(f"atob('{b64('<p>zephyr quill</p>')}')"))
+    assert any("zephyr quill" in r for r in readings)
+    assert any("zephyr quill" in r for r in leaks.readings("decodeURIComponent('zephyr%20quill')"))
+    urlsafe = base64.urlsafe_b64encode(b"zephyr quill ?>~~ mortar").decode().rstrip("=")
+    assert any("zephyr quill" in r for r in leaks.readings(urlsafe))
+    inner = b64(f"data={quote('zephyr quill mortar')}")
+    assert any("zephyr quill" in r for r in leaks.readings(f"data:text/plain;base64,{b64(inner)}", url=True))
+
+
+def test_binary_base64_and_ordinary_identifiers_are_not_read_as_text() -> None:
+    assert leaks.base64_payloads(base64.b64encode(bytes(range(256)) * 4).decode()) is not None
+    assert list(leaks.base64_payloads(base64.b64encode(bytes(range(256)) * 4).decode())) == []
+    assert list(leaks.base64_payloads("getElementsByClassName addEventListener")) == []
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        f'<iframe src="data:text/html;base64,{b64(paragraphs_html(WITHHELD))}"></iframe>',
+        f'<div data-content="{b64(paragraphs_html(WITHHELD))}">x</div>',
+        f'<img src="/i.png" data-alt="{base64.urlsafe_b64encode(" ".join(WITHHELD).encode()).decode()}">',
+        f"<script>var body = atob('{b64(paragraphs_html(WITHHELD))}');</script>",
+        f"<script>var body = decodeURIComponent('{quote(' '.join(WITHHELD))}');</script>",
+        "<script>var body = '" + "".join(f"\\u{{{ord(c):x}}}" for c in " ".join(WITHHELD)) + "';</script>",
+        "<style>.more::after{content:'" + "".join(f"\\{ord(c):x} " for c in " ".join(WITHHELD)) + "'}</style>",
+        "<p style=\"--x:'" + "".join(f"\\{ord(c):x} " for c in WITHHELD[0]) + "'\">x</p>",
+        f"<!-- {b64(' '.join(WITHHELD))} -->",
+        f"<div hidden>{b64(' '.join(WITHHELD))}</div>",
+        f"<div hidden>{quote(' '.join(WITHHELD))}</div>",
+        f'<meta name="x-body" content="{b64(" ".join(WITHHELD))}">',
+        f'<script type="application/json">{json.dumps({"b": b64(" ".join(WITHHELD)), "n": 1})}</script>',
+    ],
+    ids=[
+        "data-uri",
+        "data-attribute",
+        "urlsafe",
+        "atob",
+        "percent-in-script",
+        "js-code-points",
+        "css-escapes",
+        "css-escapes-in-style-attribute",
+        "base64-comment",
+        "base64-hidden-text",
+        "percent-hidden-text",
+        "base64-meta",
+        "base64-json",
+    ],
+)
+def test_encoded_copies_are_removed(copy: str) -> None:
+    page = f"""<html><head></head><body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    {copy}<footer><p>Stay informed</p></footer></body></html>"""
+    _, out = gate(page)
+    text = out.decode()
+    text = re.sub(r"\\u\{([0-9a-f]+)\}", lambda m: chr(int(m.group(1), 16)), text)
+    text = re.sub(r"\\([0-9a-f]{1,6}) ?", lambda m: chr(int(m.group(1), 16)), text)
+    decoded = [text] + [
+        base64.urlsafe_b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace")
+        for run in re.findall(r"[A-Za-z0-9_-]{16,}", text.replace("+", "-").replace("/", "_"))
+    ]
+    for reading in decoded:
+        assert_no_leak(reading.encode())
+    assert "Stay informed" in text
+
+
+def test_encoded_copies_do_not_touch_unrelated_encoded_data() -> None:
+    image = base64.b64encode(bytes(range(256)) * 8).decode()
+    note = b64("A note about the harbour that has nothing withheld in it at all.")
+    page = f"""<html><head><style>.logo{{background:url(data:image/png;base64,{image})}}</style>
+    <script>var note = atob('{note}'); var q = decodeURIComponent('harbour%20news');</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    <img src="data:image/png;base64,{image}" data-note="{note}"></body></html>"""
+    page_, out = gate(page)
+    assert_no_leak(out)
+    for kept in (image, note, "harbour%20news"):
+        assert kept.encode() in out
+    assert page_.report.scrub.total == 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import random
 
 import pytest
 from bs4 import BeautifulSoup
 
+from paywall import leaks
 from paywall.errors import RewriteError
-from paywall.rewrite import MAX_DEPTH, Page, decode_body, inject_head
+from paywall.rewrite import MAX_DEPTH, Page, continuation, decode_body, inject_head
 from tests.test_leaks import CTA, CTA_MARK, MARKERS, TEASER, WITHHELD, assert_cta_once, assert_no_leak
 
 ALL = TEASER + WITHHELD
@@ -423,3 +425,119 @@ def test_inject_head(body: bytes, expected: bytes) -> None:
 def test_inject_head_escapes_non_ascii_and_keeps_body_without_html() -> None:
     assert inject_head(b"<head></head>", "<meta content='é'>") == b"<head><meta content='&#233;'></head>"
     assert inject_head(b"<head></head>", "") == b"<head></head>"
+
+
+# --------------------------------------------------------------------------- UTF-16, UTF-32, undecodable bodies
+
+
+@pytest.mark.parametrize(
+    ("encoding", "label"),
+    [
+        ("utf-16-le", "utf-16le"),
+        ("utf-16-le", "UTF-16"),  # WHATWG: the utf-16 label is UTF-16LE
+        ("utf-16-le", "unicode"),
+        ("utf-16-be", "utf-16be"),
+        ("utf-16-le", None),  # no label, no byte-order mark: read from where the NULs are
+        ("utf-16-be", None),
+        ("utf-32-le", None),
+        ("utf-32-be", "utf-8"),  # a wrong label does not matter either
+        ("utf-32-le", "utf-32"),
+    ],
+)
+def test_wide_encodings_without_byte_order_mark_are_decoded_and_gated(encoding: str, label: str | None) -> None:
+    markup = news(f"<article>{paras(['Le café est ouvert.', *ALL])}</article>")
+    assert "Le café est ouvert." in decode_body(markup.encode(encoding), label)
+    out = gate(markup.encode(encoding), charset=label)
+    assert_no_leak(out)
+    assert "Le café est ouvert.".encode() in out
+
+
+def test_utf16_label_on_ascii_compatible_markup_is_ignored() -> None:
+    """A <meta> cannot declare UTF-16 (WHATWG: it means UTF-8), and a header that does is wrong about markup."""
+    assert decode_body(b'<meta charset="utf-16"><p>caf\xc3\xa9</p>', None).endswith("café</p>")
+    assert decode_body(b"<p>caf\xc3\xa9</p>", "utf-16le") == "<p>café</p>"
+
+
+@pytest.mark.parametrize("body", [bytes(range(256)) * 16, random.Random(7).randbytes(20_000)])
+def test_body_that_is_not_text_in_any_reading_is_refused(body: bytes) -> None:
+    with pytest.raises(RewriteError):
+        decode_body(body, None)
+    with pytest.raises(RewriteError):
+        Page.parse(body, "utf-8")
+
+
+# --------------------------------------------------------------------------- stray end tags
+
+
+@pytest.mark.parametrize(
+    "article",
+    [
+        f'<div class="wrap"><article>{paras(TEASER)}<div class="embed"></div></div>{paras(WITHHELD)}</article></div>',
+        f"<article>{paras(TEASER)}<div class='embed'></body></html></div>{paras(WITHHELD)}</article>",
+        f"<article>{paras(TEASER[:1])}</div>{paras(TEASER[1:] + WITHHELD)}</article>",
+        f"<article>{paras(TEASER)}</div><h2>Underground</h2>{paras(WITHHELD[:2])}<blockquote>{WITHHELD[2]}</blockquote>"
+        f"<ul><li>{WITHHELD[3]}</li></ul></article>",
+        f"<article>{paras(ALL)}</div>{' '.join(WITHHELD)} <em>and</em> more</article>",
+    ],
+    ids=["close-div", "close-body-html", "early-close", "headings-quotes-lists", "bare-text"],
+)
+def test_story_pushed_out_of_the_article_by_a_stray_end_tag_is_cut(article: str) -> None:
+    # A stray </div> closes up to an open <div>; the selector: a one-paragraph article is not found otherwise.
+    out = gate(news(f'<div class="story">{article}</div>'), selector="article")
+    assert_no_leak(out)
+    assert kept_paragraphs(out) == TEASER
+    for chrome in CHROME:
+        assert chrome.encode() in out
+
+
+def test_continuation_stops_at_the_first_chrome() -> None:
+    soup = BeautifulSoup(
+        f"<body><main><article>{paras(TEASER)}</article><p>more</p><!-- c --><script>x()</script> text"
+        "<h3>Related</h3><ul><li><a href='/a'>Other story</a></li></ul><p>after</p></main></body>",
+        "lxml",
+    )
+    article = soup.article
+    assert article is not None
+    taken = continuation(article)
+    assert [str(node) for node in taken] == ["<p>more</p>", " text"]
+    for stop in ("<div>x</div>", "<aside>x</aside>", "<section>x</section>", "<nav>x</nav>", "<form>x</form>"):
+        soup = BeautifulSoup(f"<body><article>{paras(TEASER)}</article>{stop}<p>later</p></body>", "lxml")
+        assert soup.article is not None and continuation(soup.article) == []
+
+
+def test_trailing_layout_whitespace_is_not_taken() -> None:
+    soup = BeautifulSoup(f"<body><main><article>{paras(TEASER)}</article>\n</main>\n<footer>f</footer></body>", "lxml")
+    assert soup.article is not None and continuation(soup.article) == []
+
+
+def test_withheld_count_includes_the_continuation() -> None:
+    markup = news(f"<article>{paras(TEASER)}</div>{paras(WITHHELD)}</article>")
+    page = Page.parse(markup.encode(), None)
+    page.gate(teaser_paragraphs=3, cta_html=CTA)
+    assert page.report.withheld_words == len(leaks.words(" ".join(WITHHELD)))
+
+
+# --------------------------------------------------------------------------- hidden candidates
+
+
+@pytest.mark.parametrize(
+    "hiding",
+    [
+        '<div class="article-body" hidden>{}</div>',
+        '<div class="article-body" aria-hidden="true">{}</div>',
+        '<div class="entry-content" style="display: none">{}</div>',
+        '<div style="visibility:hidden"><article>{}</article></div>',
+        '<template><div class="article-body">{}</div></template>',
+        '<noscript><div class="article-body">{}</div></noscript>',
+    ],
+)
+def test_hidden_duplicate_of_the_body_is_not_a_rival_and_is_scrubbed(hiding: str) -> None:
+    markup = news(f"<article>{paras(ALL)}</article>").replace("<footer>", hiding.format(paras(ALL)) + "<footer>")
+    out = gate(markup)
+    assert_no_leak(out)
+    assert kept_paragraphs(out) == TEASER
+
+
+def test_only_article_hidden_is_still_gated() -> None:
+    out = gate(news(f'<div class="article-body" hidden>{paras(ALL)}</div>'))
+    assert_no_leak(out)
