@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from paywall import PaywallMiddleware, PaywallSettings  # noqa: E402
 from tests.apps.gate_app import site  # noqa: E402
+from tests.asgi import http_scope  # noqa: E402
 
 SCENARIOS: list[tuple[str, str, dict[str, Any]]] = [
     ("image (pass-through)", "/image.png", {}),
@@ -55,20 +56,7 @@ async def call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> int:
         if message["type"] == "http.response.body":
             size += len(message.get("body", b""))
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"bench.local"), *headers],
-        "client": ("127.0.0.1", 5000),
-        "server": ("bench.local", 80),
-    }
+    scope = http_scope(path, headers=headers, host=b"bench.local", client=("127.0.0.1", 5000))
     await app(scope, receive, send)
     return size
 

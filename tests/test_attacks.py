@@ -15,8 +15,7 @@ import hmac
 import json
 import re
 import tracemalloc
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +38,7 @@ from paywall.store.sqlite import SQLiteStore
 from paywall.tokens import CSRF, DEVICE, MEMBER, TRIAL, InvalidToken, issue_device_token, sign, verify
 from tests.apps import attack_upstream
 from tests.apps.attack_upstream import SECRET_WORDS
+from tests.asgi import Result, call
 from tests.conftest import assert_no_leak
 
 UPSTREAM = "http://up.internal"
@@ -46,78 +46,6 @@ DEVICE_ID = "device-0000000000000042"
 HS_SECRET = "an-hmac-secret-that-is-long-enough-0123456789"
 
 Make = Callable[..., PaywallSettings]
-
-
-# ---------------------------------------------------------------------------
-# a raw ASGI client: exact scopes (paths a browser would never send)
-
-
-@dataclass
-class Result:
-    status: int
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.encode():
-                return value.decode("latin-1")
-        return None
-
-    def header_list(self, name: str) -> list[str]:
-        return [v.decode("latin-1") for k, v in self.headers if k.lower() == name.encode()]
-
-
-async def call(
-    app: Any,
-    path: str,
-    *,
-    raw_path: bytes | None = None,
-    query: bytes = b"",
-    method: str = "GET",
-    headers: Sequence[tuple[bytes, bytes]] = (),
-    host: bytes | None = b"news.example",
-    client: tuple[str, int] = ("203.0.113.9", 50000),
-    scheme: str = "http",
-    chunks: Iterable[bytes] = (b"",),
-) -> Result:
-    raw = [(b"host", host)] if host is not None else []
-    raw.extend(headers)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": scheme,
-        "path": path,
-        "raw_path": raw_path if raw_path is not None else path.encode("utf-8"),
-        "query_string": query,
-        "root_path": "",
-        "headers": raw,
-        "client": client,
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-    pending = list(chunks)
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            body = pending.pop(0)
-            return {"type": "http.request", "body": body, "more_body": bool(pending)}
-        await asyncio.sleep(3600)  # the reader stays connected; apps cancel this wait
-        return {"type": "http.disconnect"}
-
-    result = Result(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            result.status = message["status"]
-            result.headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            result.body += message.get("body", b"")
-
-    await app(scope, receive, send)
-    return result
 
 
 class Stack:

@@ -35,10 +35,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from paywall import PaywallMiddleware, PaywallSettings
 from paywall.proxy import ProxyApp
+from tests.asgi import call
 from tests.conftest import assert_no_leak, readable_variants
 
 SettingsFactory = Callable[..., PaywallSettings]
@@ -308,40 +309,12 @@ def test_proxy_excluded_prefix_with_dot_segments_never_reaches_the_article(make_
         ProxyApp("http://upstream.test", settings, transport=httpx.MockTransport(upstream)), settings
     )
 
-    async def call(raw_path: bytes) -> bytes:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": urllib.parse.unquote(raw_path.decode()),
-            "raw_path": raw_path,
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"news.test")],
-            "client": ("203.0.113.9", 5000),
-            "server": ("news.test", 80),
-        }
-        sent: list[Message] = []
-        first = True
+    async def fetch_raw(raw_path: bytes) -> bytes:
+        path = urllib.parse.unquote(raw_path.decode())
+        return (await call(app, path, raw_path=raw_path, host=b"news.test")).body
 
-        async def receive() -> Message:
-            nonlocal first
-            if first:
-                first = False
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await anyio.sleep_forever()
-            raise AssertionError
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        await app(scope, receive, send)
-        return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-
-    assert leaked(anyio.run(call, b"/news/story")) == []  # gated as it should be
-    assert leaked(anyio.run(call, b"/static/%2e%2e/news/story")) == []
+    assert leaked(anyio.run(fetch_raw, b"/news/story")) == []  # gated as it should be
+    assert leaked(anyio.run(fetch_raw, b"/static/%2e%2e/news/story")) == []
 
 
 def test_head_and_conditional_get_on_a_mounted_route_are_answered(fetch: Callable[..., httpx.Response]) -> None:

@@ -29,6 +29,7 @@ import pytest
 from paywall.proxy import ProxyApp
 from paywall.settings import PaywallSettings
 from tests.apps import upstream_app
+from tests.asgi import call
 from tests.conftest import SECRET, assert_no_leak
 from tests.servers import ROOT, free_port, run_process, run_uvicorn, spawned
 
@@ -695,52 +696,10 @@ class _Recorder:
         return httpx.Response(200, headers=self.headers, stream=httpx.ByteStream(b"ok"))
 
 
-async def _asgi(
-    app: ProxyApp,
-    path: str,
-    *,
-    raw_path: bytes | None = None,
-    query: bytes = b"",
-    method: str = "GET",
-    headers: Sequence[tuple[bytes, bytes]] = (),
-    client: tuple[str, int] = ("203.0.113.9", 50000),
-    chunks: Sequence[bytes] = (b"",),
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+async def _asgi(app: ProxyApp, path: str, **options: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """One request straight into the ASGI app, with an exact scope (what a server such as uvicorn builds)."""
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": raw_path if raw_path is not None else path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"news.example"), *headers],
-        "client": client,
-        "server": ("127.0.0.1", 8000),
-    }
-    pending = list(chunks)
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            body = pending.pop(0)
-            return {"type": "http.request", "body": body, "more_body": bool(pending)}
-        await asyncio.sleep(3600)  # the reader stays connected; the app cancels this wait
-        return {"type": "http.disconnect"}
-
-    status, response_headers, body = 0, [], b""
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status, response_headers, body
-        if message["type"] == "http.response.start":
-            status, response_headers = message["status"], list(message["headers"])
-        else:
-            body += message.get("body", b"")
-
-    await app(scope, receive, send)
-    return status, response_headers, body
+    result = await call(app, path, **options)
+    return result.status, result.headers, result.body
 
 
 def _proxy(upstream: _Recorder | httpx.AsyncBaseTransport, **settings: Any) -> ProxyApp:
