@@ -7,7 +7,9 @@ headers the middleware does not touch go out byte for byte as the app sent them.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
+import re
 import zlib
 from collections.abc import Iterable, Mapping
 from http.cookies import SimpleCookie
@@ -226,9 +228,7 @@ def is_https(scope: Mapping[str, Any], trusted_proxies: tuple[str, ...] = ()) ->
     """
     if scope.get("scheme") in ("https", "wss"):
         return True
-    client = scope.get("client")
-    peer = client[0] if isinstance(client, tuple | list) and client else None
-    if not trusted_proxies or not isinstance(peer, str) or not _trusted(peer, trusted_proxies):
+    if not is_trusted(peer_address(scope), trusted_proxies):
         return False
     forwarded = joined_header(scope.get("headers") or [], b"x-forwarded-proto")
     if forwarded is None:
@@ -247,11 +247,8 @@ def client_address(scope: Mapping[str, Any], trusted_proxies: tuple[str, ...]) -
     proxy; then the right-most address that is not itself trusted is the
     client (addresses further left can be forged by the client).
     """
-    client = scope.get("client")
-    peer = client[0] if isinstance(client, tuple | list) and client else None
-    if not isinstance(peer, str):
-        return None
-    if not trusted_proxies or not _trusted(peer, trusted_proxies):
+    peer = peer_address(scope)
+    if peer is None or not is_trusted(peer, trusted_proxies):
         return peer
     raw_headers = scope.get("headers") or []
     forwarded: list[str] = []
@@ -261,7 +258,7 @@ def client_address(scope: Mapping[str, Any], trusted_proxies: tuple[str, ...]) -
     for candidate in reversed([f for f in forwarded if f]):
         if not _valid_ip(candidate):
             return peer
-        if not _trusted(candidate, trusted_proxies):
+        if not is_trusted(candidate, trusted_proxies):
             return candidate
     return peer
 
@@ -274,16 +271,41 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
+def peer_address(scope: Mapping[str, Any]) -> str | None:
+    """The address of the connecting peer (which may be a proxy), or None."""
+    client = scope.get("client")
+    peer = client[0] if isinstance(client, tuple | list) and client else None
+    return peer if isinstance(peer, str) else None
+
+
+@functools.lru_cache(maxsize=16)
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(net, strict=False) for net in trusted)
+
+
+def is_trusted(address: str | None, trusted: tuple[str, ...]) -> bool:
+    """Whether ``address`` lies in one of the ``trusted_proxies`` networks (parsed once per setting)."""
+    if address is None or not trusted:
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
+    return any(ip in network for network in _networks(trusted))
 
 
 # ---------------------------------------------------------------------------
 # path patterns
+
+
+def has_dot_segment(path: str) -> bool:
+    """Whether a server could resolve ``path`` to another one by removing dot segments.
+
+    ``path`` is decoded (``%2e`` is already a dot). Besides ``/``, a backslash
+    separates segments for some servers (IIS, Windows file servers) and ``;``
+    starts path parameters others strip before resolving (``/..;/`` in Tomcat).
+    """
+    return any(segment.split(";", 1)[0] in (".", "..") for segment in re.split(r"[/\\]", path))
 
 
 def normalize_path(path: str) -> str:

@@ -101,8 +101,9 @@ class PaywallMiddleware:
         if path.startswith(self._own_prefix) or path == self.settings.prefix:
             await self.endpoints(scope, receive, send)
             return
-        # Judge the path the app (or an upstream) will resolve: "/free/../story" is /story.
-        if httputil.match_path(httputil.normalize_path(path), self.settings.exclude_paths):
+        # A path the app (or an upstream) may resolve to another one ("/free/../story",
+        # "/free/..;/story") is never excluded: it is judged like any page.
+        if not httputil.has_dot_segment(path) and httputil.match_path(path, self.settings.exclude_paths):
             await self.app(scope, receive, _strip_control_headers(send))
             return
         await _Exchange(self, scope, receive, send).run()
@@ -391,12 +392,12 @@ class _Exchange:
         if verdict == "broken":
             await self._fail_closed("the page could not be parsed", reader=reader, log=False)
             return
-        if verdict == "free":
+        if verdict == "free" and self.directive != "members":
             await self._send_original(body, members_copy=False)
             return
-        if verdict == "no_article":
+        if verdict in ("free", "no_article"):
             if self.directive == "members":
-                await self._fail_closed("members-only page without an article", reader=reader, log=False)
+                await self._fail_closed("members-only page without an article to cut", reader=reader, log=False)
             elif self._protect(reader, article=False):
                 await self._send_whole(decoded, reader, cache_control=GATED_CACHE_CONTROL)
             else:
@@ -404,14 +405,14 @@ class _Exchange:
             return
 
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
-        if self.settings.free_articles and not reader.trial_ended:
+        if self.settings.free_articles and not reader.trial_ended and self.directive != "members":
             meter = await consume_meter(
                 reader, Request(self.app_scope), self.settings, self.mw.store, article_key(self.original_scope, decoded)
             )
             if meter is not None and meter.allowed:
                 await self._send_whole(decoded, reader.with_meter(meter))
                 return
-            if meter is not None:
+            if meter is not None and not meter.ip_capped:
                 kind = "metered"
         cta_html = render_cta(self.settings, kind, _path_with_query(self.original_scope))
         gated = cache.gated(key, cta_html)

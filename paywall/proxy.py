@@ -63,9 +63,7 @@ from __future__ import annotations
 import email.utils
 import html
 import http.cookiejar
-import ipaddress
 import logging
-import re
 from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
@@ -73,6 +71,7 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 import anyio
 import httpx
 
+from .httputil import has_dot_segment, is_trusted, peer_address
 from .settings import PaywallSettings
 
 logger = logging.getLogger("paywall.proxy")
@@ -176,7 +175,6 @@ class ProxyApp:
         self._base_path = parts.path.rstrip("/")
         self._netloc = httpx.URL(upstream).netloc  # host[:port], default port omitted
         self._transport = transport
-        self._trusted = tuple(ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies)
         self._client: httpx.AsyncClient | None = None
         public = urlsplit(settings.public_url) if settings.public_url else None
         self._public = (public.scheme, public.netloc) if public is not None else None
@@ -317,8 +315,8 @@ class ProxyApp:
         url = httpx.URL(scheme=self._scheme, host=self._host, port=self._port, raw_path=target)
 
         incoming: Headers = list(scope["headers"])
-        peer = _peer(scope)
-        trusted = peer is not None and self._is_trusted(peer)
+        peer = peer_address(scope)
+        trusted = is_trusted(peer, self.settings.trusted_proxies)
         drop = _connection_tokens(incoming) | HOP_BY_HOP | _REPLACED_REQUEST_HEADERS
         headers: Headers = [(b"host", self._netloc)]
         for name, value in incoming:
@@ -371,20 +369,13 @@ class ProxyApp:
                 host = fwd_host
         return proto, host
 
-    def _is_trusted(self, peer: str) -> bool:
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in self._trusted)
-
     # ------------------------------------------------------------------ response headers
     def _response_headers(self, scope: Scope, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         raw = list(raw)
         drop = _connection_tokens(raw) | HOP_BY_HOP
-        peer = _peer(scope)
         incoming: Headers = list(scope["headers"])
-        proto, host = self._public_origin(scope, incoming, peer is not None and self._is_trusted(peer))
+        trusted = is_trusted(peer_address(scope), self.settings.trusted_proxies)
+        proto, host = self._public_origin(scope, incoming, trusted)
         out: Headers = []
         for name, value in raw:
             lname = name.lower()
@@ -501,7 +492,7 @@ def _judged_path(scope: Scope) -> bytes:
         # Asterisk-form (OPTIONS *) or absolute-form (GET http://host/p): the paywall
         # judged the whole target, so not even its path part was judged.
         raise _BadRequest("request target is not a path", "This request's target is not a path on this site.")
-    if _has_dot_segment(path):
+    if has_dot_segment(path):
         raise _BadRequest("dot segments in the path", "Addresses with '.' or '..' path segments are not accepted.")
     raw = scope.get("raw_path")
     if isinstance(raw, bytes) and raw and unquote_to_bytes(raw).decode("utf-8", "replace") == path:
@@ -513,16 +504,6 @@ def _judged_path(scope: Scope) -> bytes:
             raise _BadRequest("undecodable path", "This address cannot be served.") from None
     # '?' and '#' cannot stay literal in a path: httpx would split the URL on them.
     return _url_bytes(forwarded, b"?#")
-
-
-def _has_dot_segment(path: str) -> bool:
-    """Whether a server could resolve ``path`` to another one by removing dot segments.
-
-    ``path`` is decoded (``%2e`` is already a dot). Besides ``/``, a backslash
-    separates segments for some servers (IIS, Windows file servers) and ``;``
-    starts path parameters others strip before resolving (``/..;/`` in Tomcat).
-    """
-    return any(segment.split(";", 1)[0] in (".", "..") for segment in re.split(r"[/\\]", path))
 
 
 def _url_bytes(raw: bytes, also: bytes = b"") -> bytes:
@@ -551,11 +532,6 @@ def _first(value: str | None) -> str | None:
         return None
     first = value.split(",")[0].strip()
     return first or None
-
-
-def _peer(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return str(client[0]) if client else None
 
 
 def _default_port(scheme: str) -> int:

@@ -440,8 +440,15 @@ class Page:
             raise RewriteError(f"cannot parse the page: {type(exc).__name__}: {exc}") from exc
 
     def declared_free(self) -> bool:
-        """Whether the page says it is free: ``<meta name="paywall" content="free">``."""
-        for meta in self._soup.find_all("meta"):
+        """Whether the page's head says it is free: ``<meta name="paywall" content="free">``.
+
+        Only the head counts: a tag in the body could come from anyone who can
+        post markup on the page (a comment, an embed) and would free the article.
+        """
+        head = self._soup.head
+        if head is None:
+            return False
+        for meta in head.find_all("meta"):
             name = str(meta.get("name", "")).strip().lower()
             content = str(meta.get("content", "")).strip().lower()
             if name == "paywall" and content == "free":
@@ -778,7 +785,10 @@ def canonical_path(body: bytes) -> str | None:
         if href is None:
             return None
         raw = next(g for g in href.groups() if g is not None)
-        url = urlsplit(unescape(raw.decode("utf-8", "replace")).strip())
+        try:
+            url = urlsplit(unescape(raw.decode("utf-8", "replace")).strip())
+        except ValueError:  # a malformed URL (an unclosed IPv6 bracket) is no canonical link
+            return None
         if not url.path.startswith("/") or len(url.path) > 2048:
             return None
         return f"{url.path}?{url.query}" if url.query else url.path

@@ -523,3 +523,44 @@ def test_copies_in_odd_places_are_scrubbed(fetch: Callable[..., httpx.Response],
 def test_teaser_shapes_are_cut(fetch: Callable[..., httpx.Response], article: str) -> None:
     response = fetch(html_page(page(article, extra="<!--more-->")))
     assert CTA in response.text and leaked(response.content) == []
+
+
+# =========================================================================== routes closed after a read of the code
+
+
+@pytest.mark.parametrize("where", ["<div>{}</div>", "<noscript>{}</noscript>", "<template>{}</template>"])
+def test_a_free_meta_tag_in_the_body_frees_nothing(fetch: Callable[..., httpx.Response], where: str) -> None:
+    """Only the head may declare a page free: anyone who can post markup in the body must not."""
+    tag = '<meta name="paywall" content="free">'
+    response = fetch(html_page(page(ARTICLE, extra=where.format(tag))))
+    assert CTA in response.text
+    assert leaked(response.content) == []
+
+
+def test_members_only_header_beats_a_free_meta_tag_and_the_meter(fetch: Callable[..., httpx.Response]) -> None:
+    doc = page().replace("<head>", '<head><meta name="paywall" content="free">', 1).encode()
+    headers = ((b"content-type", b"text/html"), (b"x-paywall", b"members"))
+    response = fetch(raw_app(doc, headers=headers), free_articles=5)
+    assert leaked(response.content) == []
+    assert CTA in response.text and "x-paywall" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/free/..\\story", "/free/..;/story", "/free/..;x/story"])
+def test_excluded_prefix_cannot_be_left_with_backslashes_or_path_parameters(
+    fetch: Callable[..., httpx.Response], path: str
+) -> None:
+    """IIS resolves ``\\``, Tomcat drops ``;params``: such paths are judged like any page, never excluded."""
+    response = fetch(html_page(page()), path, exclude_paths=("/free/",))
+    assert CTA in response.text
+    assert leaked(response.content) == []
+
+
+def test_readers_stopped_by_the_ip_cap_are_not_told_they_read_their_articles(
+    fetch: Callable[..., httpx.Response],
+) -> None:
+    """A new device on an address past its daily cap sees the trial offer, not "you have read your 3"."""
+    first = fetch(html_page(page()), free_articles=3, meter_ip_daily_cap=1)
+    assert CTA not in first.text, "the first device's first article is free"
+    second = fetch(html_page(page()), free_articles=3, meter_ip_daily_cap=1)  # cookies cleared: a new device
+    assert leaked(second.content) == []
+    assert CTA in second.text and "free articles this month" not in second.text
