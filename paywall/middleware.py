@@ -16,8 +16,10 @@ validators or to a ``Range`` request (a partial body would leak the article).
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import re
+import secrets
 from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -29,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import httputil
 from .access import Reader, consume_meter, identify
 from .cache import BROKEN, GateCache, page_key
-from .cta import CtaKind, fallback_page, render_cta
+from .cta import CtaKind, fallback_page, render_cta, trial_url
 from .endpoints import Endpoints
 from .errors import BodyTooLarge, RewriteError
 from .protect import Protection, csp_nonce
@@ -89,6 +91,9 @@ class PaywallMiddleware:
         self.cache = GateCache(settings.gate_cache_bytes)
         self.endpoints = Endpoints(settings, self.store, static=self.static)
         self._own_prefix = settings.prefix + "/"
+        #: Stands for the reader's page in the call to action of a cached cut.
+        self.next_placeholder = f"/paywall-next-{secrets.token_hex(8)}"
+        self.next_placeholder_html = html.escape(trial_url(settings, self.next_placeholder)).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -414,7 +419,9 @@ class _Exchange:
                 return
             if meter is not None and not meter.ip_capped:
                 kind = "metered"
-        cta_html = render_cta(self.settings, kind, _path_with_query(self.original_scope))
+        # The cut is cached per page and kind of call to action, not per URL: its link
+        # back to the page is a placeholder, filled in for each request.
+        cta_html = render_cta(self.settings, kind, self.mw.next_placeholder)
         gated = cache.gated(key, cta_html)
         if gated is None:
             gated = await self._cut(page, decoded, charset, cta_html)
@@ -422,6 +429,7 @@ class _Exchange:
         if gated == BROKEN:
             await self._fail_closed("the page could not be cut safely", reader=reader, log=False)
             return
+        gated = gated.replace(self.mw.next_placeholder_html, _trial_link_html(self.settings, self.original_scope))
         nonce = csp_nonce(self.headers)
         head = self.mw.static.cta_stylesheet(nonce=nonce)
         if self._protect(reader, article=True):
@@ -706,6 +714,11 @@ def _with_cache_headers(headers: list[tuple[bytes, bytes]], cache_control: bytes
 def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location")
     return [(k, v) for k, v in headers if k.lower() in keep]
+
+
+def _trial_link_html(settings: PaywallSettings, scope: Scope) -> bytes:
+    """The call to action's link to the trial page for this request, as it stands in HTML."""
+    return html.escape(trial_url(settings, _path_with_query(scope))).encode()
 
 
 def _path_with_query(scope: Scope) -> str:

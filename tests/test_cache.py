@@ -105,3 +105,13 @@ def test_hostile_page_is_refused_once_and_then_from_memory(
         assert response.status_code == 200
         assert_no_leak(response.content, SECRET_WORDS)
     assert len(parse_calls) == 1
+
+
+def test_query_string_variants_of_one_page_are_cut_once(make_settings: SettingsFactory, parse_calls: list[int]) -> None:
+    """fbclid and friends make every URL unique; the cut is cached per page, the link filled in per request."""
+    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    for i in range(5):
+        response = client.get(f"/article?fbclid={i}")
+        assert_no_leak(response.content, SECRET_WORDS)
+        assert f"next=/article%3Ffbclid%3D{i}" in response.text
+    assert len(parse_calls) <= 2, "judged once and cut once, not once per URL"
