@@ -38,8 +38,6 @@ class GateCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[bytes, Verdict | bytes] = OrderedDict()
         self._size = 0
-        self.hits = 0
-        self.misses = 0
 
     def verdict(self, key: bytes) -> Verdict | None:
         value = self._get(b"v" + key)
@@ -62,11 +60,8 @@ class GateCache:
 
     def _get(self, key: bytes) -> Verdict | bytes | None:
         value = self._entries.get(key)
-        if value is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
+        if value is not None:
+            self._entries.move_to_end(key)
         return value
 
     def _put(self, key: bytes, value: Verdict | bytes, cost: int) -> None:

@@ -18,7 +18,8 @@ from .settings import PaywallSettings
 CtaKind = Literal["offer", "ended", "metered"]
 
 
-def _text(template: str, settings: PaywallSettings) -> str:
+def fill_text(settings: PaywallSettings, template: str) -> str:
+    """A call-to-action text with ``$trial_days`` and ``$free_articles`` filled in."""
     values = {"trial_days": str(settings.trial_days), "free_articles": str(settings.free_articles)}
     return string.Template(template).safe_substitute(values)
 
@@ -38,8 +39,8 @@ def render_cta(settings: PaywallSettings, kind: CtaKind, next_path: str) -> str:
         title, action = settings.cta_offer_title, settings.cta_offer_action
         url = trial_url(settings, next_path)
     values = {
-        "title": html.escape(_text(title, settings)),
-        "action": html.escape(_text(action, settings)),
+        "title": html.escape(fill_text(settings, title)),
+        "action": html.escape(fill_text(settings, action)),
         "url": html.escape(url, quote=True),
         "trial_days": str(settings.trial_days),
         "free_articles": str(settings.free_articles),
@@ -59,7 +60,7 @@ def fallback_page(settings: PaywallSettings, cta_html: str, *, head_html: str = 
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>{html.escape(settings.site_name)}: continue reading</title>"
+        f"<title>{html.escape(settings.site_name) + ': ' if named else ''}Continue reading</title>"
         f"{head_html}</head>"
         '<body><main class="paywall-fallback">'
         f"{site}"

@@ -4,7 +4,7 @@
 * ``POST {prefix}/trial``              start the trial (or send the confirmation e-mail), 303 to ``next``
 * ``GET  {prefix}/trial/confirm``      the signed link from the confirmation e-mail
 * ``GET  {prefix}/status``             JSON: access level, trial end, free articles left
-* ``GET  {prefix}/protect.<hash>.js|css``  copy-protection assets, cached for a year
+* ``GET  {prefix}/<name>.<hash>.js|css``  the static files (copy protection, the call to action's look), cached a year
 * anything else                        a 404 page
 
 Nothing here trusts the request: bodies are bounded before they are read,
@@ -42,6 +42,7 @@ from .access import (
     read_device,
     trial_cookie,
 )
+from .cta import trial_url
 from .errors import StoreUnavailable
 from .httputil import is_https, parse_content_type
 from .settings import PaywallSettings
@@ -244,7 +245,8 @@ class Endpoints:
                 cookies=reader.set_cookies,
             )
         if reader.level == "trial" and reader.trial is not None:
-            ends = datetime.fromtimestamp(reader.trial.ends_at, UTC).strftime("%-d %B %Y")
+            end = datetime.fromtimestamp(reader.trial.ends_at, UTC)
+            ends = f"{end.day} {end:%B %Y}"
             return self._message(
                 200,
                 "Your free trial is running",
@@ -252,11 +254,14 @@ class Endpoints:
                 (("Back to the article", next_path),),
                 cookies=reader.set_cookies,
             )
-        device = read_device(request, self.settings, now=now)
-        return self._form_page(200, request, next_path, device.device_id, cookies=device.set_cookies)
-
-    def _form_link(self, next_path: str) -> str:
-        return f"{self.settings.trial_path()}?next={quote(next_path, safe='/')}"
+        # identify() has read the device already (and may clear a dead trial cookie);
+        # a reader it gave no device id (no metering) gets one here, for the CSRF token.
+        cookies = reader.set_cookies
+        device_id = reader.device_id
+        if device_id is None:
+            device = read_device(request, self.settings, now=now)
+            device_id, cookies = device.device_id, cookies + device.set_cookies
+        return self._form_page(200, request, next_path, device_id, cookies=cookies)
 
     # -- POST /trial ----------------------------------------------------
     async def _trial_submit(self, request: Request) -> _Reply:
@@ -296,7 +301,7 @@ class Endpoints:
                 "Please try again",
                 "This form has expired or your browser blocked its cookie. Open the form again and resend it "
                 "(the trial needs cookies to work).",
-                (("Open the form again", self._form_link(next_path)), ("Back to the article", next_path)),
+                (("Open the form again", trial_url(self.settings, next_path)), ("Back to the article", next_path)),
             )
 
         typed = form.fields.get("email", "").strip()
@@ -410,7 +415,7 @@ class Endpoints:
                 503,
                 "Please try again later",
                 "We could not send the confirmation e-mail. Please try again soon.",
-                (("Open the form again", self._form_link(next_path)), ("Back to the article", next_path)),
+                (("Open the form again", trial_url(self.settings, next_path)), ("Back to the article", next_path)),
             )
             reply.headers.append(("retry-after", "60"))
             return reply

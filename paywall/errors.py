@@ -37,7 +37,3 @@ class RewriteError(PaywallError):
 
 class BodyTooLarge(PaywallError):
     """A response body, decoded, is larger than ``max_body_bytes``."""
-
-
-class BadRequest(PaywallError):
-    """A request to one of paywall's own endpoints is malformed."""

@@ -167,24 +167,6 @@ def _brotli_decode(data: bytes, limit: int) -> bytes:
 # cookies
 
 
-def read_cookies(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Cookies of a request; malformed pairs are skipped, never raised on."""
-    cookies: dict[str, str] = {}
-    for key, value in headers:
-        if key.lower() != b"cookie":
-            continue
-        for chunk in value.decode("latin-1").split(";"):
-            name, sep, val = chunk.partition("=")
-            name = name.strip()
-            if not sep or not name:
-                continue
-            val = val.strip()
-            if len(val) >= 2 and val[0] == val[-1] == '"':
-                val = val[1:-1]
-            cookies.setdefault(name, val)
-    return cookies
-
-
 def set_cookie_header(
     name: str,
     value: str,

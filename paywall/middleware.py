@@ -1,10 +1,12 @@
 """``PaywallMiddleware``: a pure ASGI middleware that gates article HTML on the server.
 
-Only responses that can be articles are touched: a ``200`` of ``text/html`` or
-``application/xhtml+xml``. Everything else (other types, errors, redirects,
-websockets, lifespan) streams through unbuffered. A candidate page is buffered
-for non-members only, because cutting needs the whole document; members get the
-page as the app made it, with at most two tags injected by a byte search.
+Only responses that can be articles are touched: a successful page of
+``text/html`` or ``application/xhtml+xml`` (or a body browsers would sniff as
+one). Everything else (other types, errors, redirects, websockets, lifespan)
+streams through unbuffered. A candidate page is buffered for non-members only,
+because cutting needs the whole document; members' pages stream as the app made
+them, with the protection tags injected by a byte search at the end of
+``<head>`` (a compressed member page is decoded for that, and sent decoded).
 
 The middleware works in one pass over the app's messages, except for two cases
 where the app's answer cannot be used for a non-member and the request is

@@ -2,7 +2,9 @@
 
 Everything that touches the HTML parser lives here and in :mod:`paywall.leaks`,
 so the engine can be replaced without touching the middleware. The public
-surface is :class:`Page` and :func:`inject_head`.
+surface is :class:`Page`, the byte-level helpers that need no parse
+(:func:`inject_head`, :func:`head_insertion_point`, :func:`encode_head_html`,
+:func:`canonical_path`), and :func:`decode_body`.
 
 Parsing is done with a real HTML parser (lxml through BeautifulSoup): the cut
 respects the tree, and the output is serialised from the tree, so it is well
@@ -756,6 +758,7 @@ __all__: Sequence[str] = (
     "ArticleFinder",
     "GateReport",
     "Page",
+    "canonical_path",
     "continuation",
     "decode_body",
     "encode_head_html",

@@ -348,10 +348,6 @@ def _validate(s: PaywallSettings) -> None:
         # Links in e-mails must not be built from the Host header a client sent.
         raise ConfigError("email_confirmation", "needs public_url, the site's origin for the link in the e-mail")
 
-    if s.copy_protection not in ("block", "attribute", "off"):
-        raise ConfigError("copy_protection", "must be 'block', 'attribute' or 'off'")
-    if s.protect_scope not in ("article", "page"):
-        raise ConfigError("protect_scope", "must be 'article' or 'page'")
     if s.trace_copies and s.copy_protection != "attribute":
         raise ConfigError("trace_copies", "works with copy_protection = 'attribute' only")
 

@@ -22,6 +22,7 @@ import string
 from dataclasses import dataclass
 from typing import Literal
 
+from .cta import fill_text
 from .settings import PaywallSettings
 
 _CSS = """
@@ -62,11 +63,6 @@ PAGE_CSP = (
 
 def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _text(settings: PaywallSettings, text: str) -> str:
-    values = {"trial_days": str(settings.trial_days), "free_articles": str(settings.free_articles)}
-    return string.Template(text).safe_substitute(values)
 
 
 def page(settings: PaywallSettings, *, title: str, body_html: str) -> str:
@@ -162,8 +158,8 @@ def render_message(
 
 
 def ended_title(settings: PaywallSettings) -> str:
-    return _text(settings, settings.cta_ended_title)
+    return fill_text(settings, settings.cta_ended_title)
 
 
 def ended_action(settings: PaywallSettings) -> str:
-    return _text(settings, settings.cta_ended_action)
+    return fill_text(settings, settings.cta_ended_action)

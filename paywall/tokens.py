@@ -48,9 +48,9 @@ class InvalidToken(PaywallError):
 class ExpiredToken(InvalidToken):
     """A genuine token whose time is over.
 
-    It carries the verified ``payload`` because an expired trial still tells
-    something true: the reader had a trial, so the call to action says it has
-    ended instead of offering a second one.
+    A separate type because an expired token still tells something true (the
+    reader had a trial, so the call to action says it has ended instead of
+    offering a second one); the verified ``payload`` comes with it.
     """
 
     def __init__(self, message: str, payload: Any = None) -> None:

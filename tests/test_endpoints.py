@@ -694,3 +694,12 @@ def test_twenty_concurrent_posts_make_one_trial_on_two_instances_sharing_redis()
 def test_status_json_is_plain(client: TestClient) -> None:
     body = client.get("/_paywall/status").content
     assert json.loads(body) == {"access": "anonymous", "trial_ends": None, "free_articles_left": None}
+
+
+def test_trial_form_clears_a_dead_trial_cookie_and_keeps_one_device(make_client: ClientFactory) -> None:
+    client = make_client(free_articles=3)
+    client.cookies.set("paywall_trial", "garbage")
+    form = client.get(TRIAL)
+    cookies = set_cookies(form)
+    assert "Max-Age=0" in cookies["paywall_trial"]
+    assert len([c for c in form.headers.get_list("set-cookie") if c.startswith("paywall_device=")]) == 1
