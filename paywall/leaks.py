@@ -354,15 +354,7 @@ class Fingerprint:
 
     def first_match(self, tokens: Sequence[str]) -> int | None:
         """Index of the first token that starts a withheld run, or None."""
-        k = self.k
-        if not self.runs or len(tokens) < k:
-            return None
-        vocabulary = self.vocabulary
-        runs = self.runs
-        for i in range(len(tokens) - k + 1):
-            if tokens[i] in vocabulary and tuple(tokens[i : i + k]) in runs:
-                return i
-        return None
+        return next(self.matches(tokens), None)
 
     def matches(self, tokens: Sequence[str]) -> Iterator[int]:
         """Indexes of every token that starts a withheld run."""
