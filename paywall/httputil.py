@@ -85,7 +85,7 @@ class UnsupportedEncoding(ValueError):
     """A Content-Encoding we cannot decode; the body cannot be gated."""
 
 
-def decode_body(body: bytes, encoding: bytes | str | None, limit: int) -> bytes:
+def decompress_body(body: bytes, encoding: bytes | str | None, limit: int) -> bytes:
     """Undo ``Content-Encoding`` (gzip, deflate, br, stacked) without exceeding ``limit`` bytes.
 
     The limit is enforced while decompressing, so a small compressed bomb
@@ -116,7 +116,7 @@ DECODABLE_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "identity"})
 
 
 def decodable_accept_encoding(value: bytes) -> bytes:
-    """``Accept-Encoding`` narrowed to the codings :func:`decode_body` can undo.
+    """``Accept-Encoding`` narrowed to the codings :func:`decompress_body` can undo.
 
     A page compressed with anything else (``zstd``, which current browsers
     offer) could not be gated and would fail closed to the call to action.

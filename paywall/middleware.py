@@ -280,7 +280,7 @@ class _Exchange:
         self.chunks.append(message.get("body", b""))
         more = bool(message.get("more_body", False))
         head = b"".join(self.chunks)
-        if more and len(head) < SNIFF_BYTES:
+        if more and len(head) < TYPE_SNIFF_BYTES:
             return
         self.chunks, self.size = [], 0
         await self._decide(self.sniffed_start, is_html=sniffs_as_html(head, xml=self.sniff_kind == "xml"))
@@ -354,7 +354,7 @@ class _Exchange:
     async def _complete(self, body: bytes) -> None:
         reader = await self._reader()
         try:
-            decoded = httputil.decode_body(
+            decoded = httputil.decompress_body(
                 body, httputil.joined_header(self.headers, b"content-encoding"), self.settings.max_body_bytes
             )
         except BodyTooLarge:
@@ -552,7 +552,7 @@ class _Exchange:
 # helpers
 
 #: How much of an untyped body is read before deciding whether it is HTML (WHATWG's "resource header").
-SNIFF_BYTES = 1445
+TYPE_SNIFF_BYTES = 1445
 _HTML_SIGNATURES = (
     b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<h1", b"<div", b"<font",
     b"<table", b"<a", b"<style", b"<title", b"<b", b"<br", b"<p", b"<!--", b"<article", b"<main", b"<meta",
