@@ -756,11 +756,6 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _js_literal(text: str) -> str:
-    """A double-quoted JavaScript string literal for ``text``, safe in a script element."""
-    return script_json(text)
-
-
 def _scrub_javascript(body: str, fingerprint: Fingerprint) -> str | None:
     """Replace each leaking string literal by its safe prefix; None if nothing changed."""
     parts: list[str] = []
@@ -775,7 +770,7 @@ def _scrub_javascript(body: str, fingerprint: Fingerprint) -> str | None:
             continue
         prefix = fingerprint.safe_prefix(inner)
         parts.append(body[last : match.start("string")])
-        parts.append(_js_literal(prefix + ELLIPSIS if prefix else ""))
+        parts.append(script_json(prefix + ELLIPSIS if prefix else ""))
         last = match.end("string")
         changed = True
     if not changed:

@@ -247,7 +247,7 @@ class _Exchange:
                 return
             if httputil.joined_header(self.headers, b"content-encoding") is None:
                 # Members' pages keep streaming: only the bytes up to the end of <head> wait.
-                self.insert = encode_head_html(self._head_html(reader))
+                self.insert = encode_head_html(self._head_html(reader, csp_nonce(self.headers)))
                 self.mode = "inject"
                 return
         self.mode = "buffer"
@@ -453,9 +453,9 @@ class _Exchange:
             return BROKEN
         return gated
 
-    def _head_html(self, reader: Reader, nonce: str | None = None) -> str:
+    def _head_html(self, reader: Reader, nonce: str | None) -> str:
         return self.mw.protection.head_html(
-            nonce=nonce or csp_nonce(self.headers),
+            nonce=nonce,
             subject=reader.subject,
             page_url=_page_url(self.original_scope, self.settings.public_url),
         )
@@ -494,7 +494,7 @@ class _Exchange:
         """The whole page (a member's, a metered read, a protected page without article), tags added without a parse."""
         body = decoded
         if self._protect(reader, article=True):
-            body = inject_head(decoded, self._head_html(reader))
+            body = inject_head(decoded, self._head_html(reader, csp_nonce(self.headers)))
         headers = httputil.without_headers(self.headers, *_BODY_HEADERS)
         headers.append((b"cache-control", cache_control))
         await self._respond(self.status, _with_vary_cookie(headers), body)

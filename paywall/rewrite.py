@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import secrets
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -507,14 +506,15 @@ class Page:
         chrome = leaks.visible_pieces(soup, skip=article, linked=True)
         removed, cut = _cut_article(article, teaser_paragraphs)
         teaser = leaks.visible_pieces(article)
-        fingerprint = leaks.Fingerprint.build(leaks.text_pieces(removed), teaser, chrome)
+        withheld = leaks.text_pieces(removed)
+        fingerprint = leaks.Fingerprint.build(withheld, teaser, chrome)
         scrubbed = leaks.scrub(soup, fingerprint)
         remaining = leaks.find_leaks(soup, fingerprint)
         if remaining:
             raise RewriteError(f"withheld text still present after scrubbing: {', '.join(remaining[:5])}")
         self.report = GateReport(
             teaser_text=" ".join(teaser),
-            withheld_words=len(leaks.words(" ".join(leaks.text_pieces(removed)))),
+            withheld_words=len(leaks.words(" ".join(withheld))),
             cut=cut,
             scrub=scrubbed,
         )
@@ -523,11 +523,8 @@ class Page:
         article["data-paywall-article"] = ""
         head = _ensure_head(soup)
         _fix_charset(soup, head)
-        marker = f"paywall-head-{secrets.token_hex(8)}"
-        head.append(Comment(marker))
-        out = soup.decode(formatter="minimal")
-        out = out.replace(f"<!--{marker}-->", head_html, 1)
-        return out.encode("utf-8", errors="replace")
+        out = soup.decode(formatter="minimal").encode("utf-8", errors="replace")
+        return inject_head(out, head_html)
 
 
 def _check_depth(soup: BeautifulSoup) -> None:
