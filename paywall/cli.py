@@ -257,14 +257,13 @@ def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _cmd_proxy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from .server import ServeSpec, serve, settings_for
+    from .server import ServeSpec, require_upstream, serve, settings_for
 
     spec = ServeSpec("proxy", args.config, _overrides(args, upstream=args.upstream))
     settings = settings_for(spec, env)
-    if not settings.upstream:
-        raise ConfigError("upstream", 'is required: give --upstream URL or upstream = "..." in the settings file')
+    upstream = require_upstream(settings)
     options = _server_options(args, env)
-    _note(f"proxying {settings.upstream} through the paywall on http://{options.host}:{options.port}/")
+    _note(f"proxying {upstream} through the paywall on http://{options.host}:{options.port}/")
     serve(spec, settings, options)
     return EXIT_OK
 

@@ -131,16 +131,21 @@ def settings_for(spec: ServeSpec, env: Mapping[str, str]) -> PaywallSettings:
     return settings_from_values(collect_values(spec.config_path, env, spec.overrides, defaults=defaults))
 
 
+def require_upstream(settings: PaywallSettings) -> str:
+    """The site proxy mode serves; a clear error when none is configured."""
+    if not settings.upstream:
+        raise ConfigError("upstream", 'is required: give --upstream URL or upstream = "..." in the settings file')
+    return settings.upstream
+
+
 def build_app(mode: Mode, settings: PaywallSettings) -> Any:
     """The site of ``mode`` behind the paywall, ready for any ASGI server."""
     from .middleware import PaywallMiddleware
 
     if mode == "proxy":
-        if not settings.upstream:
-            raise ConfigError("upstream", 'is required: give --upstream URL or upstream = "..." in the settings')
         from .proxy import ProxyApp
 
-        site: Any = ProxyApp(settings.upstream, settings)
+        site: Any = ProxyApp(require_upstream(settings), settings)
     else:
         site = load_demo_site().app
     return PaywallMiddleware(site, settings=settings)
