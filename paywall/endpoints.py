@@ -128,11 +128,6 @@ class _ClientGone(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class _Form:
-    fields: dict[str, str]
-
-
 class Endpoints:
     """ASGI app for every path under ``settings.prefix``.
 
@@ -291,11 +286,11 @@ class Endpoints:
                 "Please fill in the form again.",
                 (("Open the form again", settings.trial_path()),),
             )
-        next_path = safe_next(form.fields.get("next"))
+        next_path = safe_next(form.get("next"))
         now = self.clock()
 
         device_id = self._device_for_csrf(request, now)
-        if device_id is None or not self._csrf_ok(form.fields.get("csrf", ""), device_id, now):
+        if device_id is None or not self._csrf_ok(form.get("csrf", ""), device_id, now):
             return self._message(
                 403,
                 "Please try again",
@@ -304,13 +299,13 @@ class Endpoints:
                 (("Open the form again", trial_url(self.settings, next_path)), ("Back to the article", next_path)),
             )
 
-        typed = form.fields.get("email", "").strip()
+        typed = form.get("email", "").strip()
         if not is_valid_email(typed):
             error = (
                 "Enter your e-mail address." if not typed else "Enter a valid e-mail address, like name@example.com."
             )
             return self._form_page(400, request, next_path, device_id, email=typed[:320], error=error)
-        if not form.fields.get("consent"):
+        if not form.get("consent"):
             error = "Please agree to the privacy policy and terms of use to start your trial."
             return self._form_page(400, request, next_path, device_id, email=typed, error=error, error_field="consent")
         email = normalize_email(typed, fold_plus=settings.plus_addressing_is_same_reader)
@@ -523,7 +518,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _parse_form(body: bytes) -> _Form | None:
+def _parse_form(body: bytes) -> dict[str, str] | None:
     """URL-encoded UTF-8 fields, each at most once; None when malformed."""
     try:
         text = body.decode("utf-8")
@@ -537,7 +532,7 @@ def _parse_form(body: bytes) -> _Form | None:
         if name in fields or "\x00" in value:
             return None
         fields[name] = value
-    return _Form(fields)
+    return fields
 
 
 def _base_url(request: Request, settings: PaywallSettings) -> str:
