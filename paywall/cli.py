@@ -273,13 +273,13 @@ def _cmd_check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     server = load_server_options(args.config, env)
     masked = settings.masked()
     if args.json:
-        print(json.dumps({**masked, "server": dataclasses_dict(server)}, indent=2, sort_keys=False))
+        print(json.dumps({**masked, "server": dataclasses.asdict(server)}, indent=2, sort_keys=False))
     else:
         print("# effective paywall settings (secrets masked)")
         for name, value in masked.items():
             print(_toml_line(name, value))
         print("\n[server]")
-        for name, value in dataclasses_dict(server).items():
+        for name, value in dataclasses.asdict(server).items():
             print(_toml_line(name, value))
     return EXIT_OK
 
@@ -349,10 +349,7 @@ async def _trials_list(settings: PaywallSettings, *, as_json: bool) -> int:
 
 
 async def _trials_revoke(settings: PaywallSettings, raw_email: str) -> int:
-    try:
-        from .access import is_valid_email, normalize_email
-    except ImportError as exc:
-        raise UsageError(f"trials: e-mail normalisation is not available in this installation ({exc})") from None
+    from .access import is_valid_email, normalize_email
     from .store import open_store
 
     email = normalize_email(raw_email, fold_plus=settings.plus_addressing_is_same_reader)
@@ -372,10 +369,8 @@ async def _trials_revoke(settings: PaywallSettings, raw_email: str) -> int:
 
 def _cmd_trace(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
-    try:
-        from .trace import trace_text
-    except ImportError as exc:
-        raise UsageError(f"trace: copy tracing is not available in this installation ({exc})") from None
+    from .trace import trace_text
+
     if args.file == "-":
         data = sys.stdin.buffer.read()
     else:
@@ -448,10 +443,6 @@ def _one_line(text: str) -> str:
 
 def _iso(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def dataclasses_dict(options: ServerOptions) -> dict[str, Any]:
-    return dataclasses.asdict(options)
 
 
 def _toml_value(value: Any) -> str:
