@@ -1,0 +1,23 @@
+"""The HTML engine: find the article in a page, cut it at its teaser, sweep copies of the rest.
+
+Its stages are modules: :mod:`.decode` (bytes to text), parse (Lexbor, the
+HTML5 tree a browser builds), :mod:`.outline` and :mod:`.detect` (where the
+article is), :mod:`.cut` (the teaser), :mod:`.sweep` with :mod:`.fingerprint`,
+:mod:`.text` and :mod:`.code` (copies of the withheld text anywhere else).
+:mod:`.head` holds the byte-level helpers used without a parse. The middleware
+uses :class:`Page` and those helpers only.
+"""
+
+from paywall.engine.decode import decode_body
+from paywall.engine.head import canonical_path, encode_head_html, head_insertion_point, inject_head
+from paywall.engine.page import GateReport, Page
+
+__all__ = [
+    "GateReport",
+    "Page",
+    "canonical_path",
+    "decode_body",
+    "encode_head_html",
+    "head_insertion_point",
+    "inject_head",
+]

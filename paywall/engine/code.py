@@ -1,0 +1,119 @@
+"""Scripts read as code: the text a script or a JSON block carries is in its literals.
+
+A script body is not markup: ``if (w < 768) { … }`` holds a ``<`` and a ``>``
+with code between them, and reading it as tags would hide whatever text lies
+there. JavaScript is split into its tokens that can carry text (string and
+template literals, comments, regular expression literals) by a tokenizer that
+knows where each starts and ends; JSON (JSON-LD, application state such as
+``__NEXT_DATA__``, also wrapped in ``<!-- … -->`` or ``//<![CDATA[ … //]]>``)
+is parsed, and every string in it is a place the sweep reads. Shortened JSON
+is serialised again, so it stays valid and an app's hydration still parses it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+JSON_TYPES = frozenset({"application/ld+json", "application/json", "importmap", "speculationrules"})
+JS_TYPES = frozenset(
+    {"", "text/javascript", "application/javascript", "module", "text/ecmascript", "application/ecmascript",
+     "text/jsx", "text/babel", "application/x-javascript"}
+)  # fmt: skip
+
+# Leftmost match wins, so quotes inside comments and strings inside strings are safe.
+# A "/" starts a regular expression literal only where an expression can start
+# (after a punctuator or a keyword such as return), else it is division.
+_JS_TOKENS = re.compile(
+    r"""
+      (?P<comment>//[^\n]*|/\*[\s\S]*?\*/|<!--[^\n]*|^\s*-->[^\n]*)
+    | (?:(?<=[(,=:\[!&|?{};+\-*%<>~^])|(?<=\breturn)|(?<=\btypeof)|(?<=^))
+      (?P<regex>\s*/(?![*/])(?:[^/\\\n\[]|\\.|\[(?:[^\]\\\n]|\\.)*\])+/[a-z]*)
+    | (?P<string>"(?:[^"\\\n]|\\[\s\S])*"|'(?:[^'\\\n]|\\[\s\S])*'|`(?:[^`\\]|\\[\s\S])*`)
+    """,
+    re.VERBOSE | re.MULTILINE,
+)
+_WRAPPERS = (("<!--", "-->"), ("//<![CDATA[", "//]]>"), ("/*<![CDATA[*/", "/*]]>*/"), ("<![CDATA[", "]]>"))
+NOT_JSON = object()
+
+
+def js_literals(body: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, text) of each string, template, comment and regex literal of a script."""
+    for match in _JS_TOKENS.finditer(body):
+        kind = match.lastgroup or ""
+        start, end = match.span(kind)
+        token = body[start:end]
+        if kind == "string":
+            yield start, end, token[1:-1]
+        elif kind == "comment":
+            yield start, end, token.strip().removeprefix("/*").removesuffix("*/").removeprefix("//")
+        else:
+            yield start, end, token.strip()
+
+
+def load_json(body: str) -> Any:
+    """The JSON value of a script body (wrappers undone), or :data:`NOT_JSON`."""
+    text = body.strip()
+    for prefix, suffix in _WRAPPERS:
+        if text.startswith(prefix) and text.endswith(suffix):
+            text = text[len(prefix) : -len(suffix)].strip()
+    if not text or text[0] not in '{["':
+        return NOT_JSON
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def json_strings(value: Any) -> Iterator[str]:
+    """Every string of a JSON value, keys included, iteratively (deep values do not exhaust the stack)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def map_json(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of a JSON value with every string value passed through ``change``."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list):
+        return [map_json(item, change) for item in value]
+    if isinstance(value, dict):
+        return {key: map_json(item, change) for key, item in value.items()}
+    return value
+
+
+def script_json(value: Any) -> str:
+    """JSON text that is safe inside a ``<script>`` element.
+
+    ``<`` only occurs inside JSON strings, where ``\\u003c`` means the same,
+    so ``</script>`` and ``<!--`` cannot end or confuse the element.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def replace_literals(body: str, change: Callable[[str], str | None]) -> str | None:
+    """The script with each literal for which ``change`` returns a value replaced by it; None if none was."""
+    parts: list[str] = []
+    last = 0
+    for start, end, text in js_literals(body):
+        new = change(text)
+        if new is None:
+            continue
+        parts.append(body[last:start])
+        parts.append(new)
+        last = end
+    if not parts:
+        return None
+    parts.append(body[last:])
+    return "".join(parts)

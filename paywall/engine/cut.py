@@ -1,0 +1,256 @@
+"""Cut the article at its teaser: a point in document order, everything after it withheld.
+
+The teaser is counted in *units of prose*: paragraphs, list items, table
+cells, ``<div>`` blocks of text, runs of text between ``<br><br>``, and the
+sentences of a very long paragraph, each with at least :data:`MIN_UNIT_WORDS`
+words (bylines, labels, captions and headings are shown when they come before
+the cut but are not counted). An explicit break wins: ``<!--more-->``,
+``<!-- paywall -->``, ``<!--members-only-->`` or an element with
+``data-paywall-break`` (the marker goes too).
+
+Whatever comes before the cut is the teaser; whatever comes after it in the
+article's elements, in the siblings that carry the story on, and in the prose
+a stray end tag pushed out, is removed from the tree, wherever the parser put
+it. At least one unit is always withheld, and the teaser never holds more
+than :data:`MAX_TEASER_SHARE` of the article's words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborNode
+
+from paywall.engine.detect import Region
+from paywall.engine.outline import INLINE_TAGS, Element, Outline
+
+BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
+BREAK_ATTRIBUTE = "data-paywall-break"
+MIN_UNIT_WORDS = 8
+"""A block of fewer words is not counted as a paragraph of the teaser."""
+LONG_UNIT_WORDS = 120
+"""A paragraph longer than this counts as several units, split at sentence ends."""
+SENTENCE_UNIT_WORDS = 50
+"""Sentences of a long paragraph are counted in groups of about this many words."""
+MAX_TEASER_SHARE = 0.5
+"""The teaser holds at most this share of the article's words."""
+
+_NOT_COUNTED = frozenset({"figure", "figcaption", "aside", "h1", "h2", "h3", "h4", "h5", "h6", "caption", "th"})
+_AFTER_BLOCKS = frozenset(
+    {"p", "pre", "blockquote", "li", "td", "th", "tr", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"}
+)
+_SENTENCE = re.compile(r"[.!?\u3002\uff01\uff1f\u061f\u0964]['\"\u201d\u2019)\]]*\s+")
+_STRIPPED = "script, style, template, noscript"
+
+
+@dataclass
+class Unit:
+    """One counted unit of prose and where it ends: after ``node``, or inside it at ``offset``."""
+
+    words: int
+    node: LexborNode
+    offset: int | None = None
+
+
+@dataclass
+class Cut:
+    withheld: list[str] = field(default_factory=list)
+    """Text of everything removed, in document order."""
+    how: str = ""
+    cta_after: LexborNode | None = None
+    """The call to action goes right after this node..."""
+    cta_inside: LexborNode | None = None
+    """...or at the end of this one..."""
+    cta_before: LexborNode | None = None
+    """...or right before this one (an article withheld from its first block)."""
+    doomed: list[LexborNode] = field(default_factory=list)
+    replace: tuple[LexborNode, str] | None = None
+
+
+def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
+    """Remove everything after the teaser from the tree; report what went and where the call to action goes."""
+    marker = _find_break(region)
+    if marker is not None:
+        result = Cut(how="break")
+        _remove_after(marker, region, result, include=True)
+        return result
+    units = _units(outline, region)
+    result = Cut()
+    if not units:
+        # Prose too short to count: everything of the article goes but its first block.
+        blocks = _region_blocks(outline, region)
+        if not blocks:
+            result.how = "empty"
+            return result
+        result.how = "units:0"
+        _remove_after(blocks[0].node, region, result, include=True)
+        return result
+    total = sum(u.words for u in units)
+    keep = min(max(teaser_units, 0), len(units) - 1)
+    while keep > 0 and sum(u.words for u in units[:keep]) > MAX_TEASER_SHARE * total:
+        keep -= 1
+    result.how = f"units:{keep}"
+    if keep == 0:
+        first = units[0]
+        _remove_after(first.node, region, result, include=True, offset=0 if first.offset is not None else None)
+        return result
+    last = units[keep - 1]
+    _remove_after(last.node, region, result, include=False, offset=last.offset)
+    return result
+
+
+def _find_break(region: Region) -> LexborNode | None:
+    for member in region.members:
+        for node in member.node.traverse(include_text=True):
+            tag = node.tag
+            if tag == "-comment":
+                if BREAK_COMMENT.match(node.comment_content or ""):
+                    return node
+            elif tag != "-text" and BREAK_ATTRIBUTE in node.attributes:
+                return node
+    return None
+
+
+def _region_blocks(outline: Outline, region: Region) -> list[Element]:
+    spans = [(m.order, m.end_order) for m in region.members if m.order >= 0]
+    return [b for b in outline.blocks if any(start <= b.order < end for start, end in spans)]
+
+
+def _counted(block: Element, members: list[Element]) -> bool:
+    node: Element | None = block
+    while node is not None and not any(node is m for m in members):
+        if node.tag in _NOT_COUNTED:
+            return False
+        node = node.parent
+    return True
+
+
+def _units(outline: Outline, region: Region) -> list[Unit]:
+    units: list[Unit] = []
+    for block in _region_blocks(outline, region):
+        prose = block.own_words
+        if prose < MIN_UNIT_WORDS or not _counted(block, region.members):
+            continue
+        if block.own_link_chars * 2 > block.own_chars:
+            continue
+        if block.brs >= 2 or prose > LONG_UNIT_WORDS:
+            split = _split(block.node, prose > LONG_UNIT_WORDS)
+            if len(split) > 1:
+                units.extend(split)
+                continue
+        units.append(Unit(prose, block.node))
+    return units
+
+
+def _split(node: LexborNode, long: bool) -> list[Unit]:
+    """Units inside one block: runs between ``<br><br>``, and sentence groups of a long paragraph."""
+    children = list(node.iter(include_text=True))
+    while True:
+        solid = [c for c in children if c.tag not in ("-text", "-comment") or (c.text_content or "").strip()]
+        if len(solid) != 1 or solid[0].tag in ("-text", "br") or solid[0].tag not in INLINE_TAGS:
+            break
+        children = list(solid[0].iter(include_text=True))
+    units: list[Unit] = []
+    words = 0
+    previous_br = False
+    for child in children:
+        tag = child.tag
+        if tag == "br":
+            if previous_br and words >= MIN_UNIT_WORDS:
+                units.append(Unit(words, child))
+                words = 0
+            previous_br = True
+            continue
+        if tag == "-comment":
+            continue
+        if tag == "-text":
+            text = child.text_content or ""
+            if not text.strip():
+                continue
+            previous_br = False
+            start = 0
+            if long:
+                end_of_text = len(text.rstrip())
+                for match in _SENTENCE.finditer(text):
+                    count = len(text[start : match.end()].split())
+                    if words + count >= SENTENCE_UNIT_WORDS and match.end() < end_of_text:
+                        units.append(Unit(words + count, child, match.end()))
+                        words, start = 0, match.end()
+            words += len(text[start:].split())
+            continue
+        previous_br = False
+        words += len(child.text(deep=True).split())
+    if units and words > 0:
+        units.append(Unit(words, children[-1]))
+    return units
+
+
+def _is_member(node: LexborNode, region: Region) -> bool:
+    key = node.mem_id
+    return any(m.node.mem_id == key for m in region.members)
+
+
+def _remove_after(node: LexborNode, region: Region, result: Cut, *, include: bool, offset: int | None = None) -> None:
+    """Remove what follows ``node`` in the region (and ``node`` itself with ``include``).
+
+    With ``offset``, ``node`` is a text node cut inside: its text from ``offset`` on goes.
+    The call to action's place is recorded in ``result`` before anything is removed.
+    """
+    doomed: list[LexborNode] = []
+    if include and offset is None:
+        doomed.append(node)
+    current = node
+    member: Element | None = None
+    while True:
+        member = next((m for m in region.members if m.node.mem_id == current.mem_id), None)
+        if member is not None:
+            break
+        sibling = current.next
+        while sibling is not None:
+            doomed.append(sibling)
+            sibling = sibling.next
+        parent = current.parent
+        if parent is None:
+            break
+        current = parent
+    if member is not None:
+        later = region.members[region.members.index(member) + 1 :]
+        doomed.extend(m.node for m in later)
+        if include and member.node.mem_id == node.mem_id:
+            result.cta_before = member.node
+        elif member.tag in _AFTER_BLOCKS or member.tag in INLINE_TAGS:
+            result.cta_after = member.node
+        else:
+            result.cta_inside = member.node
+    doomed.extend(region.continuation)
+    result.doomed = doomed
+    if offset is not None and node.tag == "-text":
+        text = node.text_content or ""
+        keep, rest = text[:offset], text[offset:]
+        if rest.strip():
+            result.withheld.append(rest)
+        if include or not keep.strip():
+            doomed.append(node)
+        else:
+            result.replace = (node, keep.rstrip() + " ")
+
+
+def remove(result: Cut) -> None:
+    """Take what the cut withholds out of the tree, its text kept in ``result.withheld``."""
+    for item in result.doomed:
+        tag = item.tag
+        if tag not in ("-text", "-comment", None):
+            for code in item.css(_STRIPPED):
+                code.decompose()
+            text = item.text(deep=True, separator=" ")
+        elif tag == "-text":
+            text = item.text_content or ""
+        else:
+            text = ""
+        if text.strip():
+            result.withheld.append(text)
+        item.decompose()
+    if result.replace is not None:
+        node, text = result.replace
+        node.replace_with(text)

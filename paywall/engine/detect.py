@@ -1,0 +1,378 @@
+"""Find the article in a page: content scoring in the spirit of Readability.
+
+Every block of visible text with some length scores points (one, plus one per
+comma, plus one per hundred characters, up to three) for the elements above
+it: all of it for its parent, half for its grandparent, a third of that
+further up (five levels). Class and id names that read like content
+(``article``, ``body``, ``content``, ``entry``, ``post``, ``story``, ``text``...)
+add to an element's score, names that read like page chrome (``comment``,
+``footer``, ``related``, ``sidebar``, ``share``, ``promo``...) subtract;
+``<nav>``, ``<aside>``, ``<footer>``, ``<header>`` and the matching ARIA roles
+never hold the article. Structured hints confirm: ``itemprop="articleBody"``
+and ``<article>`` raise a score. The best element, its score scaled by how
+little of its text is link text, is the article; siblings that carry the same
+story (a story split over containers, text a stray end tag pushed out) are
+taken with it.
+
+A page whose best region is mostly links, too short, or a run of comparable
+cards (home, section and search pages) has no article and is not gated.
+Articles beside the main one (a next story preloaded for infinite scroll)
+are found too, and gated each at its own teaser.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborNode
+
+from paywall.engine.outline import INLINE_TAGS, Element, Outline
+
+_POSITIVE = re.compile(
+    r"article|body|content|entry|hentry|h-entry|main|page|post|text|blog|story|itemprop-articlebody", re.IGNORECASE
+)
+_NEGATIVE = re.compile(
+    r"-ad-|hidden|\bhid\b|banner|combx|comment|com-|contact|footer|gdpr|masthead|media|meta|outbrain|promo|"
+    r"related|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|tags|widget|byline|author|caption|"
+    r"newsletter|subscribe|signup|breadcrumb|social|popup|modal|cookie|consent|teaser-list|recirc|trending|"
+    r"most-popular|mostread|more-stories|read-more|readmore|toolbar|navbar|menu|nav\b",
+    re.IGNORECASE,
+)
+_UNLIKELY = re.compile(
+    r"-ad-|ai2html|banner|breadcrumbs|combx|comment|community|cover-wrap|disqus|extra|footer|gdpr|header|legends|"
+    r"menu|related|remark|replies|rss|shoutbox|sidebar|skyscraper|social|sponsor|supplemental|ad-break|agegate|"
+    r"pagination|pager|popup|yom-remote|newsletter|recirc|outbrain|taboola|cookie|consent|navbar|\bnav\b",
+    re.IGNORECASE,
+)
+_MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post", re.IGNORECASE)
+_CHROME_TAGS = frozenset({"nav", "aside", "footer", "header", "form", "menu", "dialog", "button", "select"})
+_CHROME_ROLES = re.compile(
+    r"\b(?:navigation|complementary|contentinfo|banner|menu|menubar|dialog|alertdialog|search)\b"
+)
+_TAG_SCORES = {
+    "div": 5.0, "article": 10.0, "main": 5.0, "section": 2.0, "pre": 3.0, "td": 3.0, "blockquote": 3.0,
+    "address": -3.0, "ol": -3.0, "ul": -3.0, "dl": -3.0, "dd": -3.0, "dt": -3.0, "li": -3.0, "form": -3.0,
+    "h1": -5.0, "h2": -5.0, "h3": -5.0, "h4": -5.0, "h5": -5.0, "h6": -5.0, "th": -5.0,
+}  # fmt: skip
+_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u061f\u0964]['\"\u201d\u2019)]?\s*$")
+
+MIN_BLOCK_CHARS = 25
+"""Blocks shorter than this score nothing (labels, buttons, bylines)."""
+MIN_ARTICLE_CHARS = 250
+"""An article holds at least this much prose (characters outside links)."""
+MAX_LINK_DENSITY = 0.5
+"""A region with more of its text in links than this is navigation or a listing."""
+CARD_SHARE = 0.6
+"""In a region made of ``<article>`` cards, one must hold this share of the text to be the article."""
+CHROME_MAX_SHARE = 0.4
+"""An element holding more than this share of the page's visible text is not chrome, whatever its names."""
+EXTRA_ARTICLE_CHARS = 1200
+"""A second article on the page (preloaded for infinite scroll) holds at least this much prose."""
+
+
+@dataclass
+class Region:
+    """The article as found: one or more sibling elements, in document order."""
+
+    members: list[Element]
+    continuation: list[LexborNode] = field(default_factory=list)
+    """Nodes after the article that carry on its story (a stray end tag pushed them out)."""
+    how: str = "scored"
+
+    @property
+    def first(self) -> Element:
+        return self.members[0]
+
+    def holds(self, block: Element) -> bool:
+        return any(block.within(member) for member in self.members)
+
+
+def is_chrome(element: Element, total: int = 0) -> bool:
+    """Whether the element is page chrome by its tag, role or names (not a place for the article).
+
+    An element that holds most of the page's text is not chrome, whatever its
+    names say (a layout wrapper called ``two-col-sidebar-right`` around the story).
+    """
+    if total and element.chars > CHROME_MAX_SHARE * total:
+        return False
+    if element.tag in _CHROME_TAGS:
+        return True
+    hints = element.hints
+    if not hints.strip():
+        return False
+    if _CHROME_ROLES.search(hints):
+        return True
+    return bool(_UNLIKELY.search(hints)) and not _MAYBE.search(hints)
+
+
+def _in_chrome(element: Element, memo: dict[int, bool], total: int) -> bool:
+    chain: list[Element] = []
+    node: Element | None = element
+    result = False
+    while node is not None:
+        cached = memo.get(id(node))
+        if cached is not None:
+            result = cached
+            break
+        if node.tag == "html":
+            break
+        chain.append(node)
+        node = node.parent
+    # Within an <article>, a <header> or <footer> is the article's own (headline, byline).
+    for item in reversed(chain):
+        if not result:
+            result = is_chrome(item, total) and not (item.tag in ("header", "footer") and _inside_article(item))
+        memo[id(item)] = result
+    return memo.get(id(element), result)
+
+
+def _inside_article(element: Element) -> bool:
+    parent = element.parent
+    while parent is not None:
+        if parent.tag in ("article", "main"):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _initial(element: Element) -> float:
+    score = _TAG_SCORES.get(element.tag, 0.0)
+    hints = element.hints
+    if hints.strip():
+        if _NEGATIVE.search(hints):
+            score -= 25
+        if _POSITIVE.search(hints):
+            score += 25
+        if "itemprop-articlebody" in hints:
+            score += 25
+    return score
+
+
+def score(outline: Outline) -> list[Element]:
+    """Score the page's elements; the candidates, best first."""
+    memo: dict[int, bool] = {}
+    scored: dict[int, Element] = {}
+    total = outline.total_chars
+    for block in outline.blocks:
+        if block.own_chars < MIN_BLOCK_CHARS or _in_chrome(block, memo, total):
+            continue
+        points = 1.0 + block.own_commas + min(block.own_chars // 100, 3)
+        # The block's own element counts as its first level when it is a container
+        # holding text directly (a <div> with <br>-separated text).
+        level = 0
+        node = block.parent if block.tag in ("p", "li", "td", "pre", "blockquote", "dd", "h1", "h2", "h3") else block
+        while node is not None and level < 5 and node.tag != "html":
+            if id(node) not in scored:
+                node.score = _initial(node)
+                scored[id(node)] = node
+            divider = 1 if level == 0 else 2 if level == 1 else level * 3
+            node.score += points / divider
+            node = node.parent
+            level += 1
+    candidates = [c for c in scored.values() if not _in_chrome(c, memo, total)]
+    for candidate in candidates:
+        candidate.score *= 1 - candidate.link_density
+    candidates.sort(key=lambda c: c.score, reverse=True)
+    return candidates
+
+
+def find(outline: Outline) -> list[Region]:
+    """The articles of the page (the main one first), or [] when it has none."""
+    candidates = score(outline)
+    if not candidates:
+        return []
+    top = _refine(candidates[0], candidates)
+    region = _grow(top, outline)
+    if not _is_article(region, outline):
+        return []
+    regions = [region]
+    for candidate in candidates[1:]:
+        if candidate.tag != "article" and "itemprop-articlebody" not in candidate.hints:
+            continue
+        if any(candidate.within(m) or m.within(candidate) for r in regions for m in r.members):
+            continue
+        extra = Region([candidate], how="another article")
+        if _prose_chars(extra, outline) >= EXTRA_ARTICLE_CHARS and candidate.link_density < 0.3:
+            regions.append(extra)
+    return regions
+
+
+def _refine(top: Element, candidates: list[Element]) -> Element:
+    """Readability's corrections: several near-equal candidates mean their common ancestor holds the story."""
+    close = [c for c in candidates[1:8] if c.score >= 0.75 * top.score and not c.within(top) and not top.within(c)]
+    if len(close) >= 2:
+        for ancestor in top.ancestors():
+            if ancestor.tag in ("body", "html"):
+                break
+            if sum(1 for c in close if c.within(ancestor)) >= 2:
+                top = ancestor
+                break
+    # An element that is its parent's only child stands for the parent.
+    while top.parent is not None and top.parent.tag not in ("body", "html"):
+        parent = top.parent
+        if parent.chars > top.chars * 1.05:
+            break
+        top = parent
+    return top
+
+
+def _grow(top: Element, outline: Outline) -> Region:
+    """The top candidate and the siblings that carry the same story."""
+    parent = top.parent
+    members = [top]
+    if top.tag == "body":
+        # Text straight in <body>: the story is the run of its children around the best-scoring one.
+        children = [c for c in (outline.elements.get(n.mem_id) for n in top.node.iter()) if c is not None]
+        best = max(children, key=lambda c: (c.score, c.chars), default=None)
+        if best is None:
+            return Region([top])
+        top, parent = best, best.parent
+    if parent is not None and parent.tag not in ("html",):
+        threshold = max(10.0, top.score * 0.2)
+        members = []
+        for node in parent.node.iter():
+            record = outline.elements.get(node.mem_id)
+            if record is None:
+                continue
+            if record is top:
+                members.append(record)
+                continue
+            if record.chars == 0 or is_chrome(record, outline.total_chars):
+                continue
+            bonus = top.score * 0.2 if record.hints.strip() and record.hints == top.hints else 0.0
+            if record.score + bonus >= threshold and record.score > 0:
+                members.append(record)
+            elif record.tag in ("p", "blockquote", "pre") or (record.own_chars and record.tag not in INLINE_TAGS):
+                density = record.link_density
+                if (record.chars > 80 and density < 0.25) or (
+                    0 < record.chars <= 80 and density == 0 and _SENTENCE_END.search(_text(record))
+                ):
+                    members.append(record)
+        # Only siblings next to the story, not a stray paragraph far away in the chrome.
+        members = _contiguous(members, top, parent, outline)
+    region = Region(members)
+    region.continuation = continuation(region, outline)
+    return region
+
+
+def _contiguous(members: list[Element], top: Element, parent: Element, outline: Outline) -> list[Element]:
+    """Members in a run around ``top``: chrome siblings with text between them end the run."""
+    chosen = {id(m) for m in members}
+    siblings = [outline.elements.get(node.mem_id) for node in parent.node.iter()]
+    records = [s for s in siblings if s is not None and s.chars > 0]
+    at = next(i for i, r in enumerate(records) if r is top)
+    run = [top]
+    for step in (-1, 1):
+        i = at + step
+        while 0 <= i < len(records):
+            record = records[i]
+            if id(record) in chosen:
+                (run.insert(0, record) if step < 0 else run.append(record))
+            elif record.chars > 200:
+                break
+            i += step
+    return run
+
+
+def _text(element: Element) -> str:
+    return "".join(text for text, _ in element.pieces).strip()
+
+
+def _prose_chars(region: Region, outline: Outline) -> int:
+    total = 0
+    for block in outline.blocks:
+        if block.own_chars - block.own_link_chars >= MIN_BLOCK_CHARS and region.holds(block):
+            total += block.own_chars - block.own_link_chars
+    return total
+
+
+def _is_article(region: Region, outline: Outline) -> bool:
+    chars = sum(m.chars for m in region.members)
+    links = sum(m.link_chars for m in region.members)
+    if not chars or links / chars > MAX_LINK_DENSITY:
+        return False
+    if _prose_chars(region, outline) < MIN_ARTICLE_CHARS:
+        return False
+    return not _is_listing(region, outline)
+
+
+def _is_listing(region: Region, outline: Outline) -> bool:
+    """A region made of several ``<article>`` cards, none of which dominates, is a listing."""
+    cards: list[Element] = []
+    for record in outline.elements.values():
+        inside = record.tag == "article" and region.holds(record) and record not in region.members
+        if inside and record.chars and not any(record.within(card) for card in cards):
+            cards = [c for c in cards if not c.within(record)] + [record]
+    if len(cards) < 3:
+        return False
+    total = sum(m.chars for m in region.members)
+    in_cards = sum(card.chars for card in cards)
+    return in_cards >= CARD_SHARE * total and max(card.chars for card in cards) < CARD_SHARE * total
+
+
+_PROSE_TAGS = frozenset({"p", "blockquote", "pre"})
+_PASSED_OVER = frozenset({"script", "style", "link", "meta", "template", "noscript"})
+_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+
+
+def continuation(region: Region, outline: Outline) -> list[LexborNode]:
+    """Prose right after the article that belongs to it: what a stray end tag pushed out.
+
+    A stray ``</div>`` or ``</article>`` in the story closes the article's
+    element early, and the parser puts the rest of the story after it. This
+    returns the nodes that directly continue the article in document order:
+    following siblings of the article and of each ancestor, as long as they
+    are paragraphs, bare text, inline markup, quotes, lists that are not
+    lists of links, or headings followed by a paragraph. The first other
+    element (a ``<div>``, ``<section>``, ``<aside>``, ``<footer>``, a list of
+    links...) is page chrome and ends it.
+    """
+    taken: list[LexborNode] = []
+    level: LexborNode | None = region.members[-1].node
+    while level is not None and level.tag not in ("body", "html", None):
+        sibling = level.next
+        stop = False
+        while sibling is not None:
+            tag = sibling.tag
+            if tag == "-text":
+                if (sibling.text_content or "").strip():
+                    taken.append(sibling)
+            elif tag in _PASSED_OVER or tag == "-comment" or tag is None:
+                pass
+            elif (
+                tag in INLINE_TAGS
+                or tag in _PROSE_TAGS
+                or (tag in ("ul", "ol", "dl") and not _is_link_list(sibling))
+                or (tag in _HEADINGS and _next_is_paragraph(sibling))
+            ):
+                taken.append(sibling)
+            else:
+                stop = True
+                break
+            sibling = sibling.next
+        if stop:
+            break
+        level = level.parent
+    while taken and taken[-1].tag == "-text":
+        taken.pop()  # layout text before the chrome stays where it is
+    return taken
+
+
+def _next_is_paragraph(node: LexborNode) -> bool:
+    sibling = node.next
+    while sibling is not None:
+        tag = sibling.tag
+        if tag == "-text":
+            if (sibling.text_content or "").strip():
+                return True
+        elif tag not in _PASSED_OVER and tag != "-comment":
+            return tag == "p"
+        sibling = sibling.next
+    return False
+
+
+def _is_link_list(node: LexborNode) -> bool:
+    total = len(node.text(deep=True).strip())
+    linked = sum(len(a.text(deep=True).strip()) for a in node.css("a"))
+    return linked * 2 >= total

@@ -1,0 +1,202 @@
+"""The fingerprint of withheld text: the runs of words that must not remain anywhere in a gated page.
+
+The fingerprint is the set of k-word runs ("shingles", k = :data:`SHINGLE_WORDS`)
+of the withheld text, minus the runs readers may see anyway:
+
+* every run of the teaser (it is shown on purpose);
+* every run of the page's visible chrome outside the article (header,
+  navigation, related stories, newsletter box...), because a phrase that is
+  already on screen is not a secret, and scrubbing it would damage the page.
+  The exception is a long passage (:data:`LONG_COPY_WORDS` words or more in a
+  row, mostly outside links) of withheld text in the chrome: that is a copy of
+  the article, not chrome, and it is scrubbed. Lists of links (related
+  stories, menus) that repeat headlines the removed part also showed stay.
+
+When the withheld text itself is shorter than k words, its whole word
+sequence is the fingerprint, so a short removed paragraph still cannot leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+from paywall.engine.text import (
+    _BASE64_RUN,
+    _IGNORABLE,
+    _MERGING,
+    _PERCENT,
+    _WORD,
+    LONG_COPY_WORDS,
+    SHINGLE_WORDS,
+    _streams,
+    decode_layers,
+    readings,
+    shingles,
+    word_spans,
+    words,
+)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The runs of words that must not remain anywhere in the document."""
+
+    k: int
+    runs: frozenset[tuple[str, ...]]
+    vocabulary: frozenset[str]
+
+    @classmethod
+    def build(cls, removed: Sequence[str], teaser: Sequence[str], chrome: Sequence[str] = ()) -> Fingerprint:
+        """Fingerprint of the ``removed`` text pieces, minus what readers see anyway.
+
+        ``teaser`` and ``chrome`` are the visible text pieces of the kept
+        article and of the page outside the article, in document order.
+        """
+        removed_streams = _streams(removed)
+        count = len(removed_streams[0])
+        if count == 0:
+            return cls(0, frozenset(), frozenset())
+        k = min(SHINGLE_WORDS, count)
+        raw: set[tuple[str, ...]] = set()
+        for stream in removed_streams:
+            raw |= shingles(stream, k)
+        safe: set[tuple[str, ...]] = set()
+        for stream in _streams(teaser):
+            safe |= shingles(stream, k)
+        safe |= _chrome_runs(chrome, k, raw)
+        runs = frozenset(raw - safe)
+        vocabulary = frozenset(chain.from_iterable(runs))
+        return cls(k, runs, vocabulary)
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+    def first_match(self, tokens: Sequence[str]) -> int | None:
+        """Index of the first token that starts a withheld run, or None."""
+        return next(self.matches(tokens), None)
+
+    def matches(self, tokens: Sequence[str]) -> Iterator[int]:
+        """Indexes of every token that starts a withheld run."""
+        k = self.k
+        if not self.runs or len(tokens) < k:
+            return
+        vocabulary = self.vocabulary
+        runs = self.runs
+        for i in range(len(tokens) - k + 1):
+            if tokens[i] in vocabulary and tuple(tokens[i : i + k]) in runs:
+                yield i
+
+    def leaks(self, text: str, *, url: bool = False, css: bool = False) -> bool:
+        """Whether ``text``, in any of its :func:`readings`, still carries withheld text."""
+        if not self.runs:
+            return False
+        return any(self.first_match(words(reading)) is not None for reading in readings(text, url=url, css=css))
+
+    def leaks_encoded(self, text: str) -> bool:
+        """Whether a percent- or base64-encoded reading of ``text`` carries withheld text.
+
+        For text nodes, whose plain reading is checked across node boundaries.
+        """
+        if not self.runs:
+            return False
+        if _BASE64_RUN.search(text) is None and _PERCENT.search(text) is None:
+            return False
+        found = readings(text)
+        next(found)  # the plain reading
+        return any(self.first_match(words(reading)) is not None for reading in found)
+
+    def safe_prefix(self, text: str, *, url: bool = False) -> str:
+        """The decoded text up to where withheld text starts (the teaser part).
+
+        "" when what would be kept still carries withheld text in another
+        reading (base64, percent-encoding): such a copy cannot be shortened.
+        """
+        decoded = decode_layers(text, url=url)
+        spans = word_spans(decoded)
+        first = self.first_match([token for token, _ in spans])
+        prefix = decoded
+        if first is not None:
+            prefix = decoded[: spans[first][1]].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+        if prefix and self.leaks(prefix, url=url):
+            return ""
+        return prefix
+
+
+def _chrome_runs(pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """Runs of visible chrome, except those inside long copies of withheld text.
+
+    A copy counts as long when it has :data:`LONG_COPY_WORDS` words in a row
+    of withheld text, most of them outside links: lists of links (related
+    stories, menus) repeating headlines the article also showed are chrome.
+    """
+    safe: set[tuple[str, ...]] = set()
+    for separator in (" ", ""):
+        tokens, owners = joined_tokens(pieces, separator)
+        in_link = [isinstance(pieces[first], LinkText) for first, _ in owners]
+        safe |= _without_long_copies(tokens, in_link, k, withheld)
+    return safe
+
+
+def joined_tokens(texts: Sequence[str], separator: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Tokens of ``texts`` joined by ``separator``, each with the first and last text it spans.
+
+    ``separator`` is " " (no token spans two texts) or "" (a word split over
+    texts, ``zephyr<em>quill</em>``, is one token spanning them). Each text is
+    tokenised on its own (:func:`words`), so the cost is that of tokenising.
+    """
+    if separator and _WORD.search(separator):
+        raise ValueError("the separator must not hold word characters")
+    tokens: list[str] = []
+    owners: list[tuple[int, int]] = []
+    open_end = False  # the last token reaches the end of the texts so far, and a word may go on
+    for index, text in enumerate(texts):
+        parts = words(text)
+        if separator:
+            tokens.extend(parts)
+            owners.extend([(index, index)] * len(parts))
+            continue
+        core = text if text.isascii() else _IGNORABLE.sub("", text)
+        if not core:
+            continue
+        if open_end and parts and _MERGING.match(core):
+            tokens[-1] += parts[0]
+            owners[-1] = (owners[-1][0], index)
+            parts = parts[1:]
+        tokens.extend(parts)
+        owners.extend([(index, index)] * len(parts))
+        open_end = _MERGING.match(core[-1]) is not None
+    return tokens, owners
+
+
+def _without_long_copies(
+    tokens: Sequence[str], in_link: Sequence[bool], k: int, withheld: set[tuple[str, ...]]
+) -> set[tuple[str, ...]]:
+    runs = shingles(tokens, k)
+    if not runs & withheld:
+        return runs
+    covered = [False] * len(tokens)
+    for i in range(len(tokens) - k + 1):
+        if tuple(tokens[i : i + k]) in withheld:
+            for j in range(i, i + k):
+                covered[j] = True
+    start = 0
+    while start < len(tokens):
+        if not covered[start]:
+            start += 1
+            continue
+        end = start
+        while end < len(tokens) and covered[end]:
+            end += 1
+        prose = sum(1 for j in range(start, end) if not in_link[j])
+        if end - start >= LONG_COPY_WORDS and prose * 2 >= end - start:
+            runs -= shingles(tokens[start:end], k)
+        start = end
+    return runs
+
+
+class LinkText(str):
+    """Visible text inside a link (menus, related-story lists)."""
+
+    __slots__ = ()

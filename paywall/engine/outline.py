@@ -1,0 +1,193 @@
+"""One pass over the parsed page: where its text is, for detection and cutting.
+
+The parser (Lexbor, through selectolax) builds the tree a browser builds.
+This module walks its text once, in document order, and attributes every
+visible piece of text to its *block*: the nearest ancestor that is not inline
+markup (``<p>``, ``<li>``, ``<td>``, a ``<div>`` holding text directly...).
+Detection scores blocks and their ancestors; the cut counts blocks.
+
+Only text nodes and the elements above them are looked at (a few hundred
+records on a real page, not every element), so the pass costs about what the
+parser's own traversal costs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+INLINE_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "del", "dfn", "em", "font", "i", "img",
+        "ins", "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt",
+        "u", "var", "wbr", "label", "nobr", "big",
+    }
+)  # fmt: skip
+"""Markup inside a line of text: its text belongs to the enclosing block."""
+
+UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "textarea", "select", "option"})
+"""Elements whose text is not part of what readers see (scripting on, as in browsers)."""
+
+HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
+_STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+class Element:
+    """An element that holds visible text, or is an ancestor of one."""
+
+    __slots__ = (
+        "brs", "chars", "depth", "end_order", "hints", "link_chars", "node", "order", "own_chars",
+        "own_commas", "own_link_chars", "own_words", "parent", "pieces", "score", "tag",
+    )  # fmt: skip
+
+    def __init__(self, node: LexborNode, tag: str, parent: Element | None) -> None:
+        self.node = node
+        self.tag = tag
+        self.parent = parent
+        self.depth: int = parent.depth + 1 if parent is not None else 0
+        attrs = node.attributes
+        self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
+        if attrs.get("itemprop"):
+            self.hints += " itemprop-" + (attrs.get("itemprop") or "").lower()
+        self.order = -1
+        """Document order of its first visible text (-1 when it holds none directly)."""
+        self.end_order = -1
+        """Document order of the last visible text inside it."""
+        self.own_chars = 0
+        self.own_link_chars = 0
+        self.own_commas = 0
+        self.own_words = 0
+        self.brs = 0
+        self.chars = 0
+        self.link_chars = 0
+        self.score = 0.0
+        self.pieces: list[tuple[str, bool]] = []
+        """Its own visible text, in order, each with whether it is link text."""
+
+    def ancestors(self) -> list[Element]:
+        found = []
+        parent = self.parent
+        while parent is not None:
+            found.append(parent)
+            parent = parent.parent
+        return found
+
+    def within(self, other: Element) -> bool:
+        """Whether this element is ``other`` or inside it."""
+        node: Element | None = self
+        while node is not None:
+            if node is other:
+                return True
+            node = node.parent
+        return False
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / self.chars if self.chars else 0.0
+
+    def __repr__(self) -> str:
+        return f"<{self.tag} {self.hints.strip()!r} chars={self.chars} score={self.score:.1f}>"
+
+
+class Outline:
+    """The blocks of a page in document order, and the elements above them."""
+
+    def __init__(self, tree: LexborHTMLParser) -> None:
+        self.tree = tree
+        self.blocks: list[Element] = []
+        self.elements: dict[int, Element] = {}
+        self.hidden: set[int] = set()
+        self.total_chars = 0
+        for root in tree.css(HIDING_SELECTOR):
+            attrs = root.attributes
+            style = attrs.get("style")
+            aria = (attrs.get("aria-hidden") or "").strip().lower() == "true"
+            if style is not None and "hidden" not in attrs and not aria and not _STYLE_HIDDEN.search(style):
+                continue
+            self.hidden.add(root.mem_id)
+            self.hidden.update(node.mem_id for node in root.traverse())
+        if tree.root is not None:
+            self._walk(tree.root)
+
+    def element(self, node: LexborNode) -> Element:
+        """The record of ``node``, made (with its ancestors') on first use."""
+        elements = self.elements
+        key = node.mem_id
+        found = elements.get(key)
+        if found is not None:
+            return found
+        chain: list[LexborNode] = [node]
+        parent = node.parent
+        record: Element | None = None
+        while parent is not None:
+            record = elements.get(parent.mem_id)
+            if record is not None:
+                break
+            if parent.tag is None or parent.tag.startswith("-"):
+                parent = None
+                break
+            chain.append(parent)
+            parent = parent.parent
+        for item in reversed(chain):
+            record = Element(item, item.tag or "", record)
+            elements[item.mem_id] = record
+        assert record is not None
+        return record
+
+    def _walk(self, root: LexborNode) -> None:
+        hidden = self.hidden
+        blocks = self.blocks
+        element = self.element
+        order = 0
+        for node in root.traverse(include_text=True):
+            tag = node.tag
+            if tag != "-text":
+                if tag == "br":
+                    parent = node.parent
+                    while parent is not None and parent.tag in INLINE_TAGS:
+                        parent = parent.parent
+                    if parent is not None and parent.mem_id in self.elements:
+                        self.elements[parent.mem_id].brs += 1
+                continue
+            text = node.text_content
+            if not text or text.isspace():
+                continue
+            parent = node.parent
+            if parent is None or parent.tag in UNSEEN_TAGS or parent.mem_id in hidden:
+                continue
+            link = False
+            while parent.tag in INLINE_TAGS:
+                if parent.tag == "a":
+                    link = True
+                up = parent.parent
+                if up is None:
+                    break
+                parent = up
+            if parent.mem_id in hidden:
+                continue
+            block = element(parent)
+            if block.order < 0:
+                block.order = order
+                blocks.append(block)
+            order += 1
+            block.end_order = order
+            size = len(text.strip())
+            block.own_chars += size
+            block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
+            block.own_words += len(text.split())
+            block.pieces.append((text, link))
+            if link:
+                block.own_link_chars += size
+        for block in blocks:
+            chars, links = block.own_chars, block.own_link_chars
+            self.total_chars += chars
+            above: Element | None = block
+            while above is not None:
+                above.chars += chars
+                above.link_chars += links
+                if above.end_order < block.end_order:
+                    above.end_order = block.end_order
+                if above.order < 0 or above.order > block.order:
+                    above.order = block.order
+                above = above.parent

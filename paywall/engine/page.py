@@ -1,0 +1,281 @@
+"""A parsed page that can be gated once: the engine's stages behind one small interface.
+
+Stages, each a module: :mod:`~paywall.engine.decode` (bytes to text as a
+browser decodes them), parse (Lexbor, the HTML5 tree a browser builds,
+scripting on), :mod:`~paywall.engine.outline` and
+:mod:`~paywall.engine.detect` (where the article is),
+:mod:`~paywall.engine.cut` (the teaser), :mod:`~paywall.engine.sweep`
+(copies elsewhere), then serialisation. A non-member's first view costs one
+parse, one pass over the page's text, and one or two serialisations; the
+times of each stage are kept in :attr:`Page.report` for ``paywall inspect``.
+
+Any failure becomes :class:`~paywall.errors.RewriteError`, so that callers
+fail closed on exactly that error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from paywall.engine import cut as cutting
+from paywall.engine import detect, sweep
+from paywall.engine.decode import decode_body
+from paywall.engine.fingerprint import Fingerprint, LinkText
+from paywall.engine.head import inject_head
+from paywall.engine.outline import UNSEEN_TAGS, Element, Outline
+from paywall.engine.sweep import SweepReport
+from paywall.engine.text import words
+from paywall.errors import RewriteError
+
+EXPLICIT_ARTICLE = "[data-paywall-article]"
+"""A publisher's own mark of the article: wins over every heuristic."""
+
+ArticleSelector = str | Sequence[str] | None
+
+
+@dataclass
+class GateReport:
+    """What a gate did: where the article was, the teaser kept, the words withheld, the copies swept."""
+
+    article_path: str = ""
+    how_found: str = ""
+    teaser_text: str = ""
+    withheld_words: int = 0
+    cut: str = ""
+    swept: SweepReport = field(default_factory=SweepReport)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per stage: decode, parse, detect, cut, sweep, serialise."""
+
+    @property
+    def scrub(self) -> SweepReport:
+        return self.swept
+
+
+class Page:
+    """A parsed HTML document that can be gated once."""
+
+    def __init__(self, tree: LexborHTMLParser, *, selector: ArticleSelector = None, report: GateReport | None = None):
+        self._tree = tree
+        self.report = report or GateReport()
+        started = time.perf_counter()
+        self._outline = Outline(tree)
+        self._regions = self._find(selector)
+        self.report.timings["detect"] = _ms(started)
+        if self._regions:
+            self.report.article_path = css_path(self._regions[0].first.node)
+            self.report.how_found = self._regions[0].how
+        self._gated = False
+
+    @classmethod
+    def parse(cls, body: bytes, charset: str | None, *, selector: ArticleSelector = None) -> Page:
+        """Parse a response body; ``charset`` is the one from the Content-Type header."""
+        report = GateReport()
+        try:
+            started = time.perf_counter()
+            text = decode_body(body, charset)
+            report.timings["decode"] = _ms(started)
+            started = time.perf_counter()
+            tree = LexborHTMLParser(text, scripting=True)
+            report.timings["parse"] = _ms(started)
+            return cls(tree, selector=selector, report=report)
+        except RewriteError:
+            raise
+        except (Exception, RecursionError) as exc:  # the parser's failures have many types
+            raise RewriteError(f"cannot parse the page: {type(exc).__name__}: {exc}") from exc
+
+    def _find(self, selector: ArticleSelector) -> list[detect.Region]:
+        tree = self._tree
+        selectors = [selector] if isinstance(selector, str) else list(selector or ())
+        for one in [*selectors, EXPLICIT_ARTICLE]:
+            try:
+                node = tree.css_first(one)
+            except Exception as exc:  # Lexbor's selector errors have several types
+                raise RewriteError(f"invalid article selector {one!r}: {exc}") from exc
+            if node is not None:
+                element = self._outline.element(node)
+                region = detect.Region([element], how="selector" if one != EXPLICIT_ARTICLE else "marked")
+                region.continuation = detect.continuation(region, self._outline)
+                return [region]
+        return detect.find(self._outline)
+
+    def declared_free(self) -> bool:
+        """Whether the page's head says it is free: ``<meta name="paywall" content="free">``.
+
+        Only the head counts: a tag in the body could come from anyone who can
+        post markup on the page (a comment, an embed) and would free the article.
+        """
+        head = self._tree.head
+        if head is None:
+            return False
+        for meta in head.css("meta"):
+            attrs = meta.attributes
+            name = (attrs.get("name") or "").strip().lower()
+            if name == "paywall" and (attrs.get("content") or "").strip().lower() == "free":
+                return True
+        return False
+
+    def has_article(self) -> bool:
+        """Whether an article was found (configured selector, explicit mark or detection)."""
+        return bool(self._regions)
+
+    def article_text(self) -> str:
+        """Text of the found articles as they are now ("" when none)."""
+        return " ".join(_visible_text(m.node) for region in self._regions for m in region.members)
+
+    def gate(self, *, teaser_paragraphs: int, cta_html: str, head_html: str = "") -> bytes:
+        """Cut every article at its teaser and return the page as UTF-8 bytes.
+
+        See :mod:`paywall.engine.cut` for where the teaser ends. ``cta_html``
+        stands once after the main article's teaser (other articles on the
+        page get it too, each once); every copy of the withheld text elsewhere
+        is swept (:mod:`paywall.engine.sweep`); ``head_html`` ends ``<head>``.
+        A page can be gated once. If a copy survives the sweep, this raises
+        :class:`RewriteError` rather than serve it.
+        """
+        if self._gated:
+            raise RewriteError("page already gated")
+        self._gated = True
+        if not self._regions:
+            raise RewriteError("no article found in the page")
+        try:
+            return self._gate(teaser_paragraphs, cta_html, head_html)
+        except RewriteError:
+            raise
+        except (Exception, RecursionError) as exc:
+            raise RewriteError(f"cannot gate the page: {type(exc).__name__}: {exc}") from exc
+
+    def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str) -> bytes:
+        tree, outline, report = self._tree, self._outline, self.report
+        started = time.perf_counter()
+        chrome = _chrome_pieces(outline, self._regions)
+        withheld: list[str] = []
+        hows: list[str] = []
+        for region in self._regions:
+            result = cutting.cut(outline, region, teaser_paragraphs)
+            _place_cta(tree, result, cta_html)
+            cutting.remove(result)
+            withheld.extend(result.withheld)
+            hows.append(result.how)
+        first = self._regions[0].first.node
+        first.attrs["data-paywall-article"] = ""
+        teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node)]
+        report.cut = ", ".join(hows)
+        report.timings["cut"] = _ms(started)
+
+        started = time.perf_counter()
+        fingerprint = Fingerprint.build(withheld, teaser, chrome)
+        seen = set(words(" ".join(teaser))) | set(words(" ".join(chrome)))
+        marks, ascii_only = sweep.markers(fingerprint, seen)
+        _fix_charset(tree)
+        out = _serialise(tree)
+        if sweep.needs_sweep(out, fingerprint, marks, ascii_only):
+            sweep.sweep(tree, fingerprint, report.swept)
+            out = _serialise(tree)
+            remaining = sweep.find_leaks(LexborHTMLParser(out.decode("utf-8"), scripting=True), fingerprint)
+            if remaining:
+                raise RewriteError(f"withheld text still present after the sweep: {', '.join(remaining[:5])}")
+        report.timings["sweep"] = _ms(started)
+        report.teaser_text = " ".join(teaser)
+        report.withheld_words = len(words(" ".join(withheld)))
+        return inject_head(out, head_html)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _serialise(tree: LexborHTMLParser) -> bytes:
+    return (tree.html or "").encode("utf-8", errors="replace")
+
+
+def _place_cta(tree: LexborHTMLParser, result: cutting.Cut, cta_html: str) -> None:
+    if not cta_html:
+        return
+    fragment = LexborHTMLParser(cta_html, is_fragment=True, scripting=True)
+    nodes = list(fragment.root.iter(include_text=True)) if fragment.root is not None else []
+    if result.cta_before is not None:
+        for node in nodes:
+            result.cta_before.insert_before(node)
+    elif result.cta_after is not None:
+        for node in reversed(nodes):
+            result.cta_after.insert_after(node)
+    elif result.cta_inside is not None:
+        for node in nodes:
+            result.cta_inside.insert_child(node)
+
+
+def _visible_text(node: LexborNode) -> str:
+    return " ".join(_pieces(node))
+
+
+def _pieces(node: LexborNode) -> list[str]:
+    """Visible text pieces under ``node`` (scripts, styles, templates left out)."""
+    pieces = []
+    for child in node.traverse(include_text=True):
+        if child.tag != "-text":
+            continue
+        parent = child.parent
+        if parent is not None and parent.tag in UNSEEN_TAGS:
+            continue
+        text = child.text_content
+        if text and not text.isspace():
+            pieces.append(text)
+    return pieces
+
+
+def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
+    """Visible text outside the articles, link text marked, in document order."""
+    spans = [(m.order, m.end_order) for region in regions for m in region.members if m.order >= 0]
+    pieces: list[str] = []
+    for block in outline.blocks:
+        if any(start <= block.order < end for start, end in spans):
+            continue
+        for text, linked in block.pieces:
+            pieces.append(LinkText(text) if linked else text)
+    return pieces
+
+
+def _fix_charset(tree: LexborHTMLParser) -> None:
+    """Make every charset declaration say utf-8, and add one if there is none."""
+    declared = False
+    for meta in tree.css("meta[charset], meta[http-equiv]"):
+        attrs = meta.attributes
+        if "charset" in attrs:
+            meta.attrs["charset"] = "utf-8"
+            declared = True
+        if (attrs.get("http-equiv") or "").strip().lower() == "content-type":
+            meta.attrs["content"] = "text/html; charset=utf-8"
+            declared = True
+    head = tree.head
+    if not declared and head is not None:
+        tag = LexborHTMLParser('<meta charset="utf-8">', is_fragment=True, fragment_tag="head").root
+        node = tag.first_child if tag is not None else None
+        if node is not None:
+            if head.first_child is not None:
+                head.first_child.insert_before(node)
+            else:
+                head.insert_child(node)
+
+
+def css_path(node: LexborNode) -> str:
+    """A CSS path to ``node`` (``body > main > article.story``), for reports."""
+    parts: list[str] = []
+    current: LexborNode | None = node
+    while current is not None and current.tag not in (None, "html", "-undef") and not current.tag.startswith("#"):
+        attrs = current.attributes
+        part = current.tag or ""
+        if attrs.get("id"):
+            part += f"#{attrs['id']}"
+        elif attrs.get("class"):
+            part += "".join(f".{c}" for c in (attrs.get("class") or "").split()[:2])
+        parts.append(part)
+        current = current.parent
+    return " > ".join(reversed(parts))
+
+
+def block_of(outline: Outline, node: LexborNode) -> Element:
+    return outline.element(node)

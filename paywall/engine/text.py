@@ -1,0 +1,241 @@
+"""Text as the sweep reads it: word tokens, runs of words, and every decoding a copy may hide behind.
+
+Text is reduced to word tokens (NFKC, casefolded, runs of ``\\w``; invisible
+characters such as soft hyphens and zero-width spaces removed first; each
+character of a script written without spaces, Chinese, Japanese, Korean, Thai,
+a token of its own). A location is read through every escaping a scraper
+could undo (:func:`decode_layers`: JSON and JavaScript escapes, CSS escapes,
+HTML entities, markup; :func:`readings`: percent-encoding and base64 runs, two
+levels deep); each reading is linear in the size of the location.
+"""
+
+from __future__ import annotations
+
+import binascii
+import html
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from urllib.parse import unquote, unquote_plus
+
+SHINGLE_WORDS = 5
+"""Words per run in the fingerprint: long enough to be specific to the article."""
+
+LONG_COPY_WORDS = 12
+"""A passage of withheld text this long in visible chrome is a copy, not chrome."""
+
+ELLIPSIS = "\u2026"
+
+MIN_BASE64_CHARS = 16
+"""Shortest run of base64 characters that is decoded to look for a copy (12 bytes of text)."""
+
+MAX_DECODE_DEPTH = 2
+"""Encodings inside encodings (base64 of percent-encoded text...) are undone this many levels deep."""
+
+# Scripts written without spaces between words (Han, Hiragana, Katakana,
+# Hangul, Thai, Lao, Myanmar, Khmer): each character is a token, otherwise a
+# whole sentence would be one "word" and no copy of it could be told apart.
+_PER_CHARACTER = (
+    "\u0e01-\u0e5b\u0e81-\u0edf\u1000-\u109f\u1100-\u11ff\u1780-\u17dd\u17e0-\u17e9"
+    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3038-\u303c\u3040-\u30ff\u3100-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uffdc"
+    "\U00020000-\U0003ffff"
+)
+# Invisible characters that do not separate words for a reader: soft hyphen,
+# zero-width space / joiners, word joiner, byte-order mark, bidi and other
+# format controls, variation selectors (Unicode Default_Ignorable_Code_Point).
+_IGNORABLE_CHARS = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+_IGNORABLE = re.compile(f"[{_IGNORABLE_CHARS}]+")
+_WORD = re.compile(f"[{_PER_CHARACTER}]|[^\\W{_PER_CHARACTER}]+")
+_WORD_WITH_IGNORABLES = re.compile(f"[{_PER_CHARACTER}]|(?:[^\\W{_PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
+_ASCII_WORD = re.compile(r"\w+")
+_MERGING = re.compile(f"[^\\W{_PER_CHARACTER}]")  # a word character that joins its neighbours
+_JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
+_CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{" + str(MIN_BASE64_CHARS) + r",}={0,2}")
+_NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
+_URLSAFE = str.maketrans("-_", "+/")
+_TAG = re.compile(r"<[^<>]*>")
+_PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
+
+# --------------------------------------------------------------------------- text
+
+
+def words(text: str) -> list[str]:
+    """Word tokens of ``text``: NFKC-normalised, casefolded runs of ``\\w``.
+
+    Invisible characters (soft hyphens, zero-width spaces...) are removed
+    first, so they do not split a word; each character of a script written
+    without spaces (Chinese, Japanese, Korean, Thai...) is a token of its own.
+    """
+    if text.isascii():
+        return _ASCII_WORD.findall(text.casefold())
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
+    return _WORD.findall(text.casefold())
+
+
+def _token_parts(token: str) -> list[str]:
+    """The tokens one raw match of :data:`_WORD` or :data:`_WORD_WITH_IGNORABLES` stands for."""
+    if token.isascii():
+        return [token.casefold()]
+    if len(token) == 1 and unicodedata.is_normalized("NFKC", token) and not _IGNORABLE.match(token):
+        return [token.casefold()]  # one character of a per-character script, mostly
+    return _WORD.findall(unicodedata.normalize("NFKC", _IGNORABLE.sub("", token)).casefold())
+
+
+def word_spans(text: str) -> list[tuple[str, int]]:
+    """Word tokens of ``text`` with the offset where each starts in ``text``."""
+    out: list[tuple[str, int]] = []
+    pattern = _WORD_WITH_IGNORABLES if not text.isascii() and _IGNORABLE.search(text) else _WORD
+    for match in pattern.finditer(text):
+        out.extend((part, match.start()) for part in _token_parts(match.group()))
+    return out
+
+
+def _json_escape_value(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if code[0] in "ux":
+        digits = code[2:-1] if code[1] == "{" else code[1:]
+        return _code_point(int(digits, 16))
+    return {"n": " ", "r": " ", "t": " ", "b": " ", "f": " ", "v": " "}.get(code, code)
+
+
+def _css_escape_value(match: re.Match[str]) -> str:
+    return _code_point(int(match.group(1), 16))
+
+
+def _code_point(value: int) -> str:
+    if value == 0 or value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        return "\ufffd"
+    return chr(value)
+
+
+def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
+    """Undo the escaping a copy of the text may hide behind.
+
+    JSON/JavaScript escapes (``\\u00e9``, ``\\u{e9}``, ``\\x41``...), CSS escapes
+    (``\\e9 ``), HTML character references and markup are removed, a few times
+    over for doubly escaped copies. ``css`` says the text is a stylesheet, whose
+    escapes are undone first (``\\b`` is a hex digit there, a backspace in
+    JavaScript). With ``url``, percent-encoding too (share links carry the text
+    in their query). Each pass is linear in the text, and there are at most four.
+    """
+    for _ in range(4):
+        before = text
+        if "\\" in text:
+            if css:
+                text = _CSS_ESCAPE.sub(_css_escape_value, text)
+            text = _JSON_ESCAPE.sub(_json_escape_value, text)
+            if not css and "\\" in text:
+                text = _CSS_ESCAPE.sub(_css_escape_value, text)
+        if "&" in text:
+            text = html.unescape(text)
+        if "<" in text:
+            text = _TAG.sub(" ", text)
+        if url and "%" in text and _PERCENT.search(text):
+            text = unquote_plus(text)
+        if text == before:
+            break
+    return text
+
+
+def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0) -> Iterator[str]:
+    """Every way a reader or a scraper could decode ``text``, first the plain one.
+
+    The first reading is :func:`decode_layers`; then, when the text holds
+    them, the percent-decoded reading and the text of each base64 run
+    (``data:`` URIs, ``atob('...')``, attributes holding encoded markup), each
+    decoded in turn, down to :data:`MAX_DECODE_DEPTH` levels. Every reading is
+    linear in the text, so the whole is too.
+    """
+    primary = decode_layers(text, url=url, css=css)
+    yield primary
+    if depth >= MAX_DECODE_DEPTH:
+        return
+    if not url and "%" in primary and _PERCENT.search(primary):
+        percent = decode_layers(primary, url=True, css=css)
+        if percent != primary:
+            yield percent
+    # Runs are looked for where "+" is still "+" (the url reading makes it a space).
+    plain = primary
+    if url:
+        if _BASE64_RUN.search(text) is None:
+            return
+        plain = decode_layers(text, css=css)
+    sources = [plain]
+    if "%" in plain and _PERCENT.search(plain):
+        sources.append(unquote(plain))
+    for source in sources:
+        payloads = list(base64_payloads(source))
+        if payloads:  # read together: one pass over many small payloads
+            yield from readings("\n".join(payloads), url=True, depth=depth + 1)
+
+
+def base64_payloads(text: str) -> Iterator[str]:
+    """The text of each base64 run in ``text`` that decodes to text.
+
+    A run is :data:`MIN_BASE64_CHARS` or more characters of the base64 (or
+    URL-safe base64) alphabet with both lower- and upper-case letters; runs
+    that decode to binary (images, fonts) are skipped after a short look.
+    """
+    for match in _BASE64_RUN.finditer(text):
+        run = match.group()
+        if run.islower() or run.isupper() or run.isdigit():
+            continue
+        payload = _decode_base64(run)
+        if payload is not None:
+            yield payload
+
+
+def _decode_base64(run: str) -> str | None:
+    """The UTF-8 text a base64 run stands for, or None (not base64, or binary).
+
+    Runs decoding to binary are dropped after a look at their first bytes,
+    so images and fonts embedded as ``data:`` URIs cost little.
+    """
+    data = run.rstrip("=")
+    if len(data) % 4 == 1:
+        return None
+    if "-" in data or "_" in data:
+        if "+" in data or "/" in data:
+            return None
+        data = data.translate(_URLSAFE)
+    try:
+        raw = binascii.a2b_base64(data + "=" * (-len(data) % 4), strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    if raw.isascii():
+        text = raw.decode("ascii")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(raw) - 3:
+                return None  # binary, or not UTF-8 (a cut-off last character is fine)
+            text = raw[: exc.start].decode("utf-8")
+    head = text[:256]
+    if _NOT_TEXT.search(head) is not None and len(_NOT_TEXT.findall(head)) * 8 > len(head):
+        return None
+    return text
+
+
+def shingles(tokens: Sequence[str], k: int) -> set[tuple[str, ...]]:
+    """Every run of ``k`` consecutive tokens."""
+    if k <= 0 or len(tokens) < k:
+        return set()
+    return {tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
+
+
+def _streams(pieces: Sequence[str]) -> list[list[str]]:
+    """Tokens of text pieces joined with and without a space.
+
+    A word split over inline tags (``Zephyr<em>quill</em>``) reads as one word
+    without the space; separate blocks read as separate words with it.
+    """
+    spaced = words(" ".join(pieces))
+    joined = words("".join(pieces))
+    return [spaced] if joined == spaced else [spaced, joined]

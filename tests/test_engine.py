@@ -1,0 +1,119 @@
+"""The Lexbor-based engine (``paywall.engine``) on the shapes that misled the first engine."""
+
+from __future__ import annotations
+
+import json
+
+from selectolax.lexbor import LexborHTMLParser
+
+from paywall.engine import Page, code
+
+CTA = '<aside class="paywall-cta" data-paywall-cta><p>Need to access the insight?</p></aside>'
+LEDE = "The harbour council met on Tuesday evening to weigh the dredging plan for the old quay."
+SECOND = "Fishermen told the meeting that the channel had silted up faster than any survey predicted."
+TAIL = [
+    "Quartermaster Ibbotson produced ledgers showing tonnage falling every winter since the floodgates closed.",
+    "Engineers from Vantrell Marine argued that a cheaper sluice would restore the scouring current within months.",
+    "The council deferred its vote until the estuary trust publishes its sediment report next spring.",
+]
+
+
+def article(paragraphs: list[str], before: str = "", after: str = "", head: str = "") -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<!DOCTYPE html><html><head><title>Quay</title>{head}</head><body>"
+        f"<header><nav><a href='/'>Home</a> <a href='/news'>News</a></nav></header>"
+        f"{before}<main><article><h1>Dredging the quay</h1>{body}</article></main>{after}"
+        f"<footer><a href='/about'>About us</a></footer></body></html>"
+    ).encode()
+
+
+def gate(body: bytes, teaser: int = 2) -> str:
+    page = Page.parse(body, None)
+    assert page.has_article()
+    return page.gate(teaser_paragraphs=teaser, cta_html=CTA).decode()
+
+
+def assert_withheld(out: str) -> None:
+    for sentence in TAIL:
+        for word in ("Ibbotson", "Vantrell", "sediment report"):
+            if word in sentence:
+                assert word not in out, f"{word!r} reached a non-member"
+
+
+def test_teaser_kept_and_tail_withheld() -> None:
+    out = gate(article([LEDE, SECOND, *TAIL]))
+    assert LEDE in out and SECOND in out
+    assert out.count("data-paywall-cta") == 1
+    assert_withheld(out)
+    assert out.startswith("<!DOCTYPE html>")
+    assert "/about" in out and "/news" in out
+
+
+def test_json_ld_wrapped_in_cdata_with_code_around_it_is_swept_and_stays_valid() -> None:
+    full = " ".join([LEDE, SECOND, *TAIL])
+    data = json.dumps({"@type": "NewsArticle", "headline": "Dredging the quay", "articleBody": full})
+    head = (
+        f'<script type="application/ld+json">//<![CDATA[\n{data}\n//]]></script>'
+        f"<script>if (w < 768) {{ var body = {json.dumps(full)}; }} var f = () => body;</script>"
+    )
+    out = gate(article([LEDE, SECOND, *TAIL], head=head))
+    assert_withheld(out)
+    tree = LexborHTMLParser(out)
+    ld = tree.css_first('script[type="application/ld+json"]')
+    assert ld is not None
+    value = json.loads(ld.text())
+    assert value["headline"] == "Dredging the quay"
+    assert value["articleBody"].startswith(LEDE[:40])
+
+
+def test_stray_end_tag_inside_the_story_does_not_free_the_rest() -> None:
+    body = (
+        "<!DOCTYPE html><html><head><title>Quay</title></head><body><div class='story'>"
+        f"<p>{LEDE}</p><p>{SECOND}</p></div></div><p>{TAIL[0]}</p><p>{TAIL[1]}</p>"
+        f"<figure><img src='x.jpg'><figcaption>The quay at dawn</figcaption></figure><p>{TAIL[2]}</p>"
+        "<footer><a href='/about'>About us</a></footer></body></html>"
+    ).encode()
+    out = gate(body)
+    assert LEDE in out
+    assert_withheld(out)
+
+
+def test_paragraphs_split_by_double_breaks_count_as_paragraphs() -> None:
+    text = "<br><br>".join([LEDE, SECOND, *TAIL])
+    body = f"<!DOCTYPE html><html><head><title>Q</title></head><body><div class='content'>{text}</div></body></html>"
+    out = gate(body.encode())
+    assert LEDE in out
+    assert_withheld(out)
+
+
+def test_one_very_long_paragraph_is_cut_at_a_sentence() -> None:
+    filler = " ".join(f"Sentence number {i} about the quay and its long history of trade." for i in range(40))
+    text = " ".join([LEDE, SECOND, filler, *TAIL])
+    out = gate(article([text]))
+    assert LEDE in out
+    assert_withheld(out)
+
+
+def test_lists_and_tables_before_the_cut_are_counted() -> None:
+    items = "".join(f"<li>{sentence}</li>" for sentence in [LEDE, SECOND, *TAIL])
+    body = f"<!DOCTYPE html><html><head><title>Q</title></head><body><article><ul>{items}</ul></article></body></html>"
+    page = Page.parse(body.encode(), None, selector="article")
+    out = page.gate(teaser_paragraphs=2, cta_html=CTA).decode()
+    assert LEDE in out and SECOND in out
+    assert_withheld(out)
+
+
+def test_listing_of_cards_is_not_an_article() -> None:
+    cards = "".join(
+        f"<article><h2><a href='/s{i}'>Story number {i} in the harbour series</a></h2>"
+        f"<p>A short summary of story {i}, about the quay, the council and the dredging plan.</p></article>"
+        for i in range(8)
+    )
+    body = f"<!DOCTYPE html><html><head><title>News</title></head><body><main>{cards}</main></body></html>"
+    assert not Page.parse(body.encode(), None).has_article()
+
+
+def test_script_literals_are_read_as_code() -> None:
+    body = 'if (a < b) { x = "one"; } /* two */ var r = /three/g; y = `four`;'
+    assert [text for _, _, text in code.js_literals(body)] == ["one", " two ", "/three/g", "four"]
