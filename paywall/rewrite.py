@@ -15,7 +15,6 @@ that error.
 
 from __future__ import annotations
 
-import codecs
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +24,8 @@ from bs4 import BeautifulSoup, Comment, Tag, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, PageElement, ProcessingInstruction
 
 from paywall import leaks
+from paywall.engine.decode import decode_body
+from paywall.engine.head import canonical_path, encode_head_html, head_insertion_point, inject_head
 from paywall.errors import RewriteError
 
 # XHTML served as XML is parsed as HTML on purpose (browsers render it as a page);
@@ -37,9 +38,6 @@ MAX_DEPTH = 512
 Real pages stay far below it; very deep trees make tree walks and the
 parser itself slow or fragile, so they are refused rather than half-handled.
 """
-
-SNIFF_BYTES = 4096
-"""How far into the body a ``<meta>`` charset declaration is looked for."""
 
 ARTICLE_SELECTORS: tuple[str, ...] = (
     "[itemprop~=articleBody]",
@@ -93,170 +91,10 @@ _INLINE_TAGS = frozenset(
         "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr",
     }
 )  # fmt: skip
-_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]+)", re.IGNORECASE)
-_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")
-
-# Labels whose WHATWG meaning is a superset of what Python's codec of the same name decodes.
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "l1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "iso-8859-9": "cp1254",
-    "latin5": "cp1254",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "windows-31j": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "euc-kr": "cp949",
-    "tis-620": "cp874",
-    "iso-8859-11": "cp874",
-    "x-mac-roman": "mac_roman",
-}
-
-# WHATWG labels of UTF-16; honoured in the HTTP header only (a ``<meta>`` that
-# could be read as ASCII cannot be right about UTF-16: it means UTF-8 there).
-_UTF16_LABELS = {
-    "utf-16": "utf-16-le",
-    "utf-16le": "utf-16-le",
-    "utf-16-le": "utf-16-le",
-    "unicode": "utf-16-le",
-    "unicodefeff": "utf-16-le",
-    "ucs-2": "utf-16-le",
-    "csunicode": "utf-16-le",
-    "iso-10646-ucs-2": "utf-16-le",
-    "utf-16be": "utf-16-be",
-    "utf-16-be": "utf-16-be",
-    "unicodefffe": "utf-16-be",
-}
-_WIDE_CODECS = ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
-
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-
-GARBLED_SHARE = 0.1
-"""A decoded page with more NULs and replacement characters than this share is not text.
-
-UTF-16 or UTF-32 read as a single-byte charset is about half NULs; a browser
-skips the NULs and shows the page's source as text, article included. Such a
-body is decoded by its NUL pattern, or refused.
-"""
 _XML_ENCODING = re.compile(r"encoding\s*=\s*[\"'][^\"']*[\"']")
 
 ArticleFinder = Callable[[BeautifulSoup], Tag | None]
 """Finds the main article of a parsed page; replaceable by a smarter detector."""
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-def _codec(label: str | None, *, header: bool = False) -> str | None:
-    """Python codec name for a charset label, or None if unknown or unusable.
-
-    UTF-16 and UTF-32 only come from the HTTP ``header`` (WHATWG reads the
-    ``utf-16`` label as UTF-16LE); in a ``<meta>`` they are ignored.
-    """
-    if not label:
-        return None
-    name = label.strip().strip("\"'").lower()
-    if name in _UTF16_LABELS:
-        return _UTF16_LABELS[name] if header else None
-    name = _CHARSET_ALIASES.get(name, name)
-    try:
-        info = codecs.lookup(name)
-    except LookupError:
-        return None
-    if info.name in _WIDE_CODECS:
-        return info.name if header and info.name != "utf-16" else None
-    if not _is_text_codec(info.name):
-        return None
-    return info.name
-
-
-def _is_text_codec(name: str) -> bool:
-    """Rule out codecs such as rot13/base64 that codecs.lookup also knows."""
-    try:
-        "a<".encode(name)
-        b"a<".decode(name)
-    except (LookupError, UnicodeError, TypeError, ValueError):
-        return False
-    return True
-
-
-def _garbled(text: str) -> bool:
-    """Whether decoded text is mostly NULs and replacement characters (see :data:`GARBLED_SHARE`)."""
-    bad = text.count("\x00") + text.count("\ufffd")
-    return bad >= 4 and bad > GARBLED_SHARE * len(text)
-
-
-def decode_body(body: bytes, charset: str | None) -> str:
-    """Decode a response body the way a browser would.
-
-    A byte-order mark wins (as in browsers: it cannot be there by accident),
-    then the charset of the HTTP header (UTF-16 labels included, unless the
-    page reads as ASCII-compatible markup and not as UTF-16), then a
-    ``<meta>`` declaration near the start, then UTF-8. Undecodable bytes become
-    U+FFFD, and control characters that the parser cannot hold become U+FFFD too.
-
-    A result that is not text (:func:`_garbled`: UTF-16 or UTF-32 without a
-    byte-order mark or label, binary) is decoded again as UTF-32 or UTF-16
-    if one of them reads it as text; otherwise this raises
-    :class:`RewriteError`, so the page is refused rather than passed as
-    "no article".
-    """
-    text: str | None = None
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            text = body[len(bom) :].decode(name, errors="replace")
-            break
-    codec = None if text is not None else _codec(charset, header=True)
-    if codec in _WIDE_CODECS:
-        text = body.decode(codec, errors="replace")
-        codec = None
-        if "<" not in text and b"<" in body:
-            # Mislabelled: markup in an ASCII-compatible charset. A browser would
-            # show garbage, but a scraper reading the bytes gets the article.
-            text = None
-    if text is None:
-        if codec is None:
-            match = _META_CHARSET.search(body[:SNIFF_BYTES])
-            if match is not None:
-                codec = _codec(match.group(1).decode("ascii", "replace"))
-        text = body.decode(codec or "utf-8", errors="replace")
-    if _garbled(text):
-        for name in _wide_candidates(body[:SNIFF_BYTES]):
-            candidate = body.decode(name, errors="replace").removeprefix("\ufeff")
-            if not _garbled(candidate):
-                text = candidate
-                break
-        else:
-            raise RewriteError("cannot decode the page: it does not read as text in its charset")
-    return _CONTROL.sub("\ufffd", text)
-
-
-def _wide_candidates(sample: bytes) -> list[str]:
-    """UTF-32 / UTF-16 codecs the NUL bytes of ``sample`` point to, likeliest first."""
-    zeros = [sample[i::4].count(0) for i in range(4)]
-    quarter = max(1, len(sample) // 4)
-    found: list[str] = []
-    if sum(zeros) * 5 < len(sample):
-        return found  # wide encodings of markup are mostly NULs
-    if zeros[2] > 0.9 * quarter and zeros[3] > 0.9 * quarter:
-        found.append("utf-32-le")
-    if zeros[0] > 0.9 * quarter and zeros[1] > 0.9 * quarter:
-        found.append("utf-32-be")
-    even, odd = zeros[0] + zeros[2], zeros[1] + zeros[3]
-    if odd > 2 * even:
-        found.append("utf-16-le")
-    if even > 2 * odd:
-        found.append("utf-16-be")
-    return found
 
 
 # --------------------------------------------------------------------------- finding the article
@@ -696,61 +534,6 @@ def _fix_charset(soup: BeautifulSoup, head: Tag) -> None:
         head.insert(0, soup.new_tag("meta", attrs={"charset": "utf-8"}))
 
 
-# --------------------------------------------------------------------------- member fast path
-
-_HEAD_SCAN = re.compile(rb"<!--|<(script|style)(?=[\s/>])|</head\s*>|<body(?=[\s/>])[^>]*>", re.IGNORECASE)
-_CLOSERS = {
-    b"<!--": re.compile(rb"-->"),
-    b"script": re.compile(rb"</script", re.IGNORECASE),
-    b"style": re.compile(rb"</style", re.IGNORECASE),
-}
-
-
-def inject_head(body: bytes, head_html: str) -> bytes:
-    """Insert ``head_html`` at the end of ``<head>`` without parsing the page.
-
-    Before the first real ``</head>`` (case-insensitive; ones inside comments,
-    scripts and styles are skipped), else right after the ``<body ...>`` open
-    tag, else at the start. ``head_html`` is written with non-ASCII characters
-    as character references, so it is right in any ASCII-compatible charset.
-    Limit: this is a scan, not a parser; a ``</head>`` or ``<body`` inside an
-    attribute value before the real head end would be taken at face value.
-    """
-    if not head_html:
-        return body
-    at = head_insertion_point(body)
-    if at is None:
-        at = 0
-    return body[:at] + encode_head_html(head_html) + body[at:]
-
-
-def encode_head_html(head_html: str) -> bytes:
-    return head_html.encode("ascii", errors="xmlcharrefreplace")
-
-
-def head_insertion_point(body: bytes) -> int | None:
-    """Where :func:`inject_head` puts its tags in ``body``, or None when it holds no head end (yet).
-
-    ``body`` may be the first part of a page still arriving: None then means
-    "read on", never a wrong position, because every token the scan relies on
-    is only matched once it is complete.
-    """
-    position = 0
-    while True:
-        match = _HEAD_SCAN.search(body, position)
-        if match is None:
-            return None
-        token = match.group(0)
-        if token == b"<!--" or match.group(1):
-            closer = _CLOSERS[b"<!--" if token == b"<!--" else match.group(1).lower()]
-            end = closer.search(body, match.end())
-            if end is None:
-                return None
-            position = end.end()
-            continue
-        return match.start() if token[:2] == b"</" else match.end()
-
-
 __all__: Sequence[str] = (
     "ArticleFinder",
     "GateReport",
@@ -763,33 +546,3 @@ __all__: Sequence[str] = (
     "head_insertion_point",
     "inject_head",
 )
-
-
-_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
-_REL_CANONICAL = re.compile(
-    rb"""\brel\s*=\s*(?:"[^"]*\bcanonical\b[^"]*"|'[^']*\bcanonical\b[^']*'|canonical\b)""", re.IGNORECASE
-)
-_HREF = re.compile(rb"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
-
-
-def canonical_path(body: bytes) -> str | None:
-    """Path and query of the page's ``<link rel="canonical">``, found without a parse, or None."""
-    from html import unescape
-    from urllib.parse import urlsplit
-
-    for match in _LINK_TAG.finditer(body):
-        tag = match.group(0)
-        if not _REL_CANONICAL.search(tag):
-            continue
-        href = _HREF.search(tag)
-        if href is None:
-            return None
-        raw = next(g for g in href.groups() if g is not None)
-        try:
-            url = urlsplit(unescape(raw.decode("utf-8", "replace")).strip())
-        except ValueError:  # a malformed URL (an unclosed IPv6 bracket) is no canonical link
-            return None
-        if not url.path.startswith("/") or len(url.path) > 2048:
-            return None
-        return f"{url.path}?{url.query}" if url.query else url.path
-    return None
