@@ -6,8 +6,8 @@ it). Every page is gated as a non-member's first view would be, with a body
 that differs from any seen before (a fresh token in it, as real pages carry),
 and judged as an attacker and a reader would judge it:
 
-* tail leak: any 8-word run of the last 40% of the expected article anywhere
-  in the response (raw, entities decoded, JSON/JS/CSS escapes decoded, markup
+* tail leak: any 8-word run of the last 40% of the expected article (that
+  the first 60% does not also hold) anywhere in the response (raw, entities decoded, JSON/JS/CSS escapes decoded, markup
   stripped). Articles under 150 words are left out of this measure (their
   last 40% is a sentence or two);
 * teaser shown: at least 20 words (or half the opening, for short articles)
@@ -162,8 +162,9 @@ def measure(folder: Path, teaser: int, repeat: int) -> Row:
         row.precision, row.recall = common / len(found_words), common / len(expected)
     out = out_bytes.decode("utf-8", errors="replace")
 
-    tail = expected[int(len(expected) * (1 - TAIL_SHARE)) :]
-    tail_runs = shingles(tail, TAIL_RUN)
+    split = int(len(expected) * (1 - TAIL_SHARE))
+    # Runs the tail shares with the opening (test pages repeat paragraphs) are not the tail's own.
+    tail_runs = shingles(expected[split:], TAIL_RUN) - shingles(expected[:split], TAIL_RUN)
     present: set[tuple[str, ...]] = set()
     for reading in readings(out):
         present |= shingles(words(reading), TAIL_RUN) & tail_runs
@@ -174,6 +175,8 @@ def measure(folder: Path, teaser: int, repeat: int) -> Row:
     shown = words(visible_text(out))
     shown_runs = shingles(shown, TEASER_RUN)
     covered = [False] * len(opening)
+    if len(opening) < TEASER_RUN:
+        covered = [word in shown for word in opening]
     for i in range(len(opening) - TEASER_RUN + 1):
         if tuple(opening[i : i + TEASER_RUN]) in shown_runs:
             covered[i : i + TEASER_RUN] = [True] * TEASER_RUN

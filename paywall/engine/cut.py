@@ -33,14 +33,19 @@ LONG_UNIT_WORDS = 120
 """A paragraph longer than this counts as several units, split at sentence ends."""
 SENTENCE_UNIT_WORDS = 50
 """Sentences of a long paragraph are counted in groups of about this many words."""
-MAX_TEASER_SHARE = 0.5
-"""The teaser holds at most this share of the article's words."""
+MAX_TEASER_SHARE = 0.6
+"""The teaser holds at most this share of the article's words (the last 40% is always withheld)."""
+MIN_TEASER_WORDS = 25
+"""Units are added to the teaser past ``teaser_paragraphs`` until it has this many words (within the share)."""
+SHORT_UNIT_WORDS = 20
+"""A unit shorter than this counts only when it ends a sentence (bylines, labels and data cells do not)."""
 
 _NOT_COUNTED = frozenset({"figure", "figcaption", "aside", "h1", "h2", "h3", "h4", "h5", "h6", "caption", "th"})
 _AFTER_BLOCKS = frozenset(
     {"p", "pre", "blockquote", "li", "td", "th", "tr", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"}
 )
 _SENTENCE = re.compile(r"[.!?\u3002\uff01\uff1f\u061f\u0964]['\"\u201d\u2019)\]]*\s+")
+_SENTENCE_END = re.compile(r"[.!?:;\u3002\uff01\uff1f\u061f\u0964\u2026]['\"\u201d\u2019)\]]*$")
 _STRIPPED = "script, style, template, noscript"
 
 
@@ -51,6 +56,8 @@ class Unit:
     words: int
     node: LexborNode
     offset: int | None = None
+    start: LexborNode | None = None
+    """Where the unit starts, when the teaser is to show none of it."""
 
 
 @dataclass
@@ -87,17 +94,34 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
         _remove_after(blocks[0].node, region, result, include=True)
         return result
     total = sum(u.words for u in units)
-    keep = min(max(teaser_units, 0), len(units) - 1)
-    while keep > 0 and sum(u.words for u in units[:keep]) > MAX_TEASER_SHARE * total:
-        keep -= 1
+    keep = _teaser_size(units, teaser_units, total)
+    if keep == 0 and units[0].offset is None and teaser_units > 0 and units[0].node.parent is not None:
+        # The first unit alone is more than the teaser may show: count its sentences instead.
+        sentences = _split(units[0].node.parent, True, target=MIN_TEASER_WORDS)
+        if len(sentences) > 1:
+            sentences[0].start = units[0].start
+            units = sentences + units[1:]
+            keep = _teaser_size(units, teaser_units, total)
     result.how = f"units:{keep}"
     if keep == 0:
         first = units[0]
-        _remove_after(first.node, region, result, include=True, offset=0 if first.offset is not None else None)
+        _remove_after(first.start or first.node, region, result, include=True)
         return result
     last = units[keep - 1]
     _remove_after(last.node, region, result, include=False, offset=last.offset)
     return result
+
+
+def _teaser_size(units: list[Unit], wanted: int, total: int) -> int:
+    """How many units the teaser shows: ``wanted``, topped up to a few sentences, within the share."""
+    limit = MAX_TEASER_SHARE * total
+    keep = min(max(wanted, 0), len(units) - 1)
+    if wanted > 0:
+        while keep < len(units) - 1 and sum(u.words for u in units[:keep]) < MIN_TEASER_WORDS:
+            keep += 1
+    while keep > 0 and sum(u.words for u in units[:keep]) > limit:
+        keep -= 1
+    return keep
 
 
 def _find_break(region: Region) -> LexborNode | None:
@@ -132,18 +156,26 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
         prose = block.own_words
         if prose < MIN_UNIT_WORDS or not _counted(block, region.members):
             continue
+        if prose < SHORT_UNIT_WORDS and not _SENTENCE_END.search(_text(block)):
+            continue
         if block.own_link_chars * 2 > block.own_chars:
             continue
         if block.brs >= 2 or prose > LONG_UNIT_WORDS:
             split = _split(block.node, prose > LONG_UNIT_WORDS)
             if len(split) > 1:
+                split[0].start = block.first_text
                 units.extend(split)
                 continue
-        units.append(Unit(prose, block.node))
+        assert block.last_text is not None
+        units.append(Unit(prose, block.last_text, start=block.first_text))
     return units
 
 
-def _split(node: LexborNode, long: bool) -> list[Unit]:
+def _text(block: Element) -> str:
+    return "".join(text for text, _ in block.pieces).rstrip()
+
+
+def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
     """Units inside one block: runs between ``<br><br>``, and sentence groups of a long paragraph."""
     children = list(node.iter(include_text=True))
     while True:
@@ -174,7 +206,7 @@ def _split(node: LexborNode, long: bool) -> list[Unit]:
                 end_of_text = len(text.rstrip())
                 for match in _SENTENCE.finditer(text):
                     count = len(text[start : match.end()].split())
-                    if words + count >= SENTENCE_UNIT_WORDS and match.end() < end_of_text:
+                    if words + count >= (target or SENTENCE_UNIT_WORDS) and match.end() < end_of_text:
                         units.append(Unit(words + count, child, match.end()))
                         words, start = 0, match.end()
             words += len(text[start:].split())

@@ -208,10 +208,10 @@ def _refine(top: Element, candidates: list[Element]) -> Element:
             if sum(1 for c in close if c.within(ancestor)) >= 2:
                 top = ancestor
                 break
-    # An element that is its parent's only child stands for the parent.
+    # An element whose parent holds (almost) nothing else stands for the parent.
     while top.parent is not None and top.parent.tag not in ("body", "html"):
         parent = top.parent
-        if parent.chars > top.chars * 1.05:
+        if parent.chars - top.chars > min(100, 0.02 * top.chars):
             break
         top = parent
     return top
@@ -222,12 +222,9 @@ def _grow(top: Element, outline: Outline) -> Region:
     parent = top.parent
     members = [top]
     if top.tag == "body":
-        # Text straight in <body>: the story is the run of its children around the best-scoring one.
-        children = [c for c in (outline.elements.get(n.mem_id) for n in top.node.iter()) if c is not None]
-        best = max(children, key=lambda c: (c.score, c.chars), default=None)
-        if best is None:
-            return Region([top])
-        top, parent = best, best.parent
+        # Text straight in <body>: the body is the article's element.
+        region = Region([top])
+        return region
     if parent is not None and parent.tag not in ("html",):
         threshold = max(10.0, top.score * 0.2)
         members = []

@@ -17,6 +17,8 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from paywall.engine.text import _PER_CHARACTER
+
 INLINE_TAGS = frozenset(
     {
         "a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "del", "dfn", "em", "font", "i", "img",
@@ -33,11 +35,22 @@ HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visib
 _STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
+_UNSPACED = re.compile(f"[{_PER_CHARACTER}]")
+
+
+def word_count(text: str) -> int:
+    """Words in ``text``; each character of a script written without spaces (Chinese, Thai...) counts as half a word."""
+    count = len(text.split())
+    if not text.isascii():
+        count += len(_UNSPACED.findall(text)) // 2
+    return count
+
+
 class Element:
     """An element that holds visible text, or is an ancestor of one."""
 
     __slots__ = (
-        "brs", "chars", "depth", "end_order", "hints", "link_chars", "node", "order", "own_chars",
+        "brs", "chars", "depth", "end_order", "first_text", "hints", "last_text", "link_chars", "node", "order", "own_chars",
         "own_commas", "own_link_chars", "own_words", "parent", "pieces", "score", "tag",
     )  # fmt: skip
 
@@ -63,6 +76,8 @@ class Element:
         self.link_chars = 0
         self.score = 0.0
         self.pieces: list[tuple[str, bool]] = []
+        self.first_text: LexborNode | None = None
+        self.last_text: LexborNode | None = None
         """Its own visible text, in order, each with whether it is link text."""
 
     def ancestors(self) -> list[Element]:
@@ -175,8 +190,11 @@ class Outline:
             size = len(text.strip())
             block.own_chars += size
             block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
-            block.own_words += len(text.split())
+            block.own_words += word_count(text)
             block.pieces.append((text, link))
+            if block.first_text is None:
+                block.first_text = node
+            block.last_text = node
             if link:
                 block.own_link_chars += size
         for block in blocks:
