@@ -35,9 +35,9 @@ from .access import Reader, consume_meter, identify
 from .cache import BROKEN, GateCache, page_key
 from .cta import CtaKind, fallback_page, render_cta, trial_url
 from .endpoints import Endpoints
+from .engine import Page, canonical_path, encode_head_html, head_insertion_point, inject_head
 from .errors import BodyTooLarge, RewriteError
 from .protect import Protection, csp_nonce
-from .rewrite import Page, canonical_path, encode_head_html, head_insertion_point, inject_head
 from .settings import PaywallSettings
 from .static import StaticFiles
 from .store import Store, open_store

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings
 from paywall.cache import BROKEN, GateCache, page_key
-from paywall.rewrite import Page
+from paywall.engine import Page
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.conftest import assert_no_leak
 

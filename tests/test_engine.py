@@ -8,6 +8,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from paywall.engine import Page, code
 
+OG_ARTICLE = '<meta property="og:type" content="article">'
 CTA = '<aside class="paywall-cta" data-paywall-cta><p>Need to access the insight?</p></aside>'
 LEDE = "The harbour council met on Tuesday evening to weigh the dredging plan for the old quay."
 SECOND = "Fishermen told the meeting that the channel had silted up faster than any survey predicted."
@@ -69,7 +70,7 @@ def test_json_ld_wrapped_in_cdata_with_code_around_it_is_swept_and_stays_valid()
 
 def test_stray_end_tag_inside_the_story_does_not_free_the_rest() -> None:
     body = (
-        "<!DOCTYPE html><html><head><title>Quay</title></head><body><div class='story'>"
+        f"<!DOCTYPE html><html><head><title>Quay</title>{OG_ARTICLE}</head><body><div class='story'>"
         f"<p>{LEDE}</p><p>{SECOND}</p></div></div><p>{TAIL[0]}</p><p>{TAIL[1]}</p>"
         f"<figure><img src='x.jpg'><figcaption>The quay at dawn</figcaption></figure><p>{TAIL[2]}</p>"
         "<footer><a href='/about'>About us</a></footer></body></html>"
@@ -81,7 +82,7 @@ def test_stray_end_tag_inside_the_story_does_not_free_the_rest() -> None:
 
 def test_paragraphs_split_by_double_breaks_count_as_paragraphs() -> None:
     text = "<br><br>".join([LEDE, SECOND, *TAIL])
-    body = f"<!DOCTYPE html><html><head><title>Q</title></head><body><div class='content'>{text}</div></body></html>"
+    body = f"<!DOCTYPE html><html><head><title>Q</title>{OG_ARTICLE}</head><body><div class='content'>{text}</div></body></html>"
     out = gate(body.encode())
     assert LEDE in out
     assert_withheld(out)
@@ -117,3 +118,11 @@ def test_listing_of_cards_is_not_an_article() -> None:
 def test_script_literals_are_read_as_code() -> None:
     body = 'if (a < b) { x = "one"; } /* two */ var r = /three/g; y = `four`;'
     assert [text for _, _, text in code.js_literals(body)] == ["one", " two ", "/three/g", "four"]
+
+
+def test_a_short_page_with_no_sign_of_being_an_article_is_not_gated() -> None:
+    about = "".join(f"<p>{sentence}</p>" for sentence in [LEDE, SECOND, TAIL[0]])
+    body = f"<!DOCTYPE html><html><head><title>About</title></head><body><main>{about}</main></body></html>"
+    assert not Page.parse(body.encode(), None).has_article()
+    marked = body.replace("<title>", OG_ARTICLE + "<title>")
+    assert Page.parse(marked.encode(), None).has_article()

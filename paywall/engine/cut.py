@@ -40,7 +40,9 @@ MIN_TEASER_WORDS = 25
 SHORT_UNIT_WORDS = 20
 """A unit shorter than this counts only when it ends a sentence (bylines, labels and data cells do not)."""
 
-_NOT_COUNTED = frozenset({"figure", "figcaption", "aside", "h1", "h2", "h3", "h4", "h5", "h6", "caption", "th"})
+_NOT_COUNTED = frozenset(
+    {"header", "figure", "figcaption", "aside", "h1", "h2", "h3", "h4", "h5", "h6", "caption", "th"}
+)
 _AFTER_BLOCKS = frozenset(
     {"p", "pre", "blockquote", "li", "td", "th", "tr", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"}
 )

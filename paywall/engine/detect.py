@@ -64,9 +64,20 @@ MIN_ARTICLE_CHARS = 250
 MAX_LINK_DENSITY = 0.5
 """A region with more of its text in links than this is navigation or a listing."""
 CARD_SHARE = 0.6
+CARD_MAX_CHARS = 800
+"""A card (headline and summary) is shorter than this."""
 """In a region made of ``<article>`` cards, one must hold this share of the text to be the article."""
 CHROME_MAX_SHARE = 0.4
 """An element holding more than this share of the page's visible text is not chrome, whatever its names."""
+UNMARKED_MIN_WORDS = 150
+"""A page with no sign of being an article (no ``<article>``, ``og:type`` article, article JSON-LD,
+``articleBody``, ``<time>``, author link) is one only with this many words of prose: short pages
+such as "about", "terms" or a sign-up page are not gated."""
+ARTICLE_SIGNS = (
+    "article, [itemprop~=articleBody], [itemtype*=Article], [itemtype*=BlogPosting], time, [rel~=author], "
+    'meta[property="og:type"][content*=article i], meta[property^="article:"]'
+)
+_LD_ARTICLE = re.compile(r'"@type"\s*:\s*\[?[^\]]{0,200}?"(?:\w*Article|BlogPosting|Report|LiveBlogPosting)"')
 EXTRA_ARTICLE_CHARS = 1200
 """A second article on the page (preloaded for infinite scroll) holds at least this much prose."""
 
@@ -186,6 +197,8 @@ def find(outline: Outline) -> list[Region]:
     region = _grow(top, outline)
     if not _is_article(region, outline):
         return []
+    if _prose_words(region, outline) < UNMARKED_MIN_WORDS and not has_article_signs(outline):
+        return []
     regions = [region]
     for candidate in candidates[1:]:
         if candidate.tag != "article" and "itemprop-articlebody" not in candidate.hints:
@@ -284,6 +297,23 @@ def _prose_chars(region: Region, outline: Outline) -> int:
     return total
 
 
+def has_article_signs(outline: Outline) -> bool:
+    """Whether the page says it is an article: its markup, metadata or structured data."""
+    tree = outline.tree
+    if tree.css_first(ARTICLE_SIGNS) is not None:
+        return True
+    return any(_LD_ARTICLE.search(script.text()) for script in tree.css('script[type="application/ld+json"]'))
+
+
+def _prose_words(region: Region, outline: Outline) -> int:
+    spans = [(m.order, m.end_order) for m in region.members if m.order >= 0]
+    return sum(
+        b.own_words
+        for b in outline.blocks
+        if b.own_chars >= MIN_BLOCK_CHARS and any(start <= b.order < end for start, end in spans)
+    )
+
+
 def _is_article(region: Region, outline: Outline) -> bool:
     chars = sum(m.chars for m in region.members)
     links = sum(m.link_chars for m in region.members)
@@ -295,17 +325,55 @@ def _is_article(region: Region, outline: Outline) -> bool:
 
 
 def _is_listing(region: Region, outline: Outline) -> bool:
-    """A region made of several ``<article>`` cards, none of which dominates, is a listing."""
+    """A region made of cards (home, section and search pages) is a listing, not an article.
+
+    Cards are ``<article>`` elements inside the region, or three or more
+    siblings of one kind (same tag and class) that each hold a link; when
+    they hold most of the region's text and none of them dominates, the
+    region lists stories instead of telling one.
+    """
+    total = sum(m.chars for m in region.members)
+    if not total:
+        return False
+    groups: list[list[Element]] = []
     cards: list[Element] = []
     for record in outline.elements.values():
         inside = record.tag == "article" and region.holds(record) and record not in region.members
         if inside and record.chars and not any(record.within(card) for card in cards):
             cards = [c for c in cards if not c.within(record)] + [record]
-    if len(cards) < 3:
-        return False
-    total = sum(m.chars for m in region.members)
-    in_cards = sum(card.chars for card in cards)
-    return in_cards >= CARD_SHARE * total and max(card.chars for card in cards) < CARD_SHARE * total
+    groups.append(cards)
+    for member in region.members:
+        for container in [member, *_only_children(member, outline)]:
+            kinds: dict[tuple[str, str], list[Element]] = {}
+            for node in container.node.iter():
+                child = outline.elements.get(node.mem_id)
+                if child is not None and child.chars:
+                    kinds.setdefault((child.tag, child.hints), []).append(child)
+            groups.extend(group for group in kinds.values() if all(_is_card(c) for c in group))
+    for group in groups:
+        if len(group) < 3:
+            continue
+        held = sum(card.chars for card in group)
+        if held >= CARD_SHARE * total and max(card.chars for card in group) < CARD_SHARE * total:
+            return True
+    return False
+
+
+def _is_card(element: Element) -> bool:
+    """A short item led by a link: a headline and a summary, not a page of the story."""
+    return element.chars <= CARD_MAX_CHARS and element.link_chars * 10 >= element.chars
+
+
+def _only_children(element: Element, outline: Outline) -> list[Element]:
+    """The chain of single wrappers below ``element`` (a list inside a div inside a section)."""
+    chain: list[Element] = []
+    current = element
+    while True:
+        children = [c for c in (outline.elements.get(n.mem_id) for n in current.node.iter()) if c and c.chars]
+        if len(children) != 1:
+            return chain
+        current = children[0]
+        chain.append(current)
 
 
 _PROSE_TAGS = frozenset({"p", "blockquote", "pre"})

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 
 from paywall.engine.text import (
@@ -46,6 +47,18 @@ class Fingerprint:
     k: int
     runs: frozenset[tuple[str, ...]]
     vocabulary: frozenset[str]
+    markers: frozenset[str] = frozenset()
+    """Withheld words that readers see nowhere else on the page: any copy worth finding holds one."""
+    chrome_copies: bool = False
+    """Whether the visible chrome holds a long copy of the withheld text (a share box quoting the story)."""
+
+    @cached_property
+    def ascii_markers(self) -> frozenset[bytes]:
+        return frozenset(m.encode("ascii") for m in self.markers if m.isascii())
+
+    @cached_property
+    def other_markers(self) -> frozenset[str]:
+        return frozenset(m for m in self.markers if not m.isascii())
 
     @classmethod
     def build(cls, removed: Sequence[str], teaser: Sequence[str], chrome: Sequence[str] = ()) -> Fingerprint:
@@ -65,10 +78,12 @@ class Fingerprint:
         safe: set[tuple[str, ...]] = set()
         for stream in _streams(teaser):
             safe |= shingles(stream, k)
-        safe |= _chrome_runs(chrome, k, raw)
+        chrome_safe, chrome_copies = _chrome_runs(chrome, k, raw)
+        safe |= chrome_safe
         runs = frozenset(raw - safe)
         vocabulary = frozenset(chain.from_iterable(runs))
-        return cls(k, runs, vocabulary)
+        seen = set(words(" ".join(teaser))) | set(words(" ".join(chrome)))
+        return cls(k, runs, vocabulary, frozenset(vocabulary - seen), chrome_copies)
 
     def __bool__(self) -> bool:
         return bool(self.runs)
@@ -124,19 +139,23 @@ class Fingerprint:
         return prefix
 
 
-def _chrome_runs(pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
-    """Runs of visible chrome, except those inside long copies of withheld text.
+def _chrome_runs(pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]) -> tuple[set[tuple[str, ...]], bool]:
+    """Withheld runs that visible chrome shows too, except inside long copies; and whether there was one.
 
     A copy counts as long when it has :data:`LONG_COPY_WORDS` words in a row
     of withheld text, most of them outside links: lists of links (related
     stories, menus) repeating headlines the article also showed are chrome.
     """
     safe: set[tuple[str, ...]] = set()
+    copies = False
+    starts = {run[0] for run in withheld}
     for separator in (" ", ""):
         tokens, owners = joined_tokens(pieces, separator)
         in_link = [isinstance(pieces[first], LinkText) for first, _ in owners]
-        safe |= _without_long_copies(tokens, in_link, k, withheld)
-    return safe
+        runs, copied = _without_long_copies(tokens, in_link, k, withheld, starts)
+        safe |= runs
+        copies = copies or copied
+    return safe, copies
 
 
 def joined_tokens(texts: Sequence[str], separator: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -171,16 +190,21 @@ def joined_tokens(texts: Sequence[str], separator: str) -> tuple[list[str], list
 
 
 def _without_long_copies(
-    tokens: Sequence[str], in_link: Sequence[bool], k: int, withheld: set[tuple[str, ...]]
-) -> set[tuple[str, ...]]:
-    runs = shingles(tokens, k)
-    if not runs & withheld:
-        return runs
+    tokens: Sequence[str],
+    in_link: Sequence[bool],
+    k: int,
+    withheld: set[tuple[str, ...]],
+    starts: set[str],
+) -> tuple[set[tuple[str, ...]], bool]:
+    hits = [i for i in range(len(tokens) - k + 1) if tokens[i] in starts and tuple(tokens[i : i + k]) in withheld]
+    runs = {tuple(tokens[i : i + k]) for i in hits}
+    if not runs:
+        return runs, False
+    copied = False
     covered = [False] * len(tokens)
-    for i in range(len(tokens) - k + 1):
-        if tuple(tokens[i : i + k]) in withheld:
-            for j in range(i, i + k):
-                covered[j] = True
+    for i in hits:
+        for j in range(i, i + k):
+            covered[j] = True
     start = 0
     while start < len(tokens):
         if not covered[start]:
@@ -192,8 +216,9 @@ def _without_long_copies(
         prose = sum(1 for j in range(start, end) if not in_link[j])
         if end - start >= LONG_COPY_WORDS and prose * 2 >= end - start:
             runs -= shingles(tokens[start:end], k)
+            copied = True
         start = end
-    return runs
+    return runs, copied
 
 
 class LinkText(str):

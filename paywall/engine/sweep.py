@@ -28,6 +28,7 @@ not looked for: it reveals nothing new.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -37,8 +38,10 @@ from paywall.engine.fingerprint import Fingerprint, joined_tokens
 from paywall.engine.text import ELLIPSIS, decode_layers, words
 
 _ASCII_TABLE = bytes(
-    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c >= 128) else 32) for c in range(256)
+    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
+    for c in range(256)
 )
+_SEPARATORS = re.compile(rb"[\s+%\\&]")
 _ENCODED_HINTS = (b"%20", b"%2520", b"\\u00", b"\\x", b"&#", b"base64", b"atob(")
 MAX_TOKEN = 48
 """A word longer than this in the page may be an encoded blob (base64): the full sweep reads it."""
@@ -72,28 +75,36 @@ class SweepReport:
 
 
 def page_words(data: bytes) -> set[bytes]:
-    """Every ASCII word of a page (lower-cased) and every run of other bytes, at C speed."""
+    """Every ASCII word of a page or a place in it (lower-cased), and every run of other bytes, at C speed."""
     return set(data.translate(_ASCII_TABLE).split())
 
 
-def markers(fingerprint: Fingerprint, seen: set[str]) -> tuple[set[bytes], bool]:
-    """The withheld words readers do not see elsewhere, as bytes; and whether all are ASCII."""
-    found = {w for w in fingerprint.vocabulary if w not in seen}
-    ascii_only = all(w.isascii() for w in found)
-    return {w.encode() for w in found}, ascii_only
+def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
+    """The pre-filter: whether a page or a place in it may still carry withheld text.
 
-
-def needs_sweep(data: bytes, fingerprint: Fingerprint, marks: set[bytes], ascii_only: bool) -> bool:
-    """The pre-filter: whether the serialised page may still carry withheld text."""
+    True when it holds a marker (a withheld word readers see nowhere else), or
+    anything that looks encoded (percent-encoding, escapes, character
+    references, base64), which the full reading decodes. A place without a
+    space, a ``+``, a ``%``, a backslash or an ``&`` that is not long enough
+    to be base64 of a sentence cannot hold a run of words, and is passed
+    after a look at its characters.
+    """
     if not fingerprint:
         return False
-    if not ascii_only or not marks:
-        return True
-    tokens = page_words(data)
-    if not tokens.isdisjoint(marks):
-        return True
+    data = text.encode("utf-8", "replace") if isinstance(text, str) else text
+    if len(data) < fingerprint.k * 2:
+        return False
+    if len(data) < MAX_TOKEN and not _SEPARATORS.search(data):
+        return False
     if any(hint in data for hint in _ENCODED_HINTS):
         return True
+    tokens = page_words(data)
+    if not tokens.isdisjoint(fingerprint.ascii_markers):
+        return True
+    if fingerprint.other_markers and not data.isascii():
+        others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
+        if not fingerprint.other_markers.isdisjoint(words(others)):
+            return True
     return any(len(token) > MAX_TOKEN for token in tokens)
 
 
@@ -141,14 +152,16 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
     """Remove or shorten every copy of the withheld text in ``tree`` (in place)."""
     report.full_sweep = True
     nodes = _nodes(tree)
-    for node, hidden in _text_matches(nodes, fingerprint):
-        node.decompose()
-        report.text_nodes += 1
-        report.places.append("hidden text" if hidden else "text")
+    if _texts_may_hold(nodes, fingerprint):
+        for node, hidden in _text_matches(nodes, fingerprint):
+            node.decompose()
+            report.text_nodes += 1
+            report.places.append("hidden text" if hidden else "text")
     for node, _hidden in nodes:
         tag = node.tag
         if tag == "-comment":
-            if fingerprint.leaks(node.comment_content or ""):
+            comment = node.comment_content or ""
+            if may_hold(comment, fingerprint) and fingerprint.leaks(comment):
                 node.decompose()
                 report.comments += 1
                 report.places.append("comment")
@@ -162,20 +175,34 @@ def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint) -> list[str]:
     """Places that still carry withheld text (empty when the document is clean)."""
     found: list[str] = []
     nodes = _nodes(tree)
-    if _text_matches(nodes, fingerprint):
+    if _texts_may_hold(nodes, fingerprint) and _text_matches(nodes, fingerprint):
         found.append("text")
     for node, _hidden in nodes:
         tag = node.tag
         if tag == "-comment":
-            if fingerprint.leaks(node.comment_content or ""):
+            comment = node.comment_content or ""
+            if may_hold(comment, fingerprint) and fingerprint.leaks(comment):
                 found.append("comment")
         elif tag not in ("-text", None):
             for name, value in node.attributes.items():
-                if value and fingerprint.leaks(value, url=True, css=name.lower() == "style"):
+                if not value or not may_hold(value, fingerprint):
+                    continue
+                if fingerprint.leaks(value, url=True, css=name.lower() == "style"):
                     found.append(f"<{tag} {name}>")
-            if tag in _CODE_TAGS and _code_leaks(_body(node), tag, fingerprint):
-                found.append(f"<{tag}>")
+            if tag in _CODE_TAGS:
+                body = _body(node)
+                if may_hold(body, fingerprint) and _code_leaks(body, _code_kind(node), fingerprint):
+                    found.append(f"<{tag}>")
     return found
+
+
+def _texts_may_hold(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint) -> bool:
+    """Whether the page's text, visible or hidden, needs reading word by word."""
+    if fingerprint.chrome_copies:
+        return True
+    # Visible text holds no marker by definition (markers are the words readers see nowhere else),
+    # so only hidden text is looked at.
+    return any(hidden and _is_text(node) and may_hold(node.text_content or "", fingerprint) for node, hidden in nodes)
 
 
 def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint) -> list[tuple[LexborNode, bool]]:
@@ -218,7 +245,7 @@ def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint
 def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
     attributes = node.attributes
     for name, value in attributes.items():
-        if not value or len(value) < fingerprint.k:
+        if not value or not may_hold(value, fingerprint):
             continue
         if not fingerprint.leaks(value, url=True, css=name.lower() == "style"):
             continue
@@ -242,26 +269,35 @@ def _shorten(fingerprint: Fingerprint, text: str) -> str:
     return prefix + ELLIPSIS if prefix else ""
 
 
+def _leaks(text: str, fingerprint: Fingerprint) -> bool:
+    """The full reading of one place, after the pre-filter."""
+    return may_hold(text, fingerprint) and fingerprint.leaks(text)
+
+
 def _code_leaks(body: str, tag: str, fingerprint: Fingerprint) -> bool:
     """Whether a script or style body carries withheld text, read as what it is."""
     if not body.strip():
         return False
     if tag == "style":
         return fingerprint.leaks(body, css=True)
+    kind = tag
     value = code.load_json(body)
     if value is not code.NOT_JSON:
-        return any(fingerprint.leaks(s) for s in code.json_strings(value))
-    literals = [text for _, _, text in code.js_literals(body)]
-    if any(fingerprint.leaks(text) for text in literals):
+        return any(_leaks(s, fingerprint) for s in code.json_strings(value))
+    if kind == "script-data":
+        return fingerprint.leaks(body)
+    suspects = [text for _, _, text in code.js_literals(body) if may_hold(text, fingerprint)]
+    if any(fingerprint.leaks(text) for text in suspects):
         return True
-    # Text split over several literals ("The quick " + "brown fox"), or markup read as text.
-    return fingerprint.leaks(" ".join(literals)) or fingerprint.leaks(decode_layers(body))
+    # Text split over several literals ("The quick " + "brown fox").
+    return len(suspects) > 1 and fingerprint.leaks(" ".join(suspects))
 
 
 def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
     body = _body(node)
     tag = node.tag or ""
-    if not _code_leaks(body, tag, fingerprint):
+    kind = _code_kind(node)
+    if not may_hold(body, fingerprint) or not _code_leaks(body, kind, fingerprint):
         return
     new_body: str | None = None
     if tag == "script":
@@ -269,16 +305,16 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
         if value is not code.NOT_JSON:
             try:
                 new_body = code.script_json(
-                    code.map_json(value, lambda s: _shorten(fingerprint, s) if fingerprint.leaks(s) else s)
+                    code.map_json(value, lambda s: _shorten(fingerprint, s) if _leaks(s, fingerprint) else s)
                 )
             except (RecursionError, ValueError, TypeError):
                 new_body = None
-        else:
+        elif kind == "script":
             new_body = code.replace_literals(
                 body,
-                lambda s: code.script_json(_shorten(fingerprint, s)) if fingerprint.leaks(s) else None,
+                lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
             )
-    if new_body is not None and not _code_leaks(new_body, tag, fingerprint):
+    if new_body is not None and not _code_leaks(new_body, kind, fingerprint):
         _set_body(node, new_body)
         report.scripts_rewritten += 1
         report.places.append(f"<{tag}> rewritten")
@@ -286,6 +322,14 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
     _set_body(node, "")
     report.scripts_emptied += 1
     report.places.append(f"<{tag}> emptied")
+
+
+def _code_kind(node: LexborNode) -> str:
+    """``style``, ``script`` (JavaScript or JSON) or ``script-data`` (templates and other data blocks)."""
+    if node.tag != "script":
+        return "style"
+    kind = (node.attributes.get("type") or "").strip().lower().split(";")[0].strip()
+    return "script" if kind in code.JS_TYPES or kind in code.JSON_TYPES else "script-data"
 
 
 def _set_body(node: LexborNode, body: str) -> None:
@@ -301,4 +345,4 @@ def _set_body(node: LexborNode, body: str) -> None:
         node.insert_child(body)
 
 
-__all__ = ["SweepReport", "find_leaks", "markers", "needs_sweep", "page_words", "sweep", "words"]
+__all__ = ["SweepReport", "find_leaks", "may_hold", "page_words", "sweep"]
