@@ -235,11 +235,13 @@ def _remove_after(node: LexborNode, region: Region, result: Cut, *, include: boo
     if include and offset is None:
         doomed.append(node)
     current = node
+    path: list[LexborNode] = []
     member: Element | None = None
     while True:
         member = next((m for m in region.members if m.node.mem_id == current.mem_id), None)
         if member is not None:
             break
+        path.append(current)
         sibling = current.next
         while sibling is not None:
             doomed.append(sibling)
@@ -251,12 +253,7 @@ def _remove_after(node: LexborNode, region: Region, result: Cut, *, include: boo
     if member is not None:
         later = region.members[region.members.index(member) + 1 :]
         doomed.extend(m.node for m in later)
-        if include and member.node.mem_id == node.mem_id:
-            result.cta_before = member.node
-        elif member.tag in _AFTER_BLOCKS or member.tag in INLINE_TAGS:
-            result.cta_after = member.node
-        else:
-            result.cta_inside = member.node
+        _place(result, member, path, before=include)
     doomed.extend(region.continuation)
     result.doomed = doomed
     if offset is not None and node.tag == "-text":
@@ -268,6 +265,41 @@ def _remove_after(node: LexborNode, region: Region, result: Cut, *, include: boo
             doomed.append(node)
         else:
             result.replace = (node, keep.rstrip() + " ")
+
+
+_STRUCTURE = frozenset(
+    {"li", "dd", "dt", "td", "th", "tr", "tbody", "thead", "tfoot", "ul", "ol", "dl", "table", "p", "pre"}
+)
+_HEADING_OR_TEXT = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption", "caption"})
+
+
+def _place(result: Cut, member: Element, path: list[LexborNode], *, before: bool) -> None:
+    """Where the call to action stands: right after the teaser's last block (or before the first
+    withheld one), outside any list, table or paragraph it would break, never inside inline markup."""
+    if not path:
+        if before:
+            result.cta_before = member.node
+        elif member.tag in _AFTER_BLOCKS or member.tag in INLINE_TAGS:
+            result.cta_after = member.node
+        else:
+            result.cta_inside = member.node
+        return
+    # Outermost list, table or paragraph around the cut below the member; else the member's child.
+    anchor = path[-1]
+    for item in reversed(path):
+        tag = item.tag or ""
+        if tag in _STRUCTURE or tag in _HEADING_OR_TEXT:
+            anchor = item
+            break
+        if tag.startswith("-") or tag in INLINE_TAGS:
+            break
+        anchor = item
+    if member.tag in _AFTER_BLOCKS and not before:
+        result.cta_after = member.node
+    elif before:
+        result.cta_before = anchor
+    else:
+        result.cta_after = anchor
 
 
 def remove(result: Cut) -> None:

@@ -59,8 +59,8 @@ _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u061f\u0964]['\"\u201d\u2019
 
 MIN_BLOCK_CHARS = 25
 """Blocks shorter than this score nothing (labels, buttons, bylines)."""
-MIN_ARTICLE_CHARS = 250
-"""An article holds at least this much prose (characters outside links)."""
+MIN_MARKED_CHARS = 50
+"""A page marked as an article holds at least this much prose (characters outside links) to be gated."""
 MAX_LINK_DENSITY = 0.5
 """A region with more of its text in links than this is navigation or a listing."""
 CARD_SHARE = 0.6
@@ -197,8 +197,6 @@ def find(outline: Outline) -> list[Region]:
     region = _grow(top, outline)
     if not _is_article(region, outline):
         return []
-    if _prose_words(region, outline) < UNMARKED_MIN_WORDS and not has_article_signs(outline):
-        return []
     regions = [region]
     for candidate in candidates[1:]:
         if candidate.tag != "article" and "itemprop-articlebody" not in candidate.hints:
@@ -319,9 +317,12 @@ def _is_article(region: Region, outline: Outline) -> bool:
     links = sum(m.link_chars for m in region.members)
     if not chars or links / chars > MAX_LINK_DENSITY:
         return False
-    if _prose_chars(region, outline) < MIN_ARTICLE_CHARS:
+    if _is_listing(region, outline):
         return False
-    return not _is_listing(region, outline)
+    if has_article_signs(outline):
+        # A page that says it is an article is gated even when short (or cut off in transit).
+        return _prose_chars(region, outline) >= MIN_MARKED_CHARS
+    return _prose_words(region, outline) >= UNMARKED_MIN_WORDS
 
 
 def _is_listing(region: Region, outline: Outline) -> bool:

@@ -82,7 +82,9 @@ class Fingerprint:
         safe |= chrome_safe
         runs = frozenset(raw - safe)
         vocabulary = frozenset(chain.from_iterable(runs))
-        seen = set(words(" ".join(teaser))) | set(words(" ".join(chrome)))
+        seen = set(words(" ".join(teaser)))
+        if not chrome_copies:  # words of a copy shown in the chrome are no less secret elsewhere
+            seen |= set(words(" ".join(chrome)))
         return cls(k, runs, vocabulary, frozenset(vocabulary - seen), chrome_copies)
 
     def __bool__(self) -> bool:

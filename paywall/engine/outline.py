@@ -28,7 +28,7 @@ INLINE_TAGS = frozenset(
 )  # fmt: skip
 """Markup inside a line of text: its text belongs to the enclosing block."""
 
-UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "textarea", "select", "option"})
+UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "textarea"})
 """Elements whose text is not part of what readers see (scripting on, as in browsers)."""
 
 HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
@@ -39,10 +39,10 @@ _UNSPACED = re.compile(f"[{_PER_CHARACTER}]")
 
 
 def word_count(text: str) -> int:
-    """Words in ``text``; each character of a script written without spaces (Chinese, Thai...) counts as half a word."""
+    """Words in ``text``; each character of a script written without spaces (Chinese, Thai...) counts as a word."""
     count = len(text.split())
     if not text.isascii():
-        count += len(_UNSPACED.findall(text)) // 2
+        count += len(_UNSPACED.findall(text))
     return count
 
 
@@ -188,6 +188,8 @@ class Outline:
             order += 1
             block.end_order = order
             size = len(text.strip())
+            if not text.isascii():
+                size += 2 * len(_UNSPACED.findall(text))  # a character of Chinese weighs about a word
             block.own_chars += size
             block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
             block.own_words += word_count(text)

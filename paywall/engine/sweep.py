@@ -42,7 +42,8 @@ _ASCII_TABLE = bytes(
     for c in range(256)
 )
 _SEPARATORS = re.compile(rb"[\s+%\\&]")
-_ENCODED_HINTS = (b"%20", b"%2520", b"\\u00", b"\\x", b"&#", b"base64", b"atob(")
+_ENCODED_HINTS = (b"%20", b"%2520", b"\\u", b"\\x", b"&#", b"base64", b"atob(")
+_CSS_ESCAPES = re.compile(rb"(?:\\[0-9a-fA-F]{1,6}\s?){4}")
 MAX_TOKEN = 48
 """A word longer than this in the page may be an encoded blob (base64): the full sweep reads it."""
 _CODE_TAGS = frozenset({"script", "style"})
@@ -96,7 +97,7 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
         return False
     if len(data) < MAX_TOKEN and not _SEPARATORS.search(data):
         return False
-    if any(hint in data for hint in _ENCODED_HINTS):
+    if any(hint in data for hint in _ENCODED_HINTS) or (b"\\" in data and _CSS_ESCAPES.search(data)):
         return True
     tokens = page_words(data)
     if not tokens.isdisjoint(fingerprint.ascii_markers):
@@ -200,9 +201,7 @@ def _texts_may_hold(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerpri
     """Whether the page's text, visible or hidden, needs reading word by word."""
     if fingerprint.chrome_copies:
         return True
-    # Visible text holds no marker by definition (markers are the words readers see nowhere else),
-    # so only hidden text is looked at.
-    return any(hidden and _is_text(node) and may_hold(node.text_content or "", fingerprint) for node, hidden in nodes)
+    return any(_is_text(node) and may_hold(node.text_content or "", fingerprint) for node, _ in nodes)
 
 
 def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint) -> list[tuple[LexborNode, bool]]:
@@ -286,11 +285,12 @@ def _code_leaks(body: str, tag: str, fingerprint: Fingerprint) -> bool:
         return any(_leaks(s, fingerprint) for s in code.json_strings(value))
     if kind == "script-data":
         return fingerprint.leaks(body)
-    suspects = [text for _, _, text in code.js_literals(body) if may_hold(text, fingerprint)]
-    if any(fingerprint.leaks(text) for text in suspects):
+    literals = [text for _, _, text in code.js_literals(body)]
+    if any(fingerprint.leaks(text) for text in literals if may_hold(text, fingerprint)):
         return True
     # Text split over several literals ("The quick " + "brown fox").
-    return len(suspects) > 1 and fingerprint.leaks(" ".join(suspects))
+    joined = " ".join(literals)
+    return may_hold(joined, fingerprint) and fingerprint.leaks(joined)
 
 
 def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
