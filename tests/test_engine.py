@@ -82,7 +82,10 @@ def test_stray_end_tag_inside_the_story_does_not_free_the_rest() -> None:
 
 def test_paragraphs_split_by_double_breaks_count_as_paragraphs() -> None:
     text = "<br><br>".join([LEDE, SECOND, *TAIL])
-    body = f"<!DOCTYPE html><html><head><title>Q</title>{OG_ARTICLE}</head><body><div class='content'>{text}</div></body></html>"
+    body = (
+        f"<!DOCTYPE html><html><head><title>Q</title>{OG_ARTICLE}</head>"
+        f"<body><div class='content'>{text}</div></body></html>"
+    )
     out = gate(body.encode())
     assert LEDE in out
     assert_withheld(out)

@@ -50,8 +50,8 @@ class Element:
     """An element that holds visible text, or is an ancestor of one."""
 
     __slots__ = (
-        "brs", "chars", "depth", "end_order", "first_text", "hints", "last_text", "link_chars", "node", "order", "own_chars",
-        "own_commas", "own_link_chars", "own_words", "parent", "pieces", "score", "tag",
+        "brs", "chars", "depth", "end_order", "first_text", "hints", "last_text", "link_chars", "node", "order",
+        "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "score", "tag",
     )  # fmt: skip
 
     def __init__(self, node: LexborNode, tag: str, parent: Element | None) -> None:
