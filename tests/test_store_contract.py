@@ -446,9 +446,7 @@ async def test_event_counts_add_up_per_day_and_key(store: Store) -> None:
         EventCount("2026-11-01", "wall_shown", "/b", "", "offer", 1),
         EventCount("2026-11-02", "trial_started", "/a", "control", "cta", 1),
     ]
-    assert [c.day for c in await store.event_counts(since_day="2026-11-02", until_day="2026-11-30")] == [
-        "2026-11-02"
-    ]
+    assert [c.day for c in await store.event_counts(since_day="2026-11-02", until_day="2026-11-30")] == ["2026-11-02"]
     assert await store.event_counts(since_day="2026-10-01", until_day="2026-10-31") == []
     # Text is kept as it was given, whatever it holds.
     odd = EventCount("2026-11-03", "copy_blocked", '/a?q="x",[1]|é', "v:1", "", 1)
