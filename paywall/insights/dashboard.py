@@ -29,7 +29,7 @@ header{display:flex;flex-wrap:wrap;gap:1rem;align-items:baseline;justify-content
 h1{margin:0;font-size:1.5rem}
 h2{margin:0 0 .75rem;font-size:1.1rem}
 section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.25rem;margin:0 0 1.25rem}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1.25rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1.25rem;margin:0 0 1.25rem}
 .grid section{margin:0}
 .kpis{display:flex;flex-wrap:wrap;gap:1.5rem;margin:0;padding:0;list-style:none}
 .kpis li{min-width:8rem}
