@@ -69,15 +69,18 @@ def generate_traffic(url: str) -> dict[str, dict[str, int]]:
     def reader() -> httpx.Client:
         return httpx.Client(base_url=url, timeout=10, follow_redirects=False)
 
+    def free_article_wall_and_form(client: httpx.Client, email: str, status: int) -> str:
+        """Read the month's free article, meet the wall on /story/2, send its form; the variant shown."""
+        assert SECRET_WORDS[0] in client.get("/story/1").text
+        wall = client.get("/story/2")
+        assert_no_leak(wall.content, SECRET_WORDS)
+        answer = client.post("/_paywall/trial", data={**inline_form(wall.text), "email": email, "consent": "yes"})
+        assert answer.status_code == status
+        return variant_of(wall.text)
+
     # 1: a free article, a wall, a trial from the form in the call to action, then a trial reader's view.
     with reader() as r1:
-        assert SECRET_WORDS[0] in r1.get("/story/1").text
-        wall = r1.get("/story/2")
-        assert_no_leak(wall.content, SECRET_WORDS)
-        v1 = variant_of(wall.text)
-        fields = inline_form(wall.text)
-        answer = r1.post("/_paywall/trial", data={**fields, "email": "one@example.com", "consent": "yes"})
-        assert answer.status_code == 303
+        v1 = free_article_wall_and_form(r1, "one@example.com", 303)
         assert SECRET_WORDS[0] in r1.get("/story/2").text
     expected[v1]["walls"] += 1
     expected[v1]["trials"] += 1
@@ -96,12 +99,7 @@ def generate_traffic(url: str) -> dict[str, dict[str, int]]:
     expected[v2]["trials"] += 1
     # 3: a wall, then a trial refused (the address had one).
     with reader() as r3:
-        r3.get("/story/1")
-        wall = r3.get("/story/2")
-        fields = inline_form(wall.text)
-        refused = r3.post("/_paywall/trial", data={**fields, "email": "one@example.com", "consent": "yes"})
-        assert refused.status_code == 409
-    expected[variant_of(wall.text)]["walls"] += 1
+        expected[free_article_wall_and_form(r3, "one@example.com", 409)]["walls"] += 1
     # 4: a member; 5: a free article whose address carries an e-mail address.
     with reader() as member:
         assert SECRET_WORDS[0] in member.get("/story/2", headers={"x-test-member": "yes"}).text

@@ -512,6 +512,18 @@ async def test_sqlite_database_of_the_first_schema_gains_event_counts(tmp_path: 
 
 
 @pytest.mark.anyio
+async def test_sqlite_drops_event_counts_older_than_they_are_kept(tmp_path: Path) -> None:
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/p.db")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    await store.add_event_counts(
+        [EventCount("2020-01-01", "wall_shown", "/old"), EventCount(today, "wall_shown", "/new")]
+    )
+    assert await store.event_counts(since_day="2020-01-01", until_day="2020-01-01") == []
+    assert [c.article for c in await store.event_counts(since_day=today, until_day=today)] == ["/new"]
+    await store.aclose()
+
+
+@pytest.mark.anyio
 async def test_sqlite_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     relative = SQLiteStore.from_url("sqlite:///relative.db?timeout=2.5")

@@ -95,6 +95,13 @@ def days_between(since_day: str, until_day: str) -> list[str]:
     return [(until - datetime.timedelta(days=n)).isoformat() for n in range(count - 1, -1, -1)]
 
 
+def oldest_kept_day(now: float) -> str:
+    """The first day whose event counts a store still keeps at ``now``."""
+    return (
+        datetime.datetime.fromtimestamp(now, datetime.UTC).date() - datetime.timedelta(days=EVENT_RETENTION_DAYS)
+    ).isoformat()
+
+
 class Store(abc.ABC):
     """Abstract store. Implementations: :mod:`paywall.store.sqlite`, :mod:`paywall.store.redis`."""
 

@@ -33,16 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import anyio.to_thread
 
 from ..errors import StoreUnavailable
-from .base import (
-    EVENT_RETENTION_DAYS,
-    EventCount,
-    MeterResult,
-    Store,
-    Trial,
-    TrialOutcome,
-    TrialResult,
-    days_between,
-)
+from .base import EventCount, MeterResult, Store, Trial, TrialOutcome, TrialResult, days_between, oldest_kept_day
 
 T = TypeVar("T")
 
@@ -406,8 +397,7 @@ class SQLiteStore(Store):
             def body() -> None:
                 conn.execute("DELETE FROM meter_reads WHERE created_at < ?", (now - METER_RETENTION,))
                 conn.execute("DELETE FROM meter_ip_days WHERE created_at < ?", (now - IP_DAY_RETENTION,))
-                oldest = time.strftime("%Y-%m-%d", time.gmtime(now - EVENT_RETENTION_DAYS * 86400.0))
-                conn.execute("DELETE FROM event_counts WHERE day < ?", (oldest,))
+                conn.execute("DELETE FROM event_counts WHERE day < ?", (oldest_kept_day(now),))
 
             self._write(conn, body)
 
