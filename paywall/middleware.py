@@ -414,7 +414,7 @@ class _Exchange:
         if self.settings.free_articles and not reader.trial_ended and self.directive != "members":
             meter = await consume_meter(reader, Request(self.app_scope), self.settings, self.mw.store, article)
             if meter is not None and meter.allowed:
-                self.mw.insights.record("metered_view", article=article)
+                self.mw.insights.metered_view(self.original_scope, article)
                 await self._send_whole(decoded, reader.with_meter(meter))
                 return
             if meter is not None and not meter.ip_capped:

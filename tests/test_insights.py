@@ -431,3 +431,18 @@ def test_uvicorn_shutdown_writes_what_was_counted(tmp_path: Path) -> None:
             await s.aclose()
 
     assert [(c.kind, c.article, c.count) for c in anyio.run(read)] == [("wall_shown", "/story/1", 5)]
+
+
+def test_head_requests_are_not_counted(make_settings: SettingsFactory) -> None:
+    mw = PaywallMiddleware(site, settings=make_settings(free_articles=3, member_resolver=_member))
+    client = TestClient(mw)
+    assert client.head("/story/1").status_code == 200
+    assert client.head("/story/2", headers={"x-test-member": "yes"}).status_code == 200
+    assert client.head("/_paywall/trial?next=/story/1").status_code == 200
+    funnel = report_of(mw)["funnel"]
+    assert (funnel["walls_shown"], funnel["metered_views"], funnel["member_views"], funnel["trial_page_views"]) == (
+        0,
+        0,
+        0,
+        0,
+    )

@@ -51,12 +51,14 @@ class Wall:
     kind: CtaKind
     article: str
     variant: str
+    counted: bool
 
     def serve(self, gated: bytes) -> bytes:
-        """The cut page for this reader, counted as a wall shown."""
+        """The cut page for this reader, counted as a wall shown (a ``HEAD`` is not)."""
         for placeholder, value in self.fills.items():
             gated = gated.replace(placeholder, value)
-        self.insights.record("wall_shown", article=self.article, variant=self.variant, detail=self.kind)
+        if self.counted:
+            self.insights.record("wall_shown", article=self.article, variant=self.variant, detail=self.kind)
         return gated
 
 
@@ -94,7 +96,13 @@ class Insights:
 
     def member_view(self, scope: Scope, reader: Reader) -> None:
         """A member's or trial reader's page (not parsed, so known by its path)."""
-        self.record("member_view", article=_path_key(scope), detail=reader.level)
+        if _read(scope):
+            self.record("member_view", article=_path_key(scope), detail=reader.level)
+
+    def metered_view(self, scope: Scope, article: str) -> None:
+        """A free article of the month, read in full."""
+        if _read(scope):
+            self.record("metered_view", article=article)
 
     def crawler_view(self, article: str, crawler: str) -> None:
         """A verified search crawler read ``article`` in full; ``crawler`` names it ("Googlebot")."""
@@ -110,7 +118,8 @@ class Insights:
             parts = urlsplit(next_path)
             article = path_article_key(parts.path, parts.query) if next_path != "/" else ""
         variant = self.experiment.current(conn, now=self.clock())
-        self.record(kind, article=article, variant=variant.name if variant else "", detail=detail)
+        if _read(conn.scope):
+            self.record(kind, article=article, variant=variant.name if variant else "", detail=detail)
 
     async def aclose(self) -> None:
         if self.events is not None:
@@ -150,6 +159,7 @@ class Insights:
             kind=kind,
             article=article,
             variant=variant.name if variant else "",
+            counted=_read(conn.scope),
         )
 
     # ---------------------------------------------------------------- routes
@@ -158,6 +168,11 @@ class Insights:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+
+def _read(scope: Scope) -> bool:
+    """Whether a request shows a page to someone: a ``HEAD`` (link checkers, monitors) does not."""
+    return scope.get("method") != "HEAD"
 
 
 def _path_key(scope: Scope) -> str:
