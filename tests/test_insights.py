@@ -446,3 +446,21 @@ def test_head_requests_are_not_counted(make_settings: SettingsFactory) -> None:
         0,
         0,
     )
+
+
+def test_hostile_page_address_is_escaped_in_the_form_and_the_link(make_settings: SettingsFactory) -> None:
+    from tests.asgi import call
+
+    mw = PaywallMiddleware(site, settings=make_settings(cta_inline_form=True))
+    result = anyio.run(
+        lambda: call(
+            mw, "/story/1", query=b'q="><script>alert(1)</script>&r=%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E'
+        )
+    )
+    assert result.status == 200
+    body = result.body.decode()
+    assert "<script>alert" not in body and "<img src=x" not in body
+    fields = cta_form(body)
+    assert fields["next"].startswith("/story/1?q=") and fields["a"].startswith("/story/1?")
+    link = TestClient(mw).get('/_paywall/trial?next=/story/1&a=/x"><script>alert(1)</script>')
+    assert "<script>alert" not in link.text and 'name="a" value="/x&quot;&gt;&lt;script&gt;' in link.text
