@@ -21,7 +21,7 @@ import hmac
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
@@ -128,10 +128,13 @@ class InsightsApp:
     async def beacon(self, request: Request) -> Response:
         done = Response(status_code=204, headers={"cache-control": "no-store"})
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BEACON_BYTES:
-                return Response(status_code=413)
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BEACON_BYTES:
+                    return Response(status_code=413)
+        except ClientDisconnect:
+            return done
         origin = request.headers.get("origin")
         if origin is not None and urlsplit(origin).netloc != self._host(request):
             return done  # another site's page: not ours to count
