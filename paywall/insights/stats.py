@@ -209,7 +209,8 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[str]:
             f"{percent(control['conversion_rate'])} for {control['variant']}"
         )
         if not versus["enough_data"]:
-            out.append(f"{head}: not enough data yet to judge (at least {MIN_EACH} trials in each)")
+            need = f"{MIN_EACH} trials started and {MIN_EACH} walls without one in each"
+            out.append(f"{head}: not enough data yet ({need})")
             continue
         points = f"{versus['difference'] * 100:+.1f} points (95% CI {versus['difference_low'] * 100:+.1f} to " \
             f"{versus['difference_high'] * 100:+.1f}), p = {versus['p_value']:.3g}"  # fmt: skip
