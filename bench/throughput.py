@@ -38,6 +38,8 @@ SCENARIOS: list[tuple[str, str, dict[str, Any]]] = [
     ("member article", "/article", {"member": True}),
     ("gated article", "/article", {}),
     ("gated article, cache off", "/article", {"cold": True}),
+    ("gated article, insights off", "/article", {"quiet": True}),
+    ("gated article, 2 variants + form", "/article", {"experiment": True}),
     ("gated leaky article", "/leaky", {}),
     ("gated leaky article, cache off", "/leaky", {"cold": True}),
     ("gated 1.3 MB article", "/huge", {}),
@@ -89,9 +91,15 @@ async def main() -> None:
         anonymous = PaywallMiddleware(site, settings=PaywallSettings(**base))
         member = PaywallMiddleware(site, settings=PaywallSettings(**base, member_resolver=lambda request: True))
         cold = PaywallMiddleware(site, settings=PaywallSettings(**base, gate_cache_bytes=0))
+        quiet = PaywallMiddleware(site, settings=PaywallSettings(**base, insights=False))
+        experiment = PaywallMiddleware(
+            site,
+            settings=PaywallSettings(**base, cta_variants=("a 1", "b 1 | Other words"), cta_inline_form=True),
+        )
         print(f"{'scenario':34} {'bare ms':>9} {'paywall ms':>11} {'ratio':>7} {'peak KiB':>9} {'bare KiB':>9}")
         for name, path, options in SCENARIOS:
-            app = member if options.get("member") else cold if options.get("cold") else anonymous
+            apps = {"member": member, "cold": cold, "quiet": quiet, "experiment": experiment}
+            app = next((apps[option] for option in options if options[option]), anonymous)
             requests = max(args.requests // 20, 10) if "MB" in name else args.requests
             bare, bare_peak = await measure(site, path, [], requests)
             wrapped, peak = await measure(app, path, [], requests)

@@ -22,11 +22,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import HTTPConnection
 
+from .engine import canonical_path
 from .errors import ConfigError, StoreUnavailable
-from .httputil import client_address, delete_cookie_header, is_https, set_cookie_header
+from .httputil import client_address, delete_cookie_header, is_https, normalize_path, set_cookie_header
 from .members import bearer_token, jwt_verifier, load_member_token
 from .settings import PaywallSettings
 from .store.base import MeterResult, Store, Trial
@@ -278,6 +280,32 @@ async def _trial_reader(
 
 # ---------------------------------------------------------------------------
 # metering
+
+
+_TRACKING_PARAMETERS = re.compile(r"^(?:utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|ref|ref_src)$")
+
+
+def article_key(scope: Any, decoded: bytes) -> str:
+    """What the meter (and the publisher's statistics) count as one article.
+
+    The page's canonical link when it names a path on this site (it folds the
+    tracking and sharing variants of one story into one), else the path and
+    the query without tracking parameters: ``/?p=1`` and ``/?p=2`` are two
+    stories, ``/story?utm_source=x`` is ``/story``.
+    """
+    canonical = canonical_path(decoded)
+    if canonical is not None:
+        return canonical
+    return path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+
+
+def path_article_key(path: str, query: str) -> str:
+    """The article at ``path`` and ``query`` when its page is not at hand: no canonical link to read."""
+    pairs = sorted(
+        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING_PARAMETERS.match(k.lower())
+    )
+    path = normalize_path(path)
+    return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
 def meter_period(now: float) -> str:

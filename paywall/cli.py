@@ -204,6 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("email", metavar="EMAIL", help="the address the reader signed up with")
     settings_options(revoke)
 
+    stats = commands.add_parser(
+        "stats",
+        help="the conversion funnel, top articles and call-to-action experiments",
+        description=(
+            "Print the funnel (walls shown, trial page views, trials started, conversion), the figures per "
+            "article, the top articles by trials started, and each call-to-action variant's conversion with "
+            "its 95%% interval and whether it differs significantly from the first (the control). Reads the "
+            "configured store; days are UTC."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    stats.add_argument(
+        "--since", default="30d", metavar="PERIOD", help="30d (the default), any number of days, or a date YYYY-MM-DD"
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    settings_options(stats)
+
     trace = commands.add_parser(
         "trace",
         help="name the reader whose copy a pasted text is",
@@ -284,21 +301,29 @@ def _cmd_check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
-def _cmd_trials(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    if args.trials_command is None:
-        raise UsageError("trials: choose an action: list or revoke (see 'paywall trials --help')")
+def _store_settings(args: argparse.Namespace, env: Mapping[str, str]) -> PaywallSettings | None:
+    """Settings for a command that only reads or changes the store; None (said why) when it does not exist yet."""
     values = collect_values(args.config, env, _overrides(args))
-    # Trials live in the store; listing and revoking them signs nothing, so no secret is needed.
+    # Such a command signs nothing, so no secret is needed.
     values.setdefault("secret_key", Sourced(secrets.token_urlsafe(32), "an unused placeholder"))
     settings = settings_from_values(values)
     missing = _missing_sqlite_file(settings.store)
     if missing is not None:
         print(
             f"paywall: no store at {missing}: the server creates it (in the folder it was started from, "
-            "for the default sqlite:///paywall.db) when the first trial starts; name another with "
+            "for the default sqlite:///paywall.db) when it first needs it; name another with "
             "--set store=URL or --config FILE",
             file=sys.stderr,
         )
+        return None
+    return settings
+
+
+def _cmd_trials(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if args.trials_command is None:
+        raise UsageError("trials: choose an action: list or revoke (see 'paywall trials --help')")
+    settings = _store_settings(args, env)
+    if settings is None:
         return EXIT_NOT_FOUND
     if args.trials_command == "list":
         return asyncio.run(_trials_list(settings, as_json=args.json))
@@ -341,10 +366,7 @@ async def _trials_list(settings: PaywallSettings, *, as_json: bool) -> int:
         print("no trials")
         return EXIT_OK
     columns = ("email", "status", "started_at", "ends_at", "trial_id")
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+    print("\n".join(_columns([c.upper() for c in columns], [[row[c] for c in columns] for row in rows], indent="")))
     return EXIT_OK
 
 
@@ -365,6 +387,83 @@ async def _trials_revoke(settings: PaywallSettings, raw_email: str) -> int:
         return EXIT_NOT_FOUND
     print(f"revoked {count} trial{'s' if count != 1 else ''} of {email}")
     return EXIT_OK
+
+
+def _cmd_stats(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from .insights.stats import parse_since
+
+    today = datetime.datetime.now(datetime.UTC).date()
+    try:
+        since = parse_since(args.since, today)
+    except ValueError as exc:
+        raise ConfigError("since", str(exc)) from None
+    settings = _store_settings(args, env)
+    if settings is None:
+        return EXIT_NOT_FOUND
+    report = asyncio.run(_stats_report(settings, since, today))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(_stats_text(report))
+    return EXIT_OK
+
+
+async def _stats_report(settings: PaywallSettings, since: datetime.date, until: datetime.date) -> dict[str, Any]:
+    from .insights.experiments import parse_variants
+    from .insights.stats import build_report
+    from .store import open_store
+
+    store = open_store(settings.store)
+    try:
+        counts = await store.event_counts(since_day=since.isoformat(), until_day=until.isoformat())
+    finally:
+        await store.aclose()
+    names = [v.name for v in parse_variants(settings.cta_variants)]
+    return build_report(counts, since=since, until=until, variants=names)
+
+
+def _stats_text(report: dict[str, Any]) -> str:
+    from .insights.stats import percent
+
+    f = report["funnel"]
+    lines = [
+        f"paywall statistics from {report['since']} to {report['until']} (UTC)",
+        "",
+        f"walls shown              {f['walls_shown']}",
+        f"trial page views         {f['trial_page_views']}",
+        f"trials started           {f['trials_started']} ({f['trials_started_in_cta']} in the call to action, "
+        f"{f['trials_started_on_page']} on the trial page)",
+        f"trials refused           {f['trials_refused']}",
+        f"conversion               {percent(f['conversion_rate'], 2)} (trials started per wall shown)",
+        f"free articles read       {f['metered_views']}",
+        f"member views             {f['member_views']}",
+        f"verified crawler views   {f['crawler_views']}",
+        f"copies blocked           {f['copies_blocked']}",
+        "",
+        "top articles by trials started",
+    ]
+    rows = [
+        (a["article"], a["walls_shown"], a["trial_page_views"], a["trials_started"], percent(a["conversion_rate"], 2))
+        for a in report["top_articles"]
+    ]
+    lines += _columns(("ARTICLE", "WALLS", "TRIAL PAGE", "TRIALS", "CONVERSION"), rows) if rows else ["  none"]
+    if report["variants"]:
+        lines += ["", f"call-to-action experiment (control: {report['experiment']['control']})"]
+        rows = [
+            (v["variant"], v["walls_shown"], v["trials_started"], percent(v["conversion_rate"], 2),
+             f"{percent(v['rate_low'], 2)} to {percent(v['rate_high'], 2)}")
+            for v in report["variants"]
+        ]  # fmt: skip
+        lines += _columns(("VARIANT", "WALLS", "TRIALS", "CONVERSION", "95% INTERVAL"), rows)
+        lines += [f"  {text}" for text in report["experiment"]["verdicts"]]
+    return "\n".join(lines)
+
+
+def _columns(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: str = "  ") -> list[str]:
+    """A plain-text table: a header line, then one line per row, columns padded to their widest cell."""
+    table = [tuple(headers), *(tuple(str(c) for c in row) for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table]
 
 
 def _cmd_trace(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -405,6 +504,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "proxy": _cmd_proxy,
         "check-config": _cmd_check_config,
         "trials": _cmd_trials,
+        "stats": _cmd_stats,
         "trace": _cmd_trace,
     }
     if args.command is None:

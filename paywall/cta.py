@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import html
 import string
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
-from .settings import PaywallSettings
+from .settings import DEFAULT_CTA_FORM_TEMPLATE, DEFAULT_CTA_TEMPLATE, PaywallSettings
+
+if TYPE_CHECKING:
+    from .insights.experiments import Variant
 
 CtaKind = Literal["offer", "ended", "metered"]
 
@@ -29,23 +33,72 @@ def trial_url(settings: PaywallSettings, next_path: str) -> str:
     return f"{settings.trial_path()}?next={quote(next_path, safe='/')}"
 
 
-def render_cta(settings: PaywallSettings, kind: CtaKind, next_path: str) -> str:
+def render_cta(
+    settings: PaywallSettings,
+    kind: CtaKind,
+    next_path: str,
+    *,
+    variant: Variant | None = None,
+    form: TrialFormFields | None = None,
+) -> str:
+    """The call to action; a ``variant`` changes the words of a trial offer, ``form`` puts the trial form in it."""
+    template = settings.cta_template
     if kind == "ended":
         title, action, url = settings.cta_ended_title, settings.cta_ended_action, settings.subscribe_url
-    elif kind == "metered":
-        title, action = settings.cta_metered_title, settings.cta_metered_action
-        url = trial_url(settings, next_path)
+        form = None
     else:
-        title, action = settings.cta_offer_title, settings.cta_offer_action
+        if kind == "metered":
+            title, action = settings.cta_metered_title, settings.cta_metered_action
+        else:
+            title = (variant and variant.title) or settings.cta_offer_title
+            action = settings.cta_offer_action
+        action = (variant and variant.action) or action
         url = trial_url(settings, next_path)
+        if form is not None and template == DEFAULT_CTA_TEMPLATE:
+            template = DEFAULT_CTA_FORM_TEMPLATE
     values = {
         "title": html.escape(fill_text(settings, title)),
         "action": html.escape(fill_text(settings, action)),
         "url": html.escape(url, quote=True),
+        "form": "" if form is None else render_cta_form(settings, form, fill_text(settings, action)),
         "trial_days": str(settings.trial_days),
         "free_articles": str(settings.free_articles),
     }
-    return string.Template(settings.cta_template).safe_substitute(values)
+    return string.Template(template).safe_substitute(values)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialFormFields:
+    """The hidden fields of the trial form in a call to action (raw text, escaped when rendered)."""
+
+    csrf_token: str
+    next_path: str
+    article: str
+
+
+def render_cta_form(settings: PaywallSettings, fields: TrialFormFields, action: str) -> str:
+    """The trial form inside the call to action: the reader starts a trial without leaving the article.
+
+    It posts to the trial page's own address, so the same checks apply (CSRF
+    token bound to the device, consent, one trial per e-mail and device), and
+    works without JavaScript; ``via=cta`` tells the statistics which path was taken.
+    """
+    esc = html.escape
+    return (
+        f'<form class="paywall-cta__form" method="post" action="{esc(settings.trial_path())}">'
+        f'<input type="hidden" name="csrf" value="{esc(fields.csrf_token)}">'
+        f'<input type="hidden" name="next" value="{esc(fields.next_path)}">'
+        f'<input type="hidden" name="a" value="{esc(fields.article)}">'
+        '<input type="hidden" name="via" value="cta">'
+        '<label class="paywall-cta__label" for="paywall-cta-email">E-mail address</label>'
+        '<input class="paywall-cta__email" type="email" id="paywall-cta-email" name="email" required '
+        'autocomplete="email" inputmode="email" maxlength="254" spellcheck="false">'
+        '<label class="paywall-cta__consent"><input type="checkbox" name="consent" value="yes" required> '
+        f'<span>I agree to the <a href="{esc(settings.privacy_url)}">privacy policy</a> and '
+        f'<a href="{esc(settings.terms_url)}">terms of use</a> of {esc(settings.site_name)}.</span></label>'
+        f'<button class="paywall-cta__button" type="submit">{esc(action)}</button>'
+        "</form>"
+    )
 
 
 def fallback_page(settings: PaywallSettings, cta_html: str, *, head_html: str = "") -> bytes:

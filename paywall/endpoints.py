@@ -5,6 +5,7 @@
 * ``GET  {prefix}/trial/confirm``      the signed link from the confirmation e-mail
 * ``GET  {prefix}/status``             JSON: access level, trial end, free articles left
 * ``GET  {prefix}/<name>.<hash>.js|css``  the static files (copy protection, the call to action's look), cached a year
+* ``GET  {prefix}/admin``, ``POST {prefix}/beacon``  the publisher's dashboard and the copy beacon (:mod:`.insights`)
 * anything else                        a 404 page
 
 Nothing here trusts the request: bodies are bounded before they are read,
@@ -45,6 +46,7 @@ from .access import (
 from .cta import trial_url
 from .errors import StoreUnavailable
 from .httputil import is_https, parse_content_type
+from .insights import Insights
 from .settings import PaywallSettings
 from .static import ASSET_CACHE_CONTROL, StaticFiles
 from .store.base import Store, Trial, TrialOutcome
@@ -140,11 +142,13 @@ class Endpoints:
         store: Store,
         *,
         static: StaticFiles | None = None,
+        insights: Insights | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
         self.static = static or StaticFiles(settings.prefix)
+        self.insights = insights or Insights(settings, store, clock=clock)
         self.clock = clock
 
     # -- dispatch -------------------------------------------------------
@@ -153,6 +157,9 @@ class Endpoints:
             await send({"type": "websocket.close", "code": 1008})
             return
         if scope["type"] != "http":
+            return
+        if self.insights.handles(scope["path"]):
+            await self.insights(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
@@ -211,6 +218,7 @@ class Endpoints:
         next_path: str,
         device_id: str,
         *,
+        article: str = "",
         email: str = "",
         error: str = "",
         error_field: Literal["email", "consent"] = "email",
@@ -221,6 +229,7 @@ class Endpoints:
             action=self.settings.trial_path(),
             next_path=next_path,
             csrf_token=sign(self.settings, CSRF, {"d": device_id}, now=now),
+            article=article,
             email=email,
             error=error,
             error_field=error_field,
@@ -256,7 +265,9 @@ class Endpoints:
         if device_id is None:
             device = read_device(request, self.settings, now=now)
             device_id, cookies = device.device_id, cookies + device.set_cookies
-        return self._form_page(200, request, next_path, device_id, cookies=cookies)
+        article = _article_field(request.query_params.get("a"))
+        self.insights.trial_step("trial_page_viewed", request, next_path, article)
+        return self._form_page(200, request, next_path, device_id, article=article, cookies=cookies)
 
     # -- POST /trial ----------------------------------------------------
     async def _trial_submit(self, request: Request) -> _Reply:
@@ -287,6 +298,7 @@ class Endpoints:
                 (("Open the form again", settings.trial_path()),),
             )
         next_path = safe_next(form.get("next"))
+        source = TrialSource(_article_field(form.get("a")), "cta" if form.get("via") == "cta" else "page")
         now = self.clock()
 
         device_id = self._device_for_csrf(request, now)
@@ -304,15 +316,20 @@ class Endpoints:
             error = (
                 "Enter your e-mail address." if not typed else "Enter a valid e-mail address, like name@example.com."
             )
-            return self._form_page(400, request, next_path, device_id, email=typed[:320], error=error)
+            return self._form_page(
+                400, request, next_path, device_id, article=source.article, email=typed[:320], error=error
+            )
         if not form.get("consent"):
             error = "Please agree to the privacy policy and terms of use to start your trial."
-            return self._form_page(400, request, next_path, device_id, email=typed, error=error, error_field="consent")
+            return self._form_page(
+                400, request, next_path, device_id, article=source.article, email=typed, error=error,
+                error_field="consent",
+            )  # fmt: skip
         email = normalize_email(typed, fold_plus=settings.plus_addressing_is_same_reader)
 
         if settings.email_confirmation:
-            return await self._send_confirmation(request, email, typed, device_id, next_path, now)
-        return await self._start(request, email, device_id, next_path, now)
+            return await self._send_confirmation(request, email, typed, device_id, next_path, source, now)
+        return await self._start(request, email, device_id, next_path, source, now)
 
     def _device_for_csrf(self, request: Request, now: float) -> str | None:
         raw = request.cookies.get(self.settings.device_cookie)
@@ -329,7 +346,9 @@ class Endpoints:
         bound = payload.get("d") if isinstance(payload, dict) else None
         return isinstance(bound, str) and hmac.compare_digest(bound.encode(), device_id.encode())
 
-    async def _start(self, request: Request, email: str, device_id: str, next_path: str, now: float) -> _Reply:
+    async def _start(
+        self, request: Request, email: str, device_id: str, next_path: str, source: TrialSource, now: float
+    ) -> _Reply:
         settings = self.settings
         try:
             result = await self.store.start_trial(
@@ -345,10 +364,12 @@ class Endpoints:
         trial = result.trial
         if result.outcome is TrialOutcome.STARTED and trial is not None:
             await self._record({"type": "trial_started", "trial_id": trial.trial_id, "at": now})
+            self.insights.trial_step("trial_started", request, next_path, source.article, source.via)
             return self._granted(request, trial, next_path, now)
         if trial is not None and trial.device_id == device_id and trial.active(now):
             # Same reader on the same device asking again: give back what they already have.
             return self._granted(request, trial, next_path, now)
+        self.insights.trial_step("trial_refused", request, next_path, source.article, result.outcome.value)
         return self._refused(result.outcome, trial, next_path, now)
 
     def _granted(self, request: Request, trial: Trial, next_path: str, now: float) -> _Reply:
@@ -394,11 +415,19 @@ class Endpoints:
 
     # -- e-mail confirmation -------------------------------------------
     async def _send_confirmation(
-        self, request: Request, email: str, typed: str, device_id: str, next_path: str, now: float
+        self,
+        request: Request,
+        email: str,
+        typed: str,
+        device_id: str,
+        next_path: str,
+        source: TrialSource,
+        now: float,
     ) -> _Reply:
         sender = self.settings.email_sender
         assert sender is not None  # settings require it with email_confirmation
-        token = sign(self.settings, CONFIRM, {"e": email, "d": device_id, "n": next_path}, now=now)
+        payload = {"e": email, "d": device_id, "n": next_path, "a": source.article, "v": source.via}
+        token = sign(self.settings, CONFIRM, payload, now=now)
         url = f"{_base_url(request, self.settings)}{self.settings.trial_path()}/confirm?token={quote(token, safe='')}"
         try:
             result = sender(typed, url)
@@ -437,7 +466,8 @@ class Endpoints:
                 "The confirmation link is incomplete or has expired. Please ask for a new one.",
                 (("Start again", self.settings.trial_path()),),
             )
-        return await self._start(request, email, device_id, safe_next(next_raw), now)
+        source = TrialSource(_article_field(payload.get("a")), "cta" if payload.get("v") == "cta" else "page")
+        return await self._start(request, email, device_id, safe_next(next_raw), source, now)
 
     # -- status ---------------------------------------------------------
     async def _status(self, request: Request) -> _Reply:
@@ -491,6 +521,21 @@ class Endpoints:
 
 # ---------------------------------------------------------------------------
 # request helpers
+
+
+@dataclass(frozen=True, slots=True)
+class TrialSource:
+    """Where a trial request came from, for the statistics: the article, and ``cta`` or ``page``."""
+
+    article: str
+    via: Literal["cta", "page"]
+
+
+def _article_field(value: object) -> str:
+    """The article a call to action named (a site path), else ""; only ever counted, never followed."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > _MAX_NEXT_LENGTH:
+        return ""
+    return value
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -18,25 +18,23 @@ validators or to a ``Range`` request (a partial body would leak the article).
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
-import secrets
 from collections.abc import Callable
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import httputil
-from .access import Reader, consume_meter, identify
+from .access import Reader, article_key, consume_meter, identify
 from .cache import BROKEN, GateCache, page_key
-from .cta import CtaKind, fallback_page, render_cta, trial_url
+from .cta import CtaKind, fallback_page, render_cta
 from .endpoints import Endpoints
-from .engine import Page, canonical_path, encode_head_html, head_insertion_point, inject_head
+from .engine import Page, encode_head_html, head_insertion_point, inject_head
 from .errors import BodyTooLarge, RewriteError
+from .insights import Insights
 from .protect import Protection, csp_nonce
 from .settings import PaywallSettings
 from .static import StaticFiles
@@ -91,11 +89,9 @@ class PaywallMiddleware:
         self.static = StaticFiles(settings.prefix)
         self.protection = Protection(settings, self.static)
         self.cache = GateCache(settings.gate_cache_bytes)
-        self.endpoints = Endpoints(settings, self.store, static=self.static)
+        self.insights = Insights(settings, self.store)
+        self.endpoints = Endpoints(settings, self.store, static=self.static, insights=self.insights)
         self._own_prefix = settings.prefix + "/"
-        #: Stands for the reader's page in the call to action of a cached cut.
-        self.next_placeholder = f"/paywall-next-{secrets.token_hex(8)}"
-        self.next_placeholder_html = html.escape(trial_url(settings, self.next_placeholder)).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -122,6 +118,7 @@ class PaywallMiddleware:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
                 try:
+                    await self.insights.aclose()
                     await self.store.aclose()
                 except Exception:  # closing must never block shutdown
                     logger.exception("paywall: closing the store failed")
@@ -242,6 +239,7 @@ class _Exchange:
             return
         reader = await self._reader()
         if reader.is_member:
+            self.mw.insights.member_view(self.original_scope, reader)
             if not self._protect(reader, article=True):
                 await self._start_pass(message, members_copy=True)
                 return
@@ -412,18 +410,20 @@ class _Exchange:
             return
 
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
+        article = article_key(self.original_scope, decoded)
         if self.settings.free_articles and not reader.trial_ended and self.directive != "members":
-            meter = await consume_meter(
-                reader, Request(self.app_scope), self.settings, self.mw.store, article_key(self.original_scope, decoded)
-            )
+            meter = await consume_meter(reader, Request(self.app_scope), self.settings, self.mw.store, article)
             if meter is not None and meter.allowed:
+                self.mw.insights.metered_view(self.original_scope, article)
                 await self._send_whole(decoded, reader.with_meter(meter))
                 return
             if meter is not None and not meter.ip_capped:
                 kind = "metered"
-        # The cut is cached per page and kind of call to action, not per URL: its link
-        # back to the page is a placeholder, filled in for each request.
-        cta_html = render_cta(self.settings, kind, self.mw.next_placeholder)
+        # The cut is cached per page and call to action (kind and variant), not per URL: what
+        # belongs to one reader (the link back to the page, the form's token) are placeholders.
+        wall = self.mw.insights.wall(Request(self.original_scope), reader, kind, article)
+        self.reader = reader = wall.reader
+        cta_html = wall.cta_html
         gated = cache.gated(key, cta_html)
         if gated is None:
             gated = await self._cut(page, decoded, charset, cta_html)
@@ -431,7 +431,7 @@ class _Exchange:
         if gated == BROKEN:
             await self._fail_closed("the page could not be cut safely", reader=reader, log=False)
             return
-        gated = gated.replace(self.mw.next_placeholder_html, _trial_link_html(self.settings, self.original_scope))
+        gated = wall.serve(gated)
         nonce = csp_nonce(self.headers)
         head = self.mw.static.cta_stylesheet(nonce=nonce)
         if self._protect(reader, article=True):
@@ -599,28 +599,6 @@ def sniffs_as_html(head: bytes, *, xml: bool = False) -> bool:
     )
 
 
-_TRACKING_PARAMETERS = re.compile(r"^(?:utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|ref|ref_src)$")
-
-
-def article_key(scope: Scope, decoded: bytes) -> str:
-    """What the meter counts as one article.
-
-    The page's canonical link when it names a path on this site (it folds the
-    tracking and sharing variants of one story into one), else the path and
-    the query without tracking parameters: ``/?p=1`` and ``/?p=2`` are two
-    stories, ``/story?utm_source=x`` is ``/story``.
-    """
-    canonical = canonical_path(decoded)
-    if canonical is not None:
-        return canonical
-    path = httputil.normalize_path(scope["path"])
-    query = scope.get("query_string", b"").decode("latin-1")
-    pairs = sorted(
-        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING_PARAMETERS.match(k.lower())
-    )
-    return f"{path}?{urlencode(pairs)}" if pairs else path
-
-
 async def _offload(size: int, work: Callable[[], Any]) -> Any:
     """Run CPU-bound HTML work in a thread when the page is big enough to stall the loop."""
     if size < THREAD_THRESHOLD:
@@ -716,11 +694,6 @@ def _with_cache_headers(headers: list[tuple[bytes, bytes]], cache_control: bytes
 def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location")
     return [(k, v) for k, v in headers if k.lower() in keep]
-
-
-def _trial_link_html(settings: PaywallSettings, scope: Scope) -> bytes:
-    """The call to action's link to the trial page for this request, as it stands in HTML."""
-    return html.escape(trial_url(settings, _path_with_query(scope))).encode()
 
 
 def _path_with_query(scope: Scope) -> str:

@@ -93,6 +93,8 @@ class Protection:
         ]
         if s.article_selector:
             data.append(("data-selector", s.article_selector))
+        if s.copy_protection == "block" and s.insights:
+            data.append(("data-beacon", f"{s.prefix}/beacon"))
         if s.copy_protection == "attribute" and page_url and page_url.startswith(("http://", "https://")):
             data.append(("data-url", page_url))
         if s.trace_copies and s.copy_protection == "attribute" and subject:

@@ -37,8 +37,16 @@ DEFAULT_CTA_TEMPLATE = (
     "</aside>"
 )
 
+#: The call to action with the trial form in it (``cta_inline_form``), when ``cta_template`` is the default.
+DEFAULT_CTA_FORM_TEMPLATE = (
+    '<aside class="paywall-cta" data-paywall-cta aria-labelledby="paywall-cta-title">'
+    '<p class="paywall-cta__title" id="paywall-cta-title">$title</p>'
+    "$form"
+    "</aside>"
+)
+
 #: Placeholders a call-to-action template may use (``string.Template`` syntax).
-CTA_PLACEHOLDERS = frozenset({"title", "action", "url", "trial_days", "free_articles"})
+CTA_PLACEHOLDERS = frozenset({"title", "action", "url", "form", "trial_days", "free_articles"})
 #: Placeholders a ``trial_template`` may use.
 TRIAL_PLACEHOLDERS = frozenset(
     {
@@ -60,8 +68,9 @@ TRIAL_PLACEHOLDERS = frozenset(
 #: Placeholders the texts of the call to action may use.
 TEXT_PLACEHOLDERS = frozenset({"trial_days", "free_articles"})
 
-_SECRET_FIELDS = frozenset({"secret_key", "secret_key_fallbacks", "jwt_key"})
+_SECRET_FIELDS = frozenset({"secret_key", "secret_key_fallbacks", "jwt_key", "admin_password"})
 _MIN_SECRET_LENGTH = 16
+_MIN_ADMIN_PASSWORD_LENGTH = 12
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -91,11 +100,14 @@ class PaywallSettings:
     cta_metered_action: str = "Start your ${trial_days}-day free trial now"
     subscribe_url: str = "/subscribe"
     public_url: str | None = None
+    cta_inline_form: bool = False
+    cta_variants: tuple[str, ...] = ()
 
     # --- trials, cookies, members ----------------------------------------
     trial_cookie: str = "paywall_trial"
     device_cookie: str = "paywall_device"
     member_cookie: str = "paywall_member"
+    variant_cookie: str = "paywall_variant"
     cookie_secure: bool | None = None
     cookie_domain: str | None = None
     privacy_url: str = "/privacy"
@@ -126,6 +138,10 @@ class PaywallSettings:
     protect_members: bool = True
     attribution_min_words: int = 20
     trace_copies: bool = False
+
+    # --- insights ---------------------------------------------------------
+    insights: bool = True
+    admin_password: str | None = dataclasses.field(default=None, repr=False)
 
     # --- reverse proxy ----------------------------------------------------
     upstream: str | None = None
@@ -325,12 +341,21 @@ def _validate(s: PaywallSettings) -> None:
     ):
         _check_template(name, getattr(s, name), TEXT_PLACEHOLDERS)
 
+    if s.cta_inline_form and s.cta_template != DEFAULT_CTA_TEMPLATE and not _uses(s.cta_template, "form"):
+        raise ConfigError("cta_template", "must place the trial form with $form when cta_inline_form is on")
+    if s.cta_variants:
+        from .insights.experiments import parse_variants  # checks every entry now: a bad one stops start-up
+
+        parse_variants(s.cta_variants)
+    if s.admin_password is not None and len(s.admin_password) < _MIN_ADMIN_PASSWORD_LENGTH:
+        raise ConfigError("admin_password", f"must be at least {_MIN_ADMIN_PASSWORD_LENGTH} characters")
+
     if s.trial_template is not None:
         _check_template("trial_template", s.trial_template, TRIAL_PLACEHOLDERS)
-        if not any(f"${p}" in s.trial_template or f"${{{p}}}" in s.trial_template for p in ("form", "csrf_token")):
+        if not any(_uses(s.trial_template, p) for p in ("form", "csrf_token")):
             raise ConfigError("trial_template", "must contain $form, or a form of its own with $csrf_token")
 
-    for name in ("trial_cookie", "device_cookie", "member_cookie", "jwt_cookie"):
+    for name in ("trial_cookie", "device_cookie", "member_cookie", "variant_cookie", "jwt_cookie"):
         value = getattr(s, name)
         if not value or any(c in value for c in ' ;,="\t\r\n'):
             raise ConfigError(name, "must be a non-empty cookie name without spaces, ';', ',' or '='")
@@ -429,8 +454,12 @@ def _check_template(name: str, text: str, allowed: frozenset[str]) -> None:
     unknown = set(template.get_identifiers()) - allowed
     if unknown:
         raise ConfigError(name, f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    if name == "cta_template" and "$url" not in text and "${url}" not in text:
+    if name == "cta_template" and not _uses(text, "url"):
         raise ConfigError(name, "must link to the trial page with $url")
+
+
+def _uses(template: str, placeholder: str) -> bool:
+    return f"${placeholder}" in template or f"${{{placeholder}}}" in template
 
 
 _JWT_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})

@@ -89,6 +89,8 @@ class TrialForm:
     action: str
     next_path: str
     csrf_token: str
+    #: The article the reader came from (the call to action's ``a``), carried to the submission.
+    article: str = ""
     email: str = ""
     error: str = ""
     #: The field the error is about: it alone is marked invalid for assistive technology.
@@ -105,7 +107,8 @@ def render_trial_form(settings: PaywallSettings, form: TrialForm) -> str:
         f'<form method="post" action="{esc(form.action)}" novalidate>'
         f'<input type="hidden" name="csrf" value="{esc(form.csrf_token)}">'
         f'<input type="hidden" name="next" value="{esc(form.next_path)}">'
-        '<div class="field"><label for="trial-email">E-mail address</label>'
+        + (f'<input type="hidden" name="a" value="{esc(form.article)}">' if form.article else "")
+        + '<div class="field"><label for="trial-email">E-mail address</label>'
         f'<input type="email" id="trial-email" name="email" value="{esc(form.email)}" required '
         f'autocomplete="email" inputmode="email" maxlength="254" spellcheck="false"{described}></div>'
         f'<label class="consent"><input type="checkbox" name="consent" value="yes" required{consent_described}>'

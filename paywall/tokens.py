@@ -34,8 +34,9 @@ DEVICE: Final = "paywall.device"
 MEMBER: Final = "paywall.member"
 CSRF: Final = "paywall.csrf"
 CONFIRM: Final = "paywall.confirm"
+VARIANT: Final = "paywall.variant"
 
-PURPOSES: Final = frozenset({TRIAL, DEVICE, MEMBER, CSRF, CONFIRM})
+PURPOSES: Final = frozenset({TRIAL, DEVICE, MEMBER, CSRF, CONFIRM, VARIANT})
 
 #: Longest token we even try to verify; cookies are capped near 4 KiB anyway.
 MAX_TOKEN_LENGTH: Final = 4096

@@ -25,7 +25,7 @@ import pytest
 import redis as redis_sync
 
 from paywall.errors import StoreUnavailable
-from paywall.store import Store, TrialOutcome, TrialResult, open_store
+from paywall.store import EventCount, Store, TrialOutcome, TrialResult, open_store
 from paywall.store.redis import IP_DAY_SECONDS, METER_MARGIN, RedisStore, meter_ttl
 from paywall.store.sqlite import SQLiteStore
 from tests.redis_server import RedisServer, RedisServerMissing
@@ -430,6 +430,50 @@ async def test_record_event(store: Store) -> None:
 
 
 @pytest.mark.anyio
+async def test_event_counts_add_up_per_day_and_key(store: Store) -> None:
+    await store.add_event_counts(
+        [
+            EventCount("2026-11-01", "wall_shown", "/a", "control", "offer", 3),
+            EventCount("2026-11-01", "wall_shown", "/b", "", "offer", 1),
+            EventCount("2026-11-02", "trial_started", "/a", "control", "cta", 1),
+        ]
+    )
+    await store.add_event_counts([EventCount("2026-11-01", "wall_shown", "/a", "control", "offer", 2)])
+    await store.add_event_counts([])
+    got = await store.event_counts(since_day="2026-11-01", until_day="2026-11-02")
+    assert sorted(got, key=lambda c: c.key) == [
+        EventCount("2026-11-01", "wall_shown", "/a", "control", "offer", 5),
+        EventCount("2026-11-01", "wall_shown", "/b", "", "offer", 1),
+        EventCount("2026-11-02", "trial_started", "/a", "control", "cta", 1),
+    ]
+    assert [c.day for c in await store.event_counts(since_day="2026-11-02", until_day="2026-11-30")] == ["2026-11-02"]
+    assert await store.event_counts(since_day="2026-10-01", until_day="2026-10-31") == []
+    # Text is kept as it was given, whatever it holds.
+    odd = EventCount("2026-11-03", "copy_blocked", '/a?q="x",[1]|é', "v:1", "", 1)
+    await store.add_event_counts([odd])
+    assert await store.event_counts(since_day="2026-11-03", until_day="2026-11-03") == [odd]
+    for bad in ("2026-13-01", "yesterday", "2026-1-1"):
+        with pytest.raises(ValueError):
+            await store.event_counts(since_day=bad, until_day="2026-11-03")
+
+
+@pytest.mark.anyio
+async def test_event_counts_from_concurrent_instances_all_count(new_store: StoreFactory) -> None:
+    a, b = new_store(), new_store()
+
+    async def add(i: int) -> None:
+        await (a if i % 2 else b).add_event_counts(
+            [EventCount("2026-11-05", "wall_shown", "/a"), EventCount("2026-11-05", "wall_shown", f"/x{i % 3}")]
+        )
+
+    async with anyio.create_task_group() as tg:
+        for i in range(30):
+            tg.start_soon(add, i)
+    totals = {c.article: c.count for c in await b.event_counts(since_day="2026-11-05", until_day="2026-11-05")}
+    assert totals == {"/a": 30, "/x0": 10, "/x1": 10, "/x2": 10}
+
+
+@pytest.mark.anyio
 async def test_ping(store: Store) -> None:
     await store.ping()
     await store.aclose()
@@ -450,6 +494,33 @@ async def test_sqlite_events_are_append_only(tmp_path: Path) -> None:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("DELETE FROM events")
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone() == (1,)
+
+
+@pytest.mark.anyio
+async def test_sqlite_database_of_the_first_schema_gains_event_counts(tmp_path: Path) -> None:
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/p.db")
+    await start(store, "ann@example.com", "d1", trial_id="kept")
+    await store.aclose()
+    with sqlite3.connect(tmp_path / "p.db") as conn:
+        conn.execute("DROP TABLE event_counts")
+        conn.execute("PRAGMA user_version = 1")
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/p.db")
+    await store.add_event_counts([EventCount("2026-11-05", "wall_shown", "/a")])
+    assert [c.count for c in await store.event_counts(since_day="2026-11-05", until_day="2026-11-05")] == [1]
+    assert await store.get_trial("kept") is not None
+    await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_sqlite_drops_event_counts_older_than_they_are_kept(tmp_path: Path) -> None:
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/p.db")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    await store.add_event_counts(
+        [EventCount("2020-01-01", "wall_shown", "/old"), EventCount(today, "wall_shown", "/new")]
+    )
+    assert await store.event_counts(since_day="2020-01-01", until_day="2020-01-01") == []
+    assert [c.article for c in await store.event_counts(since_day=today, until_day=today)] == ["/new"]
+    await store.aclose()
 
 
 @pytest.mark.anyio
@@ -488,6 +559,8 @@ async def _assert_every_call_unavailable(store: Store) -> None:
         ),
         lambda: store.meter_used(device_id="d", period="2026-11"),
         lambda: store.record_event({"kind": "gate"}),
+        lambda: store.add_event_counts([EventCount("2026-11-05", "wall_shown", "/a")]),
+        lambda: store.event_counts(since_day="2026-11-01", until_day="2026-11-05"),
     ]
     for call in calls:
         with pytest.raises(StoreUnavailable):
@@ -588,12 +661,14 @@ async def test_redis_keys_prefix_and_expiry(redis_url: str) -> None:
         )
         for i in range(300):
             await store.record_event({"n": i})
+        await store.add_event_counts([EventCount("2026-11-05", "wall_shown", "/a")])
         keys = set(raw.keys("*"))
         assert keys and all(k.startswith("site1:") for k in keys)
         meter_key = "site1:meter:2026-11:dev"
         assert 0 < raw.ttl(meter_key) <= longest_meter_ttl
         assert 0 < raw.ttl("site1:ipday:2026-11-05:1.2.3.4") <= IP_DAY_SECONDS
         assert raw.ttl("site1:trial_email:ann@example.com") == -1  # one trial per e-mail, for good
+        assert 400 * DAY < raw.ttl("site1:counts:2026-11-05") <= 402 * DAY
         assert raw.xlen("site1:events") < 300  # capped (approximately, by whole nodes)
         assert (await store.recent_events(limit=1)) == [{"n": 299}]
         await store.aclose()

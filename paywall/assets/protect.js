@@ -10,6 +10,9 @@
  *   data-min-words  attribution applies to copies of more words than this
  *   data-url        the address quoted by attribution (default: this page)
  *   data-mark       the reader's mark (hex), added invisibly to copies
+ *   data-beacon     where to report a blocked attempt (a path on this site), for the
+ *                   publisher's statistics: at most one report every ten seconds,
+ *                   carrying only the page's address (its canonical link if any)
  *
  * Block mode prevents right-click, selection, dragging, copy, cut and the
  * Ctrl/Cmd + C, X, A, S, U, P shortcuts inside the protected region, and says
@@ -47,6 +50,10 @@
   var mark = setting("mark", "");
   if (!/^[0-9a-f]{2,600}$/.test(mark) || mark.length % 2 !== 0) {
     mark = "";
+  }
+  var beacon = setting("beacon", "");
+  if (!/^\/[^\/\\]/.test(beacon)) {
+    beacon = "";
   }
   var pageUrl = setting("url", "");
   if (!/^https?:\/\//i.test(pageUrl)) {
@@ -158,7 +165,25 @@
     return toast;
   }
 
+  var lastReport = 0;
+
+  function report() {
+    var now = Date.now();
+    if (!beacon || !navigator.sendBeacon || now - lastReport < 10000) {
+      return;
+    }
+    lastReport = now;
+    var canonical = document.querySelector("link[rel~=canonical][href]");
+    var page = canonical ? canonical.href : String(location.href).split("#")[0];
+    try {
+      navigator.sendBeacon(beacon, page);
+    } catch (err) {
+      // a policy that forbids it: the statistics go without this one
+    }
+  }
+
   function notify() {
+    report();
     var t = ensureToast();
     clearTimeout(hideTimer);
     clearTimeout(clearTimer);

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .base import MeterResult, Store, Trial, TrialOutcome, TrialResult
+from .base import EventCount, MeterResult, Store, Trial, TrialOutcome, TrialResult
 
-__all__ = ["MeterResult", "Store", "Trial", "TrialOutcome", "TrialResult", "open_store"]
+__all__ = ["EventCount", "MeterResult", "Store", "Trial", "TrialOutcome", "TrialResult", "open_store"]
 
 
 def open_store(url: str) -> Store:

@@ -12,10 +12,14 @@ cannot be reached; callers fail closed on it.
 from __future__ import annotations
 
 import abc
+import datetime
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+#: Days of event counts a store keeps; older days are dropped.
+EVENT_RETENTION_DAYS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,46 @@ class MeterResult:
     @property
     def left(self) -> int:
         return max(self.limit - self.used, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    """How many times one kind of event happened on one day (UTC) for one article, variant and detail.
+
+    Counts, not a log: a store keeps one number per key and day, so its size
+    follows the number of articles, never the traffic.
+    """
+
+    day: str  # "2026-11-30"
+    kind: str
+    article: str = ""
+    variant: str = ""
+    detail: str = ""
+    count: int = 1
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.day, self.kind, self.article, self.variant, self.detail)
+
+
+def days_between(since_day: str, until_day: str) -> list[str]:
+    """Every ISO date from ``since_day`` to ``until_day`` inclusive; ValueError on a bad date.
+
+    At most :data:`EVENT_RETENTION_DAYS` (the most recent ones): older days are
+    not kept anyway.
+    """
+    since, until = datetime.date.fromisoformat(since_day), datetime.date.fromisoformat(until_day)
+    if len(since_day) != 10 or len(until_day) != 10:
+        raise ValueError(f"days must be written YYYY-MM-DD: {since_day!r}, {until_day!r}")
+    count = min((until - since).days + 1, EVENT_RETENTION_DAYS)
+    return [(until - datetime.timedelta(days=n)).isoformat() for n in range(count - 1, -1, -1)]
+
+
+def oldest_kept_day(now: float) -> str:
+    """The first day whose event counts a store still keeps at ``now``."""
+    return (
+        datetime.datetime.fromtimestamp(now, datetime.UTC).date() - datetime.timedelta(days=EVENT_RETENTION_DAYS)
+    ).isoformat()
 
 
 class Store(abc.ABC):
@@ -109,6 +153,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def record_event(self, event: Mapping[str, Any]) -> None:
         """Append one access-decision event (kept for publisher statistics)."""
+
+    @abc.abstractmethod
+    async def add_event_counts(self, counts: Sequence[EventCount]) -> None:
+        """Add each count to its key's total for its day, all of them or none."""
+
+    @abc.abstractmethod
+    async def event_counts(self, *, since_day: str, until_day: str) -> list[EventCount]:
+        """The total of every key whose day lies from ``since_day`` to ``until_day`` (ISO dates, inclusive).
+
+        Raises ``ValueError`` when a day is not an ISO date.
+        """
 
     @abc.abstractmethod
     async def ping(self) -> None:

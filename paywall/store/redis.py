@@ -15,6 +15,7 @@ Keys (``prefix`` defaults to ``paywall:``)::
     {prefix}meter:{period}:{device} set   articles counted; expires after the period
     {prefix}ipday:{day}:{ip}       string new articles opened from ip; expires in 2 days
     {prefix}events                 stream access events, capped (approximately)
+    {prefix}counts:{day}           hash   event counts of one day, field [kind, article, variant, detail]
 
 Timeouts are short so that a store that is down costs a reader a moment, not a
 hang: the page fails closed on :class:`~paywall.errors.StoreUnavailable`. The
@@ -33,7 +34,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -45,7 +46,16 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from ..errors import StoreUnavailable
-from .base import MeterResult, Store, Trial, TrialOutcome, TrialResult
+from .base import (
+    EVENT_RETENTION_DAYS,
+    EventCount,
+    MeterResult,
+    Store,
+    Trial,
+    TrialOutcome,
+    TrialResult,
+    days_between,
+)
 
 T = TypeVar("T")
 
@@ -356,6 +366,44 @@ class RedisStore(Store):
             return entries
 
         return [json.loads(fields["data"]) for _, fields in await self._do(op)]
+
+    async def add_event_counts(self, counts: Sequence[EventCount]) -> None:
+        """Add the batch in one MULTI/EXEC; each day's hash lives as long as counts are kept."""
+        if not counts:
+            return
+
+        async def op(client: _Client) -> None:
+            async with client.redis.pipeline(transaction=True) as pipe:
+                days = set()
+                for c in counts:
+                    field = json.dumps([c.kind, c.article, c.variant, c.detail], separators=(",", ":"))
+                    pipe.hincrby(self._key("counts", c.day), field, int(c.count))
+                    days.add(c.day)
+                for day in days:
+                    pipe.expire(self._key("counts", day), (EVENT_RETENTION_DAYS + 2) * 86400)
+                await pipe.execute()
+
+        await self._do(op)
+
+    async def event_counts(self, *, since_day: str, until_day: str) -> list[EventCount]:
+        days = days_between(since_day, until_day)
+
+        async def op(client: _Client) -> list[dict[str, str]]:
+            async with client.redis.pipeline(transaction=False) as pipe:
+                for day in days:
+                    pipe.hgetall(self._key("counts", day))
+                found: list[dict[str, str]] = await pipe.execute()
+                return found
+
+        out: list[EventCount] = []
+        for day, fields in zip(days, await self._do(op) if days else [], strict=True):
+            for field, value in sorted(fields.items()):
+                try:
+                    kind, article, variant, detail = (str(part) for part in json.loads(field))
+                    out.append(EventCount(day, kind, article, variant, detail, count=int(value)))
+                except (ValueError, TypeError) as exc:
+                    raise StoreUnavailable(f"redis store holds a malformed event count: {field!r}") from exc
+        return out
 
     # --- lifecycle --------------------------------------------------------
 

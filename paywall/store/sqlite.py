@@ -26,19 +26,19 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio.to_thread
 
 from ..errors import StoreUnavailable
-from .base import MeterResult, Store, Trial, TrialOutcome, TrialResult
+from .base import EventCount, MeterResult, Store, Trial, TrialOutcome, TrialResult, days_between, oldest_kept_day
 
 T = TypeVar("T")
 
 #: Bumped whenever the schema below changes; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Seconds a writer waits for the lock held by another worker before giving up.
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -87,6 +87,15 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS event_counts (
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    article TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, kind, article, variant, detail)
+) WITHOUT ROWID;
 """
 
 _SELECT_TRIAL = "SELECT trial_id, email, device_id, started_at, ends_at, revoked FROM trials "
@@ -375,7 +384,7 @@ class SQLiteStore(Store):
         return await self._call(op)
 
     def _maybe_prune(self, conn: sqlite3.Connection, now: float) -> None:
-        """Drop meter rows no current period can use, at most once an hour per store.
+        """Drop meter rows no current period can use, and old event counts, at most once an hour per store.
 
         A failure here is not the reader's problem: the read was counted already.
         """
@@ -388,6 +397,7 @@ class SQLiteStore(Store):
             def body() -> None:
                 conn.execute("DELETE FROM meter_reads WHERE created_at < ?", (now - METER_RETENTION,))
                 conn.execute("DELETE FROM meter_ip_days WHERE created_at < ?", (now - IP_DAY_RETENTION,))
+                conn.execute("DELETE FROM event_counts WHERE day < ?", (oldest_kept_day(now),))
 
             self._write(conn, body)
 
@@ -418,6 +428,39 @@ class SQLiteStore(Store):
             rows = conn.execute("SELECT data FROM events ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
             return [json.loads(row[0]) for row in rows]
 
+        return await self._call(op)
+
+    async def add_event_counts(self, counts: Sequence[EventCount]) -> None:
+        """Add the batch in one transaction."""
+        rows = [(*c.key, int(c.count)) for c in counts]
+
+        def op(conn: sqlite3.Connection) -> None:
+            def body() -> None:
+                conn.executemany(
+                    "INSERT INTO event_counts (day, kind, article, variant, detail, count) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (day, kind, article, variant, detail) DO UPDATE SET count = count + excluded.count",
+                    rows,
+                )
+
+            self._write(conn, body)
+            self._maybe_prune(conn, time.time())
+
+        if rows:
+            await self._call(op)
+
+    async def event_counts(self, *, since_day: str, until_day: str) -> list[EventCount]:
+        days = days_between(since_day, until_day)
+
+        def op(conn: sqlite3.Connection) -> list[EventCount]:
+            rows = conn.execute(
+                "SELECT day, kind, article, variant, detail, count FROM event_counts WHERE day >= ? AND day <= ? "
+                "ORDER BY day, kind, article, variant, detail",
+                (days[0], days[-1]),
+            ).fetchall()
+            return [EventCount(str(d), str(k), str(a), str(v), str(x), int(n)) for d, k, a, v, x, n in rows]
+
+        if not days:
+            return []
         return await self._call(op)
 
     # --- lifecycle --------------------------------------------------------

@@ -98,7 +98,19 @@ async def favicon(request: Request) -> Response:
     return Response(status_code=204)
 
 
-app = Starlette(routes=[Route("/article", article), Route(PREFIX + "/{name}", asset), Route("/favicon.ico", favicon)])
+async def beacon(request: Request) -> Response:
+    """Where the script reports a blocked attempt (the paywall's endpoint counts it)."""
+    return Response(status_code=204)
+
+
+app = Starlette(
+    routes=[
+        Route("/article", article),
+        Route(PREFIX + "/beacon", beacon, methods=["POST"]),
+        Route(PREFIX + "/{name}", asset),
+        Route("/favicon.ico", favicon),
+    ]
+)
 
 
 async def plain_article(request: Request) -> Response:

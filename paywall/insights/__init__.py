@@ -1,0 +1,185 @@
+"""Publisher insights: the conversion funnel, call-to-action experiments and the dashboard.
+
+:class:`Insights` is built once per application and is what the HTTP layer
+calls: the middleware asks it for the reader's call to action (:meth:`Insights.wall`)
+and tells it what it served; the trial endpoints tell it about trial pages and
+trials; under ``settings.prefix`` it answers ``/admin`` (the dashboard) and
+``/beacon`` (blocked copies). Counting never blocks a request nor fails one
+(:mod:`.events`); ``insights = false`` turns counting off.
+
+The gated cut of a page is cached per page and call to action, so the call to
+action holds placeholders for what belongs to one reader (their page, the
+form's CSRF token); :meth:`Wall.serve` fills them in. The variant's words are
+part of the call to action's HTML and so of the cache key: each reader gets
+the cut made with their own variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from starlette.requests import HTTPConnection
+from starlette.types import Receive, Scope, Send
+
+from ..access import Reader, path_article_key, read_device
+from ..cta import CtaKind, TrialFormFields, render_cta
+from ..settings import PaywallSettings
+from ..store.base import Store
+from ..tokens import CSRF, sign
+from .events import EventBuffer, Kind
+from .experiments import Experiment
+
+__all__ = ["Insights", "Wall"]
+
+
+@dataclass(frozen=True)
+class Wall:
+    """The call to action one reader gets on one gated page."""
+
+    #: The reader, with any cookie the call to action needs (variant, device) added.
+    reader: Reader
+    #: The call to action with placeholders: the same for every reader of this page, kind and variant.
+    cta_html: str
+    fills: dict[bytes, bytes]
+    insights: Insights
+    kind: CtaKind
+    article: str
+    variant: str
+    counted: bool
+
+    def serve(self, gated: bytes) -> bytes:
+        """The cut page for this reader (every placeholder filled in one pass), counted as a wall shown."""
+        fills = self.fills
+        gated = self.insights.placeholders.sub(lambda m: fills.get(m.group(0), b""), gated)
+        if self.counted:  # a HEAD shows no page
+            self.insights.record("wall_shown", article=self.article, variant=self.variant, detail=self.kind)
+        return gated
+
+
+class Insights:
+    """Counting, experiments and the dashboard of one application."""
+
+    def __init__(
+        self,
+        settings: PaywallSettings,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        interval: float = 1.0,
+    ) -> None:
+        from .routes import InsightsApp
+
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.events = EventBuffer(store, interval=interval, clock=clock) if settings.insights else None
+        self.experiment = Experiment(settings)
+        #: Stand for one reader's values in a cached cut: random (no page can contain them) and
+        #: sharing one prefix, so that filling them in is one fast pass over the page.
+        slot = f"/paywall{secrets.token_hex(8)}"
+        self._next, self._form_next, self._form_article, self._csrf = (slot + c for c in "npac")
+        self.placeholders = re.compile(re.escape(slot.encode()) + b"[npac]")
+        self.app = InsightsApp(self)
+
+    # ---------------------------------------------------------------- counting
+    def record(self, kind: Kind, *, article: str = "", variant: str = "", detail: str = "") -> None:
+        """Count one event (nothing when ``insights`` is off); never waits, never raises."""
+        if self.events is not None:
+            self.events.record(kind, article=article, variant=variant, detail=detail)
+
+    def member_view(self, scope: Scope, reader: Reader) -> None:
+        """A member's or trial reader's page (not parsed, so known by its path)."""
+        if _read(scope):
+            self.record("member_view", article=_path_key(scope), detail=reader.level)
+
+    def metered_view(self, scope: Scope, article: str) -> None:
+        """A free article of the month, read in full."""
+        if _read(scope):
+            self.record("metered_view", article=article)
+
+    def crawler_view(self, article: str, crawler: str) -> None:
+        """A verified search crawler read ``article`` in full; ``crawler`` names it ("Googlebot")."""
+        self.record("crawler_view", article=article, detail=crawler)
+
+    def trial_step(self, kind: Kind, conn: HTTPConnection, next_path: str, article: str, detail: str = "") -> None:
+        """A trial page view, trial started or refused: counted against the article and the reader's variant.
+
+        ``article`` is what the call to action's link or form said (the page's
+        canonical article), else the article is ``next_path``'s.
+        """
+        if not article.startswith("/"):
+            parts = urlsplit(next_path)
+            article = path_article_key(parts.path, parts.query) if next_path != "/" else ""
+        variant = self.experiment.current(conn, now=self.clock())
+        if _read(conn.scope):
+            self.record(kind, article=article, variant=variant.name if variant else "", detail=detail)
+
+    async def aclose(self) -> None:
+        if self.events is not None:
+            await self.events.aclose()
+
+    # ---------------------------------------------------------------- the wall
+    def wall(self, conn: HTTPConnection, reader: Reader, kind: CtaKind, article: str) -> Wall:
+        """The reader's call to action on the page at ``conn`` whose article is ``article``."""
+        settings, now = self.settings, self.clock()
+        cookies = list(reader.set_cookies)
+        variant = None
+        if kind != "ended":
+            variant, cookie = self.experiment.assign(conn, now=now)
+            cookies.extend(cookie)
+        page = _path_with_query(conn.scope)
+        # The link's placeholder stands where the page's address goes: ``?next=<slot>``.
+        query = quote(page, safe="/")
+        if article != _path_key(conn.scope):
+            query += "&a=" + quote(article, safe="/")
+        fills = {self._next.encode(): html.escape(query).encode()}
+        form = None
+        if settings.cta_inline_form and kind != "ended":
+            device_id = reader.device_id
+            if device_id is None:  # the form's CSRF token is bound to the device
+                device = read_device(conn, settings, now=now)
+                device_id = device.device_id
+                cookies.extend(device.set_cookies)
+            reader = dataclasses.replace(reader, device_id=device_id)
+            form = TrialFormFields(csrf_token=self._csrf, next_path=self._form_next, article=self._form_article)
+            fills[self._csrf.encode()] = sign(settings, CSRF, {"d": device_id}, now=now).encode()
+            fills[self._form_next.encode()] = html.escape(page).encode()
+            fills[self._form_article.encode()] = html.escape(article).encode()
+        return Wall(
+            reader=dataclasses.replace(reader, set_cookies=tuple(cookies)),
+            cta_html=render_cta(settings, kind, self._next, variant=variant, form=form),
+            fills=fills,
+            insights=self,
+            kind=kind,
+            article=article,
+            variant=variant.name if variant else "",
+            counted=_read(conn.scope),
+        )
+
+    # ---------------------------------------------------------------- routes
+    def handles(self, path: str) -> bool:
+        return path in self.app.paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _read(scope: Scope) -> bool:
+    """Whether a request shows a page to someone: a ``HEAD`` (link checkers, monitors) does not."""
+    return scope.get("method") != "HEAD"
+
+
+def _path_key(scope: Scope) -> str:
+    return path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+
+
+def _path_with_query(scope: Scope) -> str:
+    query: bytes = scope.get("query_string", b"")
+    return f"{scope['path']}?{query.decode('latin-1')}" if query else str(scope["path"])
