@@ -160,7 +160,7 @@ def test_articles_are_long_enough_and_hide_their_markers_where_the_tests_expect(
     assert {a.markup for a in GATED} == {"plain", "microdata", "wordpress", "break", "cards", "nextjs"}
     everything_else = " ".join(
         [a.title + " " + a.dek for a in ARTICLES]
-        + [templates.home(member=False), templates.subscribe_page(member=False)]
+        + [templates.home(visitor=templates.Visitor()), templates.subscribe_page(visitor=templates.Visitor())]
     ).casefold()
     for article in ARTICLES:
         assert 6 <= len(article.paragraphs) <= 10
