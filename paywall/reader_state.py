@@ -108,6 +108,11 @@ class ReaderState:
         """The reader if someone has asked already, without asking."""
         return self._reader
 
+    @property
+    def known_access(self) -> ReaderAccess | None:
+        """The access if someone has asked already, without asking."""
+        return self._access
+
     def vouch_member(self) -> None:
         """The app's own login says this reader is a member: the page and the gate agree."""
         self._reader = VOUCHED_MEMBER
@@ -116,9 +121,7 @@ class ReaderState:
     async def reader(self) -> Reader:
         """The reader the paywall decides for (identified once per request)."""
         if self._reader is None:
-            if self._lock is None:
-                self._lock = anyio.Lock()
-            async with self._lock:
+            async with self._once():
                 if self._reader is None:
                     self._reader = await self._identify()
         return self._reader
@@ -126,8 +129,16 @@ class ReaderState:
     async def access(self) -> ReaderAccess:
         """The reader's access as a page shows it: kind, trial end, free articles left."""
         if self._access is None:
-            self._access = await reader_access(await self.reader(), self._settings, self._store)
+            reader = await self.reader()
+            async with self._once():
+                if self._access is None:
+                    self._access = await reader_access(reader, self._settings, self._store)
         return self._access
+
+    def _once(self) -> anyio.Lock:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        return self._lock
 
 
 def reader_state(scope: Any) -> ReaderState | None:

@@ -46,6 +46,7 @@ def _env(tmp: Path) -> dict[str, str]:
         "PAYWALL_SECRET_KEY": SECRET,
         "PAYWALL_STORE": f"sqlite:///{tmp / 'paywall.db'}",
         "DJANGO_SECRET_KEY": "examples-test-django-key-0123456789",
+        "DJANGO_DATABASE": str(tmp / "django.sqlite3"),
     }
 
 
