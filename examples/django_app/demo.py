@@ -7,6 +7,7 @@ has an account but no membership and gets the teaser like anyone else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 #: (username, password, member?)
@@ -29,11 +30,17 @@ def _prepare() -> None:
             user.user_permissions.add(read_full)
 
 
-def prepare() -> None:
-    """Create the tables and the demo users; safe to call on every start.
+def prepare(then: Callable[[], None] | None = None) -> None:
+    """Create the tables and the demo users, then run ``then`` (more demo data); safe on every start.
 
     Run in a thread of its own: servers import the application inside their
     event loop, where Django refuses database work.
     """
+
+    def work() -> None:
+        _prepare()
+        if then is not None:
+            then()
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(_prepare).result()
+        pool.submit(work).result()
