@@ -124,6 +124,15 @@ def test_a_wrong_password_is_no_membership(site: str) -> None:
         assert_teaser_at_the_break(client.get(PATH))
 
 
+def test_an_async_view_asks_for_the_access_too(site: str) -> None:
+    anonymous = httpx.get(site + "/api/whoami", timeout=10).json()
+    assert anonymous == {"access": "anonymous", "trial_ends": None, "free_articles_left": None}
+    with signed_in(site, "member") as member:
+        assert member.get("/api/whoami").json()["access"] == "member"
+    with signed_in(site, "reader") as reader:
+        assert reader.get("/api/whoami").json()["access"] == "anonymous"
+
+
 def test_other_responses_pass_through_for_members_too(site: str) -> None:
     with signed_in(site, "member") as member:
         feed = member.get("/api/articles")

@@ -11,6 +11,8 @@ import dataclasses
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from paywall.contrib.django.members import aaccess
+
 
 @dataclasses.dataclass(frozen=True)
 class Story:
@@ -63,3 +65,9 @@ def api_articles(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"articles": [{"slug": slug, "title": a.title, "url": f"/articles/{slug}"} for slug, a in ARTICLES.items()]}
     )
+
+
+async def whoami(request: HttpRequest) -> JsonResponse:
+    """An async view: the reader's access as the paywall sees it, for the site's own scripts."""
+    access = await aaccess(request)
+    return JsonResponse(access.as_json(), headers={"Cache-Control": "private, no-store", "Vary": "Cookie"})

@@ -9,11 +9,12 @@ anything but True, means "not a member".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
@@ -75,14 +76,19 @@ def access(request: HttpRequest) -> ReaderAccess:
     if state is None:
         return _without_paywall(request)
     known = state.known_access
-    return known if known is not None else async_to_sync(state.access)()
+    if known is not None:
+        return known
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a sync view's thread: ask the paywall on the server's event loop
+        return async_to_sync(state.access)()
+    logger.warning("paywall: %s rendered the reader's access in an async view without aaccess()", request.path)
+    return _without_paywall(request)
 
 
 async def aaccess(request: HttpRequest) -> ReaderAccess:
     """The reader's access from an async view; templates rendered afterwards reuse it."""
     state = paywall_state(request)
     if state is None:
-        from asgiref.sync import sync_to_async
-
         return await sync_to_async(_without_paywall)(request)
     return await state.access()
