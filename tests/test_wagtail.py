@@ -7,7 +7,6 @@ The editor's "Paywall break" block ends the teaser, and each page's choice
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from bs4 import BeautifulSoup
 from examples.wagtail_site.demo import ARTICLES, DemoArticle
 from tests.conftest import SECRET, assert_no_leak
 from tests.servers import ROOT, run_uvicorn
+from tests.test_django import paragraphs, signed_in
 from tests.test_proxy import spawn_proxy
 
 BY_CHOICE = {a.paywall: a for a in ARTICLES}
@@ -70,10 +70,6 @@ def proxied_site(wagtail_alone: str, tmp_path_factory: pytest.TempPathFactory) -
         yield url
 
 
-def paragraphs(response: httpx.Response) -> list[str]:
-    return [" ".join(p.get_text().split()) for p in BeautifulSoup(response.text, "lxml").select("article p")]
-
-
 def assert_teaser_at_the_break(response: httpx.Response, article: DemoArticle, title: str = CTA_TITLE) -> None:
     assert response.status_code == 200
     assert_no_leak(response.content, [*article.markers, *(p[:50] for p in article.paragraphs[article.break_after :])])
@@ -86,16 +82,6 @@ def assert_whole(response: httpx.Response, article: DemoArticle) -> None:
     assert response.status_code == 200
     assert paragraphs(response) == list(article.paragraphs)
     assert CTA_TITLE not in response.text and "x-paywall" not in response.headers
-
-
-@contextlib.contextmanager
-def signed_in(base: str, username: str, password: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=20) as client:
-        client.get("/login")
-        token = client.cookies["csrftoken"]
-        answer = client.post("/login", data={"username": username, "password": password, "csrfmiddlewaretoken": token})
-        assert answer.status_code == 302, answer.text[:300]
-        yield client
 
 
 def test_the_page_choice_travels_as_the_x_paywall_header(wagtail_alone: str) -> None:
@@ -126,18 +112,18 @@ def test_members_only_pages_neither_spend_nor_use_the_free_articles(metered_site
 
 
 def test_a_member_reads_members_only_pages(metered_site: str) -> None:
-    with signed_in(metered_site, "member", "member-demo-password") as member:
+    with signed_in(metered_site, "member") as member:
         page = member.get(path_of(MEMBERS))
         assert_whole(page, MEMBERS)
         assert BeautifulSoup(page.text, "lxml").select_one("a.subscribe") is None
-    with signed_in(metered_site, "reader", "reader-demo-password") as reader:
+    with signed_in(metered_site, "reader") as reader:
         assert_teaser_at_the_break(reader.get(path_of(MEMBERS)), MEMBERS)
 
 
 def test_behind_the_proxy_without_metering_a_metered_page_is_gated(proxied_site: str) -> None:
     assert_teaser_at_the_break(httpx.get(proxied_site + path_of(METERED), timeout=10), METERED)
     assert_whole(httpx.get(proxied_site + path_of(FREE), timeout=10), FREE)
-    with signed_in(proxied_site, "member", "member-demo-password") as member:
+    with signed_in(proxied_site, "member") as member:
         assert_whole(member.get(path_of(MEMBERS)), MEMBERS)
         assert_whole(member.get(path_of(METERED)), METERED)
 
