@@ -23,13 +23,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
 from .access import Reader, free_articles_left
 from .settings import PaywallSettings
 from .store import Store
+
+T = TypeVar("T")
 
 #: Key of the :class:`ReaderState` in ``scope["state"]``: ``request.state.paywall``.
 STATE_KEY = "paywall"
@@ -86,11 +88,43 @@ async def reader_access(
     return ReaderAccess(access, trial_ends, left)
 
 
+class _Once(Generic[T]):
+    """A value computed by the first caller; callers that arrive meanwhile wait for it.
+
+    The common case, one caller after another, awaits no lock or event.
+    """
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self._computing = False
+        self._done: anyio.Event | None = None
+
+    async def get(self, compute: Callable[[], Awaitable[T]]) -> T:
+        while self.value is None:
+            if self._computing:
+                if self._done is None:
+                    self._done = anyio.Event()
+                await self._done.wait()
+                continue
+            self._computing = True
+            try:
+                value = await compute()
+                if self.value is None:  # unless set meanwhile (a member vouched for)
+                    self.value = value
+            finally:
+                self._computing = False
+                if self._done is not None:
+                    self._done.set()
+                    self._done = None
+        return self.value
+
+
 class ReaderState:
     """One request's reader, identified on first use and then remembered.
 
     ``identify`` is the middleware's own identification (it never raises);
-    concurrent first uses wait for one identification rather than run two.
+    concurrent first uses wait for one identification rather than run two,
+    and the access (one store read when metering is on) is computed once too.
     """
 
     def __init__(
@@ -99,46 +133,34 @@ class ReaderState:
         self._identify = identify
         self._settings = settings
         self._store = store
-        self._reader: Reader | None = None
-        self._access: ReaderAccess | None = None
-        self._lock: anyio.Lock | None = None
+        self._reader: _Once[Reader] = _Once()
+        self._access: _Once[ReaderAccess] = _Once()
 
     @property
     def known(self) -> Reader | None:
         """The reader if someone has asked already, without asking."""
-        return self._reader
+        return self._reader.value
 
     @property
     def known_access(self) -> ReaderAccess | None:
         """The access if someone has asked already, without asking."""
-        return self._access
+        return self._access.value
 
     def vouch_member(self) -> None:
         """The app's own login says this reader is a member: the page and the gate agree."""
-        self._reader = VOUCHED_MEMBER
-        self._access = None
+        self._reader.value = VOUCHED_MEMBER
+        self._access.value = None
 
     async def reader(self) -> Reader:
         """The reader the paywall decides for (identified once per request)."""
-        if self._reader is None:
-            async with self._once():
-                if self._reader is None:
-                    self._reader = await self._identify()
-        return self._reader
+        return await self._reader.get(self._identify)
 
     async def access(self) -> ReaderAccess:
         """The reader's access as a page shows it: kind, trial end, free articles left."""
-        if self._access is None:
-            reader = await self.reader()
-            async with self._once():
-                if self._access is None:
-                    self._access = await reader_access(reader, self._settings, self._store)
-        return self._access
+        return await self._access.get(self._compute_access)
 
-    def _once(self) -> anyio.Lock:
-        if self._lock is None:
-            self._lock = anyio.Lock()
-        return self._lock
+    async def _compute_access(self) -> ReaderAccess:
+        return await reader_access(await self.reader(), self._settings, self._store)
 
 
 def reader_state(scope: Any) -> ReaderState | None:
