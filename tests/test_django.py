@@ -9,6 +9,8 @@ access, and ``{% paywall_break %}`` decides where the teaser ends: behind
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from bs4 import BeautifulSoup
 from examples.django_app.demo import DEMO_USERS
 from examples.django_app.views import ARTICLES, MARKERS
 from tests.conftest import SECRET, assert_no_leak
-from tests.servers import run_uvicorn
+from tests.servers import ROOT, run_uvicorn
 from tests.test_proxy import spawn_proxy
 
 PATH = "/articles/offshore-wind-auctions"
@@ -85,6 +87,15 @@ def assert_whole(response: httpx.Response) -> None:
     assert CTA_TITLE not in response.text
     assert "x-paywall-access" not in response.headers, "the control header never reaches the reader"
     assert "no-store" in response.headers["cache-control"]
+
+
+def test_the_core_imports_no_framework() -> None:
+    code = (
+        "import sys, paywall, paywall.middleware, paywall.proxy, paywall.cli, paywall.reader_state\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'django', 'wagtail', 'fastapi', 'asgiref'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
 
 
 def test_the_template_tag_ends_the_teaser_where_the_editor_put_it(site: str) -> None:

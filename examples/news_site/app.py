@@ -23,6 +23,10 @@ What the site shows off:
   made free by the response header ``X-Paywall: free``;
 * ``/about``, ``/subscribe``, ``/privacy``, ``/terms``, a newsletter form,
   static files under ``/static/`` and a JSON feed at ``/api/articles``.
+* behind the paywall, every page asks ``request.state.paywall`` who the reader
+  is: the top bar says how many free articles are left this month (with
+  ``PAYWALL_FREE_ARTICLES`` set) or when a trial ends, and members see no
+  Subscribe button.
 
 Seeing the member view
     The demo counts a reader as a member when the request carries the cookie
