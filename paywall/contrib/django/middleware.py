@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
 
-from .members import is_member, paywall_state
+from .members import is_member, member_check, paywall_state
 
 ACCESS_HEADER = "X-Paywall-Access"
 
@@ -32,6 +33,10 @@ class PaywallMemberMiddleware:
         self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
     ) -> None:
         self.get_response = get_response
+        try:
+            member_check()  # a check that cannot be found fails when the server starts, not on each request
+        except (ImportError, TypeError) as exc:
+            raise ImproperlyConfigured(f"PAYWALL_MEMBER_CHECK: {exc}") from exc
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
