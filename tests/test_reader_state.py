@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
@@ -124,6 +125,26 @@ async def test_an_app_that_vouches_for_a_member_gets_the_article_whole(make_sett
     result = await call(app, "/story")
     assert b"quillon7" in result.body and b'<div id="access">member</div>' in result.body
     assert resolver.calls == 0, "a vouched reader needs no identification"
+
+
+async def test_an_identification_in_flight_does_not_undo_a_vouch(make_settings: Make) -> None:
+    release = anyio.Event()
+
+    async def slow_resolver(request: Request) -> bool:
+        await release.wait()
+        return False
+
+    async def story(request: Request) -> Response:
+        state: ReaderState = request.state.paywall
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(state.reader)
+            await anyio.sleep(0.01)  # the identification is now waiting on the resolver
+            state.vouch_member()
+            release.set()
+        return HTMLResponse(article_page())
+
+    app = PaywallMiddleware(app_with(story), make_settings(member_resolver=slow_resolver))
+    assert b"quillon7" in (await call(app, "/story")).body
 
 
 async def test_a_reader_the_app_did_not_vouch_for_stays_gated_even_if_the_app_asked(make_settings: Make) -> None:
