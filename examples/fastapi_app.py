@@ -12,17 +12,25 @@ JSON route and the free note pass through as the app made them.
 Members are recognised here by a signed member cookie (see
 ``paywall.issue_member_token``); a site with its own accounts would pass a
 ``member_resolver`` that checks its session instead.
+
+Every page asks the paywall who the reader is (the ``paywall_access``
+dependency) to show "N free articles left this month" or the end of a trial,
+and to hide the Subscribe button from members. Set ``PAYWALL_FREE_ARTICLES=3``
+to see the meter.
 """
 
 from __future__ import annotations
 
 import html
 import os
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
 from paywall import PaywallMiddleware, PaywallSettings
+from paywall.contrib.fastapi import ReaderAccess, paywall_access
+from paywall.settings import env_values
 
 #: DEMO ONLY: used when PAYWALL_SECRET_KEY is not set. Set your own random key in production.
 DEMO_SECRET_KEY = "fastapi-demo-secret-key-NOT-FOR-PRODUCTION"
@@ -49,47 +57,61 @@ MARKERS = ("verdanthollow", "brindlewick")
 
 
 def _settings() -> PaywallSettings:
-    return PaywallSettings(
-        secret_key=os.environ.get("PAYWALL_SECRET_KEY", DEMO_SECRET_KEY),
-        trial_days=7,
-        store=os.environ.get("PAYWALL_STORE", "sqlite:///paywall.db"),
-        site_name="Hydrogen Weekly",
-    )
+    defaults = {"secret_key": DEMO_SECRET_KEY, "trial_days": 7, "site_name": "Hydrogen Weekly"}
+    return PaywallSettings.from_mapping({**defaults, **env_values(os.environ)}, source="environment")
 
 
 app = FastAPI(title="Hydrogen Weekly")
 app.add_middleware(PaywallMiddleware, settings=_settings())
 
 
-def _page(title: str, body: str, head: str = "") -> str:
+#: The paywall's view of the reader, computed only when a page asks (None without the paywall).
+Access = Annotated[ReaderAccess | None, Depends(paywall_access)]
+
+
+def _reader_line(access: ReaderAccess | None) -> str:
+    if access is None or access.is_member:
+        return ""
+    if access.trial_ends is not None:
+        return f'<p class="reader">Your free trial runs until {access.trial_ends:%d %B %Y}.</p>'
+    left = access.free_articles_left
+    if left is None:
+        return ""
+    return f'<p class="reader">{left} free article{"" if left == 1 else "s"} left this month.</p>'
+
+
+def _page(title: str, body: str, access: ReaderAccess | None, head: str = "") -> str:
+    member = access is not None and access.is_member
+    subscribe = "" if member else '<a class="subscribe" href="/subscribe">Subscribe</a>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>{head}</head><body>"
-        '<header><a href="/">Hydrogen Weekly</a></header>'
+        f'<header><a href="/">Hydrogen Weekly</a> {subscribe}{_reader_line(access)}</header>'
         f"<main>{body}</main>"
         "<footer><p>Stay informed with Hydrogen Weekly.</p></footer></body></html>"
     )
 
 
 @app.get("/", response_class=HTMLResponse)
-def home() -> str:
+async def home(access: Access) -> str:
     return _page(
         "Hydrogen Weekly",
         f'<h1>Hydrogen Weekly</h1><ul><li><a href="/articles/hydrogen-valleys">{html.escape(TITLE)}</a></li></ul>',
+        access,
     )
 
 
 @app.get("/articles/hydrogen-valleys", response_class=HTMLResponse)
-def article() -> str:
+async def article(access: Access) -> str:
     paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in PARAGRAPHS)
-    return _page(TITLE, f"<article><h1>{html.escape(TITLE)}</h1>{paragraphs}</article>")
+    return _page(TITLE, f"<article><h1>{html.escape(TITLE)}</h1>{paragraphs}</article>", access)
 
 
 @app.get("/articles/about-this-site", response_class=HTMLResponse)
-def free_note() -> str:
+async def free_note(access: Access) -> str:
     """Free to read: the page says so with ``<meta name="paywall" content="free">``."""
     text = "<p>Hydrogen Weekly follows the hydrogen economy. This note is free to read.</p>" * 4
-    return _page("About", f"<article><h1>About</h1>{text}</article>", '<meta name="paywall" content="free">')
+    return _page("About", f"<article><h1>About</h1>{text}</article>", access, '<meta name="paywall" content="free">')
 
 
 @app.get("/api/articles")

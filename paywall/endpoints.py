@@ -36,7 +36,6 @@ from starlette.types import Receive, Scope, Send
 from .access import (
     Reader,
     device_cookie,
-    free_articles_left,
     identify,
     is_valid_email,
     normalize_email,
@@ -47,6 +46,7 @@ from .cta import trial_url
 from .errors import StoreUnavailable
 from .httputil import is_https, parse_content_type
 from .insights import Insights
+from .reader_state import reader_access
 from .settings import PaywallSettings
 from .static import ASSET_CACHE_CONTROL, StaticFiles
 from .store.base import Store, Trial, TrialOutcome
@@ -473,18 +473,8 @@ class Endpoints:
     async def _status(self, request: Request) -> _Reply:
         now = self.clock()
         reader: Reader = await identify(request, self.settings, self.store, now=now)
-        left = await free_articles_left(reader, self.settings, self.store, now=now)
-        access: str
-        if reader.level in ("member", "trial"):
-            access = reader.level
-        elif left:
-            access = "metered"
-        else:
-            access = "anonymous"
-        trial_ends = None
-        if reader.level == "trial" and reader.trial is not None:
-            trial_ends = datetime.fromtimestamp(reader.trial.ends_at, UTC).isoformat().replace("+00:00", "Z")
-        body = json.dumps({"access": access, "trial_ends": trial_ends, "free_articles_left": left}).encode()
+        access = await reader_access(reader, self.settings, self.store, now=now)
+        body = json.dumps(access.as_json()).encode()
         return _Reply(
             200, body, "application/json", headers=[("vary", "Cookie, Authorization")], cookies=reader.set_cookies
         )

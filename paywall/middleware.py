@@ -36,6 +36,7 @@ from .engine import Page, encode_head_html, head_insertion_point, inject_head
 from .errors import BodyTooLarge, RewriteError
 from .insights import Insights
 from .protect import Protection, csp_nonce
+from .reader_state import STATE_KEY, ReaderState
 from .settings import PaywallSettings
 from .static import StaticFiles
 from .store import Store, open_store
@@ -154,7 +155,9 @@ class _Exchange:
         # make the app answer 304 for the full version.
         self.scope = _app_scope(scope, request_headers, may_be_html=self.may_be_html)
         self.app_scope: Scope = self.scope
-        self.reader: Reader | None = None
+        # The app may ask who the reader is (``request.state.paywall``); the gate asks the same object.
+        self.view = ReaderState(self._identify, self.settings, middleware.store)
+        self.scope.setdefault("state", {})[STATE_KEY] = self.view
         self.replaying = False
         self.replay_wanted = False
         # response state
@@ -329,19 +332,17 @@ class _Exchange:
 
     # ------------------------------------------------------------- decisions
     async def _reader(self) -> Reader:
-        """Who is reading; computed once per request (the resolver runs at most once)."""
-        if self.reader is None:
-            if self.upstream_member:
-                self.reader = _UPSTREAM_MEMBER
-            else:
-                # The app's scope, so that a resolver sees what inner middleware
-                # added to it (``request.session``, ``request.user``).
-                try:
-                    self.reader = await identify(Request(self.app_scope), self.settings, self.mw.store)
-                except Exception:  # a bug must not turn into a 500 or an open door
-                    logger.exception("paywall: identifying the reader of %s failed", self.original_scope["path"])
-                    self.reader = _ANONYMOUS
-        return self.reader
+        """Who is reading; identified once per request, whether the app or the gate asks first."""
+        return _UPSTREAM_MEMBER if self.upstream_member else await self.view.reader()
+
+    async def _identify(self) -> Reader:
+        # The app's scope, so that a resolver sees what inner middleware
+        # added to it (``request.session``, ``request.user``).
+        try:
+            return await identify(Request(self.app_scope), self.settings, self.mw.store)
+        except Exception:  # a bug must not turn into a 500 or an open door
+            logger.exception("paywall: identifying the reader of %s failed", self.original_scope["path"])
+            return _ANONYMOUS
 
     def _protect(self, reader: Reader, *, article: bool) -> bool:
         path = httputil.normalize_path(self.original_scope["path"])
@@ -543,9 +544,10 @@ class _Exchange:
         await self.send({"type": "http.response.body", "body": body if send_body else b"", "more_body": False})
 
     def _with_reader_cookies(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        if self.reader is None or not self.reader.set_cookies:
+        reader = self.view.known
+        if reader is None or not reader.set_cookies:
             return headers
-        return [*headers, *((b"set-cookie", c.encode("latin-1")) for c in self.reader.set_cookies)]
+        return [*headers, *((b"set-cookie", c.encode("latin-1")) for c in reader.set_cookies)]
 
 
 # ---------------------------------------------------------------------------

@@ -46,6 +46,7 @@ def _env(tmp: Path) -> dict[str, str]:
         "PAYWALL_SECRET_KEY": SECRET,
         "PAYWALL_STORE": f"sqlite:///{tmp / 'paywall.db'}",
         "DJANGO_SECRET_KEY": "examples-test-django-key-0123456789",
+        "DJANGO_DATABASE": str(tmp / "django.sqlite3"),
     }
 
 
@@ -160,7 +161,7 @@ def test_articles_are_long_enough_and_hide_their_markers_where_the_tests_expect(
     assert {a.markup for a in GATED} == {"plain", "microdata", "wordpress", "break", "cards", "nextjs"}
     everything_else = " ".join(
         [a.title + " " + a.dek for a in ARTICLES]
-        + [templates.home(member=False), templates.subscribe_page(member=False)]
+        + [templates.home(visitor=templates.Visitor()), templates.subscribe_page(visitor=templates.Visitor())]
     ).casefold()
     for article in ARTICLES:
         assert 6 <= len(article.paragraphs) <= 10

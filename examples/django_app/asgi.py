@@ -2,11 +2,18 @@
 
 Run it with::
 
-    PAYWALL_SECRET_KEY=... uvicorn examples.django_app.asgi:application
+    uvicorn examples.django_app.asgi:application
+
+then sign in at http://127.0.0.1:8000/login as ``member`` (password
+``member-demo-password``) to read in full, or as ``reader`` to see that an
+account without the permission ``paywall.read_full`` gets the teaser.
 
 Django renders the articles as usual; ``PaywallMiddleware`` sits around the
 whole ASGI application and cuts them at the teaser for readers who are not
-members. ``PAYWALL_*`` environment variables configure it (for instance
+members. Inside Django, ``PaywallMemberMiddleware`` turns the permission into
+membership, templates show the reader's access and ``{% paywall_break %}``
+marks where the teaser ends. ``PAYWALL_*`` environment variables configure the
+paywall (for instance ``PAYWALL_FREE_ARTICLES=3`` or
 ``PAYWALL_STORE=sqlite:////var/lib/paywall/paywall.db``).
 """
 
@@ -19,6 +26,8 @@ from django.core.asgi import get_asgi_application
 from paywall import PaywallMiddleware, PaywallSettings
 from paywall.settings import env_values
 
+from .demo import prepare
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_app.settings")
 
 #: DEMO ONLY: used when PAYWALL_SECRET_KEY is not set. Never deploy with it.
@@ -29,4 +38,6 @@ settings = PaywallSettings.from_mapping(
     source="environment",
 )
 
-application = PaywallMiddleware(get_asgi_application(), settings=settings)
+django_application = get_asgi_application()
+prepare()
+application = PaywallMiddleware(django_application, settings=settings)

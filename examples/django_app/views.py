@@ -1,17 +1,25 @@
-"""Views that know nothing about the paywall: the middleware in ``asgi.py`` does the gating."""
+"""Views that know nothing about the paywall: the templates and the middleware do.
+
+``article.html`` writes ``{% paywall_break %}`` after ``break_after`` paragraphs,
+and ``base.html`` shows the reader's access from the ``paywall`` context value.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import html
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from paywall.contrib.django.members import aaccess
 
 
 @dataclasses.dataclass(frozen=True)
 class Story:
     title: str
     paragraphs: tuple[str, ...]
+    #: The teaser ends after this many paragraphs (the template writes the break marker there).
+    break_after: int = 2
 
 
 ARTICLES = {
@@ -37,32 +45,29 @@ ARTICLES = {
 MARKERS = ("marrowgale", "stillwhistle")
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title></head><body>"
-        '<header><a href="/">North Sea Energy Review</a></header>'
-        f"<main>{body}</main>"
-        "<footer><p>Stay informed with the North Sea Energy Review.</p></footer></body></html>"
-    )
-
-
 def home(request: HttpRequest) -> HttpResponse:
-    links = "".join(
-        f'<li><a href="/articles/{html.escape(slug)}">{html.escape(a.title)}</a></li>' for slug, a in ARTICLES.items()
-    )
-    return HttpResponse(_page("North Sea Energy Review", f"<h1>Latest</h1><ul>{links}</ul>"))
+    stories = [{"slug": slug, "title": story.title} for slug, story in ARTICLES.items()]
+    return render(request, "home.html", {"stories": stories})
 
 
 def article(request: HttpRequest, slug: str) -> HttpResponse:
-    item = ARTICLES.get(slug)
-    if item is None:
+    story = ARTICLES.get(slug)
+    if story is None:
         raise Http404("No such article")
-    paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in item.paragraphs)
-    return HttpResponse(_page(item.title, f"<article><h1>{html.escape(item.title)}</h1>{paragraphs}</article>"))
+    return render(request, "article.html", {"story": story})
+
+
+def subscribe(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscribe.html")
 
 
 def api_articles(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"articles": [{"slug": slug, "title": a.title, "url": f"/articles/{slug}"} for slug, a in ARTICLES.items()]}
     )
+
+
+async def whoami(request: HttpRequest) -> JsonResponse:
+    """An async view: the reader's access as the paywall sees it, for the site's own scripts."""
+    access = await aaccess(request)
+    return JsonResponse(access.as_json(), headers={"Cache-Control": "private, no-store", "Vary": "Cookie"})

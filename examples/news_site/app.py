@@ -23,6 +23,10 @@ What the site shows off:
   made free by the response header ``X-Paywall: free``;
 * ``/about``, ``/subscribe``, ``/privacy``, ``/terms``, a newsletter form,
   static files under ``/static/`` and a JSON feed at ``/api/articles``.
+* behind the paywall, every page asks ``request.state.paywall`` who the reader
+  is: the top bar says how many free articles are left this month (with
+  ``PAYWALL_FREE_ARTICLES`` set) or when a trial ends, and members see no
+  Subscribe button.
 
 Seeing the member view
     The demo counts a reader as a member when the request carries the cookie
@@ -47,6 +51,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from paywall.contrib.fastapi import paywall_access
 
 from . import templates
 from .content import ARTICLES, ARTICLES_BY_SLUG, SECTIONS, SITE_NAME, section_slug
@@ -80,8 +86,9 @@ def demo_member_resolver(request: Request) -> bool:
     return request.cookies.get(DEMO_MEMBER_COOKIE) == "1"
 
 
-def _is_member(request: Request) -> bool:
-    return demo_member_resolver(request)
+async def _visitor(request: Request) -> templates.Visitor:
+    """The demo's sign-in and, behind the paywall, ``request.state.paywall``'s view of the reader."""
+    return templates.Visitor(demo_member=demo_member_resolver(request), access=await paywall_access(request))
 
 
 def safe_next(value: str | None) -> str:
@@ -98,7 +105,7 @@ def safe_next(value: str | None) -> str:
 
 
 async def home(request: Request) -> Response:
-    return HTMLResponse(templates.home(member=_is_member(request)))
+    return HTMLResponse(templates.home(visitor=await _visitor(request)))
 
 
 async def section(request: Request) -> Response:
@@ -106,7 +113,7 @@ async def section(request: Request) -> Response:
     for name in SECTIONS:
         if section_slug(name) == slug:
             articles = [a for a in ARTICLES if a.section == name]
-            return HTMLResponse(templates.section_page(name, articles, member=_is_member(request)))
+            return HTMLResponse(templates.section_page(name, articles, visitor=await _visitor(request)))
     raise HTTPException(404)
 
 
@@ -114,7 +121,7 @@ async def article(request: Request) -> Response:
     item = ARTICLES_BY_SLUG.get(request.path_params["slug"])
     if item is None:
         raise HTTPException(404)
-    response = HTMLResponse(templates.render_article(item, member=_is_member(request)))
+    response = HTMLResponse(templates.render_article(item, visitor=await _visitor(request)))
     if item.access == "free-header":
         # The app tells the paywall this page is free; the paywall removes the header.
         response.headers["X-Paywall"] = "free"
@@ -153,7 +160,7 @@ async def about(request: Request) -> Response:
                     "are invented, and nothing you enter is stored.",
                 ),
             ),
-            member=_is_member(request),
+            visitor=await _visitor(request),
         )
     )
 
@@ -182,7 +189,7 @@ async def privacy(request: Request) -> Response:
                 ),
                 ("Your rights", "Write to the editors to see, correct or delete anything we hold about you."),
             ),
-            member=_is_member(request),
+            visitor=await _visitor(request),
         )
     )
 
@@ -205,25 +212,25 @@ async def terms(request: Request) -> Response:
                     "Our analysis is journalism, not investment advice. Check the facts that matter to your decisions.",
                 ),
             ),
-            member=_is_member(request),
+            visitor=await _visitor(request),
         )
     )
 
 
 async def subscribe(request: Request) -> Response:
-    return HTMLResponse(templates.subscribe_page(member=_is_member(request)))
+    return HTMLResponse(templates.subscribe_page(visitor=await _visitor(request)))
 
 
 async def newsletter(request: Request) -> Response:
     """Accept the newsletter form (and store nothing: this is a demonstration)."""
-    member = _is_member(request)
+    visitor = await _visitor(request)
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > _MAX_NEWSLETTER_FORM:
             return HTMLResponse(
                 templates.message_page(
-                    title="That form was too large", message="Please try again.", path="/newsletter", member=member
+                    title="That form was too large", message="Please try again.", path="/newsletter", visitor=visitor
                 ),
                 status_code=413,
             )
@@ -236,7 +243,7 @@ async def newsletter(request: Request) -> Response:
                 title="Please check your e-mail address",
                 message="That does not look like an e-mail address we could send the newsletter to.",
                 path="/newsletter",
-                member=member,
+                visitor=visitor,
             ),
             status_code=400,
         )
@@ -245,7 +252,7 @@ async def newsletter(request: Request) -> Response:
             title="Thank you for subscribing",
             message=f"In a real site, the next newsletter would go to {email}. This demonstration stores nothing.",
             path="/newsletter",
-            member=member,
+            visitor=visitor,
         )
     )
 
@@ -293,7 +300,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
         else "Please try again in a moment."
     )
     return HTMLResponse(
-        templates.message_page(title=title, message=message, path=request.url.path, member=_is_member(request)),
+        templates.message_page(title=title, message=message, path=request.url.path, visitor=await _visitor(request)),
         status_code=status,
     )
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+from paywall.reader_state import ReaderAccess
 
 from .content import (
     ARTICLES,
@@ -54,8 +57,33 @@ def login_url(path: str) -> str:
 # chrome
 
 
-def site_header(path: str, *, member: bool) -> str:
-    if member:
+@dataclass(frozen=True)
+class Visitor:
+    """Who is looking at a page: the demo's own sign-in, and the paywall's view of the reader."""
+
+    demo_member: bool = False
+    #: ``request.state.paywall``'s answer; None when the site runs without the paywall.
+    access: ReaderAccess | None = None
+
+
+def reader_line(access: ReaderAccess | None) -> str:
+    """What the paywall lets this reader read, for the top bar ("2 free articles left this month")."""
+    if access is None or access.access == "member":
+        return ""
+    if access.trial_ends is not None:
+        text = f"Free trial until {access.trial_ends.day} {access.trial_ends.strftime('%B %Y')}"
+    elif access.free_articles_left is None:
+        return ""
+    elif access.free_articles_left == 0:
+        text = "You have read all your free articles this month"
+    else:
+        n = access.free_articles_left
+        text = f"{n} free article{'s' if n != 1 else ''} left this month"
+    return f' <span class="topbar__meter" data-paywall-meter>{esc(text)}</span>'
+
+
+def site_header(path: str, *, visitor: Visitor) -> str:
+    if visitor.demo_member:
         account = (
             '<span class="topbar__status">Signed in as a demo member</span> '
             f'<a href="/demo/logout?next={esc(quote(path, safe="/"))}">Sign out</a>'
@@ -65,6 +93,7 @@ def site_header(path: str, *, member: bool) -> str:
             '<span class="topbar__status">Member preview:</span> '
             f'<a href="{esc(login_url(path))}">Sign in as a demo member</a>'
         )
+    subscribe = '<a class="button button--accent masthead__cta" href="/subscribe">Subscribe</a>'
     links = ['<li><a href="/"{}>Latest</a></li>'.format(' aria-current="page"' if path == "/" else "")]
     for name in SECTIONS:
         href = f"/section/{section_slug(name)}"
@@ -74,7 +103,7 @@ def site_header(path: str, *, member: bool) -> str:
 <a class="skip-link" href="#main">Skip to the main text</a>
 <header class="site-header">
   <div class="topbar"><div class="wrap">
-    <span class="topbar__edition">Global business edition</span>
+    <span class="topbar__edition">Global business edition{reader_line(visitor.access)}</span>
     <span class="topbar__account">{account}</span>
   </div></div>
   <div class="masthead wrap">
@@ -83,7 +112,7 @@ def site_header(path: str, *, member: bool) -> str:
       <span class="brand__name">{esc(SITE_NAME)}</span>
     </a>
     <p class="masthead__tagline">{esc(TAGLINE)}</p>
-    <a class="button button--accent masthead__cta" href="/subscribe">Subscribe</a>
+    {"" if visitor.access is not None and visitor.access.is_member else subscribe}
   </div>
   <nav class="site-nav" aria-label="Sections"><div class="wrap">
     <ul>{"".join(links)}</ul>
@@ -189,7 +218,7 @@ def document(
     title: str,
     path: str,
     main_html: str,
-    member: bool,
+    visitor: Visitor,
     description: str = TAGLINE,
     head_extra: str = "",
     aside_html: str | None = None,
@@ -211,7 +240,7 @@ def document(
 <link rel="stylesheet" href="/static/site.css">
 {head_extra}</head>
 <body class="{esc(body_class)}">
-{site_header(path, member=member)}
+{site_header(path, visitor=visitor)}
 <div class="wrap layout">
   <main id="main" class="layout__main">
 {main_html}
@@ -269,7 +298,7 @@ def _figure(article: Article) -> str:
     )
 
 
-def render_article(article: Article, *, member: bool) -> str:
+def render_article(article: Article, *, visitor: Visitor) -> str:
     renderers = {
         "plain": _plain,
         "microdata": _microdata,
@@ -278,7 +307,7 @@ def render_article(article: Article, *, member: bool) -> str:
         "cards": _with_cards,
         "nextjs": _nextjs,
     }
-    return renderers[article.markup](article, member)
+    return renderers[article.markup](article, visitor)
 
 
 def _article_head(article: Article, description: str) -> str:
@@ -298,7 +327,7 @@ def _article_head(article: Article, description: str) -> str:
 def _article_document(
     article: Article,
     main: str,
-    member: bool,
+    visitor: Visitor,
     *,
     aside_html: str | None = None,
     body_class: str = "page-article",
@@ -308,7 +337,7 @@ def _article_document(
         title=article.title,
         path=article.path,
         main_html=main,
-        member=member,
+        visitor=visitor,
         description=article.dek,
         head_extra=_article_head(article, article.dek),
         aside_html=newsletter_box() + more_insights_list(article.slug) if aside_html is None else aside_html,
@@ -316,17 +345,17 @@ def _article_document(
     )
 
 
-def _plain(article: Article, member: bool) -> str:
+def _plain(article: Article, visitor: Visitor) -> str:
     """(a) A plain ``<article>`` holding its paragraphs."""
     main = f"""<article class="story">
 {_story_head(article)}
 {_figure(article)}
 {_paragraphs(article)}
 </article>"""
-    return _article_document(article, main, member)
+    return _article_document(article, main, visitor)
 
 
-def _microdata(article: Article, member: bool) -> str:
+def _microdata(article: Article, visitor: Visitor) -> str:
     """(b) schema.org microdata: the text lives in ``<div itemprop="articleBody">``."""
     main = f"""<div class="story" itemscope itemtype="https://schema.org/NewsArticle">
 <header class="story__header">{_kicker(article)}
@@ -339,10 +368,10 @@ def _microdata(article: Article, member: bool) -> str:
 {_paragraphs(article)}
 </div>
 </div>"""
-    return _article_document(article, main, member)
+    return _article_document(article, main, visitor)
 
 
-def _wordpress(article: Article, member: bool) -> str:
+def _wordpress(article: Article, visitor: Visitor) -> str:
     """(c) WordPress-like markup, the editor's ``<!--more-->`` after the teaser."""
     cut = article.break_after or 2
     post_id = 4100 + ARTICLES.index(article)
@@ -362,10 +391,10 @@ def _wordpress(article: Article, member: bool) -> str:
 <footer class="entry-footer"><span class="tags-links">Filed under
 <a href="/section/{esc(article.section_slug)}" rel="tag">{esc(article.section)}</a></span></footer>
 </div>"""
-    return _article_document(article, main, member, body_class="page-article single single-post")
+    return _article_document(article, main, visitor, body_class="page-article single single-post")
 
 
-def _explicit_break(article: Article, member: bool) -> str:
+def _explicit_break(article: Article, visitor: Visitor) -> str:
     """(d) An element with ``data-paywall-break`` marks where the teaser ends."""
     cut = article.break_after or 3
     main = f"""<article class="story">
@@ -375,10 +404,10 @@ def _explicit_break(article: Article, member: bool) -> str:
 <div data-paywall-break></div>
 {_paragraphs(article, start=cut)}
 </article>"""
-    return _article_document(article, main, member)
+    return _article_document(article, main, visitor)
 
 
-def _with_cards(article: Article, member: bool) -> str:
+def _with_cards(article: Article, visitor: Visitor) -> str:
     """(e) The related stories under the article are ``<article>`` cards too."""
     main = f"""<article class="story story--feature">
 {_story_head(article)}
@@ -386,10 +415,10 @@ def _with_cards(article: Article, member: bool) -> str:
 {_paragraphs(article)}
 </article>
 {more_insights_cards(article.slug)}"""
-    return _article_document(article, main, member, aside_html=newsletter_box())
+    return _article_document(article, main, visitor, aside_html=newsletter_box())
 
 
-def _nextjs(article: Article, member: bool) -> str:
+def _nextjs(article: Article, visitor: Visitor) -> str:
     """(f) A server-rendered single-page app: the full text is repeated in JSON-LD and app state.
 
     The first paragraph doubles as the meta, Open Graph and Twitter description,
@@ -442,7 +471,7 @@ def _nextjs(article: Article, member: bool) -> str:
         title=article.title,
         path=article.path,
         main_html=main,
-        member=member,
+        visitor=visitor,
         description=first,
         head_extra=head,
         aside_html=newsletter_box() + more_insights_list(article.slug),
@@ -471,7 +500,7 @@ def _card(article: Article, *, lead: bool = False) -> str:
 </div>"""
 
 
-def home(*, member: bool) -> str:
+def home(*, visitor: Visitor) -> str:
     lead, *rest = ARTICLES
     main = f"""<h1 class="visually-hidden">{esc(SITE_NAME)}: the latest insights</h1>
 <div class="front">
@@ -480,26 +509,26 @@ def home(*, member: bool) -> str:
 {"".join(_card(a) for a in rest)}
 </div>
 </div>"""
-    return document(title=SITE_NAME, path="/", main_html=main, member=member, body_class="page-home")
+    return document(title=SITE_NAME, path="/", main_html=main, visitor=visitor, body_class="page-home")
 
 
-def section_page(name: str, articles: Iterable[Article], *, member: bool) -> str:
+def section_page(name: str, articles: Iterable[Article], *, visitor: Visitor) -> str:
     path = f"/section/{section_slug(name)}"
     cards = "".join(_card(a) for a in articles)
     main = f"""<div class="page-heading"><span class="kicker">Section</span><h1>{esc(name)}</h1></div>
 <div class="card-list">{cards}</div>"""
-    return document(title=name, path=path, main_html=main, member=member, body_class="page-section")
+    return document(title=name, path=path, main_html=main, visitor=visitor, body_class="page-section")
 
 
-def text_page(*, title: str, path: str, intro: str, blocks: Iterable[tuple[str, str]], member: bool) -> str:
+def text_page(*, title: str, path: str, intro: str, blocks: Iterable[tuple[str, str]], visitor: Visitor) -> str:
     """A plain information page (about, legal): headings and paragraphs, no article."""
     body = "".join(f"<h2>{esc(h)}</h2><p>{esc(t)}</p>" for h, t in blocks)
     main = f"""<div class="page-heading"><h1>{esc(title)}</h1></div>
 <section class="page-text"><div class="page-text__intro">{esc(intro)}</div>{body}</section>"""
-    return document(title=title, path=path, main_html=main, member=member, description=intro)
+    return document(title=title, path=path, main_html=main, visitor=visitor, description=intro)
 
 
-def subscribe_page(*, member: bool) -> str:
+def subscribe_page(*, visitor: Visitor) -> str:
     main = f"""<div class="page-heading"><h1>Become a member</h1>
 <div class="page-text__intro">Every analysis in full, the daily newsletter and the archive. Cancel
 at any time.</div></div>
@@ -520,11 +549,11 @@ at any time.</div></div>
 <div class="page-text"><div class="page-text__intro">Not sure yet? Open any members\u2019 article:
 new readers can try membership free before they pay. In this demonstration the plan buttons sign you
 in as a demo member instead of taking a payment.</div></div>"""
-    return document(title="Become a member", path="/subscribe", main_html=main, member=member)
+    return document(title="Become a member", path="/subscribe", main_html=main, visitor=visitor)
 
 
-def message_page(*, title: str, message: str, path: str, member: bool) -> str:
+def message_page(*, title: str, message: str, path: str, visitor: Visitor) -> str:
     main = f"""<div class="page-heading"><h1>{esc(title)}</h1></div>
 <section class="page-text"><div class="page-text__intro">{esc(message)}</div>
 <div><a class="button" href="/">Back to the latest insights</a></div></section>"""
-    return document(title=title, path=path, main_html=main, member=member)
+    return document(title=title, path=path, main_html=main, visitor=visitor)
