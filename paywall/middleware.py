@@ -158,6 +158,8 @@ class _Exchange:
         # The app may ask who the reader is (``request.state.paywall``); the gate asks the same object.
         self.view = ReaderState(self._identify, self.settings, middleware.store)
         self.scope.setdefault("state", {})[STATE_KEY] = self.view
+        self.reader: Reader | None = None
+        """The reader as the response knows them (with the call to action's variant cookie), once decided."""
         self.replaying = False
         self.replay_wanted = False
         # response state
@@ -544,7 +546,7 @@ class _Exchange:
         await self.send({"type": "http.response.body", "body": body if send_body else b"", "more_body": False})
 
     def _with_reader_cookies(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        reader = self.view.known
+        reader = self.reader or self.view.known
         if reader is None or not reader.set_cookies:
             return headers
         return [*headers, *((b"set-cookie", c.encode("latin-1")) for c in reader.set_cookies)]

@@ -64,6 +64,8 @@ MIN_MARKED_CHARS = 50
 MAX_LINK_DENSITY = 0.5
 """A region with more of its text in links than this is navigation or a listing."""
 CARD_SHARE = 0.6
+RIVER_POSTS = 3
+"""This many sibling posts of one kind make a listing (a blog's home page), whose posts are not gated."""
 CARD_MAX_CHARS = 800
 """A card (headline and summary) is shorter than this."""
 """In a region made of ``<article>`` cards, one must hold this share of the text to be the article."""
@@ -317,12 +319,26 @@ def _is_article(region: Region, outline: Outline) -> bool:
     links = sum(m.link_chars for m in region.members)
     if not chars or links / chars > MAX_LINK_DENSITY:
         return False
-    if _is_listing(region, outline):
+    if _is_listing(region, outline) or _in_a_river(region, outline):
         return False
     if has_article_signs(outline):
         # A page that says it is an article is gated even when short (or cut off in transit).
         return _prose_chars(region, outline) >= MIN_MARKED_CHARS
     return _prose_words(region, outline) >= UNMARKED_MIN_WORDS
+
+
+def _in_a_river(region: Region, outline: Outline) -> bool:
+    """Whether the article is one of a run of posts of one kind (a blog's home page, an archive)."""
+    first = region.first
+    parent = first.parent
+    if parent is None or first.tag in ("body", "html"):
+        return False
+    alike = 0
+    for node in parent.node.iter():
+        sibling = outline.elements.get(node.mem_id)
+        if sibling is not None and sibling.tag == first.tag and sibling.hints == first.hints and sibling.chars:
+            alike += 1
+    return alike >= RIVER_POSTS
 
 
 def _is_listing(region: Region, outline: Outline) -> bool:
