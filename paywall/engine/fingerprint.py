@@ -85,7 +85,8 @@ class Fingerprint:
         seen = set(words(" ".join(teaser)))
         if not chrome_copies:  # words of a copy shown in the chrome are no less secret elsewhere
             seen |= set(words(" ".join(chrome)))
-        return cls(k, runs, vocabulary, frozenset(vocabulary - seen), chrome_copies)
+        markers = frozenset(w for w in vocabulary - seen if _is_marker(w))
+        return cls(k, runs, vocabulary, markers, chrome_copies)
 
     def __bool__(self) -> bool:
         return bool(self.runs)
@@ -221,6 +222,21 @@ def _without_long_copies(
             copied = True
         start = end
     return runs, copied
+
+
+MIN_MARKER_LENGTH = 4
+"""Markers are words of at least this many characters (for scripts written with spaces)."""
+
+COMMON_WORDS = frozenset(
+    ["about", "above", "after", "again", "against", "also", "although", "among", "another", "anyone", "anything", "around", "away", "back", "been", "before", "being", "below", "between", "both", "came", "come", "could", "didn", "does", "doing", "done", "down", "during", "each", "either", "else", "even", "ever", "every", "from", "further", "have", "having", "here", "hers", "herself", "himself", "however", "into", "itself", "just", "least", "less", "like", "made", "make", "many", "might", "more", "most", "much", "must", "near", "neither", "never", "next", "none", "nothing", "once", "only", "other", "others", "ours", "over", "same", "shall", "should", "since", "some", "such", "than", "that", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "though", "through", "thus", "till", "under", "until", "upon", "very", "want", "well", "were", "what", "when", "where", "whether", "which", "while", "whom", "whose", "will", "with", "within", "without", "would", "your", "yours", "yourself", "async", "await", "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "else", "enum", "export", "extends", "false", "finally", "function", "import", "instanceof", "null", "return", "static", "super", "switch", "throw", "true", "typeof", "undefined", "void", "while", "window", "document", "length", "prototype", "object", "string", "number", "boolean", "array", "json", "http", "https", "html", "script", "style", "width", "height", "color", "display", "none", "block", "inline", "auto", "font", "size", "margin", "padding", "border", "left", "right", "center", "image", "content", "type", "text", "name", "value", "data", "href", "title", "link", "meta", "icon", "page", "item", "list", "button", "form", "input", "label", "span"]
+)
+"""Words too common in prose, code and markup to mark a copy of an article."""
+
+
+def _is_marker(word: str) -> bool:
+    if not word.isascii():
+        return True
+    return len(word) >= MIN_MARKER_LENGTH and not word.isdigit() and word not in COMMON_WORDS
 
 
 class LinkText(str):

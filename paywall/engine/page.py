@@ -170,11 +170,11 @@ class Page:
         fingerprint = Fingerprint.build(withheld, teaser, chrome)
         _fix_charset(tree)
         out = _serialise(tree)
-        if fingerprint.chrome_copies or sweep.may_hold(out, fingerprint):
+        if sweep.page_may_hold(out, fingerprint):
             sweep.sweep(tree, fingerprint, report.swept)
             out = _serialise(tree)
             # Check after transforming, on the page as a browser will parse it.
-            if fingerprint.chrome_copies or sweep.may_hold(out, fingerprint):
+            if sweep.page_may_hold(out, fingerprint):
                 remaining = sweep.find_leaks(LexborHTMLParser(out.decode("utf-8"), scripting=True), fingerprint)
                 if remaining:
                     raise RewriteError(f"withheld text still present after the sweep: {', '.join(remaining[:5])}")

@@ -28,20 +28,37 @@ not looked for: it reveals nothing new.
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint, joined_tokens
-from paywall.engine.text import ELLIPSIS, decode_layers, words
+from paywall.engine.text import ELLIPSIS, _code_point, base64_payloads, decode_layers, words
 
 _ASCII_TABLE = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
     for c in range(256)
 )
 _SEPARATORS = re.compile(rb"[\s+%\\&]")
+_BACKSLASH_ESCAPE = re.compile(
+    rb"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\([0-9a-fA-F]{1,6}) ?"
+)
+_BASE64_TABLE = bytes(
+    c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"+/=_-") else 32 for c in range(256)
+)
+CLUSTER_BYTES = 200
+"""Two markers this close (in bytes, escapes included) may belong to one copy of a run of words."""
+MANY_MARKERS = 12
+"""A page holding this many different markers is swept without looking where they stand."""
+MAX_FINDS = 400
+"""Occurrences of markers looked up before the page is simply swept."""
+MIN_BASE64_RUN = 24
+"""Shortest run of base64 characters decoded by the page pre-filter (18 bytes: a few words)."""
 _ENCODED_HINTS = (b"%20", b"%2520", b"\\u", b"\\x", b"&#", b"base64", b"atob(")
 _CSS_ESCAPES = re.compile(rb"(?:\\[0-9a-fA-F]{1,6}\s?){4}")
 MAX_TOKEN = 48
@@ -78,6 +95,89 @@ class SweepReport:
 def page_words(data: bytes) -> set[bytes]:
     """Every ASCII word of a page or a place in it (lower-cased), and every run of other bytes, at C speed."""
     return set(data.translate(_ASCII_TABLE).split())
+
+
+def _has_markers(data: bytes, fingerprint: Fingerprint) -> bool:
+    """Whether ``data`` holds markers close enough together to be part of a copy (see :func:`_clustered`)."""
+    tokens = page_words(data)
+    hits = tokens & fingerprint.ascii_markers
+    if fingerprint.other_markers and not data.isascii():
+        others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
+        found = fingerprint.other_markers.intersection(words(others))
+        if found:
+            hits |= {word.encode("utf-8") for word in found}
+            data = data.decode("utf-8", "replace").casefold().encode("utf-8")
+    return bool(hits) and _clustered(data, hits)
+
+
+def _clustered(data: bytes, hits: set[bytes]) -> bool:
+    """Whether two different markers stand within :data:`CLUSTER_BYTES` of each other somewhere.
+
+    A copy of a run of withheld words holds several markers side by side; a
+    marker alone is a word that the page's code or markup happens to use
+    ("city" in a JSON key). Looking costs one search per occurrence of each
+    marker found, a few on a page without a copy; past :data:`MAX_FINDS` the
+    page is taken to hold a copy.
+    """
+    if len(hits) >= MANY_MARKERS:
+        return True
+    low = data.lower()
+    places: list[tuple[int, bytes]] = []
+    for marker in hits:
+        at = low.find(marker)
+        while at >= 0:
+            places.append((at, marker))
+            if len(places) > MAX_FINDS:
+                return True
+            at = low.find(marker, at + len(marker))
+    places.sort()
+    return any(
+        b[0] - a[0] <= CLUSTER_BYTES and a[1] != b[1] for a, b in zip(places, places[1:], strict=False)
+    )
+
+
+def _escape_value(match: re.Match[bytes]) -> bytes:
+    digits = next(group for group in match.groups() if group is not None)
+    return _code_point(int(digits, 16)).encode("utf-8")
+
+
+def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
+    """The page's encoded parts, decoded: what a scraper could read in them besides the plain words.
+
+    Each decoding runs only when the page holds enough of its escapes to spell
+    a sentence (a URL with one ``%20`` cannot), so its cost follows the page's
+    encoded content.
+    """
+    if data.count(b"%20") + data.count(b"%2520") + data.count(b"%2B") >= 3:
+        once = unquote_to_bytes(data)
+        yield once
+        if b"%" in once:
+            yield unquote_to_bytes(once)
+    if data.count(b"\\u") + data.count(b"\\x") >= 8 or (b"\\" in data and _CSS_ESCAPES.search(data)):
+        yield _BACKSLASH_ESCAPE.sub(_escape_value, data)
+    if data.count(b"&#") >= 8:
+        yield html.unescape(data.decode("utf-8", "replace")).encode("utf-8")
+    if b"base64" in data or b"atob(" in data or any(len(token) >= MAX_TOKEN for token in tokens):
+        runs = [run for run in data.translate(_BASE64_TABLE).split() if len(run) >= MIN_BASE64_RUN]
+        text = "\n".join(base64_payloads(b" ".join(runs).decode("ascii")))
+        if text:
+            yield text.encode("utf-8")
+
+
+def page_may_hold(data: bytes, fingerprint: Fingerprint) -> bool:
+    """The pre-filter over a whole serialised page: whether anything in it may carry withheld text.
+
+    Plain copies are found by their markers (one translation and split of the
+    page, in C); encoded ones by decoding the page's encoded parts
+    (:func:`_decoded_blobs`) and looking for markers again.
+    """
+    if not fingerprint:
+        return False
+    if fingerprint.chrome_copies:
+        return True
+    if _has_markers(data, fingerprint):
+        return True
+    return any(_has_markers(blob, fingerprint) for blob in _decoded_blobs(data, page_words(data)))
 
 
 def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
@@ -201,7 +301,9 @@ def _texts_may_hold(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerpri
     """Whether the page's text, visible or hidden, needs reading word by word."""
     if fingerprint.chrome_copies:
         return True
-    return any(_is_text(node) and may_hold(node.text_content or "", fingerprint) for node, _ in nodes)
+    # Visible text holds no marker (markers are the words readers see nowhere else) unless the
+    # chrome holds a copy, so only hidden text is read here.
+    return any(hidden and _is_text(node) and may_hold(node.text_content or "", fingerprint) for node, hidden in nodes)
 
 
 def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint) -> list[tuple[LexborNode, bool]]:
@@ -345,4 +447,4 @@ def _set_body(node: LexborNode, body: str) -> None:
         node.insert_child(body)
 
 
-__all__ = ["SweepReport", "find_leaks", "may_hold", "page_words", "sweep"]
+__all__ = ["SweepReport", "find_leaks", "may_hold", "page_may_hold", "page_words", "sweep"]
