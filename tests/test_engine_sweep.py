@@ -1,0 +1,551 @@
+"""The engine's sweep: nothing beyond the teaser may remain anywhere in a gated document.
+
+The pages here carry distinctive marker words in the withheld paragraphs and
+copy them into every place publishers are known to copy article text to:
+metadata, JSON-LD, application state, noscript, templates, comments, hidden
+elements, attributes, plain, HTML-escaped and JSON-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from urllib.parse import quote, unquote_plus
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from paywall.engine import Page
+from paywall.engine.fingerprint import Fingerprint
+from paywall.engine.text import base64_payloads, decode_layers, readings, words
+
+CTA_MARK = "Need to access the insight? Start your 7-day free trial now"
+CTA = f'<div class="paywall-cta"><p>{CTA_MARK}</p><a href="/_paywall/trial?next=/story">Start</a></div>'
+
+TEASER = [
+    "Harbour officials confirmed on Monday that the old lighthouse would reopen to visitors this spring.",
+    "The restoration took four years and cost considerably more than the council first planned.",
+    "Local historians say the tower is among the oldest working lights on this stretch of coast.",
+]
+WITHHELD = [
+    "Engineers found that zephyrquill mortar had crumbled behind the granite facing of the upper gallery.",
+    "The glazier Marta Quistovar rebuilt the lantern room using moonbrackle glass salvaged from a wreck.",
+    "Visitors will climb one hundred and twelve steps to reach the trindlewhap balcony at the top.",
+    "Tickets go on sale next week, and the council expects the florvexian season to sell out quickly.",
+]
+MARKERS = ("zephyrquill", "quistovar", "moonbrackle", "trindlewhap", "florvexian")
+
+
+def _unescape_all(text: str) -> str:
+    """Every reading of the output a scraper could make: raw, HTML-, JSON-, URL-unescaped."""
+    for _ in range(4):
+        before = text
+        text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+        text = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+        text = text.replace("\\/", "/").replace('\\"', '"').replace("\\n", " ")
+        text = html.unescape(text)
+        text = unquote_plus(text) if "%" in text else text
+        if text == before:
+            break
+    return text
+
+
+def assert_no_leak(output: bytes, markers: tuple[str, ...] = MARKERS, phrases: tuple[str, ...] = ()) -> None:
+    """Fail if any marker word or withheld phrase appears anywhere in the output.
+
+    The output is read raw, HTML-unescaped, JSON-unescaped and with markup
+    stripped (so a copy split over inline tags is found too).
+    """
+    raw = output.decode("utf-8")
+    readings = [raw, _unescape_all(raw)]
+    readings.append(re.sub(r"<[^>]*>", "", readings[-1]))
+    for reading in readings:
+        folded = reading.casefold()
+        squeezed = re.sub(r"\W+", "", folded)
+        for marker in markers:
+            assert marker.casefold() not in folded, f"withheld word {marker!r} leaked"
+            assert marker.casefold() not in squeezed, f"withheld word {marker!r} leaked (split)"
+        spaced = " ".join(re.findall(r"\w+", folded))
+        for phrase in phrases:
+            assert " ".join(re.findall(r"\w+", phrase.casefold())) not in spaced, f"{phrase!r} leaked"
+
+
+def assert_cta_once(output: bytes) -> None:
+    assert output.decode("utf-8").count(CTA_MARK) == 1
+
+
+def paragraphs_html(texts: list[str]) -> str:
+    return "".join(f"<p>{t}</p>" for t in texts)
+
+
+def full_text() -> str:
+    return " ".join(TEASER + WITHHELD)
+
+
+def leaky_page() -> str:
+    """A news page that copies its article everywhere a publisher might."""
+    body = full_text()
+    body_html = paragraphs_html(TEASER + WITHHELD)
+    ld = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "The lighthouse reopens",
+        "description": body[:400],
+        "articleBody": body,
+        "hasPart": {"@type": "WebPageElement", "isAccessibleForFree": False, "text": WITHHELD[1]},
+        "author": {"@type": "Person", "name": "Ada Reporter"},
+    }
+    ld_text = json.dumps(ld).replace("/", "\\/")
+    next_data = json.dumps({"props": {"pageProps": {"story": {"html": body_html, "wordCount": 120}}}})
+    state = json.dumps({"article": {"body": body_html, "id": 7}}, ensure_ascii=True).replace("<", "\\u003c")
+    state = state.replace("\u2019", "\\u2019")
+    escaped_attr = html.escape(body_html)
+    nuxt_args = ", ".join(json.dumps(w) for w in WITHHELD)
+    apollo = json.dumps({"Article:7": {"content": WITHHELD[2] + " " + WITHHELD[3]}})
+    split_hidden = (
+        "Engineers found that zephyr<em>quill</em> mortar had <b>crumbled</b> behind the granite "
+        "facing of the upper gallery."
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head>
+<meta charset="utf-8">
+<title>The lighthouse reopens | Coast Times</title>
+<meta name="description" content="{html.escape(body)}">
+<meta property="og:description" content="{html.escape(body)}">
+<meta name="twitter:description" content="{html.escape(WITHHELD[0])}">
+<meta name="keywords" content="lighthouse, coast, restoration">
+<script type="application/ld+json">{ld_text}</script>
+<script id="__NEXT_DATA__" type="application/json">{next_data}</script>
+<script>window.__INITIAL_STATE__ = {state};
+window.__NUXT__=(function(a,b,c,d){{return {{data:[a,b,c,d]}}}}({nuxt_args}));
+window.__APOLLO_STATE__ = {apollo};
+var greeting = 'don\\'t panic'; // it's fine
+</script>
+<noscript><p>{WITHHELD[3]}</p></noscript>
+<style>.x::after {{ content: "{WITHHELD[0]}"; }}</style>
+</head>
+<body>
+<header><a href="/">Coast Times</a><nav><a href="/news">News</a> <a href="/sport">Sport</a></nav></header>
+<main>
+<article class="story" data-summary="{html.escape(WITHHELD[2])}">
+<h1>The lighthouse reopens</h1>
+<div class="byline">By Ada Reporter</div>
+<div class="story-body">{body_html}</div>
+<footer class="tags"><a href="/tag/coast">coast</a></footer>
+</article>
+<div hidden>{WITHHELD[0]}</div>
+<div style="display: none">{split_hidden}</div>
+<div aria-hidden="true">{WITHHELD[1]}</div>
+<template><section>{body_html}</section></template>
+<div data-story-html="{escaped_attr}" data-plain="{html.escape(WITHHELD[3])}" title="{html.escape(WITHHELD[2])}">x</div>
+<iframe srcdoc="{html.escape(body_html)}"></iframe>
+<a class="share" href="https://twitter.com/intent/tweet?text={quote(WITHHELD[1])}">Share</a>
+<textarea class="copy">{html.escape(WITHHELD[0])}</textarea>
+<!-- cached body: {WITHHELD[3]} -->
+</main>
+<aside class="related"><h2>Read more insights</h2>
+<article><h3><a href="/a">Harbour fees rise</a></h3>
+<p>The port authority raised berthing fees again this year.</p></article>
+<article><h3><a href="/b">Ferry timetable changes</a></h3>
+<p>Summer sailings start earlier than usual this season.</p></article>
+</aside>
+<section class="newsletter"><h2>Subscribe to Top Insights Today</h2>
+<p>By clicking subscribe you agree to our privacy and cookie policy.</p></section>
+<footer><p>Stay informed</p><p>Copyright Coast Times</p></footer>
+</body></html>"""
+
+
+def parse(out: bytes) -> LexborHTMLParser:
+    """The gated page as a browser reads it."""
+    return LexborHTMLParser(out.decode("utf-8"))
+
+
+def one(tree: LexborHTMLParser, selector: str) -> LexborNode:
+    node = tree.css_first(selector)
+    assert node is not None, f"no {selector} in the output"
+    return node
+
+
+def script_json(tree: LexborHTMLParser, selector: str) -> object:
+    return json.loads(one(tree, selector).text())
+
+
+def gate(markup: str | bytes, teaser: int = 3, **kwargs: object) -> tuple[Page, bytes]:
+    data = markup.encode("utf-8") if isinstance(markup, str) else markup
+    page = Page.parse(data, None, **kwargs)  # type: ignore[arg-type]
+    assert page.has_article()
+    return page, page.gate(teaser_paragraphs=teaser, cta_html=CTA)
+
+
+# --------------------------------------------------------------------------- the leak checker itself
+
+
+def test_leak_checker_finds_every_escaping() -> None:
+    for form in (
+        "zephyrquill",
+        "ZEPHYRQUILL",
+        "zephyr<b>quill</b>",
+        "\\u007aephyrquill",
+        "&#122;ephyrquill",
+        "&amp;#122;ephyrquill",
+        "%7Aephyrquill",
+    ):
+        with pytest.raises(AssertionError):
+            assert_no_leak(f"<p>{form}</p>".encode())
+    assert_no_leak(b"<p>nothing here</p>")
+
+
+# --------------------------------------------------------------------------- whole pages
+
+
+def test_leaky_page_has_no_copy_left_anywhere() -> None:
+    page, out = gate(leaky_page())
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+    assert_cta_once(out)
+    text = out.decode()
+    for kept in TEASER:
+        assert kept in text
+    for chrome in (
+        "Coast Times",
+        "Read more insights",
+        "Harbour fees rise",
+        "Subscribe to Top Insights Today",
+        "By clicking subscribe you agree",
+        "Stay informed",
+        "Copyright Coast Times",
+    ):
+        assert chrome in text, chrome
+    # Copies in the head and on the kept elements are swept; those after the teaser go with the cut.
+    swept = page.report.swept
+    assert swept.meta_shortened == 3
+    assert swept.scripts_rewritten >= 3
+    assert "<article data-summary>" in swept.places
+
+
+def test_structured_data_stays_valid_and_keeps_the_teaser() -> None:
+    _, out = gate(leaky_page())
+    tree = parse(out)
+    ld = script_json(tree, 'script[type="application/ld+json"]')
+    assert isinstance(ld, dict)
+    assert ld["headline"] == "The lighthouse reopens"
+    assert ld["author"]["name"] == "Ada Reporter"
+    assert ld["articleBody"].startswith(TEASER[0])
+    assert "zephyrquill" not in ld["articleBody"]
+    next_data = script_json(tree, "script#__NEXT_DATA__")
+    assert isinstance(next_data, dict)
+    assert next_data["props"]["pageProps"]["story"]["wordCount"] == 120
+    state_script = next(s.text() for s in tree.css("script") if "__INITIAL_STATE__" in s.text())
+    match = re.search(r"window.__INITIAL_STATE__ = (\{.*?\});\n", state_script)
+    assert match is not None
+    state = json.loads(match.group(1))
+    assert state["article"]["id"] == 7
+    assert "var greeting = 'don\\'t panic'" in state_script
+
+
+def test_metadata_is_shortened_to_the_teaser_with_an_ellipsis() -> None:
+    _, out = gate(leaky_page())
+    tree = parse(out)
+    description = one(tree, 'meta[name="description"]').attributes["content"] or ""
+    assert description.startswith(TEASER[0])
+    assert description.endswith("\u2026")
+    assert one(tree, 'meta[name="keywords"]').attributes["content"] == "lighthouse, coast, restoration"
+    assert one(tree, "title").text() == "The lighthouse reopens | Coast Times"
+
+
+def test_script_written_json_cannot_close_its_element() -> None:
+    state = json.dumps({"body": "</script><script>alert(1)</script>" + WITHHELD[0], "n": 1})
+    state = state.replace("</", "<\\/")
+    page = f"""<html><head><script type="application/json" id="s">{state}</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert b"</script><script>alert" not in out
+    state = script_json(parse(out), "script#s")
+    assert isinstance(state, dict) and state["n"] == 1
+
+
+def test_script_that_cannot_be_cut_is_emptied() -> None:
+    words = " ".join(WITHHELD).split()
+    literals = " + ".join(json.dumps(w) for w in words)  # every literal too short to match alone
+    page = f"""<html><head><script id="s">var story = {literals};</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert one(parse(out), "script#s").text() == ""
+
+
+def test_unrelated_scripts_are_left_byte_for_byte() -> None:
+    code = "var a = 1; /* don't */ if (a < 2) { console.log('ok \\u2019'); }"
+    page = f"""<html><head><script>{code}</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert code.encode() in out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a copy of a withheld paragraph shorter than five words is not found when more text is withheld "
+    "with it: the fingerprint holds only five-word runs, and a four-word copy contains none",
+)
+def test_short_withheld_paragraph_does_not_leak() -> None:
+    # The teaser is capped at 60% of the article: TEASER[1:] are withheld with the short paragraph.
+    page = f"""<html><head><meta name="description" content="{TEASER[0]} Quiet zorblax harbour tonight.">
+    </head><body><article>{paragraphs_html(TEASER)}<p>Quiet zorblax harbour tonight.</p></article>
+    <div hidden>Quiet zorblax harbour tonight.</div></body></html>"""
+    _, out = gate(page, teaser=3)
+    assert_no_leak(out, markers=("zorblax",))
+    assert TEASER[0].encode() in out
+
+
+def test_phrases_shared_with_the_chrome_survive() -> None:
+    shared = "Subscribe to Top Insights Today for the week's best analysis"
+    page = f"""<html><body><article>{paragraphs_html(TEASER)}
+    <p>{WITHHELD[0]}</p><p>{shared}.</p></article>
+    <section class="newsletter"><h2>{shared}</h2></section></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert f"<h2>{shared}</h2>".encode() in out
+
+
+def test_related_links_repeating_removed_headlines_survive() -> None:
+    related = "".join(
+        f'<li><a href="/s{i}">{title}</a></li>'
+        for i, title in enumerate(
+            [
+                "Council approves new budget for the coastal path repairs",
+                "Storm damage closes the northern pier for three weeks",
+                "Fishing fleet celebrates its best season in a decade",
+                "School children paint a mural on the harbour wall",
+            ]
+        )
+    )
+    page = f"""<html><body><article>{paragraphs_html(TEASER + WITHHELD)}
+    <div class="inline-related"><h3>Related coverage</h3><ul>{related}</ul></div></article>
+    <div class="more"><h3>Related coverage</h3><ul>{related}</ul></div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert out.count(b"Fishing fleet celebrates its best season in a decade") == 1
+
+
+def test_long_visible_copy_outside_the_article_is_removed() -> None:
+    page = f"""<html><body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    <div class="print-only">{paragraphs_html(WITHHELD)}</div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+
+
+def test_copy_inside_the_teaser_attributes_is_removed() -> None:
+    page = f"""<html><body><article><figure><img src="a.jpg" alt="{WITHHELD[0]}"></figure>
+    {paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert b'src="a.jpg"' in out
+
+
+def test_deeply_nested_json_in_a_script_fails_closed_or_is_emptied() -> None:
+    deep = "[" * 5000 + json.dumps(WITHHELD[0]) + "]" * 5000
+    page = f"""<html><head><script type="application/json">{deep}</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def test_words_normalise_case_width_and_compatibility_forms() -> None:
+    fullwidth = "".join(chr(0xFEE0 + ord(c)) for c in "Zephyr")
+    assert words(f"{fullwidth} QUILL \ufb01ne") == ["zephyr", "quill", "fine"]
+    assert words("Straße") == ["strasse"]
+
+
+def test_decode_layers_undoes_nested_escaping() -> None:
+    text = '\\u003cp\\u003eDon\\u2019t \\"stop\\"\\n&amp;lt;b&amp;gt;now&amp;#8217;s\\/end'
+    assert words(decode_layers(text)) == ["don", "t", "stop", "now", "s", "end"]
+    assert "quill pen" in decode_layers("quill%20pen", url=True)
+
+
+def test_fingerprint_subtracts_teaser_and_chrome() -> None:
+    fp = Fingerprint.build(["one two three four five six seven"], ["zero one two three four five"])
+    assert ("one", "two", "three", "four", "five") not in fp.runs
+    assert ("three", "four", "five", "six", "seven") in fp.runs
+    assert fp.safe_prefix("zero one two three four five six seven") == "zero one"
+
+
+def test_fingerprint_of_short_text_uses_its_words() -> None:
+    fp = Fingerprint.build(["Quiet zorblax"], ["Other words"])
+    assert fp.k == 2
+    assert fp.leaks("a quiet  ZORBLAX b")
+    assert not fp.leaks("quiet other zorblax")
+
+
+def test_empty_fingerprint_finds_nothing() -> None:
+    fp = Fingerprint.build([], ["teaser"])
+    assert not fp
+    assert not fp.leaks("anything at all")
+
+
+# --------------------------------------------------------------------------- scripts written without spaces
+
+
+CJK_TEASER = [
+    "港口官员周一证实旧灯塔将在今年春天重新向游客开放。",
+    "修复工作历时四年费用远超议会最初的计划。",
+    "当地历史学家说这座塔是这段海岸上最古老的灯塔之一。",
+]
+CJK_WITHHELD = [
+    "工程师发现泽菲尔灰浆在上层回廊的花岗岩饰面后面已经碎裂。",
+    "玻璃匠用从沉船中打捞的月光玻璃重建了灯室。",
+]
+CJK_MARKERS = ("泽菲尔灰浆", "月光玻璃")
+
+
+def test_words_split_scripts_without_spaces_per_character() -> None:
+    assert words("泽菲尔 ok") == ["泽", "菲", "尔", "ok"]
+    assert words("ひらがなカタカナ") == list("ひらがなカタカナ")
+    assert words("한국어 뉴스") == ["한", "국", "어", "뉴", "스"]
+    assert words("ภาษาไทย") == list("ภาษาไทย")  # vowel marks included
+    assert words("café 東京abc") == ["café", "東", "京", "abc"]
+    halfwidth = "\uff76\uff80\uff76\uff85"  # ｶﾀｶﾅ
+    assert words(halfwidth) == list("カタカナ")
+
+
+def test_cjk_copies_in_metadata_and_hidden_elements_are_scrubbed_and_chrome_kept() -> None:
+    chrome = "订阅我们的新闻通讯获取每日要闻"
+    page = f"""<html><head><meta name="description" content="{CJK_WITHHELD[0]}">
+    <meta property="og:description" content="{CJK_TEASER[0]}{CJK_WITHHELD[1]}">
+    <script type="application/ld+json">{json.dumps({"articleBody": "".join(CJK_TEASER + CJK_WITHHELD)})}</script>
+    </head><body><nav><a href="/">首页</a><a href="/n">新闻</a></nav>
+    <article><h1>灯塔重新开放</h1>{paragraphs_html(CJK_TEASER + CJK_WITHHELD)}</article>
+    <div hidden>{CJK_WITHHELD[1]}</div><section class="newsletter"><p>{chrome}</p></section></body></html>"""
+    page_, out = gate(page)
+    assert_no_leak(out, markers=CJK_MARKERS)
+    text = out.decode()
+    assert chrome in text and "首页" in text and "灯塔重新开放" in text
+    tree = parse(out)
+    assert (one(tree, 'meta[property="og:description"]').attributes["content"] or "").startswith(CJK_TEASER[0])
+    ld = script_json(tree, 'script[type="application/ld+json"]')
+    assert isinstance(ld, dict) and ld["articleBody"].startswith("".join(CJK_TEASER))
+    assert page_.report.withheld_words == len("".join(CJK_WITHHELD)) - 2  # punctuation is not a token
+
+
+# --------------------------------------------------------------------------- invisible characters
+
+
+def test_invisible_characters_do_not_split_words() -> None:
+    assert words("zeph\u00adyr\u200bquill wo\u2060rd \ufeffbom") == ["zephyrquill", "word", "bom"]
+    assert words("foo\u200b \u200dbar") == ["foo", "bar"]
+
+
+def test_withheld_word_split_by_invisible_characters_and_inline_tags_is_found() -> None:
+    page = f"""<html><body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    <div hidden>Engineers found that zeph&shy;yr<em>qu&#8203;ill</em> mortar had crumbled</div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out.replace("\u00ad".encode(), b"").replace("\u200b".encode(), b""))
+
+
+def test_soft_hyphenated_article_loses_its_plain_copies() -> None:
+    hyphenated = [re.sub(r"\b(\w{3})(\w{3,})", "\\1&shy;\\2", p) for p in WITHHELD]
+    ld = json.dumps({"@type": "NewsArticle", "articleBody": full_text()})
+    page = f"""<html><head><script type="application/ld+json">{ld}</script>
+    <meta name="description" content="{html.escape(WITHHELD[1])}"></head>
+    <body><article>{paragraphs_html(TEASER)}{paragraphs_html(hyphenated)}</article>
+    <div hidden>{WITHHELD[2].replace("e", "e&#8203;")}</div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out.replace("\u00ad".encode(), b"").replace("\u200b".encode(), b""))
+
+
+# --------------------------------------------------------------------------- encodings the scrubber undoes
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_decode_layers_knows_js_code_point_and_css_escapes() -> None:
+    assert decode_layers("\\u{7a}eph\\u{1F600}") == "zeph\U0001f600"
+    assert decode_layers("\\7a eph\\79 r", css=True) == "zephyr"
+    assert decode_layers("\\0000bf", css=True) == "\u00bf"  # not JavaScript's \b
+    assert decode_layers("\\\\7a eph") == "zeph"  # CSS escape written in a JS string
+    assert decode_layers("\\u{110000}") == "\ufffd"
+
+
+def test_readings_include_base64_and_percent_encoded_text() -> None:
+    found = list(readings(f"atob('{b64('<p>zephyr quill</p>')}')"))
+    assert any("zephyr quill" in r for r in found)
+    assert any("zephyr quill" in r for r in readings("decodeURIComponent('zephyr%20quill')"))
+    urlsafe = base64.urlsafe_b64encode(b"zephyr quill ?>~~ mortar").decode().rstrip("=")
+    assert any("zephyr quill" in r for r in readings(urlsafe))
+    inner = b64(f"data={quote('zephyr quill mortar')}")
+    assert any("zephyr quill" in r for r in readings(f"data:text/plain;base64,{b64(inner)}", url=True))
+
+
+def test_binary_base64_and_ordinary_identifiers_are_not_read_as_text() -> None:
+    assert base64_payloads(base64.b64encode(bytes(range(256)) * 4).decode()) is not None
+    assert list(base64_payloads(base64.b64encode(bytes(range(256)) * 4).decode())) == []
+    assert list(base64_payloads("getElementsByClassName addEventListener")) == []
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        f'<iframe src="data:text/html;base64,{b64(paragraphs_html(WITHHELD))}"></iframe>',
+        f'<div data-content="{b64(paragraphs_html(WITHHELD))}">x</div>',
+        f'<img src="/i.png" data-alt="{base64.urlsafe_b64encode(" ".join(WITHHELD).encode()).decode()}">',
+        f"<script>var body = atob('{b64(paragraphs_html(WITHHELD))}');</script>",
+        f"<script>var body = decodeURIComponent('{quote(' '.join(WITHHELD))}');</script>",
+        "<script>var body = '" + "".join(f"\\u{{{ord(c):x}}}" for c in " ".join(WITHHELD)) + "';</script>",
+        "<style>.more::after{content:'" + "".join(f"\\{ord(c):x} " for c in " ".join(WITHHELD)) + "'}</style>",
+        "<p style=\"--x:'" + "".join(f"\\{ord(c):x} " for c in WITHHELD[0]) + "'\">x</p>",
+        f"<!-- {b64(' '.join(WITHHELD))} -->",
+        f"<div hidden>{b64(' '.join(WITHHELD))}</div>",
+        f"<div hidden>{quote(' '.join(WITHHELD))}</div>",
+        f'<meta name="x-body" content="{b64(" ".join(WITHHELD))}">',
+        f'<script type="application/json">{json.dumps({"b": b64(" ".join(WITHHELD)), "n": 1})}</script>',
+    ],
+    ids=[
+        "data-uri",
+        "data-attribute",
+        "urlsafe",
+        "atob",
+        "percent-in-script",
+        "js-code-points",
+        "css-escapes",
+        "css-escapes-in-style-attribute",
+        "base64-comment",
+        "base64-hidden-text",
+        "percent-hidden-text",
+        "base64-meta",
+        "base64-json",
+    ],
+)
+def test_encoded_copies_are_removed(copy: str) -> None:
+    page = f"""<html><head></head><body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    {copy}<footer><p>Stay informed</p></footer></body></html>"""
+    _, out = gate(page)
+    text = out.decode()
+    text = re.sub(r"\\u\{([0-9a-f]+)\}", lambda m: chr(int(m.group(1), 16)), text)
+    text = re.sub(r"\\([0-9a-f]{1,6}) ?", lambda m: chr(int(m.group(1), 16)), text)
+    decoded = [text] + [
+        base64.urlsafe_b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace")
+        for run in re.findall(r"[A-Za-z0-9_-]{16,}", text.replace("+", "-").replace("/", "_"))
+    ]
+    for reading in decoded:
+        assert_no_leak(reading.encode())
+    assert "Stay informed" in text
+
+
+def test_encoded_copies_do_not_touch_unrelated_encoded_data() -> None:
+    image = base64.b64encode(bytes(range(256)) * 8).decode()
+    note = b64("A note about the harbour that has nothing withheld in it at all.")
+    page = f"""<html><head><style>.logo{{background:url(data:image/png;base64,{image})}}</style>
+    <script>var note = atob('{note}'); var q = decodeURIComponent('harbour%20news');</script></head>
+    <body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    <img src="data:image/png;base64,{image}" data-note="{note}"></body></html>"""
+    page_, out = gate(page)
+    assert_no_leak(out)
+    for kept in (image, note, "harbour%20news"):
+        assert kept.encode() in out
+    assert page_.report.scrub.total == 0
