@@ -262,13 +262,13 @@ def test_script_written_json_cannot_close_its_element() -> None:
     _, out = gate(page)
     assert_no_leak(out)
     assert b"</script><script>alert" not in out
-    state = script_json(parse(out), "script#s")
-    assert isinstance(state, dict) and state["n"] == 1
+    value = script_json(parse(out), "script#s")
+    assert isinstance(value, dict) and value["n"] == 1
 
 
 def test_script_that_cannot_be_cut_is_emptied() -> None:
-    words = " ".join(WITHHELD).split()
-    literals = " + ".join(json.dumps(w) for w in words)  # every literal too short to match alone
+    tokens = " ".join(WITHHELD).split()
+    literals = " + ".join(json.dumps(w) for w in tokens)  # every literal too short to match alone
     page = f"""<html><head><script id="s">var story = {literals};</script></head>
     <body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
     _, out = gate(page)
