@@ -501,6 +501,23 @@ def test_short_blocks_and_headings_are_shown_but_not_counted() -> None:
     assert_no_leak(out, markers=MARKERS[1:])
 
 
+@pytest.mark.parametrize(
+    "article",
+    [
+        "<table>" + "".join(f"<tr><td>{t}</td></tr>" for t in ALL) + "</table>",
+        "<ol>" + "".join(f"<li>{t}</li>" for t in ALL) + "</ol>",
+        f"<p>{TEASER[0]}</p><p>Pictures of the lighthouse and the harbour wall from the air</p>"
+        f"<p>{TEASER[1]}</p>{paras(WITHHELD)}",
+    ],
+    ids=["table-cells", "list-items", "line-not-ending-a-sentence"],
+)
+def test_cells_and_items_are_counted_and_lines_that_end_no_sentence_are_not(article: str) -> None:
+    out = gate(news(f"<article>{article}</article>"), teaser=2)
+    text = article_of(out).text()
+    assert TEASER[0] in text and TEASER[1] in text
+    assert_no_leak(out)
+
+
 def test_article_without_paragraphs_uses_blocks() -> None:
     article = "".join(f"<div>{t}</div>" for t in ALL)
     out = gate(news(f"<article><section>{article}</section></article>"))
