@@ -15,7 +15,17 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import Page, decode_body, inject_head
 from paywall.engine.text import words
 from paywall.errors import RewriteError
-from tests.test_engine_sweep import CTA, CTA_MARK, MARKERS, TEASER, WITHHELD, assert_cta_once, assert_no_leak
+from tests.test_engine_sweep import (
+    CTA,
+    CTA_MARK,
+    MARKERS,
+    TEASER,
+    WITHHELD,
+    assert_cta_once,
+    assert_no_leak,
+    one,
+    parse,
+)
 
 ALL = TEASER + WITHHELD
 OG_ARTICLE = '<meta property="og:type" content="article">'
@@ -66,10 +76,6 @@ def gate(
     return out
 
 
-def parse(out: bytes) -> LexborHTMLParser:
-    return LexborHTMLParser(out.decode("utf-8"))
-
-
 def shape(tree: LexborHTMLParser) -> list[tuple[str, tuple[tuple[str, str | None], ...], str]]:
     """Every element in document order: tag, attributes, own text (whitespace folded)."""
     root = tree.root
@@ -112,12 +118,6 @@ def kept_paragraphs(out: bytes) -> list[str]:
 
 def element_children(node: LexborNode) -> list[LexborNode]:
     return [child for child in node.iter() if child.tag and not child.tag.startswith("-")]
-
-
-def cta_of(tree: LexborHTMLParser) -> LexborNode:
-    cta = tree.css_first(".paywall-cta")
-    assert cta is not None
-    return cta
 
 
 def previous_element(node: LexborNode) -> LexborNode | None:
@@ -545,7 +545,7 @@ def test_cta_stands_right_after_the_teasers_last_block() -> None:
     article = f"<article><h1>T</h1><div class='body'>{paras(ALL)}</div><div class='tags'>coast</div></article>"
     out = gate(news(article))
     tree = parse(out)
-    cta = cta_of(tree)
+    cta = one(tree, ".paywall-cta")
     before = previous_element(cta)
     assert before is not None and before.tag == "p" and before.text() == TEASER[-1]
     assert cta.next is None or not (cta.next.text() or "").strip()  # nothing of the article after it
@@ -587,7 +587,7 @@ def test_head_html_is_appended_to_head_and_head_created_if_missing() -> None:
 def test_cta_with_head_only_elements_is_kept_in_order() -> None:
     page = Page.parse(news(f"<article>{paras(ALL)}</article>").encode(), None)
     tree = parse(page.gate(teaser_paragraphs=3, cta_html=f"<style>.c{{color:red}}</style>{CTA}"))
-    cta = cta_of(tree)
+    cta = one(tree, ".paywall-cta")
     style = previous_element(cta)
     assert style is not None and style.tag == "style" and style.text() == ".c{color:red}"
     before = previous_element(style)
