@@ -168,11 +168,6 @@ def test_http_equiv_is_rewritten() -> None:
     assert tree.css("meta[charset]") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_fix_charset parses the new <meta> as a fragment whose root is the <meta> itself and inserts its "
-    "first child, None: nothing is added",
-)
 def test_missing_charset_declaration_is_added() -> None:
     tree = parse(gate(f"<html><body><article>{paras(ALL)}</article></body></html>"))
     assert [m.attributes["charset"] for m in tree.css("meta[charset]")] == ["utf-8"]
@@ -320,10 +315,10 @@ def plain_news(article: str) -> str:
 
 
 def test_unmarked_page_is_an_article_only_with_150_words_of_prose() -> None:
-    short = plain_news(f"<div class='entry-content'>{paras(ALL)}</div>")  # 108 words
+    short = plain_news(f"<div class='text'>{paras(ALL)}</div>")  # 108 words
     assert not Page.parse(short.encode(), None).has_article()
     longer = [*ALL[:5], *(f"{t} It was the talk of the quay all week." for t in ALL[:5]), *ALL[5:]]
-    out = gate(plain_news(f"<div class='entry-content'>{paras(longer)}</div>"))
+    out = gate(plain_news(f"<div class='text'>{paras(longer)}</div>"))
     assert_no_leak(out)
     assert kept_paragraphs(out)[:3] == TEASER
 
@@ -333,31 +328,16 @@ def test_no_article_means_no_gate() -> None:
     assert not page.has_article()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="has_article_signs counts any <article>, those of a related-stories box too, so a short page with "
-    "no article of its own is gated",
-)
 def test_article_cards_in_the_chrome_are_no_sign_that_the_page_is_an_article() -> None:
     page = Page.parse(news(f"<div class='content'>{paras(ALL)}</div>").encode(), None)
     assert not page.has_article()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an <aside> holding more than 40% of the page's text is no longer chrome (CHROME_MAX_SHARE), so on a "
-    "page whose own article is empty the related-stories box is found and gated",
-)
 def test_empty_or_tiny_article_is_not_an_article_without_selector() -> None:
     assert not Page.parse(news("<article></article>").encode(), None).has_article()
     assert not Page.parse(news("<article><p>One card.</p></article>").encode(), None).has_article()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the main <article> and its sibling <article> cards are grown into one region: the first card is "
-    "marked as the article and the cards after the main one are removed with the withheld text",
-)
 def test_main_article_wins_over_article_cards() -> None:
     cards = "".join(
         f"<article class='card'><h3>Card {i}</h3><p>Short summary of story {i}.</p></article>" for i in range(6)
@@ -398,10 +378,6 @@ def test_configured_selector_wins() -> None:
     assert not page.has_article()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a selected article with no text is cut as 'empty' and the call to action is placed nowhere",
-)
 def test_empty_article_by_selector_gets_the_cta() -> None:
     out = gate(news("<div id='a'></div>"), selector="#a")
     article = article_of(out)
@@ -443,20 +419,11 @@ def test_break_inside_a_nested_block_cuts_the_rest_of_the_story() -> None:
     assert_no_leak(out.replace(b"Share zephyrquill", b""))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a break inside a paragraph puts the call to action before that paragraph (cta_before its <p>), "
-    "so it stands between the teaser's paragraphs",
-)
 def test_break_inside_a_paragraph_puts_the_cta_after_the_teaser() -> None:
     text = " ".join(parse(gate(news(NESTED_BREAK))).text().split())
     assert text.index(TEASER[1]) < text.index(CTA_MARK)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after an explicit break, blocks of the <article> outside the detected region (a div.share) stay",
-)
 def test_break_withholds_everything_after_it_in_the_article() -> None:
     assert_no_leak(gate(news(NESTED_BREAK)))
 
@@ -684,11 +651,6 @@ def test_story_pushed_out_of_the_article_by_a_stray_end_tag_is_cut(article: str)
         assert chrome.encode() in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the teaser's 60% share is taken of the article element's words without the prose a stray end tag "
-    "pushed out, so the teaser shrinks to one paragraph (or none) of a seven-paragraph story",
-)
 def test_story_pushed_out_by_a_stray_end_tag_keeps_its_whole_teaser() -> None:
     article = f"<article>{paras(TEASER)}</div>{paras(WITHHELD)}</article>"
     out = gate(news(f'<div class="story">{article}</div>'), selector="article")
@@ -714,11 +676,6 @@ def test_what_continues_the_story_goes_and_the_first_chrome_stays() -> None:
         assert b"Later paragraph" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="continuation() drops every trailing text node, not only layout whitespace: story text a stray end "
-    "tag pushed out right before the first chrome element stays on the page",
-)
 def test_bare_text_pushed_out_before_the_chrome_goes() -> None:
     assert_no_leak(gate(CONTINUED, selector="article"), markers=("moonbrackle",))
 
@@ -751,11 +708,6 @@ def test_hidden_duplicate_of_the_body_is_not_a_rival_and_is_scrubbed(hiding: str
     assert kept_paragraphs(out) == TEASER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hidden text scores nothing: a page whose only article is hidden (shown later by a script) has no "
-    "article, or the related-stories box is gated instead, and the full text is served",
-)
 @pytest.mark.parametrize("head", ["", OG_ARTICLE])
 def test_only_article_hidden_is_still_gated(head: str) -> None:
     out = gate(news(f'<div class="article-body" hidden>{paras(ALL)}</div>', head=head))

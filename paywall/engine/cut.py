@@ -82,7 +82,7 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     marker = _find_break(region)
     if marker is not None:
         result = Cut(how="break")
-        _remove_after(marker, region, result, include=True)
+        _remove_after(marker, region, result, include=True, cta_before=False)
         return result
     units = _units(outline, region)
     result = Cut()
@@ -91,11 +91,13 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
         blocks = _region_blocks(outline, region)
         if not blocks:
             result.how = "empty"
+            result.cta_inside = region.first.node
             return result
         result.how = "units:0"
         _remove_after(blocks[0].node, region, result, include=True)
         return result
-    total = sum(u.words for u in units)
+    # The story a stray end tag pushed out counts toward the article's length too.
+    total = sum(u.words for u in units) + sum(len(node.text(deep=True).split()) for node in region.continuation)
     keep = _teaser_size(units, teaser_units, total)
     if keep == 0 and units[0].offset is None and teaser_units > 0 and units[0].node.parent is not None:
         # The first unit alone is more than the teaser may show: count its sentences instead.
@@ -115,15 +117,20 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
 
 
 def _teaser_size(units: list[Unit], wanted: int, total: int) -> int:
-    """How many units the teaser shows: ``wanted``, topped up to a few sentences, within the share."""
+    """How many units the teaser shows: ``wanted``, topped up to a few sentences, within the share.
+
+    At least one unit is withheld, unless the story goes on beyond the article's
+    element (``total`` counts more words than the units hold).
+    """
     limit = MAX_TEASER_SHARE * total
-    keep = min(max(wanted, 0), len(units) - 1)
+    counted = sum(u.words for u in units)
+    keep = min(max(wanted, 0), len(units) if total > counted else len(units) - 1)
     if wanted > 0:
         while keep < len(units) - 1 and sum(u.words for u in units[:keep]) < MIN_TEASER_WORDS:
             keep += 1
     while keep > 0 and sum(u.words for u in units[:keep]) > limit:
         keep -= 1
-    return keep
+    return min(keep, len(units) - 1) if keep == len(units) and total <= counted else keep
 
 
 def _find_break(region: Region) -> LexborNode | None:
@@ -225,7 +232,15 @@ def _is_member(node: LexborNode, region: Region) -> bool:
     return any(m.node.mem_id == key for m in region.members)
 
 
-def _remove_after(node: LexborNode, region: Region, result: Cut, *, include: bool, offset: int | None = None) -> None:
+def _remove_after(
+    node: LexborNode,
+    region: Region,
+    result: Cut,
+    *,
+    include: bool,
+    offset: int | None = None,
+    cta_before: bool | None = None,
+) -> None:
     """Remove what follows ``node`` in the region (and ``node`` itself with ``include``).
 
     With ``offset``, ``node`` is a text node cut inside: its text from ``offset`` on goes.
@@ -253,7 +268,7 @@ def _remove_after(node: LexborNode, region: Region, result: Cut, *, include: boo
     if member is not None:
         later = region.members[region.members.index(member) + 1 :]
         doomed.extend(m.node for m in later)
-        _place(result, member, path, before=include)
+        _place(result, member, path, before=include if cta_before is None else cta_before)
     doomed.extend(region.continuation)
     result.doomed = doomed
     if offset is not None and node.tag == "-text":

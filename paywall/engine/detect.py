@@ -64,6 +64,10 @@ MIN_MARKED_CHARS = 50
 MAX_LINK_DENSITY = 0.5
 """A region with more of its text in links than this is navigation or a listing."""
 CARD_SHARE = 0.6
+ENCLOSING_SHARE = 1.5
+"""The ``<article>`` around the found story is taken as the article when it holds at most this much more text."""
+MIN_SIBLING_CHARS = 200
+"""A sibling of the article joins it on its score only when it holds this much text (not a card)."""
 RIVER_POSTS = 3
 """This many sibling posts of one kind make a listing (a blog's home page), whose posts are not gated."""
 CARD_MAX_CHARS = 800
@@ -75,9 +79,14 @@ UNMARKED_MIN_WORDS = 150
 """A page with no sign of being an article (no ``<article>``, ``og:type`` article, article JSON-LD,
 ``articleBody``, ``<time>``, author link) is one only with this many words of prose: short pages
 such as "about", "terms" or a sign-up page are not gated."""
-ARTICLE_SIGNS = (
+PAGE_SIGNS = 'meta[property="og:type"][content*=article i], meta[property^="article:"]'
+REGION_SIGNS = (
     "article, [itemprop~=articleBody], [itemtype*=Article], [itemtype*=BlogPosting], time, [rel~=author], "
-    'meta[property="og:type"][content*=article i], meta[property^="article:"]'
+    "[class*=article-body i], [class*=article-content i], [class*=article__body i], [class*=entry-content i], "
+    "[class*=post-content i], [class*=post-body i], [class*=story-body i]"
+)
+_CONTENT_NAMES = re.compile(
+    r"itemprop-articlebody|\barticle[_-]?(?:body|content|text)|\b(?:entry|post|story)[_-]?(?:content|body|text)\b"
 )
 _LD_ARTICLE = re.compile(r'"@type"\s*:\s*\[?[^\]]{0,200}?"(?:\w*Article|BlogPosting|Report|LiveBlogPosting)"')
 EXTRA_ARTICLE_CHARS = 1200
@@ -104,13 +113,14 @@ class Region:
 def is_chrome(element: Element, total: int = 0) -> bool:
     """Whether the element is page chrome by its tag, role or names (not a place for the article).
 
-    An element that holds most of the page's text is not chrome, whatever its
-    names say (a layout wrapper called ``two-col-sidebar-right`` around the story).
+    An element that holds much of the page's text is not chrome, whatever its
+    names say (a layout wrapper called ``two-col-sidebar-right`` around the story);
+    ``<nav>``, ``<aside>``, ``<footer>``... always are.
     """
-    if total and element.chars > CHROME_MAX_SHARE * total:
-        return False
     if element.tag in _CHROME_TAGS:
         return True
+    if total and element.chars > CHROME_MAX_SHARE * total:
+        return False
     hints = element.hints
     if not hints.strip():
         return False
@@ -196,7 +206,7 @@ def find(outline: Outline) -> list[Region]:
     if not candidates:
         return []
     top = _refine(candidates[0], candidates)
-    region = _grow(top, outline)
+    region = _enclosing_article(_grow(top, outline), outline)
     if not _is_article(region, outline):
         return []
     regions = [region]
@@ -209,6 +219,25 @@ def find(outline: Outline) -> list[Region]:
         if _prose_chars(extra, outline) >= EXTRA_ARTICLE_CHARS and candidate.link_density < 0.3:
             regions.append(extra)
     return regions
+
+
+def _enclosing_article(region: Region, outline: Outline) -> Region:
+    """The ``<article>`` (or ``articleBody``) element around the region, when it is the story's own wrapper.
+
+    Its other parts (a share box, a standfirst, the byline) belong to the
+    story: an explicit break or the cut withholds what of them follows the teaser.
+    """
+    held = sum(m.chars for m in region.members)
+    for ancestor in region.first.ancestors():
+        if ancestor.tag in ("body", "html"):
+            break
+        if ancestor.tag == "article" or "itemprop-articlebody" in ancestor.hints:
+            if ancestor.chars <= ENCLOSING_SHARE * held and all(m.within(ancestor) for m in region.members):
+                wider = Region([ancestor], how=region.how)
+                wider.continuation = continuation(wider, outline)
+                return wider
+            break
+    return region
 
 
 def _refine(top: Element, candidates: list[Element]) -> Element:
@@ -251,7 +280,7 @@ def _grow(top: Element, outline: Outline) -> Region:
             if record.chars == 0 or is_chrome(record, outline.total_chars):
                 continue
             bonus = top.score * 0.2 if record.hints.strip() and record.hints == top.hints else 0.0
-            if record.score + bonus >= threshold and record.score > 0:
+            if record.score + bonus >= threshold and record.score > 0 and record.chars >= MIN_SIBLING_CHARS:
                 members.append(record)
             elif record.tag in ("p", "blockquote", "pre") or (record.own_chars and record.tag not in INLINE_TAGS):
                 density = record.link_density
@@ -297,11 +326,22 @@ def _prose_chars(region: Region, outline: Outline) -> int:
     return total
 
 
-def has_article_signs(outline: Outline) -> bool:
-    """Whether the page says it is an article: its markup, metadata or structured data."""
+def has_article_signs(outline: Outline, region: Region) -> bool:
+    """Whether the page says the region is an article: its metadata, structured data, or the region's markup.
+
+    Metadata counts wherever it is; ``<article>``, ``<time>`` or an author link
+    count only in or around the region (cards of a related-stories box are no sign).
+    """
     tree = outline.tree
-    if tree.css_first(ARTICLE_SIGNS) is not None:
+    if tree.css_first(PAGE_SIGNS) is not None:
         return True
+    for member in region.members:
+        node = member.node
+        if member.tag == "article" or node.css_first(REGION_SIGNS) is not None:
+            return True
+        for element in [member, *member.ancestors()]:
+            if element.tag == "article" or _CONTENT_NAMES.search(element.hints):
+                return True
     return any(_LD_ARTICLE.search(script.text()) for script in tree.css('script[type="application/ld+json"]'))
 
 
@@ -321,7 +361,7 @@ def _is_article(region: Region, outline: Outline) -> bool:
         return False
     if _is_listing(region, outline) or _in_a_river(region, outline):
         return False
-    if has_article_signs(outline):
+    if has_article_signs(outline, region):
         # A page that says it is an article is gated even when short (or cut off in transit).
         return _prose_chars(region, outline) >= MIN_MARKED_CHARS
     return _prose_words(region, outline) >= UNMARKED_MIN_WORDS
@@ -336,8 +376,10 @@ def _in_a_river(region: Region, outline: Outline) -> bool:
     alike = 0
     for node in parent.node.iter():
         sibling = outline.elements.get(node.mem_id)
-        if sibling is not None and sibling.tag == first.tag and sibling.hints == first.hints and sibling.chars:
-            alike += 1
+        if sibling is None or sibling.tag != first.tag or sibling.hints != first.hints or not sibling.chars:
+            continue
+        if (sibling is first or sibling not in region.members) and node.css_first("h1, h2, h3") is not None:
+            alike += 1  # a post of its own, with its own headline (not a part of a story split over containers)
     return alike >= RIVER_POSTS
 
 
@@ -436,8 +478,8 @@ def continuation(region: Region, outline: Outline) -> list[LexborNode]:
         if stop:
             break
         level = level.parent
-    while taken and taken[-1].tag == "-text":
-        taken.pop()  # layout text before the chrome stays where it is
+    while taken and taken[-1].tag == "-text" and not (taken[-1].text_content or "").strip():
+        taken.pop()  # layout whitespace before the chrome stays where it is
     return taken
 
 

@@ -32,7 +32,7 @@ UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "te
 """Elements whose text is not part of what readers see (scripting on, as in browsers)."""
 
 HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
-_STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
 _UNSPACED = re.compile(f"[{_PER_CHARACTER}]")
@@ -106,19 +106,23 @@ class Element:
 
 
 class Outline:
-    """The blocks of a page in document order, and the elements above them."""
+    """The blocks of a page in document order, and the elements above them.
 
-    def __init__(self, tree: LexborHTMLParser) -> None:
+    Text hidden by the markup is left out, unless ``include_hidden`` (an article
+    hidden until a script reveals it is still an article).
+    """
+
+    def __init__(self, tree: LexborHTMLParser, *, include_hidden: bool = False) -> None:
         self.tree = tree
         self.blocks: list[Element] = []
         self.elements: dict[int, Element] = {}
         self.hidden: set[int] = set()
         self.total_chars = 0
-        for root in tree.css(HIDING_SELECTOR):
+        for root in () if include_hidden else tree.css(HIDING_SELECTOR):
             attrs = root.attributes
             style = attrs.get("style")
             aria = (attrs.get("aria-hidden") or "").strip().lower() == "true"
-            if style is not None and "hidden" not in attrs and not aria and not _STYLE_HIDDEN.search(style):
+            if style is not None and "hidden" not in attrs and not aria and not STYLE_HIDDEN.search(style):
                 continue
             self.hidden.add(root.mem_id)
             self.hidden.update(node.mem_id for node in root.traverse())

@@ -26,7 +26,7 @@ from paywall.engine import detect, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
 from paywall.engine.head import inject_head
-from paywall.engine.outline import UNSEEN_TAGS, Element, Outline
+from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
 from paywall.engine.sweep import SweepReport
 from paywall.engine.text import words
 from paywall.errors import RewriteError
@@ -35,6 +35,9 @@ EXPLICIT_ARTICLE = "[data-paywall-article]"
 """A publisher's own mark of the article: wins over every heuristic."""
 
 ArticleSelector = str | Sequence[str] | None
+
+HIDDEN_ARTICLE_CHARS = 500
+"""Hidden text of this size on a page where no visible article is found is looked at as a possible article."""
 
 
 @dataclass
@@ -100,7 +103,14 @@ class Page:
                 region = detect.Region([element], how="selector" if one != EXPLICIT_ARTICLE else "marked")
                 region.continuation = detect.continuation(region, self._outline)
                 return [region]
-        return detect.find(self._outline)
+        regions = detect.find(self._outline)
+        if not regions and self._outline.hidden and _hidden_chars(tree) >= HIDDEN_ARTICLE_CHARS:
+            # The story may be hidden until a script shows it: still an article, still gated.
+            self._outline = Outline(tree, include_hidden=True)
+            regions = detect.find(self._outline)
+            for region in regions:
+                region.how = "hidden"
+        return regions
 
     def declared_free(self) -> bool:
         """Whether the page's head says it is free: ``<meta name="paywall" content="free">``.
@@ -184,6 +194,10 @@ class Page:
         return inject_head(out, head_html)
 
 
+def _hidden_chars(tree: LexborHTMLParser) -> int:
+    return sum(len(node.text(deep=True)) for node in tree.css(HIDING_SELECTOR))
+
+
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
@@ -252,13 +266,12 @@ def _fix_charset(tree: LexborHTMLParser) -> None:
             declared = True
     head = tree.head
     if not declared and head is not None:
-        tag = LexborHTMLParser('<meta charset="utf-8">', is_fragment=True, fragment_tag="head").root
-        node = tag.first_child if tag is not None else None
-        if node is not None:
-            if head.first_child is not None:
-                head.first_child.insert_before(node)
-            else:
-                head.insert_child(node)
+        meta = tree.create_node("meta")
+        meta.attrs["charset"] = "utf-8"
+        if head.first_child is not None:
+            head.first_child.insert_before(meta)
+        else:
+            head.insert_child(meta)
 
 
 def css_path(node: LexborNode) -> str:
@@ -276,6 +289,3 @@ def css_path(node: LexborNode) -> str:
         current = current.parent
     return " > ".join(reversed(parts))
 
-
-def block_of(outline: Outline, node: LexborNode) -> Element:
-    return outline.element(node)

@@ -38,6 +38,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint, joined_tokens
+from paywall.engine.outline import STYLE_HIDDEN as _STYLE_HIDDEN
 from paywall.engine.text import ELLIPSIS, _code_point, base64_payloads, decode_layers, words
 
 _ASCII_TABLE = bytes(
@@ -233,7 +234,7 @@ def _nodes(tree: LexborHTMLParser) -> list[tuple[LexborNode, bool]]:
                     tag in _HIDING_TAGS
                     or "hidden" in attrs
                     or (attrs.get("aria-hidden") or "").strip().lower() == "true"
-                    or "none" in (attrs.get("style") or "").replace(" ", "").lower()
+                    or _STYLE_HIDDEN.search(attrs.get("style") or "") is not None
                 ):
                     hidden = True
             if hidden and tag not in ("-text", "-comment", None):
