@@ -228,7 +228,20 @@ MIN_MARKER_LENGTH = 4
 """Markers are words of at least this many characters (for scripts written with spaces)."""
 
 COMMON_WORDS = frozenset(
-    ["about", "above", "after", "again", "against", "also", "although", "among", "another", "anyone", "anything", "around", "away", "back", "been", "before", "being", "below", "between", "both", "came", "come", "could", "didn", "does", "doing", "done", "down", "during", "each", "either", "else", "even", "ever", "every", "from", "further", "have", "having", "here", "hers", "herself", "himself", "however", "into", "itself", "just", "least", "less", "like", "made", "make", "many", "might", "more", "most", "much", "must", "near", "neither", "never", "next", "none", "nothing", "once", "only", "other", "others", "ours", "over", "same", "shall", "should", "since", "some", "such", "than", "that", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "though", "through", "thus", "till", "under", "until", "upon", "very", "want", "well", "were", "what", "when", "where", "whether", "which", "while", "whom", "whose", "will", "with", "within", "without", "would", "your", "yours", "yourself", "async", "await", "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "else", "enum", "export", "extends", "false", "finally", "function", "import", "instanceof", "null", "return", "static", "super", "switch", "throw", "true", "typeof", "undefined", "void", "while", "window", "document", "length", "prototype", "object", "string", "number", "boolean", "array", "json", "http", "https", "html", "script", "style", "width", "height", "color", "display", "none", "block", "inline", "auto", "font", "size", "margin", "padding", "border", "left", "right", "center", "image", "content", "type", "text", "name", "value", "data", "href", "title", "link", "meta", "icon", "page", "item", "list", "button", "form", "input", "label", "span"]
+    """
+    about above after again against also although among another anyone anything around away back been before
+    being below between both came come could didn does doing done down during each either else even ever every
+    from further have having here hers herself himself however into itself just least less like made make many
+    might more most much must near neither never next none nothing once only other others ours over same shall
+    should since some such than that their theirs them themselves then there these they this those though
+    through thus till under until upon very want well were what when where whether which while whom whose will
+    with within without would your yours yourself async await break case catch class const continue debugger
+    default delete else enum export extends false finally function import instanceof null return static super
+    switch throw true typeof undefined void while window document length prototype object string number boolean
+    array json http https html script style width height color display none block inline auto font size margin
+    padding border left right center image content type text name value data href title link meta icon page item
+    list button form input label span
+    """.split()  # noqa: SIM905
 )
 """Words too common in prose, code and markup to mark a copy of an article."""
 

@@ -288,4 +288,3 @@ def css_path(node: LexborNode) -> str:
         parts.append(part)
         current = current.parent
     return " > ".join(reversed(parts))
-

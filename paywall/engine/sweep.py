@@ -32,6 +32,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from urllib.parse import unquote_to_bytes
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -132,9 +133,7 @@ def _clustered(data: bytes, hits: set[bytes]) -> bool:
                 return True
             at = low.find(marker, at + len(marker))
     places.sort()
-    return any(
-        b[0] - a[0] <= CLUSTER_BYTES and a[1] != b[1] for a, b in zip(places, places[1:], strict=False)
-    )
+    return any(b[0] - a[0] <= CLUSTER_BYTES and a[1] != b[1] for a, b in pairwise(places))
 
 
 def _escape_value(match: re.Match[bytes]) -> bytes:
