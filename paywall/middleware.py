@@ -37,7 +37,7 @@ from .errors import BodyTooLarge, RewriteError
 from .insights import Insights
 from .protect import Protection, csp_nonce
 from .reader_state import STATE_KEY, ReaderState
-from .settings import PaywallSettings
+from .settings import PaywallSettings, selector_rules
 from .static import StaticFiles
 from .store import Store, open_store
 
@@ -90,9 +90,17 @@ class PaywallMiddleware:
         self.static = StaticFiles(settings.prefix)
         self.protection = Protection(settings, self.static)
         self.cache = GateCache(settings.gate_cache_bytes)
+        self.selector_rules = selector_rules(settings.article_selector)
         self.insights = Insights(settings, self.store)
         self.endpoints = Endpoints(settings, self.store, static=self.static, insights=self.insights)
         self._own_prefix = settings.prefix + "/"
+
+    def selectors_for(self, path: str) -> list[str]:
+        """The configured article selectors that apply to ``path``, in order (detection runs after them)."""
+        normal = httputil.normalize_path(path)
+        return [
+            sel for pattern, sel in self.selector_rules if pattern is None or httputil.match_path(normal, [pattern])
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -389,9 +397,8 @@ class _Exchange:
         verdict = cache.verdict(key)
         if verdict is None:
             try:
-                page = await _offload(
-                    len(decoded), lambda: Page.parse(decoded, charset, selector=self.settings.article_selector)
-                )
+                selectors = self.mw.selectors_for(path)
+                page = await _offload(len(decoded), lambda: Page.parse(decoded, charset, selector=selectors))
                 verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
             except RewriteError as exc:
                 logger.warning("paywall: cannot parse %s (%s)", path, exc)
@@ -403,7 +410,13 @@ class _Exchange:
         if verdict == "free" and self.directive != "members":
             await self._send_original(body, members_copy=False)
             return
+        if verdict == "no_article" and httputil.match_path(httputil.normalize_path(path), self.settings.article_paths):
+            logger.warning("paywall: no article found in %s, where articles live: call to action alone", path)
+            await self._fail_closed("no article found on an article path", reader=reader, log=False)
+            return
         if verdict in ("free", "no_article"):
+            if verdict == "no_article":
+                logger.debug("paywall: no article found in %s; served whole", path)
             if self.directive == "members":
                 await self._fail_closed("members-only page without an article to cut", reader=reader, log=False)
             elif self._protect(reader, article=False):
@@ -446,7 +459,7 @@ class _Exchange:
         settings = self.settings
 
         def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=settings.article_selector)
+            parsed = page or Page.parse(decoded, charset, selector=self.mw.selectors_for(self.original_scope["path"]))
             return parsed.gate(teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta_html)
 
         try:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from . import httputil
-from .settings import PaywallSettings
+from .settings import PaywallSettings, selector_rules
 from .static import StaticFiles
 from .trace import mark_for
 
@@ -91,8 +91,9 @@ class Protection:
             ("data-message", s.protect_message),
             ("data-min-words", str(s.attribution_min_words)),
         ]
-        if s.article_selector:
-            data.append(("data-selector", s.article_selector))
+        selectors = [selector for _pattern, selector in selector_rules(s.article_selector)]
+        if selectors:
+            data.append(("data-selector", ", ".join(selectors)))
         if s.copy_protection == "block" and s.insights:
             data.append(("data-beacon", f"{s.prefix}/beacon"))
         if s.copy_protection == "attribute" and page_url and page_url.startswith(("http://", "https://")):

@@ -81,7 +81,8 @@ class PaywallSettings:
     secret_key: str = dataclasses.field(repr=False)
     secret_key_fallbacks: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     trial_days: int = 7
-    article_selector: str | None = None
+    article_selector: str | tuple[str, ...] | None = None
+    article_paths: tuple[str, ...] = ()
     teaser_paragraphs: int = 3
     member_resolver: MemberResolver | None = None
     prefix: str = "/_paywall"
@@ -327,8 +328,11 @@ def _validate(s: PaywallSettings) -> None:
             if not pattern.startswith("/"):
                 raise ConfigError(name, f"path patterns start with '/': {pattern!r}")
 
-    if s.article_selector is not None:
-        _check_selector(s.article_selector)
+    for _pattern, selector in selector_rules(s.article_selector):
+        _check_selector(selector)
+    for pattern in s.article_paths:
+        if not pattern.startswith("/"):
+            raise ConfigError("article_paths", f"a path pattern starts with '/', got {pattern!r}")
 
     _check_template("cta_template", s.cta_template, CTA_PLACEHOLDERS)
     for name in (
@@ -439,12 +443,37 @@ def _range(s: PaywallSettings, name: str, low: int, high: int) -> None:
 
 
 def _check_selector(selector: str) -> None:
-    import soupsieve
+    from selectolax.lexbor import LexborHTMLParser
 
     try:
-        soupsieve.compile(selector)
-    except Exception as exc:  # soupsieve raises several types for bad selectors
-        raise ConfigError("article_selector", f"not a valid CSS selector: {exc}") from None
+        LexborHTMLParser("<p></p>").css(selector)
+    except Exception as exc:  # the selector engine raises its own error type
+        raise ConfigError("article_selector", f"not a valid CSS selector: {selector!r} ({exc})") from None
+
+
+def selector_rules(value: str | tuple[str, ...] | list[str] | None) -> list[tuple[str | None, str]]:
+    """``article_selector`` as (path pattern or None for every page, selector) pairs, in order.
+
+    One string is one selector for every page. In a list, an entry that starts
+    with ``/`` is a path pattern (as in ``exclude_paths``), white space, then the
+    selector for the pages it matches (``"/news/* article.story"``); any other
+    entry is a selector for every page.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [(None, value.strip())] if value.strip() else []
+    rules: list[tuple[str | None, str]] = []
+    for entry in value:
+        text = entry.strip()
+        if text.startswith("/"):
+            pattern, _, selector = text.partition(" ")
+            if not selector.strip():
+                raise ConfigError("article_selector", f"{entry!r} names a path pattern but no selector")
+            rules.append((pattern, selector.strip()))
+        elif text:
+            rules.append((None, text))
+    return rules
 
 
 def _check_template(name: str, text: str, allowed: frozenset[str]) -> None:

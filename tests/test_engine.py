@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 
+import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from paywall import PaywallSettings
 from paywall.engine import Page, code
 
 OG_ARTICLE = '<meta property="og:type" content="article">'
@@ -129,3 +133,41 @@ def test_a_short_page_with_no_sign_of_being_an_article_is_not_gated() -> None:
     assert not Page.parse(body.encode(), None).has_article()
     marked = body.replace("<title>", OG_ARTICLE + "<title>")
     assert Page.parse(marked.encode(), None).has_article()
+
+
+def test_selector_rules_by_path_and_detection_after_them() -> None:
+    from paywall.settings import selector_rules
+
+    rules = selector_rules(("/news/* article.story", ".content"))
+    assert rules == [("/news/*", "article.story"), (None, ".content")]
+    body = article([LEDE, SECOND, *TAIL]).replace(b"<main>", b"<main><div class='promo'><p>Short promo.</p></div>")
+    page = Page.parse(body, None, selector=["div.missing", "article"])
+    assert page.has_article() and page.report.how_found == "selector"
+    page = Page.parse(body, None, selector=["div.missing"])
+    assert page.has_article() and page.report.how_found == "scored"
+
+
+def test_article_paths_fail_closed_where_no_article_is_found(
+    make_settings: Callable[..., PaywallSettings], caplog: pytest.LogCaptureFixture
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from paywall import PaywallMiddleware
+
+    odd = "<!DOCTYPE html><html><head><title>Odd</title></head><body><p>Ibbotson ledger, in one line.</p></body></html>"
+
+    async def page(request: object) -> HTMLResponse:
+        return HTMLResponse(odd)
+
+    site = Starlette(routes=[Route("/news/odd", page), Route("/about", page)])
+    client = TestClient(PaywallMiddleware(site, settings=make_settings(article_paths=("/news/",))))
+    with caplog.at_level(logging.DEBUG, logger="paywall"):
+        news = client.get("/news/odd")
+        about = client.get("/about")
+    assert "Ibbotson" not in news.text and "Need to access the insight?" in news.text
+    assert about.text == odd
+    assert any("where articles live" in r.message and r.levelno == logging.WARNING for r in caplog.records)
+    assert any("served whole" in r.message and r.levelno == logging.DEBUG for r in caplog.records)
