@@ -38,8 +38,9 @@ from .access import (
     free_articles_left,
     identify,
     is_valid_email,
-    normalize_email,
     read_device,
+    reader_email,
+    take_trial_quota,
     trial_cookie,
 )
 from .cta import trial_url
@@ -308,11 +309,44 @@ class Endpoints:
         if not form.get("consent"):
             error = "Please agree to the privacy policy and terms of use to start your trial."
             return self._form_page(400, request, next_path, device_id, email=typed, error=error, error_field="consent")
-        email = normalize_email(typed, fold_plus=settings.plus_addressing_is_same_reader)
+        email = reader_email(typed, settings)
+        if not await self._email_accepted(typed):
+            error = "This e-mail address cannot be used for a free trial. Please use your own address."
+            return self._form_page(400, request, next_path, device_id, email=typed, error=error)
+
+        try:
+            allowed = await take_trial_quota(request, settings, self.store, now=now)
+        except StoreUnavailable:
+            logger.warning("store unavailable while counting a trial sign-up")
+            return self._unavailable(next_path)
+        if not allowed:
+            reply = self._message(
+                429,
+                "Too many sign-ups from your network",
+                "Too many free trials were started from your internet connection today. "
+                "Please try again tomorrow, or become a member to read now.",
+                ((ended_action(settings), settings.subscribe_url), ("Back to the article", next_path)),
+            )
+            reply.headers.append(("retry-after", "86400"))
+            return reply
 
         if settings.email_confirmation:
             return await self._send_confirmation(request, email, typed, device_id, next_path, now)
         return await self._start(request, email, device_id, next_path, now)
+
+    async def _email_accepted(self, typed: str) -> bool:
+        """The publisher's ``email_filter`` (disposable domains...); a filter that fails refuses."""
+        check = self.settings.email_filter
+        if check is None:
+            return True
+        try:
+            answer = check(typed)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        except Exception:
+            logger.exception("email_filter failed; the sign-up was refused")
+            return False
+        return answer is True
 
     def _device_for_csrf(self, request: Request, now: float) -> str | None:
         raw = request.cookies.get(self.settings.device_cookie)

@@ -638,8 +638,17 @@ def test_protection_assets_are_served_with_long_cache(make_settings: Make, clien
 
 
 def server_app() -> Endpoints:
-    """uvicorn factory: the endpoints on the store named by PAYWALL_STORE."""
-    settings = PaywallSettings(secret_key=os.environ["PAYWALL_SECRET_KEY"], store=os.environ["PAYWALL_STORE"])
+    """uvicorn factory: the endpoints on the store named by PAYWALL_STORE.
+
+    Every racer comes from 127.0.0.1: the per-address sign-up caps are off, so
+    that what is raced is the store's one-trial rule.
+    """
+    settings = PaywallSettings(
+        secret_key=os.environ["PAYWALL_SECRET_KEY"],
+        store=os.environ["PAYWALL_STORE"],
+        trial_ip_daily_cap=0,
+        trial_network_daily_cap=0,
+    )
     return Endpoints(settings, open_store(settings.store))
 
 

@@ -419,6 +419,57 @@ async def test_meter_is_atomic_under_concurrency(new_store: StoreFactory) -> Non
 
 
 @pytest.mark.anyio
+async def test_take_quota_counts_every_counter_or_none(store: Store) -> None:
+    caps = {"address:a": 2, "network": 3}
+    bucket = "trial:2026-11-05:net-1"
+    assert await store.take_quota(bucket=bucket, caps=caps, ttl=60)
+    assert await store.take_quota(bucket=bucket, caps=caps, ttl=60)
+    assert not await store.take_quota(bucket=bucket, caps=caps, ttl=60)  # the address is full
+    # Another address of the network: the network counter was not moved by the refusal.
+    other = {"address:b": 2, "network": 3}
+    assert await store.take_quota(bucket=bucket, caps=other, ttl=60)
+    assert not await store.take_quota(bucket=bucket, caps=other, ttl=60)  # the network is full
+    assert await store.take_quota(bucket="trial:2026-11-06:net-1", caps=caps, ttl=60)  # a new window
+
+
+@pytest.mark.anyio
+async def test_take_quota_is_atomic_under_concurrency(new_store: StoreFactory) -> None:
+    stores = [new_store(), new_store()]
+    results: list[bool] = []
+
+    async def take(i: int) -> None:
+        results.append(await stores[i % 2].take_quota(bucket="b", caps={"x": 5, "y": 7}, ttl=60))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(30):
+            tg.start_soon(take, i)
+    assert results.count(True) == 5
+
+
+@pytest.mark.anyio
+async def test_meter_ip_cap_and_device_limit_hold_together_under_concurrency(new_store: StoreFactory) -> None:
+    """Many devices behind one address, each reading many articles at once: neither limit is exceeded."""
+    a, b = new_store(), new_store()
+    allowed: Counter[str] = Counter()
+
+    async def read(i: int) -> None:
+        device = f"dev-{i % 4}"
+        result = await (a if i % 2 else b).meter(
+            device_id=device, article_key=f"/a{i // 4}", period="2026-11", limit=3, ip="net", day="d", ip_cap=7
+        )
+        if result.allowed:
+            allowed[device] += 1
+
+    async with anyio.create_task_group() as tg:
+        for i in range(40):
+            tg.start_soon(read, i)
+    assert sum(allowed.values()) == 7
+    assert all(n <= 3 for n in allowed.values())
+    used = [await a.meter_used(device_id=f"dev-{d}", period="2026-11") for d in range(4)]
+    assert sum(used) == 7
+
+
+@pytest.mark.anyio
 async def test_record_event(store: Store) -> None:
     assert isinstance(store, SQLiteStore | RedisStore)
     await store.record_event({"kind": "gate", "path": "/a", "level": "anonymous", "at": T0})
@@ -592,8 +643,8 @@ async def test_redis_keys_prefix_and_expiry(redis_url: str) -> None:
         assert keys and all(k.startswith("site1:") for k in keys)
         meter_key = "site1:meter:2026-11:dev"
         assert 0 < raw.ttl(meter_key) <= longest_meter_ttl
-        assert 0 < raw.ttl("site1:ipday:2026-11-05:1.2.3.4") <= IP_DAY_SECONDS
-        assert raw.ttl("site1:trial_email:ann@example.com") == -1  # one trial per e-mail, for good
+        assert 0 < raw.ttl("site1:{quota:ipday:2026-11-05:1.2.3.4}:opened") <= IP_DAY_SECONDS
+        assert raw.ttl("site1:{trials}:email:ann@example.com") == -1  # one trial per e-mail, for good
         assert raw.xlen("site1:events") < 300  # capped (approximately, by whole nodes)
         assert (await store.recent_events(limit=1)) == [{"n": 299}]
         await store.aclose()
