@@ -23,11 +23,13 @@ from pathlib import Path
 import anyio
 import pytest
 import redis as redis_sync
+from redis.crc import key_slot
 
 from paywall.errors import StoreUnavailable
 from paywall.store import Store, TrialOutcome, TrialResult, open_store
 from paywall.store.redis import IP_DAY_SECONDS, METER_MARGIN, RedisStore, meter_ttl
 from paywall.store.sqlite import SQLiteStore
+from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer, RedisServerMissing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +75,27 @@ def redis_url() -> Iterator[str]:
         server.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisCluster]:
+    """A three-master Redis Cluster on 127.0.0.1, started for this module."""
+    try:
+        made = RedisCluster()
+    except RedisServerMissing as exc:
+        pytest.fail(str(exc))
+    try:
+        made.start()
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -83,6 +105,10 @@ async def new_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path
     """A factory of store objects that all share one fresh, empty backing store."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path}/paywall.db"
+    elif backend == "redis-cluster":
+        nodes: RedisCluster = request.getfixturevalue("cluster")
+        nodes.flush()
+        url = nodes.url
     else:
         url = request.getfixturevalue("redis_url")
         with redis_sync.Redis.from_url(url) as raw:
@@ -677,6 +703,10 @@ def test_store_used_from_successive_event_loops(backend: str, request: pytest.Fi
         with redis_sync.Redis.from_url(url) as raw:
             raw.flushdb()
         store = open_store(url)
+    elif backend == "redis-cluster":
+        nodes: RedisCluster = request.getfixturevalue("cluster")
+        nodes.flush()
+        store = open_store(nodes.url)
     else:
         store = open_store(f"sqlite:///{tmp_path}/loops.db")
 
@@ -741,3 +771,25 @@ async def test_redis_server_that_never_answers_times_out_fast() -> None:
         await _assert_every_call_unavailable(store)
         assert time.monotonic() - began < 3
         await store.aclose()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_cluster_spreads_readers_over_the_masters(cluster: RedisCluster) -> None:
+    """Meters (the bulk of the keys) land on every master; the trial rules keep one slot."""
+    cluster.flush()
+    store = open_store(cluster.url)
+    assert isinstance(store, RedisStore) and store.cluster
+    for i in range(60):
+        result = await store.meter(
+            device_id=f"device-{i}", article_key="/a", period="2026-11", limit=3, ip=f"10.0.0.{i}", day="d", ip_cap=2
+        )
+        assert result.allowed
+    await start(store, "ann@example.com", "device-0")
+    assert all(count > 0 for count in cluster.keys_per_node())
+    trial_slots = {
+        key_slot(key.encode())
+        for key in ("paywall:{trials}:email:a", "paywall:{trials}:device:b", "paywall:{trials}:index")
+    }
+    assert len(trial_slots) == 1
+    await store.aclose()

@@ -222,6 +222,22 @@ class _Client:
         self.meter: AsyncScript = self.redis.register_script(_METER)
         self.take_quota: AsyncScript = self.redis.register_script(_TAKE_QUOTA)
         self.give_back_quota: AsyncScript = self.redis.register_script(_GIVE_BACK_QUOTA)
+        self._ready = not cluster
+        self._ready_lock = asyncio.Lock()
+
+    async def ready(self) -> _Client:
+        """The client, its cluster map loaded once.
+
+        redis-py's cluster client loads the map of slots lazily, and many
+        concurrent first calls racing to load it can break connections; so the
+        first caller loads it while the others wait.
+        """
+        if not self._ready:
+            async with self._ready_lock:
+                if not self._ready:
+                    await self.redis.initialize()
+                    self._ready = True
+        return self
 
     async def aclose(self) -> None:
         if self.cluster:
@@ -301,7 +317,7 @@ class RedisStore(Store):
 
     async def _do(self, fn: Callable[[_Client], Awaitable[T]]) -> T:
         try:
-            return await fn(self._get_client())
+            return await fn(await self._get_client().ready())
         except (redis_errors.RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis store unavailable: {type(exc).__name__}: {exc}") from exc
         except UnicodeDecodeError as exc:
