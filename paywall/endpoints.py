@@ -51,6 +51,7 @@ from .static import ASSET_CACHE_CONTROL, StaticFiles
 from .store.base import Store, Trial, TrialOutcome
 from .templates import (
     PAGE_CSP,
+    TEMPLATE_CSP,
     TrialForm,
     ended_action,
     ended_title,
@@ -514,8 +515,10 @@ class Endpoints:
             headers.append((b"cache-control", b"no-store"))
         if reply.content_type.startswith("text/html"):
             headers.append((b"x-frame-options", b"DENY"))
-            if self.settings.trial_template is None:
-                headers.append((b"content-security-policy", PAGE_CSP.encode()))
+            # A publisher's trial_template may load its own styles and scripts: its pages keep
+            # the rules that cannot break a page (no framing, forms post here, no <base>).
+            policy = PAGE_CSP if self.settings.trial_template is None else TEMPLATE_CSP
+            headers.append((b"content-security-policy", policy.encode()))
         headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers)
         headers.extend((b"set-cookie", c.encode("latin-1")) for c in reply.cookies)
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})

@@ -59,6 +59,8 @@ PAGE_CSP = (
     + base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
     + "'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: Content-Security-Policy when a ``trial_template`` replaces the page: what cannot break it.
+TEMPLATE_CSP = "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
 
 
 def esc(value: object) -> str:
