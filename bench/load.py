@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -79,8 +80,8 @@ def article_page(n: int) -> bytes:
     ).encode()
 
 
-def build_app() -> Any:
-    """uvicorn factory: the site, behind the paywall unless ``LOAD_BARE`` is set."""
+def news_site() -> Any:
+    """The site: article pages and a stylesheet."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -95,7 +96,12 @@ def build_app() -> Any:
     async def stylesheet(request: Request) -> Response:
         return Response(CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
 
-    site = Starlette(routes=[Route("/news/{n:int}", story), Route("/static/site.css", stylesheet)])
+    return Starlette(routes=[Route("/news/{n:int}", story), Route("/static/site.css", stylesheet)])
+
+
+def build_app() -> Any:
+    """uvicorn factory: the site, behind the paywall unless ``LOAD_BARE`` is set."""
+    site = news_site()
     if os.environ.get("LOAD_BARE"):
         return site
     from paywall import PaywallMiddleware, PaywallSettings
@@ -359,24 +365,129 @@ async def drive(
 # store operations per kind of request (Redis)
 
 
-def redis_calls(url: str) -> int:
+class RoundTrips:
+    """Counts the commands clients send to Redis (MONITOR), not those a script runs inside."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.count = 0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        self.mark()  # opens the connection mark() uses, whose handshake is not a request's
+
+    def _watch(self) -> None:
+        with self.client.monitor() as monitor:
+            self._ready.set()
+            while not self._stop.is_set():
+                command = monitor.next_command()
+                if command.get("client_type") != "lua" and command.get("command", "").upper() != "PING":
+                    self.count += 1
+                if command.get("command", "").upper() == "ECHO":
+                    return
+
+    def mark(self) -> int:
+        """Wait until every command sent so far has been seen; the count up to here."""
+        import redis
+
+        with redis.Redis(connection_pool=self.client.connection_pool) as client:
+            client.ping()  # PINGs are not counted: this one only flushes the monitor's view
+        time.sleep(0.05)
+        return self.count
+
+    def close(self) -> None:
+        self._stop.set()
+        self.client.echo("stop")
+        self._thread.join(5)
+        self.client.close()
+
+
+async def store_ops_per_kind(url: str, repeat: int = 20) -> dict[str, float]:
+    """Redis round trips per request of each kind, counted in-process on a fresh database.
+
+    Covers what the load run does not: metered reads (a new article, a re-read)
+    and the two requests of a trial sign-up.
+    """
+    import httpx
     import redis
 
+    from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
+
     with redis.Redis.from_url(url) as client:
-        stats = client.info("commandstats")
-    return sum(int(v["calls"]) for k, v in stats.items() if k not in ("cmdstat_info",))
-
-
-async def _ops_per_kind(port: int, url: str, trials: list[str], members: list[str]) -> dict[str, float]:
+        client.flushdb()
+    trips = RoundTrips(url)
+    # Sign-up caps on (as by default) but high: every request here comes from one address.
+    base = {"secret_key": SECRET_KEY, "store": url, "trial_ip_daily_cap": 10**6, "trial_network_daily_cap": 10**6}
     out: dict[str, float] = {}
-    connection = Connection(port)
-    for kind, cookie in (("non-member", ""), ("trial", trials[0]), ("member", members[0]), ("static", "")):
-        path = "/static/site.css" if kind == "static" else "/news/7"
-        before = redis_calls(url)
-        for _ in range(50):
-            await connection.get(path, cookie)
-        out[kind] = (redis_calls(url) - before) / 50
-    await connection.close()
+
+    async def count(settings: PaywallSettings, kind: str, steps: Any) -> None:
+        app = PaywallMiddleware(news_site(), settings=settings)
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://news.example") as client:
+            await steps(client, 0)  # warm-up: scripts loaded, connections open
+            before = trips.mark()
+            for i in range(1, repeat + 1):
+                await steps(client, i)
+            out[kind] = (trips.mark() - before) / repeat
+        await app.store.aclose()
+
+    plain = PaywallSettings(**base)
+    metered = PaywallSettings(**base, free_articles=1000, meter_ip_daily_cap=100_000)
+    member = issue_member_token(plain, "member-1", 30)
+
+    async def get(client: Any, path: str, cookies: dict[str, str] | None = None) -> Any:
+        client.cookies.clear()
+        for name, value in (cookies or {}).items():
+            client.cookies.set(name, value)
+        response = await client.get(path, headers={"accept": "text/html"})
+        assert response.status_code == 200, response.status_code
+        return response
+
+    async def non_member(client: Any, i: int) -> None:
+        await get(client, f"/news/{i}")
+
+    async def member_read(client: Any, i: int) -> None:
+        await get(client, f"/news/{i}", {"paywall_member": member})
+
+    async def static(client: Any, i: int) -> None:
+        await get(client, "/static/site.css")
+
+    device: dict[str, str] = {}
+
+    async def metered_new(client: Any, i: int) -> None:
+        response = await get(client, f"/news/{i}", device)
+        device.update({k: v for k, v in response.cookies.items() if k == "paywall_device"})
+
+    async def metered_again(client: Any, i: int) -> None:
+        await get(client, "/news/1", device)
+
+    trial: dict[str, str] = {}
+
+    async def sign_up(client: Any, i: int) -> None:
+        client.cookies.clear()
+        form = await client.get("/_paywall/trial", params={"next": "/news/1"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        fields = {"email": f"ops-{i}-{random.random()}@example.com", "consent": "yes", "csrf": csrf[1]}
+        answer = await client.post("/_paywall/trial", data={**fields, "next": "/news/1"})
+        assert answer.status_code == 303, answer.status_code
+        trial.update(dict(client.cookies.items()))
+
+    async def trial_read(client: Any, i: int) -> None:
+        await get(client, f"/news/{i}", trial)
+
+    await count(plain, "non-member", non_member)
+    await count(plain, "member", member_read)
+    await count(plain, "static", static)
+    await count(metered, "metered, new article", metered_new)
+    await count(metered, "metered, re-read", metered_again)
+    await count(plain, "trial sign-up (form + post)", sign_up)
+    await count(plain, "trial reader", trial_read)
+    trips.close()
     return out
 
 
@@ -439,7 +550,7 @@ def run(
             )
         )
         if url is not None and not bare:
-            outcome.store_ops = asyncio.run(_ops_per_kind(ports[0], url, trials, members))
+            outcome.store_ops = asyncio.run(store_ops_per_kind(url))
         for log in Path(folder).glob("server-*.log"):
             text = log.read_text(errors="replace")
             if "Traceback" in text or "Exception in ASGI application" in text:
@@ -482,10 +593,9 @@ def report(outcome: Outcome, windows: int = 6) -> None:
             f"RSS growth from 1 s to the end {', '.join(f'{g:+.1f}' for g in growth)} MiB"
         )
     if outcome.store_ops:
-        print(
-            "   store operations per request: "
-            + ", ".join(f"{kind} {ops:.1f}" for kind, ops in outcome.store_ops.items())
-        )
+        print("   Redis round trips (commands and scripts) per request:")
+        for kind, ops in outcome.store_ops.items():
+            print(f"   {kind:>30} {ops:5.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,5 +35,7 @@ def test_short_load_on_redis_with_two_instances() -> None:
     outcome = run("redis", clients=24, duration=3, instances=2)
     _check(outcome)
     assert len(outcome.rss) == 2
-    # a trial reader costs one store read; a static file none (a stray connection handshake aside)
-    assert outcome.store_ops["trial"] >= 1 and outcome.store_ops["static"] < 0.2
+    # A trial reader costs one store read; members, static files and unmetered non-members none.
+    ops = outcome.store_ops
+    assert ops["trial reader"] == 1 and ops["static"] == ops["member"] == ops["non-member"] == 0
+    assert ops["metered, re-read"] == 1 and ops["metered, new article"] >= 1
