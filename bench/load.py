@@ -265,6 +265,8 @@ class Outcome:
     leaks: int = 0
     rss: dict[int, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
     store_ops: dict[str, float] = field(default_factory=dict)
+    #: Requests the paywall failed closed on because the store was slow or down (from the server logs).
+    fail_closed: int = 0
 
     @property
     def requests(self) -> int:
@@ -553,6 +555,7 @@ def run(
             outcome.store_ops = asyncio.run(store_ops_per_kind(url))
         for log in Path(folder).glob("server-*.log"):
             text = log.read_text(errors="replace")
+            outcome.fail_closed += text.count("store unavailable")
             if "Traceback" in text or "Exception in ASGI application" in text:
                 outcome.errors["server logged an exception"] += 1
                 print(text[-2000:], file=sys.stderr)
@@ -565,6 +568,8 @@ def report(outcome: Outcome, windows: int = 6) -> None:
           f"leaks {outcome.leaks}")  # fmt: skip
     for error, count in outcome.errors.most_common():
         print(f"   error: {error} x{count}")
+    if outcome.fail_closed:
+        print(f"   failed closed (store slower than its timeout, or down): {outcome.fail_closed}")
     width = outcome.duration / windows
     print(f"   {'window':>9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}   RSS MiB per server")
     p99s = []
