@@ -32,7 +32,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.servers import free_port, stop_process, wait_for_port  # noqa: E402
 
 SECRET_KEY = "load-bench-secret-6f1d2c9a8b7e4f30"
 ARTICLES = 300
@@ -113,32 +114,6 @@ def build_app() -> Any:
 # servers
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not start within {timeout}s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @contextlib.contextmanager
 def servers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list[tuple[int, int]]]:
     """``count`` uvicorn processes of :func:`build_app`; yields (port, pid) of each."""
@@ -146,7 +121,7 @@ def servers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list[tup
     started: list[tuple[int, int]] = []
     try:
         for i in range(count):
-            port = _free_port()
+            port = free_port()
             argv = [sys.executable, "-m", "uvicorn", "bench.load:build_app", "--factory", "--host", "127.0.0.1"]
             argv += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
             log = open(log_dir / f"server-{i}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -154,12 +129,12 @@ def servers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list[tup
                 argv, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=log, stderr=log
             )
             procs.append(proc)
-            _wait_for_port(port, proc)
+            wait_for_port(port, proc)
             started.append((port, proc.pid))
         yield started
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_process(proc)
 
 
 @contextlib.contextmanager
@@ -168,15 +143,15 @@ def redis_server() -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         proc = subprocess.Popen([*argv, "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_for_port(port, proc)
+            wait_for_port(port, proc)
             yield f"redis://127.0.0.1:{port}/0"
         finally:
-            _stop(proc)
+            stop_process(proc)
 
 
 def rss_mib(pid: int) -> float:

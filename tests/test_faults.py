@@ -117,61 +117,56 @@ def _until(check: Any, timeout: float = 15.0) -> bool:
     return False
 
 
-@pytest.mark.redis
-def test_redis_stops_in_the_middle_of_a_run() -> None:
+@contextlib.contextmanager
+def trial_reader_on_durable_redis() -> Iterator[tuple[DurableRedis, str, httpx.Client]]:
+    """A durable Redis, the paywalled site on it, and a reader whose trial started there."""
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         redis = DurableRedis(folder)
         redis.start()
         try:
-            with paywalled_site(redis.url, folder) as url:
-                trial_reader = httpx.Client(base_url=url, timeout=10, follow_redirects=False)
-                assert start_trial(trial_reader, "before@example.com").status_code == 303
-                assert is_full(trial_reader.get("/article"))
-
-                redis.stop()
-                anonymous = httpx.Client(base_url=url, timeout=10)
-                assert is_teaser(anonymous.get("/article"))  # fail closed
-                # The trial reader sees the teaser while the store cannot vouch for the trial...
-                assert is_teaser(trial_reader.get("/article"))
-                # ... and keeps the cookie that proves it.
-                assert "paywall_trial" in trial_reader.cookies
-                newcomer = httpx.Client(base_url=url, timeout=10, follow_redirects=False)
-                refused = start_trial(newcomer, "during@example.com")
-                assert refused.status_code == 503 and "try again" in refused.text.lower()
-                assert refused.headers.get("retry-after")
-
-                redis.start()  # same port, same data
-                assert _until(lambda: is_full(trial_reader.get("/article")))  # nothing granted was lost
-                assert start_trial(newcomer, "during@example.com").status_code == 303  # service is back
-                assert is_full(newcomer.get("/article"))
-                for client in (trial_reader, anonymous, newcomer):
-                    client.close()
+            with paywalled_site(redis.url, folder) as url, httpx.Client(base_url=url, timeout=20) as reader:
+                assert start_trial(reader, "before@example.com").status_code == 303
+                assert is_full(reader.get("/article"))
+                yield redis, url, reader
         finally:
             redis.stop()
+
+
+@pytest.mark.redis
+def test_redis_stops_in_the_middle_of_a_run() -> None:
+    with trial_reader_on_durable_redis() as (redis, url, trial_reader):
+        redis.stop()
+        anonymous = httpx.Client(base_url=url, timeout=10)
+        assert is_teaser(anonymous.get("/article"))  # fail closed
+        # The trial reader sees the teaser while the store cannot vouch for the trial...
+        assert is_teaser(trial_reader.get("/article"))
+        # ... and keeps the cookie that proves it.
+        assert "paywall_trial" in trial_reader.cookies
+        newcomer = httpx.Client(base_url=url, timeout=10, follow_redirects=False)
+        refused = start_trial(newcomer, "during@example.com")
+        assert refused.status_code == 503 and "try again" in refused.text.lower()
+        assert refused.headers.get("retry-after")
+
+        redis.start()  # same port, same data
+        assert _until(lambda: is_full(trial_reader.get("/article")))  # nothing granted was lost
+        assert start_trial(newcomer, "during@example.com").status_code == 303  # service is back
+        assert is_full(newcomer.get("/article"))
+        for client in (anonymous, newcomer):
+            client.close()
 
 
 @pytest.mark.redis
 def test_redis_that_hangs_costs_a_moment_not_the_page() -> None:
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        redis = DurableRedis(folder)
-        redis.start()
+    with trial_reader_on_durable_redis() as (redis, _, reader):
+        redis.pause()
         try:
-            with paywalled_site(redis.url, folder) as url:
-                reader = httpx.Client(base_url=url, timeout=20, follow_redirects=False)
-                assert start_trial(reader, "hang@example.com").status_code == 303
-                redis.pause()
-                try:
-                    started = time.monotonic()
-                    assert is_teaser(reader.get("/article"))
-                    assert time.monotonic() - started < 5
-                finally:
-                    redis.resume()
-                assert _until(lambda: is_full(reader.get("/article")))
-                reader.close()
+            started = time.monotonic()
+            assert is_teaser(reader.get("/article"))
+            assert time.monotonic() - started < 5
         finally:
-            redis.stop()
+            redis.resume()
+        assert _until(lambda: is_full(reader.get("/article")))
 
 
 def test_sqlite_file_locked_in_the_middle_of_a_run() -> None:
