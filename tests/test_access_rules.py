@@ -357,3 +357,25 @@ def test_site_name_unset_names_no_site(make_settings: Make, tmp_path: Path) -> N
     assert "this site" not in page.split("<body>")[0] and "·" not in page
     named = render_message(make_settings(site_name="The Daily"), title="T", message="m")
     assert "<title>T · The Daily</title>" in named
+
+
+async def test_hung_sync_resolvers_never_starve_the_store(make_settings: Make) -> None:
+    """Resolvers stuck for good hold their own worker threads, not those the SQLite store needs."""
+    release = threading.Event()
+
+    def stuck(request: Request) -> bool:
+        release.wait(30)
+        return False
+
+    settings = make_settings(member_resolver=stuck, member_resolver_timeout=0.2, free_articles=3)
+    app = PaywallMiddleware(SITE, settings=settings)
+    try:
+        await asyncio.gather(*(call(app, f"/news/{i}", client=(f"198.51.100.{i}", 1)) for i in range(60)))
+        started = time.monotonic()
+        await app.store.ping()  # a store call still gets a thread at once
+        assert time.monotonic() - started < 1.0
+        result = await call(app, "/news/x", client=("203.0.113.1", 1))
+        assert is_full(result)  # a metered free article: the meter (a store write) still works
+    finally:
+        release.set()
+        await app.store.aclose()
