@@ -8,7 +8,10 @@ Each test is an attack a non-member would try, made through the public surface
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +33,7 @@ from paywall.settings import weak_secret
 from tests.apps.gate_app import SECRET_WORDS, article_html
 from tests.asgi import Result, call
 from tests.conftest import SECRET, assert_no_leak
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.anyio
 
@@ -379,3 +383,19 @@ async def test_hung_sync_resolvers_never_starve_the_store(make_settings: Make) -
     finally:
         release.set()
         await app.store.aclose()
+
+
+def test_weak_secret_stops_the_server_with_one_line() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAYWALL_SECRET_KEY": "aaaaaaaaaaaaaaaaaaaaaaaa"}
+    result = subprocess.run(
+        [sys.executable, "-m", "paywall.cli", "proxy", "--upstream", "http://127.0.0.1:9"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: secret_key: is not random")
+    assert "aaaa" not in lines[0]  # the key itself is never printed
