@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlencode
 
@@ -36,9 +36,9 @@ Make = Callable[..., PaywallSettings]
 
 
 @pytest.fixture
-async def app(make_settings: Make) -> PaywallMiddleware:
+async def app(make_settings: Make) -> AsyncIterator[PaywallMiddleware]:
     middleware = PaywallMiddleware(site, settings=make_settings())
-    yield middleware  # type: ignore[misc]
+    yield middleware
     await middleware.store.aclose()
 
 
