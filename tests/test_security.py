@@ -40,7 +40,7 @@ def test_every_test_security_md_names_exists() -> None:
 
 
 def test_security_md_says_how_to_report() -> None:
-    assert "## Reporting a vulnerability" in SECURITY and "not in a public issue" in SECURITY
+    assert "## Reporting a vulnerability" in SECURITY and "never in public" in SECURITY
 
 
 # ---------------------------------------------------------------------------
