@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import ipaddress
 import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
+import anyio
+import anyio.to_thread
 from starlette.requests import HTTPConnection
 
 from .engine import canonical_path
@@ -152,7 +156,14 @@ def read_device(conn: HTTPConnection, settings: PaywallSettings, *, now: float |
 
 
 async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -> bool:
-    """The publisher's resolver, at most once per request; any failure means non-member."""
+    """The publisher's resolver, at most once per request; any failure means non-member.
+
+    It gets ``member_resolver_timeout`` seconds: a resolver that hangs (an
+    accounts service that stopped answering) makes the reader a non-member for
+    this request instead of holding the page. A synchronous resolver runs in a
+    worker thread, as Starlette runs synchronous endpoints, so that it cannot
+    stall the event loop either; one that never returns is abandoned there.
+    """
     resolver = settings.member_resolver
     if resolver is None:
         return False
@@ -160,9 +171,8 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     if isinstance(state, dict) and _RESOLVED_KEY in state:
         return bool(state[_RESOLVED_KEY])
     try:
-        result = resolver(conn)
-        if inspect.isawaitable(result):
-            result = await result
+        with anyio.fail_after(settings.member_resolver_timeout):
+            result = await _call_resolver(resolver, conn)
         answer = result is True
         if not isinstance(result, bool):
             logger.warning(
@@ -170,12 +180,28 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
                 type(result).__name__,
                 conn.url.path,
             )
+    except TimeoutError:
+        logger.warning(
+            "member_resolver did not answer within %ss for %s; treating the reader as a non-member",
+            settings.member_resolver_timeout,
+            conn.url.path,
+        )
+        answer = False
     except Exception:
         logger.exception("member_resolver failed for %s; treating the reader as a non-member", conn.url.path)
         answer = False
     if isinstance(state, dict):
         state[_RESOLVED_KEY] = answer
     return answer
+
+
+async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
+    if inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(type(resolver).__call__):
+        return await resolver(conn)
+    result = await anyio.to_thread.run_sync(resolver, conn, abandon_on_cancel=True)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 def _member_by_tokens(conn: HTTPConnection, settings: PaywallSettings, now: float, clear: list[str]) -> str | None:
@@ -330,7 +356,7 @@ async def consume_meter(
     if settings.free_articles <= 0 or reader.is_member or reader.device_id is None:
         return None
     now = time.time() if now is None else now
-    ip = client_address(conn.scope, settings.trusted_proxies)
+    ip = reader_network(conn, settings, wide=False)
     try:
         return await store.meter(
             device_id=reader.device_id,
@@ -361,6 +387,64 @@ async def free_articles_left(
 
 
 # ---------------------------------------------------------------------------
+# addresses and networks
+
+
+def network_of(address: str, *, v4_prefix: int, v6_prefix: int) -> str:
+    """The network an address is counted under, like ``"2001:db8:1:2::/64"``.
+
+    One household or phone has a whole IPv6 /64 (and changes addresses inside
+    it at will), so limits meant for "one address" count the network at the
+    configured prefix length. An IPv4-mapped IPv6 address counts as IPv4.
+    Anything that is not an IP address (a Unix socket peer) is used as it is.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = v4_prefix if ip.version == 4 else v6_prefix
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def reader_network(conn: HTTPConnection, settings: PaywallSettings, *, wide: bool) -> str | None:
+    """The reader's address (``ip_prefix_*``) or, ``wide``, their network (``network_prefix_*``)."""
+    address = client_address(conn.scope, settings.trusted_proxies)
+    if address is None:
+        return None
+    if wide:
+        return network_of(address, v4_prefix=settings.network_prefix_v4, v6_prefix=settings.network_prefix_v6)
+    return network_of(address, v4_prefix=settings.ip_prefix_v4, v6_prefix=settings.ip_prefix_v6)
+
+
+#: Trial sign-up counters are kept two days (a day's window, whichever time zone).
+TRIAL_QUOTA_SECONDS = 2 * 86400
+
+
+async def take_trial_quota(conn: HTTPConnection, settings: PaywallSettings, store: Store, *, now: float) -> bool:
+    """Count one trial sign-up against the reader's address and network for today.
+
+    False when either has had its ``trial_ip_daily_cap`` / ``trial_network_daily_cap``
+    sign-ups today (nothing is counted then). Raises StoreUnavailable.
+    """
+    caps: dict[str, int] = {}
+    address = reader_network(conn, settings, wide=False)
+    network = reader_network(conn, settings, wide=True)
+    if address is None or network is None:
+        return True
+    if settings.trial_ip_daily_cap > 0:
+        caps[f"address:{address}"] = settings.trial_ip_daily_cap
+    if settings.trial_network_daily_cap > 0:
+        caps["network"] = settings.trial_network_daily_cap
+    if not caps:
+        return True
+    # One bucket per network and day: its counters share a hash slot on Redis Cluster.
+    bucket = f"trial:{meter_day(now)}:{network}"
+    return await store.take_quota(bucket=bucket, caps=caps, ttl=TRIAL_QUOTA_SECONDS)
+
+
+# ---------------------------------------------------------------------------
 # e-mail addresses
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
@@ -383,14 +467,35 @@ def is_valid_email(text: str) -> bool:
     return len(local) <= 64
 
 
-def normalize_email(text: str, *, fold_plus: bool) -> str:
+#: Domains that are one mailbox under two names.
+_DOMAIN_ALIASES = {"googlemail.com": "gmail.com"}
+
+
+def normalize_email(text: str, *, fold_plus: bool, dotless_domains: tuple[str, ...] = ()) -> str:
     """The form under which one reader's address is stored: trimmed, lower-case, tag folded.
 
     With ``fold_plus``, ``reader+news@example.com`` is the same reader as
-    ``reader@example.com`` (one trial per person, not per tag).
+    ``reader@example.com`` (one trial per person, not per tag). For domains in
+    ``dotless_domains`` (Gmail ignores dots: ``r.e.a.d.e.r@gmail.com`` is
+    ``reader@gmail.com``) the dots of the local part are dropped, and
+    ``googlemail.com`` is ``gmail.com``.
     """
     email = text.strip().lower()
     local, at, domain = email.rpartition("@")
-    if at and fold_plus and "+" in local:
+    if not at:
+        return email
+    if fold_plus and "+" in local:
         local = local.split("+", 1)[0] or local
-    return f"{local}@{domain}" if at else email
+    if domain in dotless_domains:
+        local = local.replace(".", "") or local
+        domain = _DOMAIN_ALIASES.get(domain, domain)
+    return f"{local}@{domain}"
+
+
+def reader_email(text: str, settings: PaywallSettings) -> str:
+    """``text`` normalised as these settings say one reader's address is stored."""
+    return normalize_email(
+        text,
+        fold_plus=settings.plus_addressing_is_same_reader,
+        dotless_domains=settings.dot_insensitive_domains,
+    )

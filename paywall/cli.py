@@ -30,6 +30,8 @@ from .settings import PaywallSettings
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
+#: What a shell reports for a program stopped by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 
 _SETTINGS_HELP = (
     "Settings are read from the TOML file given by --config (or PAYWALL_CONFIG), then from PAYWALL_* "
@@ -371,10 +373,10 @@ async def _trials_list(settings: PaywallSettings, *, as_json: bool) -> int:
 
 
 async def _trials_revoke(settings: PaywallSettings, raw_email: str) -> int:
-    from .access import is_valid_email, normalize_email
+    from .access import is_valid_email, reader_email
     from .store import open_store
 
-    email = normalize_email(raw_email, fold_plus=settings.plus_addressing_is_same_reader)
+    email = reader_email(raw_email, settings)
     if not is_valid_email(email):
         raise ConfigError("email", f"not a valid e-mail address: {raw_email!r}")
     store = open_store(settings.store)
@@ -511,7 +513,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         _error(f"choose a command: {', '.join(handlers)} (see 'paywall --help')")
         return EXIT_USAGE
     try:
-        return handlers[args.command](args, environ)
+        status = handlers[args.command](args, environ)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        # The reader of our output went away (``paywall check-config | head -1``): not an
+        # error worth a traceback. Later writes go nowhere; the status is the shell's for SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ConfigError as exc:
         _error(f"{exc.field}: {exc.problem}")
         return EXIT_USAGE

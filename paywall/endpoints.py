@@ -38,8 +38,9 @@ from .access import (
     device_cookie,
     identify,
     is_valid_email,
-    normalize_email,
     read_device,
+    reader_email,
+    take_trial_quota,
     trial_cookie,
 )
 from .cta import trial_url
@@ -52,6 +53,7 @@ from .static import ASSET_CACHE_CONTROL, StaticFiles
 from .store.base import Store, Trial, TrialOutcome
 from .templates import (
     PAGE_CSP,
+    TEMPLATE_CSP,
     TrialForm,
     ended_action,
     ended_title,
@@ -325,11 +327,44 @@ class Endpoints:
                 400, request, next_path, device_id, article=source.article, email=typed, error=error,
                 error_field="consent",
             )  # fmt: skip
-        email = normalize_email(typed, fold_plus=settings.plus_addressing_is_same_reader)
+        email = reader_email(typed, settings)
+        if not await self._email_accepted(typed):
+            error = "This e-mail address cannot be used for a free trial. Please use your own address."
+            return self._form_page(400, request, next_path, device_id, article=source.article, email=typed, error=error)
+
+        try:
+            allowed = await take_trial_quota(request, settings, self.store, now=now)
+        except StoreUnavailable:
+            logger.warning("store unavailable while counting a trial sign-up")
+            return self._unavailable(next_path)
+        if not allowed:
+            reply = self._message(
+                429,
+                "Too many sign-ups from your network",
+                "Too many free trials were started from your internet connection today. "
+                "Please try again tomorrow, or become a member to read now.",
+                ((ended_action(settings), settings.subscribe_url), ("Back to the article", next_path)),
+            )
+            reply.headers.append(("retry-after", "86400"))
+            return reply
 
         if settings.email_confirmation:
             return await self._send_confirmation(request, email, typed, device_id, next_path, source, now)
         return await self._start(request, email, device_id, next_path, source, now)
+
+    async def _email_accepted(self, typed: str) -> bool:
+        """The publisher's ``email_filter`` (disposable domains...); a filter that fails refuses."""
+        check = self.settings.email_filter
+        if check is None:
+            return True
+        try:
+            answer = check(typed)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        except Exception:
+            logger.exception("email_filter failed; the sign-up was refused")
+            return False
+        return answer is True
 
     def _device_for_csrf(self, request: Request, now: float) -> str | None:
         raw = request.cookies.get(self.settings.device_cookie)
@@ -500,8 +535,10 @@ class Endpoints:
             headers.append((b"cache-control", b"no-store"))
         if reply.content_type.startswith("text/html"):
             headers.append((b"x-frame-options", b"DENY"))
-            if self.settings.trial_template is None:
-                headers.append((b"content-security-policy", PAGE_CSP.encode()))
+            # A publisher's trial_template may load its own styles and scripts: its pages keep
+            # the rules that cannot break a page (no framing, forms post here, no <base>).
+            policy = PAGE_CSP if self.settings.trial_template is None else TEMPLATE_CSP
+            headers.append((b"content-security-policy", policy.encode()))
         headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers)
         headers.extend((b"set-cookie", c.encode("latin-1")) for c in reply.cookies)
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})

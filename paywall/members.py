@@ -228,7 +228,9 @@ class JWTVerifier:
                     "verify_exp": False,
                     "verify_nbf": False,
                     "verify_iat": False,
-                    "verify_aud": settings.jwt_audience is not None,
+                    # Always: with no audience configured, a token that names one is
+                    # meant for someone else and is refused.
+                    "verify_aud": True,
                     "verify_iss": settings.jwt_issuer is not None,
                 },
             )
@@ -238,12 +240,29 @@ class JWTVerifier:
         return claims
 
     def subject(self, token: str, *, now: float | None = None) -> str:
-        """The member's stable id: the ``sub`` claim (``iss`` and ``jti`` are not identities)."""
+        """The member's stable id: the ``sub`` claim (``iss`` and ``jti`` are not identities).
+
+        With ``jwt_member_claim`` set, the token must also grant access: that
+        claim (a string, or a list of strings such as roles) must hold one of
+        ``jwt_member_values``. A token for a free plan verifies, but is no member.
+        """
         claims = self.verify(token, now=now)
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise InvalidToken("JWT has no subject")
+        if not grants_access(claims, self._settings):
+            raise InvalidToken("JWT does not grant access (jwt_member_claim)")
         return sub
+
+
+def grants_access(claims: Mapping[str, Any], settings: PaywallSettings) -> bool:
+    """Whether verified ``claims`` make a member under ``jwt_member_claim`` / ``jwt_member_values``."""
+    name = settings.jwt_member_claim
+    if name is None:
+        return True
+    value = claims.get(name)
+    held = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return any(isinstance(v, str) and v in settings.jwt_member_values for v in held)
 
 
 def _check_times(claims: Mapping[str, Any], now: float) -> None:

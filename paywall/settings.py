@@ -10,11 +10,14 @@ variables, the TOML file and command-line flags): see :meth:`PaywallSettings.fro
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import importlib
 import ipaddress
 import json
+import math
 import os
+import re
 import string
 import types
 import typing
@@ -25,6 +28,7 @@ from .errors import ConfigError
 
 MemberResolver = Callable[[Any], "bool | Awaitable[bool]"]
 EmailSender = Callable[[str, str], "Awaitable[None] | None"]
+EmailFilter = Callable[[str], "bool | Awaitable[bool]"]
 CopyProtection = Literal["block", "attribute", "off"]
 ProtectScope = Literal["article", "page"]
 
@@ -68,6 +72,7 @@ TRIAL_PLACEHOLDERS = frozenset(
 #: Placeholders the texts of the call to action may use.
 TEXT_PLACEHOLDERS = frozenset({"trial_days", "free_articles"})
 
+_CALLABLE_FIELDS = ("member_resolver", "email_sender", "email_filter")
 _SECRET_FIELDS = frozenset({"secret_key", "secret_key_fallbacks", "jwt_key", "admin_password"})
 _MIN_SECRET_LENGTH = 16
 _MIN_ADMIN_PASSWORD_LENGTH = 12
@@ -85,6 +90,7 @@ class PaywallSettings:
     article_paths: tuple[str, ...] = ()
     teaser_paragraphs: int = 3
     member_resolver: MemberResolver | None = None
+    member_resolver_timeout: float = 2.0
     prefix: str = "/_paywall"
     exclude_paths: tuple[str, ...] = ()
     max_body_bytes: int = 5 * 1024 * 1024
@@ -113,11 +119,15 @@ class PaywallSettings:
     cookie_domain: str | None = None
     privacy_url: str = "/privacy"
     terms_url: str = "/terms"
-    site_name: str = "this site"
+    site_name: str = ""
     trial_template: str | None = None
     email_confirmation: bool = False
     email_sender: EmailSender | None = None
+    email_filter: EmailFilter | None = None
     plus_addressing_is_same_reader: bool = True
+    dot_insensitive_domains: tuple[str, ...] = ("gmail.com", "googlemail.com")
+    trial_ip_daily_cap: int = 3
+    trial_network_daily_cap: int = 20
     max_form_bytes: int = 16 * 1024
     jwt_key: str | None = dataclasses.field(default=None, repr=False)
     jwt_jwks_file: str | None = None
@@ -125,10 +135,16 @@ class PaywallSettings:
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_cookie: str = "paywall_jwt"
+    jwt_member_claim: str | None = None
+    jwt_member_values: tuple[str, ...] = ()
 
     # --- metering ---------------------------------------------------------
     free_articles: int = 0
     meter_ip_daily_cap: int = 0
+    ip_prefix_v4: int = 32
+    ip_prefix_v6: int = 64
+    network_prefix_v4: int = 24
+    network_prefix_v6: int = 48
 
     # --- copy protection --------------------------------------------------
     copy_protection: CopyProtection = "block"
@@ -301,11 +317,13 @@ def import_object(name: str, path: str) -> Any:
 
 def _validate(s: PaywallSettings) -> None:
     _check_types(s)
-    if len(s.secret_key) < _MIN_SECRET_LENGTH:
-        raise ConfigError("secret_key", f"must be at least {_MIN_SECRET_LENGTH} characters of random text")
+    problem = weak_secret(s.secret_key)
+    if problem:
+        raise ConfigError("secret_key", problem)
     for key in s.secret_key_fallbacks:
-        if len(key) < _MIN_SECRET_LENGTH:
-            raise ConfigError("secret_key_fallbacks", f"each key must be at least {_MIN_SECRET_LENGTH} characters")
+        problem = weak_secret(key)
+        if problem:
+            raise ConfigError("secret_key_fallbacks", f"a key {problem}")
     _range(s, "trial_days", 1, 3650)
     _range(s, "teaser_paragraphs", 1, 100)
     _range(s, "max_body_bytes", 1024, 1024**3)
@@ -313,6 +331,17 @@ def _validate(s: PaywallSettings) -> None:
     _range(s, "max_form_bytes", 256, 1024**2)
     _range(s, "free_articles", 0, 1000)
     _range(s, "meter_ip_daily_cap", 0, 10**6)
+    _range(s, "trial_ip_daily_cap", 0, 10**6)
+    _range(s, "trial_network_daily_cap", 0, 10**6)
+    _range(s, "ip_prefix_v4", 8, 32)
+    _range(s, "ip_prefix_v6", 16, 128)
+    _range(s, "network_prefix_v4", 8, s.ip_prefix_v4)
+    _range(s, "network_prefix_v6", 16, s.ip_prefix_v6)
+    if not 0 < s.member_resolver_timeout <= 60:
+        raise ConfigError("member_resolver_timeout", "must be a number of seconds between 0 and 60")
+    for domain in s.dot_insensitive_domains:
+        if not _DOMAIN_RE.fullmatch(domain):
+            raise ConfigError("dot_insensitive_domains", f"not a lower-case domain name: {domain!r}")
     _range(s, "attribution_min_words", 1, 10_000)
     _range(s, "upstream_max_connections", 1, 100_000)
     for name in ("upstream_timeout", "upstream_connect_timeout"):
@@ -364,7 +393,7 @@ def _validate(s: PaywallSettings) -> None:
         if not value or any(c in value for c in ' ;,="\t\r\n'):
             raise ConfigError(name, "must be a non-empty cookie name without spaces, ';', ',' or '='")
 
-    for name in ("member_resolver", "email_sender"):
+    for name in _CALLABLE_FIELDS:
         value = getattr(s, name)
         if isinstance(value, str):
             value = import_object(name, value) if value else None
@@ -385,6 +414,10 @@ def _validate(s: PaywallSettings) -> None:
         from .members import jwt_verifier  # loads the key now: a bad one stops start-up
 
         jwt_verifier(s)
+        if not s.jwt_audience:
+            # Without an audience, any token the key ever signed (for a forum, a free
+            # plan, another app) would count as a member.
+            raise ConfigError("jwt_audience", "is required with jwt_key or jwt_jwks_file: the 'aud' your tokens carry")
 
     if s.public_url is not None and (
         not s.public_url.startswith(("http://", "https://")) or s.public_url.rstrip("/").count("/") > 2
@@ -402,12 +435,47 @@ def _validate(s: PaywallSettings) -> None:
         raise ConfigError("store", "must be sqlite:///path/to/file.db or redis://host:port/db")
 
 
+#: Least entropy a key must show, estimated from its length and alphabet.
+_MIN_SECRET_BITS = 64
+#: Least variety: Shannon's estimate from the key's own character frequencies.
+_MIN_SECRET_SPREAD_BITS = 32
+_CHARACTER_CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits)
+_DOMAIN_RE = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def weak_secret(key: str) -> str | None:
+    """Why ``key`` cannot sign readers' tokens, or None when it looks random enough.
+
+    Length alone proves nothing (``"a" * 24`` is long). A key must be at least
+    16 characters; no character may make up more than a third of it, nor may
+    it repeat a shorter pattern; its length times the bits of its alphabet
+    (lower case, upper case, digits, others) must reach 64 bits, and the
+    spread of its own characters 32 bits. A ``secrets.token_urlsafe(32)`` key
+    passes; a short random key is refused now and then when it happens to look
+    patterned (a character in a third of it), and another one does.
+    """
+    hint = 'generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+    if len(key) < _MIN_SECRET_LENGTH:
+        return f"must be at least {_MIN_SECRET_LENGTH} characters of random text; {hint}"
+    counts = collections.Counter(key)
+    if max(counts.values()) * 3 > len(key) or (key + key).find(key, 1) < len(key):
+        return f"is not random: it repeats a character or a pattern; {hint}"
+    alphabet = sum(len(chars) for chars in _CHARACTER_CLASSES if any(c in chars for c in key))
+    if any(not any(c in chars for chars in _CHARACTER_CLASSES) for c in key):
+        alphabet += 32  # punctuation and the rest
+    bits = len(key) * math.log2(alphabet)
+    spread = -sum(n * math.log2(n / len(key)) for n in counts.values())
+    if bits < _MIN_SECRET_BITS or spread < _MIN_SECRET_SPREAD_BITS:
+        return f"is too predictable (too few different characters for its length); {hint}"
+    return None
+
+
 def _check_types(s: PaywallSettings) -> None:
     hints = typing.get_type_hints(PaywallSettings)
     for field in dataclasses.fields(s):
         value = getattr(s, field.name)
         hint = hints[field.name]
-        if field.name in ("member_resolver", "email_sender"):
+        if field.name in _CALLABLE_FIELDS:
             continue
         if not _matches(value, hint):
             if typing.get_origin(hint) is Literal:
@@ -495,6 +563,10 @@ _JWT_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512
 
 
 def _check_jwt(s: PaywallSettings) -> None:
+    if (s.jwt_member_claim is None) != (not s.jwt_member_values):
+        raise ConfigError("jwt_member_values", "give jwt_member_claim and jwt_member_values together")
+    if s.jwt_member_claim is not None and not s.jwt_member_claim.strip():
+        raise ConfigError("jwt_member_claim", "must name a claim, like 'plan'")
     unknown = set(s.jwt_algorithms) - _JWT_ALGORITHMS
     if unknown:
         raise ConfigError("jwt_algorithms", f"unsupported: {sorted(unknown)} ('none' is never accepted)")

@@ -59,6 +59,8 @@ PAGE_CSP = (
     + base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
     + "'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: Content-Security-Policy when a ``trial_template`` replaces the page: what cannot break it.
+TEMPLATE_CSP = "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
 
 
 def esc(value: object) -> str:
@@ -66,15 +68,21 @@ def esc(value: object) -> str:
 
 
 def page(settings: PaywallSettings, *, title: str, body_html: str) -> str:
-    """A complete page around ``body_html`` (already safe HTML); ``title`` is escaped here."""
+    """A complete page around ``body_html`` (already safe HTML); ``title`` is escaped here.
+
+    Without a ``site_name`` the page names no site (never "this site").
+    """
+    name = settings.site_name.strip()
+    full_title = f"{esc(title)} · {esc(name)}" if name else esc(title)
+    site = f'<p class="site">{esc(name)}</p>' if name else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex, nofollow">'
-        f"<title>{esc(title)} · {esc(settings.site_name)}</title>"
+        f"<title>{full_title}</title>"
         f"<style>{_CSS}</style></head>"
-        f'<body><main><p class="site">{esc(settings.site_name)}</p>{body_html}</main></body></html>\n'
+        f"<body><main>{site}{body_html}</main></body></html>\n"
     )
 
 
@@ -114,7 +122,8 @@ def render_trial_form(settings: PaywallSettings, form: TrialForm) -> str:
         f'<label class="consent"><input type="checkbox" name="consent" value="yes" required{consent_described}>'
         "<span>I agree to the "
         f'<a href="{esc(settings.privacy_url)}">privacy policy</a> and '
-        f'<a href="{esc(settings.terms_url)}">terms of use</a> of {esc(settings.site_name)}.</span></label>'
+        f'<a href="{esc(settings.terms_url)}">terms of use</a> of {esc(settings.site_name.strip() or "this site")}.'
+        "</span></label>"
         f'<button type="submit">{esc(title)}</button>'
         "</form>"
     )

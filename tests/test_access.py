@@ -241,10 +241,10 @@ async def test_jwt_from_cookie_or_bearer(make_settings: Make, store: Store) -> N
 
 def test_misconfigured_jwt_key_stops_start_up(make_settings: Make) -> None:
     with pytest.raises(ConfigError) as info:
-        make_settings(jwt_key="too-short")
+        make_settings(jwt_audience="news", jwt_key="too-short")
     assert info.value.field == "jwt_key"
     with pytest.raises(ConfigError):
-        make_settings(jwt_key="-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----")
+        make_settings(jwt_audience="news", jwt_key="-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----")
 
 
 # ---------------------------------------------------------------------------

@@ -441,9 +441,9 @@ def _hs_jwt(header: dict[str, Any], payload: dict[str, Any], key: bytes = HS_SEC
 
 
 def test_jwt_missing_exp_none_alg_and_oversize_are_refused(make_settings: Make) -> None:
-    verifier = JWTVerifier(make_settings(jwt_key=HS_SECRET))
+    verifier = JWTVerifier(make_settings(jwt_audience="news.example", jwt_key=HS_SECRET))
     now = 1_800_000_000.0
-    good = _hs_jwt({"alg": "HS256", "typ": "JWT"}, {"sub": "m", "exp": now + 60})
+    good = _hs_jwt({"alg": "HS256", "typ": "JWT"}, {"sub": "m", "exp": now + 60, "aud": "news.example"})
     assert verifier.subject(good, now=now) == "m"
     for token in (
         _hs_jwt({"alg": "HS256"}, {"sub": "m"}),  # no exp: never expires
@@ -462,9 +462,9 @@ def test_jwks_kid_is_a_lookup_not_a_path(make_settings: Make, tmp_path: Path) ->
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [{"kty": "oct", "k": secret, "kid": "k1", "alg": "HS256"}]}))
     (tmp_path / "evil.json").write_text(json.dumps({"kty": "oct", "k": _b64(b"attacker-key" * 4)}))
-    verifier = JWTVerifier(make_settings(jwt_jwks_file=str(jwks)))
+    verifier = JWTVerifier(make_settings(jwt_audience="news.example", jwt_jwks_file=str(jwks)))
     now = 1_800_000_000.0
-    claims = {"sub": "m", "exp": now + 60}
+    claims = {"sub": "m", "exp": now + 60, "aud": "news.example"}
     assert verifier.subject(_hs_jwt({"alg": "HS256", "kid": "k1"}, claims), now=now) == "m"
     for kid in ("../evil.json", str(tmp_path / "evil.json"), "k1\x00", "K1", ["k1"]):
         with pytest.raises(InvalidToken):

@@ -138,6 +138,7 @@ def good_file(tmp_path: Path) -> Path:
         'secret_key_fallbacks = ["an-older-key-0123456789"]\n'
         'jwt_key = "jwt-shared-secret-0123456789-abcdefghij"\n'
         'jwt_algorithms = ["HS256"]\n'
+        'jwt_audience = "news.example"\n'
         "trial_days = 9\n"
         'trusted_proxies = ["10.0.0.0/8"]\n'
         "[server]\nport = 9009\n",
@@ -422,3 +423,37 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"], env=ENV)
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith("paywall ")
+
+
+def test_output_into_a_closed_pipe_is_no_traceback() -> None:
+    """``paywall check-config | head -1``: the reader leaves early, the command goes quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like head after its first line: every write now meets a closed pipe
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "paywall.cli", "check-config"],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PAYWALL_SECRET_KEY": SECRET},
+            timeout=30,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert b"Traceback" not in result.stderr and b"BrokenPipe" not in result.stderr, result.stderr
+    assert result.returncode == 141
+
+
+def test_check_config_into_head_through_a_shell() -> None:
+    result = subprocess.run(
+        f"{sys.executable} -m paywall.cli check-config | head -1",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PAYWALL_SECRET_KEY": SECRET},
+        timeout=30,
+        check=False,
+    )
+    assert result.stdout.decode().strip() == "# effective paywall settings (secrets masked)"
+    assert result.stderr == b"", result.stderr

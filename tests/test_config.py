@@ -38,7 +38,7 @@ def test_example_lists_every_field_with_a_comment() -> None:
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
     listed: dict[str, int] = {}
     for number, line in enumerate(lines):
-        match = re.match(r"^#?\s*([a-z_]+)\s*=", line)
+        match = re.match(r"^#?\s*([a-z0-9_]+)\s*=", line)
         if match and match.group(1) in PaywallSettings.field_names():
             listed.setdefault(match.group(1), number)
     assert set(listed) == set(PaywallSettings.field_names())

@@ -129,7 +129,7 @@ def test_rs256_with_pem_text_and_pem_file(make_settings: Make, tmp_path: Path, r
 
 
 def test_es256(make_settings: Make, ec_key: ec.EllipticCurvePrivateKey) -> None:
-    verifier = JWTVerifier(make_settings(jwt_key=public_pem(ec_key)))
+    verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=public_pem(ec_key)))
     token = jwt.encode(claims(), ec_key, algorithm="ES256")
     assert verifier.subject(token, now=NOW) == "reader-42"
 
@@ -139,7 +139,7 @@ def test_es256(make_settings: Make, ec_key: ec.EllipticCurvePrivateKey) -> None:
 
 
 def test_expired_and_not_yet_valid(make_settings: Make) -> None:
-    verifier = JWTVerifier(make_settings(jwt_key=HS_SECRET))
+    verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=HS_SECRET))
     token = jwt.encode(claims(exp=NOW + 60), HS_SECRET, algorithm="HS256")
     assert verifier.subject(token, now=NOW + 60) == "reader-42"  # within the leeway
     with pytest.raises(ExpiredToken):
@@ -173,7 +173,7 @@ def test_claims_are_checked(make_settings: Make, bad: dict[str, Any]) -> None:
 
 
 def test_wrong_secret_and_garbage(make_settings: Make) -> None:
-    verifier = JWTVerifier(make_settings(jwt_key=HS_SECRET))
+    verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=HS_SECRET))
     token = jwt.encode(claims(), "a-different-secret-that-is-long-enough-000", algorithm="HS256")
     for bad in (token, token[:-5], "abc", "a.b.c", "", "x" * 9000):
         with pytest.raises(InvalidToken):
@@ -184,7 +184,7 @@ def test_wrong_secret_and_garbage(make_settings: Make) -> None:
 def test_alg_none_is_refused(make_settings: Make, rsa_key: rsa.RSAPrivateKey, alg: str) -> None:
     unsigned = hand_made({"alg": alg, "typ": "JWT"}, claims(), None)
     for key in (HS_SECRET, public_pem(rsa_key)):
-        verifier = JWTVerifier(make_settings(jwt_key=key))
+        verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=key))
         with pytest.raises(InvalidToken):
             verifier.subject(unsigned, now=NOW)
         with pytest.raises(InvalidToken):
@@ -193,7 +193,7 @@ def test_alg_none_is_refused(make_settings: Make, rsa_key: rsa.RSAPrivateKey, al
 
 def test_algorithm_confusion_is_refused(make_settings: Make, rsa_key: rsa.RSAPrivateKey) -> None:
     pem = public_pem(rsa_key)
-    verifier = JWTVerifier(make_settings(jwt_key=pem))
+    verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=pem))
     assert verifier.subject(jwt.encode(claims(), rsa_key, algorithm="RS256"), now=NOW) == "reader-42"
     for secret in (pem.encode(), pem.strip().encode()):
         forged = hand_made({"alg": "HS256", "typ": "JWT"}, claims(sub="attacker"), secret)
@@ -204,13 +204,13 @@ def test_algorithm_confusion_is_refused(make_settings: Make, rsa_key: rsa.RSAPri
 def test_other_family_and_curve_are_refused(
     make_settings: Make, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    ec_verifier = JWTVerifier(make_settings(jwt_key=public_pem(ec_key)))
+    ec_verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=public_pem(ec_key)))
     with pytest.raises(InvalidToken):
         ec_verifier.subject(jwt.encode(claims(), rsa_key, algorithm="RS256"), now=NOW)
     p384 = ec.generate_private_key(ec.SECP384R1())
     with pytest.raises(InvalidToken):
         ec_verifier.subject(jwt.encode(claims(), p384, algorithm="ES384"), now=NOW)
-    rsa_verifier = JWTVerifier(make_settings(jwt_key=public_pem(rsa_key), jwt_algorithms=("RS512",)))
+    rsa_verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=public_pem(rsa_key), jwt_algorithms=("RS512",)))
     with pytest.raises(InvalidToken):
         rsa_verifier.subject(jwt.encode(claims(), rsa_key, algorithm="RS256"), now=NOW)
     assert rsa_verifier.subject(jwt.encode(claims(), rsa_key, algorithm="RS512"), now=NOW) == "reader-42"
@@ -273,7 +273,7 @@ def test_jwks_file_is_reread_when_it_changes(
 ) -> None:
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [jwk_of(rsa_key, "only")]}))
-    verifier = JWTVerifier(make_settings(jwt_jwks_file=str(jwks)))
+    verifier = JWTVerifier(make_settings(jwt_audience=AUD, jwt_jwks_file=str(jwks)))
     # With a single key, a token without kid is accepted.
     assert verifier.subject(jwt.encode(claims(), rsa_key, algorithm="RS256"), now=NOW) == "reader-42"
     new_token = jwt.encode(claims(), other_rsa_key, algorithm="RS256", headers={"kid": "new"})
@@ -297,26 +297,28 @@ def test_jwks_file_is_reread_when_it_changes(
 
 def test_unusable_keys_fail_at_construction(make_settings: Make, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     with pytest.raises(ConfigError, match="jwt_key"):
-        JWTVerifier(make_settings(jwt_key="short"))
+        JWTVerifier(make_settings(jwt_audience=AUD, jwt_key="short"))
     not_pem = tmp_path / "key.txt"
     not_pem.write_text("hello")
     with pytest.raises(ConfigError, match="jwt_key"):
-        JWTVerifier(make_settings(jwt_key=str(not_pem)))
+        JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=str(not_pem)))
     with pytest.raises(ConfigError, match="jwt_key"):
-        JWTVerifier(make_settings(jwt_key="-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----"))
+        JWTVerifier(
+            make_settings(jwt_audience=AUD, jwt_key="-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----")
+        )
     with pytest.raises(ConfigError, match="jwt_algorithms"):
-        JWTVerifier(make_settings(jwt_key=public_pem(rsa_key), jwt_algorithms=("HS256",)))
+        JWTVerifier(make_settings(jwt_audience=AUD, jwt_key=public_pem(rsa_key), jwt_algorithms=("HS256",)))
     bad_jwks = tmp_path / "jwks.json"
     bad_jwks.write_text("{not json")
     with pytest.raises(ConfigError, match="jwt_jwks_file"):
-        JWTVerifier(make_settings(jwt_jwks_file=str(bad_jwks)))
+        JWTVerifier(make_settings(jwt_audience=AUD, jwt_jwks_file=str(bad_jwks)))
     bad_jwks.write_text('{"no": "keys"}')
     with pytest.raises(ConfigError, match="jwt_jwks_file"):
-        JWTVerifier(make_settings(jwt_jwks_file=str(bad_jwks)))
+        JWTVerifier(make_settings(jwt_audience=AUD, jwt_jwks_file=str(bad_jwks)))
 
 
 def test_jwt_verifier_is_built_once_per_settings(make_settings: Make) -> None:
-    settings = make_settings(jwt_key=HS_SECRET)
+    settings = make_settings(jwt_audience=AUD, jwt_key=HS_SECRET)
     first = jwt_verifier(settings)
     assert first is not None and jwt_verifier(settings) is first
     assert jwt_verifier(make_settings()) is None

@@ -350,6 +350,9 @@ def test_app_that_stops_mid_body_never_leaks(make_settings: SettingsFactory) -> 
 # --------------------------------------------------------------------------- settings
 
 
+KEY = "k-0123456789abcdefghijklmnopqrst"
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -364,14 +367,14 @@ def test_app_that_stops_mid_body_never_leaks(make_settings: SettingsFactory) -> 
     ],
 )
 def test_bad_settings_fail_at_start_up(field: str, value: object) -> None:
-    values: dict[str, Any] = {"secret_key": "k" * 32, field: value}
+    values: dict[str, Any] = {"secret_key": KEY, field: value}
     with pytest.raises(ConfigError) as info:
         PaywallSettings(**values)
     assert info.value.field == field
 
 
 def test_settings_are_immutable() -> None:
-    settings = PaywallSettings(secret_key="k" * 32)
+    settings = PaywallSettings(secret_key=KEY)
     with pytest.raises(AttributeError):
         settings.trial_days = 3  # type: ignore[misc]
 
@@ -379,7 +382,7 @@ def test_settings_are_immutable() -> None:
 def test_settings_from_env_reads_every_kind_of_field() -> None:
     settings = PaywallSettings.from_env(
         {
-            "PAYWALL_SECRET_KEY": "k" * 32,
+            "PAYWALL_SECRET_KEY": KEY,
             "PAYWALL_TRIAL_DAYS": "10",
             "PAYWALL_EXCLUDE_PATHS": "/static/, /api/",
             "PAYWALL_COOKIE_SECURE": "true",
@@ -394,7 +397,7 @@ def test_settings_from_env_reads_every_kind_of_field() -> None:
     assert settings.article_selector == "main .story"
     assert settings.upstream_timeout == 2.5
     with pytest.raises(ConfigError):
-        PaywallSettings.from_env({"PAYWALL_SECRET_KEY": "k" * 32, "PAYWALL_TRIAL_DAYS": "seven"})
+        PaywallSettings.from_env({"PAYWALL_SECRET_KEY": KEY, "PAYWALL_TRIAL_DAYS": "seven"})
 
 
 def test_add_middleware_style_mounting(make_settings: SettingsFactory) -> None:

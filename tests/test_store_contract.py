@@ -23,11 +23,13 @@ from pathlib import Path
 import anyio
 import pytest
 import redis as redis_sync
+from redis.crc import key_slot
 
 from paywall.errors import StoreUnavailable
 from paywall.store import EventCount, Store, TrialOutcome, TrialResult, open_store
 from paywall.store.redis import IP_DAY_SECONDS, METER_MARGIN, RedisStore, meter_ttl
 from paywall.store.sqlite import SQLiteStore
+from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer, RedisServerMissing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +75,27 @@ def redis_url() -> Iterator[str]:
         server.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisCluster]:
+    """A three-master Redis Cluster on 127.0.0.1, started for this module."""
+    try:
+        made = RedisCluster()
+    except RedisServerMissing as exc:
+        pytest.fail(str(exc))
+    try:
+        made.start()
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -83,6 +105,10 @@ async def new_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path
     """A factory of store objects that all share one fresh, empty backing store."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path}/paywall.db"
+    elif backend == "redis-cluster":
+        nodes: RedisCluster = request.getfixturevalue("cluster")
+        nodes.flush()
+        url = nodes.url
     else:
         url = request.getfixturevalue("redis_url")
         with redis_sync.Redis.from_url(url) as raw:
@@ -419,6 +445,57 @@ async def test_meter_is_atomic_under_concurrency(new_store: StoreFactory) -> Non
 
 
 @pytest.mark.anyio
+async def test_take_quota_counts_every_counter_or_none(store: Store) -> None:
+    caps = {"address:a": 2, "network": 3}
+    bucket = "trial:2026-11-05:net-1"
+    assert await store.take_quota(bucket=bucket, caps=caps, ttl=60)
+    assert await store.take_quota(bucket=bucket, caps=caps, ttl=60)
+    assert not await store.take_quota(bucket=bucket, caps=caps, ttl=60)  # the address is full
+    # Another address of the network: the network counter was not moved by the refusal.
+    other = {"address:b": 2, "network": 3}
+    assert await store.take_quota(bucket=bucket, caps=other, ttl=60)
+    assert not await store.take_quota(bucket=bucket, caps=other, ttl=60)  # the network is full
+    assert await store.take_quota(bucket="trial:2026-11-06:net-1", caps=caps, ttl=60)  # a new window
+
+
+@pytest.mark.anyio
+async def test_take_quota_is_atomic_under_concurrency(new_store: StoreFactory) -> None:
+    stores = [new_store(), new_store()]
+    results: list[bool] = []
+
+    async def take(i: int) -> None:
+        results.append(await stores[i % 2].take_quota(bucket="b", caps={"x": 5, "y": 7}, ttl=60))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(30):
+            tg.start_soon(take, i)
+    assert results.count(True) == 5
+
+
+@pytest.mark.anyio
+async def test_meter_ip_cap_and_device_limit_hold_together_under_concurrency(new_store: StoreFactory) -> None:
+    """Many devices behind one address, each reading many articles at once: neither limit is exceeded."""
+    a, b = new_store(), new_store()
+    allowed: Counter[str] = Counter()
+
+    async def read(i: int) -> None:
+        device = f"dev-{i % 4}"
+        result = await (a if i % 2 else b).meter(
+            device_id=device, article_key=f"/a{i // 4}", period="2026-11", limit=3, ip="net", day="d", ip_cap=7
+        )
+        if result.allowed:
+            allowed[device] += 1
+
+    async with anyio.create_task_group() as tg:
+        for i in range(40):
+            tg.start_soon(read, i)
+    assert sum(allowed.values()) == 7
+    assert all(n <= 3 for n in allowed.values())
+    used = [await a.meter_used(device_id=f"dev-{d}", period="2026-11") for d in range(4)]
+    assert sum(used) == 7
+
+
+@pytest.mark.anyio
 async def test_record_event(store: Store) -> None:
     assert isinstance(store, SQLiteStore | RedisStore)
     await store.record_event({"kind": "gate", "path": "/a", "level": "anonymous", "at": T0})
@@ -666,8 +743,8 @@ async def test_redis_keys_prefix_and_expiry(redis_url: str) -> None:
         assert keys and all(k.startswith("site1:") for k in keys)
         meter_key = "site1:meter:2026-11:dev"
         assert 0 < raw.ttl(meter_key) <= longest_meter_ttl
-        assert 0 < raw.ttl("site1:ipday:2026-11-05:1.2.3.4") <= IP_DAY_SECONDS
-        assert raw.ttl("site1:trial_email:ann@example.com") == -1  # one trial per e-mail, for good
+        assert 0 < raw.ttl("site1:{quota:ipday:2026-11-05:1.2.3.4}:opened") <= IP_DAY_SECONDS
+        assert raw.ttl("site1:{trials}:email:ann@example.com") == -1  # one trial per e-mail, for good
         assert 400 * DAY < raw.ttl("site1:counts:2026-11-05") <= 402 * DAY
         assert raw.xlen("site1:events") < 300  # capped (approximately, by whole nodes)
         assert (await store.recent_events(limit=1)) == [{"n": 299}]
@@ -701,6 +778,10 @@ def test_store_used_from_successive_event_loops(backend: str, request: pytest.Fi
         with redis_sync.Redis.from_url(url) as raw:
             raw.flushdb()
         store = open_store(url)
+    elif backend == "redis-cluster":
+        nodes: RedisCluster = request.getfixturevalue("cluster")
+        nodes.flush()
+        store = open_store(nodes.url)
     else:
         store = open_store(f"sqlite:///{tmp_path}/loops.db")
 
@@ -765,3 +846,25 @@ async def test_redis_server_that_never_answers_times_out_fast() -> None:
         await _assert_every_call_unavailable(store)
         assert time.monotonic() - began < 3
         await store.aclose()
+
+
+@pytest.mark.redis
+@pytest.mark.anyio
+async def test_cluster_spreads_readers_over_the_masters(cluster: RedisCluster) -> None:
+    """Meters (the bulk of the keys) land on every master; the trial rules keep one slot."""
+    cluster.flush()
+    store = open_store(cluster.url)
+    assert isinstance(store, RedisStore) and store.cluster
+    for i in range(60):
+        result = await store.meter(
+            device_id=f"device-{i}", article_key="/a", period="2026-11", limit=3, ip=f"10.0.0.{i}", day="d", ip_cap=2
+        )
+        assert result.allowed
+    await start(store, "ann@example.com", "device-0")
+    assert all(count > 0 for count in cluster.keys_per_node())
+    trial_slots = {
+        key_slot(key.encode())
+        for key in ("paywall:{trials}:email:a", "paywall:{trials}:device:b", "paywall:{trials}:index")
+    }
+    assert len(trial_slots) == 1
+    await store.aclose()

@@ -100,7 +100,7 @@ def test_missing_token_is_invalid(make_settings: Make) -> None:
 
 def test_foreign_key_is_refused(make_settings: Make) -> None:
     ours = make_settings(secret_key=NEW_KEY)
-    theirs = make_settings(secret_key="someone-elses-key-000000000000")
+    theirs = make_settings(secret_key="someone-elses-key-7f3a9c2e51d8")
     token = issue_trial_token(theirs, "trial-1", NOW + 3600, now=NOW)
     with pytest.raises(InvalidToken):
         load_trial_token(ours, token, now=NOW)

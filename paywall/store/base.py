@@ -151,6 +151,16 @@ class Store(abc.ABC):
     async def meter_used(self, *, device_id: str, period: str) -> int: ...
 
     @abc.abstractmethod
+    async def take_quota(self, *, bucket: str, caps: Mapping[str, int], ttl: int) -> bool:
+        """Atomically add one to every counter of ``bucket`` when each is below its cap.
+
+        ``caps`` maps a counter's name to its cap. Answers True when taken;
+        False (and nothing counted) when any counter is at its cap. A bucket is
+        one limit window, like ``"trial:2026-11-05:203.0.113.0/24"``: its counters
+        start from zero and are forgotten ``ttl`` seconds after the last take.
+        """
+
+    @abc.abstractmethod
     async def record_event(self, event: Mapping[str, Any]) -> None:
         """Append one access-decision event (kept for publisher statistics)."""
 

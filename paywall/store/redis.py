@@ -8,21 +8,35 @@ everywhere on the next request.
 
 Keys (``prefix`` defaults to ``paywall:``)::
 
-    {prefix}trial:{trial_id}       hash   the trial
-    {prefix}trial_email:{email}    string trial id taken by this e-mail
-    {prefix}trial_device:{device}  string trial id taken by this device
-    {prefix}trials                 zset   trial ids scored by start time
-    {prefix}meter:{period}:{device} set   articles counted; expires after the period
-    {prefix}ipday:{day}:{ip}       string new articles opened from ip; expires in 2 days
-    {prefix}events                 stream access events, capped (approximately)
-    {prefix}counts:{day}           hash   event counts of one day, field [kind, article, variant, detail]
+    {prefix}{trials}:trial:{trial_id}    hash   the trial
+    {prefix}{trials}:email:{email}       string trial id taken by this e-mail
+    {prefix}{trials}:device:{device}     string trial id taken by this device
+    {prefix}{trials}:index               zset   trial ids scored by start time
+    {prefix}meter:{period}:{device}      set    articles counted; expires after the period
+    {prefix}{quota:BUCKET}:NAME          string counters of one limit window (per-address
+                                                caps); expire with the window
+    {prefix}events                       stream access events, capped (approximately)
+    {prefix}counts:{day}                 hash   event counts of one day, field [kind, article, variant, detail]
+
+**Redis Cluster.** With ``?cluster=yes`` in the URL (any node of the cluster
+as host and port) the store talks to a Redis Cluster, or a managed service
+that speaks its protocol. A script may only touch keys of one hash slot, so
+keys that one rule reads together share a hash tag (the part in braces): all
+trial keys, since "one trial per e-mail and per device" spans both; and the
+counters of one quota bucket. The monthly meter spans two things that cannot
+share a slot (the device's set, the address's day counter), so it takes them
+in turn, each atomically: the device's room is checked, the address's quota
+taken, then the article added only if the device still has room, and the
+quota given back when it has not. Neither limit is ever exceeded; a lost race
+at worst refuses a read.
 
 Timeouts are short so that a store that is down costs a reader a moment, not a
 hang: the page fails closed on :class:`~paywall.errors.StoreUnavailable`. The
 connection pool reconnects by itself on the next call once Redis is back.
 
 URL options beyond redis-py's own (``socket_timeout``, ``socket_connect_timeout``,
-``max_connections``, ...): ``prefix`` (key prefix) and ``events_max`` (stream cap).
+``max_connections``, ...): ``prefix`` (key prefix), ``events_max`` (stream cap)
+and ``cluster`` (``yes`` for Redis Cluster).
 """
 
 from __future__ import annotations
@@ -39,7 +53,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -74,7 +88,7 @@ IP_DAY_SECONDS = 2 * 86400
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
-# KEYS: email key, device key, trial hash key, trials zset
+# KEYS: email key, device key, trial hash key, trials zset (one hash slot)
 # ARGV: trial_id, email, device_id ("" = none), started_at, ends_at, trial key prefix
 _START_TRIAL = """
 local function trial_of(id)
@@ -97,7 +111,7 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 return {'started', trial_of(ARGV[1])}
 """
 
-# KEYS: email key; ARGV: trial key prefix
+# KEYS: email key; ARGV: trial key prefix (same hash slot)
 _REVOKE = """
 local id = redis.call('GET', KEYS[1])
 if not id then return 0 end
@@ -107,24 +121,37 @@ redis.call('HSET', key, 'revoked', '1')
 return 1
 """
 
-# KEYS: meter set, ip day counter
-# ARGV: article, limit, ip_cap (0 = off), meter ttl, ip ttl
-# Returns {allowed, used, ip_capped}
+# KEYS: meter set; ARGV: article, limit, meter ttl, add ("1": add when there is room, "0": only look)
+# Returns {state, used}: 1 = a re-read (free), 3 = counted now, 0 = limit reached, 2 = room for one more
 _METER = """
 local used = redis.call('SCARD', KEYS[1])
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1, used, 0} end
-local limit = tonumber(ARGV[2])
-if used >= limit then return {0, used, 0} end
-local cap = tonumber(ARGV[3])
-if cap > 0 then
-  local opened = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if opened >= cap then return {0, used, 1} end
-  redis.call('INCR', KEYS[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1, used} end
+if used >= tonumber(ARGV[2]) then return {0, used} end
+if ARGV[4] ~= '1' then return {2, used} end
 redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return {1, used + 1, 0}
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {3, used + 1}
+"""
+
+# KEYS: the counters of one quota bucket (one hash slot); ARGV: ttl, then each counter's cap
+# Adds one to every counter when all are below their caps; returns 1, else 0 and changes nothing.
+_TAKE_QUOTA = """
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then return 0 end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return 1
+"""
+
+# KEYS: the counters of one quota bucket; gives back what _TAKE_QUOTA took
+_GIVE_BACK_QUOTA = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 1
 """
 
 
@@ -147,13 +174,15 @@ def meter_ttl(period: str, now: float) -> int:
     return remaining + METER_MARGIN
 
 
-def _split_url(url: str) -> tuple[str, str, int]:
+def _split_url(url: str) -> tuple[str, str, int, bool]:
     """Take our own options out of the query; redis-py refuses unknown ones."""
     parts = urlsplit(url)
-    prefix, events_max = DEFAULT_PREFIX, DEFAULT_EVENTS_MAX
+    prefix, events_max, cluster = DEFAULT_PREFIX, DEFAULT_EVENTS_MAX, False
     kept: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key == "prefix":
+            if "{" in value or "}" in value:
+                raise ValueError(f"redis URL prefix must not contain braces (they make hash tags): {url!r}")
             prefix = value
         elif key == "events_max":
             try:
@@ -162,9 +191,13 @@ def _split_url(url: str) -> tuple[str, str, int]:
                 raise ValueError(f"redis URL events_max must be an integer: {url!r}") from None
             if events_max < 1:
                 raise ValueError(f"redis URL events_max must be at least 1: {url!r}")
+        elif key == "cluster":
+            if value.lower() not in ("yes", "true", "1", "no", "false", "0"):
+                raise ValueError(f"redis URL cluster must be yes or no: {url!r}")
+            cluster = value.lower() in ("yes", "true", "1")
         else:
             kept.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), prefix, events_max
+    return urlunsplit(parts._replace(query=urlencode(kept))), prefix, events_max, cluster
 
 
 def _trial(fields: Mapping[str, str] | list[str]) -> Trial:
@@ -184,14 +217,43 @@ def _trial(fields: Mapping[str, str] | list[str]) -> Trial:
 
 
 class _Client:
-    """A redis-py client and its scripts, bound to the event loop that made them."""
+    """A redis-py client (single server or cluster) and its scripts, bound to the event loop that made them."""
 
-    def __init__(self, url: str, kwargs: Mapping[str, Any]) -> None:
+    def __init__(self, url: str, kwargs: Mapping[str, Any], *, cluster: bool) -> None:
         self.loop = asyncio.get_running_loop()
-        self.redis: Redis[str] = Redis.from_url(url, **kwargs)
+        self.cluster = cluster
+        self.redis: Any
+        if cluster:
+            self.redis = RedisCluster.from_url(url, **kwargs)
+        else:
+            self.redis = Redis.from_url(url, **kwargs)
         self.start_trial: AsyncScript = self.redis.register_script(_START_TRIAL)
         self.revoke: AsyncScript = self.redis.register_script(_REVOKE)
         self.meter: AsyncScript = self.redis.register_script(_METER)
+        self.take_quota: AsyncScript = self.redis.register_script(_TAKE_QUOTA)
+        self.give_back_quota: AsyncScript = self.redis.register_script(_GIVE_BACK_QUOTA)
+        self._ready = not cluster
+        self._ready_lock = asyncio.Lock()
+
+    async def ready(self) -> _Client:
+        """The client, its cluster map loaded once.
+
+        redis-py's cluster client loads the map of slots lazily, and many
+        concurrent first calls racing to load it can break connections; so the
+        first caller loads it while the others wait.
+        """
+        if not self._ready:
+            async with self._ready_lock:
+                if not self._ready:
+                    await self.redis.initialize()
+                    self._ready = True
+        return self
+
+    async def aclose(self) -> None:
+        if self.cluster:
+            await self.redis.aclose()
+        else:
+            await self.redis.connection_pool.disconnect()
 
 
 class RedisStore(Store):
@@ -205,11 +267,13 @@ class RedisStore(Store):
         events_max: int = DEFAULT_EVENTS_MAX,
         socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        cluster: bool = False,
     ) -> None:
         parse_url(url)  # a malformed URL is a configuration error, raised now (ValueError)
         self.url = url
         self.prefix = prefix
         self.events_max = events_max
+        self.cluster = cluster
         # URL query options win over these defaults (redis-py's rule).
         self._kwargs: dict[str, Any] = {
             "socket_timeout": socket_timeout,
@@ -221,20 +285,33 @@ class RedisStore(Store):
             "retry": Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
             "health_check_interval": 0,
         }
+        if cluster:
+            # The cluster client retries and follows MOVED redirections itself; a
+            # failover takes seconds, during which readers get the teaser.
+            self._kwargs = {k: v for k, v in self._kwargs.items() if k != "health_check_interval"}
+            self._kwargs["retry"] = Retry(NoBackoff(), 2, supported_errors=(redis_errors.ConnectionError,))
         self._client: _Client | None = None
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
-        redis_url, prefix, events_max = _split_url(url)
-        return cls(redis_url, prefix=prefix, events_max=events_max)
+        redis_url, prefix, events_max, cluster = _split_url(url)
+        return cls(redis_url, prefix=prefix, events_max=events_max, cluster=cluster)
 
     def __repr__(self) -> str:
         parts = urlsplit(self.url)  # never show credentials
         where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else ""
-        return f"RedisStore({parts.scheme}://{where}{parts.path}, prefix={self.prefix!r})"
+        kind = ", cluster" if self.cluster else ""
+        return f"RedisStore({parts.scheme}://{where}{parts.path}, prefix={self.prefix!r}{kind})"
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
+
+    def _trial_key(self, *parts: str) -> str:
+        """A key of the trial rules: all share one hash slot (``{trials}``)."""
+        return self.prefix + "{trials}:" + ":".join(parts)
+
+    def _quota_key(self, bucket: str, name: str) -> str:
+        return f"{self.prefix}{{quota:{bucket}}}:{name}"
 
     def _get_client(self) -> _Client:
         """The client for the running event loop.
@@ -244,13 +321,13 @@ class RedisStore(Store):
         """
         client = self._client
         if client is None or client.loop is not asyncio.get_running_loop() or client.loop.is_closed():
-            client = _Client(self.url, self._kwargs)
+            client = _Client(self.url, self._kwargs, cluster=self.cluster)
             self._client = client
         return client
 
     async def _do(self, fn: Callable[[_Client], Awaitable[T]]) -> T:
         try:
-            return await fn(self._get_client())
+            return await fn(await self._get_client().ready())
         except (redis_errors.RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis store unavailable: {type(exc).__name__}: {exc}") from exc
         except UnicodeDecodeError as exc:
@@ -266,12 +343,12 @@ class RedisStore(Store):
         An empty ``device_id`` means "no device known": only the e-mail rule applies.
         """
         keys = [
-            self._key("trial_email", email),
-            self._key("trial_device", device_id),
-            self._key("trial", trial_id),
-            self._key("trials"),
+            self._trial_key("email", email),
+            self._trial_key("device", device_id),
+            self._trial_key("trial", trial_id),
+            self._trial_key("index"),
         ]
-        args = [trial_id, email, device_id, repr(float(started_at)), repr(float(ends_at)), self._key("trial", "")]
+        args = [trial_id, email, device_id, repr(float(started_at)), repr(float(ends_at)), self._trial_key("trial", "")]
 
         async def op(client: _Client) -> Any:
             return await client.start_trial(keys=keys, args=args)
@@ -286,7 +363,7 @@ class RedisStore(Store):
 
     async def get_trial(self, trial_id: str) -> Trial | None:
         async def op(client: _Client) -> dict[str, str]:
-            result: dict[str, str] = await client.redis.hgetall(self._key("trial", trial_id))
+            result: dict[str, str] = await client.redis.hgetall(self._trial_key("trial", trial_id))
             return result
 
         fields = await self._do(op)
@@ -294,12 +371,12 @@ class RedisStore(Store):
 
     async def list_trials(self) -> list[Trial]:
         async def op(client: _Client) -> list[dict[str, str]]:
-            ids: list[str] = await client.redis.zrevrange(self._key("trials"), 0, -1)
+            ids: list[str] = await client.redis.zrevrange(self._trial_key("index"), 0, -1)
             found: list[dict[str, str]] = []
             for start in range(0, len(ids), 500):
                 async with client.redis.pipeline(transaction=False) as pipe:
                     for trial_id in ids[start : start + 500]:
-                        pipe.hgetall(self._key("trial", trial_id))
+                        pipe.hgetall(self._trial_key("trial", trial_id))
                     found.extend(await pipe.execute())
             return found
 
@@ -309,7 +386,7 @@ class RedisStore(Store):
         """Revoke the trial of ``email``; returns 1 if it has one (now revoked), else 0."""
 
         async def op(client: _Client) -> Any:
-            return await client.revoke(keys=[self._key("trial_email", email)], args=[self._key("trial", "")])
+            return await client.revoke(keys=[self._trial_key("email", email)], args=[self._trial_key("trial", "")])
 
         return int(await self._do(op))
 
@@ -326,20 +403,51 @@ class RedisStore(Store):
         day: str = "",
         ip_cap: int = 0,
     ) -> MeterResult:
-        """Count one read; the per-IP cap counts new articles opened from ``ip`` on ``day``."""
-        cap = ip_cap if ip and ip_cap > 0 else 0
-        keys = [self._key("meter", period, device_id), self._key("ipday", day, ip or "")]
-        args: list[str | int] = [article_key, int(limit), cap, meter_ttl(period, time.time()), IP_DAY_SECONDS]
+        """Count one read; the per-IP cap counts new articles opened from ``ip`` on ``day``.
 
-        async def op(client: _Client) -> Any:
-            return await client.meter(keys=keys, args=args)
+        The device's set and the address's counter live in different hash slots,
+        so the rule is taken in steps (see the module docstring); each step is atomic.
+        """
+        meter_key = self._key("meter", period, device_id)
+        ttl = meter_ttl(period, time.time())
+        capped = bool(ip) and ip_cap > 0
+        bucket = f"ipday:{day}:{ip}"
 
-        reply = await self._do(op)
-        try:
-            allowed, used, capped = (int(x) for x in reply)
-        except (TypeError, ValueError) as exc:
-            raise StoreUnavailable(f"redis store answered badly: {reply!r}") from exc
-        return MeterResult(allowed=bool(allowed), used=used, limit=limit, ip_capped=bool(capped))
+        async def step(client: _Client, add: bool) -> tuple[int, int]:
+            reply = await client.meter(keys=[meter_key], args=[article_key, int(limit), ttl, "1" if add else "0"])
+            try:
+                state, used = (int(x) for x in reply)
+            except (TypeError, ValueError) as exc:
+                raise StoreUnavailable(f"redis store answered badly: {reply!r}") from exc
+            return state, used
+
+        async def op(client: _Client) -> MeterResult:
+            state, used = await step(client, add=not capped)
+            if state == 2:
+                if not await self._take(client, bucket, {"opened": ip_cap}, IP_DAY_SECONDS):
+                    return MeterResult(allowed=False, used=used, limit=limit, ip_capped=True)
+                state, used = await step(client, add=True)
+                if state != 3:  # another request filled the meter, or counted this article, meanwhile
+                    await self._give_back(client, bucket, ("opened",))
+            return MeterResult(allowed=state in (1, 3), used=used, limit=limit)
+
+        return await self._do(op)
+
+    async def take_quota(self, *, bucket: str, caps: Mapping[str, int], ttl: int) -> bool:
+        """Add one to each counter of ``bucket`` when all are below their caps (one atomic script)."""
+
+        async def op(client: _Client) -> bool:
+            return await self._take(client, bucket, caps, ttl)
+
+        return await self._do(op)
+
+    async def _take(self, client: _Client, bucket: str, caps: Mapping[str, int], ttl: int) -> bool:
+        names = sorted(caps)
+        keys = [self._quota_key(bucket, name) for name in names]
+        return bool(await client.take_quota(keys=keys, args=[int(ttl), *(int(caps[n]) for n in names)]))
+
+    async def _give_back(self, client: _Client, bucket: str, names: tuple[str, ...]) -> None:
+        await client.give_back_quota(keys=[self._quota_key(bucket, name) for name in names])
 
     async def meter_used(self, *, device_id: str, period: str) -> int:
         async def op(client: _Client) -> int:
@@ -424,4 +532,4 @@ class RedisStore(Store):
             return
         if client.loop is running:
             with contextlib.suppress(redis_errors.RedisError, OSError):
-                await client.redis.connection_pool.disconnect()
+                await client.aclose()

@@ -78,6 +78,14 @@ CREATE TABLE IF NOT EXISTS meter_ip_days (
     created_at REAL NOT NULL,
     PRIMARY KEY (ip, day)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quotas (
+    bucket TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (bucket, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS quotas_expiry ON quotas (expires_at);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -398,8 +406,37 @@ class SQLiteStore(Store):
                 conn.execute("DELETE FROM meter_reads WHERE created_at < ?", (now - METER_RETENTION,))
                 conn.execute("DELETE FROM meter_ip_days WHERE created_at < ?", (now - IP_DAY_RETENTION,))
                 conn.execute("DELETE FROM event_counts WHERE day < ?", (oldest_kept_day(now),))
+                conn.execute("DELETE FROM quotas WHERE expires_at <= ?", (now,))
 
             self._write(conn, body)
+
+    async def take_quota(self, *, bucket: str, caps: Mapping[str, int], ttl: int) -> bool:
+        """All counters checked and counted in one ``BEGIN IMMEDIATE`` transaction."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+
+            def body() -> bool:
+                conn.execute("DELETE FROM quotas WHERE bucket = ? AND expires_at <= ?", (bucket, now))
+                for name, cap in caps.items():
+                    row = conn.execute(
+                        "SELECT count FROM quotas WHERE bucket = ? AND name = ?", (bucket, name)
+                    ).fetchone()
+                    if row is not None and row[0] >= cap:
+                        return False
+                for name in caps:
+                    conn.execute(
+                        "INSERT INTO quotas (bucket, name, count, expires_at) VALUES (?, ?, 1, ?) "
+                        "ON CONFLICT (bucket, name) DO UPDATE SET count = count + 1, expires_at = excluded.expires_at",
+                        (bucket, name, now + ttl),
+                    )
+                return True
+
+            result = self._write(conn, body)
+            self._maybe_prune(conn, now)
+            return result
+
+        return await self._call(op)
 
     async def meter_used(self, *, device_id: str, period: str) -> int:
         def op(conn: sqlite3.Connection) -> int:
