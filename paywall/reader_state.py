@@ -127,9 +127,7 @@ class ReaderState:
     and the access (one store read when metering is on) is computed once too.
     """
 
-    def __init__(
-        self, identify: Callable[[], Awaitable[Reader]], settings: PaywallSettings, store: Store
-    ) -> None:
+    def __init__(self, identify: Callable[[], Awaitable[Reader]], settings: PaywallSettings, store: Store) -> None:
         self._identify = identify
         self._settings = settings
         self._store = store

@@ -189,21 +189,7 @@ CONTENT_TYPES = {
     "a charset header that lies (says latin-1, is UTF-8)": b"text/html; charset=iso-8859-1",
 }
 #: Cases today's engine gets wrong; the new engine must turn them green (strict: an unexpected pass fails).
-KNOWN_FAILURES: dict[str, str] = {
-    "two html and body elements": (
-        "a second <html><body><article> after </html> merges into the body as a second article with the "
-        "same text; today's engine gates one and leaves the copy in the other"
-    ),
-    "a page made only of an unterminated comment": (
-        "the whole page is one unterminated <!--: today's engine finds no article and passes it whole"
-    ),
-    "an unterminated comment before the article": (
-        "an unterminated <!-- swallows the article: no article is found and the page passes whole"
-    ),
-    "an unterminated script before the article": (
-        "an unterminated <script> swallows the article as script text: the page passes whole"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -295,11 +281,6 @@ def test_hostile_fragments_never_leak_or_break(body: bytes) -> None:
     check(serve(body))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unterminated comment or raw-text element (<!--, <script>, <textarea>...) inside the article "
-    "turns the rest of the article into text that today's engine leaves in the page",
-)
 @PROPERTY
 @given(hostile_documents(FRAGMENTS + SWALLOWING))
 def test_swallowing_fragments_never_leak_or_break(body: bytes) -> None:

@@ -31,7 +31,7 @@ from paywall.store.sqlite import SQLiteStore
 from paywall.tokens import VARIANT, sign
 from tests.apps.gate_app import SECRET_WORDS
 from tests.apps.insights_app import site
-from tests.conftest import assert_no_leak
+from tests.conftest import SECRET, assert_no_leak
 
 SettingsFactory = Callable[..., PaywallSettings]
 PASSWORD = "correct horse battery staple"
@@ -418,7 +418,7 @@ def test_uvicorn_shutdown_writes_what_was_counted(tmp_path: Path) -> None:
     from tests.servers import run_uvicorn
 
     store = f"sqlite:///{tmp_path}/paywall.db"
-    env = {"PAYWALL_SECRET_KEY": "x" * 32, "PAYWALL_STORE": store}
+    env = {"PAYWALL_SECRET_KEY": SECRET, "PAYWALL_STORE": store}
     with run_uvicorn("tests.apps.insights_app:build_app", env, factory=True) as url:
         for _ in range(5):
             assert httpx.get(f"{url}/story/1", timeout=10).status_code == 200

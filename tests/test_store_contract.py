@@ -745,7 +745,7 @@ async def test_redis_keys_prefix_and_expiry(redis_url: str) -> None:
         assert 0 < raw.ttl(meter_key) <= longest_meter_ttl
         assert 0 < raw.ttl("site1:{quota:ipday:2026-11-05:1.2.3.4}:opened") <= IP_DAY_SECONDS
         assert raw.ttl("site1:{trials}:email:ann@example.com") == -1  # one trial per e-mail, for good
-        assert 400 * DAY < raw.ttl("site1:counts:2026-11-05") <= 402 * DAY
+        assert 400 * DAY < raw.ttl("site1:{counts}:2026-11-05") <= 402 * DAY
         assert raw.xlen("site1:events") < 300  # capped (approximately, by whole nodes)
         assert (await store.recent_events(limit=1)) == [{"n": 299}]
         await store.aclose()

@@ -84,6 +84,7 @@ class Page:
             started = time.perf_counter()
             tree = LexborHTMLParser(text, scripting=True)
             report.timings["parse"] = _ms(started)
+            _refuse_swallowed_tail(tree, text)
             return cls(tree, selector=selector, report=report)
         except RewriteError:
             raise
@@ -192,6 +193,40 @@ class Page:
         report.teaser_text = " ".join(teaser)
         report.withheld_words = len(words(" ".join(withheld)))
         return inject_head(out, head_html)
+
+
+SWALLOWED_WORDS = 30
+"""An unterminated comment or script that swallows this many words at the end of a page is refused."""
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes"})
+
+
+def _refuse_swallowed_tail(tree: LexborHTMLParser, text: str) -> None:
+    """Refuse a page whose end is swallowed by an unterminated ``<!--``, ``<script>``, ``<textarea>``...
+
+    Browsers do not show what such an opening swallows, so no article is found
+    in it, yet its words are in the bytes a page passed whole would send. A
+    page that ends that way, with prose in the swallowed part, fails closed.
+    """
+    candidates: list[LexborNode] = []
+    document = tree.root.parent if tree.root is not None else None
+    if document is not None:  # comments before <html> hold the document's end when <!-- is never closed
+        candidates.extend(child for child in document.iter(include_text=True) if child.tag == "-comment")
+    node = tree.root
+    while node is not None and node.last_child is not None:
+        node = node.last_child
+    if node is not None:
+        candidates.append(node)
+    end_of_page = text.rstrip()
+    for candidate in candidates:
+        if candidate.tag == "-comment":
+            swallowed = candidate.comment_content or ""
+        elif candidate.tag == "-text" and candidate.parent is not None and candidate.parent.tag in _RAW_TEXT:
+            swallowed = candidate.text_content or ""
+        else:
+            continue
+        end = swallowed.rstrip()[-40:]
+        if len(swallowed.split()) >= SWALLOWED_WORDS and end and end_of_page.endswith(end):
+            raise RewriteError("the page ends inside an unterminated comment or raw-text element holding prose")
 
 
 def _hidden_chars(tree: LexborHTMLParser) -> int:

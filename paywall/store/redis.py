@@ -16,7 +16,8 @@ Keys (``prefix`` defaults to ``paywall:``)::
     {prefix}{quota:BUCKET}:NAME          string counters of one limit window (per-address
                                                 caps); expire with the window
     {prefix}events                       stream access events, capped (approximately)
-    {prefix}counts:{day}                 hash   event counts of one day, field [kind, article, variant, detail]
+    {prefix}{counts}:{day}               hash   event counts of one day, field [kind, article, variant, detail];
+                                                one hash tag, so that a batch is one transaction in a cluster
 
 **Redis Cluster.** With ``?cluster=yes`` in the URL (any node of the cluster
 as host and port) the store talks to a Redis Cluster, or a managed service
@@ -485,10 +486,10 @@ class RedisStore(Store):
                 days = set()
                 for c in counts:
                     field = json.dumps([c.kind, c.article, c.variant, c.detail], separators=(",", ":"))
-                    pipe.hincrby(self._key("counts", c.day), field, int(c.count))
+                    pipe.hincrby(self._key("{counts}", c.day), field, int(c.count))
                     days.add(c.day)
                 for day in days:
-                    pipe.expire(self._key("counts", day), (EVENT_RETENTION_DAYS + 2) * 86400)
+                    pipe.expire(self._key("{counts}", day), (EVENT_RETENTION_DAYS + 2) * 86400)
                 await pipe.execute()
 
         await self._do(op)
@@ -499,7 +500,7 @@ class RedisStore(Store):
         async def op(client: _Client) -> list[dict[str, str]]:
             async with client.redis.pipeline(transaction=False) as pipe:
                 for day in days:
-                    pipe.hgetall(self._key("counts", day))
+                    pipe.hgetall(self._key("{counts}", day))
                 found: list[dict[str, str]] = await pipe.execute()
                 return found
 

@@ -4,21 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies: list[tuple[str, str]] = []
 
     operations = [
         migrations.CreateModel(
-            name='Access',
+            name="Access",
             fields=[
-                ('id', models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
             ],
             options={
-                'permissions': [('read_full', "Can read members' articles in full")],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [("read_full", "Can read members' articles in full")],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
     ]
