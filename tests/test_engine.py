@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
@@ -171,3 +172,30 @@ def test_article_paths_fail_closed_where_no_article_is_found(
     assert about.text == odd
     assert any("where articles live" in r.message and r.levelno == logging.WARNING for r in caplog.records)
     assert any("served whole" in r.message and r.levelno == logging.DEBUG for r in caplog.records)
+
+
+def test_paywall_inspect_reports_the_article_teaser_copies_and_times(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    full = " ".join([LEDE, SECOND, *TAIL])
+    head = f'<meta name="description" content="{TAIL[0]}">'
+    page = tmp_path / "story.html"
+    page.write_bytes(article([LEDE, SECOND, *TAIL], head=head))
+    out = tmp_path / "gated.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "paywall.cli", "inspect", str(page), "--html", str(out), "--set", "teaser_paragraphs=2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = done.stdout
+    assert "article: body > main" in report
+    assert "The harbour council met" in report and "faster than any survey predicted." in report
+    assert "withheld: 44 words" in report
+    assert "  - <meta description>" in report
+    assert "another parser (BeautifulSoup) reads and ours does not: none" in report
+    assert all(stage in report for stage in ("decode", "parse", "detect", "cut", "sweep"))
+    gated = out.read_text()
+    assert "Ibbotson" not in gated and LEDE in gated and full not in gated

@@ -157,6 +157,11 @@ class Outline:
     def _walk(self, root: LexborNode) -> None:
         hidden = self.hidden
         blocks = self.blocks
+        # Blocks inside a link (<a><h3>headline</h3></a>, a card made clickable) hold link text too.
+        in_links: set[int] = set()
+        for anchor in self.tree.css("a"):
+            if anchor.child is not None and anchor.css_first("*") is not None:
+                in_links.update(node.mem_id for node in anchor.traverse())
         element = self.element
         order = 0
         for node in root.traverse(include_text=True):
@@ -185,6 +190,7 @@ class Outline:
                 parent = up
             if parent.mem_id in hidden:
                 continue
+            link = link or parent.mem_id in in_links
             block = element(parent)
             if block.order < 0:
                 block.order = order

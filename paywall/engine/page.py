@@ -48,6 +48,8 @@ class GateReport:
     how_found: str = ""
     teaser_text: str = ""
     withheld_words: int = 0
+    withheld: list[str] = field(default_factory=list)
+    """The withheld text, piece by piece (for ``paywall inspect``'s cross-check)."""
     cut: str = ""
     swept: SweepReport = field(default_factory=SweepReport)
     timings: dict[str, float] = field(default_factory=dict)
@@ -165,15 +167,18 @@ class Page:
         chrome = _chrome_pieces(outline, self._regions)
         withheld: list[str] = []
         hows: list[str] = []
+        inserted: set[int] = set()
         for region in self._regions:
             result = cutting.cut(outline, region, teaser_paragraphs)
-            _place_cta(tree, result, cta_html)
+            inserted |= _place_cta(tree, result, cta_html)
             cutting.remove(result)
             withheld.extend(result.withheld)
             hows.append(result.how)
         first = self._regions[0].first.node
         first.attrs["data-paywall-article"] = ""
-        teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node)]
+        teaser = [
+            piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)
+        ]
         report.cut = ", ".join(hows)
         report.timings["cut"] = _ms(started)
 
@@ -192,6 +197,7 @@ class Page:
         report.timings["sweep"] = _ms(started)
         report.teaser_text = " ".join(teaser)
         report.withheld_words = len(words(" ".join(withheld)))
+        report.withheld = withheld
         return inject_head(out, head_html)
 
 
@@ -241,28 +247,54 @@ def _serialise(tree: LexborHTMLParser) -> bytes:
     return (tree.html or "").encode("utf-8", errors="replace")
 
 
-def _place_cta(tree: LexborHTMLParser, result: cutting.Cut, cta_html: str) -> None:
+def _place_cta(tree: LexborHTMLParser, result: cutting.Cut, cta_html: str) -> set[int]:
+    """Put the call to action where the cut says; the ids of the nodes put in."""
     if not cta_html:
-        return
+        return set()
     fragment = LexborHTMLParser(cta_html, is_fragment=True, scripting=True)
     nodes = list(fragment.root.iter(include_text=True)) if fragment.root is not None else []
+    placed: list[LexborNode] = []
     if result.cta_before is not None:
         for node in nodes:
             result.cta_before.insert_before(node)
+        anchor = result.cta_before
+        placed = _previous(anchor, len(nodes))
     elif result.cta_after is not None:
         for node in reversed(nodes):
             result.cta_after.insert_after(node)
+        placed = _following(result.cta_after, len(nodes))
     elif result.cta_inside is not None:
         for node in nodes:
             result.cta_inside.insert_child(node)
+        last = result.cta_inside.last_child
+        placed = _previous(last, len(nodes) - 1) + ([last] if last is not None else [])
+    return {node.mem_id for node in placed}
+
+
+def _following(node: LexborNode, count: int) -> list[LexborNode]:
+    found: list[LexborNode] = []
+    current = node.next
+    while current is not None and len(found) < count:
+        found.append(current)
+        current = current.next
+    return found
+
+
+def _previous(node: LexborNode | None, count: int) -> list[LexborNode]:
+    found: list[LexborNode] = []
+    current = node.prev if node is not None else None
+    while current is not None and len(found) < count:
+        found.append(current)
+        current = current.prev
+    return found
 
 
 def _visible_text(node: LexborNode) -> str:
     return " ".join(_pieces(node))
 
 
-def _pieces(node: LexborNode) -> list[str]:
-    """Visible text pieces under ``node`` (scripts, styles, templates left out)."""
+def _pieces(node: LexborNode, skip: set[int] | frozenset[int] = frozenset()) -> list[str]:
+    """Visible text pieces under ``node`` (scripts, styles, templates, and the subtrees in ``skip`` left out)."""
     pieces = []
     for child in node.traverse(include_text=True):
         if child.tag != "-text":
@@ -270,10 +302,21 @@ def _pieces(node: LexborNode) -> list[str]:
         parent = child.parent
         if parent is not None and parent.tag in UNSEEN_TAGS:
             continue
+        if skip and _inside(child, skip, node):
+            continue
         text = child.text_content
         if text and not text.isspace():
             pieces.append(text)
     return pieces
+
+
+def _inside(node: LexborNode, roots: set[int] | frozenset[int], limit: LexborNode) -> bool:
+    current: LexborNode | None = node
+    while current is not None and current.mem_id != limit.mem_id:
+        if current.mem_id in roots:
+            return True
+        current = current.parent
+    return False
 
 
 def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:

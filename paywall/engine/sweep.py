@@ -255,17 +255,18 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
     nodes = _nodes(tree)
     if _texts_may_hold(nodes, fingerprint):
         for node, hidden in _text_matches(nodes, fingerprint):
+            place = f"{'hidden text' if hidden else 'text'} in {_describe(node.parent)}"
             node.decompose()
             report.text_nodes += 1
-            report.places.append("hidden text" if hidden else "text")
+            report.places.append(place)
     for node, _hidden in nodes:
         tag = node.tag
         if tag == "-comment":
             comment = node.comment_content or ""
             if may_hold(comment, fingerprint) and fingerprint.leaks(comment):
+                report.places.append(f"comment in {_describe(node.parent)}")
                 node.decompose()
                 report.comments += 1
-                report.places.append("comment")
         elif tag not in ("-text", None):
             _sweep_attributes(node, fingerprint, report)
             if tag in _CODE_TAGS:
@@ -358,7 +359,7 @@ def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepR
         else:
             del node.attrs[name]
             report.attributes += 1
-            report.places.append(f"<{node.tag} {name}>")
+            report.places.append(f"attribute {name} of {_describe(node)}")
 
 
 def _body(node: LexborNode) -> str:
@@ -419,11 +420,24 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
     if new_body is not None and not _code_leaks(new_body, kind, fingerprint):
         _set_body(node, new_body)
         report.scripts_rewritten += 1
-        report.places.append(f"<{tag}> rewritten")
+        report.places.append(f"{_describe(node)} rewritten")
         return
     _set_body(node, "")
     report.scripts_emptied += 1
-    report.places.append(f"<{tag}> emptied")
+    report.places.append(f"{_describe(node)} emptied")
+
+
+def _describe(node: LexborNode | None) -> str:
+    """``<div.share-box>``: an element as a report names it."""
+    if node is None:
+        return "the document"
+    attrs = node.attributes
+    name = node.tag or ""
+    if attrs.get("id"):
+        name += f"#{attrs['id']}"
+    elif attrs.get("class"):
+        name += "." + ".".join((attrs.get("class") or "").split()[:2])
+    return f"<{name}>"
 
 
 def _code_kind(node: LexborNode) -> str:
