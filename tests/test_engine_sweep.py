@@ -221,7 +221,7 @@ def test_leaky_page_has_no_copy_left_anywhere() -> None:
     swept = page.report.swept
     assert swept.meta_shortened == 3
     assert swept.scripts_rewritten >= 3
-    assert "<article data-summary>" in swept.places
+    assert "attribute data-summary of <article.story>" in swept.places
 
 
 def test_structured_data_stays_valid_and_keeps_the_teaser() -> None:
