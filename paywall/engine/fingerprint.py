@@ -132,11 +132,17 @@ class Fingerprint:
         reading (base64, percent-encoding): such a copy cannot be shortened.
         """
         decoded = decode_layers(text, url=url)
-        spans = word_spans(decoded)
-        first = self.first_match([token for token, _ in spans])
         prefix = decoded
-        if first is not None:
-            prefix = decoded[: spans[first][1]].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+        # The withheld text usually starts right after the teaser: look in growing prefixes.
+        for size in (2048, 16384, len(decoded)):
+            part = decoded[:size]
+            spans = word_spans(part)
+            first = self.first_match([token for token, _ in spans])
+            if first is not None:
+                prefix = decoded[: spans[first][1]].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+                break
+            if size >= len(decoded):
+                break
         if prefix and self.leaks(prefix, url=url):
             return ""
         return prefix

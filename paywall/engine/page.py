@@ -176,9 +176,7 @@ class Page:
             hows.append(result.how)
         first = self._regions[0].first.node
         first.attrs["data-paywall-article"] = ""
-        teaser = [
-            piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)
-        ]
+        teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
         report.cut = ", ".join(hows)
         report.timings["cut"] = _ms(started)
 

@@ -53,6 +53,8 @@ _BACKSLASH_ESCAPE = re.compile(
 _BASE64_TABLE = bytes(
     c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"+/=_-") else 32 for c in range(256)
 )
+MIN_MARKERS = 8
+"""With fewer markers than this (withheld text made of words readers see anyway) every place is read."""
 CLUSTER_BYTES = 200
 """Two markers this close (in bytes, escapes included) may belong to one copy of a run of words."""
 MANY_MARKERS = 12
@@ -99,9 +101,9 @@ def page_words(data: bytes) -> set[bytes]:
     return set(data.translate(_ASCII_TABLE).split())
 
 
-def _has_markers(data: bytes, fingerprint: Fingerprint) -> bool:
+def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | None = None) -> bool:
     """Whether ``data`` holds markers close enough together to be part of a copy (see :func:`_clustered`)."""
-    tokens = page_words(data)
+    tokens = page_words(data) if tokens is None else tokens
     hits = tokens & fingerprint.ascii_markers
     if fingerprint.other_markers and not data.isascii():
         others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
@@ -157,7 +159,7 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
         yield _BACKSLASH_ESCAPE.sub(_escape_value, data)
     if data.count(b"&#") >= 8:
         yield html.unescape(data.decode("utf-8", "replace")).encode("utf-8")
-    if b"base64" in data or b"atob(" in data or any(len(token) >= MAX_TOKEN for token in tokens):
+    if b"base64" in data or b"atob(" in data or (tokens and max(map(len, tokens)) >= MAX_TOKEN):
         runs = [run for run in data.translate(_BASE64_TABLE).split() if len(run) >= MIN_BASE64_RUN]
         text = "\n".join(base64_payloads(b" ".join(runs).decode("ascii")))
         if text:
@@ -173,11 +175,12 @@ def page_may_hold(data: bytes, fingerprint: Fingerprint) -> bool:
     """
     if not fingerprint:
         return False
-    if fingerprint.chrome_copies:
+    if fingerprint.chrome_copies or len(fingerprint.markers) < MIN_MARKERS:
+        return True  # too few rare words to look for: read every place instead
+    tokens = page_words(data)
+    if _has_markers(data, fingerprint, tokens):
         return True
-    if _has_markers(data, fingerprint):
-        return True
-    return any(_has_markers(blob, fingerprint) for blob in _decoded_blobs(data, page_words(data)))
+    return any(_has_markers(blob, fingerprint) for blob in _decoded_blobs(data, tokens))
 
 
 def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:

@@ -1,0 +1,245 @@
+"""What the HTML engine costs on a non-member's first view, against one parse of the same page.
+
+Real pages differ on every request (a CSRF token, a CSP nonce, an ad slot id),
+so no cache keyed on the body helps: every view is a first view. For a news
+page of about 100 KB (and, with ``--pages``, every page of a corpus folder)
+this prints, measured in the same run:
+
+* one ``lxml.html`` parse and serialisation of the page (the yardstick);
+* the engine's first view: decode, parse, find the article, cut, sweep, serialise;
+* the same through the middleware, in-process, against the bare app serving the
+  page from memory (a fresh token in every body);
+
+and the peak memory (tracemalloc) of gating a 1.3 MB page.
+
+    python bench/engine.py [--requests 200] [--pages ../shared/corpus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from paywall import PaywallMiddleware, PaywallSettings  # noqa: E402
+from paywall.engine import Page  # noqa: E402
+
+CTA = '<aside class="paywall-cta" data-paywall-cta><p>Need to access the insight?</p><a href="/t">Start</a></aside>'
+SYLLABLES = [
+    "ba",
+    "ce",
+    "di",
+    "fo",
+    "gu",
+    "ha",
+    "je",
+    "ki",
+    "lo",
+    "mu",
+    "na",
+    "pe",
+    "ri",
+    "so",
+    "tu",
+    "va",
+    "we",
+    "xi",
+    "yo",
+    "zu",
+    "bra",
+    "cre",
+    "dri",
+    "flo",
+    "gru",
+]
+COMMON = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+]
+
+
+def word(seed: int) -> str:
+    """A made-up word: the article's vocabulary is varied, as a real one is."""
+    parts = [SYLLABLES[(seed // 27**i) % len(SYLLABLES)] for i in range(2 + seed % 3)]
+    return "".join(parts)
+
+
+def sentence(seed: int, length: int = 18) -> str:
+    words = [COMMON[(seed + i) % len(COMMON)] if i % 3 == 1 else word(seed * 31 + i * 7) for i in range(length)]
+    return " ".join(words).capitalize() + "."
+
+
+def news_page(paragraphs: int = 24, padding: int = 60_000) -> str:
+    """A news article page like a publisher's: chrome, scripts, styles, JSON-LD with the body, ~100 KB."""
+    body = [" ".join(sentence(p * 10 + s) for s in range(4)) for p in range(paragraphs)]
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Grid", "articleBody": " ".join(body)}
+    style = "".join(f".c{i}{{margin:{i % 7}px;padding:{i % 5}px;color:#{i:06x}}}" for i in range(padding // 60))
+    script = "".join(f"window.t{i}=function(a,b){{return a<b?a:{i};}};" for i in range(padding // 120))
+    nav = "".join(f"<li><a href='/section/{i}'>Section {i}</a></li>" for i in range(30))
+    related = "".join(f"<li><a href='/story/{i}'>{sentence(900 + i, 8)}</a></li>" for i in range(12))
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Grid backlog</title>"
+        f"<meta name='description' content='{body[0][:150]}'><style>{style}</style>"
+        f"<script type='application/ld+json'>{json.dumps(ld)}</script><script>{script}</script>"
+        "<!--NONCE--></head><body>"
+        f"<header><nav><ul>{nav}</ul></nav></header><main><article class='story'><h1>Grid backlog</h1>"
+        + "".join(f"<p>{p}</p>" for p in body)
+        + f"</article><aside class='related'><h2>Read more</h2><ul>{related}</ul></aside></main>"
+        "<footer><p>Stay informed</p></footer></body></html>"
+    )
+
+
+def with_nonce(page: str) -> bytes:
+    return page.replace("<!--NONCE-->", f"<meta name='csrf-token' content='{secrets.token_hex(16)}'>").encode()
+
+
+def best_ms(fn: Callable[[], object], repeat: int) -> float:
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def engine_view(body: bytes) -> bytes:
+    page = Page.parse(body, "utf-8")
+    return page.gate(teaser_paragraphs=2, cta_html=CTA) if page.has_article() else body
+
+
+def lxml_view(body: bytes) -> bytes:
+    return bytes(lxml.html.tostring(lxml.html.document_fromstring(body)))
+
+
+async def through(app: Any, requests: int) -> float:
+    """Mean ms per request of ``app`` (ASGI, in-process)."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/story",
+        "raw_path": b"/story",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"news.example"), (b"accept", b"text/html")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    started = time.perf_counter()
+    for _ in range(requests):
+        await app(dict(scope), receive, send)
+    return (time.perf_counter() - started) * 1000 / requests
+
+
+def site_for(page: str) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = with_nonce(page)
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--pages", help="a corpus folder (page folders with source.html) to measure too")
+    args = parser.parse_args(argv)
+    page = news_page()
+    body = with_nonce(page)
+    print(f"news page: {len(body) / 1024:.0f} KB, body different on every request")
+    lxml_ms = best_ms(lambda: lxml_view(with_nonce(page)), args.requests)
+    engine_ms = best_ms(lambda: engine_view(with_nonce(page)), args.requests)
+    print(f"  one lxml parse + serialise:   {lxml_ms:7.2f} ms")
+    print(f"  engine, first view:           {engine_ms:7.2f} ms   {engine_ms / lxml_ms:5.1f}x lxml")
+    store = f"sqlite:///{tempfile.mkdtemp(prefix='paywall-bench-')}/paywall.db"
+    settings = PaywallSettings(secret_key=secrets.token_urlsafe(32), store=store, insights=False)
+    bare = site_for(page)
+    gated = PaywallMiddleware(bare, settings=settings)
+    bare_ms = asyncio.run(through(bare, args.requests))
+    paywall_ms = asyncio.run(through(gated, args.requests))
+    print(f"  bare app, per request:        {bare_ms:7.2f} ms")
+    print(
+        f"  through the middleware:       {paywall_ms:7.2f} ms   {paywall_ms / lxml_ms:5.1f}x lxml, "
+        f"throughput {bare_ms / paywall_ms:.2f} of the bare app's"
+    )
+
+    huge = news_page(paragraphs=400, padding=900_000)
+    huge_body = with_nonce(huge)
+    tracemalloc.start()
+    engine_view(huge_body)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    huge_ms = best_ms(lambda: engine_view(with_nonce(huge)), 5)
+    huge_lxml = best_ms(lambda: lxml_view(with_nonce(huge)), 5)
+    print(
+        f"{len(huge_body) / 1024 / 1024:.1f} MB page: engine {huge_ms:.1f} ms ({huge_ms / huge_lxml:.1f}x lxml), "
+        f"peak memory {peak / 1024 / 1024:.1f} MB (Python allocations)"
+    )
+
+    if args.pages:
+        folder = Path(args.pages)
+        ratios = []
+        for source in sorted(folder.glob("*/source.html")):
+            data = source.read_bytes()
+            if len(data) < 20 * 1024:
+                continue
+            text = data.decode("utf-8", "replace")
+            one = best_ms(lambda: lxml_view(text.encode()), 5)  # noqa: B023
+            mine = best_ms(lambda: engine_view(data), 5)  # noqa: B023
+            ratios.append(mine / one)
+            print(f"  {source.parent.name:28} {len(data) / 1024:6.0f} KB  lxml {one:6.2f} ms  engine {mine:7.2f} ms")
+        if ratios:
+            print(f"corpus pages: median {statistics.median(ratios):.1f}x one lxml parse + serialise")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
