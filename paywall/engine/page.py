@@ -189,7 +189,8 @@ class Page:
             out = _serialise(tree)
             # Check after transforming, on the page as a browser will parse it.
             if sweep.page_may_hold(out, fingerprint):
-                remaining = sweep.find_leaks(LexborHTMLParser(out.decode("utf-8"), scripting=True), fingerprint)
+                again = LexborHTMLParser(out.decode("utf-8"), scripting=True)
+                remaining = sweep.find_leaks(again, fingerprint, report.swept.clean_code)
                 if remaining:
                     raise RewriteError(f"withheld text still present after the sweep: {', '.join(remaining[:5])}")
         report.timings["sweep"] = _ms(started)

@@ -32,7 +32,6 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
 from urllib.parse import unquote_to_bytes
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -47,6 +46,11 @@ _ASCII_TABLE = bytes(
     for c in range(256)
 )
 _SEPARATORS = re.compile(rb"[\s+%\\&]")
+_ESCAPE_RUNS = re.compile(
+    rb"(?:\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
+    rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?){6,}"
+)
+"""Six or more escapes in a row: a word spelt letter by letter, or a doubly percent-encoded phrase."""
 _BACKSLASH_ESCAPE = re.compile(
     rb"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\([0-9a-fA-F]{1,6}) ?"
 )
@@ -55,8 +59,10 @@ _BASE64_TABLE = bytes(
 )
 MIN_MARKERS = 8
 """With fewer markers than this (withheld text made of words readers see anyway) every place is read."""
-CLUSTER_BYTES = 200
-"""Two markers this close (in bytes, escapes included) may belong to one copy of a run of words."""
+CLUSTER_BYTES = 300
+"""Markers this close together (in bytes, escapes included) may belong to one copy of a run of words."""
+CLUSTER_MARKERS = 3
+"""Different markers that must stand together: code and markup use an odd rare word, a copy uses several."""
 MANY_MARKERS = 12
 """A page holding this many different markers is swept without looking where they stand."""
 MAX_FINDS = 400
@@ -83,6 +89,8 @@ class SweepReport:
     scripts_emptied: int = 0
     places: list[str] = field(default_factory=list)
     full_sweep: bool = False
+    clean_code: set[int] = field(default_factory=set)
+    """Hashes of script and style bodies read and found clean (or made clean): the check reads them once."""
 
     @property
     def total(self) -> int:
@@ -97,7 +105,12 @@ class SweepReport:
 
 
 def page_words(data: bytes) -> set[bytes]:
-    """Every ASCII word of a page or a place in it (lower-cased), and every run of other bytes, at C speed."""
+    """Every ASCII word of a page or a place in it (lower-cased), and every run of other bytes, at C speed.
+
+    ``%20`` (and ``%2520``) separate words, as in a percent-encoded quotation.
+    """
+    if b"%2" in data:
+        data = data.replace(b"%2520", b" ").replace(b"%20", b" ")
     return set(data.translate(_ASCII_TABLE).split())
 
 
@@ -115,7 +128,7 @@ def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | Non
 
 
 def _clustered(data: bytes, hits: set[bytes]) -> bool:
-    """Whether two different markers stand within :data:`CLUSTER_BYTES` of each other somewhere.
+    """Whether :data:`CLUSTER_MARKERS` different markers stand within :data:`CLUSTER_BYTES` somewhere.
 
     A copy of a run of withheld words holds several markers side by side; a
     marker alone is a word that the page's code or markup happens to use
@@ -135,7 +148,12 @@ def _clustered(data: bytes, hits: set[bytes]) -> bool:
                 return True
             at = low.find(marker, at + len(marker))
     places.sort()
-    return any(b[0] - a[0] <= CLUSTER_BYTES and a[1] != b[1] for a, b in pairwise(places))
+    for first in range(len(places)):
+        start = places[first][0]
+        near = {marker for at, marker in places[first : first + 4 * CLUSTER_MARKERS] if at - start <= CLUSTER_BYTES}
+        if len(near) >= CLUSTER_MARKERS:
+            return True
+    return False
 
 
 def _escape_value(match: re.Match[bytes]) -> bytes:
@@ -144,24 +162,26 @@ def _escape_value(match: re.Match[bytes]) -> bytes:
 
 
 def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
-    """The page's encoded parts, decoded: what a scraper could read in them besides the plain words.
+    """The page's encoded runs, decoded: what a scraper could read in them besides the plain words.
 
-    Each decoding runs only when the page holds enough of its escapes to spell
-    a sentence (a URL with one ``%20`` cannot), so its cost follows the page's
-    encoded content.
+    Percent-encoding leaves ASCII letters as they are, and :func:`page_words`
+    splits at ``%20`` already; what remains are runs of escapes that spell a
+    word letter by letter (``\\u0054\\u0068...``, ``&#84;&#104;...``, CSS ``\\54 \\68``,
+    doubly percent-encoded text) and base64. Each run is found by a search that
+    starts at its own first character and decoded alone, so the cost follows
+    the page's encoded content, not its size.
     """
-    if data.count(b"%20") + data.count(b"%2520") + data.count(b"%2B") >= 3:
-        once = unquote_to_bytes(data)
-        yield once
-        if b"%" in once:
-            yield unquote_to_bytes(once)
-    if data.count(b"\\u") + data.count(b"\\x") >= 8 or (b"\\" in data and _CSS_ESCAPES.search(data)):
-        yield _BACKSLASH_ESCAPE.sub(_escape_value, data)
-    if data.count(b"&#") >= 8:
-        yield html.unescape(data.decode("utf-8", "replace")).encode("utf-8")
+    runs = _ESCAPE_RUNS.findall(data)
+    if runs:
+        joined = b" ".join(runs)
+        yield _BACKSLASH_ESCAPE.sub(_escape_value, joined)
+        if b"&#" in joined:
+            yield html.unescape(joined.decode("ascii", "replace")).encode("utf-8")
+        if b"%" in joined:
+            yield unquote_to_bytes(unquote_to_bytes(joined))
     if b"base64" in data or b"atob(" in data or (tokens and max(map(len, tokens)) >= MAX_TOKEN):
-        runs = [run for run in data.translate(_BASE64_TABLE).split() if len(run) >= MIN_BASE64_RUN]
-        text = "\n".join(base64_payloads(b" ".join(runs).decode("ascii")))
+        candidates = [run for run in data.translate(_BASE64_TABLE).split() if len(run) >= MIN_BASE64_RUN]
+        text = "\n".join(base64_payloads(b" ".join(candidates).decode("ascii")))
         if text:
             yield text.encode("utf-8")
 
@@ -276,7 +296,7 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
                 _sweep_code(node, fingerprint, report)
 
 
-def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint) -> list[str]:
+def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint, clean_code: set[int] | None = None) -> list[str]:
     """Places that still carry withheld text (empty when the document is clean)."""
     found: list[str] = []
     nodes = _nodes(tree)
@@ -296,6 +316,8 @@ def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint) -> list[str]:
                     found.append(f"<{tag} {name}>")
             if tag in _CODE_TAGS:
                 body = _body(node)
+                if clean_code is not None and hash(body) in clean_code:
+                    continue
                 if may_hold(body, fingerprint) and _code_leaks(body, _code_kind(node), fingerprint):
                     found.append(f"<{tag}>")
     return found
@@ -404,6 +426,7 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
     tag = node.tag or ""
     kind = _code_kind(node)
     if not may_hold(body, fingerprint) or not _code_leaks(body, kind, fingerprint):
+        report.clean_code.add(hash(body))
         return
     new_body: str | None = None
     if tag == "script":
@@ -421,6 +444,7 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
                 lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
             )
     if new_body is not None and not _code_leaks(new_body, kind, fingerprint):
+        report.clean_code.add(hash(new_body))
         _set_body(node, new_body)
         report.scripts_rewritten += 1
         report.places.append(f"{_describe(node)} rewritten")
