@@ -408,9 +408,9 @@ def _code_leaks(body: str, tag: str, fingerprint: Fingerprint) -> bool:
     if tag == "style":
         return fingerprint.leaks(body, css=True)
     kind = tag
-    value = code.load_json(body)
-    if value is not code.NOT_JSON:
-        return any(_leaks(s, fingerprint) for s in code.json_strings(value))
+    parts = code.split_json(body)
+    if parts is not None:
+        return any(_leaks(s, fingerprint) for s in code.json_strings(parts[1]))
     if kind == "script-data":
         return fingerprint.leaks(body)
     literals = [text for _, _, text in code.js_literals(body)]
@@ -430,12 +430,12 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
         return
     new_body: str | None = None
     if tag == "script":
-        value = code.load_json(body)
-        if value is not code.NOT_JSON:
+        parts = code.split_json(body)
+        if parts is not None:
+            before, value, after = parts
             try:
-                new_body = code.script_json(
-                    code.map_json(value, lambda s: _shorten(fingerprint, s) if _leaks(s, fingerprint) else s)
-                )
+                shortened = code.map_json(value, lambda s: _shorten(fingerprint, s) if _leaks(s, fingerprint) else s)
+                new_body = before + code.script_json(shortened) + after
             except (RecursionError, ValueError, TypeError):
                 new_body = None
         elif kind == "script":
