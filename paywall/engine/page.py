@@ -188,7 +188,7 @@ class Page:
             sweep.sweep(tree, fingerprint, report.swept)
             out = _serialise(tree)
             # Check after transforming, on the page as a browser will parse it.
-            if sweep.page_may_hold(out, fingerprint):
+            if sweep.page_may_hold(out, fingerprint, swept=True):
                 again = LexborHTMLParser(out.decode("utf-8"), scripting=True)
                 remaining = sweep.find_leaks(again, fingerprint, report.swept.clean_code)
                 if remaining:

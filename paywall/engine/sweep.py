@@ -186,7 +186,7 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
             yield text.encode("utf-8")
 
 
-def page_may_hold(data: bytes, fingerprint: Fingerprint) -> bool:
+def page_may_hold(data: bytes, fingerprint: Fingerprint, *, swept: bool = False) -> bool:
     """The pre-filter over a whole serialised page: whether anything in it may carry withheld text.
 
     Plain copies are found by their markers (one translation and split of the
@@ -195,8 +195,10 @@ def page_may_hold(data: bytes, fingerprint: Fingerprint) -> bool:
     """
     if not fingerprint:
         return False
-    if fingerprint.chrome_copies or len(fingerprint.markers) < MIN_MARKERS:
+    if len(fingerprint.markers) < MIN_MARKERS:
         return True  # too few rare words to look for: read every place instead
+    if fingerprint.chrome_copies and not swept:
+        return True  # a copy in visible text, whose words are no markers: read the text
     tokens = page_words(data)
     if _has_markers(data, fingerprint, tokens):
         return True
