@@ -346,11 +346,12 @@ def has_article_signs(outline: Outline, region: Region) -> bool:
 
 
 def _prose_words(region: Region, outline: Outline) -> int:
+    """Words of the region's text outside links (formulas and inline markup split text into small blocks)."""
     spans = [(m.order, m.end_order) for m in region.members if m.order >= 0]
     return sum(
         b.own_words
         for b in outline.blocks
-        if b.own_chars >= MIN_BLOCK_CHARS and any(start <= b.order < end for start, end in spans)
+        if b.own_link_chars * 2 < b.own_chars and any(start <= b.order < end for start, end in spans)
     )
 
 
