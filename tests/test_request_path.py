@@ -63,7 +63,9 @@ VIA = ["app", "proxy"]
 @pytest.mark.parametrize("via", VIA)
 @pytest.mark.parametrize("accept", [b"application/json", b"image/webp,*/*", b"text/css", None])
 @pytest.mark.parametrize("ranges", [b"bytes=0-99, 100-", b"bytes=0-", b"bytes=0-0,1-1,2-"])
-def test_range_request_never_gets_the_article(make_settings: Make, via: str, accept: bytes | None, ranges: bytes) -> None:
+def test_range_request_never_gets_the_article(
+    make_settings: Make, via: str, accept: bytes | None, ranges: bytes
+) -> None:
     headers = [(b"range", ranges)] + ([(b"accept", accept)] if accept is not None else [])
     result = fetch(make_settings(), via, "/story", headers=headers)
     assert_gated(result)

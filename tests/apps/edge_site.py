@@ -45,7 +45,10 @@ STORY = page()
 ETAG = b'"' + hashlib.sha256(STORY).hexdigest()[:16].encode() + b'"'
 BIG_STYLE = "<style>" + "".join(f".c{i} {{ color: #{i % 4096:03x}; }}\n" for i in range(4000)) + "</style>"
 HEADS = {
-    "big": BIG_STYLE + '<script type="application/ld+json">{"@type": "NewsArticle", "x": "' + "y" * 20000 + '"}</script>',
+    "big": BIG_STYLE
+    + '<script type="application/ld+json">{"@type": "NewsArticle", "x": "'
+    + "y" * 20000
+    + '"}</script>',
     "title": "",  # the title itself is replaced below
     "attr": '<meta name="x" content="</head><body>">',
     "comment": "<!-- </head> --><script>var s = '</head>';</script><style>/* </head> */</style>",
