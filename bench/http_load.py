@@ -18,17 +18,23 @@ no words from beyond the teaser, the member's holds them all.
 
 The client runs on the same machine, so on a small machine it shares the CPU
 with the server: run it more than once and read the ratios as rough figures.
+The table also gives the CPU time each server spent per request (from
+``/proc``), and its ratio: on a busy machine that figure is steadier than the
+throughput.
 ``bench/throughput.py`` isolates the engine's own cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -41,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.servers import run_uvicorn  # noqa: E402
+from tests.servers import free_port, spawned  # noqa: E402
 
 SECRET_WORDS = ("tessellwyn", "marrowgast", "brindlecomb")
 MEMBER_HEADER = "x-bench-member"
@@ -126,16 +132,40 @@ def check(base: str) -> None:
     assert httpx.get(base + "/download.bin", timeout=30).content == DOWNLOAD
 
 
-def wrk(base: str, path: str, headers: dict[str, str], seconds: int, connections: int) -> float:
+@contextlib.contextmanager
+def server(app: str, env: dict[str, str], *, factory: bool = False) -> Iterator[tuple[str, int]]:
+    """One uvicorn process serving ``app`` on loopback: its URL and process id."""
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    argv += ["--no-access-log", *(["--factory"] if factory else [])]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    with spawned(argv, port, env=full_env) as proc:
+        yield f"http://127.0.0.1:{port}", proc.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    target: tuple[str, int], path: str, headers: dict[str, str], seconds: int, connections: int
+) -> tuple[float, float]:
+    """Requests per second, and the server's CPU microseconds per request."""
+    base, pid = target
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
+    before = cpu_seconds(pid)
     out = subprocess.run([*argv, base + path], capture_output=True, text=True, check=True).stdout
-    found = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    used = cpu_seconds(pid) - before
+    found = re.search(r"(\d+) requests in", out)
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
-    if found is None or errors is not None:
+    if found is None or rate is None or errors is not None:
         raise RuntimeError(f"wrk failed against {base}{path}:\n{out}")
-    return float(found.group(1))
+    return float(rate.group(1)), used / int(found.group(1)) * 1e6
 
 
 def main() -> None:
@@ -153,16 +183,23 @@ def main() -> None:
             "PAYWALL_MEMBER_RESOLVER": "bench.http_load:is_member",
         }
         with (
-            run_uvicorn("bench.http_load:site") as bare,
-            run_uvicorn("bench.http_load:build_app", env, factory=True) as paywalled,
+            server("bench.http_load:site", {}) as bare,
+            server("bench.http_load:build_app", env, factory=True) as paywalled,
         ):
-            check(paywalled)
+            check(paywalled[0])
             for _ in range(args.rounds):
-                print(f"{'request':30} {'bare req/s':>11} {'paywall req/s':>14} {'ratio':>6}")
+                print(
+                    f"{'request':28} {'bare req/s':>10} {'paywall req/s':>13} {'ratio':>6}"
+                    f" {'bare CPU us/req':>15} {'paywall CPU us/req':>18} {'ratio':>6}"
+                )
                 for name, path, headers in SCENARIOS:
-                    bare_rps = wrk(bare, path, headers, args.seconds, args.connections)
-                    rps = wrk(paywalled, path, headers, args.seconds, args.connections)
-                    print(f"{name:30} {bare_rps:11.0f} {rps:14.0f} {rps / bare_rps:6.2f}", flush=True)
+                    bare_rps, bare_cpu = wrk(bare, path, headers, args.seconds, args.connections)
+                    rps, cpu = wrk(paywalled, path, headers, args.seconds, args.connections)
+                    print(
+                        f"{name:28} {bare_rps:10.0f} {rps:13.0f} {rps / bare_rps:6.2f}"
+                        f" {bare_cpu:15.0f} {cpu:18.0f} {bare_cpu / cpu:6.2f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -210,15 +210,17 @@ async def identify(
     if subject is not None:
         return Reader(level="member", subject=f"member:{subject}", set_cookies=tuple(cookies))
 
-    device = read_device(conn, settings, now=now)
-    device_id: str | None = device.device_id
-    if device.set_cookies and settings.free_articles <= 0:
-        # Without metering a reader needs no device id until they ask for a trial
-        # (the trial form issues it): no cookie for readers who just read.
-        device_id = None
-    else:
-        cookies.extend(device.set_cookies)
-    ended = device.trial_ends_at is not None and device.trial_ends_at <= now
+    device_id: str | None = None
+    trial_ends_at: float | None = None
+    # Without metering a reader needs no device id until they ask for a trial (the
+    # trial form issues it): no cookie, and no token signed, for readers who just read.
+    if settings.free_articles > 0 or conn.cookies.get(settings.device_cookie):
+        device = read_device(conn, settings, now=now)
+        trial_ends_at = device.trial_ends_at
+        if not (device.set_cookies and settings.free_articles <= 0):
+            device_id = device.device_id
+            cookies.extend(device.set_cookies)
+    ended = trial_ends_at is not None and trial_ends_at <= now
 
     raw = conn.cookies.get(settings.trial_cookie)
     if raw:

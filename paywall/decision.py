@@ -27,6 +27,8 @@ known, the answer is ``IDENTIFY``: identify the reader, then decide again.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -62,37 +64,42 @@ class Start:
     encoded: bool
     #: ``multipart/byteranges``: the parts' own types are inside the body.
     byteranges: bool
+    #: The app sent ``X-Paywall`` or ``X-Paywall-Access`` (never passed on to the reader).
+    controlled: bool = False
+    #: The site vouched for the reader with ``X-Paywall-Access: member`` (proxy mode).
+    upstream_member: bool = False
 
     @classmethod
     def read(cls, status: int, headers: httputil.RawHeaders) -> Start:
-        """Sum up a response's start line and headers (control headers included)."""
-        directive = (httputil.get_header(headers, b"x-paywall") or b"").decode("latin-1").strip().lower()
-        raw = httputil.joined_header(headers, b"content-type")
-        media = httputil.content_type(headers)
-        kind: Kind
-        if raw is not None and b"html" in raw.lower():
-            # Any value naming HTML, well-formed or not: a browser may render the page.
-            kind = "html"
-            if media is None or media[0] not in httputil.HTML_TYPES:
-                media = ("text/html", httputil.parse_content_type(raw)[1])
-        elif media is None or media[0] in _UNTRUSTED_TYPES:
-            kind = "sniff-html"
-        elif media[0] in _XML_TYPES:
-            kind = "sniff-xml"
-        else:
-            kind = "other"
+        """Sum up a response's start line and headers (control headers included), in one pass."""
+        types: list[bytes] = []
+        directive = access = b""
+        encoded = controlled = False
+        for name, value in headers:
+            name = name.lower()
+            if name == b"content-type":
+                types.append(value)
+            elif name == b"content-encoding":
+                encoded = True
+            elif name == b"x-paywall":
+                directive, controlled = value.strip().lower(), True
+            elif name == b"x-paywall-access":
+                access, controlled = value.strip().lower(), True
+        kind, media = _classify(tuple(types))
         return cls(
             status=status,
             kind=kind,
             media=media,
-            directive=directive if directive in ("free", "members") else "",  # type: ignore[arg-type]
-            encoded=httputil.get_header(headers, b"content-encoding") is not None,
+            directive="free" if directive == b"free" else "members" if directive == b"members" else "",
+            encoded=encoded,
             byteranges=media is not None and media[0] == "multipart/byteranges",
+            controlled=controlled,
+            upstream_member=access == b"member",
         )
 
     def sniffed(self, is_html: bool) -> Start:
         """This start once the body's first bytes are known."""
-        return Start(self.status, "html" if is_html else "other", self.media, self.directive, self.encoded, False)
+        return dataclasses.replace(self, kind="html" if is_html else "other", byteranges=False)
 
     @property
     def html_media(self) -> str:
@@ -108,6 +115,22 @@ class Start:
 _UNTRUSTED_TYPES = frozenset({"unknown/unknown", "application/unknown"})
 #: Generic XML types, which browsers render as a page when the root is XHTML's <html>.
 _XML_TYPES = frozenset({"text/xml", "application/xml"})
+
+
+@functools.lru_cache(maxsize=256)
+def _classify(values: tuple[bytes, ...]) -> tuple[Kind, tuple[str, str | None] | None]:
+    """What the ``Content-Type`` values make of a response (cached: sites send few distinct ones)."""
+    media = httputil.content_type(values)
+    if any(b"html" in value.lower() for value in values):
+        # Any value naming HTML, well-formed or not: a browser may render the page.
+        if media is None or media[0] not in httputil.HTML_TYPES:
+            media = ("text/html", httputil.parse_content_type(b", ".join(values))[1])
+        return "html", media
+    if media is None or media[0] in _UNTRUSTED_TYPES:
+        return "sniff-html", media
+    if media[0] in _XML_TYPES:
+        return "sniff-xml", media
+    return "other", media
 
 
 def decide(

@@ -47,6 +47,28 @@ _SPACES = re.compile(rb"[\t\n\x0c\r /]*")
 _ATTRIBUTE_NAME = re.compile(rb"[^\t\n\x0c\r />][^\t\n\x0c\r /=>]*")
 _BLANK = re.compile(rb"[\t\n\x0c\r ]*")
 _UNQUOTED = re.compile(rb"[^\t\n\x0c\r >]*")
+# The rest of a well-formed tag (every value quoted, or unquoted without quotes): read
+# this way by a regular expression exactly as by the tokenizer, so it is a fast path.
+_WELL_FORMED_TAG = re.compile(
+    rb"""(?:[\t\n\x0c\r ]+[^\t\n\x0c\r "'>/=]+"""
+    rb"""(?:[\t\n\x0c\r ]*=[\t\n\x0c\r ]*(?:"[^"]*"|'[^']*'|[^\t\n\x0c\r "'=<>`]+))?)*[\t\n\x0c\r ]*/?>"""
+)
+
+
+def _text_element(name: bytes) -> bytes:
+    """A well-formed raw-text element, start tag to end tag (its text may hold any "<" but its end tag)."""
+    return b"<" + name + _WELL_FORMED_TAG.pattern + rb"[^<]*(?:<(?!/" + name + rb"[\t\n\x0c\r />])[^<]*)*</" + name + (
+        rb"[\t\n\x0c\r ]*>"
+    )
+
+
+# A run of the tokens most heads are made of, read in one call (the fast path): white
+# space, and well-formed html, head, meta, link, base, title, script and style elements.
+_HEAD_RUN = re.compile(
+    rb"(?:[\t\n\x0c\r ]+|<(?:html|head|meta|link|base)" + _WELL_FORMED_TAG.pattern
+    + b"|" + _text_element(b"title") + b"|" + _text_element(b"script") + b"|" + _text_element(b"style") + b")*",
+    re.IGNORECASE,
+)  # fmt: skip
 _COMMENT_END = re.compile(rb"--!?>")
 _TEXT = re.compile(rb"[^<]+")
 _BOM = b"\xef\xbb\xbf"
@@ -71,6 +93,14 @@ class HeadScan:
         if self._at == 0 and data.startswith(_BOM):
             self._at = len(_BOM)
         while True:
+            if self._template_depth == 0:
+                run = _HEAD_RUN.match(data, self._at)
+                assert run is not None
+                if run.end() > self._at:
+                    self._started = self._started or data.find(b"<", self._at, run.end()) >= 0
+                    self._at = run.end()
+                    if self._started:
+                        self.safe = self._at
             found = self._token(data)
             if found is None:  # the next token is not complete yet
                 if final:
@@ -131,6 +161,9 @@ class HeadScan:
         Attributes are read as the tokenizer reads them: after ``=`` a quote
         opens a value that only its own quote closes, whatever it holds.
         """
+        well_formed = _WELL_FORMED_TAG.match(data, at)
+        if well_formed is not None:
+            return well_formed.end()
         size = len(data)
         while True:
             at = _SPACES.match(data, at).end()  # type: ignore[union-attr]

@@ -63,7 +63,7 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HTTP_WHITESPACE = " \t\n\r"
 
 
-def content_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str | None] | None:
+def content_type(values: Iterable[bytes]) -> tuple[str, str | None] | None:
     """``(essence, charset)`` of a response's type as browsers read it, or None when they must sniff.
 
     WHATWG Fetch's "extract a MIME type": every ``Content-Type`` value, split
@@ -75,9 +75,7 @@ def content_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str | Non
     """
     essence: str | None = None
     charset: str | None = None
-    for key, value in headers:
-        if key.lower() != b"content-type":
-            continue
+    for value in values:
         for part in _split_outside_quotes(value.decode("latin-1")):
             parsed = _parse_mime(part)
             if parsed is None or parsed[0] == "*/*":

@@ -259,11 +259,8 @@ class _Exchange:
         raw = message.get("headers", [])
         self.start_message = message
         self.start = Start.read(int(message["status"]), raw)
-        self.headers = raw
-        if any(name.lower() in _CONTROL_HEADERS for name, _ in raw):
-            access = (httputil.get_header(raw, b"x-paywall-access") or b"").decode("latin-1").strip().lower()
-            self.upstream_member = access == "member"
-            self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS)
+        self.upstream_member = self.start.upstream_member
+        self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
         await self.act()
 
     def decide(self) -> Action:
@@ -594,9 +591,10 @@ class _Inject(_Body):
                 await self.flush(self.held, b"", more)
                 return
         if at is not None:
-            await self.flush(self.held[:at], self.held[at:], more)
+            held = memoryview(self.held)  # one copy of the page's start, with the tags in it
+            await self.flush(held[:at], held[at:], more)
 
-    async def flush(self, before: bytes, after: bytes, more: bool) -> None:
+    async def flush(self, before: bytes | memoryview, after: bytes | memoryview, more: bool) -> None:
         x = self.x
         tags = self.tags if before or after else b""
         headers = httputil.without_headers(x.headers, *_BODY_HEADERS)
