@@ -48,7 +48,7 @@ from .cta import CtaKind, fallback_page, render_cta, trial_url
 from .decision import Action, Start, decide
 from .endpoints import Endpoints
 from .errors import BodyTooLarge, RewriteError
-from .headscan import HeadScan, encode_tags, insertion_point
+from .headscan import HeadScan, encode_tags, inject, insertion_point
 from .protect import Protection, csp_nonce
 from .rewrite import Page, canonical_path
 from .settings import PaywallSettings
@@ -462,10 +462,10 @@ class _Exchange:
         link = _trial_link_html(self.settings, self.scope)
         body = b"".join([cut.head, tags, link.join(cut.rest)])
         etag = hashlib.blake2b(cut.digest + b"\0" + tags + b"\0" + link, digest_size=16).hexdigest()
-        headers = httputil.without_headers(self.headers, *_BODY_HEADERS, b"content-type")
+        headers = httputil.without_headers(self.headers, b"content-type")
+        headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
         headers.append((b"content-type", f"{self.start.html_media}; charset=utf-8".encode()))
         headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
-        headers = _personal(headers, GATED_CACHE_CONTROL)
         if _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.client_etags):
             await self.respond(304, _not_modified_headers(headers), b"")
             return
@@ -473,13 +473,8 @@ class _Exchange:
 
     async def send_whole(self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL) -> None:
         """The whole page (a member's, a metered read, a protected page without article), tags added."""
-        body = decoded
-        if self.protects(member=reader.is_member):
-            tags = self.tags_for(reader, cta=False)
-            at = insertion_point(decoded)
-            body = b"".join([decoded[:at], tags, decoded[at:]])
-        headers = httputil.without_headers(self.headers, *_BODY_HEADERS)
-        await self.respond(self.start.status, _personal(headers, cache_control), body)
+        body = inject(decoded, self.tags_for(reader, cta=False)) if self.protects(member=reader.is_member) else decoded
+        await self.respond(self.start.status, _personal(self.headers, cache_control, rewritten=True), body)
 
     async def send_original(self, body: bytes, *, personal: bool) -> None:
         headers = _personal(self.headers, MEMBER_CACHE_CONTROL) if personal else self.headers
@@ -597,11 +592,11 @@ class _Inject(_Body):
     async def flush(self, before: bytes | memoryview, after: bytes | memoryview, more: bool) -> None:
         x = self.x
         tags = self.tags if before or after else b""
-        headers = httputil.without_headers(x.headers, *_BODY_HEADERS)
+        headers = _personal(x.headers, MEMBER_CACHE_CONTROL, rewritten=True)
         length = httputil.get_header(x.headers, b"content-length")
         if length is not None and length.strip().isdigit():
             headers.append((b"content-length", str(int(length) + len(tags)).encode()))
-        headers = x.with_reader_cookies(_personal(headers, MEMBER_CACHE_CONTROL))
+        headers = x.with_reader_cookies(headers)
         await x.send({"type": "http.response.start", "status": x.start.status, "headers": headers})
         x.answered = True
         self.streaming, self.held = True, b""
@@ -823,19 +818,33 @@ def _nonce(headers: httputil.RawHeaders) -> str | None:
     return csp_nonce(headers)
 
 
-def _personal(headers: httputil.RawHeaders, cache_control: bytes) -> httputil.RawHeaders:
-    """``headers`` for an answer meant for this reader only: no cache may share it."""
-    out = httputil.without_headers(headers, *_CACHE_HEADERS)
+def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> httputil.RawHeaders:
+    """``headers`` for an answer meant for this reader only, that no cache may share.
+
+    The site's caching headers give way to ``cache_control`` and :data:`_CDN_OVERRIDES`,
+    and ``Vary`` gains ``Cookie``; with ``rewritten``, the headers that describe
+    the app's original body (:data:`_BODY_HEADERS`) go too.
+    """
+    drop = _PERSONAL_DROP_REWRITTEN if rewritten else _PERSONAL_DROP
+    out: httputil.RawHeaders = []
+    vary: list[bytes] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"vary":
+            vary.append(value)
+        elif lower not in drop:
+            out.append((name, value))
     out.append((b"cache-control", cache_control))
     out.extend(_CDN_OVERRIDES)
-    vary = [v.decode("latin-1") for k, v in out if k.lower() == b"vary"]
-    tokens = [t.strip() for v in vary for t in v.split(",") if t.strip()]
-    if any(t.lower() == "cookie" for t in tokens) or "*" in tokens:
-        return out
-    tokens.append("Cookie")
-    out = httputil.without_headers(out, b"vary")
-    out.append((b"vary", ", ".join(tokens).encode("latin-1")))
+    tokens = [t.strip() for v in vary for t in v.split(b",") if t.strip()]
+    if not any(t.lower() == b"cookie" or t == b"*" for t in tokens):
+        tokens.append(b"Cookie")
+    out.append((b"vary", b", ".join(tokens)))
     return out
+
+
+_PERSONAL_DROP = frozenset(_CACHE_HEADERS)
+_PERSONAL_DROP_REWRITTEN = frozenset(_CACHE_HEADERS + _BODY_HEADERS)
 
 
 def _not_modified_headers(headers: httputil.RawHeaders) -> httputil.RawHeaders:
