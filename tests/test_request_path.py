@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +21,9 @@ from paywall.proxy import ProxyApp
 from tests.apps import edge_site
 from tests.apps.edge_site import SECRET_WORDS, TEASER
 from tests.asgi import Result, call
-from tests.conftest import assert_no_leak
+from tests.browser import chromium
+from tests.conftest import SECRET, assert_no_leak
+from tests.servers import run_uvicorn
 
 Make = Callable[..., PaywallSettings]
 CTA = 'class="paywall-cta"'
@@ -184,3 +187,38 @@ def test_metered_read_tells_every_cache_not_to_share_it(make_settings: Make) -> 
     result = fetch(make_settings(free_articles=3), "app", "/story")
     assert SECRET_WORDS[0].encode() in result.body
     assert_not_shared(result)
+
+
+# --------------------------------------------------------------------------- in a browser
+
+
+@pytest.mark.browser
+def test_member_pages_render_as_the_site_made_them_in_chromium(tmp_path: Path) -> None:
+    env = {
+        "PAYWALL_SECRET_KEY": SECRET,
+        "PAYWALL_STORE": f"sqlite:///{tmp_path / 'paywall.db'}",
+        "PAYWALL_MEMBER_RESOLVER": "tests.apps.edge_site:always_member",
+        "PAYWALL_COPY_PROTECTION": "block",
+    }
+    with run_uvicorn("tests.apps.edge_site:build_app", env, factory=True) as url, chromium() as browser:
+        page = browser.new_page()
+        for kind, title in [
+            ("big", "Story"),
+            ("title", "Why </head> matters"),
+            ("attr", "Story"),
+            ("comment", "Story"),
+        ]:
+            page.goto(f"{url}/head/{kind}")
+            seen = page.evaluate(
+                """() => ({
+                    mode: document.compatMode,
+                    title: document.title,
+                    inHead: !!document.head.querySelector('script[data-paywall-protect]'),
+                    meta: document.querySelector('meta[name=x]')?.getAttribute('content') ?? null,
+                    text: document.body.innerText,
+                })"""
+            )
+            assert seen["mode"] == "CSS1Compat", f"{kind}: quirks mode"
+            assert seen["title"] == title and seen["inHead"], kind
+            assert seen["meta"] == ("</head><body>" if kind == "attr" else None)
+            assert all(word in seen["text"] for word in SECRET_WORDS)

@@ -114,3 +114,15 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     for start in range(0, len(body), CHUNK):
         await send({"type": "http.response.body", "body": body[start : start + CHUNK], "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+def always_member(request: object) -> bool:
+    """A member resolver for the browser test: everyone is a member."""
+    return True
+
+
+def build_app() -> object:
+    """The site behind the paywall, configured from ``PAYWALL_*`` variables (for uvicorn)."""
+    from paywall import PaywallMiddleware, PaywallSettings
+
+    return PaywallMiddleware(app, settings=PaywallSettings.from_env())
