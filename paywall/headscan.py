@@ -57,8 +57,15 @@ _WELL_FORMED_TAG = re.compile(
 
 def _text_element(name: bytes) -> bytes:
     """A well-formed raw-text element, start tag to end tag (its text may hold any "<" but its end tag)."""
-    return b"<" + name + _WELL_FORMED_TAG.pattern + rb"[^<]*(?:<(?!/" + name + rb"[\t\n\x0c\r />])[^<]*)*</" + name + (
-        rb"[\t\n\x0c\r ]*>"
+    return (
+        b"<"
+        + name
+        + _WELL_FORMED_TAG.pattern
+        + rb"[^<]*(?:<(?!/"
+        + name
+        + rb"[\t\n\x0c\r />])[^<]*)*</"
+        + name
+        + (rb"[\t\n\x0c\r ]*>")
     )
 
 

@@ -219,7 +219,6 @@ class _Exchange:
         self.base_scope = _app_scope(scope)
         self.app_scope: Scope = self.base_scope
         self.reader: Reader | None = None
-        self.upstream_member = False
         self.replaying = False
         self.replay_wanted = False
         self.answered = False
@@ -259,21 +258,21 @@ class _Exchange:
         raw = message.get("headers", [])
         self.start_message = message
         self.start = Start.read(int(message["status"]), raw)
-        self.upstream_member = self.start.upstream_member
+        if self.start.upstream_member and self.reader is None:
+            self.reader = _UPSTREAM_MEMBER
         self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
         await self.act()
 
     def decide(self) -> Action:
         member: bool | None = None
-        if self.upstream_member and self.reader is None:
-            self.reader = _UPSTREAM_MEMBER
         if self.reader is not None:
             member = self.reader.is_member
         elif not self.mw.may_be_member(self.scope):
             member = False
         protect_member = bool(member) and self.protects(member=True)
-        return decide(self.start, method=self.method, member=member, protect_member=protect_member,
-                      replaying=self.replaying)  # fmt: skip
+        return decide(
+            self.start, method=self.method, member=member, protect_member=protect_member, replaying=self.replaying
+        )
 
     async def act(self) -> None:
         action = self.decide()
@@ -303,16 +302,13 @@ class _Exchange:
     async def get_reader(self) -> Reader:
         """Who is reading; computed once per request (the resolver runs at most once)."""
         if self.reader is None:
-            if self.upstream_member:
-                self.reader = _UPSTREAM_MEMBER
-            else:
-                # The app's scope, so that a resolver sees what inner middleware
-                # added to it (``request.session``, ``request.user``).
-                try:
-                    self.reader = await identify(Request(self.app_scope), self.settings, self.mw.store)
-                except Exception:  # a bug must not turn into a 500 or an open door
-                    logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
-                    self.reader = _ANONYMOUS
+            # The app's scope, so that a resolver sees what inner middleware
+            # added to it (``request.session``, ``request.user``).
+            try:
+                self.reader = await identify(Request(self.app_scope), self.settings, self.mw.store)
+            except Exception:  # a bug must not turn into a 500 or an open door
+                logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
+                self.reader = _ANONYMOUS
         return self.reader
 
     def protects(self, *, member: bool, article: bool = True) -> bool:
@@ -580,27 +576,31 @@ class _Inject(_Body):
         chunk: bytes = message.get("body", b"")
         self.held = self.held + chunk if self.held else chunk
         at = self.scan.feed(self.held, final=not more)
+        if not self.held and not more:  # an empty page stays empty
+            await self.flush(b"", more)
+            return
         if at is None and len(self.held) > self.x.settings.max_body_bytes:
             at = self.scan.safe
             if at is None:
-                await self.flush(self.held, b"", more)
+                await self.flush(self.held, more)
                 return
         if at is not None:
             held = memoryview(self.held)  # one copy of the page's start, with the tags in it
-            await self.flush(held[:at], held[at:], more)
+            await self.flush(b"".join((held[:at], self.tags, held[at:])), more)
 
-    async def flush(self, before: bytes | memoryview, after: bytes | memoryview, more: bool) -> None:
+    async def flush(self, first: bytes, more: bool) -> None:
+        """Send the start of the response and ``first``, the body so far; stream the rest."""
         x = self.x
-        tags = self.tags if before or after else b""
         headers = _personal(x.headers, MEMBER_CACHE_CONTROL, rewritten=True)
         length = httputil.get_header(x.headers, b"content-length")
         if length is not None and length.strip().isdigit():
-            headers.append((b"content-length", str(int(length) + len(tags)).encode()))
-        headers = x.with_reader_cookies(headers)
-        await x.send({"type": "http.response.start", "status": x.start.status, "headers": headers})
+            headers.append((b"content-length", str(int(length) + len(first) - len(self.held)).encode()))
+        await x.send(
+            {"type": "http.response.start", "status": x.start.status, "headers": x.with_reader_cookies(headers)}
+        )
         x.answered = True
         self.streaming, self.held = True, b""
-        await x.send({"type": "http.response.body", "body": b"".join((before, tags, after)), "more_body": more})
+        await x.send({"type": "http.response.body", "body": first, "more_body": more})
 
     async def end(self) -> None:
         if not self.streaming:  # the app returned before finishing its body
