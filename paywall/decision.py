@@ -27,11 +27,9 @@ known, the answer is ``IDENTIFY``: identify the reader, then decide again.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from . import httputil
 
@@ -51,8 +49,7 @@ class Action(Enum):
     IDENTIFY = "identify"
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+class Start(NamedTuple):
     """What ``http.response.start`` says, in the terms the decision needs."""
 
     status: int
@@ -99,7 +96,7 @@ class Start:
 
     def sniffed(self, is_html: bool) -> Start:
         """This start once the body's first bytes are known."""
-        return dataclasses.replace(self, kind="html" if is_html else "other", byteranges=False)
+        return self._replace(kind="html" if is_html else "other", byteranges=False)
 
     @property
     def html_media(self) -> str:

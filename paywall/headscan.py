@@ -70,9 +70,10 @@ def _text_element(name: bytes) -> bytes:
 
 
 # A run of the tokens most heads are made of, read in one call (the fast path): white
-# space, and well-formed html, head, meta, link, base, title, script and style elements.
+# space, the doctype, and well-formed html, head, meta, link, base, title, script and
+# style elements.
 _HEAD_RUN = re.compile(
-    rb"(?:[\t\n\x0c\r ]+|<(?:html|head|meta|link|base)" + _WELL_FORMED_TAG.pattern
+    rb"(?:[\t\n\x0c\r ]+|<!doctype[^>]*>|<(?:html|head|meta|link|base)" + _WELL_FORMED_TAG.pattern
     + b"|" + _text_element(b"title") + b"|" + _text_element(b"script") + b"|" + _text_element(b"style") + b")*",
     re.IGNORECASE,
 )  # fmt: skip

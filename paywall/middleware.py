@@ -109,6 +109,7 @@ MEMBER_CACHE_CONTROL = b"private, no-store"
 _UPSTREAM_MEMBER = Reader(level="member")
 _ANONYMOUS = Reader(level="anonymous")
 _CTA_KINDS: tuple[CtaKind, ...] = ("offer", "ended", "metered")
+_NO_START = Start(200, "other", None, "", False, False)
 
 
 class PaywallMiddleware:
@@ -213,17 +214,16 @@ class _Exchange:
         self.method: str = scope["method"]
         # A HEAD is answered without a body, whatever the app (or a replayed GET) sends.
         self.send = _without_bodies(send) if self.method == "HEAD" else send
-        self.client_etags = _etag_list(httputil.get_header(scope["headers"], b"if-none-match"))
         # The app never sees our own validators (a teaser ETag must not make it answer
         # 304 for the full version) nor codings we could not undo.
-        self.base_scope = _app_scope(scope)
+        self.base_scope, self.client_etags = _app_scope(scope)
         self.app_scope: Scope = self.base_scope
         self.reader: Reader | None = None
         self.replaying = False
         self.replay_wanted = False
         self.answered = False
         self.body: _Body = _Discard()
-        self.start = Start(200, "other", None, "", False, False)
+        self.start = _NO_START
         self.start_message: Message = {}
         self.headers: httputil.RawHeaders = []
         # the page being judged, once decoded and parsed
@@ -733,18 +733,26 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
     return await anyio.to_thread.run_sync(work)
 
 
-def _app_scope(scope: Scope) -> Scope:
-    """The scope the app sees: without our ETags, codings we cannot undo, or zero-copy sends."""
+def _app_scope(scope: Scope) -> tuple[Scope, list[str]]:
+    """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
     headers: httputil.RawHeaders = scope["headers"]
+    inm: bytes | None = None
+    encodings = False
+    for name, value in headers:  # one pass: most requests have neither
+        lower = name.lower()
+        if lower == b"if-none-match":
+            inm = value if inm is None else inm + b", " + value
+        elif lower == b"accept-encoding":
+            encodings = True
+    client_etags = _etag_list(inm)
     new = scope
-    inm = httputil.get_header(headers, b"if-none-match")
     if inm is not None and ETAG_PREFIX.encode() in inm:
-        kept = [tag for tag in _etag_list(inm) if ETAG_PREFIX not in tag]
+        kept = [tag for tag in client_etags if ETAG_PREFIX not in tag]
         headers = httputil.without_headers(headers, b"if-none-match")
         if kept:
             headers.append((b"if-none-match", ", ".join(kept).encode("latin-1")))
         new = {**scope, "headers": headers}
-    accept_encoding = httputil.joined_header(headers, b"accept-encoding")
+    accept_encoding = httputil.joined_header(headers, b"accept-encoding") if encodings else None
     if accept_encoding is not None and _may_be_html(scope["path"], headers):
         # Ask only for compressions we can undo, or a page could not be gated.
         narrowed = httputil.decodable_accept_encoding(accept_encoding)
@@ -758,7 +766,7 @@ def _app_scope(scope: Scope) -> Scope:
         new = {**new, "extensions": {
             k: v for k, v in extensions.items() if k not in ("http.response.pathsend", "http.response.zerocopysend")
         }}  # fmt: skip
-    return new
+    return new, client_etags
 
 
 _ASSET_SUFFIXES = (
