@@ -13,8 +13,9 @@ Two kinds of entries:
   and compares those bytes, so a page seen before is recognised without
   decoding it or computing a digest, and no two bodies can ever share a
   verdict. The entry carries the page's digest for the second kind.
-* **Cuts** are keyed by a digest of the decoded page and the call to action;
-  the cut is stored already split where each request's own parts go.
+* **Cuts** are keyed by a digest of the decoded page and the call to action
+  (one of a few strings); the cut is stored already split where each
+  request's own parts go.
 
 Hostile pages are remembered too (``broken``, :data:`BROKEN`), so a page that
 makes the parser give up is not parsed again on every request.
@@ -68,6 +69,8 @@ class Cut:
 BROKEN = Cut(b"", (), b"")
 
 _BodyKey = tuple[bytes, bytes, bytes]
+_CutKey = tuple[bytes, str]
+_Key = _BodyKey | _CutKey
 _Value = Known | Cut
 
 
@@ -76,7 +79,7 @@ class GateCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[bytes | _BodyKey, tuple[_Value, int]] = OrderedDict()
+        self._entries: OrderedDict[_Key, tuple[_Value, int]] = OrderedDict()
         self._size = 0
 
     def known(self, body: bytes, encoding: bytes | None, charset: str | None) -> Known | None:
@@ -100,17 +103,18 @@ class GateCache:
         return (body, encoding or b"", (charset or "").lower().encode("ascii", "replace"))
 
     @staticmethod
-    def _cut_key(key: bytes, cta_html: str) -> bytes:
-        return b"g" + hashlib.blake2b(key + cta_html.encode("utf-8"), digest_size=20).digest()
+    def _cut_key(key: bytes, cta_html: str) -> _CutKey:
+        # The call to action is one of a few strings kept by the middleware: its hash is cached.
+        return (key, cta_html)
 
-    def _get(self, key: bytes | _BodyKey) -> _Value | None:
+    def _get(self, key: _Key) -> _Value | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
         self._entries.move_to_end(key)
         return entry[0]
 
-    def _put(self, key: bytes | _BodyKey, value: _Value, cost: int) -> None:
+    def _put(self, key: _Key, value: _Value, cost: int) -> None:
         if cost > self.max_bytes:
             return
         old = self._entries.pop(key, None)
