@@ -12,9 +12,10 @@ small type that does one thing:
   sniff, then hands over to whichever type the page turns out to need.
 * :class:`_Gate` buffers a page for a non-member, judges it and sends the
   teaser, the page itself, or the call to action.
-* :class:`_Discard` drops an answer that cannot be used (a ``HEAD``, a ``206``
-  or ``304`` to someone who must not get the page as made) before the request
-  is replayed as a plain ``GET``.
+* :class:`_Replay` drops an answer that cannot be judged (a ``HEAD``, a ``206``
+  or ``304`` to someone who must not get the page as made); the request is then
+  asked again as a plain ``GET``. :class:`_Discard` drops what follows an answer
+  already given.
 
 A page seen before costs one cache lookup of its body: the engine's verdict
 (article or not) is keyed by the exact bytes, and a cut is stored split where
@@ -220,15 +221,11 @@ class _Exchange:
         self.app_scope: Scope = self.base_scope
         self.reader: Reader | None = None
         self.replaying = False
-        self.replay_wanted = False
         self.answered = False
         self.body: _Body = _Discard()
         self.start = _NO_START
         self.start_message: Message = {}
         self.headers: httputil.RawHeaders = []
-        # the page being judged, once decoded and parsed
-        self.decoded: bytes | None = None
-        self.page: Page | None = None
 
     async def run(self) -> None:
         # Routers and inner middleware change the scope they are given (a Mount sets
@@ -236,7 +233,7 @@ class _Exchange:
         # from the untouched one.
         self.app_scope = dict(self.base_scope)
         await self.mw.app(self.app_scope, self.receive, self.on_message)
-        if self.replay_wanted:
+        if isinstance(self.body, _Replay):
             self.replaying = True
             self.app_scope = dict(self.base_scope)
             self.app_scope["method"] = "GET"
@@ -293,8 +290,7 @@ class _Exchange:
         elif action is Action.SNIFF:
             self.body = _Sniff(self)
         elif action is Action.REPLAY:
-            self.replay_wanted = True
-            self.body = _Discard()
+            self.body = _Replay()
         else:  # REFUSE
             self.body = _Discard()
             await self.fail_closed("a partial answer to a page cannot be judged")
@@ -328,145 +324,7 @@ class _Exchange:
             page_url = _page_url(self.scope, self.settings.public_url)
         return self.mw.tags(nonce, reader.subject if reader else None, page_url, cta, protect)
 
-    # ------------------------------------------------------------ judging a buffered page
-    async def judge(self, body: bytes) -> None:
-        """Send what this reader may see of a whole page (``body`` as the app sent it)."""
-        if self.reader is not None and self.reader.is_member:
-            # A member's compressed page, buffered to add the tags.
-            decoded = await self.decode(body)
-            if decoded is not None:
-                await self.send_whole(decoded, self.reader)
-            return
-        known = await self.known(body)
-        if known is None:
-            return
-        if known.verdict == "broken":
-            await self.fail_closed("the page could not be parsed", log=False)
-        elif known.verdict != "article":
-            await self.send_without_article(body, free=known.verdict == "free")
-        else:
-            await self.send_article(body, known.key)
-
-    async def known(self, body: bytes) -> Known | None:
-        """The engine's verdict on this body: one lookup for a body seen before, else a parse."""
-        encoding = httputil.joined_header(self.headers, b"content-encoding")
-        charset = self.start.charset
-        known = self.mw.cache.known(body, encoding, charset)
-        if known is None:
-            decoded = await self.decode(body)
-            if decoded is None:
-                return None
-            self.page, verdict = await self.parse(decoded, charset)
-            known = Known(verdict, page_key(decoded, charset))
-            self.mw.cache.put_known(body, encoding, charset, known)
-        return known
-
-    async def send_without_article(self, body: bytes, *, free: bool) -> None:
-        if self.start.directive == "members":
-            await self.fail_closed("members-only page without an article to cut", log=False)
-        elif not free and self.protects(member=False, article=False):
-            decoded = await self.decode(body)
-            if decoded is not None:
-                await self.send_whole(decoded, self.reader or _ANONYMOUS, cache_control=GATED_CACHE_CONTROL)
-        else:
-            await self.send_original(body, personal=False)
-
-    async def send_article(self, body: bytes, key: bytes) -> None:
-        reader = await self.get_reader()
-        if reader.is_member:
-            decoded = await self.decode(body)
-            if decoded is not None:
-                await self.send_whole(decoded, reader)
-            return
-        kind: CtaKind = "ended" if reader.trial_ended else "offer"
-        if self.settings.free_articles and not reader.trial_ended and self.start.directive != "members":
-            decoded = await self.decode(body)
-            if decoded is None:
-                return
-            meter = await consume_meter(
-                reader, Request(self.app_scope), self.settings, self.mw.store, article_key(self.scope, decoded)
-            )
-            if meter is not None and meter.allowed:
-                await self.send_whole(decoded, reader.with_meter(meter))
-                return
-            if meter is not None and not meter.ip_capped:
-                kind = "metered"
-        # The cut is cached per page and kind of call to action, not per URL: its link
-        # back to the page is a placeholder, filled in for each request.
-        cta_html = self.mw.cta_html[kind]
-        cut = self.mw.cache.cut(key, cta_html)
-        if cut is None:
-            decoded = await self.decode(body)
-            if decoded is None:
-                return
-            cut = await self.cut(decoded, cta_html)
-            self.mw.cache.put_cut(key, cta_html, cut)
-        if cut is BROKEN:
-            await self.fail_closed("the page could not be cut safely", log=False)
-            return
-        await self.send_cut(cut, reader)
-
-    async def decode(self, body: bytes) -> bytes | None:
-        """``body`` without its Content-Encoding, or None when it cannot be undone (then it has answered).
-
-        A member then gets the body as the app sent it; anyone else the call to action.
-        """
-        if self.decoded is not None:
-            return self.decoded
-        encoding = httputil.joined_header(self.headers, b"content-encoding")
-        try:
-            self.decoded = httputil.decompress_body(body, encoding, self.settings.max_body_bytes)
-        except Exception as exc:
-            if self.reader is not None and self.reader.is_member:
-                await self.send_original(body, personal=True)
-            elif isinstance(exc, BodyTooLarge):
-                await self.fail_closed("decoded body larger than max_body_bytes")
-            else:
-                await self.fail_closed(f"cannot decode the body ({exc!r})")
-        return self.decoded
-
-    async def parse(self, decoded: bytes, charset: str | None) -> tuple[Page | None, Verdict]:
-        selector = self.settings.article_selector
-        try:
-            page: Page = await _offload(len(decoded), lambda: Page.parse(decoded, charset, selector=selector))
-            verdict: Verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
-        except RewriteError as exc:
-            logger.warning("paywall: cannot parse %s (%s)", self.scope["path"], exc)
-            return None, "broken"
-        return page, verdict
-
-    async def cut(self, decoded: bytes, cta_html: str) -> Cut:
-        """The page cut at its teaser and split for reuse, or :data:`BROKEN` when the engine refuses it."""
-        settings, page, charset = self.settings, self.page, self.start.charset
-
-        def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=settings.article_selector)
-            return parsed.gate(teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta_html)
-
-        try:
-            gated: bytes = await _offload(len(decoded), work)
-        except RewriteError as exc:
-            logger.warning("paywall: cannot cut %s (%s)", self.scope["path"], exc)
-            return BROKEN
-        at = insertion_point(gated)
-        digest = hashlib.blake2b(gated, digest_size=20).digest()
-        return Cut(gated[:at], tuple(gated[at:].split(self.mw.next_placeholder_html)), digest)
-
     # ------------------------------------------------------------ answers
-    async def send_cut(self, cut: Cut, reader: Reader) -> None:
-        tags = self.tags_for(reader, cta=True, protect=self.protects(member=False))
-        link = _trial_link_html(self.settings, self.scope)
-        body = b"".join([cut.head, tags, link.join(cut.rest)])
-        etag = hashlib.blake2b(cut.digest + b"\0" + tags + b"\0" + link, digest_size=16).hexdigest()
-        headers = httputil.without_headers(self.headers, b"content-type")
-        headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
-        headers.append((b"content-type", f"{self.start.html_media}; charset=utf-8".encode()))
-        headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
-        if _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.client_etags):
-            await self.respond(304, _not_modified_headers(headers), b"")
-            return
-        await self.respond(self.start.status, headers, body)
-
     async def send_whole(self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL) -> None:
         """The whole page (a member's, a metered read, a protected page without article), tags added."""
         body = inject(decoded, self.tags_for(reader, cta=False)) if self.protects(member=reader.is_member) else decoded
@@ -530,6 +388,10 @@ class _Discard(_Body):
 
     async def on_body(self, message: Message) -> None:
         return None
+
+
+class _Replay(_Discard):
+    """Drops an answer that cannot be judged (a ``HEAD``, ``206`` or ``304``): the request is asked again as a GET."""
 
 
 class _Pass(_Body):
@@ -631,12 +493,20 @@ class _Sniff(_Body):
 
 
 class _Gate(_Body):
-    """Buffers a page (up to ``max_body_bytes``) to judge it whole."""
+    """Buffers a page (up to ``max_body_bytes``), judges it whole, and sends what this reader may see.
+
+    A member's compressed page is decoded and gets the tags; anyone else's is
+    looked up in the cache (or parsed), then sent as it is (no article, free),
+    whole (a metered read), cut at the teaser, or replaced by the call to action.
+    """
 
     def __init__(self, exchange: _Exchange) -> None:
         self.x = exchange
         self.chunks: list[bytes] = []
         self.size = 0
+        # the page, once decoded and parsed
+        self.decoded: bytes | None = None
+        self.page: Page | None = None
 
     async def on_body(self, message: Message) -> None:
         x = self.x
@@ -661,12 +531,149 @@ class _Gate(_Body):
         body = b"".join(self.chunks)
         self.chunks = []
         try:
-            await x.judge(body)
+            await self.judge(body)
         except Exception as exc:  # fail closed on anything, including our own bugs
             if x.answered:
                 raise
             logger.exception("paywall: gating %s failed", x.scope["path"])
             await x.fail_closed(f"gating failed ({exc.__class__.__name__})", log=False)
+
+    async def judge(self, body: bytes) -> None:
+        """Send what this reader may see of a whole page (``body`` as the app sent it)."""
+        if self.x.reader is not None and self.x.reader.is_member:
+            # A member's compressed page, buffered to add the tags.
+            decoded = await self.decode(body)
+            if decoded is not None:
+                await self.x.send_whole(decoded, self.x.reader)
+            return
+        known = await self.known(body)
+        if known is None:
+            return
+        if known.verdict == "broken":
+            await self.x.fail_closed("the page could not be parsed", log=False)
+        elif known.verdict != "article":
+            await self.send_without_article(body, free=known.verdict == "free")
+        else:
+            await self.send_article(body, known.key)
+
+    async def known(self, body: bytes) -> Known | None:
+        """The engine's verdict on this body: one lookup for a body seen before, else a parse."""
+        encoding = httputil.joined_header(self.x.headers, b"content-encoding")
+        charset = self.x.start.charset
+        known = self.x.mw.cache.known(body, encoding, charset)
+        if known is None:
+            decoded = await self.decode(body)
+            if decoded is None:
+                return None
+            self.page, verdict = await self.parse(decoded, charset)
+            known = Known(verdict, page_key(decoded, charset))
+            self.x.mw.cache.put_known(body, encoding, charset, known)
+        return known
+
+    async def send_without_article(self, body: bytes, *, free: bool) -> None:
+        if self.x.start.directive == "members":
+            await self.x.fail_closed("members-only page without an article to cut", log=False)
+        elif not free and self.x.protects(member=False, article=False):
+            decoded = await self.decode(body)
+            if decoded is not None:
+                await self.x.send_whole(decoded, self.x.reader or _ANONYMOUS, cache_control=GATED_CACHE_CONTROL)
+        else:
+            await self.x.send_original(body, personal=False)
+
+    async def send_article(self, body: bytes, key: bytes) -> None:
+        reader = await self.x.get_reader()
+        if reader.is_member:
+            decoded = await self.decode(body)
+            if decoded is not None:
+                await self.x.send_whole(decoded, reader)
+            return
+        kind: CtaKind = "ended" if reader.trial_ended else "offer"
+        if self.x.settings.free_articles and not reader.trial_ended and self.x.start.directive != "members":
+            decoded = await self.decode(body)
+            if decoded is None:
+                return
+            meter = await consume_meter(
+                reader, Request(self.x.app_scope), self.x.settings, self.x.mw.store, article_key(self.x.scope, decoded)
+            )
+            if meter is not None and meter.allowed:
+                await self.x.send_whole(decoded, reader.with_meter(meter))
+                return
+            if meter is not None and not meter.ip_capped:
+                kind = "metered"
+        # The cut is cached per page and kind of call to action, not per URL: its link
+        # back to the page is a placeholder, filled in for each request.
+        cta_html = self.x.mw.cta_html[kind]
+        cut = self.x.mw.cache.cut(key, cta_html)
+        if cut is None:
+            decoded = await self.decode(body)
+            if decoded is None:
+                return
+            cut = await self.cut(decoded, cta_html)
+            self.x.mw.cache.put_cut(key, cta_html, cut)
+        if cut is BROKEN:
+            await self.x.fail_closed("the page could not be cut safely", log=False)
+            return
+        await self.send_cut(cut, reader)
+
+    async def decode(self, body: bytes) -> bytes | None:
+        """``body`` without its Content-Encoding, or None when it cannot be undone (then it has answered).
+
+        A member then gets the body as the app sent it; anyone else the call to action.
+        """
+        if self.decoded is not None:
+            return self.decoded
+        encoding = httputil.joined_header(self.x.headers, b"content-encoding")
+        try:
+            self.decoded = httputil.decompress_body(body, encoding, self.x.settings.max_body_bytes)
+        except Exception as exc:
+            if self.x.reader is not None and self.x.reader.is_member:
+                await self.x.send_original(body, personal=True)
+            elif isinstance(exc, BodyTooLarge):
+                await self.x.fail_closed("decoded body larger than max_body_bytes")
+            else:
+                await self.x.fail_closed(f"cannot decode the body ({exc!r})")
+        return self.decoded
+
+    async def parse(self, decoded: bytes, charset: str | None) -> tuple[Page | None, Verdict]:
+        selector = self.x.settings.article_selector
+        try:
+            page: Page = await _offload(len(decoded), lambda: Page.parse(decoded, charset, selector=selector))
+            verdict: Verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
+        except RewriteError as exc:
+            logger.warning("paywall: cannot parse %s (%s)", self.x.scope["path"], exc)
+            return None, "broken"
+        return page, verdict
+
+    async def cut(self, decoded: bytes, cta_html: str) -> Cut:
+        """The page cut at its teaser and split for reuse, or :data:`BROKEN` when the engine refuses it."""
+        settings, page, charset = self.x.settings, self.page, self.x.start.charset
+
+        def work() -> bytes:
+            parsed = page or Page.parse(decoded, charset, selector=settings.article_selector)
+            return parsed.gate(teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta_html)
+
+        try:
+            gated: bytes = await _offload(len(decoded), work)
+        except RewriteError as exc:
+            logger.warning("paywall: cannot cut %s (%s)", self.x.scope["path"], exc)
+            return BROKEN
+        at = insertion_point(gated)
+        digest = hashlib.blake2b(gated, digest_size=20).digest()
+        return Cut(gated[:at], tuple(gated[at:].split(self.x.mw.next_placeholder_html)), digest)
+
+    async def send_cut(self, cut: Cut, reader: Reader) -> None:
+        tags = self.x.tags_for(reader, cta=True, protect=self.x.protects(member=False))
+        link = _trial_link_html(self.x.settings, self.x.scope)
+        body = b"".join([cut.head, tags, link.join(cut.rest)])
+        etag = hashlib.blake2b(cut.digest + b"\0" + tags + b"\0" + link, digest_size=16).hexdigest()
+        headers = httputil.without_headers(self.x.headers, b"content-type")
+        headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
+        headers.append((b"content-type", f"{self.x.start.html_media}; charset=utf-8".encode()))
+        headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
+        if _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):
+            await self.x.respond(304, _not_modified_headers(headers), b"")
+            return
+        await self.x.respond(self.x.start.status, headers, body)
 
     async def end(self) -> None:
         if not self.x.answered:
