@@ -22,7 +22,9 @@ The rules, in order:
   judged and cut (``BUFFER``).
 
 When the answer depends on whether the reader is a member and that is not yet
-known, the answer is ``IDENTIFY``: identify the reader, then decide again.
+known, the answer is ``IDENTIFY``: identify the reader, then decide again. (For
+a page, the middleware first looks at the body when it arrives whole and small:
+one the cache knows has no article is sent as it is, and nobody is identified.)
 """
 
 from __future__ import annotations

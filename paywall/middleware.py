@@ -60,6 +60,9 @@ logger = logging.getLogger("paywall")
 
 #: Bodies larger than this are cut in a worker thread, off the event loop.
 THREAD_THRESHOLD = 256 * 1024
+#: A page this small that arrives whole is looked up before its reader is identified:
+#: the lookup hashes the body, which costs less than identifying for pages this size.
+PEEK_BYTES = 16 * 1024
 
 _CONTROL_HEADERS = (b"x-paywall", b"x-paywall-access")
 _CONDITIONAL_HEADERS = (
@@ -274,6 +277,10 @@ class _Exchange:
     async def act(self) -> None:
         action = self.decide()
         if action is Action.IDENTIFY:
+            if self.start.kind == "html" and self.method != "HEAD" and not self.replaying and self.start.status == 200:
+                # A page may be one the cache knows has no article: then nobody needs identifying.
+                self.body = _Peek(self)
+                return
             await self.get_reader()
             action = self.decide()
         if action is Action.PASS:
@@ -467,6 +474,41 @@ class _Inject(_Body):
     async def end(self) -> None:
         if not self.streaming:  # the app returned before finishing its body
             await self.on_body({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _Peek(_Body):
+    """Looks at the first body message of a page before asking who reads it.
+
+    A small page that arrives whole and that the cache knows has no article (or
+    is free) goes out as the app made it, for members and non-members alike:
+    one lookup, and the reader is never identified. Anything else is decided
+    once the reader is known, and the message handed on.
+    """
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.x = exchange
+
+    async def on_body(self, message: Message) -> None:
+        x = self.x
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False) and len(body) <= PEEK_BYTES and x.start.directive != "members":
+            encoding = httputil.joined_header(x.headers, b"content-encoding")
+            known = x.mw.cache.known(body, encoding, x.start.charset)
+            plain = known is not None and (
+                known.verdict == "free"
+                or (known.verdict == "no_article" and not x.protects(member=False, article=False))
+            )
+            if plain:
+                await x.send_original(body, personal=False)
+                return
+        await x.get_reader()
+        await x.act()
+        await x.body.on_body(message)
+
+    async def end(self) -> None:
+        if self.x.body is self:  # the app sent no body at all
+            await self.on_body({"type": "http.response.body", "body": b"", "more_body": False})
+            await self.x.body.end()
 
 
 class _Sniff(_Body):

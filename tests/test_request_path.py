@@ -222,3 +222,29 @@ def test_member_pages_render_as_the_site_made_them_in_chromium(tmp_path: Path) -
             assert seen["title"] == title and seen["inHead"], kind
             assert seen["meta"] == ("</head><body>" if kind == "attr" else None)
             assert all(word in seen["text"] for word in SECRET_WORDS)
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def test_a_page_known_to_have_no_article_needs_no_reader(make_settings: Make) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.apps import gate_app
+
+    asked: list[str] = []
+
+    def resolver(request: Any) -> bool:
+        asked.append(request.url.path)
+        return request.headers.get("x-member") == "yes"
+
+    client = TestClient(PaywallMiddleware(gate_app.site, settings=make_settings(member_resolver=resolver)))
+    home = gate_app.page("<div class='home'><h1>Front page</h1><p>Latest news.</p></div>").encode()
+    assert client.get("/").content == home  # a non-member's view: the page is parsed, its verdict kept
+    assert asked == ["/"]
+    for headers in ({}, {"x-member": "yes"}):
+        again = client.get("/", headers=headers)
+        assert again.content == home and "private" not in again.headers.get("cache-control", "")
+    assert asked == ["/"], "a page known to have no article is sent without asking who reads it"
+    assert "tessellwyn" in client.get("/article", headers={"x-member": "yes"}).text
+    assert asked == ["/", "/article"], "articles still ask"
