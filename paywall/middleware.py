@@ -277,7 +277,7 @@ class _Exchange:
     async def act(self) -> None:
         action = self.decide()
         if action is Action.IDENTIFY:
-            if self.start.kind == "html" and self.method != "HEAD" and not self.replaying and self.start.status == 200:
+            if self.start.kind == "html" and self.method != "HEAD" and self.start.status == 200 and self._small():
                 # A page may be one the cache knows has no article: then nobody needs identifying.
                 self.body = _Peek(self)
                 return
@@ -301,6 +301,11 @@ class _Exchange:
         else:  # REFUSE
             self.body = _Discard()
             await self.fail_closed("a partial answer to a page cannot be judged")
+
+    def _small(self) -> bool:
+        """Whether the body may be small enough to be looked up before the reader is identified."""
+        length = httputil.get_header(self.headers, b"content-length")
+        return length is None or not length.isdigit() or int(length) <= PEEK_BYTES
 
     async def get_reader(self) -> Reader:
         """Who is reading; computed once per request (the resolver runs at most once)."""
