@@ -77,6 +77,7 @@ _HEAD_RUN = re.compile(
     + b"|" + _text_element(b"title") + b"|" + _text_element(b"script") + b"|" + _text_element(b"style") + b")*",
     re.IGNORECASE,
 )  # fmt: skip
+_HEAD_END = re.compile(rb"</head[\t\n\x0c\r />]", re.IGNORECASE)
 _COMMENT_END = re.compile(rb"--!?>")
 _TEXT = re.compile(rb"[^<]+")
 _BOM = b"\xef\xbb\xbf"
@@ -109,6 +110,8 @@ class HeadScan:
                     self._at = run.end()
                     if self._started:
                         self.safe = self._at
+                if _HEAD_END.match(data, self._at):  # the usual end: "</head>" right after the run
+                    return self._at
             found = self._token(data)
             if found is None:  # the next token is not complete yet
                 if final:
