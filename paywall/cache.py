@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Verdict = Literal["free", "article", "no_article", "broken"]
@@ -48,7 +48,7 @@ class Known:
     key: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Cut:
     """A page cut at its teaser, split where each request's own parts go.
 
@@ -60,6 +60,9 @@ class Cut:
     rest: tuple[bytes, ...]
     #: Digest of the cut, so that a response's ETag costs a hash of a few small parts.
     digest: bytes
+    #: The last page made from this cut, as ``(tags, link, body, etag)``: most requests
+    #: for a popular article are made the same way, and then reuse it without a copy.
+    last: tuple[bytes, bytes, bytes, str] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.head) + sum(len(part) for part in self.rest)
@@ -96,7 +99,8 @@ class GateCache:
         return value if isinstance(value, Cut) else None
 
     def put_cut(self, key: bytes, cta_html: str, cut: Cut) -> None:
-        self._put(self._cut_key(key, cta_html), cut, len(cut) + _ENTRY_OVERHEAD)
+        # Counted twice: the cut, and the last page made from it (:attr:`Cut.last`).
+        self._put(self._cut_key(key, cta_html), cut, 2 * len(cut) + _ENTRY_OVERHEAD)
 
     @staticmethod
     def _body_key(body: bytes, encoding: bytes | None, charset: str | None) -> _BodyKey:

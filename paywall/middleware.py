@@ -711,8 +711,12 @@ class _Gate(_Body):
     async def send_cut(self, cut: Cut, reader: Reader) -> None:
         tags = self.x.tags_for(reader, cta=True, protect=self.x.protects(member=False))
         link = _trial_link_html(self.x.settings, self.x.scope)
-        body = b"".join([cut.head, tags, link.join(cut.rest)])
-        etag = hashlib.blake2b(cut.digest + b"\0" + tags + b"\0" + link, digest_size=16).hexdigest()
+        if cut.last is not None and cut.last[0] == tags and cut.last[1] == link:
+            body, etag = cut.last[2], cut.last[3]
+        else:
+            body = b"".join([cut.head, tags, link.join(cut.rest)])
+            etag = hashlib.blake2b(cut.digest + b"\0" + tags + b"\0" + link, digest_size=16).hexdigest()
+            cut.last = (tags, link, body, etag)
         headers = httputil.without_headers(self.x.headers, b"content-type")
         headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
         headers.append((b"content-type", f"{self.x.start.html_media}; charset=utf-8".encode()))

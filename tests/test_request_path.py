@@ -248,3 +248,19 @@ def test_a_page_known_to_have_no_article_needs_no_reader(make_settings: Make) ->
     assert asked == ["/"], "a page known to have no article is sent without asking who reads it"
     assert "tessellwyn" in client.get("/article", headers={"x-member": "yes"}).text
     assert asked == ["/", "/article"], "articles still ask"
+
+
+def test_repeat_views_reuse_the_page_made_from_the_cut_only_when_it_is_the_same(make_settings: Make) -> None:
+    async def go() -> list[Result]:
+        mw = PaywallMiddleware(edge_site.app, settings=make_settings())
+        try:
+            return [await call(mw, "/story", query=query) for query in (b"", b"", b"from=home", b"")]
+        finally:
+            await mw.store.aclose()
+
+    plain, again, other, last = asyncio.run(go())
+    for result in (plain, again, other, last):
+        assert_gated(result)
+    assert plain.body == again.body == last.body and plain.header("etag") == last.header("etag")
+    assert b"from%3Dhome" in other.body and other.header("etag") != plain.header("etag")
+    assert b"from%3Dhome" not in last.body
