@@ -23,7 +23,7 @@ each reader's own parts (tags, link back to the page) go.
 
 Every personalised answer (a member's page, a teaser, the call to action)
 says so to every cache on the way: ``Cache-Control: private`` and ``Vary:
-Cookie``, and the CDN-specific headers overridden (see :data:`_CDN_OVERRIDES`).
+Cookie``, with the CDN-specific caching headers removed (see :data:`_CACHE_HEADERS`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,10 @@ _CONDITIONAL_HEADERS = (
     b"if-match",
     b"if-unmodified-since",
 )
-#: Headers that tell caches how long to keep a response: replaced on personalised answers.
+#: Headers that tell caches how long to keep a response: removed from personalised answers,
+#: so that ``Cache-Control: private`` governs every layer (Fastly and Varnish read
+#: ``Surrogate-Control`` first, Cloudflare and others ``CDN-Cache-Control``, nginx
+#: ``X-Accel-Expires``; without them each falls back to ``Cache-Control``).
 _CACHE_HEADERS = (
     b"cache-control",
     b"expires",
@@ -82,14 +85,6 @@ _CACHE_HEADERS = (
     b"cdn-cache-control",
     b"cloudflare-cdn-cache-control",
     b"x-accel-expires",
-)
-#: What every personalised answer tells the caches in front (Fastly and Varnish read
-#: ``Surrogate-Control``, Cloudflare and others ``CDN-Cache-Control``, nginx
-#: ``X-Accel-Expires``); ``Cache-Control: private`` covers the rest.
-_CDN_OVERRIDES = (
-    (b"surrogate-control", b"no-store"),
-    (b"cdn-cache-control", b"no-store"),
-    (b"x-accel-expires", b"0"),
 )
 #: Headers that describe the app's original body and are wrong for a rewritten one.
 _BODY_HEADERS = (
@@ -887,8 +882,8 @@ def _nonce(headers: httputil.RawHeaders) -> str | None:
 def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> httputil.RawHeaders:
     """``headers`` for an answer meant for this reader only, that no cache may share.
 
-    The site's caching headers give way to ``cache_control`` and :data:`_CDN_OVERRIDES`,
-    and ``Vary`` gains ``Cookie``; with ``rewritten``, the headers that describe
+    The site's caching headers (:data:`_CACHE_HEADERS`, CDN-specific ones included)
+    give way to ``cache_control``, and ``Vary`` gains ``Cookie``; with ``rewritten``, the headers that describe
     the app's original body (:data:`_BODY_HEADERS`) go too.
     """
     drop = _PERSONAL_DROP_REWRITTEN if rewritten else _PERSONAL_DROP
@@ -901,7 +896,6 @@ def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: 
         elif lower not in drop:
             out.append((name, value))
     out.append((b"cache-control", cache_control))
-    out.extend(_CDN_OVERRIDES)
     tokens = [t.strip() for v in vary for t in v.split(b",") if t.strip()]
     if not any(t.lower() == b"cookie" or t == b"*" for t in tokens):
         tokens.append(b"Cookie")

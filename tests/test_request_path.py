@@ -160,10 +160,8 @@ CDN_NAMES = ["surrogate-control", "cdn-cache-control", "cloudflare-cdn-cache-con
 def assert_not_shared(result: Result) -> None:
     cache_control = result.header("cache-control") or ""
     assert "private" in cache_control and "public" not in cache_control
-    for name in CDN_NAMES:
-        values = result.header_list(name)
-        assert values in ([], ["no-store"], ["0"]), f"{name}: {values}"
-    assert result.header_list("x-accel-expires") in ([], ["0"])
+    for name in CDN_NAMES:  # removed: every layer falls back to Cache-Control
+        assert result.header_list(name) == [], name
     assert "cookie" in (result.header("vary") or "").lower()
 
 
