@@ -262,3 +262,68 @@ def test_repeat_views_reuse_the_page_made_from_the_cut_only_when_it_is_the_same(
     assert plain.body == again.body == last.body and plain.header("etag") == last.header("etag")
     assert b"from%3Dhome" in other.body and other.header("etag") != plain.header("etag")
     assert b"from%3Dhome" not in last.body
+
+
+# --------------------------------------------------------------------------- rules that hold on a cache hit
+
+
+def test_article_paths_fail_closed_on_every_view_of_a_page_the_cache_knows(
+    make_settings: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    odd = "<!DOCTYPE html><html><head><title>Odd</title></head><body><p>Ibbotson ledger, in one line.</p></body></html>"
+    asked: list[str] = []
+
+    def resolver(request: Any) -> bool:
+        asked.append(request.url.path)
+        return request.headers.get("x-member") == "yes"
+
+    async def page(request: Any) -> HTMLResponse:
+        return HTMLResponse(odd)
+
+    site = Starlette(routes=[Route("/news/odd", page), Route("/about", page)])
+    settings = make_settings(article_paths=("/news/",), member_resolver=resolver)
+    client = TestClient(PaywallMiddleware(site, settings=settings))
+    assert client.get("/about").text == odd  # parsed: its verdict (no article) is kept for these bytes
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="paywall"):
+            news, about = client.get("/news/odd"), client.get("/about")
+        assert "Ibbotson" not in news.text and CTA in news.text
+        assert about.text == odd
+        warned = [r for r in caplog.records if "where articles live" in r.message]
+        assert [r.levelno for r in warned] == [logging.WARNING]
+        assert any("served whole" in r.message and r.levelno == logging.DEBUG for r in caplog.records)
+    assert "Ibbotson" in client.get("/news/odd", headers={"x-member": "yes"}).text, "a member reads it whole"
+    assert asked.count("/about") == 1, "a page known to have no article, off article paths, needs no reader"
+
+
+def test_cookies_of_a_reader_the_app_asked_about_reach_an_answer_the_gate_passes(make_settings: Make) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    calls: list[str] = []
+
+    async def resolver(request: Request) -> bool:
+        calls.append(request.url.path)
+        return False
+
+    async def whoami(request: Request) -> JSONResponse:
+        access = await request.state.paywall.access()
+        return JSONResponse(access.as_json())
+
+    settings = make_settings(free_articles=3, member_resolver=resolver)
+    client = TestClient(PaywallMiddleware(Starlette(routes=[Route("/api/whoami", whoami)]), settings=settings))
+    response = client.get("/api/whoami")
+    assert response.json()["free_articles_left"] == 3
+    assert settings.device_cookie in response.headers.get("set-cookie", ""), "the new reader's device is kept"
+    assert calls == ["/api/whoami"]
