@@ -35,7 +35,7 @@ from ..settings import PaywallSettings
 from ..store.base import Store
 from ..tokens import CSRF, sign
 from .events import EventBuffer, Kind
-from .experiments import Experiment
+from .experiments import Experiment, Variant
 
 __all__ = ["Insights", "Wall"]
 
@@ -89,6 +89,7 @@ class Insights:
         slot = f"/paywall{secrets.token_hex(8)}"
         self._next, self._form_next, self._form_article, self._csrf = (slot + c for c in "npac")
         self._placeholders = re.compile(b"(" + re.escape(slot.encode()) + b"[npac])")
+        self._ctas: dict[tuple[CtaKind, Variant | None, bool], str] = {}
         self.app = InsightsApp(self)
 
     # ---------------------------------------------------------------- counting
@@ -147,21 +148,20 @@ class Insights:
         if article != _path_key(conn.scope):
             query += "&a=" + quote(article, safe="/")
         fills = {self._next.encode(): html.escape(query).encode()}
-        form = None
-        if settings.cta_inline_form and kind != "ended":
+        form = settings.cta_inline_form and kind != "ended"
+        if form:
             device_id = reader.device_id
             if device_id is None:  # the form's CSRF token is bound to the device
                 device = read_device(conn, settings, now=now)
                 device_id = device.device_id
                 cookies.extend(device.set_cookies)
             reader = dataclasses.replace(reader, device_id=device_id)
-            form = TrialFormFields(csrf_token=self._csrf, next_path=self._form_next, article=self._form_article)
             fills[self._csrf.encode()] = sign(settings, CSRF, {"d": device_id}, now=now).encode()
             fills[self._form_next.encode()] = html.escape(page).encode()
             fills[self._form_article.encode()] = html.escape(article).encode()
         return Wall(
             reader=dataclasses.replace(reader, set_cookies=tuple(cookies)),
-            cta_html=render_cta(settings, kind, self._next, variant=variant, form=form),
+            cta_html=self._cta_html(kind, variant, form),
             fills=fills,
             insights=self,
             kind=kind,
@@ -169,6 +169,15 @@ class Insights:
             variant=variant.name if variant else "",
             counted=_read(conn.scope),
         )
+
+    def _cta_html(self, kind: CtaKind, variant: Variant | None, form: bool) -> str:
+        """The call to action with placeholders (made once per kind, variant and form: a few strings)."""
+        key = (kind, variant, form)
+        cta = self._ctas.get(key)
+        if cta is None:
+            fields = TrialFormFields(self._csrf, self._form_next, self._form_article) if form else None
+            cta = self._ctas[key] = render_cta(self.settings, kind, self._next, variant=variant, form=fields)
+        return cta
 
     # ---------------------------------------------------------------- routes
     def handles(self, path: str) -> bool:
