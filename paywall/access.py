@@ -30,7 +30,6 @@ import anyio
 import anyio.to_thread
 from starlette.requests import HTTPConnection
 
-from .engine import canonical_path
 from .errors import ConfigError, StoreUnavailable
 from .httputil import client_address, delete_cookie_header, is_https, normalize_path, set_cookie_header
 from .members import bearer_token, jwt_verifier, load_member_token
@@ -238,15 +237,17 @@ async def identify(
     if subject is not None:
         return Reader(level="member", subject=f"member:{subject}", set_cookies=tuple(cookies))
 
-    device = read_device(conn, settings, now=now)
-    device_id: str | None = device.device_id
-    if device.set_cookies and settings.free_articles <= 0:
-        # Without metering a reader needs no device id until they ask for a trial
-        # (the trial form issues it): no cookie for readers who just read.
-        device_id = None
-    else:
-        cookies.extend(device.set_cookies)
-    ended = device.trial_ends_at is not None and device.trial_ends_at <= now
+    device_id: str | None = None
+    trial_ends_at: float | None = None
+    # Without metering a reader needs no device id until they ask for a trial (the
+    # trial form issues it): no cookie, and no token signed, for readers who just read.
+    if settings.free_articles > 0 or conn.cookies.get(settings.device_cookie):
+        device = read_device(conn, settings, now=now)
+        trial_ends_at = device.trial_ends_at
+        if not (device.set_cookies and settings.free_articles <= 0):
+            device_id = device.device_id
+            cookies.extend(device.set_cookies)
+    ended = trial_ends_at is not None and trial_ends_at <= now
 
     raw = conn.cookies.get(settings.trial_cookie)
     if raw:
@@ -311,15 +312,14 @@ async def _trial_reader(
 _TRACKING_PARAMETERS = re.compile(r"^(?:utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_gl|ref|ref_src)$")
 
 
-def article_key(scope: Any, decoded: bytes) -> str:
+def article_key(scope: Any, canonical: str | None) -> str:
     """What the meter (and the publisher's statistics) count as one article.
 
-    The page's canonical link when it names a path on this site (it folds the
-    tracking and sharing variants of one story into one), else the path and
-    the query without tracking parameters: ``/?p=1`` and ``/?p=2`` are two
-    stories, ``/story?utm_source=x`` is ``/story``.
+    The page's canonical link (``canonical``, as :func:`paywall.engine.canonical_path`
+    reads it) when it names a path on this site (it folds the tracking and sharing
+    variants of one story into one), else the path and the query without tracking
+    parameters: ``/?p=1`` and ``/?p=2`` are two stories, ``/story?utm_source=x`` is ``/story``.
     """
-    canonical = canonical_path(decoded)
     if canonical is not None:
         return canonical
     return path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))

@@ -1,34 +1,83 @@
 """A bounded, in-process cache of what the HTML engine concluded about a page.
 
 Parsing and cutting a page costs milliseconds; serving the same article to many
-non-members should cost a hash. Entries are keyed by a digest of everything
-that determines the result (the decoded body and its charset, and for a cut
-page the call to action), never by the URL, so a page that changes is simply a
-new entry and a stale teaser cannot be served. Nothing reader-specific is
-stored: protection tags (nonce, reader mark) are added after the cache.
+non-members should cost a lookup. Nothing is keyed by the URL, so a page that
+changes is simply a new entry and a stale teaser cannot be served. Nothing
+reader-specific is stored: protection tags (nonce, reader mark) and the link
+back to the reader's page are added after the cache.
 
-Hostile pages are remembered too (``BROKEN``), so a page that makes the parser
-give up is not parsed again on every request.
+Two kinds of entries:
+
+* **Verdicts** (free, article, no article, broken) are keyed by the body
+  exactly as the app sent it (with its encoding and charset): a lookup hashes
+  and compares those bytes, so a page seen before is recognised without
+  decoding it or computing a digest, and no two bodies can ever share a
+  verdict. The entry carries the page's digest for the second kind.
+* **Cuts** are keyed by a digest of the decoded page and the call to action
+  (its kind and variant: one of a few strings); the cut is stored already
+  split where each request's own parts go.
+
+Hostile pages are remembered too (``broken``, :data:`BROKEN`), so a page that
+makes the parser give up is not parsed again on every request.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Literal
 
 Verdict = Literal["free", "article", "no_article", "broken"]
-
-#: Stands for a page the engine refused, in :meth:`GateCache.gated`.
-BROKEN = b""
 
 _ENTRY_OVERHEAD = 200  # bytes a key and its bookkeeping cost, roughly
 
 
 def page_key(decoded: bytes, charset: str | None) -> bytes:
+    """Digest of everything a cut depends on besides the call to action."""
     digest = hashlib.blake2b(decoded, digest_size=20)
     digest.update(b"\0" + (charset or "").lower().encode("ascii", "replace"))
     return digest.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What is known about one body: the engine's verdict and the digest of the decoded page."""
+
+    verdict: Verdict
+    key: bytes
+    #: An article's canonical link (path and query), read once: what the article is counted as.
+    canonical: str | None = None
+
+
+@dataclass(slots=True)
+class Cut:
+    """A page cut at its teaser, split where each request's own parts go.
+
+    ``head`` ends where the protection tags go; ``rest`` is what follows, split
+    at each placeholder for the reader's own parts of the call to action (the
+    link back to their page, the form's token): text, placeholder, text...
+    """
+
+    head: bytes
+    rest: tuple[bytes, ...]
+    #: Digest of the cut, so that a response's ETag costs a hash of a few small parts.
+    digest: bytes
+    #: The last page made from this cut, as ``(tags, fills, body, etag)``: most requests
+    #: for a popular article are made the same way, and then reuse it without a copy.
+    last: tuple[bytes, dict[bytes, bytes], bytes, str] | None = field(default=None, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.head) + sum(len(part) for part in self.rest)
+
+
+#: Stands for a page the engine refused, in :meth:`GateCache.cut`.
+BROKEN = Cut(b"", (), b"")
+
+_BodyKey = tuple[bytes, bytes, bytes]
+_CutKey = tuple[bytes, str]
+_Key = _BodyKey | _CutKey
+_Value = Known | Cut
 
 
 class GateCache:
@@ -36,45 +85,53 @@ class GateCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[bytes, Verdict | bytes] = OrderedDict()
+        self._entries: OrderedDict[_Key, tuple[_Value, int]] = OrderedDict()
         self._size = 0
 
-    def verdict(self, key: bytes) -> Verdict | None:
-        value = self._get(b"v" + key)
-        return value if isinstance(value, str) else None
+    def known(self, body: bytes, encoding: bytes | None, charset: str | None) -> Known | None:
+        """What was concluded about this exact body (as sent, with this encoding and charset)."""
+        value = self._get(self._body_key(body, encoding, charset))
+        return value if isinstance(value, Known) else None
 
-    def put_verdict(self, key: bytes, verdict: Verdict) -> None:
-        self._put(b"v" + key, verdict, _ENTRY_OVERHEAD)
+    def put_known(self, body: bytes, encoding: bytes | None, charset: str | None, known: Known) -> None:
+        self._put(self._body_key(body, encoding, charset), known, len(body) + _ENTRY_OVERHEAD)
 
-    def gated(self, key: bytes, cta_html: str) -> bytes | None:
+    def cut(self, key: bytes, cta_html: str) -> Cut | None:
         """The cut page for this call to action, :data:`BROKEN`, or None when unknown."""
-        value = self._get(self._gated_key(key, cta_html))
-        return value if isinstance(value, bytes) else None
+        value = self._get(self._cut_key(key, cta_html))
+        return value if isinstance(value, Cut) else None
 
-    def put_gated(self, key: bytes, cta_html: str, body: bytes) -> None:
-        self._put(self._gated_key(key, cta_html), body, len(body) + _ENTRY_OVERHEAD)
+    def put_cut(self, key: bytes, cta_html: str, cut: Cut) -> None:
+        # Counted twice: the cut, and the last page made from it (:attr:`Cut.last`).
+        self._put(self._cut_key(key, cta_html), cut, 2 * len(cut) + _ENTRY_OVERHEAD)
 
     @staticmethod
-    def _gated_key(key: bytes, cta_html: str) -> bytes:
-        return b"g" + hashlib.blake2b(key + cta_html.encode("utf-8"), digest_size=20).digest()
+    def _body_key(body: bytes, encoding: bytes | None, charset: str | None) -> _BodyKey:
+        return (body, encoding or b"", (charset or "").lower().encode("ascii", "replace"))
 
-    def _get(self, key: bytes) -> Verdict | bytes | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
+    @staticmethod
+    def _cut_key(key: bytes, cta_html: str) -> _CutKey:
+        # The call to action is one of a few strings kept by the middleware: its hash is cached.
+        return (key, cta_html)
 
-    def _put(self, key: bytes, value: Verdict | bytes, cost: int) -> None:
+    def _get(self, key: _Key) -> _Value | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def _put(self, key: _Key, value: _Value, cost: int) -> None:
         if cost > self.max_bytes:
             return
         old = self._entries.pop(key, None)
         if old is not None:
-            self._size -= _cost(old)
-        self._entries[key] = value
+            self._size -= old[1]
+        self._entries[key] = (value, cost)
         self._size += cost
         while self._size > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._size -= _cost(evicted)
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._size -= evicted
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -84,5 +141,4 @@ class GateCache:
         return self._size
 
 
-def _cost(value: Verdict | bytes) -> int:
-    return (len(value) if isinstance(value, bytes) else 0) + _ENTRY_OVERHEAD
+__all__ = ["BROKEN", "Cut", "GateCache", "Known", "Verdict", "page_key"]

@@ -59,22 +59,64 @@ def parse_content_type(value: bytes | str | None) -> tuple[str, str | None]:
     return media.strip().lower(), charset
 
 
-def html_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str | None] | None:
-    """``(media type, charset)`` of the HTML Content-Type a response declares, or None.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HTTP_WHITESPACE = " \t\n\r"
 
-    Browsers combine repeated or comma-joined Content-Type values and may
-    render the page as HTML when any of them is, so one HTML value is enough;
-    the last one wins, as in the WHATWG Fetch standard.
+
+def content_type(values: Iterable[bytes]) -> tuple[str, str | None] | None:
+    """``(essence, charset)`` of a response's type as browsers read it, or None when they must sniff.
+
+    WHATWG Fetch's "extract a MIME type": every ``Content-Type`` value, split
+    on commas, is parsed strictly (``type/subtype`` of token characters); values
+    that do not parse (``text/html charset=utf-8``, ``text /html``, ``html``)
+    and ``*/*`` are skipped, the last one that parses wins, and its charset
+    carries over from an earlier value of the same type. None means no value
+    parsed: browsers then sniff the body.
     """
-    found: tuple[str, str | None] | None = None
-    for key, value in headers:
-        if key.lower() != b"content-type":
-            continue
-        for part in value.split(b","):
-            media, charset = parse_content_type(part)
-            if media in HTML_TYPES:
-                found = (media, charset)
-    return found
+    essence: str | None = None
+    charset: str | None = None
+    for value in values:
+        for part in _split_outside_quotes(value.decode("latin-1")):
+            parsed = _parse_mime(part)
+            if parsed is None or parsed[0] == "*/*":
+                continue
+            if parsed[0] != essence:
+                charset = None
+            essence = parsed[0]
+            charset = parsed[1] or charset
+    return None if essence is None else (essence, charset)
+
+
+def _split_outside_quotes(value: str) -> list[str]:
+    if '"' not in value:
+        return value.split(",")
+    parts, current, quoted = [], "", False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+def _parse_mime(value: str) -> tuple[str, str | None] | None:
+    """WHATWG "parse a MIME type", keeping only the charset parameter; None on failure."""
+    media, _, params = value.strip(_HTTP_WHITESPACE).partition(";")
+    kind, slash, subtype = media.partition("/")
+    subtype = subtype.rstrip(_HTTP_WHITESPACE)
+    if not slash or not _TOKEN.fullmatch(kind) or not _TOKEN.fullmatch(subtype):
+        return None
+    charset: str | None = None
+    for param in params.split(";"):
+        name, equals, val = param.lstrip(_HTTP_WHITESPACE).partition("=")
+        if equals and name.lower() == "charset" and charset is None:
+            val = val.strip(_HTTP_WHITESPACE).strip('"').strip()
+            charset = val or None
+    return f"{kind}/{subtype}".lower(), charset
 
 
 # ---------------------------------------------------------------------------

@@ -1,27 +1,39 @@
 """``PaywallMiddleware``: a pure ASGI middleware that gates article HTML on the server.
 
-Only responses that can be articles are touched: a successful page of
-``text/html`` or ``application/xhtml+xml`` (or a body browsers would sniff as
-one). Everything else (other types, errors, redirects, websockets, lifespan)
-streams through unbuffered. A candidate page is buffered for non-members only,
-because cutting needs the whole document; members' pages stream as the app made
-them, with the protection tags injected by a byte search at the end of
-``<head>`` (a compressed member page is decoded for that, and sent decoded).
+Each response is decided once, when it starts, by :func:`paywall.decision.decide`
+(a pure function: see there for the rules), and its body is then sent by one
+small type that does one thing:
 
-The middleware works in one pass over the app's messages, except for two cases
-where the app's answer cannot be used for a non-member and the request is
-replayed as a plain ``GET``: a ``HEAD`` (so that HEAD agrees with the gated
-GET) and a ``304``/``206`` given on the strength of the full version's
-validators or to a ``Range`` request (a partial body would leak the article).
+* :class:`_Pass` streams the app's body as it is (files, errors, free pages,
+  members' pages without tags): the cost is a few header checks.
+* :class:`_Inject` streams a member's page, holding back only the bytes up to
+  the end of ``<head>``, where the protection tags go (:mod:`paywall.headscan`).
+* :class:`_Sniff` reads the first bytes of a body whose type browsers would
+  sniff, then hands over to whichever type the page turns out to need.
+* :class:`_Gate` buffers a page for a non-member, judges it and sends the
+  teaser, the page itself, or the call to action.
+* :class:`_Replay` drops an answer that cannot be judged (a ``HEAD``, a ``206``
+  or ``304`` to someone who must not get the page as made); the request is then
+  asked again as a plain ``GET``. :class:`_Discard` drops what follows an answer
+  already given.
+
+A page seen before costs one cache lookup of its body: the engine's verdict
+(article or not) is keyed by the exact bytes, and a cut is stored split where
+each reader's own parts (tags, link back to the page) go.
+
+Every personalised answer (a member's page, a teaser, the call to action)
+says so to every cache on the way: ``Cache-Control: private`` and ``Vary:
+Cookie``, with the CDN-specific caching headers removed (see :data:`_CACHE_HEADERS`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -29,12 +41,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import httputil
 from .access import Reader, article_key, consume_meter, identify
-from .cache import BROKEN, GateCache, page_key
+from .cache import BROKEN, Cut, GateCache, Known, Verdict, page_key
 from .cta import CtaKind, fallback_page, render_cta
+from .decision import Action, Start, decide
 from .endpoints import Endpoints
-from .engine import Page, encode_head_html, head_insertion_point, inject_head
+from .engine import Page, canonical_path
 from .errors import BodyTooLarge, RewriteError
-from .insights import Insights
+from .headscan import HeadScan, encode_tags, inject, insertion_point
+from .insights import Insights, Wall
 from .protect import Protection, csp_nonce
 from .reader_state import STATE_KEY, ReaderState
 from .settings import PaywallSettings, selector_rules
@@ -45,11 +59,32 @@ logger = logging.getLogger("paywall")
 
 #: Bodies larger than this are cut in a worker thread, off the event loop.
 THREAD_THRESHOLD = 256 * 1024
-#: How much of a member's page may wait for the end of ``<head>``; past it the tags go first.
-INJECT_LOOKAHEAD = 64 * 1024
+#: A page this small that arrives whole is looked up before its reader is identified:
+#: the lookup hashes the body, which costs less than identifying for pages this size.
+PEEK_BYTES = 16 * 1024
 
 _CONTROL_HEADERS = (b"x-paywall", b"x-paywall-access")
-_CONDITIONAL_HEADERS = (b"if-none-match", b"if-modified-since", b"if-range", b"range", b"if-match")
+_CONDITIONAL_HEADERS = (
+    b"if-none-match",
+    b"if-modified-since",
+    b"if-range",
+    b"range",
+    b"if-match",
+    b"if-unmodified-since",
+)
+#: Headers that tell caches how long to keep a response: removed from personalised answers,
+#: so that ``Cache-Control: private`` governs every layer (Fastly and Varnish read
+#: ``Surrogate-Control`` first, Cloudflare and others ``CDN-Cache-Control``, nginx
+#: ``X-Accel-Expires``; without them each falls back to ``Cache-Control``).
+_CACHE_HEADERS = (
+    b"cache-control",
+    b"expires",
+    b"pragma",
+    b"surrogate-control",
+    b"cdn-cache-control",
+    b"cloudflare-cdn-cache-control",
+    b"x-accel-expires",
+)
 #: Headers that describe the app's original body and are wrong for a rewritten one.
 _BODY_HEADERS = (
     b"content-length",
@@ -62,19 +97,19 @@ _BODY_HEADERS = (
     b"digest",
     b"repr-digest",
     b"content-digest",
-    b"cache-control",
-    b"expires",
 )
 #: ETags of gated pages start with this, so a cache never confuses them with the app's.
 ETAG_PREFIX = "pw-"
 GATED_CACHE_CONTROL = b"private, no-cache"
 MEMBER_CACHE_CONTROL = b"private, no-store"
 
-Directive = Literal["", "free", "members"]
-
 #: A reader the upstream site vouched for with ``X-Paywall-Access: member``.
 _UPSTREAM_MEMBER = Reader(level="member")
 _ANONYMOUS = Reader(level="anonymous")
+_SERVED_WHOLE = "paywall: no article found in %s; served whole"
+_NO_START = Start(200, "other", None, "", False, False)
+#: What a member's view of a page is sent as (counted as a member's view).
+_MEMBER_VIEWS = frozenset({Action.MEMBER, Action.INJECT, Action.BUFFER})
 
 
 class PaywallMiddleware:
@@ -94,13 +129,11 @@ class PaywallMiddleware:
         self.insights = Insights(settings, self.store)
         self.endpoints = Endpoints(settings, self.store, static=self.static, insights=self.insights)
         self._own_prefix = settings.prefix + "/"
-
-    def selectors_for(self, path: str) -> list[str]:
-        """The configured article selectors that apply to ``path``, in order (detection runs after them)."""
-        normal = httputil.normalize_path(path)
-        return [
-            sel for pattern, sel in self.selector_rules if pattern is None or httputil.match_path(normal, [pattern])
-        ]
+        #: Cookies that may make a reader a member (or trial reader): without them and
+        #: without a resolver, nobody needs identifying to be known as a non-member.
+        names = (settings.member_cookie, settings.jwt_cookie, settings.trial_cookie)
+        self._credentials = tuple(name.encode("latin-1") + b"=" for name in names)
+        self.tags = functools.lru_cache(maxsize=1024)(self._tags)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -115,10 +148,37 @@ class PaywallMiddleware:
             return
         # A path the app (or an upstream) may resolve to another one ("/free/../story",
         # "/free/..;/story") is never excluded: it is judged like any page.
-        if not httputil.has_dot_segment(path) and httputil.match_path(path, self.settings.exclude_paths):
+        if (
+            self.settings.exclude_paths
+            and httputil.match_path(path, self.settings.exclude_paths)
+            and not httputil.has_dot_segment(path)
+        ):
             await self.app(scope, receive, _strip_control_headers(send))
             return
         await _Exchange(self, scope, receive, send).run()
+
+    def selectors_for(self, path: str) -> list[str]:
+        """The configured article selectors that apply to ``path``, in order (detection runs after them)."""
+        normal = httputil.normalize_path(path)
+        return [
+            sel for pattern, sel in self.selector_rules if pattern is None or httputil.match_path(normal, [pattern])
+        ]
+
+    def may_be_member(self, scope: Scope) -> bool:
+        """False only when no resolver, cookie or token could make this reader a member."""
+        if self.settings.member_resolver is not None:
+            return True
+        for name, value in scope["headers"]:
+            if name == b"authorization" or (name == b"cookie" and any(c in value for c in self._credentials)):
+                return True
+        return False
+
+    def _tags(self, nonce: str | None, subject: str | None, page_url: str | None, cta: bool, protect: bool) -> bytes:
+        """The tags a page's head gets, as bytes (cached: most requests ask for the same ones)."""
+        out = self.static.cta_stylesheet(nonce=nonce) if cta else ""
+        if protect:
+            out += self.protection.head_html(nonce=nonce, subject=subject, page_url=page_url)
+        return encode_tags(out)
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         """Close the store's connections when the server shuts down."""
@@ -145,424 +205,577 @@ def _strip_control_headers(send: Send) -> Send:
     return wrapped
 
 
+# ---------------------------------------------------------------------------
+# one request
+
+
 class _Exchange:
-    """One request/response through the middleware; holds the per-request state."""
+    """One request through the middleware: asks the app, decides at the start, hands the body on."""
 
     def __init__(self, middleware: PaywallMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
         self.mw = middleware
         self.settings = middleware.settings
-        self.send = send
+        self.scope = scope
         self.receive = receive
-        self.original_scope = scope
-        request_headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
-        self.client_etags = _etag_list(httputil.get_header(request_headers, b"if-none-match"))
         self.method: str = scope["method"]
-        # A 304 usually carries no Content-Type: judge by what was asked for.
-        self.may_be_html = _may_be_html(scope["path"], request_headers)
-        # The app never sees our own validators: a teaser ETag must not
-        # make the app answer 304 for the full version.
-        self.scope = _app_scope(scope, request_headers, may_be_html=self.may_be_html)
-        self.app_scope: Scope = self.scope
-        # The app may ask who the reader is (``request.state.paywall``); the gate asks the same object.
-        self.view = ReaderState(self._identify, self.settings, middleware.store)
-        self.scope.setdefault("state", {})[STATE_KEY] = self.view
+        # A HEAD is answered without a body, whatever the app (or a replayed GET) sends.
+        self.send = _without_bodies(send) if self.method == "HEAD" else send
+        # The app never sees our own validators (a teaser ETag must not make it answer
+        # 304 for the full version) nor codings we could not undo.
+        self.base_scope, self.client_etags = _app_scope(scope)
+        self.app_scope: Scope = self.base_scope
+        # The app may ask who the reader is (``request.state.paywall``); the gate asks the same
+        # object, so the reader is identified once, whoever asks first.
+        self.view = ReaderState(self.identify, self.settings, middleware.store)
+        self.base_scope.setdefault("state", {})[STATE_KEY] = self.view
+        #: The reader the response is made for (with the call to action's cookies once it has one).
         self.reader: Reader | None = None
-        """The reader as the response knows them (with the call to action's variant cookie), once decided."""
         self.replaying = False
-        self.replay_wanted = False
-        # response state
-        self.mode: Literal["start", "sniff", "inject", "pass", "buffer", "discard"] = "start"
-        self.status = 200
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.directive: Directive = ""
-        self.upstream_member = False
-        self.chunks: list[bytes] = []
-        self.size = 0
         self.answered = False
-        self.sniffed_start: Message = {}
-        self.sniff_kind: str = "html"
-        self.html: tuple[str, str | None] | None = None
-        self.insert = b""
+        self.body: _Body = _Discard()
+        self.start = _NO_START
+        self.start_message: Message = {}
+        self.headers: httputil.RawHeaders = []
 
-    # ------------------------------------------------------------------ flow
     async def run(self) -> None:
         # Routers and inner middleware change the scope they are given (a Mount sets
         # root_path, sessions add "session"): the app gets a copy, and a replay starts
         # from the untouched one.
-        self.app_scope = dict(self.scope)
+        self.app_scope = dict(self.base_scope)
         await self.mw.app(self.app_scope, self.receive, self.on_message)
-        if self.replay_wanted:
+        if isinstance(self.body, _Replay):
             self.replaying = True
-            self.mode = "start"
-            self.chunks, self.size = [], 0
-            self.app_scope = dict(self.scope)
+            self.app_scope = dict(self.base_scope)
             self.app_scope["method"] = "GET"
-            self.app_scope["headers"] = httputil.without_headers(self.scope["headers"], *_CONDITIONAL_HEADERS)
+            self.app_scope["headers"] = httputil.without_headers(self.base_scope["headers"], *_CONDITIONAL_HEADERS)
             await self.mw.app(self.app_scope, _empty_receive(self.receive), self.on_message)
-        end = {"type": "http.response.body", "body": b"", "more_body": False}
-        if self.mode == "sniff":  # the app sent an untyped start and no body at all
-            await self._sniff(end)
-        if self.mode == "inject":  # a member's page ended before its head did
-            await self._inject(end)
-        if self.mode == "buffer" and not self.answered:
-            # The app returned without finishing its body: never send what we have.
-            await self._fail_closed("the app ended the response early")
+        await self.body.end()
 
     async def on_message(self, message: Message) -> None:
         kind = message["type"]
-        if kind == "http.response.start":
-            await self._on_start(message)
-        elif kind == "http.response.body":
-            await self._on_body(message)
-        elif self.mode == "pass":
+        if kind == "http.response.body":
+            await self.body.on_body(message)
+        elif kind == "http.response.start":
+            await self.on_start(message)
+        elif isinstance(self.body, _Pass):
             await self.send(message)
 
-    async def _on_start(self, message: Message) -> None:
-        self.status = int(message["status"])
-        raw = list(message.get("headers", []))
-        directive = (httputil.get_header(raw, b"x-paywall") or b"").decode("latin-1").strip().lower()
-        self.directive = directive if directive in ("free", "members") else ""  # type: ignore[assignment]
-        access = (httputil.get_header(raw, b"x-paywall-access") or b"").decode("latin-1").strip().lower()
-        self.upstream_member = access == "member"
-        self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS)
-        content_type = httputil.get_header(self.headers, b"content-type")
-        self.html = httputil.html_type(self.headers)
+    # ------------------------------------------------------------ decision
+    async def on_start(self, message: Message) -> None:
+        raw = message.get("headers", [])
+        self.start_message = message
+        self.start = Start.read(int(message["status"]), raw)
+        if self.start.upstream_member and self.reader is None:
+            self.reader = _UPSTREAM_MEMBER
+        self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
+        await self.act()
 
-        if self.directive == "free":
-            await self._start_pass(message, members_copy=False)
-            return
-        if not self.replaying and self.method in ("GET", "HEAD") and self._needs_replay(content_type):
-            reader = await self._reader()
-            if not reader.is_member or (self.method == "HEAD" and self._protect(reader, article=True)):
-                self.replay_wanted = True
-                self.mode = "discard"
-                return
-        sniff = _sniffing(content_type) if self.html is None else None
-        if sniff is not None and _gateable(self.status) and self.method != "HEAD":
-            # A type browsers do not trust (or none at all): they sniff the body, so we do too.
-            self.sniffed_start = message
-            self.sniff_kind = sniff
-            self.mode = "sniff"
-            return
-        await self._decide(message, is_html=self.html is not None)
-
-    async def _decide(self, message: Message, *, is_html: bool) -> None:
-        if not _gateable(self.status) or not is_html:
-            await self._start_pass(message, members_copy=False)
-            return
-        reader = await self._reader()
-        if reader.is_member:
-            self.mw.insights.member_view(self.original_scope, reader)
-            if not self._protect(reader, article=True):
-                await self._start_pass(message, members_copy=True)
-                return
-            if httputil.joined_header(self.headers, b"content-encoding") is None:
-                # Members' pages keep streaming: only the bytes up to the end of <head> wait.
-                self.insert = encode_head_html(self._head_html(reader, csp_nonce(self.headers)))
-                self.mode = "inject"
-                return
-        self.mode = "buffer"
-
-    async def _inject(self, message: Message) -> None:
-        """Stream a member's page, adding the protection tags where ``<head>`` ends."""
-        self.chunks.append(message.get("body", b""))
-        more = bool(message.get("more_body", False))
-        prefix = b"".join(self.chunks)
-        at = head_insertion_point(prefix)
-        if at is None and more and len(prefix) < INJECT_LOOKAHEAD:
-            return
-        self.chunks = []
-        length = httputil.get_header(self.headers, b"content-length")
-        headers = httputil.without_headers(self.headers, *_BODY_HEADERS)
-        if length is not None and length.strip().isdigit():
-            headers.append((b"content-length", str(int(length) + len(self.insert)).encode()))
-        headers.append((b"cache-control", MEMBER_CACHE_CONTROL))
-        headers = self._with_reader_cookies(_with_vary_cookie(headers))
-        await self.send({"type": "http.response.start", "status": self.status, "headers": headers})
-        self.answered = True
-        self.mode = "pass"
-        at = 0 if at is None else at
-        await self._on_body(
-            {"type": "http.response.body", "body": prefix[:at] + self.insert + prefix[at:], "more_body": more}
+    def decide(self) -> Action:
+        member: bool | None = None
+        if self.reader is not None:
+            member = self.reader.is_member
+        elif not self.mw.may_be_member(self.scope):
+            member = False
+        protect_member = bool(member) and self.protects(member=True)
+        return decide(
+            self.start, method=self.method, member=member, protect_member=protect_member, replaying=self.replaying
         )
 
-    async def _sniff(self, message: Message) -> None:
-        """Collect the first bytes of an untyped body, then decide as if it had been typed."""
-        self.chunks.append(message.get("body", b""))
-        more = bool(message.get("more_body", False))
-        head = b"".join(self.chunks)
-        if more and len(head) < TYPE_SNIFF_BYTES:
-            return
-        self.chunks, self.size = [], 0
-        await self._decide(self.sniffed_start, is_html=sniffs_as_html(head, xml=self.sniff_kind == "xml"))
-        await self._on_body({"type": "http.response.body", "body": head, "more_body": more})
-
-    def _needs_replay(self, content_type: bytes | None) -> bool:
-        if self.method == "HEAD":
-            return _gateable(self.status) and (self.html is not None or _sniffing(content_type) is not None)
-        if self.status in (206, 304):
-            # A 304 usually has no type; a multi-range 206 is multipart/byteranges of the page.
-            media = httputil.parse_content_type(content_type)[0]
-            unknown = content_type is None or media == "multipart/byteranges" or _sniffing(content_type) is not None
-            return self.html is not None or (unknown and self.may_be_html)
-        return False
-
-    async def _on_body(self, message: Message) -> None:
-        if self.mode == "pass":
-            if self.replaying and self.method == "HEAD":
-                message = {**message, "body": b""}
-            await self.send(message)
-            return
-        if self.mode == "sniff":
-            await self._sniff(message)
-            return
-        if self.mode == "inject":
-            await self._inject(message)
-            return
-        if self.mode != "buffer":
-            return
-        chunk: bytes = message.get("body", b"")
-        self.size += len(chunk)
-        if self.size > self.settings.max_body_bytes:
-            reader = await self._reader()
-            if reader.is_member:
-                # Too large to inject into: a member may have it as the app made it.
-                await self._stream_buffered_to_member(message)
+    async def act(self) -> None:
+        if self.reader is None:  # the app may have asked who the reader is already
+            self.reader = self.view.known
+        action = self.decide()
+        if action is Action.IDENTIFY:
+            if self.start.kind == "html" and self.method != "HEAD" and self.start.status == 200 and self._small():
+                # A page may be one the cache knows has no article: then nobody needs identifying.
+                self.body = _Peek(self)
                 return
-            self.mode = "discard"
-            self.chunks = []
-            await self._fail_closed(f"body larger than max_body_bytes ({self.settings.max_body_bytes})")
-            return
-        self.chunks.append(chunk)
-        if not message.get("more_body", False):
-            self.mode = "discard"
-            body = b"".join(self.chunks)
-            self.chunks = []
-            await self._complete(body)
+            await self.get_reader()
+            action = self.decide()
+        if (
+            self.reader is not None
+            and self.reader.is_member
+            and action in _MEMBER_VIEWS
+            and self.start.status not in (206, 304)
+        ):
+            self.mw.insights.member_view(self.scope, self.reader)
+        if action is Action.PASS:
+            self.body = _Pass(self)
+            await self.body.start(self.with_reader_cookies(self.headers))
+        elif action is Action.MEMBER:
+            self.body = _Pass(self)
+            await self.body.start(self.with_reader_cookies(_personal(self.headers, MEMBER_CACHE_CONTROL)))
+        elif action is Action.INJECT:
+            reader = await self.get_reader()
+            self.body = _Inject(self, self.tags_for(reader, cta=False))
+        elif action is Action.BUFFER:
+            self.body = _Gate(self)
+        elif action is Action.SNIFF:
+            self.body = _Sniff(self)
+        elif action is Action.REPLAY:
+            self.body = _Replay()
+        else:  # REFUSE
+            self.body = _Discard()
+            await self.fail_closed("a partial answer to a page cannot be judged")
 
-    # ------------------------------------------------------------- decisions
-    async def _reader(self) -> Reader:
+    def _small(self) -> bool:
+        """Whether the body may be small enough to be looked up before the reader is identified."""
+        length = httputil.get_header(self.headers, b"content-length")
+        return length is None or not length.isdigit() or int(length) <= PEEK_BYTES
+
+    async def get_reader(self) -> Reader:
         """Who is reading; identified once per request, whether the app or the gate asks first."""
-        return _UPSTREAM_MEMBER if self.upstream_member else await self.view.reader()
+        if self.reader is None:
+            self.reader = await self.view.reader()
+        return self.reader
 
-    async def _identify(self) -> Reader:
+    async def identify(self) -> Reader:
         # The app's scope, so that a resolver sees what inner middleware
         # added to it (``request.session``, ``request.user``).
         try:
             return await identify(Request(self.app_scope), self.settings, self.mw.store)
         except Exception:  # a bug must not turn into a 500 or an open door
-            logger.exception("paywall: identifying the reader of %s failed", self.original_scope["path"])
+            logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
             return _ANONYMOUS
 
-    def _protect(self, reader: Reader, *, article: bool) -> bool:
-        path = httputil.normalize_path(self.original_scope["path"])
-        if not self.mw.protection.applies(path, is_member=reader.is_member):
+    def on_article_path(self) -> bool:
+        """Whether articles live at this path (``article_paths``): a page there without one fails closed."""
+        paths = self.settings.article_paths
+        return bool(paths) and httputil.match_path(httputil.normalize_path(self.scope["path"]), paths)
+
+    def protects(self, *, member: bool, article: bool = True) -> bool:
+        """Whether this view of the page gets the protection tags."""
+        if self.settings.copy_protection == "off":
+            return False
+        path = httputil.normalize_path(self.scope["path"])
+        if not self.mw.protection.applies(path, is_member=member):
             return False
         return article or httputil.match_path(path, self.settings.protect_paths)
 
-    async def _complete(self, body: bytes) -> None:
-        reader = await self._reader()
-        try:
-            decoded = httputil.decompress_body(
-                body, httputil.joined_header(self.headers, b"content-encoding"), self.settings.max_body_bytes
-            )
-        except BodyTooLarge:
-            await self._fail_closed("decoded body larger than max_body_bytes", reader=reader)
-            return
-        except Exception as exc:
-            if reader.is_member:
-                await self._send_original(body, members_copy=True)
-                return
-            await self._fail_closed(f"cannot decode the body ({exc!r})", reader=reader)
-            return
+    def tags_for(self, reader: Reader | None, *, cta: bool, protect: bool = True) -> bytes:
+        """The head tags for this response: the call to action's stylesheet and/or the protection."""
+        nonce = _nonce(self.headers)
+        page_url = None
+        if self.settings.copy_protection == "attribute":  # the only mode that quotes the page's address
+            page_url = _page_url(self.scope, self.settings.public_url)
+        return self.mw.tags(nonce, reader.subject if reader else None, page_url, cta, protect)
 
-        if reader.is_member:
-            await self._send_whole(decoded, reader)
-            return
-        try:
-            await self._gate(body, decoded, reader)
-        except Exception as exc:  # fail closed on anything, including our own bugs
-            if not self.answered:
-                logger.exception("paywall: gating %s failed", self.original_scope["path"])
-                await self._fail_closed(f"gating failed ({exc.__class__.__name__})", reader=reader, log=False)
-            else:
-                raise
+    # ------------------------------------------------------------ answers
+    async def send_whole(self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL) -> None:
+        """The whole page (a member's, a metered read, a protected page without article), tags added."""
+        body = inject(decoded, self.tags_for(reader, cta=False)) if self.protects(member=reader.is_member) else decoded
+        await self.respond(self.start.status, _personal(self.headers, cache_control, rewritten=True), body)
 
-    async def _gate(self, body: bytes, decoded: bytes, reader: Reader) -> None:
-        charset = self.html[1] if self.html else None
-        path = self.original_scope["path"]
-        cache = self.mw.cache
-        key = page_key(decoded, charset)
-        page: Page | None = None
-        verdict = cache.verdict(key)
-        if verdict is None:
-            try:
-                selectors = self.mw.selectors_for(path)
-                page = await _offload(len(decoded), lambda: Page.parse(decoded, charset, selector=selectors))
-                verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
-            except RewriteError as exc:
-                logger.warning("paywall: cannot parse %s (%s)", path, exc)
-                verdict = "broken"
-            cache.put_verdict(key, verdict)
-        if verdict == "broken":
-            await self._fail_closed("the page could not be parsed", reader=reader, log=False)
+    async def send_original(self, body: bytes, *, personal: bool) -> None:
+        headers = _personal(self.headers, MEMBER_CACHE_CONTROL) if personal else self.headers
+        etag = httputil.get_header(headers, b"etag")
+        if self.replaying and etag is not None and _etag_matches(etag.decode("latin-1"), self.client_etags):
+            await self.respond(304, _not_modified_headers(headers), b"")
             return
-        if verdict == "free" and self.directive != "members":
-            await self._send_original(body, members_copy=False)
-            return
-        if verdict == "no_article" and httputil.match_path(httputil.normalize_path(path), self.settings.article_paths):
-            logger.warning("paywall: no article found in %s, where articles live: call to action alone", path)
-            await self._fail_closed("no article found on an article path", reader=reader, log=False)
-            return
-        if verdict in ("free", "no_article"):
-            if verdict == "no_article":
-                logger.debug("paywall: no article found in %s; served whole", path)
-            if self.directive == "members":
-                await self._fail_closed("members-only page without an article to cut", reader=reader, log=False)
-            elif self._protect(reader, article=False):
-                await self._send_whole(decoded, reader, cache_control=GATED_CACHE_CONTROL)
-            else:
-                await self._send_original(body, members_copy=False)
-            return
+        await self.respond(self.start.status, headers, body, keep_length=True)
 
+    async def fail_closed(self, reason: str, *, log: bool = True) -> None:
+        """The call to action in a page of its own; never the article, never a bare 500."""
+        if log:
+            logger.warning("paywall: %s on %s; served the call to action instead", reason, self.scope["path"])
+        if self.answered:
+            return
+        reader = await self.get_reader()
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
-        article = article_key(self.original_scope, decoded)
-        if self.settings.free_articles and not reader.trial_ended and self.directive != "members":
-            meter = await consume_meter(reader, Request(self.app_scope), self.settings, self.mw.store, article)
+        cta_html = render_cta(self.settings, kind, _path_with_query(self.scope))
+        body = fallback_page(self.settings, cta_html, head_html=self.mw.static.cta_stylesheet())
+        headers = _personal([(b"content-type", b"text/html; charset=utf-8")], MEMBER_CACHE_CONTROL)
+        await self.respond(200, headers, body)
+
+    async def respond(
+        self, status: int, headers: httputil.RawHeaders, body: bytes, *, keep_length: bool = False
+    ) -> None:
+        self.answered = True
+        self.body = _Discard()
+        if not keep_length:
+            headers = httputil.without_headers(headers, b"content-length")
+            if status != 304:
+                headers.append((b"content-length", str(len(body)).encode()))
+        await self.send({"type": "http.response.start", "status": status, "headers": self.with_reader_cookies(headers)})
+        await self.send({"type": "http.response.body", "body": body if status != 304 else b"", "more_body": False})
+
+    def with_reader_cookies(self, headers: httputil.RawHeaders) -> httputil.RawHeaders:
+        """``headers`` with the cookies of the reader as identified, whoever asked (the gate or the app)."""
+        reader = self.reader if self.reader is not None and self.reader.set_cookies else self.view.known
+        if reader is None or not reader.set_cookies:
+            return headers
+        return [*headers, *((b"set-cookie", c.encode("latin-1")) for c in reader.set_cookies)]
+
+
+# ---------------------------------------------------------------------------
+# ways of sending a body
+
+
+class _Body:
+    """Receives the app's body messages for one way of answering."""
+
+    async def on_body(self, message: Message) -> None:
+        raise NotImplementedError
+
+    async def end(self) -> None:
+        """The app returned; anything still held must be dealt with."""
+
+
+class _Discard(_Body):
+    """Drops the body of an answer that is not used (already answered, or to be replayed)."""
+
+    async def on_body(self, message: Message) -> None:
+        return None
+
+
+class _Replay(_Discard):
+    """Drops an answer that cannot be judged (a ``HEAD``, ``206`` or ``304``): the request is asked again as a GET."""
+
+
+class _Pass(_Body):
+    """The app's body as it is, streaming."""
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.x = exchange
+
+    async def start(self, headers: httputil.RawHeaders) -> None:
+        x = self.x
+        if x.replaying and x.start.status == 200 and x.client_etags:
+            # A conditional request replayed to judge the page: the answer it asked for.
+            etag = httputil.get_header(headers, b"etag")
+            if etag is not None and _etag_matches(etag.decode("latin-1"), x.client_etags):
+                await x.respond(304, _not_modified_headers(headers), b"")
+                return
+        x.answered = True
+        await x.send({**x.start_message, "headers": headers})
+
+    async def on_body(self, message: Message) -> None:
+        await self.x.send(message)
+
+
+class _Inject(_Body):
+    """A member's page, streaming, with the protection tags at the end of its head.
+
+    Only the bytes up to the end of the head wait. A head larger than
+    ``max_body_bytes`` gets the tags at the last point inside it seen so far,
+    or, when there is none, goes out without them.
+    """
+
+    def __init__(self, exchange: _Exchange, tags: bytes) -> None:
+        self.x = exchange
+        self.tags = tags
+        self.scan = HeadScan()
+        self.held = b""
+        self.streaming = False
+
+    async def on_body(self, message: Message) -> None:
+        if self.streaming:
+            await self.x.send(message)
+            return
+        more = bool(message.get("more_body", False))
+        chunk: bytes = message.get("body", b"")
+        self.held = self.held + chunk if self.held else chunk
+        at = self.scan.feed(self.held, final=not more)
+        if not self.held and not more:  # an empty page stays empty
+            await self.flush(b"", more)
+            return
+        if at is None and len(self.held) > self.x.settings.max_body_bytes:
+            at = self.scan.safe
+            if at is None:
+                await self.flush(self.held, more)
+                return
+        if at is not None:
+            held = memoryview(self.held)  # one copy of the page's start, with the tags in it
+            await self.flush(b"".join((held[:at], self.tags, held[at:])), more)
+
+    async def flush(self, first: bytes, more: bool) -> None:
+        """Send the start of the response and ``first``, the body so far; stream the rest."""
+        x = self.x
+        headers = _personal(x.headers, MEMBER_CACHE_CONTROL, rewritten=True)
+        length = httputil.get_header(x.headers, b"content-length")
+        if length is not None and length.strip().isdigit():
+            headers.append((b"content-length", str(int(length) + len(first) - len(self.held)).encode()))
+        await x.send(
+            {"type": "http.response.start", "status": x.start.status, "headers": x.with_reader_cookies(headers)}
+        )
+        x.answered = True
+        self.streaming, self.held = True, b""
+        await x.send({"type": "http.response.body", "body": first, "more_body": more})
+
+    async def end(self) -> None:
+        if not self.streaming:  # the app returned before finishing its body
+            await self.on_body({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _Peek(_Body):
+    """Looks at the first body message of a page before asking who reads it.
+
+    A small page that arrives whole and that the cache knows has no article (or
+    is free) goes out as the app made it, for members and non-members alike:
+    one lookup, and the reader is never identified. Anything else is decided
+    once the reader is known, and the message handed on.
+    """
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.x = exchange
+
+    async def on_body(self, message: Message) -> None:
+        x = self.x
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False) and len(body) <= PEEK_BYTES and x.start.directive != "members":
+            encoding = httputil.joined_header(x.headers, b"content-encoding")
+            known = x.mw.cache.known(body, encoding, x.start.charset)
+            plain = known is not None and (
+                known.verdict == "free"
+                or (
+                    known.verdict == "no_article"
+                    and not x.protects(member=False, article=False)
+                    and not x.on_article_path()
+                )
+            )
+            if plain:
+                if known is not None and known.verdict == "no_article":
+                    logger.debug(_SERVED_WHOLE, x.scope["path"])
+                await x.send_original(body, personal=False)
+                return
+        await x.get_reader()
+        await x.act()
+        await x.body.on_body(message)
+
+    async def end(self) -> None:
+        if self.x.body is self:  # the app sent no body at all
+            await self.on_body({"type": "http.response.body", "body": b"", "more_body": False})
+            await self.x.body.end()
+
+
+class _Sniff(_Body):
+    """Reads the first bytes of an untyped body, then lets the page be decided as if it had been typed."""
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.x = exchange
+        self.held = b""
+
+    async def on_body(self, message: Message) -> None:
+        self.held += message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if more and len(self.held) < TYPE_SNIFF_BYTES:
+            return
+        x = self.x
+        x.start = x.start.sniffed(sniffs_as_html(self.held, xml=x.start.kind == "sniff-xml"))
+        await x.act()
+        await x.body.on_body({"type": "http.response.body", "body": self.held, "more_body": more})
+
+    async def end(self) -> None:
+        if self.x.body is self:  # the app sent no body at all
+            await self.on_body({"type": "http.response.body", "body": b"", "more_body": False})
+            await self.x.body.end()
+
+
+class _Gate(_Body):
+    """Buffers a page (up to ``max_body_bytes``), judges it whole, and sends what this reader may see.
+
+    A member's compressed page is decoded and gets the tags; anyone else's is
+    looked up in the cache (or parsed), then sent as it is (no article, free),
+    whole (a metered read), cut at the teaser, or replaced by the call to action.
+    """
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.x = exchange
+        self.chunks: list[bytes] = []
+        self.size = 0
+        # the page, once decoded and parsed
+        self.decoded: bytes | None = None
+        self.page: Page | None = None
+
+    async def on_body(self, message: Message) -> None:
+        x = self.x
+        chunk: bytes = message.get("body", b"")
+        self.size += len(chunk)
+        more = bool(message.get("more_body", False))
+        if self.size > x.settings.max_body_bytes:
+            reader = await x.get_reader()
+            if reader.is_member:
+                # Too large to inject into: a member may have it as the app made it.
+                x.body = _Pass(x)
+                await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
+                await x.send({"type": "http.response.body", "body": b"".join([*self.chunks, chunk]), "more_body": more})
+                return
+            x.body = _Discard()
+            await x.fail_closed(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
+            return
+        self.chunks.append(chunk)
+        if more:
+            return
+        x.body = _Discard()
+        body = b"".join(self.chunks)
+        self.chunks = []
+        try:
+            await self.judge(body)
+        except Exception as exc:  # fail closed on anything, including our own bugs
+            if x.answered:
+                raise
+            logger.exception("paywall: gating %s failed", x.scope["path"])
+            await x.fail_closed(f"gating failed ({exc.__class__.__name__})", log=False)
+
+    async def judge(self, body: bytes) -> None:
+        """Send what this reader may see of a whole page (``body`` as the app sent it)."""
+        if self.x.reader is not None and self.x.reader.is_member:
+            # A member's compressed page, buffered to add the tags.
+            decoded = await self.decode(body)
+            if decoded is not None:
+                await self.x.send_whole(decoded, self.x.reader)
+            return
+        known = await self.known(body)
+        if known is None:
+            return
+        if known.verdict == "broken":
+            await self.x.fail_closed("the page could not be parsed", log=False)
+        elif known.verdict != "article":
+            await self.send_without_article(body, free=known.verdict == "free")
+        else:
+            await self.send_article(body, known)
+
+    async def known(self, body: bytes) -> Known | None:
+        """The engine's verdict on this body: one lookup for a body seen before, else a parse."""
+        encoding = httputil.joined_header(self.x.headers, b"content-encoding")
+        charset = self.x.start.charset
+        known = self.x.mw.cache.known(body, encoding, charset)
+        if known is None:
+            decoded = await self.decode(body)
+            if decoded is None:
+                return None
+            self.page, verdict = await self.parse(decoded, charset)
+            canonical = canonical_path(decoded) if verdict == "article" else None
+            known = Known(verdict, page_key(decoded, charset), canonical)
+            self.x.mw.cache.put_known(body, encoding, charset, known)
+        return known
+
+    async def send_without_article(self, body: bytes, *, free: bool) -> None:
+        x = self.x
+        if not free and x.on_article_path():
+            logger.warning(
+                "paywall: no article found in %s, where articles live: call to action alone", x.scope["path"]
+            )
+            await x.fail_closed("no article found on an article path", log=False)
+            return
+        if x.start.directive == "members":
+            await x.fail_closed("members-only page without an article to cut", log=False)
+            return
+        if not free:
+            logger.debug(_SERVED_WHOLE, x.scope["path"])
+        if not free and x.protects(member=False, article=False):
+            decoded = await self.decode(body)
+            if decoded is not None:
+                await x.send_whole(decoded, x.reader or _ANONYMOUS, cache_control=GATED_CACHE_CONTROL)
+        else:
+            await x.send_original(body, personal=False)
+
+    async def send_article(self, body: bytes, known: Known) -> None:
+        x = self.x
+        reader = await x.get_reader()
+        if reader.is_member:
+            decoded = await self.decode(body)
+            if decoded is not None:
+                await x.send_whole(decoded, reader)
+            return
+        kind: CtaKind = "ended" if reader.trial_ended else "offer"
+        article = article_key(x.scope, known.canonical)
+        if x.settings.free_articles and not reader.trial_ended and x.start.directive != "members":
+            meter = await consume_meter(reader, Request(x.app_scope), x.settings, x.mw.store, article)
             if meter is not None and meter.allowed:
-                self.mw.insights.metered_view(self.original_scope, article)
-                await self._send_whole(decoded, reader.with_meter(meter))
+                decoded = await self.decode(body)
+                if decoded is not None:
+                    x.mw.insights.metered_view(x.scope, article)
+                    await x.send_whole(decoded, reader.with_meter(meter))
                 return
             if meter is not None and not meter.ip_capped:
                 kind = "metered"
         # The cut is cached per page and call to action (kind and variant), not per URL: what
         # belongs to one reader (the link back to the page, the form's token) are placeholders.
-        wall = self.mw.insights.wall(Request(self.original_scope), reader, kind, article)
-        self.reader = reader = wall.reader
-        cta_html = wall.cta_html
-        gated = cache.gated(key, cta_html)
-        if gated is None:
-            gated = await self._cut(page, decoded, charset, cta_html)
-            cache.put_gated(key, cta_html, gated)
-        if gated == BROKEN:
-            await self._fail_closed("the page could not be cut safely", reader=reader, log=False)
+        wall = x.mw.insights.wall(Request(x.scope), reader, kind, article)
+        x.reader = wall.reader
+        cut = x.mw.cache.cut(known.key, wall.cta_html)
+        if cut is None:
+            decoded = await self.decode(body)
+            if decoded is None:
+                return
+            cut = await self.cut(decoded, wall.cta_html)
+            x.mw.cache.put_cut(known.key, wall.cta_html, cut)
+        if cut is BROKEN:
+            await x.fail_closed("the page could not be cut safely", log=False)
             return
-        gated = wall.serve(gated)
-        nonce = csp_nonce(self.headers)
-        head = self.mw.static.cta_stylesheet(nonce=nonce)
-        if self._protect(reader, article=True):
-            head += self._head_html(reader, nonce)
-        await self._send_gated(inject_head(gated, head), reader)
+        await self.send_cut(cut, wall)
 
-    async def _cut(self, page: Page | None, decoded: bytes, charset: str | None, cta_html: str) -> bytes:
-        """The page cut at its teaser, or :data:`BROKEN` when the engine refuses it."""
-        settings = self.settings
+    async def decode(self, body: bytes) -> bytes | None:
+        """``body`` without its Content-Encoding, or None when it cannot be undone (then it has answered).
+
+        A member then gets the body as the app sent it; anyone else the call to action.
+        """
+        if self.decoded is not None:
+            return self.decoded
+        encoding = httputil.joined_header(self.x.headers, b"content-encoding")
+        try:
+            self.decoded = httputil.decompress_body(body, encoding, self.x.settings.max_body_bytes)
+        except Exception as exc:
+            if self.x.reader is not None and self.x.reader.is_member:
+                await self.x.send_original(body, personal=True)
+            elif isinstance(exc, BodyTooLarge):
+                await self.x.fail_closed("decoded body larger than max_body_bytes")
+            else:
+                await self.x.fail_closed(f"cannot decode the body ({exc!r})")
+        return self.decoded
+
+    async def parse(self, decoded: bytes, charset: str | None) -> tuple[Page | None, Verdict]:
+        selector = self.x.mw.selectors_for(self.x.scope["path"])
+        try:
+            page: Page = await _offload(len(decoded), lambda: Page.parse(decoded, charset, selector=selector))
+            verdict: Verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
+        except RewriteError as exc:
+            logger.warning("paywall: cannot parse %s (%s)", self.x.scope["path"], exc)
+            return None, "broken"
+        return page, verdict
+
+    async def cut(self, decoded: bytes, cta_html: str) -> Cut:
+        """The page cut at its teaser and split for reuse, or :data:`BROKEN` when the engine refuses it."""
+        settings, page, charset = self.x.settings, self.page, self.x.start.charset
+        selector = self.x.mw.selectors_for(self.x.scope["path"])
 
         def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=self.mw.selectors_for(self.original_scope["path"]))
+            parsed = page or Page.parse(decoded, charset, selector=selector)
             return parsed.gate(teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta_html)
 
         try:
             gated: bytes = await _offload(len(decoded), work)
         except RewriteError as exc:
-            logger.warning("paywall: cannot cut %s (%s)", self.original_scope["path"], exc)
+            logger.warning("paywall: cannot cut %s (%s)", self.x.scope["path"], exc)
             return BROKEN
-        return gated
+        at = insertion_point(gated)
+        digest = hashlib.blake2b(gated, digest_size=20).digest()
+        return Cut(gated[:at], self.x.mw.insights.split(gated[at:]), digest)
 
-    def _head_html(self, reader: Reader, nonce: str | None) -> str:
-        return self.mw.protection.head_html(
-            nonce=nonce,
-            subject=reader.subject,
-            page_url=_page_url(self.original_scope, self.settings.public_url),
-        )
-
-    # ---------------------------------------------------------------- output
-    async def _start_pass(self, message: Message, *, members_copy: bool) -> None:
-        """Send the app's response as it is, streaming, with our control headers removed."""
-        self.mode = "pass"
-        headers = self.headers
-        if members_copy:
-            headers = _with_cache_headers(headers, MEMBER_CACHE_CONTROL)
-        headers = self._with_reader_cookies(headers)
-        await self.send({**message, "headers": headers})
-
-    async def _stream_buffered_to_member(self, message: Message) -> None:
-        """Switch a member's oversized page from buffering to streaming, untouched."""
-        headers = self._with_reader_cookies(_with_cache_headers(self.headers, MEMBER_CACHE_CONTROL))
-        await self.send({"type": "http.response.start", "status": self.status, "headers": headers})
-        self.answered = True
-        self.mode = "pass"
-        buffered, self.chunks = b"".join(self.chunks), []
-        await self._on_body({"type": "http.response.body", "body": buffered, "more_body": True})
-        await self._on_body(message)
-
-    async def _send_original(self, body: bytes, *, members_copy: bool) -> None:
-        headers = self.headers
-        if members_copy:
-            headers = _with_cache_headers(headers, MEMBER_CACHE_CONTROL)
-        etag = httputil.get_header(headers, b"etag")
-        if self.replaying and etag is not None and _etag_matches(etag.decode("latin-1"), self.client_etags):
-            await self._respond(304, _not_modified_headers(headers), b"")
+    async def send_cut(self, cut: Cut, wall: Wall) -> None:
+        tags = self.x.tags_for(wall.reader, cta=True, protect=self.x.protects(member=False))
+        fills = wall.fills
+        if cut.last is not None and cut.last[0] == tags and cut.last[1] == fills:
+            body, etag = cut.last[2], cut.last[3]
+        else:
+            body = b"".join([cut.head, tags, wall.fill(cut.rest)])
+            etag = hashlib.blake2b(b"\0".join([cut.digest, tags, *fills.values()]), digest_size=16).hexdigest()
+            cut.last = (tags, fills, body, etag)
+        wall.shown()
+        headers = httputil.without_headers(self.x.headers, b"content-type")
+        headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
+        headers.append((b"content-type", f"{self.x.start.html_media}; charset=utf-8".encode()))
+        headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
+        if _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):
+            await self.x.respond(304, _not_modified_headers(headers), b"")
             return
-        await self._respond(self.status, headers, body, keep_length=True)
+        await self.x.respond(self.x.start.status, headers, body)
 
-    async def _send_whole(self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL) -> None:
-        """The whole page (a member's, a metered read, a protected page without article), tags added without a parse."""
-        body = decoded
-        if self._protect(reader, article=True):
-            body = inject_head(decoded, self._head_html(reader, csp_nonce(self.headers)))
-        headers = httputil.without_headers(self.headers, *_BODY_HEADERS)
-        headers.append((b"cache-control", cache_control))
-        await self._respond(self.status, _with_vary_cookie(headers), body)
-
-    async def _send_gated(self, body: bytes, reader: Reader) -> None:
-        headers = httputil.without_headers(self.headers, *_BODY_HEADERS, b"content-type")
-        media = self.html[0] if self.html else "text/html"
-        headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
-        headers.append((b"cache-control", GATED_CACHE_CONTROL))
-        etag = f'"{ETAG_PREFIX}{hashlib.sha256(body).hexdigest()[:32]}"'
-        headers.append((b"etag", etag.encode()))
-        headers = _with_vary_cookie(headers)
-        if _etag_matches(etag, self.client_etags):
-            await self._respond(304, _not_modified_headers(headers), b"")
-            return
-        await self._respond(self.status, headers, body)
-
-    async def _fail_closed(self, reason: str, *, reader: Reader | None = None, log: bool = True) -> None:
-        """The call to action in a page of its own; never the article, never a bare 500."""
-        if log:
-            logger.warning("paywall: %s on %s; served the call to action instead", reason, self.original_scope["path"])
-        if self.answered:
-            return
-        reader = reader or await self._reader()
-        kind: CtaKind = "ended" if reader.trial_ended else "offer"
-        cta_html = render_cta(self.settings, kind, _path_with_query(self.original_scope))
-        body = fallback_page(self.settings, cta_html, head_html=self.mw.static.cta_stylesheet())
-        headers: list[tuple[bytes, bytes]] = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"cache-control", MEMBER_CACHE_CONTROL),
-        ]
-        await self._respond(200, _with_vary_cookie(headers), body)
-
-    async def _respond(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, *, keep_length: bool = False
-    ) -> None:
-        self.answered = True
-        self.mode = "discard"
-        if not keep_length:
-            headers = httputil.without_headers(headers, b"content-length")
-            if status != 304:
-                headers.append((b"content-length", str(len(body)).encode()))
-        headers = self._with_reader_cookies(headers)
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
-        send_body = self.method != "HEAD" and status != 304
-        await self.send({"type": "http.response.body", "body": body if send_body else b"", "more_body": False})
-
-    def _with_reader_cookies(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        reader = self.reader or self.view.known
-        if reader is None or not reader.set_cookies:
-            return headers
-        return [*headers, *((b"set-cookie", c.encode("latin-1")) for c in reader.set_cookies)]
+    async def end(self) -> None:
+        if not self.x.answered:
+            # The app returned without finishing its body: never send what we have.
+            await self.x.fail_closed("the app ended the response early")
 
 
 # ---------------------------------------------------------------------------
@@ -575,28 +788,7 @@ _HTML_SIGNATURES = (
     b"<table", b"<a", b"<style", b"<title", b"<b", b"<br", b"<p", b"<!--", b"<article", b"<main", b"<meta",
 )  # fmt: skip
 _TAG_END = (b"", b" ", b">", b"\t", b"\n", b"\r", b"\x0c")
-#: Types browsers do not take at their word: they sniff the body.
-_UNTRUSTED_TYPES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
-#: Generic XML types, which browsers render as a page when the root is XHTML's <html>.
-_XML_TYPES = frozenset({"text/xml", "application/xml"})
 _XML_PROLOG = re.compile(rb"\s*(?:<\?xml[^>]*\?>|<!--.*?-->|<!doctype[^>]*>|<\?[^>]*\?>|\s+)*", re.DOTALL)
-
-
-def _gateable(status: int) -> bool:
-    """A success with a body a browser shows as the page (not 204, 205 or a 206 part)."""
-    return 200 <= status < 300 and status not in (204, 205, 206)
-
-
-def _sniffing(content_type: bytes | None) -> str | None:
-    """``"html"`` or ``"xml"`` when the body must be sniffed to know whether it is a page, else None."""
-    if content_type is None:
-        return "html"
-    media = httputil.parse_content_type(content_type)[0]
-    if media in _UNTRUSTED_TYPES:
-        return "html"
-    if media in _XML_TYPES:
-        return "xml"
-    return None
 
 
 def sniffs_as_html(head: bytes, *, xml: bool = False) -> bool:
@@ -623,30 +815,65 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
     return await anyio.to_thread.run_sync(work)
 
 
-def _app_scope(scope: Scope, headers: list[tuple[bytes, bytes]], *, may_be_html: bool) -> Scope:
-    new = dict(scope)
-    inm = httputil.get_header(headers, b"if-none-match")
-    if inm is not None:
-        kept = [tag for tag in _etag_list(inm) if ETAG_PREFIX not in tag]
+def _app_scope(scope: Scope) -> tuple[Scope, list[str]]:
+    """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
+    headers: httputil.RawHeaders = scope["headers"]
+    inm: bytes | None = None
+    encodings = False
+    for name, value in headers:  # one pass: most requests have neither
+        lower = name.lower()
+        if lower == b"if-none-match":
+            inm = value if inm is None else inm + b", " + value
+        elif lower == b"accept-encoding":
+            encodings = True
+    client_etags = _etag_list(inm)
+    new = scope
+    if inm is not None and ETAG_PREFIX.encode() in inm:
+        kept = [tag for tag in client_etags if ETAG_PREFIX not in tag]
         headers = httputil.without_headers(headers, b"if-none-match")
         if kept:
             headers.append((b"if-none-match", ", ".join(kept).encode("latin-1")))
-        new["headers"] = headers
-    accept_encoding = httputil.joined_header(headers, b"accept-encoding")
-    if may_be_html and accept_encoding is not None:
-        # Ask only for compressions we can undo, or the page could not be gated.
+        new = {**scope, "headers": headers}
+    accept_encoding = httputil.joined_header(headers, b"accept-encoding") if encodings else None
+    if accept_encoding is not None and _may_be_html(scope["path"], headers):
+        # Ask only for compressions we can undo, or a page could not be gated.
         narrowed = httputil.decodable_accept_encoding(accept_encoding)
         if narrowed != accept_encoding:
             headers = httputil.without_headers(headers, b"accept-encoding")
             headers.append((b"accept-encoding", narrowed))
-            new["headers"] = headers
+            new = {**scope, "headers": headers}
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
         # We must see every body byte of a candidate page.
-        new["extensions"] = {
+        new = {**new, "extensions": {
             k: v for k, v in extensions.items() if k not in ("http.response.pathsend", "http.response.zerocopysend")
-        }
-    return new
+        }}  # fmt: skip
+    return new, client_etags
+
+
+_ASSET_SUFFIXES = (
+    ".css", ".js", ".mjs", ".map", ".json", ".xml", ".txt", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",
+    ".svg", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".mp4", ".webm", ".mp3", ".pdf", ".zip",
+)  # fmt: skip
+
+
+def _may_be_html(path: str, headers: httputil.RawHeaders) -> bool:
+    """Whether the request looks like one for a page (only to choose codings: a wrong guess fails closed)."""
+    accept = (httputil.get_header(headers, b"accept") or b"").lower()
+    if b"text/html" in accept or b"application/xhtml+xml" in accept:
+        return True
+    if path.lower().endswith(_ASSET_SUFFIXES):
+        return False
+    return accept.strip() in (b"", b"*/*")
+
+
+def _without_bodies(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return wrapped
 
 
 def _empty_receive(receive: Receive) -> Receive:
@@ -675,41 +902,42 @@ def _etag_matches(etag: str, client: list[str]) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == bare for tag in client)
 
 
-_ASSET_SUFFIXES = (
-    ".css", ".js", ".mjs", ".map", ".json", ".xml", ".txt", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",
-    ".svg", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".mp4", ".webm", ".mp3", ".pdf", ".zip",
-)  # fmt: skip
+def _nonce(headers: httputil.RawHeaders) -> str | None:
+    if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+        return None
+    return csp_nonce(headers)
 
 
-def _may_be_html(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a response to this request could be an HTML page (fail closed when unsure)."""
-    accept = (httputil.get_header(headers, b"accept") or b"").lower()
-    if b"text/html" in accept or b"application/xhtml+xml" in accept:
-        return True
-    if path.lower().endswith(_ASSET_SUFFIXES):
-        return False
-    return accept.strip() in (b"", b"*/*")
+def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> httputil.RawHeaders:
+    """``headers`` for an answer meant for this reader only, that no cache may share.
 
-
-def _with_vary_cookie(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    vary = [v.decode("latin-1") for k, v in headers if k.lower() == b"vary"]
-    tokens = [t.strip() for v in vary for t in v.split(",") if t.strip()]
-    if any(t.lower() == "cookie" for t in tokens) or "*" in tokens:
-        return headers
-    tokens.append("Cookie")
-    out = httputil.without_headers(headers, b"vary")
-    out.append((b"vary", ", ".join(tokens).encode("latin-1")))
+    The site's caching headers (:data:`_CACHE_HEADERS`, CDN-specific ones included)
+    give way to ``cache_control``, and ``Vary`` gains ``Cookie``; with ``rewritten``, the headers that describe
+    the app's original body (:data:`_BODY_HEADERS`) go too.
+    """
+    drop = _PERSONAL_DROP_REWRITTEN if rewritten else _PERSONAL_DROP
+    out: httputil.RawHeaders = []
+    vary: list[bytes] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"vary":
+            vary.append(value)
+        elif lower not in drop:
+            out.append((name, value))
+    out.append((b"cache-control", cache_control))
+    tokens = [t.strip() for v in vary for t in v.split(b",") if t.strip()]
+    if not any(t.lower() == b"cookie" or t == b"*" for t in tokens):
+        tokens.append(b"Cookie")
+    out.append((b"vary", b", ".join(tokens)))
     return out
 
 
-def _with_cache_headers(headers: list[tuple[bytes, bytes]], cache_control: bytes) -> list[tuple[bytes, bytes]]:
-    out = httputil.without_headers(headers, b"cache-control", b"expires")
-    out.append((b"cache-control", cache_control))
-    return _with_vary_cookie(out)
+_PERSONAL_DROP = frozenset(_CACHE_HEADERS)
+_PERSONAL_DROP_REWRITTEN = frozenset(_CACHE_HEADERS + _BODY_HEADERS)
 
 
-def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location")
+def _not_modified_headers(headers: httputil.RawHeaders) -> httputil.RawHeaders:
+    keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location", *_CACHE_HEADERS)
     return [(k, v) for k, v in headers if k.lower() in keep]
 
 

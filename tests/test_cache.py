@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings
-from paywall.cache import BROKEN, GateCache, page_key
+from paywall.cache import BROKEN, Cut, GateCache, Known, page_key
 from paywall.engine import Page
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.conftest import assert_no_leak
@@ -16,44 +16,51 @@ from tests.conftest import assert_no_leak
 SettingsFactory = Callable[..., PaywallSettings]
 
 
+def cut(fill: bytes) -> Cut:
+    return Cut(b"", (fill,), b"digest")
+
+
 def test_entries_stay_within_the_byte_budget() -> None:
     cache = GateCache(max_bytes=10_000)
     keys = [page_key(f"page {i}".encode(), "utf-8") for i in range(20)]
     for key in keys:
-        cache.put_gated(key, "<cta>", b"x" * 1000)
+        cache.put_cut(key, "<cta>", cut(b"x" * 1000))
     assert cache.size <= 10_000
-    assert cache.gated(keys[0], "<cta>") is None, "the oldest entries went first"
-    assert cache.gated(keys[-1], "<cta>") == b"x" * 1000
+    assert cache.cut(keys[0], "<cta>") is None, "the oldest entries went first"
+    assert cache.cut(keys[-1], "<cta>") == cut(b"x" * 1000)
 
 
 def test_recently_used_entries_survive_eviction() -> None:
-    cache = GateCache(max_bytes=2_500)
+    cache = GateCache(max_bytes=4_000)  # each cut counts twice, for its last page
     a, b, c = (page_key(x, None) for x in (b"a", b"b", b"c"))
-    cache.put_gated(a, "", b"1" * 800)
-    cache.put_gated(b, "", b"2" * 800)
-    assert cache.gated(a, "") is not None
-    cache.put_gated(c, "", b"3" * 800)
-    assert cache.gated(a, "") is not None
-    assert cache.gated(b, "") is None
+    cache.put_cut(a, "", cut(b"1" * 800))
+    cache.put_cut(b, "", cut(b"2" * 800))
+    assert cache.cut(a, "") is not None
+    cache.put_cut(c, "", cut(b"3" * 800))
+    assert cache.cut(a, "") is not None
+    assert cache.cut(b, "") is None
 
 
-def test_key_covers_body_charset_and_call_to_action() -> None:
+def test_key_covers_body_encoding_charset_and_call_to_action() -> None:
     cache = GateCache(max_bytes=1_000_000)
     key = page_key(b"<p>body</p>", "utf-8")
-    cache.put_gated(key, "<cta one>", b"one")
-    cache.put_verdict(key, "article")
-    assert cache.gated(key, "<cta two>") is None
-    assert cache.verdict(page_key(b"<p>body</p>", "latin-1")) is None
-    assert cache.verdict(page_key(b"<p>body!</p>", "utf-8")) is None
-    assert cache.verdict(key) == "article"
+    cache.put_cut(key, "<cta one>", cut(b"one"))
+    known = Known("article", key)
+    cache.put_known(b"<p>body</p>", None, "utf-8", known)
+    assert cache.cut(key, "<cta two>") is None
+    assert cache.known(b"<p>body</p>", None, "latin-1") is None
+    assert cache.known(b"<p>body</p>", b"gzip", "utf-8") is None
+    assert cache.known(b"<p>body!</p>", None, "utf-8") is None
+    assert cache.known(b"<p>body</p>", None, "UTF-8") == known
+    assert cache.known(bytes(bytearray(b"<p>body</p>")), None, "utf-8") == known, "equal bytes, another object"
 
 
 def test_zero_budget_caches_nothing() -> None:
     cache = GateCache(max_bytes=0)
     key = page_key(b"x", None)
-    cache.put_verdict(key, "free")
-    cache.put_gated(key, "", BROKEN)
-    assert cache.verdict(key) is None and cache.gated(key, "") is None
+    cache.put_known(b"x", None, None, Known("free", key))
+    cache.put_cut(key, "", BROKEN)
+    assert cache.known(b"x", None, None) is None and cache.cut(key, "") is None
 
 
 @pytest.fixture

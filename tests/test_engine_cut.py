@@ -12,9 +12,10 @@ import random
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine import Page, decode_body, inject_head
+from paywall.engine import Page, decode_body
 from paywall.engine.text import words
 from paywall.errors import RewriteError
+from paywall.headscan import encode_tags, inject
 from tests.test_engine_sweep import (
     CTA,
     CTA_MARK,
@@ -561,7 +562,7 @@ def test_cta_with_head_only_elements_is_kept_in_order() -> None:
     assert before is not None and before.text() == TEASER[-1]
 
 
-# --------------------------------------------------------------------------- inject_head
+# --------------------------------------------------------------------------- tags at the end of the head
 
 
 @pytest.mark.parametrize(
@@ -570,21 +571,21 @@ def test_cta_with_head_only_elements_is_kept_in_order() -> None:
         (b"<html><head><title>t</title></head><body>x</body></html>", b"<title>t</title>[X]</head>"),
         (b"<HTML><HEAD></HEAD ><BODY>", b"<HEAD>[X]</HEAD >"),
         (b"<html><head><!-- </head> --><script>var s='</head>';</script></head>", b"</script>[X]</head>"),
-        (b"<html><body class='a'><p>x</p></body>", b"<body class='a'>[X]<p>"),
+        (b"<html><body class='a'><p>x</p></body>", b"<html>[X]<body class='a'><p>"),
         (b"<p>fragment</p>", b"[X]<p>fragment</p>"),
-        (b"<html><bodyguard></bodyguard></html>", b"[X]<html>"),
-        (b"<head><!-- unterminated", b"[X]<head>"),
+        (b"<html><bodyguard></bodyguard></html>", b"<html>[X]<bodyguard>"),
+        (b"<head><!-- unterminated", b"<head>[X]<!--"),
     ],
 )
 def test_inject_head(body: bytes, expected: bytes) -> None:
-    out = inject_head(body, "[X]")
+    out = inject(body, encode_tags("[X]"))
     assert expected in out
     assert out.count(b"[X]") == 1
 
 
 def test_inject_head_escapes_non_ascii_and_keeps_body_without_html() -> None:
-    assert inject_head(b"<head></head>", "<meta content='é'>") == b"<head><meta content='&#233;'></head>"
-    assert inject_head(b"<head></head>", "") == b"<head></head>"
+    assert inject(b"<head></head>", encode_tags("<meta content='é'>")) == b"<head><meta content='&#233;'></head>"
+    assert inject(b"<head></head>", encode_tags("")) == b"<head></head>"
 
 
 # --------------------------------------------------------------------------- UTF-16, UTF-32, undecodable bodies

@@ -9,7 +9,7 @@ uses :class:`Page` and those helpers only.
 """
 
 from paywall.engine.decode import decode_body
-from paywall.engine.head import canonical_path, encode_head_html, head_insertion_point, inject_head
+from paywall.engine.head import canonical_path
 from paywall.engine.page import GateReport, Page
 
 __all__ = [
@@ -17,7 +17,4 @@ __all__ = [
     "Page",
     "canonical_path",
     "decode_body",
-    "encode_head_html",
-    "head_insertion_point",
-    "inject_head",
 ]

@@ -25,11 +25,11 @@ from paywall.engine import cut as cutting
 from paywall.engine import detect, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
-from paywall.engine.head import inject_head
 from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
 from paywall.engine.sweep import SweepReport
 from paywall.engine.text import words
 from paywall.errors import RewriteError
+from paywall.headscan import encode_tags, inject
 
 EXPLICIT_ARTICLE = "[data-paywall-article]"
 """A publisher's own mark of the article: wins over every heuristic."""
@@ -197,7 +197,7 @@ class Page:
         report.teaser_text = " ".join(teaser)
         report.withheld_words = len(words(" ".join(withheld)))
         report.withheld = withheld
-        return inject_head(out, head_html)
+        return inject(out, encode_tags(head_html))
 
 
 SWALLOWED_WORDS = 30

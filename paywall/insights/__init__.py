@@ -9,7 +9,8 @@ trials; under ``settings.prefix`` it answers ``/admin`` (the dashboard) and
 
 The gated cut of a page is cached per page and call to action, so the call to
 action holds placeholders for what belongs to one reader (their page, the
-form's CSRF token); :meth:`Wall.serve` fills them in. The variant's words are
+form's CSRF token): a cut is split at them once (:meth:`Insights.split`) and
+:meth:`Wall.fill` puts the reader's values in. The variant's words are
 part of the call to action's HTML and so of the cache key: each reader gets
 the cut made with their own variant.
 """
@@ -34,7 +35,7 @@ from ..settings import PaywallSettings
 from ..store.base import Store
 from ..tokens import CSRF, sign
 from .events import EventBuffer, Kind
-from .experiments import Experiment
+from .experiments import Experiment, Variant
 
 __all__ = ["Insights", "Wall"]
 
@@ -54,13 +55,15 @@ class Wall:
     variant: str
     counted: bool
 
-    def serve(self, gated: bytes) -> bytes:
-        """The cut page for this reader (every placeholder filled in one pass), counted as a wall shown."""
+    def fill(self, parts: tuple[bytes, ...]) -> bytes:
+        """A page made with :attr:`cta_html` and split by :meth:`Insights.split`, with this reader's values."""
         fills = self.fills
-        gated = self.insights.placeholders.sub(lambda m: fills.get(m.group(0), b""), gated)
+        return b"".join(fills.get(part, b"") if i % 2 else part for i, part in enumerate(parts))
+
+    def shown(self) -> None:
+        """Count the call to action as shown to this reader."""
         if self.counted:  # a HEAD shows no page
             self.insights.record("wall_shown", article=self.article, variant=self.variant, detail=self.kind)
-        return gated
 
 
 class Insights:
@@ -85,7 +88,8 @@ class Insights:
         #: sharing one prefix, so that filling them in is one fast pass over the page.
         slot = f"/paywall{secrets.token_hex(8)}"
         self._next, self._form_next, self._form_article, self._csrf = (slot + c for c in "npac")
-        self.placeholders = re.compile(re.escape(slot.encode()) + b"[npac]")
+        self._placeholders = re.compile(b"(" + re.escape(slot.encode()) + b"[npac])")
+        self._ctas: dict[tuple[CtaKind, Variant | None, bool], str] = {}
         self.app = InsightsApp(self)
 
     # ---------------------------------------------------------------- counting
@@ -126,6 +130,10 @@ class Insights:
             await self.events.aclose()
 
     # ---------------------------------------------------------------- the wall
+    def split(self, page: bytes) -> tuple[bytes, ...]:
+        """A page made with a wall's call to action, split at its placeholders: text, placeholder, text..."""
+        return tuple(self._placeholders.split(page))
+
     def wall(self, conn: HTTPConnection, reader: Reader, kind: CtaKind, article: str) -> Wall:
         """The reader's call to action on the page at ``conn`` whose article is ``article``."""
         settings, now = self.settings, self.clock()
@@ -140,21 +148,20 @@ class Insights:
         if article != _path_key(conn.scope):
             query += "&a=" + quote(article, safe="/")
         fills = {self._next.encode(): html.escape(query).encode()}
-        form = None
-        if settings.cta_inline_form and kind != "ended":
+        form = settings.cta_inline_form and kind != "ended"
+        if form:
             device_id = reader.device_id
             if device_id is None:  # the form's CSRF token is bound to the device
                 device = read_device(conn, settings, now=now)
                 device_id = device.device_id
                 cookies.extend(device.set_cookies)
             reader = dataclasses.replace(reader, device_id=device_id)
-            form = TrialFormFields(csrf_token=self._csrf, next_path=self._form_next, article=self._form_article)
             fills[self._csrf.encode()] = sign(settings, CSRF, {"d": device_id}, now=now).encode()
             fills[self._form_next.encode()] = html.escape(page).encode()
             fills[self._form_article.encode()] = html.escape(article).encode()
         return Wall(
             reader=dataclasses.replace(reader, set_cookies=tuple(cookies)),
-            cta_html=render_cta(settings, kind, self._next, variant=variant, form=form),
+            cta_html=self._cta_html(kind, variant, form),
             fills=fills,
             insights=self,
             kind=kind,
@@ -162,6 +169,15 @@ class Insights:
             variant=variant.name if variant else "",
             counted=_read(conn.scope),
         )
+
+    def _cta_html(self, kind: CtaKind, variant: Variant | None, form: bool) -> str:
+        """The call to action with placeholders (made once per kind, variant and form: a few strings)."""
+        key = (kind, variant, form)
+        cta = self._ctas.get(key)
+        if cta is None:
+            fields = TrialFormFields(self._csrf, self._form_next, self._form_article) if form else None
+            cta = self._ctas[key] = render_cta(self.settings, kind, self._next, variant=variant, form=fields)
+        return cta
 
     # ---------------------------------------------------------------- routes
     def handles(self, path: str) -> bool:

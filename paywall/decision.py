@@ -1,0 +1,177 @@
+"""What the middleware does with a response, decided from what is known when it starts.
+
+:func:`decide` is a pure function of the request's method, the response's
+status and headers as :class:`Start` sums them up, and who the reader is when
+that is known. It answers with one :class:`Action`; the middleware carries it
+out (``paywall/middleware.py``). It never looks at the request's ``Accept``,
+``Range`` or validators: a page is judged by what the response is.
+
+The rules, in order:
+
+* ``X-Paywall: free``, an error, a redirect, a 204/205, or a type that is not a
+  page: passed through untouched (``PASS``).
+* A ``HEAD``, a ``206`` or a ``304`` that may concern a page cannot be judged
+  from its (missing or partial) body: for anyone who would not get the page as
+  the app made it, the request is asked again as a plain ``GET`` (``REPLAY``),
+  or, for other methods, answered with the call to action (``REFUSE``).
+* A body whose type browsers do not trust (none, malformed, ``unknown/unknown``,
+  generic XML): its first bytes are read first (``SNIFF``), then decided again.
+* An HTML page: a member's streams as made (``MEMBER``), or with the protection
+  tags injected at the end of its head (``INJECT``), or buffered when it is
+  compressed and needs tags (``BUFFER``); a non-member's is buffered to be
+  judged and cut (``BUFFER``).
+
+When the answer depends on whether the reader is a member and that is not yet
+known, the answer is ``IDENTIFY``: identify the reader, then decide again. (For
+a page, the middleware first looks at the body when it arrives whole and small:
+one the cache knows has no article is sent as it is, and nobody is identified.)
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import Enum
+from typing import Literal, NamedTuple
+
+from . import httputil
+
+Directive = Literal["", "free", "members"]
+#: What a response's type says about it: a page, maybe a page (browsers sniff), or neither.
+Kind = Literal["html", "sniff-html", "sniff-xml", "other"]
+
+
+class Action(Enum):
+    PASS = "pass"  # noqa: S105 (an action, not a password)
+    MEMBER = "member"
+    INJECT = "inject"
+    BUFFER = "buffer"
+    SNIFF = "sniff"
+    REPLAY = "replay"
+    REFUSE = "refuse"
+    IDENTIFY = "identify"
+
+
+class Start(NamedTuple):
+    """What ``http.response.start`` says, in the terms the decision needs."""
+
+    status: int
+    kind: Kind
+    #: ``(media type, charset)`` as browsers read it; None when there is none they accept.
+    media: tuple[str, str | None] | None
+    directive: Directive
+    #: The body has a ``Content-Encoding`` (tags cannot be injected while streaming).
+    encoded: bool
+    #: ``multipart/byteranges``: the parts' own types are inside the body.
+    byteranges: bool
+    #: The app sent ``X-Paywall`` or ``X-Paywall-Access`` (never passed on to the reader).
+    controlled: bool = False
+    #: The site vouched for the reader with ``X-Paywall-Access: member`` (proxy mode).
+    upstream_member: bool = False
+
+    @classmethod
+    def read(cls, status: int, headers: httputil.RawHeaders) -> Start:
+        """Sum up a response's start line and headers (control headers included), in one pass."""
+        types: list[bytes] = []
+        directive = access = b""
+        encoded = controlled = False
+        for name, value in headers:
+            name = name.lower()
+            if name == b"content-type":
+                types.append(value)
+            elif name == b"content-encoding":
+                encoded = True
+            elif name == b"x-paywall":
+                directive, controlled = value.strip().lower(), True
+            elif name == b"x-paywall-access":
+                access, controlled = value.strip().lower(), True
+        kind, media = _classify(tuple(types))
+        return cls(
+            status=status,
+            kind=kind,
+            media=media,
+            directive="free" if directive == b"free" else "members" if directive == b"members" else "",
+            encoded=encoded,
+            byteranges=media is not None and media[0] == "multipart/byteranges",
+            controlled=controlled,
+            upstream_member=access == b"member",
+        )
+
+    def sniffed(self, is_html: bool) -> Start:
+        """This start once the body's first bytes are known."""
+        return self._replace(kind="html" if is_html else "other", byteranges=False)
+
+    @property
+    def html_media(self) -> str:
+        """The HTML type a gated copy of this page is sent as."""
+        return self.media[0] if self.media is not None and self.media[0] in httputil.HTML_TYPES else "text/html"
+
+    @property
+    def charset(self) -> str | None:
+        return self.media[1] if self.media is not None else None
+
+
+#: Types browsers do not take at their word: they sniff the body.
+_UNTRUSTED_TYPES = frozenset({"unknown/unknown", "application/unknown"})
+#: Generic XML types, which browsers render as a page when the root is XHTML's <html>.
+_XML_TYPES = frozenset({"text/xml", "application/xml"})
+
+
+@functools.lru_cache(maxsize=256)
+def _classify(values: tuple[bytes, ...]) -> tuple[Kind, tuple[str, str | None] | None]:
+    """What the ``Content-Type`` values make of a response (cached: sites send few distinct ones)."""
+    media = httputil.content_type(values)
+    if any(b"html" in value.lower() for value in values):
+        # Any value naming HTML, well-formed or not: a browser may render the page.
+        if media is None or media[0] not in httputil.HTML_TYPES:
+            media = ("text/html", httputil.parse_content_type(b", ".join(values))[1])
+        return "html", media
+    if media is None or media[0] in _UNTRUSTED_TYPES:
+        return "sniff-html", media
+    if media[0] in _XML_TYPES:
+        return "sniff-xml", media
+    return "other", media
+
+
+def decide(
+    start: Start,
+    *,
+    method: str,
+    member: bool | None,
+    protect_member: bool,
+    replaying: bool = False,
+) -> Action:
+    """The action for this response (see the module docstring).
+
+    ``member`` is None while the reader is not identified; ``protect_member``
+    says whether a member's view of this page gets the protection tags;
+    ``replaying`` is true for the plain ``GET`` asked after a ``REPLAY``.
+    """
+    status = start.status
+    if start.directive == "free" or not (200 <= status < 300 or status == 304) or status in (204, 205):
+        return Action.PASS
+    partial = status in (206, 304)
+    maybe_page = start.kind != "other" or (partial and start.byteranges)
+    if not maybe_page:
+        return Action.PASS
+    head_only = method == "HEAD" and not replaying
+    if partial or head_only:
+        if replaying:
+            # The app answered a plain GET with a part (never sent) or a bodiless 304.
+            return Action.PASS if status == 304 else Action.REFUSE
+        if member is None:
+            return Action.IDENTIFY
+        if member and not (head_only and protect_member and not partial):
+            return Action.MEMBER
+        return Action.REPLAY if method in ("GET", "HEAD") else Action.REFUSE
+    if start.kind != "html":
+        return Action.SNIFF
+    if member is None:
+        return Action.IDENTIFY
+    if not member:
+        return Action.BUFFER
+    if not protect_member:
+        return Action.MEMBER
+    return Action.BUFFER if start.encoded else Action.INJECT
+
+
+__all__ = ["Action", "Directive", "Kind", "Start", "decide"]
