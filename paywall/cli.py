@@ -318,12 +318,16 @@ def _cmd_check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+def _unsigned_settings(args: argparse.Namespace, env: Mapping[str, str]) -> PaywallSettings:
+    """Settings for a command that signs nothing: no secret key is needed."""
+    values = collect_values(args.config, env, _overrides(args))
+    values.setdefault("secret_key", Sourced(secrets.token_urlsafe(32), "an unused placeholder"))
+    return settings_from_values(values)
+
+
 def _store_settings(args: argparse.Namespace, env: Mapping[str, str]) -> PaywallSettings | None:
     """Settings for a command that only reads or changes the store; None (said why) when it does not exist yet."""
-    values = collect_values(args.config, env, _overrides(args))
-    # Such a command signs nothing, so no secret is needed.
-    values.setdefault("secret_key", Sourced(secrets.token_urlsafe(32), "an unused placeholder"))
-    settings = settings_from_values(values)
+    settings = _unsigned_settings(args, env)
     missing = _missing_sqlite_file(settings.store)
     if missing is not None:
         print(
@@ -484,10 +488,7 @@ def _columns(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: s
 
 
 def _cmd_inspect(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    values = collect_values(args.config, env, _overrides(args))
-    # Inspecting signs nothing: no secret is needed.
-    values.setdefault("secret_key", Sourced(secrets.token_urlsafe(32), "an unused placeholder"))
-    settings = settings_from_values(values)
+    settings = _unsigned_settings(args, env)
     from .inspect import inspect_page
 
     body, charset = _read_page(args.page)
