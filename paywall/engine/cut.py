@@ -227,11 +227,6 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
     return units
 
 
-def _is_member(node: LexborNode, region: Region) -> bool:
-    key = node.mem_id
-    return any(m.node.mem_id == key for m in region.members)
-
-
 def _remove_after(
     node: LexborNode,
     region: Region,

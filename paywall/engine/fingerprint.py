@@ -24,17 +24,17 @@ from functools import cached_property
 from itertools import chain
 
 from paywall.engine.text import (
-    _BASE64_RUN,
-    _IGNORABLE,
-    _MERGING,
-    _PERCENT,
-    _WORD,
+    BASE64_RUN,
+    IGNORABLE,
     LONG_COPY_WORDS,
+    MERGING,
+    PERCENT,
     SHINGLE_WORDS,
-    _streams,
+    WORD,
     decode_layers,
     readings,
     shingles,
+    streams,
     word_spans,
     words,
 )
@@ -67,7 +67,7 @@ class Fingerprint:
         ``teaser`` and ``chrome`` are the visible text pieces of the kept
         article and of the page outside the article, in document order.
         """
-        removed_streams = _streams(removed)
+        removed_streams = streams(removed)
         count = len(removed_streams[0])
         if count == 0:
             return cls(0, frozenset(), frozenset())
@@ -76,7 +76,7 @@ class Fingerprint:
         for stream in removed_streams:
             raw |= shingles(stream, k)
         safe: set[tuple[str, ...]] = set()
-        for stream in _streams(teaser):
+        for stream in streams(teaser):
             safe |= shingles(stream, k)
         chrome_safe, chrome_copies = _chrome_runs(chrome, k, raw)
         safe |= chrome_safe
@@ -119,7 +119,7 @@ class Fingerprint:
         """
         if not self.runs:
             return False
-        if _BASE64_RUN.search(text) is None and _PERCENT.search(text) is None:
+        if BASE64_RUN.search(text) is None and PERCENT.search(text) is None:
             return False
         found = readings(text)
         next(found)  # the plain reading
@@ -174,7 +174,7 @@ def joined_tokens(texts: Sequence[str], separator: str) -> tuple[list[str], list
     texts, ``zephyr<em>quill</em>``, is one token spanning them). Each text is
     tokenised on its own (:func:`words`), so the cost is that of tokenising.
     """
-    if separator and _WORD.search(separator):
+    if separator and WORD.search(separator):
         raise ValueError("the separator must not hold word characters")
     tokens: list[str] = []
     owners: list[tuple[int, int]] = []
@@ -185,16 +185,16 @@ def joined_tokens(texts: Sequence[str], separator: str) -> tuple[list[str], list
             tokens.extend(parts)
             owners.extend([(index, index)] * len(parts))
             continue
-        core = text if text.isascii() else _IGNORABLE.sub("", text)
+        core = text if text.isascii() else IGNORABLE.sub("", text)
         if not core:
             continue
-        if open_end and parts and _MERGING.match(core):
+        if open_end and parts and MERGING.match(core):
             tokens[-1] += parts[0]
             owners[-1] = (owners[-1][0], index)
             parts = parts[1:]
         tokens.extend(parts)
         owners.extend([(index, index)] * len(parts))
-        open_end = _MERGING.match(core[-1]) is not None
+        open_end = MERGING.match(core[-1]) is not None
     return tokens, owners
 
 

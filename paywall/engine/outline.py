@@ -17,7 +17,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine.text import _PER_CHARACTER
+from paywall.engine.text import PER_CHARACTER
 
 INLINE_TAGS = frozenset(
     {
@@ -35,7 +35,7 @@ HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visib
 STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
-_UNSPACED = re.compile(f"[{_PER_CHARACTER}]")
+_UNSPACED = re.compile(f"[{PER_CHARACTER}]")
 
 
 def word_count(text: str) -> int:

@@ -39,7 +39,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint, joined_tokens
 from paywall.engine.outline import STYLE_HIDDEN as _STYLE_HIDDEN
-from paywall.engine.text import ELLIPSIS, _code_point, base64_payloads, decode_layers, words
+from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, words
 
 _ASCII_TABLE = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
@@ -158,7 +158,7 @@ def _clustered(data: bytes, hits: set[bytes]) -> bool:
 
 def _escape_value(match: re.Match[bytes]) -> bytes:
     digits = next(group for group in match.groups() if group is not None)
-    return _code_point(int(digits, 16)).encode("utf-8")
+    return code_point(int(digits, 16)).encode("utf-8")
 
 
 def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:

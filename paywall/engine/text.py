@@ -35,7 +35,7 @@ MAX_DECODE_DEPTH = 2
 # Scripts written without spaces between words (Han, Hiragana, Katakana,
 # Hangul, Thai, Lao, Myanmar, Khmer): each character is a token, otherwise a
 # whole sentence would be one "word" and no copy of it could be told apart.
-_PER_CHARACTER = (
+PER_CHARACTER = (
     "\u0e01-\u0e5b\u0e81-\u0edf\u1000-\u109f\u1100-\u11ff\u1780-\u17dd\u17e0-\u17e9"
     "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3038-\u303c\u3040-\u30ff\u3100-\u31ff"
     "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uffdc"
@@ -49,18 +49,18 @@ _IGNORABLE_CHARS = (
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
-_IGNORABLE = re.compile(f"[{_IGNORABLE_CHARS}]+")
-_WORD = re.compile(f"[{_PER_CHARACTER}]|[^\\W{_PER_CHARACTER}]+")
-_WORD_WITH_IGNORABLES = re.compile(f"[{_PER_CHARACTER}]|(?:[^\\W{_PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
+IGNORABLE = re.compile(f"[{_IGNORABLE_CHARS}]+")
+WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
+_WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
 _ASCII_WORD = re.compile(r"\w+")
-_MERGING = re.compile(f"[^\\W{_PER_CHARACTER}]")  # a word character that joins its neighbours
+MERGING = re.compile(f"[^\\W{PER_CHARACTER}]")  # a word character that joins its neighbours
 _JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{" + str(MIN_BASE64_CHARS) + r",}={0,2}")
+BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{" + str(MIN_BASE64_CHARS) + r",}={0,2}")
 _NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
 _URLSAFE = str.maketrans("-_", "+/")
 _TAG = re.compile(r"<[^<>]*>")
-_PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
+PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 
 # --------------------------------------------------------------------------- text
 
@@ -74,23 +74,23 @@ def words(text: str) -> list[str]:
     """
     if text.isascii():
         return _ASCII_WORD.findall(text.casefold())
-    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
-    return _WORD.findall(text.casefold())
+    text = unicodedata.normalize("NFKC", IGNORABLE.sub("", text))
+    return WORD.findall(text.casefold())
 
 
 def _token_parts(token: str) -> list[str]:
-    """The tokens one raw match of :data:`_WORD` or :data:`_WORD_WITH_IGNORABLES` stands for."""
+    """The tokens one raw match of :data:`WORD` or :data:`_WORD_WITH_IGNORABLES` stands for."""
     if token.isascii():
         return [token.casefold()]
-    if len(token) == 1 and unicodedata.is_normalized("NFKC", token) and not _IGNORABLE.match(token):
+    if len(token) == 1 and unicodedata.is_normalized("NFKC", token) and not IGNORABLE.match(token):
         return [token.casefold()]  # one character of a per-character script, mostly
-    return _WORD.findall(unicodedata.normalize("NFKC", _IGNORABLE.sub("", token)).casefold())
+    return WORD.findall(unicodedata.normalize("NFKC", IGNORABLE.sub("", token)).casefold())
 
 
 def word_spans(text: str) -> list[tuple[str, int]]:
     """Word tokens of ``text`` with the offset where each starts in ``text``."""
     out: list[tuple[str, int]] = []
-    pattern = _WORD_WITH_IGNORABLES if not text.isascii() and _IGNORABLE.search(text) else _WORD
+    pattern = _WORD_WITH_IGNORABLES if not text.isascii() and IGNORABLE.search(text) else WORD
     for match in pattern.finditer(text):
         out.extend((part, match.start()) for part in _token_parts(match.group()))
     return out
@@ -100,15 +100,15 @@ def _json_escape_value(match: re.Match[str]) -> str:
     code = match.group(1)
     if code[0] in "ux":
         digits = code[2:-1] if code[1] == "{" else code[1:]
-        return _code_point(int(digits, 16))
+        return code_point(int(digits, 16))
     return {"n": " ", "r": " ", "t": " ", "b": " ", "f": " ", "v": " "}.get(code, code)
 
 
 def _css_escape_value(match: re.Match[str]) -> str:
-    return _code_point(int(match.group(1), 16))
+    return code_point(int(match.group(1), 16))
 
 
-def _code_point(value: int) -> str:
+def code_point(value: int) -> str:
     if value == 0 or value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
         return "\ufffd"
     return chr(value)
@@ -136,7 +136,7 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
             text = html.unescape(text)
         if "<" in text:
             text = _TAG.sub(" ", text)
-        if url and "%" in text and _PERCENT.search(text):
+        if url and "%" in text and PERCENT.search(text):
             text = unquote_plus(text)
         if text == before:
             break
@@ -156,18 +156,18 @@ def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0)
     yield primary
     if depth >= MAX_DECODE_DEPTH:
         return
-    if not url and "%" in primary and _PERCENT.search(primary):
+    if not url and "%" in primary and PERCENT.search(primary):
         percent = decode_layers(primary, url=True, css=css)
         if percent != primary:
             yield percent
     # Runs are looked for where "+" is still "+" (the url reading makes it a space).
     plain = primary
     if url:
-        if _BASE64_RUN.search(text) is None:
+        if BASE64_RUN.search(text) is None:
             return
         plain = decode_layers(text, css=css)
     sources = [plain]
-    if "%" in plain and _PERCENT.search(plain):
+    if "%" in plain and PERCENT.search(plain):
         sources.append(unquote(plain))
     for source in sources:
         payloads = list(base64_payloads(source))
@@ -182,7 +182,7 @@ def base64_payloads(text: str) -> Iterator[str]:
     URL-safe base64) alphabet with both lower- and upper-case letters; runs
     that decode to binary (images, fonts) are skipped after a short look.
     """
-    for match in _BASE64_RUN.finditer(text):
+    for match in BASE64_RUN.finditer(text):
         run = match.group()
         if run.islower() or run.isupper() or run.isdigit():
             continue
@@ -230,7 +230,7 @@ def shingles(tokens: Sequence[str], k: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
 
 
-def _streams(pieces: Sequence[str]) -> list[list[str]]:
+def streams(pieces: Sequence[str]) -> list[list[str]]:
     """Tokens of text pieces joined with and without a space.
 
     A word split over inline tags (``Zephyr<em>quill</em>``) reads as one word
