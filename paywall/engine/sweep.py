@@ -118,12 +118,14 @@ def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | Non
     """Whether ``data`` holds markers close enough together to be part of a copy (see :func:`_clustered`)."""
     tokens = page_words(data) if tokens is None else tokens
     hits = tokens & fingerprint.ascii_markers
-    if fingerprint.other_markers and not data.isascii():
+    if not data.isascii():
+        # Words with other characters: other scripts, or words broken by soft hyphens and
+        # zero-width spaces, read as the fingerprint reads text. Their places cannot be
+        # searched byte for byte, so enough of them make the page suspect wherever they stand.
         others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
-        found = fingerprint.other_markers.intersection(words(others))
+        found = fingerprint.markers.intersection(words(others)) if others else set()
         if found:
-            hits |= {word.encode("utf-8") for word in found}
-            data = data.decode("utf-8", "replace").casefold().encode("utf-8")
+            return len({word.encode("utf-8") for word in found} | hits) >= CLUSTER_MARKERS
     return bool(hits) and _clustered(data, hits)
 
 
