@@ -7,10 +7,16 @@ cost, not the page size times the readings:
 
 1. **Pre-filter.** The cut page is serialised once and split into words at
    C speed (a byte translation and a split). The *markers* are the withheld
-   words readers cannot see anywhere else (not in the teaser, not in the
-   page's visible chrome). If no marker is in the page and nothing in it
-   looks encoded (percent-encoding runs, escape runs, base64 blobs), there
-   is no copy, and the serialised page is the answer.
+   words of four or more letters that readers cannot see anywhere else (not
+   in the teaser, not in the page's visible chrome) and that are not common
+   words of prose, code or markup. A copy holds several of them side by side;
+   if no :data:`CLUSTER_MARKERS` different markers stand within
+   :data:`CLUSTER_BYTES` of each other anywhere, and the page's runs of
+   escapes (``\\u0054\\u0068``, ``&#84;``, CSS escapes, double percent-encoding)
+   and base64 blobs decode to no such cluster either, there is no copy, and
+   the serialised page is the answer. With fewer than :data:`MIN_MARKERS`
+   markers (withheld text made of words readers see anyway), or a long copy in
+   the visible chrome, every place is read.
 2. **Sweep.** Otherwise every place text can hide is read the way a browser
    or a scraper would (:func:`~paywall.engine.text.readings`): text nodes
    across their boundaries, attributes, comments, ``<template>`` content,
@@ -19,11 +25,15 @@ cost, not the page size times the readings:
    (JSON stays valid), ``<meta content>`` is shortened, other attributes are
    dropped, comments and text nodes removed, and a script or style that still
    carries the text is emptied.
-3. **Check.** The result is serialised and read again; if a copy remains,
-   :class:`~paywall.errors.RewriteError` is raised and the page is not served.
+3. **Check.** The result is serialised and put through the pre-filter again;
+   where it still finds markers together, the page is parsed again and every
+   place read (scripts already read and found clean are not read twice); if a
+   copy remains, :class:`~paywall.errors.RewriteError` is raised and the page
+   is not served.
 
-A copy made only of words that readers see elsewhere anyway (no marker) is
-not looked for: it reveals nothing new.
+A copy with fewer than three markers (a phrase made of words readers see
+elsewhere anyway) is not looked for: it reveals little; nor is one of fewer
+than five words (the fingerprint's runs).
 """
 
 from __future__ import annotations
