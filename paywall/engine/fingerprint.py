@@ -14,6 +14,11 @@ of the withheld text, minus the runs readers may see anyway:
 
 When the withheld text itself is shorter than k words, its whole word
 sequence is the fingerprint, so a short removed paragraph still cannot leak.
+
+The fingerprint also names its *markers*: its words of four or more letters
+that readers see nowhere else on the page and that are not common words of
+prose, code or markup (:data:`COMMON_WORDS`). The sweep looks for them first,
+at C speed, to know whether and where a copy may stand.
 """
 
 from __future__ import annotations
