@@ -23,7 +23,7 @@ from paywall.cta import render_cta
 from paywall.engine import Page
 from paywall.engine.text import shingles, words
 from paywall.errors import RewriteError
-from paywall.settings import PaywallSettings, selector_rules
+from paywall.settings import PaywallSettings, selector_rules, selectors_for
 
 CROSS_CHECK_RUN = 8
 """Words per run when the gated page is read back with another parser."""
@@ -82,7 +82,7 @@ def inspect_page(body: bytes, settings: PaywallSettings, *, source: str, charset
     """Gate ``body`` as a non-member's first view would be gated, and report how."""
     report = Inspection(source=source, size=len(body))
     path = urlsplit(source).path if "://" in source else "/"
-    selectors = [sel for pattern, sel in selector_rules(settings.article_selector) if _applies(pattern, path)]
+    selectors = selectors_for(selector_rules(settings.article_selector), path)
     started = time.perf_counter()
     try:
         page = Page.parse(body, charset, selector=selectors)
@@ -112,12 +112,6 @@ def inspect_page(body: bytes, settings: PaywallSettings, *, source: str, charset
         report.copies = list(gate.swept.places)
         report.cross_check_runs = _cross_check(report.gated, gate.withheld, gate.teaser_text)
     return report
-
-
-def _applies(pattern: str | None, path: str) -> bool:
-    from paywall.httputil import match_path, normalize_path
-
-    return pattern is None or match_path(normalize_path(path), [pattern])
 
 
 def _cross_check(gated: bytes, withheld: list[str], teaser: str) -> int:

@@ -51,7 +51,7 @@ from .headscan import HeadScan, encode_tags, inject, insertion_point
 from .insights import Insights, Wall
 from .protect import Protection, csp_nonce
 from .reader_state import STATE_KEY, ReaderState
-from .settings import PaywallSettings, selector_rules
+from .settings import PaywallSettings, selector_rules, selectors_for
 from .static import StaticFiles
 from .store import Store, open_store
 
@@ -159,10 +159,7 @@ class PaywallMiddleware:
 
     def selectors_for(self, path: str) -> list[str]:
         """The configured article selectors that apply to ``path``, in order (detection runs after them)."""
-        normal = httputil.normalize_path(path)
-        return [
-            sel for pattern, sel in self.selector_rules if pattern is None or httputil.match_path(normal, [pattern])
-        ]
+        return selectors_for(self.selector_rules, path)
 
     def may_be_member(self, scope: Scope) -> bool:
         """False only when no resolver, cookie or token could make this reader a member."""

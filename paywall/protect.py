@@ -50,6 +50,8 @@ class Protection:
         self.static = static or StaticFiles(settings.prefix)
         self.script_url = self.static.url("protect.js")
         self.style_url = self.static.url("protect.css")
+        #: Every configured article selector, for the script to find the article on pages not gated.
+        self.selectors = ", ".join(selector for _pattern, selector in selector_rules(settings.article_selector))
 
     # ------------------------------------------------------------- serving
     def asset(self, path: str) -> tuple[bytes, str] | None:
@@ -91,9 +93,8 @@ class Protection:
             ("data-message", s.protect_message),
             ("data-min-words", str(s.attribution_min_words)),
         ]
-        selectors = [selector for _pattern, selector in selector_rules(s.article_selector)]
-        if selectors:
-            data.append(("data-selector", ", ".join(selectors)))
+        if self.selectors:
+            data.append(("data-selector", self.selectors))
         if s.copy_protection == "block" and s.insights:
             data.append(("data-beacon", f"{s.prefix}/beacon"))
         if s.copy_protection == "attribute" and page_url and page_url.startswith(("http://", "https://")):

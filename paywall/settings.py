@@ -519,6 +519,17 @@ def _check_selector(selector: str) -> None:
         raise ConfigError("article_selector", f"not a valid CSS selector: {selector!r} ({exc})") from None
 
 
+def selectors_for(rules: list[tuple[str | None, str]], path: str) -> list[str]:
+    """The selectors of ``rules`` (from :func:`selector_rules`) that apply to ``path``, in order.
+
+    The path is judged with ``.`` and ``..`` resolved, as every path rule is.
+    """
+    from .httputil import match_path, normalize_path
+
+    normal = normalize_path(path)
+    return [selector for pattern, selector in rules if pattern is None or match_path(normal, [pattern])]
+
+
 def selector_rules(value: str | tuple[str, ...] | list[str] | None) -> list[tuple[str | None, str]]:
     """``article_selector`` as (path pattern or None for every page, selector) pairs, in order.
 

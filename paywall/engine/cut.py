@@ -88,7 +88,7 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     result = Cut()
     if not units:
         # Prose too short to count: everything of the article goes but its first block.
-        blocks = _region_blocks(outline, region)
+        blocks = region.blocks(outline)
         if not blocks:
             result.how = "empty"
             result.cta_inside = region.first.node
@@ -145,11 +145,6 @@ def _find_break(region: Region) -> LexborNode | None:
     return None
 
 
-def _region_blocks(outline: Outline, region: Region) -> list[Element]:
-    spans = [(m.order, m.end_order) for m in region.members if m.order >= 0]
-    return [b for b in outline.blocks if any(start <= b.order < end for start, end in spans)]
-
-
 def _counted(block: Element, members: list[Element]) -> bool:
     node: Element | None = block
     while node is not None and not any(node is m for m in members):
@@ -161,7 +156,7 @@ def _counted(block: Element, members: list[Element]) -> bool:
 
 def _units(outline: Outline, region: Region) -> list[Unit]:
     units: list[Unit] = []
-    for block in _region_blocks(outline, region):
+    for block in region.blocks(outline):
         prose = block.own_words
         if prose < MIN_UNIT_WORDS or not _counted(block, region.members):
             continue

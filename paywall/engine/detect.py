@@ -106,8 +106,19 @@ class Region:
     def first(self) -> Element:
         return self.members[0]
 
-    def holds(self, block: Element) -> bool:
-        return any(block.within(member) for member in self.members)
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """The document-order ranges of the members' visible text."""
+        return [(m.order, m.end_order) for m in self.members if m.order >= 0]
+
+    def holds(self, element: Element) -> bool:
+        """Whether an element with visible text stands inside the article (its text nests in a member's)."""
+        return element.order >= 0 and any(start <= element.order < end for start, end in self.spans)
+
+    def blocks(self, outline: Outline) -> list[Element]:
+        """The article's blocks of text, in document order."""
+        spans = self.spans
+        return [b for b in outline.blocks if any(start <= b.order < end for start, end in spans)]
 
 
 def is_chrome(element: Element, total: int = 0) -> bool:
@@ -319,11 +330,8 @@ def _text(element: Element) -> str:
 
 
 def _prose_chars(region: Region, outline: Outline) -> int:
-    total = 0
-    for block in outline.blocks:
-        if block.own_chars - block.own_link_chars >= MIN_BLOCK_CHARS and region.holds(block):
-            total += block.own_chars - block.own_link_chars
-    return total
+    prose = (block.own_chars - block.own_link_chars for block in region.blocks(outline))
+    return sum(chars for chars in prose if chars >= MIN_BLOCK_CHARS)
 
 
 def has_article_signs(outline: Outline, region: Region) -> bool:
@@ -347,12 +355,7 @@ def has_article_signs(outline: Outline, region: Region) -> bool:
 
 def _prose_words(region: Region, outline: Outline) -> int:
     """Words of the region's text outside links (formulas and inline markup split text into small blocks)."""
-    spans = [(m.order, m.end_order) for m in region.members if m.order >= 0]
-    return sum(
-        b.own_words
-        for b in outline.blocks
-        if b.own_link_chars * 2 < b.own_chars and any(start <= b.order < end for start, end in spans)
-    )
+    return sum(b.own_words for b in region.blocks(outline) if b.own_link_chars * 2 < b.own_chars)
 
 
 def _is_article(region: Region, outline: Outline) -> bool:

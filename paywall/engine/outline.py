@@ -50,7 +50,7 @@ class Element:
     """An element that holds visible text, or is an ancestor of one."""
 
     __slots__ = (
-        "brs", "chars", "depth", "end_order", "first_text", "hints", "last_text", "link_chars", "node", "order",
+        "brs", "chars", "end_order", "first_text", "hints", "last_text", "link_chars", "node", "order",
         "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "score", "tag",
     )  # fmt: skip
 
@@ -58,7 +58,6 @@ class Element:
         self.node = node
         self.tag = tag
         self.parent = parent
-        self.depth: int = parent.depth + 1 if parent is not None else 0
         attrs = node.attributes
         self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
         if attrs.get("itemprop"):

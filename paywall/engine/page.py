@@ -322,10 +322,9 @@ def _inside(node: LexborNode, roots: set[int] | frozenset[int], limit: LexborNod
 
 def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
     """Visible text outside the articles, link text marked, in document order."""
-    spans = [(m.order, m.end_order) for region in regions for m in region.members if m.order >= 0]
     pieces: list[str] = []
     for block in outline.blocks:
-        if any(start <= block.order < end for start, end in spans):
+        if any(region.holds(block) for region in regions):
             continue
         for text, linked in block.pieces:
             pieces.append(LinkText(text) if linked else text)

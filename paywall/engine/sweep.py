@@ -323,11 +323,11 @@ def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint, clean_code: set
             if may_hold(comment, fingerprint) and fingerprint.leaks(comment):
                 found.append("comment")
         elif tag not in ("-text", None):
-            for name, value in node.attributes.items():
-                if not value or not may_hold(value, fingerprint):
-                    continue
-                if fingerprint.leaks(value, url=True, css=name.lower() == "style"):
-                    found.append(f"<{tag} {name}>")
+            found.extend(
+                f"<{tag} {name}>"
+                for name, value in node.attributes.items()
+                if _attribute_leaks(name, value, fingerprint)
+            )
             if tag in _CODE_TAGS:
                 body = _body(node)
                 if clean_code is not None and hash(body) in clean_code:
@@ -383,13 +383,19 @@ def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint
     return [(texts[index][0], texts[index][1]) for index in sorted(doomed)]
 
 
+def _attribute_leaks(name: str, value: str | None, fingerprint: Fingerprint) -> bool:
+    """Whether an attribute value carries withheld text (percent-decoded too; CSS escapes in ``style``)."""
+    if not value or not may_hold(value, fingerprint):
+        return False
+    return fingerprint.leaks(value, url=True, css=name.lower() == "style")
+
+
 def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
     attributes = node.attributes
     for name, value in attributes.items():
-        if not value or not may_hold(value, fingerprint):
+        if not _attribute_leaks(name, value, fingerprint):
             continue
-        if not fingerprint.leaks(value, url=True, css=name.lower() == "style"):
-            continue
+        assert value is not None
         if node.tag == "meta" and name.lower() == "content":
             prefix = fingerprint.safe_prefix(value, url=True)
             node.attrs[name] = prefix + ELLIPSIS if prefix else ""
@@ -415,13 +421,12 @@ def _leaks(text: str, fingerprint: Fingerprint) -> bool:
     return may_hold(text, fingerprint) and fingerprint.leaks(text)
 
 
-def _code_leaks(body: str, tag: str, fingerprint: Fingerprint) -> bool:
-    """Whether a script or style body carries withheld text, read as what it is."""
+def _code_leaks(body: str, kind: str, fingerprint: Fingerprint) -> bool:
+    """Whether a script or style body carries withheld text, read as what it is (``kind``: see :func:`_code_kind`)."""
     if not body.strip():
         return False
-    if tag == "style":
+    if kind == "style":
         return fingerprint.leaks(body, css=True)
-    kind = tag
     parts = code.split_json(body)
     if parts is not None:
         return any(_leaks(s, fingerprint) for s in code.json_strings(parts[1]))
