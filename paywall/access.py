@@ -20,7 +20,6 @@ import ipaddress
 import logging
 import re
 import secrets
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import anyio
 import anyio.to_thread
-import sniffio
 from starlette.requests import HTTPConnection
 
 from .errors import ConfigError, StoreUnavailable
@@ -200,10 +198,12 @@ async def _within(seconds: float, work: Awaitable[Any]) -> Any:
     """``await work`` or :class:`TimeoutError` after ``seconds``: asyncio's own timeout where it runs (a
     few microseconds), anyio's cancel scope elsewhere (about ten times dearer, and paid on every request
     that needs the reader)."""
-    if "trio" not in sys.modules or sniffio.current_async_library() == "asyncio":
-        async with asyncio.timeout(seconds):
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio)
+        with anyio.fail_after(seconds):
             return await work
-    with anyio.fail_after(seconds):
+    async with asyncio.timeout(seconds):
         return await work
 
 
