@@ -16,22 +16,27 @@ escaped. A store that is down gives a "try again later" page, never a 500.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import inspect
-import json
 import logging
 import re
 import secrets
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import Message, Receive, Scope, Send
 
 from .access import (
     Reader,
@@ -45,11 +50,11 @@ from .access import (
 )
 from .cta import trial_url
 from .errors import StoreUnavailable
-from .httputil import is_https, parse_content_type
+from .httputil import is_https, parse_content_type, without_bodies
 from .insights import Insights
 from .reader_state import reader_access
 from .settings import PaywallSettings
-from .static import ASSET_CACHE_CONTROL, StaticFiles
+from .static import ASSET_CACHE_CONTROL, Assets
 from .store.base import Store, Trial, TrialOutcome
 from .templates import (
     PAGE_CSP,
@@ -112,29 +117,15 @@ def _plain_path(path: str) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# responses
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str = "text/html; charset=utf-8"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    cookies: tuple[str, ...] = ()
-
-
-class _PayloadTooLarge(Exception):
-    pass
-
-
-class _ClientGone(Exception):
-    pass
+# the router
 
 
 class Endpoints:
-    """ASGI app for every path under ``settings.prefix``.
+    """ASGI app for every path under ``settings.prefix``: one Starlette ``Router``.
 
+    Unknown paths get the 404 page and known paths asked with another method
+    the 405 page with its ``Allow`` header, both from the router's own
+    ``HTTPException``; an endpoint that fails gets a 500 page, never a bare error.
     ``clock`` returns the current time in seconds; tests move it instead of sleeping.
     """
 
@@ -143,75 +134,73 @@ class Endpoints:
         settings: PaywallSettings,
         store: Store,
         *,
-        static: StaticFiles | None = None,
+        assets: Assets | None = None,
         insights: Insights | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.static = static or StaticFiles(settings.prefix)
+        self.assets = assets or Assets(settings.prefix)
         self.insights = insights or Insights(settings, store, clock=clock)
         self.clock = clock
+        trial = settings.trial_path()
+        routes: list[BaseRoute] = [
+            Route(trial, self._trial, methods=["GET", "POST"]),
+            Route(f"{trial}/confirm", self._trial_confirm, methods=["GET"]),
+            Route(f"{settings.prefix}/status", self._status, methods=["GET"]),
+            *(Route(path, self._asset, methods=["GET"]) for path in self.assets.paths),
+            *self.insights.routes,
+        ]
+        self.router = ExceptionMiddleware(
+            Router(routes, redirect_slashes=False), handlers={HTTPException: self._http_error, Exception: self._failed}
+        )
 
-    # -- dispatch -------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
         if scope["type"] != "http":
             return
-        if self.insights.handles(scope["path"]):
-            await self.insights(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            reply = await self._route(request)
-        except _ClientGone:
-            return
-        except Exception:
-            logger.exception("paywall endpoint failed on %s", scope.get("path", ""))
-            reply = self._message(
-                500, "Something went wrong", "Please try again in a moment.", (("Back to the home page", "/"),)
-            )
-        await self._send(scope, send, reply)
+        # ``app`` in the scope makes the router raise its 404 and 405 for the handlers above.
+        scope = {**scope, "app": self}
+        send = self._with_page_headers(send)
+        with contextlib.suppress(ClientDisconnect):  # nobody is left to answer
+            await self.router(scope, receive, without_bodies(send) if scope["method"] == "HEAD" else send)
 
-    async def _route(self, request: Request) -> _Reply:
-        path: str = request.scope["path"]
-        sub = path[len(self.settings.prefix) :] if path.startswith(self.settings.prefix + "/") else ""
-        method = request.method
-        if sub == "/trial":
-            if method in ("GET", "HEAD"):
-                return await self._trial_form(request)
-            if method == "POST":
-                return await self._trial_submit(request)
-            return self._not_allowed("GET, HEAD, POST")
-        if sub == "/trial/confirm":
-            if method in ("GET", "HEAD"):
-                return await self._trial_confirm(request)
-            return self._not_allowed("GET, HEAD")
-        if sub == "/status":
-            if method in ("GET", "HEAD"):
-                return await self._status(request)
-            return self._not_allowed("GET, HEAD")
-        if method in ("GET", "HEAD"):
-            asset = self._asset(path)
-            if asset is not None:
-                return asset
+    def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            response = self._message(405, "Method not allowed", "This address does not accept that kind of request.")
+            response.headers.update(exc.headers or {})
+            return response
         return self._message(
             404, "Page not found", "There is nothing at this address.", (("Back to the home page", "/"),)
         )
 
+    def _failed(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):
+            raise exc  # nobody is listening: nothing to answer (see __call__)
+        logger.error("paywall endpoint failed on %s", request.url.path, exc_info=exc)
+        return self._message(
+            500, "Something went wrong", "Please try again in a moment.", (("Back to the home page", "/"),)
+        )
+
     # -- pages ----------------------------------------------------------
     def _message(
-        self, status: int, title: str, message: str, actions: tuple[tuple[str, str], ...] = (), **extra: Any
-    ) -> _Reply:
+        self,
+        status: int,
+        title: str,
+        message: str,
+        actions: tuple[tuple[str, str], ...] = (),
+        *,
+        cookies: tuple[str, ...] = (),
+        retry_after: int | None = None,
+    ) -> Response:
         body = render_message(self.settings, title=title, message=message, actions=actions)
-        return _Reply(status, body.encode(), **extra)
-
-    def _not_allowed(self, allow: str) -> _Reply:
-        reply = self._message(405, "Method not allowed", "This address does not accept that kind of request.")
-        reply.headers.append(("allow", allow))
-        return reply
+        response = _with_cookies(HTMLResponse(body, status), cookies)
+        if retry_after is not None:
+            response.headers["retry-after"] = str(retry_after)
+        return response
 
     def _form_page(
         self,
@@ -225,7 +214,7 @@ class Endpoints:
         error: str = "",
         error_field: Literal["email", "consent"] = "email",
         cookies: tuple[str, ...] = (),
-    ) -> _Reply:
+    ) -> Response:
         now = self.clock()
         form = TrialForm(
             action=self.settings.trial_path(),
@@ -236,9 +225,14 @@ class Endpoints:
             error=error,
             error_field=error_field,
         )
-        return _Reply(status, render_trial_form(self.settings, form).encode(), cookies=cookies)
+        return _with_cookies(HTMLResponse(render_trial_form(self.settings, form), status), cookies)
 
-    async def _trial_form(self, request: Request) -> _Reply:
+    async def _trial(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._trial_submit(request)
+        return await self._trial_form(request)
+
+    async def _trial_form(self, request: Request) -> Response:
         now = self.clock()
         next_path = safe_next(request.query_params.get("next"))
         reader = await identify(request, self.settings, self.store, now=now)
@@ -272,7 +266,7 @@ class Endpoints:
         return self._form_page(200, request, next_path, device_id, article=article, cookies=cookies)
 
     # -- POST /trial ----------------------------------------------------
-    async def _trial_submit(self, request: Request) -> _Reply:
+    async def _trial_submit(self, request: Request) -> Response:
         settings = self.settings
         media, charset = parse_content_type(request.headers.get("content-type"))
         if media != "application/x-www-form-urlencoded" or (charset and charset.lower() not in ("utf-8", "utf8")):
@@ -282,9 +276,8 @@ class Endpoints:
                 "This form must be sent by a web browser as a regular form.",
                 (("Open the form again", settings.trial_path()),),
             )
-        try:
-            body = await _read_body(request, settings.max_form_bytes)
-        except _PayloadTooLarge:
+        body = await _read_body(request, settings.max_form_bytes)
+        if body is None:
             return self._message(
                 413,
                 "Form too large",
@@ -338,15 +331,14 @@ class Endpoints:
             logger.warning("store unavailable while counting a trial sign-up")
             return self._unavailable(next_path)
         if not allowed:
-            reply = self._message(
+            return self._message(
                 429,
                 "Too many sign-ups from your network",
                 "Too many free trials were started from your internet connection today. "
                 "Please try again tomorrow, or become a member to read now.",
                 ((ended_action(settings), settings.subscribe_url), ("Back to the article", next_path)),
+                retry_after=86400,
             )
-            reply.headers.append(("retry-after", "86400"))
-            return reply
 
         if settings.email_confirmation:
             return await self._send_confirmation(request, email, typed, device_id, next_path, source, now)
@@ -383,7 +375,7 @@ class Endpoints:
 
     async def _start(
         self, request: Request, email: str, device_id: str, next_path: str, source: TrialSource, now: float
-    ) -> _Reply:
+    ) -> Response:
         settings = self.settings
         try:
             result = await self.store.start_trial(
@@ -407,14 +399,14 @@ class Endpoints:
         self.insights.trial_step("trial_refused", request, next_path, source.article, result.outcome.value)
         return self._refused(result.outcome, trial, next_path, now)
 
-    def _granted(self, request: Request, trial: Trial, next_path: str, now: float) -> _Reply:
+    def _granted(self, request: Request, trial: Trial, next_path: str, now: float) -> Response:
         cookies = (
             trial_cookie(self.settings, request.scope, trial, now=now),
             device_cookie(self.settings, request.scope, trial.device_id, trial_ends_at=trial.ends_at, now=now),
         )
-        return _Reply(303, b"", headers=[("location", next_path)], cookies=cookies)
+        return _with_cookies(RedirectResponse(next_path, 303), cookies)
 
-    def _refused(self, outcome: TrialOutcome, trial: Trial | None, next_path: str, now: float) -> _Reply:
+    def _refused(self, outcome: TrialOutcome, trial: Trial | None, next_path: str, now: float) -> Response:
         settings = self.settings
         actions = ((ended_action(settings), settings.subscribe_url), ("Back to the article", next_path))
         active = trial is not None and trial.active(now)
@@ -432,15 +424,14 @@ class Endpoints:
             message = "Each device can start one free trial. Become a member to keep reading."
         return self._message(409, title, message, actions)
 
-    def _unavailable(self, next_path: str) -> _Reply:
-        reply = self._message(
+    def _unavailable(self, next_path: str) -> Response:
+        return self._message(
             503,
             "Please try again later",
             "We cannot start trials right now. Nothing was lost: please try again in a few minutes.",
             (("Back to the article", next_path),),
+            retry_after=60,
         )
-        reply.headers.append(("retry-after", "60"))
-        return reply
 
     async def _record(self, event: dict[str, Any]) -> None:
         try:
@@ -458,7 +449,7 @@ class Endpoints:
         next_path: str,
         source: TrialSource,
         now: float,
-    ) -> _Reply:
+    ) -> Response:
         sender = self.settings.email_sender
         assert sender is not None  # settings require it with email_confirmation
         payload = {"e": email, "d": device_id, "n": next_path, "a": source.article, "v": source.via}
@@ -470,14 +461,13 @@ class Endpoints:
                 await result
         except Exception:
             logger.exception("email_sender failed; no trial confirmation was sent")
-            reply = self._message(
+            return self._message(
                 503,
                 "Please try again later",
                 "We could not send the confirmation e-mail. Please try again soon.",
                 (("Open the form again", trial_url(self.settings, next_path)), ("Back to the article", next_path)),
+                retry_after=60,
             )
-            reply.headers.append(("retry-after", "60"))
-            return reply
         return self._message(
             200,
             "Check your inbox",
@@ -485,7 +475,7 @@ class Endpoints:
             (("Back to the article", next_path),),
         )
 
-    async def _trial_confirm(self, request: Request) -> _Reply:
+    async def _trial_confirm(self, request: Request) -> Response:
         now = self.clock()
         try:
             payload = verify(
@@ -505,45 +495,37 @@ class Endpoints:
         return await self._start(request, email, device_id, safe_next(next_raw), source, now)
 
     # -- status ---------------------------------------------------------
-    async def _status(self, request: Request) -> _Reply:
+    async def _status(self, request: Request) -> Response:
         now = self.clock()
         reader: Reader = await identify(request, self.settings, self.store, now=now)
         access = await reader_access(reader, self.settings, self.store, now=now)
-        body = json.dumps(access.as_json()).encode()
-        return _Reply(
-            200, body, "application/json", headers=[("vary", "Cookie, Authorization")], cookies=reader.set_cookies
-        )
+        response = JSONResponse(access.as_json(), headers={"vary": "Cookie, Authorization"})
+        return _with_cookies(response, reader.set_cookies)
 
     # -- assets ---------------------------------------------------------
-    def _asset(self, path: str) -> _Reply | None:
-        found = self.static.get(path)
-        if found is None:
-            return None
-        body, content_type = found
-        return _Reply(200, body, content_type, headers=[("cache-control", ASSET_CACHE_CONTROL)])
+    async def _asset(self, request: Request) -> Response:
+        body, content_type = self.assets.files[request.url.path]
+        return Response(body, media_type=content_type, headers={"cache-control": ASSET_CACHE_CONTROL})
 
-    # -- sending --------------------------------------------------------
-    async def _send(self, scope: Scope, send: Send, reply: _Reply) -> None:
-        headers: list[tuple[bytes, bytes]] = [
-            (b"content-type", reply.content_type.encode("latin-1")),
-            (b"content-length", str(len(reply.body)).encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"),
-        ]
-        names = {name for name, _ in reply.headers}
-        if "cache-control" not in names:
-            headers.append((b"cache-control", b"no-store"))
-        if reply.content_type.startswith("text/html"):
-            headers.append((b"x-frame-options", b"DENY"))
-            # A publisher's trial_template may load its own styles and scripts: its pages keep
-            # the rules that cannot break a page (no framing, forms post here, no <base>).
-            policy = PAGE_CSP if self.settings.trial_template is None else TEMPLATE_CSP
-            headers.append((b"content-security-policy", policy.encode()))
-        headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers)
-        headers.extend((b"set-cookie", c.encode("latin-1")) for c in reply.cookies)
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        body = b"" if scope.get("method") == "HEAD" else reply.body
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+    # -- headers every answer carries -------------------------------------
+    def _with_page_headers(self, send: Send) -> Send:
+        """No sniffing, no referrer abroad, no caching unless said, and for pages no framing and a CSP."""
+        # A publisher's trial_template may load its own styles and scripts: its pages keep
+        # the rules that cannot break a page (no framing, forms post here, no <base>).
+        policy = PAGE_CSP if self.settings.trial_template is None else TEMPLATE_CSP
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "same-origin")
+                headers.setdefault("cache-control", "no-store")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("x-frame-options", "DENY")
+                    headers.setdefault("content-security-policy", policy)
+            await send(message)
+
+        return wrapped
 
 
 # ---------------------------------------------------------------------------
@@ -565,29 +547,24 @@ def _article_field(value: object) -> str:
     return value
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes before reading them."""
+def _with_cookies(response: Response, cookies: tuple[str, ...]) -> Response:
+    """``response`` with the reader's cookies, made by :mod:`.access` as ready ``Set-Cookie`` values."""
+    for cookie in cookies:
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than ``limit`` bytes (refused before reading it)."""
     declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _PayloadTooLarge
-        except ValueError:
-            raise _PayloadTooLarge from None
-    chunks: list[bytes] = []
-    size = 0
-    receive = request.receive
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _PayloadTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():  # raises ClientDisconnect when the client goes away
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _parse_form(body: bytes) -> dict[str, str] | None:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from http.cookies import SimpleCookie
 from typing import Any
 
+from starlette.types import Message, Send
+
 from .errors import BodyTooLarge
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -207,6 +209,17 @@ def _brotli_decode(data: bytes, limit: int) -> bytes:
 
 # ---------------------------------------------------------------------------
 # cookies
+
+
+def without_bodies(send: Send) -> Send:
+    """``send`` for a ``HEAD`` request: the response's headers as a ``GET`` would have them, no body."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return wrapped
 
 
 def set_cookie_header(

@@ -52,7 +52,7 @@ from .insights import Insights, Wall
 from .protect import Protection, csp_nonce
 from .reader_state import STATE_KEY, ReaderState
 from .settings import PaywallSettings, selector_rules, selectors_for
-from .static import StaticFiles
+from .static import Assets
 from .store import Store, open_store
 
 logger = logging.getLogger("paywall")
@@ -122,12 +122,12 @@ class PaywallMiddleware:
         self.app = app
         self.settings = settings
         self.store: Store = open_store(settings.store)
-        self.static = StaticFiles(settings.prefix)
-        self.protection = Protection(settings, self.static)
+        self.assets = Assets(settings.prefix)
+        self.protection = Protection(settings, self.assets)
         self.cache = GateCache(settings.gate_cache_bytes)
         self.selector_rules = selector_rules(settings.article_selector)
         self.insights = Insights(settings, self.store)
-        self.endpoints = Endpoints(settings, self.store, static=self.static, insights=self.insights)
+        self.endpoints = Endpoints(settings, self.store, assets=self.assets, insights=self.insights)
         self._own_prefix = settings.prefix + "/"
         #: Cookies that may make a reader a member (or trial reader): without them and
         #: without a resolver, nobody needs identifying to be known as a non-member.
@@ -172,7 +172,7 @@ class PaywallMiddleware:
 
     def _tags(self, nonce: str | None, subject: str | None, page_url: str | None, cta: bool, protect: bool) -> bytes:
         """The tags a page's head gets, as bytes (cached: most requests ask for the same ones)."""
-        out = self.static.cta_stylesheet(nonce=nonce) if cta else ""
+        out = self.assets.cta_stylesheet(nonce=nonce) if cta else ""
         if protect:
             out += self.protection.head_html(nonce=nonce, subject=subject, page_url=page_url)
         return encode_tags(out)
@@ -216,7 +216,7 @@ class _Exchange:
         self.receive = receive
         self.method: str = scope["method"]
         # A HEAD is answered without a body, whatever the app (or a replayed GET) sends.
-        self.send = _without_bodies(send) if self.method == "HEAD" else send
+        self.send = httputil.without_bodies(send) if self.method == "HEAD" else send
         # The app never sees our own validators (a teaser ETag must not make it answer
         # 304 for the full version) nor codings we could not undo.
         self.base_scope, self.client_etags = _app_scope(scope)
@@ -380,7 +380,7 @@ class _Exchange:
         reader = await self.get_reader()
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         cta_html = render_cta(self.settings, kind, _path_with_query(self.scope))
-        body = fallback_page(self.settings, cta_html, head_html=self.mw.static.cta_stylesheet())
+        body = fallback_page(self.settings, cta_html, head_html=self.mw.assets.cta_stylesheet())
         headers = _personal([(b"content-type", b"text/html; charset=utf-8")], MEMBER_CACHE_CONTROL)
         await self.respond(200, headers, body)
 
@@ -862,15 +862,6 @@ def _may_be_html(path: str, headers: httputil.RawHeaders) -> bool:
     if path.lower().endswith(_ASSET_SUFFIXES):
         return False
     return accept.strip() in (b"", b"*/*")
-
-
-def _without_bodies(send: Send) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.body" and message.get("body"):
-            message = {**message, "body": b""}
-        await send(message)
-
-    return wrapped
 
 
 def _empty_receive(receive: Receive) -> Receive:

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from . import httputil
 from .settings import PaywallSettings, selector_rules
-from .static import StaticFiles
+from .static import Assets
 from .trace import mark_for
 
 
@@ -45,18 +45,18 @@ class Protection:
     Built once per application: the assets are read and hashed here.
     """
 
-    def __init__(self, settings: PaywallSettings, static: StaticFiles | None = None) -> None:
+    def __init__(self, settings: PaywallSettings, assets: Assets | None = None) -> None:
         self.settings = settings
-        self.static = static or StaticFiles(settings.prefix)
-        self.script_url = self.static.url("protect.js")
-        self.style_url = self.static.url("protect.css")
+        self.assets = assets or Assets(settings.prefix)
+        self.script_url = self.assets.url("protect.js")
+        self.style_url = self.assets.url("protect.css")
         #: Every configured article selector, for the script to find the article on pages not gated.
         self.selectors = ", ".join(selector for _pattern, selector in selector_rules(settings.article_selector))
 
     # ------------------------------------------------------------- serving
     def asset(self, path: str) -> tuple[bytes, str] | None:
         """``(body, content type)`` of the paywall's static file at request ``path``, else None."""
-        return self.static.get(path)
+        return self.assets.files.get(path)
 
     # ------------------------------------------------------------- policy
     def applies(self, path: str, *, is_member: bool) -> bool:

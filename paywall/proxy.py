@@ -61,7 +61,6 @@ What it guarantees, and why:
 from __future__ import annotations
 
 import email.utils
-import html
 import http.cookiejar
 import logging
 from collections.abc import AsyncIterator, Iterable, MutableMapping
@@ -70,15 +69,18 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import anyio
 import httpx
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse
 
-from .httputil import has_dot_segment, is_trusted, peer_address
+from .httputil import RawHeaders, has_dot_segment, is_trusted, peer_address
 from .settings import PaywallSettings
+from .templates import render_message
 
 logger = logging.getLogger("paywall.proxy")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-Headers = list[tuple[bytes, bytes]]
 
 #: Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -134,10 +136,6 @@ class _NoCookies(http.cookiejar.CookieJar):
 
     def __init__(self) -> None:
         super().__init__(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-
-
-class _ClientGone(Exception):
-    """The reader disconnected before the request body was complete."""
 
 
 class _BadRequest(Exception):
@@ -227,28 +225,32 @@ class ProxyApp:
         try:
             request = self._build_request(scope, receive)
             response = await client.send(request, stream=True)
-        except _ClientGone:
+        except ClientDisconnect:
             return
         except _BadRequest as exc:
             logger.info("refused %s %r: %s", scope.get("method"), scope.get("path"), exc.reason)
-            await _error_page(send, 400, "Bad request", exc.message)
+            await self._error_page(scope, send, 400, "Bad request", exc.message)
             return
         except httpx.InvalidURL as exc:  # not expected once the path is checked; never a 500
             logger.info("refused %s %r: %r", scope.get("method"), scope.get("path"), exc)
-            await _error_page(send, 400, "Bad request", "This address cannot be served.")
+            await self._error_page(scope, send, 400, "Bad request", "This address cannot be served.")
             return
         except httpx.PoolTimeout:
             logger.warning("upstream %s: connection pool full for %s", self.upstream, scope["path"])
-            await _error_page(send, 503, "Service busy", "The site is busy right now. Please try again shortly.")
+            await self._error_page(
+                scope, send, 503, "Service busy", "The site is busy right now. Please try again shortly."
+            )
             return
         except httpx.TimeoutException as exc:
             logger.warning("upstream %s timed out for %s: %r", self.upstream, scope["path"], exc)
-            await _error_page(send, 504, "Gateway timeout", "The site took too long to answer. Please try again.")
+            await self._error_page(
+                scope, send, 504, "Gateway timeout", "The site took too long to answer. Please try again."
+            )
             return
         except httpx.HTTPError as exc:
             logger.warning("upstream %s unreachable for %s: %r", self.upstream, scope["path"], exc)
-            await _error_page(
-                send, 502, "Bad gateway", "The site cannot be reached right now. Please try again in a moment."
+            await self._error_page(
+                scope, send, 502, "Bad gateway", "The site cannot be reached right now. Please try again in a moment."
             )
             return
         except Exception:
@@ -256,8 +258,8 @@ class ProxyApp:
             # LocalProtocolError while the request body is written, for one): the
             # request did not go through, and the reader gets a page, not a 500.
             logger.exception("upstream %s: request for %s failed", self.upstream, scope["path"])
-            await _error_page(
-                send, 502, "Bad gateway", "The site cannot be reached right now. Please try again in a moment."
+            await self._error_page(
+                scope, send, 502, "Bad gateway", "The site cannot be reached right now. Please try again in a moment."
             )
             return
         try:
@@ -314,11 +316,11 @@ class ProxyApp:
             target += b"?" + _url_bytes(query, b"#")
         url = httpx.URL(scheme=self._scheme, host=self._host, port=self._port, raw_path=target)
 
-        incoming: Headers = list(scope["headers"])
+        incoming: RawHeaders = list(scope["headers"])
         peer = peer_address(scope)
         trusted = is_trusted(peer, self.settings.trusted_proxies)
         drop = _connection_tokens(incoming) | HOP_BY_HOP | _REPLACED_REQUEST_HEADERS
-        headers: Headers = [(b"host", self._netloc)]
+        headers: RawHeaders = [(b"host", self._netloc)]
         for name, value in incoming:
             lname = name.lower()
             if lname in drop or lname.startswith(b"proxy-"):
@@ -335,7 +337,7 @@ class ProxyApp:
             headers.append((b"content-length", str(length).encode()))
 
         proto, host = self._public_origin(scope, incoming, trusted)
-        chain = _header(incoming, b"x-forwarded-for") if trusted else None
+        chain = _joined(incoming, "x-forwarded-for") if trusted else None
         if peer is not None:
             chain = f"{chain}, {peer}" if chain else peer
         if chain:
@@ -345,11 +347,11 @@ class ProxyApp:
             headers.append((b"x-forwarded-host", host.encode("latin-1")))
 
         content: AsyncIterator[bytes] | None = None
-        if length is not None or _header(incoming, b"transfer-encoding") is not None:
-            content = _body(receive, length)
+        if length is not None or "transfer-encoding" in Headers(raw=incoming):
+            content = _body(Request(scope, receive), length)
         return httpx.Request(scope["method"], url, headers=headers, content=content)
 
-    def _public_origin(self, scope: Scope, headers: Headers, trusted: bool) -> tuple[str, str | None]:
+    def _public_origin(self, scope: Scope, headers: RawHeaders, trusted: bool) -> tuple[str, str | None]:
         """Scheme and host the reader used.
 
         ``public_url`` wins when set (a Host header is the client's word, and the
@@ -359,24 +361,31 @@ class ProxyApp:
         if self._public is not None:
             return self._public
         proto = str(scope.get("scheme", "http"))
-        host = _header(headers, b"host")
+        host = _joined(headers, "host")
         if trusted:
-            fwd_proto = _first(_header(headers, b"x-forwarded-proto"))
-            fwd_host = _first(_header(headers, b"x-forwarded-host"))
+            fwd_proto = _first(_joined(headers, "x-forwarded-proto"))
+            fwd_host = _first(_joined(headers, "x-forwarded-host"))
             if fwd_proto in ("http", "https"):
                 proto = fwd_proto
             if fwd_host:
                 host = fwd_host
         return proto, host
 
+    async def _error_page(self, scope: Scope, send: Any, status: int, title: str, message: str) -> None:
+        """The reader's page when the site cannot answer: never a bare error, never cached."""
+        body = render_message(self.settings, title=title, message=f"{message} (Error {status})")
+        # The server adds no Date header in proxy mode (the upstream's passes on): this answer needs its own.
+        headers = {"cache-control": "no-store", "date": email.utils.formatdate(usegmt=True)}
+        await HTMLResponse(body, status, headers=headers)(scope, _no_receive, send)
+
     # ------------------------------------------------------------------ response headers
-    def _response_headers(self, scope: Scope, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    def _response_headers(self, scope: Scope, raw: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
         raw = list(raw)
         drop = _connection_tokens(raw) | HOP_BY_HOP
-        incoming: Headers = list(scope["headers"])
+        incoming: RawHeaders = list(scope["headers"])
         trusted = is_trusted(peer_address(scope), self.settings.trusted_proxies)
         proto, host = self._public_origin(scope, incoming, trusted)
-        out: Headers = []
+        out: RawHeaders = []
         for name, value in raw:
             lname = name.lower()
             if lname in drop or lname.startswith(b"proxy-"):
@@ -437,31 +446,26 @@ class ProxyApp:
 # helpers
 
 
-async def _body(receive: Any, length: int | None = None) -> AsyncIterator[bytes]:
+async def _body(request: Request, length: int | None = None) -> AsyncIterator[bytes]:
     """Yield the request body as the server hands it over (the server applies back-pressure).
 
     With a forwarded ``length``, a body that runs past it stops before the extra
     bytes are yielded, and one that ends short is refused too: the upstream never
-    reads a body framed differently from the headers it was sent.
+    reads a body framed differently from the headers it was sent. A reader who
+    goes away raises ``ClientDisconnect``.
     """
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
+    async for chunk in request.stream():
         if chunk:
             size += len(chunk)
             if length is not None and size > length:
                 raise _BadRequest("body longer than Content-Length", "The request body is longer than announced.")
             yield chunk
-        if not message.get("more_body", False):
-            if length is not None and size < length:
-                raise _BadRequest("body shorter than Content-Length", "The request body is shorter than announced.")
-            return
+    if length is not None and size < length:
+        raise _BadRequest("body shorter than Content-Length", "The request body is shorter than announced.")
 
 
-def _request_length(headers: Headers) -> int | None:
+def _request_length(headers: RawHeaders) -> int | None:
     """The ``Content-Length`` to forward: none when ``Transfer-Encoding`` frames the body.
 
     RFC 9112 section 6.3: ``Transfer-Encoding`` overrides ``Content-Length`` (the
@@ -522,8 +526,9 @@ def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[byte
     return frozenset(names)
 
 
-def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
-    values = [v.decode("latin-1").strip() for n, v in headers if n.lower() == name]
+def _joined(headers: RawHeaders, name: str) -> str | None:
+    """Every value of header ``name``, joined as one list (RFC 9110 section 5.3), else None."""
+    values = [v.strip() for v in Headers(raw=headers).getlist(name)]
     return ", ".join(values) if values else None
 
 
@@ -538,25 +543,5 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
-async def _error_page(send: Any, status: int, title: str, message: str) -> None:
-    body = (
-        "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{status} {html.escape(title)}</title></head>"
-        f"<body><main><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
-        f"<p><small>Error {status}</small></p></main></body></html>\n"
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/html; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                (b"date", email.utils.formatdate(usegmt=True).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _no_receive() -> Message:
+    raise RuntimeError("an error page reads no request body")

@@ -24,25 +24,31 @@ def _load(name: str) -> bytes:
     return importlib.resources.files("paywall").joinpath("assets", name).read_bytes()
 
 
-class StaticFiles:
-    """Every file of :data:`FILES`, read and hashed once per application."""
+class Assets:
+    """Every file of :data:`FILES`, read and hashed once per application.
+
+    Not Starlette's ``StaticFiles``: there is no directory to serve, only these
+    few files held in memory under names that change with their content.
+    """
 
     def __init__(self, prefix: str) -> None:
         self._urls: dict[str, str] = {}
-        self._files: dict[str, tuple[bytes, str]] = {}
+        #: ``(body, content type)`` by request path.
+        self.files: dict[str, tuple[bytes, str]] = {}
         for name in FILES:
             stem, _, ext = name.rpartition(".")
             body = _load(name)
             path = f"{prefix}/{stem}.{hashlib.sha256(body).hexdigest()[:16]}.{ext}"
             self._urls[name] = path
-            self._files[path] = (body, _CONTENT_TYPES[ext])
+            self.files[path] = (body, _CONTENT_TYPES[ext])
 
     def url(self, name: str) -> str:
         return self._urls[name]
 
-    def get(self, path: str) -> tuple[bytes, str] | None:
-        """``(body, content type)`` of the file at request ``path``, else None."""
-        return self._files.get(path)
+    @property
+    def paths(self) -> list[str]:
+        """The request path of every file."""
+        return list(self.files)
 
     def cta_stylesheet(self, *, nonce: str | None = None) -> str:
         """The ``<link>`` of the call to action's default look (zero specificity: any site rule wins)."""

@@ -715,3 +715,17 @@ def test_trial_form_clears_a_dead_trial_cookie_and_keeps_one_device(make_client:
     cookies = set_cookies(form)
     assert "Max-Age=0" in cookies["paywall_trial"]
     assert len([c for c in form.headers.get_list("set-cookie") if c.startswith("paywall_device=")]) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [("/_paywall/trial", {"GET", "HEAD", "POST"}), ("/_paywall/status", {"GET", "HEAD"})],
+)
+def test_other_methods_get_a_405_page_naming_the_allowed_ones(client: TestClient, path: str, allowed: set[str]) -> None:
+    response = client.request("PUT", path)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Method not allowed" in response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"

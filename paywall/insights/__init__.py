@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from starlette.requests import HTTPConnection
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute
+from starlette.types import Scope
 
 from ..access import Reader, path_article_key, read_device
 from ..cta import CtaKind, TrialFormFields, render_cta
@@ -77,7 +78,7 @@ class Insights:
         clock: Callable[[], float] = time.time,
         interval: float = 1.0,
     ) -> None:
-        from .routes import InsightsApp
+        from .routes import InsightRoutes
 
         self.settings = settings
         self.store = store
@@ -90,7 +91,7 @@ class Insights:
         self._next, self._form_next, self._form_article, self._csrf = (slot + c for c in "npac")
         self._placeholders = re.compile(b"(" + re.escape(slot.encode()) + b"[npac])")
         self._ctas: dict[tuple[CtaKind, Variant | None, bool], str] = {}
-        self.app = InsightsApp(self)
+        self.app = InsightRoutes(self)
 
     # ---------------------------------------------------------------- counting
     def record(self, kind: Kind, *, article: str = "", variant: str = "", detail: str = "") -> None:
@@ -180,11 +181,10 @@ class Insights:
         return cta
 
     # ---------------------------------------------------------------- routes
-    def handles(self, path: str) -> bool:
-        return path in self.app.paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The dashboard's and the beacon's routes, served by :class:`paywall.endpoints.Endpoints`."""
+        return self.app.routes
 
 
 def _read(scope: Scope) -> bool:

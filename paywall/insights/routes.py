@@ -23,8 +23,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
 
 from ..access import path_article_key
 from ..errors import StoreUnavailable
@@ -49,27 +48,22 @@ _PAGE_HEADERS = {
 }
 
 
-class InsightsApp:
-    """A Starlette router for the insights' addresses."""
+class InsightRoutes:
+    """The insights' addresses, as routes of the paywall's own pages, and what answers them."""
 
     def __init__(self, insights: Insights) -> None:
         self.insights = insights
         self.settings = settings = insights.settings
         prefix = settings.prefix
-        routes = [Route(f"{prefix}/beacon", self.beacon, methods=["POST"])]
+        self.routes: list[BaseRoute] = [Route(f"{prefix}/beacon", self.beacon, methods=["POST"])]
         if settings.admin_password is not None:
-            routes.append(Route(f"{prefix}/admin", self.admin, methods=["GET", "HEAD"]))
+            self.routes.append(Route(f"{prefix}/admin", self.admin, methods=["GET"]))
             self._password = hashlib.sha256(settings.admin_password.encode()).digest()
-        self.paths = frozenset(route.path for route in routes)
-        self.router = Router(routes=routes)
         #: Wrong passwords: ten per address, then one every 30 s; and 60 a minute from everyone.
         self.failures = RateLimiter(burst=10, every=30.0)
         self.all_failures = RateLimiter(burst=60, every=1.0)
         #: Counted beacons: three per reader, then one a minute.
         self.beacons = RateLimiter(burst=3, every=60.0)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.router(scope, receive, send)
 
     # ---------------------------------------------------------------- dashboard
     def _message(self, status: int, title: str, message: str, headers: dict[str, str] | None = None) -> Response:
