@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import cut as cutting
-from paywall.engine import detect, sweep
+from paywall.engine import detect, structured, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
 from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
+from paywall.engine.structured import GATED_CLASS
 from paywall.engine.sweep import SweepReport
 from paywall.engine.text import words
 from paywall.errors import RewriteError
@@ -37,6 +38,9 @@ EXPLICIT_ARTICLE = "[data-paywall-article]"
 """A publisher's own mark of the article: wins over every heuristic."""
 
 ArticleSelector = str | Sequence[str] | None
+
+AMP_ATTRIBUTES = frozenset({"amp", "\u26a1"})
+"""The ``<html>`` attributes that make a page an AMP page."""
 
 HIDDEN_ARTICLE_CHARS = 500
 """Hidden text of this size on a page where no visible article is found is looked at as a possible article."""
@@ -137,47 +141,95 @@ class Page:
         """Whether an article was found (configured selector, explicit mark or detection)."""
         return bool(self._regions)
 
+    def is_amp(self) -> bool:
+        """Whether the page is an AMP page (``<html amp>`` or ``<html ⚡>``): it takes no script or stylesheet link."""
+        root = self._tree.root
+        return root is not None and any(name in AMP_ATTRIBUTES for name in root.attributes)
+
     def article_text(self) -> str:
         """Text of the found articles as they are now ("" when none)."""
         return " ".join(_visible_text(m.node) for region in self._regions for m in region.members)
 
-    def gate(self, *, teaser_paragraphs: int, cta_html: str, head_html: str = "") -> bytes:
+    def gate(
+        self,
+        *,
+        teaser_paragraphs: int,
+        cta_html: str,
+        head_html: str = "",
+        gated_class: str = GATED_CLASS,
+        amp_css: str = "",
+    ) -> bytes:
         """Cut every article at its teaser and return the page as UTF-8 bytes.
 
         See :mod:`paywall.engine.cut` for where the teaser ends. ``cta_html``
         stands once after the main article's teaser (other articles on the
         page get it too, each once); every copy of the withheld text elsewhere
         is swept (:mod:`paywall.engine.sweep`); ``head_html`` ends ``<head>``.
-        A page can be gated once. If a copy survives the sweep, this raises
-        :class:`RewriteError` rather than serve it.
+        The article's elements get ``gated_class`` and the page's JSON-LD
+        declares them gated (:mod:`paywall.engine.structured`); on an AMP page,
+        ``amp_css`` joins the page's own ``<style amp-custom>`` (AMP allows no
+        other). A page can be gated once. If a copy survives the sweep, this
+        raises :class:`RewriteError` rather than serve it.
         """
-        if self._gated:
-            raise RewriteError("page already gated")
-        self._gated = True
-        if not self._regions:
-            raise RewriteError("no article found in the page")
+        self._start()
         try:
-            return self._gate(teaser_paragraphs, cta_html, head_html)
+            return self._gate(teaser_paragraphs, cta_html, head_html, gated_class, amp_css)
         except RewriteError:
             raise
         except (Exception, RecursionError) as exc:
             raise RewriteError(f"cannot gate the page: {type(exc).__name__}: {exc}") from exc
 
-    def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str) -> bytes:
+    def declare_full(self, *, gated_class: str = GATED_CLASS) -> bytes:
+        """The whole page for a verified search crawler, as UTF-8 bytes, marked as :meth:`gate` marks it.
+
+        Nothing is cut: the article's elements get ``gated_class`` and the
+        page's JSON-LD says they are not free to read, exactly as on the gated
+        view, so that the search engine knows the text it indexes is gated for
+        others. Costs the parse already made, the marking and one serialisation.
+        """
+        self._start()
+        try:
+            started = time.perf_counter()
+            self._mark(gated_class)
+            structured.declare(self._tree, gated_class)
+            _fix_charset(self._tree)
+            out = _serialise(self._tree)
+            self.report.timings["declare"] = _ms(started)
+            return out
+        except (Exception, RecursionError) as exc:
+            raise RewriteError(f"cannot mark the page: {type(exc).__name__}: {exc}") from exc
+
+    def _start(self) -> None:
+        """A page is gated or declared once, and only when it has an article."""
+        if self._gated:
+            raise RewriteError("page already gated")
+        self._gated = True
+        if not self._regions:
+            raise RewriteError("no article found in the page")
+
+    def _mark(self, gated_class: str) -> None:
+        """The class on every article element, and the protection script's mark on the main one."""
+        structured.mark_gated([m.node for region in self._regions for m in region.members], gated_class)
+        self._regions[0].first.node.attrs["data-paywall-article"] = ""
+
+    def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str, gated_class: str, amp_css: str) -> bytes:
         tree, outline, report = self._tree, self._outline, self.report
         started = time.perf_counter()
         chrome = _chrome_pieces(outline, self._regions)
         withheld: list[str] = []
         hows: list[str] = []
         inserted: set[int] = set()
+        # Marked before the cut, which may remove a later element of the article with its text.
+        self._mark(gated_class)
         for region in self._regions:
             result = cutting.cut(outline, region, teaser_paragraphs)
             inserted |= _place_cta(tree, result, cta_html)
             cutting.remove(result)
             withheld.extend(result.withheld)
             hows.append(result.how)
-        first = self._regions[0].first.node
-        first.attrs["data-paywall-article"] = ""
+        structured.declare(tree, gated_class)
+        if amp_css and self.is_amp():
+            _amp_style(tree, amp_css)
         teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
         report.cut = ", ".join(hows)
         report.timings["cut"] = _ms(started)
@@ -329,6 +381,22 @@ def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
         for text, linked in block.pieces:
             pieces.append(LinkText(text) if linked else text)
     return pieces
+
+
+def _amp_style(tree: LexborHTMLParser, css: str) -> None:
+    """``css`` at the end of the page's ``<style amp-custom>``, made in its head when it has none."""
+    style = tree.css_first("head style[amp-custom]")
+    if style is None:
+        head = tree.head
+        if head is None:
+            return
+        style = tree.create_node("style")
+        style.attrs["amp-custom"] = ""
+        head.insert_child(style)
+    text = "".join(child.text_content or "" for child in style.iter(include_text=True) if child.tag == "-text")
+    for child in list(style.iter(include_text=True)):
+        child.decompose()
+    style.insert_child(f"{text}\n{css}" if text.strip() else css)
 
 
 def _fix_charset(tree: LexborHTMLParser) -> None:
