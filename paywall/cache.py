@@ -46,8 +46,11 @@ class Known:
 
     verdict: Verdict
     key: bytes
-    #: An article's canonical link (path and query), read once: what the article is counted as.
+    #: The page's canonical link (path and query), read once: what an article is counted as, and what
+    #: a page without one is a view of (an AMP or print view of an article fails closed like it).
     canonical: str | None = None
+    #: An AMP page (``<html amp>``): no script or stylesheet link may be added to it.
+    amp: bool = False
 
 
 @dataclass(slots=True)
@@ -141,4 +144,24 @@ class GateCache:
         return self._size
 
 
-__all__ = ["BROKEN", "Cut", "GateCache", "Known", "Verdict", "page_key"]
+class RecentKeys:
+    """The last ``size`` keys added (a bounded set, least recently added or seen go first)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+__all__ = ["BROKEN", "Cut", "GateCache", "Known", "RecentKeys", "Verdict", "page_key"]
