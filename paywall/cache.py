@@ -91,13 +91,19 @@ class GateCache:
         self._entries: OrderedDict[_Key, tuple[_Value, int]] = OrderedDict()
         self._size = 0
 
-    def known(self, body: bytes, encoding: bytes | None, charset: str | None) -> Known | None:
-        """What was concluded about this exact body (as sent, with this encoding and charset)."""
-        value = self._get(self._body_key(body, encoding, charset))
+    def known(self, body: bytes, encoding: bytes | None, charset: str | None, *, view: bool = False) -> Known | None:
+        """What was concluded about this exact body (as sent, with this encoding and charset).
+
+        ``view``: the body was served at an address that names a view of an article
+        (AMP, print), where prose counts as the article with fewer signs: its own entry.
+        """
+        value = self._get(self._body_key(body, encoding, charset, view))
         return value if isinstance(value, Known) else None
 
-    def put_known(self, body: bytes, encoding: bytes | None, charset: str | None, known: Known) -> None:
-        self._put(self._body_key(body, encoding, charset), known, len(body) + _ENTRY_OVERHEAD)
+    def put_known(
+        self, body: bytes, encoding: bytes | None, charset: str | None, known: Known, *, view: bool = False
+    ) -> None:
+        self._put(self._body_key(body, encoding, charset, view), known, len(body) + _ENTRY_OVERHEAD)
 
     def cut(self, key: bytes, cta_html: str) -> Cut | None:
         """The cut page for this call to action, :data:`BROKEN`, or None when unknown."""
@@ -109,8 +115,9 @@ class GateCache:
         self._put(self._cut_key(key, cta_html), cut, 2 * len(cut) + _ENTRY_OVERHEAD)
 
     @staticmethod
-    def _body_key(body: bytes, encoding: bytes | None, charset: str | None) -> _BodyKey:
-        return (body, encoding or b"", (charset or "").lower().encode("ascii", "replace"))
+    def _body_key(body: bytes, encoding: bytes | None, charset: str | None, view: bool = False) -> _BodyKey:
+        label = (charset or "").lower().encode("ascii", "replace")
+        return (body, encoding or b"", label + b"\0view" if view else label)
 
     @staticmethod
     def _cut_key(key: bytes, cta_html: str) -> _CutKey:

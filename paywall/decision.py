@@ -180,6 +180,23 @@ VIEW_SEGMENTS = frozenset({"amp", "print"})
 _VIEW_SUFFIX = re.compile(r"\.amp(?=\.html?$|$)")
 
 
+_VIEW_QUERY = re.compile(
+    r"(?:^|&)(?:(?:amp|print)(?:=(?!0(?:&|$)|false(?:&|$)|no(?:&|$))[^&]*)?|(?:output|outputtype|format|view)=(?:amp|print))(?:&|$)",
+    re.IGNORECASE,
+)
+
+
+def names_a_view(path: str, query: str = "") -> bool:
+    """Whether an address names an AMP or print view of an article.
+
+    A path segment or suffix (``/news/story/amp``, ``/print/news/story``,
+    ``/news/story.amp.html``: see :func:`view_paths`) or a query
+    (``?amp=1``, ``?print``, ``?outputType=amp``). Prose on such a page is
+    taken for the article without further signs, as a page's metadata would say.
+    """
+    return len(view_paths(path)) > 1 or bool(query and _VIEW_QUERY.search(query))
+
+
 def view_paths(path: str, canonical: str | None = None) -> tuple[str, ...]:
     """The paths whose rules (``article_paths``, ``protect_paths``) a page at ``path`` is judged under.
 
@@ -207,4 +224,4 @@ def view_paths(path: str, canonical: str | None = None) -> tuple[str, ...]:
     return tuple(paths)
 
 
-__all__ = ["Action", "Directive", "Kind", "Start", "decide", "view_paths"]
+__all__ = ["Action", "Directive", "Kind", "Start", "decide", "names_a_view", "view_paths"]

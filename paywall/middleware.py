@@ -44,7 +44,7 @@ from .access import Reader, article_key, consume_meter, identify
 from .cache import BROKEN, Cut, GateCache, Known, RecentKeys, Verdict, page_key
 from .crawlers import CrawlerVerifier
 from .cta import CtaKind, fallback_page, render_cta
-from .decision import Action, Start, decide, view_paths
+from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
 from .engine import Page, canonical_path, is_amp
 from .errors import BodyTooLarge, RewriteError
@@ -343,6 +343,11 @@ class _Exchange:
             logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
             return _ANONYMOUS
 
+    @functools.cached_property
+    def names_a_view(self) -> bool:
+        """Whether the request's address names an AMP or print view of an article (its prose is the article)."""
+        return names_a_view(self.scope["path"], self.scope.get("query_string", b"").decode("latin-1"))
+
     def on_article_path(self, canonical: str | None = None) -> bool:
         """Whether this page is where an article lives: a page there without one fails closed.
 
@@ -562,7 +567,7 @@ class _Peek(_Body):
         body: bytes = message.get("body", b"")
         if not message.get("more_body", False) and len(body) <= PEEK_BYTES and x.start.directive != "members":
             encoding = httputil.joined_header(x.headers, b"content-encoding")
-            known = x.mw.cache.known(body, encoding, x.start.charset)
+            known = x.mw.cache.known(body, encoding, x.start.charset, view=x.names_a_view)
             plain = known is not None and (
                 known.verdict == "free"
                 or (
@@ -677,7 +682,8 @@ class _Gate(_Body):
         """The engine's verdict on this body: one lookup for a body seen before, else a parse."""
         encoding = httputil.joined_header(self.x.headers, b"content-encoding")
         charset = self.x.start.charset
-        known = self.x.mw.cache.known(body, encoding, charset)
+        view = self.x.names_a_view
+        known = self.x.mw.cache.known(body, encoding, charset, view=view)
         if known is None:
             decoded = await self.decode(body)
             if decoded is None:
@@ -686,7 +692,7 @@ class _Gate(_Body):
             canonical = canonical_path(decoded) if verdict in ("article", "no_article") else None
             amp = self.page is not None and self.page.is_amp()
             known = Known(verdict, page_key(decoded, charset), canonical, amp)
-            self.x.mw.cache.put_known(body, encoding, charset, known)
+            self.x.mw.cache.put_known(body, encoding, charset, known, view=view)
         return known
 
     async def send_without_article(self, body: bytes, known: Known) -> None:
@@ -787,7 +793,7 @@ class _Gate(_Body):
         selector = self.x.mw.selectors_for(self.x.scope["path"])
 
         def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=selector)
+            parsed = page or Page.parse(decoded, charset, selector=selector, view=self.x.names_a_view)
             return parsed.declare_full(gated_class=settings.gated_class)
 
         try:
@@ -819,8 +825,11 @@ class _Gate(_Body):
 
     async def parse(self, decoded: bytes, charset: str | None) -> tuple[Page | None, Verdict]:
         selector = self.x.mw.selectors_for(self.x.scope["path"])
+        view = self.x.names_a_view
         try:
-            page: Page = await _offload(len(decoded), lambda: Page.parse(decoded, charset, selector=selector))
+            page: Page = await _offload(
+                len(decoded), lambda: Page.parse(decoded, charset, selector=selector, view=view)
+            )
             verdict: Verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
         except RewriteError as exc:
             logger.warning("paywall: cannot parse %s (%s)", self.x.scope["path"], exc)
@@ -835,7 +844,7 @@ class _Gate(_Body):
         amp_css = self.x.mw.static.text("cta.css")
 
         def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=selector)
+            parsed = page or Page.parse(decoded, charset, selector=selector, view=self.x.names_a_view)
             return parsed.gate(
                 teaser_paragraphs=settings.teaser_paragraphs,
                 cta_html=cta_html,

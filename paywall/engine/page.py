@@ -69,9 +69,17 @@ class GateReport:
 class Page:
     """A parsed HTML document that can be gated once."""
 
-    def __init__(self, tree: LexborHTMLParser, *, selector: ArticleSelector = None, report: GateReport | None = None):
+    def __init__(
+        self,
+        tree: LexborHTMLParser,
+        *,
+        selector: ArticleSelector = None,
+        report: GateReport | None = None,
+        view: bool = False,
+    ):
         self._tree = tree
         self.report = report or GateReport()
+        self._view = view
         started = time.perf_counter()
         self._outline = Outline(tree)
         self._regions = self._find(selector)
@@ -82,8 +90,13 @@ class Page:
         self._gated = False
 
     @classmethod
-    def parse(cls, body: bytes, charset: str | None, *, selector: ArticleSelector = None) -> Page:
-        """Parse a response body; ``charset`` is the one from the Content-Type header."""
+    def parse(cls, body: bytes, charset: str | None, *, selector: ArticleSelector = None, view: bool = False) -> Page:
+        """Parse a response body; ``charset`` is the one from the Content-Type header.
+
+        ``view``: the page's address names an AMP or print view of an article
+        (:func:`paywall.decision.names_a_view`), so prose found in it is the
+        article even without the signs a short page otherwise needs.
+        """
         report = GateReport()
         try:
             started = time.perf_counter()
@@ -93,7 +106,7 @@ class Page:
             tree = LexborHTMLParser(text, scripting=True)
             report.timings["parse"] = _ms(started)
             _refuse_swallowed_tail(tree, text)
-            return cls(tree, selector=selector, report=report)
+            return cls(tree, selector=selector, report=report, view=view)
         except RewriteError:
             raise
         except (Exception, RecursionError) as exc:  # the parser's failures have many types
@@ -112,11 +125,11 @@ class Page:
                 region = detect.Region([element], how="selector" if one != EXPLICIT_ARTICLE else "marked")
                 region.continuation = detect.continuation(region, self._outline)
                 return [region]
-        regions = detect.find(self._outline)
+        regions = detect.find(self._outline, view=self._view)
         if not regions and self._outline.hidden and _hidden_chars(tree) >= HIDDEN_ARTICLE_CHARS:
             # The story may be hidden until a script shows it: still an article, still gated.
             self._outline = Outline(tree, include_hidden=True)
-            regions = detect.find(self._outline)
+            regions = detect.find(self._outline, view=self._view)
             for region in regions:
                 region.how = "hidden"
         return regions
