@@ -647,3 +647,63 @@ def test_through_paywall_proxy(upstream: str, tmp_path: Path) -> None:
         story = f"http://127.0.0.1:{port}/news/story"
         assert_teaser(get(story, GOOGLEBOT, **{"x-forwarded-for": "66.249.66.1"}))
         assert_teaser(get(story, GOOGLEBOT, forwarded="for=66.249.66.1"))
+
+
+# =========================================================================== paywall crawler-ranges
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A local web server publishing ranges files, as the engines do."""
+    root = tmp_path / "published"
+    root.mkdir()
+    (root / "googlebot.json").write_text(
+        json.dumps({"creationTime": "2026-11-30T00:00:00", "prefixes": [{"ipv4Prefix": "198.51.99.0/24"}]})
+    )
+    (root / "bingbot.json").write_text(json.dumps({"prefixes": [{"ipv4Prefix": "157.55.39.0/24"}]}))
+    (root / "wide.json").write_text(json.dumps({"prefixes": [{"ipv4Prefix": "0.0.0.0/0"}]}))
+    port = free_port()
+    argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)]
+    with run_process(argv, port) as url:
+        yield url, root
+
+
+def test_crawler_ranges_downloads_checks_and_writes_the_files(
+    published: tuple[str, Path], tmp_path: Path, make_settings: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paywall.cli import main
+
+    url, _ = published
+    out = tmp_path / "ranges"  # not there yet: the command makes it
+    argv = ["crawler-ranges", "--out", str(out), "--url", f"googlebot={url}/googlebot.json"]
+    assert main([*argv, "--url", f"bingbot={url}/bingbot.json"], env={}) == 0
+    printed = capsys.readouterr().out
+    assert "googlebot: 1 networks" in printed and "bingbot: 1 networks" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["bingbot.json", "googlebot.json"]
+    settings = make_settings(crawler_resolver=TableResolver({}, {}), crawler_ranges_dir=str(out))
+    assert_crawler_view(fetch(settings, client="198.51.99.7"))
+    assert_teaser(fetch(settings, client="66.249.66.1"))
+
+    # A download that is no ranges document, or that fails, leaves the file there as it was.
+    before = (out / "googlebot.json").read_bytes()
+    for bad in (f"{url}/wide.json", f"{url}/missing.json", "http://127.0.0.1:9/googlebot.json"):
+        assert main([*argv[:3], "--url", f"googlebot={bad}", "--url", f"bingbot={url}/bingbot.json"], env={}) == 1
+        assert "error: googlebot:" in capsys.readouterr().err
+        assert (out / "googlebot.json").read_bytes() == before
+    assert not any(p.name.endswith(".part") for p in out.iterdir())
+
+
+def test_crawler_ranges_writes_where_the_setting_says_and_refuses_unknown_crawlers(
+    published: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paywall.cli import main
+
+    url, _ = published
+    folder = tmp_path / "configured"
+    env = {"PAYWALL_CRAWLER_RANGES_DIR": str(folder), "PAYWALL_CRAWLERS": "googlebot"}
+    assert main(["crawler-ranges", "--url", f"googlebot={url}/googlebot.json"], env=env) == 0
+    assert [p.name for p in folder.iterdir()] == ["googlebot.json"]
+    assert main(["crawler-ranges", "--url", f"yahoobot={url}/googlebot.json"], env=env) == 2
+    assert "error: url: yahoobot is not a configured crawler" in capsys.readouterr().err
+    assert main(["crawler-ranges"], env={}) == 2
+    assert "error: out:" in capsys.readouterr().err
