@@ -25,6 +25,10 @@ When the answer depends on whether the reader is a member and that is not yet
 known, the answer is ``IDENTIFY``: identify the reader, then decide again. (For
 a page, the middleware first looks at the body when it arrives whole and small:
 one the cache knows has no article is sent as it is, and nobody is identified.)
+
+:func:`view_paths` and :func:`names_a_view` say, from an address alone, which
+article an AMP or print view stands for: a page is judged under that article's
+path rules too, and its prose counts as the article.
 """
 
 from __future__ import annotations

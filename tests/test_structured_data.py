@@ -242,3 +242,21 @@ def test_the_call_to_action_page_says_noarchive_too(make_settings: Make) -> None
     result = fetch(make_settings(), "/news/broken", app=Starlette(routes=[Route("/news/broken", broken)]))
     assert result.status == 200 and CTA in result.body
     assert result.header_list("x-robots-tag") == ["noarchive"]
+
+
+OPENINGS = ["<script type='application/ld+json'>", "<script>", "<style>", "<!--", "<noscript>"]
+
+
+@pytest.mark.parametrize("opening", OPENINGS)
+def test_a_head_element_left_open_that_swallows_the_page_fails_closed(make_settings: Make, opening: str) -> None:
+    """A JSON-LD block whose end tag was escaped away (or any script, style or comment left open in the head)
+    holds the whole rest of the page as its text: browsers show nothing of it, but the bytes carry the article."""
+    body = article_page(opening + '{"@type": "NewsArticle", "headline": "x"}')
+
+    async def swallowed(request: Request) -> Response:
+        return HTMLResponse(body)
+
+    result = fetch(make_settings(), "/news/open", app=Starlette(routes=[Route("/news/open", swallowed)]))
+    assert result.status == 200
+    assert_no_leak(result.body, SECRET_WORDS)
+    assert withheld_runs(result.body) == []

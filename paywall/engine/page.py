@@ -4,8 +4,10 @@ Stages, each a module: :mod:`~paywall.engine.decode` (bytes to text as a
 browser decodes them), parse (Lexbor, the HTML5 tree a browser builds,
 scripting on), :mod:`~paywall.engine.outline` and
 :mod:`~paywall.engine.detect` (where the article is),
-:mod:`~paywall.engine.cut` (the teaser), :mod:`~paywall.engine.sweep`
-(copies elsewhere), then serialisation. A non-member's first view costs one
+:mod:`~paywall.engine.cut` (the teaser), :mod:`~paywall.engine.structured`
+(the gated part declared to search engines), :mod:`~paywall.engine.sweep`
+(copies elsewhere), then serialisation. A verified search crawler's view
+(:meth:`Page.declare_full`) is the parse, the declaration and a serialisation. A non-member's first view costs one
 parse, one pass over the page's text and one serialisation, plus, on a page
 that carries copies of the article, the sweep and a second parse to check its
 result; the times of each stage are kept in :attr:`Page.report` for
@@ -283,11 +285,14 @@ def _refuse_swallowed_tail(tree: LexborHTMLParser, text: str) -> None:
     document = tree.root.parent if tree.root is not None else None
     if document is not None:  # comments before <html> hold the document's end when <!-- is never closed
         candidates.extend(child for child in document.iter(include_text=True) if child.tag == "-comment")
-    node = tree.root
-    while node is not None and node.last_child is not None:
-        node = node.last_child
-    if node is not None:
-        candidates.append(node)
+    # The end of the document, and the end of its head: an opening left there swallows the body
+    # too, and the parser then makes an empty body after it.
+    for top in (tree.root, tree.head):
+        node = top
+        while node is not None and node.last_child is not None:
+            node = node.last_child
+        if node is not None:
+            candidates.append(node)
     end_of_page = text.rstrip()
     for candidate in candidates:
         if candidate.tag == "-comment":
