@@ -733,7 +733,10 @@ class _Gate(_Body):
             return
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         article = article_key(x.scope, known.canonical)
-        x.mw.gated_articles.add(article)
+        if not x.names_a_view:
+            # Remembered only where the page was found an article on its own: anyone can put
+            # ?print=1 on any address, and must not make other views of a page fail closed.
+            x.mw.gated_articles.add(article)
         if reader.crawler is not None:
             await self.send_crawler_view(body, known, reader, article)
             return

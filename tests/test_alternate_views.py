@@ -248,3 +248,13 @@ def test_end_to_end_every_view_of_the_story(server: str) -> None:
         assert_cut(get(path).content)
     for path in ("/amp/news/hidden", "/m/hidden"):
         assert_call_to_action_alone(get(path))
+
+
+def test_an_address_made_to_look_like_a_view_remembers_no_article(make_settings: Make) -> None:
+    """Anyone can put ``?print=1`` on an address: the short note's prose is taken for an article there, but
+    nothing is remembered, so the pages that name the note as their canonical page are served as before."""
+    settings = make_settings()
+    printed, note, comments = fetch_all(settings, "/notes/tides?print=1", "/notes/tides", "/notes/tides/comments")
+    assert CTA in printed.body  # a view: its prose is the article
+    assert CTA not in note.body and TEASER[2].encode() in note.body  # the note itself: no article
+    assert CTA not in comments.body and b"very useful" in comments.body

@@ -134,6 +134,12 @@ PAGES: dict[str, str] = {
     "/amp/news/hidden": hidden_view(),
     "/m/hidden": hidden_view(),
     "/about": page("<main><h1>About us</h1><p>A small paper.</p></main>", canonical="/about"),
+    # A short note (no article by itself), and its comments, which name it as their canonical page.
+    "/notes/tides": page(f"<main><h1>Tide tables</h1>{paragraphs(TEASER)}</main>", canonical="/notes/tides"),
+    "/notes/tides/comments": page(
+        "<main><h1>Comments</h1><div class='comment'><p>Thanks for the tables, very useful.</p></div></main>",
+        canonical="/notes/tides",
+    ),
 }
 
 
