@@ -33,10 +33,16 @@ Verdict = Literal["free", "article", "no_article", "broken"]
 _ENTRY_OVERHEAD = 200  # bytes a key and its bookkeeping cost, roughly
 
 
-def page_key(decoded: bytes, charset: str | None) -> bytes:
-    """Digest of everything a cut depends on besides the call to action."""
+def page_key(decoded: bytes, charset: str | None, *, view: bool = False) -> bytes:
+    """Digest of everything a cut depends on besides the call to action.
+
+    ``view``: the page was judged at an address that names a view of an article,
+    where other parts of the same bytes may be found to be the article.
+    """
     digest = hashlib.blake2b(decoded, digest_size=20)
     digest.update(b"\0" + (charset or "").lower().encode("ascii", "replace"))
+    if view:
+        digest.update(b"\0view")
     return digest.digest()
 
 

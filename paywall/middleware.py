@@ -691,7 +691,7 @@ class _Gate(_Body):
             self.page, verdict = await self.parse(decoded, charset)
             canonical = canonical_path(decoded) if verdict in ("article", "no_article") else None
             amp = self.page is not None and self.page.is_amp()
-            known = Known(verdict, page_key(decoded, charset), canonical, amp)
+            known = Known(verdict, page_key(decoded, charset, view=view), canonical, amp)
             self.x.mw.cache.put_known(body, encoding, charset, known, view=view)
         return known
 
@@ -794,9 +794,10 @@ class _Gate(_Body):
         """The whole page marked for a crawler (:meth:`Page.declare_full`), split where tags go; or :data:`BROKEN`."""
         settings, page, charset = self.x.settings, self.page, self.x.start.charset
         selector = self.x.mw.selectors_for(self.x.scope["path"])
+        view = self.x.names_a_view
 
         def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=selector, view=self.x.names_a_view)
+            parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
             return parsed.declare_full(gated_class=settings.gated_class)
 
         try:
@@ -845,9 +846,10 @@ class _Gate(_Body):
         selector = self.x.mw.selectors_for(self.x.scope["path"])
 
         amp_css = self.x.mw.static.text("cta.css")
+        view = self.x.names_a_view
 
         def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=selector, view=self.x.names_a_view)
+            parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
             return parsed.gate(
                 teaser_paragraphs=settings.teaser_paragraphs,
                 cta_html=cta_html,

@@ -258,3 +258,34 @@ def test_an_address_made_to_look_like_a_view_remembers_no_article(make_settings:
     assert CTA in printed.body  # a view: its prose is the article
     assert CTA not in note.body and TEASER[2].encode() in note.body  # the note itself: no article
     assert CTA not in comments.body and b"very useful" in comments.body
+
+
+def test_an_address_named_as_a_view_never_ungates_a_hidden_story(make_settings: Make) -> None:
+    """The same bytes can hold two candidates: at the plain address a short visible note is no article, and
+    the story hidden until a script shows it is gated. ``?print=1`` (anyone can add it) must not make the
+    note the article instead, nor may a cut made there answer the plain address: the hidden story would go
+    out whole."""
+    markers = ["vellicant", "obrudesk", "quarnival", "tessimore", "plovenard", "grisquell", "umbervane", "castelloop"]
+    hidden = "".join(
+        f"<p>The {marker} report says the harbour dredging needs a second permit from the regional authority "
+        f"before the winter season begins, and the council was told so twice.</p>"
+        for marker in markers
+    )
+    body = crawler_site.page(
+        f"<main><h1>Notes</h1>{crawler_site.paragraphs(TEASER)}</main><section hidden>{hidden}</section>"
+    )
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    async def go() -> list[Result]:
+        mw = PaywallMiddleware(app, settings=make_settings())
+        try:
+            return [await call(mw, "/notes/mixed", query=query) for query in (b"print=1", b"", b"print=1")]
+        finally:
+            await mw.store.aclose()
+
+    for result in asyncio.run(go()):
+        assert CTA in result.body
+        assert_no_leak(result.body, markers[3:])  # the hidden story, cut at its teaser on every address

@@ -82,6 +82,7 @@ class Page:
         self._tree = tree
         self.report = report or GateReport()
         self._view = view
+        self._hidden: Outline | None = None
         started = time.perf_counter()
         self._outline = Outline(tree)
         self._regions = self._find(selector)
@@ -96,8 +97,10 @@ class Page:
         """Parse a response body; ``charset`` is the one from the Content-Type header.
 
         ``view``: the page's address names an AMP or print view of an article
-        (:func:`paywall.decision.names_a_view`), so prose found in it is the
-        article even without the signs a short page otherwise needs.
+        (:func:`paywall.decision.names_a_view`), so where no article is found
+        otherwise, prose found in it is the article even without the signs a
+        short page needs. (Anyone can add ``?print=1`` to an address: it never
+        changes which article is found when there is one.)
         """
         report = GateReport()
         try:
@@ -127,11 +130,26 @@ class Page:
                 region = detect.Region([element], how="selector" if one != EXPLICIT_ARTICLE else "marked")
                 region.continuation = detect.continuation(region, self._outline)
                 return [region]
-        regions = detect.find(self._outline, view=self._view)
-        if not regions and self._outline.hidden and _hidden_chars(tree) >= HIDDEN_ARTICLE_CHARS:
+        # The page is judged as it is first; an address that names a view of an article only finds
+        # an article where there is none otherwise, never another one (a hidden story would go whole).
+        visible = self._outline
+        regions = self._detect(visible, view=False)
+        if not regions and self._view:
+            regions = self._detect(visible, view=True)
+        return regions
+
+    def _detect(self, visible: Outline, *, view: bool) -> list[detect.Region]:
+        """Detection on the visible page, then, when it finds nothing, with what is hidden until a script shows it.
+
+        :attr:`_outline` is left as the outline the regions were found in (the cut works in it).
+        """
+        self._outline = visible
+        regions = detect.find(visible, view=view)
+        if not regions and visible.hidden and _hidden_chars(self._tree) >= HIDDEN_ARTICLE_CHARS:
             # The story may be hidden until a script shows it: still an article, still gated.
-            self._outline = Outline(tree, include_hidden=True)
-            regions = detect.find(self._outline, view=self._view)
+            self._outline = self._hidden or Outline(self._tree, include_hidden=True)
+            self._hidden = self._outline
+            regions = detect.find(self._outline, view=view)
             for region in regions:
                 region.how = "hidden"
         return regions
