@@ -707,3 +707,27 @@ def test_crawler_ranges_writes_where_the_setting_says_and_refuses_unknown_crawle
     assert "error: url: yahoobot is not a configured crawler" in capsys.readouterr().err
     assert main(["crawler-ranges"], env={}) == 2
     assert "error: out:" in capsys.readouterr().err
+
+
+def test_a_members_only_article_is_read_whole_by_a_crawler_and_cut_for_anyone_else(make_settings: Make) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def members(request: Any) -> HTMLResponse:
+        return HTMLResponse(crawler_site.PAGES["/news/story"], headers={"X-Paywall": "members"})
+
+    app = Starlette(routes=[Route("/news/story", members)])
+    settings = make_settings(crawler_resolver=table(), free_articles=5)
+
+    async def go(agent: str, client: str) -> Result:
+        mw = PaywallMiddleware(app, settings=settings)
+        try:
+            return await call(mw, "/news/story", client=(client, 1), headers=[(b"user-agent", agent.encode())])
+        finally:
+            await mw.store.aclose()
+
+    crawler = asyncio.run(go(GOOGLEBOT, "203.0.113.10"))
+    assert_crawler_view(crawler)
+    assert crawler.header("x-paywall") is None
+    assert_teaser(asyncio.run(go(BROWSER, "198.51.100.7")))  # no free article on a members-only page
