@@ -258,8 +258,10 @@ def _object_name(value: Any) -> str:
         return value
     if isinstance(value, types.ModuleType):
         return value.__name__
-    named = value if hasattr(value, "__qualname__") else type(value)
-    return f"{getattr(named, '__module__', '?')}:{getattr(named, '__qualname__', '?')}"
+    if hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}:{value.__qualname__}"
+    kind = type(value)
+    return f"{kind.__module__}:{kind.__qualname__} instance"
 
 
 def env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -625,10 +627,11 @@ def _check_search_engines(s: PaywallSettings) -> None:
     if isinstance(resolver, str):
         resolver = import_object("crawler_resolver", resolver) if resolver else None
         object.__setattr__(s, "crawler_resolver", resolver)
-    if resolver is not None and not (
-        isinstance(resolver, CrawlerResolver) and callable(resolver.reverse) and callable(resolver.forward)
+    if resolver is not None and (
+        isinstance(resolver, type)
+        or not (isinstance(resolver, CrawlerResolver) and callable(resolver.reverse) and callable(resolver.forward))
     ):
-        raise ConfigError("crawler_resolver", "must have a reverse(address) and a forward(name) method")
+        raise ConfigError("crawler_resolver", "must be an object with reverse(address) and forward(name) methods")
     if not 0 < s.crawler_lookup_timeout <= 30:
         raise ConfigError("crawler_lookup_timeout", "must be a number of seconds between 0 and 30")
     _range(s, "crawler_cache_ttl", 1, 7 * 86400)

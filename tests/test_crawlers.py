@@ -518,6 +518,7 @@ def test_crawler_settings_are_checked(make_settings: Make, tmp_path: Path) -> No
         ("crawler_resolver", {"crawler_resolver": object()}),
         ("crawler_resolver", {"crawler_resolver": "tests.apps.crawler_dns:NAMES"}),
         ("crawler_resolver", {"crawler_resolver": "tests.apps.crawler_dns:nothing"}),
+        ("crawler_resolver", {"crawler_resolver": "tests.apps.crawler_dns:TableResolver"}),
         ("crawler_lookup_timeout", {"crawler_lookup_timeout": 0}),
         ("crawler_lookup_timeout", {"crawler_lookup_timeout": 31}),
         ("crawler_cache_ttl", {"crawler_cache_ttl": 0}),
@@ -536,7 +537,7 @@ def test_a_resolver_named_in_the_configuration_is_imported(make_settings: Make) 
         {"secret_key": SECRET, "crawler_resolver": "tests.apps.crawler_dns:resolver", "crawlers": "googlebot"}
     )
     assert settings.crawler_resolver is crawler_dns.resolver
-    assert settings.masked()["crawler_resolver"] == "tests.apps.crawler_dns:TableResolver"
+    assert settings.masked()["crawler_resolver"] == "tests.apps.crawler_dns:TableResolver instance"
 
 
 # =========================================================================== end to end
