@@ -47,6 +47,7 @@ from .cta import CtaKind, fallback_page, render_cta
 from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
 from .engine import Page, canonical_path, is_amp
+from .engine.head import AMP_SCAN_BYTES
 from .errors import BodyTooLarge, RewriteError
 from .headscan import HeadScan, encode_tags, inject, insertion_point
 from .insights import Insights, Wall
@@ -525,7 +526,7 @@ class _Inject(_Body):
                 await self.flush(self.held, more)
                 return
         if at is not None:
-            if is_amp(self.held[:at]):  # AMP allows no script of the site's own, nor stylesheet links
+            if is_amp(self.held[: min(at, AMP_SCAN_BYTES)]):  # AMP allows no script of the site's own, nor links
                 await self.flush(self.held, more)
                 return
             held = memoryview(self.held)  # one copy of the page's start, with the tags in it

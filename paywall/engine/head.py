@@ -30,7 +30,10 @@ AMP_SCAN_BYTES = 4096
 
 def is_amp(head: bytes) -> bool:
     """Whether the page that starts with ``head`` is an AMP page: its ``<html>`` tag has ``amp`` or ``⚡``."""
-    match = _HTML_TAG.search(_COMMENT.sub(b"", head[:AMP_SCAN_BYTES]))
+    head = head[:AMP_SCAN_BYTES]
+    match = _HTML_TAG.search(head)
+    if match is not None and b"<!--" in head[: match.start()]:  # a tag in a comment is none
+        match = _HTML_TAG.search(_COMMENT.sub(b"", head))
     if match is None:
         return False
     return any(name.group(1).lower() in AMP_MARKS for name in _ATTRIBUTE.finditer(match.group(1)))
