@@ -158,20 +158,29 @@ class GateCache:
 
 
 class RecentKeys:
-    """The last ``size`` keys added (a bounded set, least recently added or seen go first)."""
+    """The last ``size`` keys added (a bounded set, least recently added go first).
+
+    Keys are kept as 16-byte digests: a key may be a request's path and query,
+    as long as a client makes it, and the set's memory must not follow that.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._keys: OrderedDict[bytes, None] = OrderedDict()
 
     def add(self, key: str) -> None:
-        self._keys[key] = None
-        self._keys.move_to_end(key)
+        digest = self._digest(key)
+        self._keys[digest] = None
+        self._keys.move_to_end(digest)
         while len(self._keys) > self.size:
             self._keys.popitem(last=False)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._keys
+        return isinstance(key, str) and self._digest(key) in self._keys
+
+    @staticmethod
+    def _digest(key: str) -> bytes:
+        return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def __len__(self) -> int:
         return len(self._keys)

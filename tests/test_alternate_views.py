@@ -289,3 +289,14 @@ def test_an_address_named_as_a_view_never_ungates_a_hidden_story(make_settings: 
     for result in asyncio.run(go()):
         assert CTA in result.body
         assert_no_leak(result.body, markers[3:])  # the hidden story, cut at its teaser on every address
+
+
+def test_the_memory_of_gated_articles_is_bounded_whatever_the_keys() -> None:
+    from paywall.cache import RecentKeys
+
+    recent = RecentKeys(2)
+    long_key = "/news/story?page=" + "x" * 100_000  # a client chooses the query of an article without canonical link
+    for key in ("/news/a", "/news/b", long_key):
+        recent.add(key)
+    assert "/news/a" not in recent and "/news/b" in recent and long_key in recent
+    assert len(recent) == 2 and all(len(k) == 16 for k in recent._keys)
