@@ -31,6 +31,7 @@ import anyio
 import anyio.to_thread
 from starlette.requests import HTTPConnection
 
+from .crawlers import CrawlerVerifier
 from .errors import ConfigError, StoreUnavailable
 from .httputil import client_address, delete_cookie_header, is_https, normalize_path, set_cookie_header
 from .members import bearer_token, jwt_verifier, load_member_token
@@ -66,6 +67,9 @@ class Reader:
     subject: str | None = None
     #: ``Set-Cookie`` values to add to the response (clear bad tokens, new device id).
     set_cookies: tuple[str, ...] = ()
+    #: A verified search crawler (its name, ``"Googlebot"``): reads articles whole, marked as gated
+    #: for search engines; no member (no trial, no meter, no member's view counted).
+    crawler: str | None = None
 
     @property
     def is_member(self) -> bool:
@@ -239,9 +243,18 @@ def _member_by_tokens(conn: HTTPConnection, settings: PaywallSettings, now: floa
 
 
 async def identify(
-    conn: HTTPConnection, settings: PaywallSettings, store: Store, *, now: float | None = None
+    conn: HTTPConnection,
+    settings: PaywallSettings,
+    store: Store,
+    *,
+    now: float | None = None,
+    crawlers: CrawlerVerifier | None = None,
 ) -> Reader:
-    """Decide who the reader is. Never raises for anything the reader sent."""
+    """Decide who the reader is. Never raises for anything the reader sent.
+
+    With ``crawlers``, a request whose user agent names a search crawler is
+    that crawler when its address proves it (:mod:`paywall.crawlers`).
+    """
     now = time.time() if now is None else now
     if await run_member_resolver(conn, settings):
         return Reader(level="member")
@@ -249,6 +262,10 @@ async def identify(
     subject = _member_by_tokens(conn, settings, now, cookies)
     if subject is not None:
         return Reader(level="member", subject=f"member:{subject}", set_cookies=tuple(cookies))
+    if crawlers is not None:
+        crawler = await crawlers.verify(conn.scope, conn.headers.get("user-agent"))
+        if crawler is not None:
+            return Reader(level="anonymous", crawler=crawler.name, set_cookies=tuple(cookies))
 
     device_id: str | None = None
     trial_ends_at: float | None = None

@@ -33,10 +33,16 @@ Verdict = Literal["free", "article", "no_article", "broken"]
 _ENTRY_OVERHEAD = 200  # bytes a key and its bookkeeping cost, roughly
 
 
-def page_key(decoded: bytes, charset: str | None) -> bytes:
-    """Digest of everything a cut depends on besides the call to action."""
+def page_key(decoded: bytes, charset: str | None, *, view: bool = False) -> bytes:
+    """Digest of everything a cut depends on besides the call to action.
+
+    ``view``: the page was judged at an address that names a view of an article,
+    where other parts of the same bytes may be found to be the article.
+    """
     digest = hashlib.blake2b(decoded, digest_size=20)
     digest.update(b"\0" + (charset or "").lower().encode("ascii", "replace"))
+    if view:
+        digest.update(b"\0view")
     return digest.digest()
 
 
@@ -46,8 +52,11 @@ class Known:
 
     verdict: Verdict
     key: bytes
-    #: An article's canonical link (path and query), read once: what the article is counted as.
+    #: The page's canonical link (path and query), read once: what an article is counted as, and what
+    #: a page without one is a view of (an AMP or print view of an article fails closed like it).
     canonical: str | None = None
+    #: An AMP page (``<html amp>``): no script or stylesheet link may be added to it.
+    amp: bool = False
 
 
 @dataclass(slots=True)
@@ -88,13 +97,19 @@ class GateCache:
         self._entries: OrderedDict[_Key, tuple[_Value, int]] = OrderedDict()
         self._size = 0
 
-    def known(self, body: bytes, encoding: bytes | None, charset: str | None) -> Known | None:
-        """What was concluded about this exact body (as sent, with this encoding and charset)."""
-        value = self._get(self._body_key(body, encoding, charset))
+    def known(self, body: bytes, encoding: bytes | None, charset: str | None, *, view: bool = False) -> Known | None:
+        """What was concluded about this exact body (as sent, with this encoding and charset).
+
+        ``view``: the body was served at an address that names a view of an article
+        (AMP, print), where prose counts as the article with fewer signs: its own entry.
+        """
+        value = self._get(self._body_key(body, encoding, charset, view))
         return value if isinstance(value, Known) else None
 
-    def put_known(self, body: bytes, encoding: bytes | None, charset: str | None, known: Known) -> None:
-        self._put(self._body_key(body, encoding, charset), known, len(body) + _ENTRY_OVERHEAD)
+    def put_known(
+        self, body: bytes, encoding: bytes | None, charset: str | None, known: Known, *, view: bool = False
+    ) -> None:
+        self._put(self._body_key(body, encoding, charset, view), known, len(body) + _ENTRY_OVERHEAD)
 
     def cut(self, key: bytes, cta_html: str) -> Cut | None:
         """The cut page for this call to action, :data:`BROKEN`, or None when unknown."""
@@ -106,8 +121,9 @@ class GateCache:
         self._put(self._cut_key(key, cta_html), cut, 2 * len(cut) + _ENTRY_OVERHEAD)
 
     @staticmethod
-    def _body_key(body: bytes, encoding: bytes | None, charset: str | None) -> _BodyKey:
-        return (body, encoding or b"", (charset or "").lower().encode("ascii", "replace"))
+    def _body_key(body: bytes, encoding: bytes | None, charset: str | None, view: bool = False) -> _BodyKey:
+        label = (charset or "").lower().encode("ascii", "replace")
+        return (body, encoding or b"", label + b"\0view" if view else label)
 
     @staticmethod
     def _cut_key(key: bytes, cta_html: str) -> _CutKey:
@@ -141,4 +157,33 @@ class GateCache:
         return self._size
 
 
-__all__ = ["BROKEN", "Cut", "GateCache", "Known", "Verdict", "page_key"]
+class RecentKeys:
+    """The last ``size`` keys added (a bounded set, least recently added go first).
+
+    Keys are kept as 16-byte digests: a key may be a request's path and query,
+    as long as a client makes it, and the set's memory must not follow that.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._keys: OrderedDict[bytes, None] = OrderedDict()
+
+    def add(self, key: str) -> None:
+        digest = self._digest(key)
+        self._keys[digest] = None
+        self._keys.move_to_end(digest)
+        while len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._digest(key) in self._keys
+
+    @staticmethod
+    def _digest(key: str) -> bytes:
+        return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+__all__ = ["BROKEN", "Cut", "GateCache", "Known", "RecentKeys", "Verdict", "page_key"]

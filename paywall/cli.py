@@ -87,6 +87,13 @@ def _assignment(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _assignment_any(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
 # ---------------------------------------------------------------------------
 # parser
 
@@ -250,6 +257,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument("file", metavar="FILE", help="file with the pasted text, or '-' for standard input")
     settings_options(trace)
+
+    ranges = commands.add_parser(
+        "crawler-ranges",
+        help="download the search engines' published crawler IP ranges",
+        description=(
+            "Download the IP ranges each configured crawler's engine publishes (Google's googlebot.json, "
+            "Bing's bingbot.json), check each file, and write it as <crawler>.json in the folder that "
+            "crawler_ranges_dir names (or --out). A file that cannot be fetched or is no ranges document "
+            "leaves the one there as it was, and the exit status is 1. Run it now and then (cron), then "
+            "restart the server: ranges are read when it starts."
+        ),
+        epilog=_SETTINGS_HELP,
+    )
+    ranges.add_argument("--out", metavar="DIR", help="folder to write to (default: the crawler_ranges_dir setting)")
+    ranges.add_argument(
+        "--url",
+        dest="urls",
+        metavar="CRAWLER=URL",
+        type=_assignment_any,
+        action="append",
+        default=[],
+        help="fetch this crawler's ranges from URL instead (repeatable)",
+    )
+    settings_options(ranges)
     return parser
 
 
@@ -521,6 +552,38 @@ def _read_page(where: str) -> tuple[bytes, str | None]:
         raise ConfigError(where, exc.strerror or str(exc)) from None
 
 
+def _cmd_crawler_ranges(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    import httpx
+
+    from .crawlers import parse_crawlers, published_sources, write_ranges
+
+    # The folder is where files are to be written, not read: it may not exist yet, or hold a broken file.
+    values = collect_values(args.config, env, _overrides(args))
+    configured = values.pop("crawler_ranges_dir", None)
+    values.setdefault("secret_key", Sourced(secrets.token_urlsafe(32), "an unused placeholder"))
+    settings = settings_from_values(values)
+    folder = args.out or (str(configured.value) if configured is not None and configured.value else None)
+    if not folder:
+        raise ConfigError("out", "name the folder to write to with --out, or set crawler_ranges_dir")
+    sources = published_sources(parse_crawlers(settings.crawlers), dict(args.urls))
+    if not sources:
+        print("no configured crawler publishes its ranges: nothing to fetch")
+        return EXIT_NOT_FOUND
+    failed = 0
+    with httpx.Client(timeout=30.0, follow_redirects=True) as client:
+        for key, url in sources.items():
+            try:
+                response = client.get(url)
+                response.raise_for_status()
+                ranges = write_ranges(folder, key, response.content)
+            except (httpx.HTTPError, ValueError, OSError) as exc:
+                failed += 1
+                _error(f"{key}: {url}: {exc}")
+                continue
+            print(f"{key}: {ranges.count} networks from {url} -> {os.path.join(folder, key + '.json')}")
+    return EXIT_NOT_FOUND if failed else EXIT_OK
+
+
 def _cmd_trace(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
     from .trace import trace_text
@@ -562,6 +625,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "stats": _cmd_stats,
         "inspect": _cmd_inspect,
         "trace": _cmd_trace,
+        "crawler-ranges": _cmd_crawler_ranges,
     }
     if args.command is None:
         _error(f"choose a command: {', '.join(handlers)} (see 'paywall --help')")

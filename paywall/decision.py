@@ -25,11 +25,16 @@ When the answer depends on whether the reader is a member and that is not yet
 known, the answer is ``IDENTIFY``: identify the reader, then decide again. (For
 a page, the middleware first looks at the body when it arrives whole and small:
 one the cache knows has no article is sent as it is, and nobody is identified.)
+
+:func:`view_paths` and :func:`names_a_view` say, from an address alone, which
+article an AMP or print view stands for: a page is judged under that article's
+path rules too, and its prose counts as the article.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from enum import Enum
 from typing import Literal, NamedTuple
 
@@ -174,4 +179,53 @@ def decide(
     return Action.BUFFER if start.encoded else Action.INJECT
 
 
-__all__ = ["Action", "Directive", "Kind", "Start", "decide"]
+#: Path segments and suffixes that name another view of the same article (``/story/amp``, ``/print/story``).
+VIEW_SEGMENTS = frozenset({"amp", "print"})
+_VIEW_SUFFIX = re.compile(r"\.amp(?=\.html?$|$)")
+
+
+_VIEW_QUERY = re.compile(
+    r"(?:^|&)(?:(?:amp|print)(?:=(?!0(?:&|$)|false(?:&|$)|no(?:&|$))[^&]*)?|(?:output|outputtype|format|view)=(?:amp|print))(?:&|$)",
+    re.IGNORECASE,
+)
+
+
+def names_a_view(path: str, query: str = "") -> bool:
+    """Whether an address names an AMP or print view of an article.
+
+    A path segment or suffix (``/news/story/amp``, ``/print/news/story``,
+    ``/news/story.amp.html``: see :func:`view_paths`) or a query
+    (``?amp=1``, ``?print``, ``?outputType=amp``). Prose on such a page is
+    taken for the article without further signs, as a page's metadata would say.
+    """
+    return len(view_paths(path)) > 1 or bool(query and _VIEW_QUERY.search(query))
+
+
+def view_paths(path: str, canonical: str | None = None) -> tuple[str, ...]:
+    """The paths whose rules (``article_paths``, ``protect_paths``) a page at ``path`` is judged under.
+
+    Its own path (normalised); the article's, when the path names an AMP or
+    print view of it (``/news/story/amp/``, ``/amp/news/story``,
+    ``/print/news/story``, ``/news/story.amp.html``; ``?amp=1`` and ``?print=1``
+    leave the path as it is); and the path of the page's canonical link, which
+    a variant of an article names the article with. A rule that holds for any
+    of them holds for the page.
+    """
+    own = httputil.normalize_path(path)
+    paths = [own]
+    segments = own.strip("/").split("/")
+    if len(segments) > 1 and segments[0].lower() in VIEW_SEGMENTS:
+        paths.append("/" + "/".join(segments[1:]))
+    if len(segments) > 1 and segments[-1].lower() in VIEW_SEGMENTS:
+        paths.append("/" + "/".join(segments[:-1]))
+    bare = _VIEW_SUFFIX.sub("", own)
+    if bare != own:
+        paths.append(bare)
+    if canonical is not None:
+        linked = httputil.normalize_path(canonical.split("?", 1)[0])
+        if linked not in paths:
+            paths.append(linked)
+    return tuple(paths)
+
+
+__all__ = ["Action", "Directive", "Kind", "Start", "decide", "names_a_view", "view_paths"]

@@ -332,6 +332,39 @@ def is_trusted(address: str | None, trusted: tuple[str, ...]) -> bool:
 
 
 # ---------------------------------------------------------------------------
+# robots
+
+#: ``X-Robots-Tag`` rules whose name is followed by a colon (``max-snippet: 20``): not a crawler's name.
+_ROBOTS_RULES_WITH_VALUES = frozenset(
+    {b"max-snippet", b"max-image-preview", b"max-video-preview", b"unavailable_after"}
+)
+_ROBOTS_SCOPE = re.compile(rb"\s*([A-Za-z0-9_.-]+)\s*:")
+
+
+def with_robots_rule(headers: Iterable[tuple[bytes, bytes]], rule: bytes) -> RawHeaders:
+    """``headers`` whose ``X-Robots-Tag`` for every crawler carries ``rule`` (``noarchive``).
+
+    Added to the site's own value for every crawler (one that names no
+    crawler: ``X-Robots-Tag: noindex`` becomes ``noindex, noarchive``), or as a
+    header of its own when there is none; left alone when it is already said.
+    Values for one crawler (``otherbot: nofollow``) are kept as they are.
+    """
+    out = list(headers)
+    for at, (name, value) in enumerate(out):
+        if name.lower() != b"x-robots-tag":
+            continue
+        scope = _ROBOTS_SCOPE.match(value)
+        if scope is not None and scope.group(1).lower() not in _ROBOTS_RULES_WITH_VALUES:
+            continue  # rules for one crawler
+        if rule in (part.strip().lower() for part in value.split(b",")):
+            return out
+        out[at] = (name, value.strip() + b", " + rule if value.strip() else rule)
+        return out
+    out.append((b"x-robots-tag", rule))
+    return out
+
+
+# ---------------------------------------------------------------------------
 # path patterns
 
 

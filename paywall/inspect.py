@@ -93,7 +93,9 @@ def inspect_page(body: bytes, settings: PaywallSettings, *, source: str, charset
         else:
             report.verdict = "article"
             cta = render_cta(settings, "offer", path)
-            report.gated = page.gate(teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta)
+            report.gated = page.gate(
+                teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta, gated_class=settings.gated_class
+            )
     except RewriteError as exc:
         report.verdict = "refused"
         report.error = str(exc)

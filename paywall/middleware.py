@@ -41,11 +41,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import httputil
 from .access import Reader, article_key, consume_meter, identify
-from .cache import BROKEN, Cut, GateCache, Known, Verdict, page_key
+from .cache import BROKEN, Cut, GateCache, Known, RecentKeys, Verdict, page_key
+from .crawlers import CrawlerVerifier
 from .cta import CtaKind, fallback_page, render_cta
-from .decision import Action, Start, decide
+from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
-from .engine import Page, canonical_path
+from .engine import Page, canonical_path, is_amp
+from .engine.head import AMP_SCAN_BYTES
 from .errors import BodyTooLarge, RewriteError
 from .headscan import HeadScan, encode_tags, inject, insertion_point
 from .insights import Insights, Wall
@@ -110,6 +112,10 @@ _SERVED_WHOLE = "paywall: no article found in %s; served whole"
 _NO_START = Start(200, "other", None, "", False, False)
 #: What a member's view of a page is sent as (counted as a member's view).
 _MEMBER_VIEWS = frozenset({Action.MEMBER, Action.INJECT, Action.BUFFER})
+#: Stands for a verified crawler's view in the cache of cuts (no call to action is this string).
+_CRAWLER_VIEW = "\0crawler view"
+#: Articles gated lately whose other views (AMP, print) fail closed when no article is found in them.
+RECENT_ARTICLES = 10_000
 
 
 class PaywallMiddleware:
@@ -127,6 +133,9 @@ class PaywallMiddleware:
         self.cache = GateCache(settings.gate_cache_bytes)
         self.selector_rules = selector_rules(settings.article_selector)
         self.insights = Insights(settings, self.store)
+        self.crawlers = CrawlerVerifier(settings)
+        #: Article keys gated lately: a page whose canonical link names one is a view of it.
+        self.gated_articles = RecentKeys(RECENT_ARTICLES)
         self.endpoints = Endpoints(settings, self.store, assets=self.assets, insights=self.insights)
         self._own_prefix = settings.prefix + "/"
         #: Cookies that may make a reader a member (or trial reader): without them and
@@ -330,24 +339,41 @@ class _Exchange:
         # The app's scope, so that a resolver sees what inner middleware
         # added to it (``request.session``, ``request.user``).
         try:
-            return await identify(Request(self.app_scope), self.settings, self.mw.store)
+            return await identify(Request(self.app_scope), self.settings, self.mw.store, crawlers=self.mw.crawlers)
         except Exception:  # a bug must not turn into a 500 or an open door
             logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
             return _ANONYMOUS
 
-    def on_article_path(self) -> bool:
-        """Whether articles live at this path (``article_paths``): a page there without one fails closed."""
-        paths = self.settings.article_paths
-        return bool(paths) and httputil.match_path(httputil.normalize_path(self.scope["path"]), paths)
+    @functools.cached_property
+    def names_a_view(self) -> bool:
+        """Whether the request's address names an AMP or print view of an article (its prose is the article)."""
+        return names_a_view(self.scope["path"], self.scope.get("query_string", b"").decode("latin-1"))
 
-    def protects(self, *, member: bool, article: bool = True) -> bool:
+    def on_article_path(self, canonical: str | None = None) -> bool:
+        """Whether this page is where an article lives: a page there without one fails closed.
+
+        Its path, the article's path when it is an AMP or print view of one, or
+        its ``canonical`` link match ``article_paths``; or the canonical link names
+        another page that was gated lately (an article whose other view this is).
+        """
+        paths = self.settings.article_paths
+        if paths and any(httputil.match_path(p, paths) for p in view_paths(self.scope["path"], canonical)):
+            return True
+        return (
+            canonical is not None and canonical in self.mw.gated_articles and canonical != article_key(self.scope, None)
+        )
+
+    def protects(self, *, member: bool, article: bool = True, canonical: str | None = None) -> bool:
         """Whether this view of the page gets the protection tags."""
         if self.settings.copy_protection == "off":
             return False
         path = httputil.normalize_path(self.scope["path"])
         if not self.mw.protection.applies(path, is_member=member):
             return False
-        return article or httputil.match_path(path, self.settings.protect_paths)
+        if article:
+            return True
+        patterns = self.settings.protect_paths
+        return bool(patterns) and any(httputil.match_path(p, patterns) for p in view_paths(path, canonical))
 
     def tags_for(self, reader: Reader | None, *, cta: bool, protect: bool = True) -> bytes:
         """The head tags for this response: the call to action's stylesheet and/or the protection."""
@@ -358,9 +384,22 @@ class _Exchange:
         return self.mw.tags(nonce, reader.subject if reader else None, page_url, cta, protect)
 
     # ------------------------------------------------------------ answers
-    async def send_whole(self, decoded: bytes, reader: Reader, *, cache_control: bytes = MEMBER_CACHE_CONTROL) -> None:
-        """The whole page (a member's, a metered read, a protected page without article), tags added."""
-        body = inject(decoded, self.tags_for(reader, cta=False)) if self.protects(member=reader.is_member) else decoded
+    async def send_whole(
+        self,
+        decoded: bytes,
+        reader: Reader,
+        *,
+        cache_control: bytes = MEMBER_CACHE_CONTROL,
+        canonical: str | None = None,
+        article: bool = True,
+    ) -> None:
+        """The whole page (a member's, a metered read, a protected page without article), tags added.
+
+        An AMP page gets no tags: AMP allows no script of the site's own, nor stylesheet links.
+        """
+        body = decoded
+        if self.protects(member=reader.is_member, article=article, canonical=canonical) and not is_amp(decoded):
+            body = inject(decoded, self.tags_for(reader, cta=False))
         await self.respond(self.start.status, _personal(self.headers, cache_control, rewritten=True), body)
 
     async def send_original(self, body: bytes, *, personal: bool) -> None:
@@ -381,8 +420,13 @@ class _Exchange:
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         cta_html = render_cta(self.settings, kind, _path_with_query(self.scope))
         body = fallback_page(self.settings, cta_html, head_html=self.mw.assets.cta_stylesheet())
-        headers = _personal([(b"content-type", b"text/html; charset=utf-8")], MEMBER_CACHE_CONTROL)
+        headers = self.robots(_personal([(b"content-type", b"text/html; charset=utf-8")], MEMBER_CACHE_CONTROL))
         await self.respond(200, headers, body)
+
+    def robots(self, headers: httputil.RawHeaders) -> httputil.RawHeaders:
+        """``headers`` of a gated page or a crawler's view: ``X-Robots-Tag: noarchive`` (``noarchive``), so
+        that no search engine offers a cached copy of what its crawler read in full."""
+        return httputil.with_robots_rule(headers, b"noarchive") if self.settings.noarchive else headers
 
     async def respond(
         self, status: int, headers: httputil.RawHeaders, body: bytes, *, keep_length: bool = False
@@ -482,6 +526,9 @@ class _Inject(_Body):
                 await self.flush(self.held, more)
                 return
         if at is not None:
+            if is_amp(self.held[: min(at, AMP_SCAN_BYTES)]):  # AMP allows no script of the site's own, nor links
+                await self.flush(self.held, more)
+                return
             held = memoryview(self.held)  # one copy of the page's start, with the tags in it
             await self.flush(b"".join((held[:at], self.tags, held[at:])), more)
 
@@ -521,13 +568,13 @@ class _Peek(_Body):
         body: bytes = message.get("body", b"")
         if not message.get("more_body", False) and len(body) <= PEEK_BYTES and x.start.directive != "members":
             encoding = httputil.joined_header(x.headers, b"content-encoding")
-            known = x.mw.cache.known(body, encoding, x.start.charset)
+            known = x.mw.cache.known(body, encoding, x.start.charset, view=x.names_a_view)
             plain = known is not None and (
                 known.verdict == "free"
                 or (
                     known.verdict == "no_article"
-                    and not x.protects(member=False, article=False)
-                    and not x.on_article_path()
+                    and not x.protects(member=False, article=False, canonical=known.canonical)
+                    and not x.on_article_path(known.canonical)
                 )
             )
             if plain:
@@ -628,7 +675,7 @@ class _Gate(_Body):
         if known.verdict == "broken":
             await self.x.fail_closed("the page could not be parsed", log=False)
         elif known.verdict != "article":
-            await self.send_without_article(body, free=known.verdict == "free")
+            await self.send_without_article(body, known)
         else:
             await self.send_article(body, known)
 
@@ -636,22 +683,26 @@ class _Gate(_Body):
         """The engine's verdict on this body: one lookup for a body seen before, else a parse."""
         encoding = httputil.joined_header(self.x.headers, b"content-encoding")
         charset = self.x.start.charset
-        known = self.x.mw.cache.known(body, encoding, charset)
+        view = self.x.names_a_view
+        known = self.x.mw.cache.known(body, encoding, charset, view=view)
         if known is None:
             decoded = await self.decode(body)
             if decoded is None:
                 return None
             self.page, verdict = await self.parse(decoded, charset)
-            canonical = canonical_path(decoded) if verdict == "article" else None
-            known = Known(verdict, page_key(decoded, charset), canonical)
-            self.x.mw.cache.put_known(body, encoding, charset, known)
+            canonical = canonical_path(decoded) if verdict in ("article", "no_article") else None
+            amp = self.page is not None and self.page.is_amp()
+            known = Known(verdict, page_key(decoded, charset, view=view), canonical, amp)
+            self.x.mw.cache.put_known(body, encoding, charset, known, view=view)
         return known
 
-    async def send_without_article(self, body: bytes, *, free: bool) -> None:
+    async def send_without_article(self, body: bytes, known: Known) -> None:
         x = self.x
-        if not free and x.on_article_path():
+        free = known.verdict == "free"
+        if not free and x.on_article_path(known.canonical):
             logger.warning(
-                "paywall: no article found in %s, where articles live: call to action alone", x.scope["path"]
+                "paywall: no article found in %s, where articles live (or a view of one): call to action alone",
+                x.scope["path"],
             )
             await x.fail_closed("no article found on an article path", log=False)
             return
@@ -660,10 +711,16 @@ class _Gate(_Body):
             return
         if not free:
             logger.debug(_SERVED_WHOLE, x.scope["path"])
-        if not free and x.protects(member=False, article=False):
+        if not free and x.protects(member=False, article=False, canonical=known.canonical):
             decoded = await self.decode(body)
             if decoded is not None:
-                await x.send_whole(decoded, x.reader or _ANONYMOUS, cache_control=GATED_CACHE_CONTROL)
+                await x.send_whole(
+                    decoded,
+                    x.reader or _ANONYMOUS,
+                    cache_control=GATED_CACHE_CONTROL,
+                    canonical=known.canonical,
+                    article=False,
+                )
         else:
             await x.send_original(body, personal=False)
 
@@ -677,6 +734,13 @@ class _Gate(_Body):
             return
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         article = article_key(x.scope, known.canonical)
+        if not x.names_a_view:
+            # Remembered only where the page was found an article on its own: anyone can put
+            # ?print=1 on any address, and must not make other views of a page fail closed.
+            x.mw.gated_articles.add(article)
+        if reader.crawler is not None:
+            await self.send_crawler_view(body, known, reader, article)
+            return
         if x.settings.free_articles and not reader.trial_ended and x.start.directive != "members":
             meter = await consume_meter(reader, Request(x.app_scope), x.settings, x.mw.store, article)
             if meter is not None and meter.allowed:
@@ -689,7 +753,7 @@ class _Gate(_Body):
                 kind = "metered"
         # The cut is cached per page and call to action (kind and variant), not per URL: what
         # belongs to one reader (the link back to the page, the form's token) are placeholders.
-        wall = x.mw.insights.wall(Request(x.scope), reader, kind, article)
+        wall = x.mw.insights.wall(Request(x.scope), reader, kind, article, inline_form=not known.amp)
         x.reader = wall.reader
         cut = x.mw.cache.cut(known.key, wall.cta_html)
         if cut is None:
@@ -701,7 +765,49 @@ class _Gate(_Body):
         if cut is BROKEN:
             await x.fail_closed("the page could not be cut safely", log=False)
             return
-        await self.send_cut(cut, wall)
+        await self.send_cut(cut, wall, amp=known.amp)
+
+    async def send_crawler_view(self, body: bytes, known: Known, reader: Reader, article: str) -> None:
+        """The whole article for a verified search crawler, marked and declared as the gated view is.
+
+        Personal like a member's page (never kept by a shared cache), with ``noarchive``.
+        """
+        x = self.x
+        view = x.mw.cache.cut(known.key, _CRAWLER_VIEW)
+        if view is None:
+            decoded = await self.decode(body)
+            if decoded is None:
+                return
+            view = await self.declare(decoded)
+            x.mw.cache.put_cut(known.key, _CRAWLER_VIEW, view)
+        if view is BROKEN:
+            await x.fail_closed("the page could not be marked for a search crawler", log=False)
+            return
+        if x.method != "HEAD":
+            x.mw.insights.crawler_view(article, reader.crawler or "")
+        tags = b"" if known.amp or not x.protects(member=False) else x.tags_for(reader, cta=False)
+        headers = httputil.without_headers(x.headers, b"content-type")
+        headers = x.robots(_personal(headers, MEMBER_CACHE_CONTROL, rewritten=True))
+        headers.append((b"content-type", f"{x.start.html_media}; charset=utf-8".encode()))
+        await x.respond(x.start.status, headers, b"".join([view.head, tags, *view.rest]))
+
+    async def declare(self, decoded: bytes) -> Cut:
+        """The whole page marked for a crawler (:meth:`Page.declare_full`), split where tags go; or :data:`BROKEN`."""
+        settings, page, charset = self.x.settings, self.page, self.x.start.charset
+        selector = self.x.mw.selectors_for(self.x.scope["path"])
+        view = self.x.names_a_view
+
+        def work() -> bytes:
+            parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
+            return parsed.declare_full(gated_class=settings.gated_class)
+
+        try:
+            marked: bytes = await _offload(len(decoded), work)
+        except RewriteError as exc:
+            logger.warning("paywall: cannot mark %s for a search crawler (%s)", self.x.scope["path"], exc)
+            return BROKEN
+        at = insertion_point(marked)
+        return Cut(marked[:at], (marked[at:],), hashlib.blake2b(marked, digest_size=20).digest())
 
     async def decode(self, body: bytes) -> bytes | None:
         """``body`` without its Content-Encoding, or None when it cannot be undone (then it has answered).
@@ -724,8 +830,11 @@ class _Gate(_Body):
 
     async def parse(self, decoded: bytes, charset: str | None) -> tuple[Page | None, Verdict]:
         selector = self.x.mw.selectors_for(self.x.scope["path"])
+        view = self.x.names_a_view
         try:
-            page: Page = await _offload(len(decoded), lambda: Page.parse(decoded, charset, selector=selector))
+            page: Page = await _offload(
+                len(decoded), lambda: Page.parse(decoded, charset, selector=selector, view=view)
+            )
             verdict: Verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
         except RewriteError as exc:
             logger.warning("paywall: cannot parse %s (%s)", self.x.scope["path"], exc)
@@ -737,9 +846,17 @@ class _Gate(_Body):
         settings, page, charset = self.x.settings, self.page, self.x.start.charset
         selector = self.x.mw.selectors_for(self.x.scope["path"])
 
+        amp_css = self.x.mw.assets.text("cta.css")
+        view = self.x.names_a_view
+
         def work() -> bytes:
-            parsed = page or Page.parse(decoded, charset, selector=selector)
-            return parsed.gate(teaser_paragraphs=settings.teaser_paragraphs, cta_html=cta_html)
+            parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
+            return parsed.gate(
+                teaser_paragraphs=settings.teaser_paragraphs,
+                cta_html=cta_html,
+                gated_class=settings.gated_class,
+                amp_css=amp_css,
+            )
 
         try:
             gated: bytes = await _offload(len(decoded), work)
@@ -750,8 +867,9 @@ class _Gate(_Body):
         digest = hashlib.blake2b(gated, digest_size=20).digest()
         return Cut(gated[:at], self.x.mw.insights.split(gated[at:]), digest)
 
-    async def send_cut(self, cut: Cut, wall: Wall) -> None:
-        tags = self.x.tags_for(wall.reader, cta=True, protect=self.x.protects(member=False))
+    async def send_cut(self, cut: Cut, wall: Wall, *, amp: bool = False) -> None:
+        # An AMP page has the call to action's look in its own style element, and no tags.
+        tags = b"" if amp else self.x.tags_for(wall.reader, cta=True, protect=self.x.protects(member=False))
         fills = wall.fills
         if cut.last is not None and cut.last[0] == tags and cut.last[1] == fills:
             body, etag = cut.last[2], cut.last[3]
@@ -761,7 +879,7 @@ class _Gate(_Body):
             cut.last = (tags, fills, body, etag)
         wall.shown()
         headers = httputil.without_headers(self.x.headers, b"content-type")
-        headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
+        headers = self.x.robots(_personal(headers, GATED_CACHE_CONTROL, rewritten=True))
         headers.append((b"content-type", f"{self.x.start.html_media}; charset=utf-8".encode()))
         headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
         if _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):

@@ -21,8 +21,8 @@ import re
 import string
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .errors import ConfigError
 
@@ -31,6 +31,20 @@ EmailSender = Callable[[str, str], "Awaitable[None] | None"]
 EmailFilter = Callable[[str], "bool | Awaitable[bool]"]
 CopyProtection = Literal["block", "attribute", "off"]
 ProtectScope = Literal["article", "page"]
+
+
+@runtime_checkable
+class CrawlerResolver(Protocol):
+    """Reverse and forward DNS for verifying search crawlers (``crawler_resolver``); each method sync or async.
+
+    ``reverse`` names the host of an address (None, or an error, when it has
+    none); ``forward`` gives the addresses a host name resolves to.
+    """
+
+    def reverse(self, address: str) -> str | Awaitable[str | None] | None: ...
+
+    def forward(self, name: str) -> Iterable[str] | Awaitable[Iterable[str]]: ...
+
 
 ENV_PREFIX = "PAYWALL_"
 
@@ -73,6 +87,8 @@ TRIAL_PLACEHOLDERS = frozenset(
 TEXT_PLACEHOLDERS = frozenset({"trial_days", "free_articles"})
 
 _CALLABLE_FIELDS = ("member_resolver", "email_sender", "email_filter")
+#: Settings that hold an object (or its ``"module:attribute"``) that is not a callable.
+_OBJECT_FIELDS = frozenset({"crawler_resolver"})
 _SECRET_FIELDS = frozenset({"secret_key", "secret_key_fallbacks", "jwt_key", "admin_password"})
 _MIN_SECRET_LENGTH = 16
 _MIN_ADMIN_PASSWORD_LENGTH = 12
@@ -160,6 +176,15 @@ class PaywallSettings:
     insights: bool = True
     admin_password: str | None = dataclasses.field(default=None, repr=False)
 
+    # --- search engines ---------------------------------------------------
+    crawlers: tuple[str, ...] = ("googlebot", "bingbot")
+    crawler_ranges_dir: str | None = None
+    crawler_resolver: CrawlerResolver | str | None = None
+    crawler_lookup_timeout: float = 2.0
+    crawler_cache_ttl: int = 3600
+    gated_class: str = "paywall-gated"
+    noarchive: bool = True
+
     # --- reverse proxy ----------------------------------------------------
     upstream: str | None = None
     upstream_timeout: float = 30.0
@@ -211,8 +236,8 @@ class PaywallSettings:
             value = getattr(self, name)
             if name in _SECRET_FIELDS and value:
                 value = ["****"] * len(value) if isinstance(value, tuple) else "****"
-            elif callable(value):
-                value = f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', '?')}"
+            elif callable(value) or name in _OBJECT_FIELDS:
+                value = _object_name(value) if value is not None else None
             elif isinstance(value, tuple):
                 value = list(value)
             out[name] = value
@@ -225,6 +250,18 @@ class PaywallSettings:
 
     def trial_path(self) -> str:
         return f"{self.prefix}/trial"
+
+
+def _object_name(value: Any) -> str:
+    """``module:name`` of a callable or other object given as a setting (a resolver object: its class)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, types.ModuleType):
+        return value.__name__
+    if hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}:{value.__qualname__}"
+    kind = type(value)
+    return f"{kind.__module__}:{kind.__qualname__} instance"
 
 
 def env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -433,6 +470,7 @@ def _validate(s: PaywallSettings) -> None:
 
     if not s.store.startswith(("sqlite://", "redis://", "rediss://", "unix://")):
         raise ConfigError("store", "must be sqlite:///path/to/file.db or redis://host:port/db")
+    _check_search_engines(s)
 
 
 #: Least entropy a key must show, estimated from its length and alphabet.
@@ -475,7 +513,7 @@ def _check_types(s: PaywallSettings) -> None:
     for field in dataclasses.fields(s):
         value = getattr(s, field.name)
         hint = hints[field.name]
-        if field.name in _CALLABLE_FIELDS:
+        if field.name in _CALLABLE_FIELDS or field.name in _OBJECT_FIELDS:
             continue
         if not _matches(value, hint):
             if typing.get_origin(hint) is Literal:
@@ -571,6 +609,34 @@ def _uses(template: str, placeholder: str) -> bool:
 
 
 _JWT_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+
+
+_CSS_CLASS = re.compile(r"-?[_a-zA-Z][_a-zA-Z0-9-]{0,63}")
+
+
+def _check_search_engines(s: PaywallSettings) -> None:
+    """The crawler list, its ranges, resolver and timings, and the gated part's class."""
+    from .crawlers import load_crawler_ranges, parse_crawlers  # reads each entry and file now
+
+    crawlers = parse_crawlers(s.crawlers)
+    if s.crawler_ranges_dir is not None:
+        if not os.path.isdir(s.crawler_ranges_dir):
+            raise ConfigError("crawler_ranges_dir", f"no such folder: {s.crawler_ranges_dir}")
+        load_crawler_ranges(crawlers, s.crawler_ranges_dir)
+    resolver = s.crawler_resolver
+    if isinstance(resolver, str):
+        resolver = import_object("crawler_resolver", resolver) if resolver else None
+        object.__setattr__(s, "crawler_resolver", resolver)
+    if resolver is not None and (
+        isinstance(resolver, type)
+        or not (isinstance(resolver, CrawlerResolver) and callable(resolver.reverse) and callable(resolver.forward))
+    ):
+        raise ConfigError("crawler_resolver", "must be an object with reverse(address) and forward(name) methods")
+    if not 0 < s.crawler_lookup_timeout <= 30:
+        raise ConfigError("crawler_lookup_timeout", "must be a number of seconds between 0 and 30")
+    _range(s, "crawler_cache_ttl", 1, 7 * 86400)
+    if not _CSS_CLASS.fullmatch(s.gated_class):
+        raise ConfigError("gated_class", f"must be a CSS class name like 'paywall-gated', got {s.gated_class!r}")
 
 
 def _check_jwt(s: PaywallSettings) -> None:

@@ -50,6 +50,10 @@ class Assets:
         """The request path of every file."""
         return list(self.files)
 
+    def text(self, name: str) -> str:
+        """The content of one file of :data:`FILES` (an AMP page takes the call to action's look inline)."""
+        return self.files[self._urls[name]][0].decode("utf-8")
+
     def cta_stylesheet(self, *, nonce: str | None = None) -> str:
         """The ``<link>`` of the call to action's default look (zero specificity: any site rule wins)."""
         nonce_attr = f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""

@@ -346,7 +346,7 @@ def test_main_article_wins_over_article_cards() -> None:
     out = gate(news(f"{cards}<article class='main'>{paras(ALL)}</article>{cards}"))
     tree = parse(out)
     marked = tree.css("[data-paywall-article]")
-    assert [(m.tag, m.attributes.get("class")) for m in marked] == [("article", "main")]
+    assert [(m.tag, m.attributes.get("class")) for m in marked] == [("article", "main paywall-gated")]
     assert out.count(b"Short summary of story 3.") == 2
     assert_no_leak(out)
 
@@ -361,7 +361,7 @@ def test_listing_of_comparable_cards_is_not_an_article() -> None:
 def test_candidates_in_chrome_are_ignored() -> None:
     sidebar = f"<aside><article>{paras([w + ' extra words here' for w in ALL])}</article></aside>"
     out = gate(news(f"{sidebar}<div class='entry-content'>{paras(ALL)}</div>"))
-    assert article_of(out).attributes.get("class") == "entry-content"
+    assert article_of(out).attributes.get("class") == "entry-content paywall-gated"
 
 
 def test_outermost_candidate_is_preferred() -> None:

@@ -9,7 +9,7 @@ uses :class:`Page` and those helpers only.
 """
 
 from paywall.engine.decode import decode_body
-from paywall.engine.head import canonical_path
+from paywall.engine.head import canonical_path, is_amp
 from paywall.engine.page import GateReport, Page
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "Page",
     "canonical_path",
     "decode_body",
+    "is_amp",
 ]

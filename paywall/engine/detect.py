@@ -211,14 +211,19 @@ def score(outline: Outline) -> list[Element]:
     return candidates
 
 
-def find(outline: Outline) -> list[Region]:
-    """The articles of the page (the main one first), or [] when it has none."""
+def find(outline: Outline, *, view: bool = False) -> list[Region]:
+    """The articles of the page (the main one first), or [] when it has none.
+
+    ``view``: the page's address names another view of an article (an AMP or
+    print view), which says it is one as metadata would: its prose needs no
+    further sign (:data:`UNMARKED_MIN_WORDS` does not apply).
+    """
     candidates = score(outline)
     if not candidates:
         return []
     top = _refine(candidates[0], candidates)
     region = _enclosing_article(_grow(top, outline), outline)
-    if not _is_article(region, outline):
+    if not _is_article(region, outline, view=view):
         return []
     regions = [region]
     for candidate in candidates[1:]:
@@ -358,14 +363,14 @@ def _prose_words(region: Region, outline: Outline) -> int:
     return sum(b.own_words for b in region.blocks(outline) if b.own_link_chars * 2 < b.own_chars)
 
 
-def _is_article(region: Region, outline: Outline) -> bool:
+def _is_article(region: Region, outline: Outline, *, view: bool = False) -> bool:
     chars = sum(m.chars for m in region.members)
     links = sum(m.link_chars for m in region.members)
     if not chars or links / chars > MAX_LINK_DENSITY:
         return False
     if _is_listing(region, outline) or _in_a_river(region, outline):
         return False
-    if has_article_signs(outline, region):
+    if view or has_article_signs(outline, region):
         # A page that says it is an article is gated even when short (or cut off in transit).
         return _prose_chars(region, outline) >= MIN_MARKED_CHARS
     return _prose_words(region, outline) >= UNMARKED_MIN_WORDS

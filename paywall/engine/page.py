@@ -4,8 +4,10 @@ Stages, each a module: :mod:`~paywall.engine.decode` (bytes to text as a
 browser decodes them), parse (Lexbor, the HTML5 tree a browser builds,
 scripting on), :mod:`~paywall.engine.outline` and
 :mod:`~paywall.engine.detect` (where the article is),
-:mod:`~paywall.engine.cut` (the teaser), :mod:`~paywall.engine.sweep`
-(copies elsewhere), then serialisation. A non-member's first view costs one
+:mod:`~paywall.engine.cut` (the teaser), :mod:`~paywall.engine.structured`
+(the gated part declared to search engines), :mod:`~paywall.engine.sweep`
+(copies elsewhere), then serialisation. A verified search crawler's view
+(:meth:`Page.declare_full`) is the parse, the declaration and a serialisation. A non-member's first view costs one
 parse, one pass over the page's text and one serialisation, plus, on a page
 that carries copies of the article, the sweep and a second parse to check its
 result; the times of each stage are kept in :attr:`Page.report` for
@@ -24,10 +26,11 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import cut as cutting
-from paywall.engine import detect, sweep
+from paywall.engine import detect, structured, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
 from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
+from paywall.engine.structured import GATED_CLASS
 from paywall.engine.sweep import SweepReport
 from paywall.engine.text import words
 from paywall.errors import RewriteError
@@ -37,6 +40,9 @@ EXPLICIT_ARTICLE = "[data-paywall-article]"
 """A publisher's own mark of the article: wins over every heuristic."""
 
 ArticleSelector = str | Sequence[str] | None
+
+AMP_ATTRIBUTES = frozenset({"amp", "\u26a1"})
+"""The ``<html>`` attributes that make a page an AMP page."""
 
 HIDDEN_ARTICLE_CHARS = 500
 """Hidden text of this size on a page where no visible article is found is looked at as a possible article."""
@@ -65,9 +71,18 @@ class GateReport:
 class Page:
     """A parsed HTML document that can be gated once."""
 
-    def __init__(self, tree: LexborHTMLParser, *, selector: ArticleSelector = None, report: GateReport | None = None):
+    def __init__(
+        self,
+        tree: LexborHTMLParser,
+        *,
+        selector: ArticleSelector = None,
+        report: GateReport | None = None,
+        view: bool = False,
+    ):
         self._tree = tree
         self.report = report or GateReport()
+        self._view = view
+        self._hidden: Outline | None = None
         started = time.perf_counter()
         self._outline = Outline(tree)
         self._regions = self._find(selector)
@@ -78,8 +93,15 @@ class Page:
         self._gated = False
 
     @classmethod
-    def parse(cls, body: bytes, charset: str | None, *, selector: ArticleSelector = None) -> Page:
-        """Parse a response body; ``charset`` is the one from the Content-Type header."""
+    def parse(cls, body: bytes, charset: str | None, *, selector: ArticleSelector = None, view: bool = False) -> Page:
+        """Parse a response body; ``charset`` is the one from the Content-Type header.
+
+        ``view``: the page's address names an AMP or print view of an article
+        (:func:`paywall.decision.names_a_view`), so where no article is found
+        otherwise, prose found in it is the article even without the signs a
+        short page needs. (Anyone can add ``?print=1`` to an address: it never
+        changes which article is found when there is one.)
+        """
         report = GateReport()
         try:
             started = time.perf_counter()
@@ -89,7 +111,7 @@ class Page:
             tree = LexborHTMLParser(text, scripting=True)
             report.timings["parse"] = _ms(started)
             _refuse_swallowed_tail(tree, text)
-            return cls(tree, selector=selector, report=report)
+            return cls(tree, selector=selector, report=report, view=view)
         except RewriteError:
             raise
         except (Exception, RecursionError) as exc:  # the parser's failures have many types
@@ -108,11 +130,26 @@ class Page:
                 region = detect.Region([element], how="selector" if one != EXPLICIT_ARTICLE else "marked")
                 region.continuation = detect.continuation(region, self._outline)
                 return [region]
-        regions = detect.find(self._outline)
-        if not regions and self._outline.hidden and _hidden_chars(tree) >= HIDDEN_ARTICLE_CHARS:
+        # The page is judged as it is first; an address that names a view of an article only finds
+        # an article where there is none otherwise, never another one (a hidden story would go whole).
+        visible = self._outline
+        regions = self._detect(visible, view=False)
+        if not regions and self._view:
+            regions = self._detect(visible, view=True)
+        return regions
+
+    def _detect(self, visible: Outline, *, view: bool) -> list[detect.Region]:
+        """Detection on the visible page, then, when it finds nothing, with what is hidden until a script shows it.
+
+        :attr:`_outline` is left as the outline the regions were found in (the cut works in it).
+        """
+        self._outline = visible
+        regions = detect.find(visible, view=view)
+        if not regions and visible.hidden and _hidden_chars(self._tree) >= HIDDEN_ARTICLE_CHARS:
             # The story may be hidden until a script shows it: still an article, still gated.
-            self._outline = Outline(tree, include_hidden=True)
-            regions = detect.find(self._outline)
+            self._outline = self._hidden or Outline(self._tree, include_hidden=True)
+            self._hidden = self._outline
+            regions = detect.find(self._outline, view=view)
             for region in regions:
                 region.how = "hidden"
         return regions
@@ -137,47 +174,95 @@ class Page:
         """Whether an article was found (configured selector, explicit mark or detection)."""
         return bool(self._regions)
 
+    def is_amp(self) -> bool:
+        """Whether the page is an AMP page (``<html amp>`` or ``<html ⚡>``): it takes no script or stylesheet link."""
+        root = self._tree.root
+        return root is not None and any(name in AMP_ATTRIBUTES for name in root.attributes)
+
     def article_text(self) -> str:
         """Text of the found articles as they are now ("" when none)."""
         return " ".join(_visible_text(m.node) for region in self._regions for m in region.members)
 
-    def gate(self, *, teaser_paragraphs: int, cta_html: str, head_html: str = "") -> bytes:
+    def gate(
+        self,
+        *,
+        teaser_paragraphs: int,
+        cta_html: str,
+        head_html: str = "",
+        gated_class: str = GATED_CLASS,
+        amp_css: str = "",
+    ) -> bytes:
         """Cut every article at its teaser and return the page as UTF-8 bytes.
 
         See :mod:`paywall.engine.cut` for where the teaser ends. ``cta_html``
         stands once after the main article's teaser (other articles on the
         page get it too, each once); every copy of the withheld text elsewhere
         is swept (:mod:`paywall.engine.sweep`); ``head_html`` ends ``<head>``.
-        A page can be gated once. If a copy survives the sweep, this raises
-        :class:`RewriteError` rather than serve it.
+        The article's elements get ``gated_class`` and the page's JSON-LD
+        declares them gated (:mod:`paywall.engine.structured`); on an AMP page,
+        ``amp_css`` joins the page's own ``<style amp-custom>`` (AMP allows no
+        other). A page can be gated once. If a copy survives the sweep, this
+        raises :class:`RewriteError` rather than serve it.
         """
-        if self._gated:
-            raise RewriteError("page already gated")
-        self._gated = True
-        if not self._regions:
-            raise RewriteError("no article found in the page")
+        self._start()
         try:
-            return self._gate(teaser_paragraphs, cta_html, head_html)
+            return self._gate(teaser_paragraphs, cta_html, head_html, gated_class, amp_css)
         except RewriteError:
             raise
         except (Exception, RecursionError) as exc:
             raise RewriteError(f"cannot gate the page: {type(exc).__name__}: {exc}") from exc
 
-    def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str) -> bytes:
+    def declare_full(self, *, gated_class: str = GATED_CLASS) -> bytes:
+        """The whole page for a verified search crawler, as UTF-8 bytes, marked as :meth:`gate` marks it.
+
+        Nothing is cut: the article's elements get ``gated_class`` and the
+        page's JSON-LD says they are not free to read, exactly as on the gated
+        view, so that the search engine knows the text it indexes is gated for
+        others. Costs the parse already made, the marking and one serialisation.
+        """
+        self._start()
+        try:
+            started = time.perf_counter()
+            self._mark(gated_class)
+            structured.declare(self._tree, gated_class)
+            _fix_charset(self._tree)
+            out = _serialise(self._tree)
+            self.report.timings["declare"] = _ms(started)
+            return out
+        except (Exception, RecursionError) as exc:
+            raise RewriteError(f"cannot mark the page: {type(exc).__name__}: {exc}") from exc
+
+    def _start(self) -> None:
+        """A page is gated or declared once, and only when it has an article."""
+        if self._gated:
+            raise RewriteError("page already gated")
+        self._gated = True
+        if not self._regions:
+            raise RewriteError("no article found in the page")
+
+    def _mark(self, gated_class: str) -> None:
+        """The class on every article element, and the protection script's mark on the main one."""
+        structured.mark_gated([m.node for region in self._regions for m in region.members], gated_class)
+        self._regions[0].first.node.attrs["data-paywall-article"] = ""
+
+    def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str, gated_class: str, amp_css: str) -> bytes:
         tree, outline, report = self._tree, self._outline, self.report
         started = time.perf_counter()
         chrome = _chrome_pieces(outline, self._regions)
         withheld: list[str] = []
         hows: list[str] = []
         inserted: set[int] = set()
+        # Marked before the cut, which may remove a later element of the article with its text.
+        self._mark(gated_class)
         for region in self._regions:
             result = cutting.cut(outline, region, teaser_paragraphs)
             inserted |= _place_cta(tree, result, cta_html)
             cutting.remove(result)
             withheld.extend(result.withheld)
             hows.append(result.how)
-        first = self._regions[0].first.node
-        first.attrs["data-paywall-article"] = ""
+        structured.declare(tree, gated_class)
+        if amp_css and self.is_amp():
+            _amp_style(tree, amp_css)
         teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
         report.cut = ", ".join(hows)
         report.timings["cut"] = _ms(started)
@@ -218,11 +303,14 @@ def _refuse_swallowed_tail(tree: LexborHTMLParser, text: str) -> None:
     document = tree.root.parent if tree.root is not None else None
     if document is not None:  # comments before <html> hold the document's end when <!-- is never closed
         candidates.extend(child for child in document.iter(include_text=True) if child.tag == "-comment")
-    node = tree.root
-    while node is not None and node.last_child is not None:
-        node = node.last_child
-    if node is not None:
-        candidates.append(node)
+    # The end of the document, and the end of its head: an opening left there swallows the body
+    # too, and the parser then makes an empty body after it.
+    for top in (tree.root, tree.head):
+        node = top
+        while node is not None and node.last_child is not None:
+            node = node.last_child
+        if node is not None:
+            candidates.append(node)
     end_of_page = text.rstrip()
     for candidate in candidates:
         if candidate.tag == "-comment":
@@ -329,6 +417,22 @@ def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
         for text, linked in block.pieces:
             pieces.append(LinkText(text) if linked else text)
     return pieces
+
+
+def _amp_style(tree: LexborHTMLParser, css: str) -> None:
+    """``css`` at the end of the page's ``<style amp-custom>``, made in its head when it has none."""
+    style = tree.css_first("head style[amp-custom]")
+    if style is None:
+        head = tree.head
+        if head is None:
+            return
+        style = tree.create_node("style")
+        style.attrs["amp-custom"] = ""
+        head.insert_child(style)
+    text = "".join(child.text_content or "" for child in style.iter(include_text=True) if child.tag == "-text")
+    for child in list(style.iter(include_text=True)):
+        child.decompose()
+    style.insert_child(f"{text}\n{css}" if text.strip() else css)
 
 
 def _fix_charset(tree: LexborHTMLParser) -> None:

@@ -135,8 +135,14 @@ class Insights:
         """A page made with a wall's call to action, split at its placeholders: text, placeholder, text..."""
         return tuple(self._placeholders.split(page))
 
-    def wall(self, conn: HTTPConnection, reader: Reader, kind: CtaKind, article: str) -> Wall:
-        """The reader's call to action on the page at ``conn`` whose article is ``article``."""
+    def wall(
+        self, conn: HTTPConnection, reader: Reader, kind: CtaKind, article: str, *, inline_form: bool = True
+    ) -> Wall:
+        """The reader's call to action on the page at ``conn`` whose article is ``article``.
+
+        ``inline_form=False`` keeps the trial form out of it whatever ``cta_inline_form`` says (an AMP
+        page allows no plain form that posts).
+        """
         settings, now = self.settings, self.clock()
         cookies = list(reader.set_cookies)
         variant = None
@@ -149,7 +155,7 @@ class Insights:
         if article != _path_key(conn.scope):
             query += "&a=" + quote(article, safe="/")
         fills = {self._next.encode(): html.escape(query).encode()}
-        form = settings.cta_inline_form and kind != "ended"
+        form = settings.cta_inline_form and kind != "ended" and inline_form
         if form:
             device_id = reader.device_id
             if device_id is None:  # the form's CSRF token is bound to the device

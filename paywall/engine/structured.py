@@ -1,0 +1,146 @@
+"""Tell search engines which part of a page is gated, in the structured data Google documents for it.
+
+Google's "Subscription and paywalled content" markup tells a crawler that the
+text it reads in full is withheld from other readers, so that serving it more
+than a reader sees is not taken for cloaking: the article's JSON-LD object
+says ``"isAccessibleForFree": false`` and has a part, a ``WebPageElement``
+that is not free either, whose ``cssSelector`` names the gated element.
+
+:func:`mark_gated` puts the class (``gated_class``) on the article's elements;
+:func:`declare` amends the page's own JSON-LD: every ``Article``-like object
+(``NewsArticle``, ``BlogPosting``, ``Report``... by its ``@type``) at the top
+of a block, in a top-level array, in an ``@graph`` array or as a
+``mainEntity`` gets the two properties, once, whatever the page said before.
+A page with no such object (no JSON-LD, or only blocks that do not parse,
+which are left as they are) gets one minimal block at the end of its head.
+
+The gated view and a verified crawler's view of a page are marked alike: the
+same class on the same element, the same objects amended. Nothing here
+carries text of the article, so the sweep and its check after the cut have
+nothing more to find.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from paywall.engine import code
+
+GATED_CLASS = "paywall-gated"
+"""The class of the gated part when none is configured."""
+
+_ARTICLE_TYPE = re.compile(r"\w*Article|BlogPosting|LiveBlogPosting|Report|SocialMediaPosting")
+_LD_TYPES = frozenset({"application/ld+json"})
+
+
+def mark_gated(nodes: Sequence[LexborNode], gated_class: str) -> None:
+    """Add ``gated_class`` to each element's classes (once)."""
+    for node in nodes:
+        classes = (node.attributes.get("class") or "").split()
+        if gated_class not in classes:
+            node.attrs["class"] = " ".join([*classes, gated_class])
+
+
+def gated_part(gated_class: str) -> dict[str, Any]:
+    """The ``hasPart`` entry naming the gated element."""
+    return {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": f".{gated_class}"}
+
+
+def declare(tree: LexborHTMLParser, gated_class: str) -> int:
+    """Declare the page gated in its JSON-LD; the number of objects amended (0: a block was added)."""
+    amended = 0
+    for script in tree.css("script"):
+        kind = (script.attributes.get("type") or "").strip().lower().split(";")[0].strip()
+        if kind not in _LD_TYPES:
+            continue
+        body = _body(script)
+        value = code.load_json(body)
+        if value is code.NOT_JSON:
+            continue  # left as it is: a block that does not parse is no place to write in
+        objects = list(_articles(value))
+        for obj in objects:
+            _amend(obj, gated_class)
+        if objects:
+            _set_body(script, code.script_json(value))
+            amended += len(objects)
+    if not amended:
+        _add_block(tree, gated_class)
+    return amended
+
+
+def _articles(value: Any) -> Iterator[dict[str, Any]]:
+    """The article objects of a JSON-LD value: top level, top-level arrays, ``@graph`` and ``mainEntity``."""
+    stack = [value]
+    seen = 0
+    while stack and seen < 1000:
+        item = stack.pop(0)
+        seen += 1
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if _is_article(item.get("@type")):
+            yield item
+        for key in ("@graph", "mainEntity"):
+            inner = item.get(key)
+            if isinstance(inner, dict | list):
+                stack.append(inner)
+
+
+def _is_article(kind: Any) -> bool:
+    kinds = kind if isinstance(kind, list) else [kind]
+    for one in kinds:
+        if isinstance(one, str):
+            name = re.split(r"[/:#]", one.strip())[-1]
+            if _ARTICLE_TYPE.fullmatch(name):
+                return True
+    return False
+
+
+def _amend(obj: dict[str, Any], gated_class: str) -> None:
+    """Not free, with the gated part: added once, whatever the object said before."""
+    obj["isAccessibleForFree"] = False
+    part = gated_part(gated_class)
+    existing = obj.get("hasPart")
+    parts = existing if isinstance(existing, list) else [] if existing is None else [existing]
+    ours = [p for p in parts if isinstance(p, dict) and p.get("cssSelector") == part["cssSelector"]]
+    for mine in ours:
+        mine.update(part)
+    if not ours:
+        parts = [*parts, part]
+    obj["hasPart"] = parts[0] if len(parts) == 1 else parts
+
+
+def _add_block(tree: LexborHTMLParser, gated_class: str) -> None:
+    block = {
+        "@context": "https://schema.org",
+        "@type": "Article",
+        "isAccessibleForFree": False,
+        "hasPart": gated_part(gated_class),
+    }
+    parent = tree.head or tree.body
+    if parent is None:
+        return
+    script = tree.create_node("script")
+    script.attrs["type"] = "application/ld+json"
+    script.insert_child(code.script_json(block))
+    parent.insert_child(script)
+
+
+def _body(node: LexborNode) -> str:
+    return "".join(child.text_content or "" for child in node.iter(include_text=True) if child.tag == "-text")
+
+
+def _set_body(node: LexborNode, body: str) -> None:
+    children = list(node.iter(include_text=True))
+    for child in children:
+        child.decompose()
+    node.insert_child(body)
+
+
+__all__ = ["GATED_CLASS", "declare", "gated_part", "mark_gated"]
