@@ -4,6 +4,7 @@
 * ``POST {prefix}/trial``              start the trial (or send the confirmation e-mail), 303 to ``next``
 * ``GET  {prefix}/trial/confirm``      the signed link from the confirmation e-mail
 * ``GET  {prefix}/status``             JSON: access level, trial end, free articles left
+* ``GET  {prefix}/feed-url?feed=/feed/``  JSON: the reader's private feed address (members and trial readers)
 * ``GET  {prefix}/<name>.<hash>.js|css``  the static files (copy protection, the call to action's look), cached a year
 * ``GET  {prefix}/admin``, ``POST {prefix}/beacon``  the publisher's dashboard and the copy beacon (:mod:`.insights`)
 * anything else                        a 404 page
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
@@ -47,6 +49,7 @@ from .cta import trial_url
 from .errors import StoreUnavailable
 from .httputil import is_https, parse_content_type
 from .insights import Insights
+from .member_feeds import FEED_KEY_PARAMETER, key_for
 from .reader_state import reader_access
 from .settings import PaywallSettings
 from .static import ASSET_CACHE_CONTROL, StaticFiles
@@ -192,6 +195,10 @@ class Endpoints:
         if sub == "/status":
             if method in ("GET", "HEAD"):
                 return await self._status(request)
+            return self._not_allowed("GET, HEAD")
+        if sub == "/feed-url":
+            if method in ("GET", "HEAD"):
+                return await self._feed_url(request)
             return self._not_allowed("GET, HEAD")
         if method in ("GET", "HEAD"):
             asset = self._asset(path)
@@ -513,6 +520,22 @@ class Endpoints:
         return _Reply(
             200, body, "application/json", headers=[("vary", "Cookie, Authorization")], cookies=reader.set_cookies
         )
+
+    # -- private feeds --------------------------------------------------
+    async def _feed_url(self, request: Request) -> _Reply:
+        """The reader's own address of the feed at ``feed`` (a path on this site), with a key that ends with
+        their access (:mod:`paywall.member_feeds`); 403 for a reader who has no such access to give."""
+        now = self.clock()
+        reader: Reader = await identify(request, self.settings, self.store, now=now)
+        key = key_for(request, reader, self.settings, now=now)
+        headers = [("vary", "Cookie, Authorization")]
+        if key is None:
+            body = {"error": "not_a_member", "message": "Private feeds are for members and trial readers."}
+            return _Reply(403, json.dumps(body).encode(), "application/json", headers, reader.set_cookies)
+        feed = safe_next(request.query_params.get("feed"))
+        url = URL(_base_url(request, self.settings) + feed).include_query_params(**{FEED_KEY_PARAMETER: key})
+        body = {"url": str(url)}
+        return _Reply(200, json.dumps(body).encode(), "application/json", headers, reader.set_cookies)
 
     # -- assets ---------------------------------------------------------
     def _asset(self, path: str) -> _Reply | None:
