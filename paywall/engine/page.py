@@ -247,6 +247,8 @@ def cut_fragment(fragment: str, *, teaser_paragraphs: int) -> FragmentCut:
         root = tree.css_first(FRAGMENT_TAG)
         if root is None or not page._regions:
             raise RewriteError("the fragment could not be read")
+        if _reaches_outside(tree, root):
+            raise RewriteError("the fragment's markup reaches outside it (a stray end tag of its wrapper, a comment)")
         if detect.prose_chars(page._regions[0], page._outline) < detect.MIN_MARKED_CHARS:
             text = root.text(deep=True)
             if len("".join(text.split())) < detect.MIN_MARKED_CHARS:
@@ -296,6 +298,33 @@ def _refuse_swallowed_tail(tree: LexborHTMLParser, text: str) -> None:
         end = swallowed.rstrip()[-40:]
         if len(swallowed.split()) >= SWALLOWED_WORDS and end and end_of_page.endswith(end):
             raise RewriteError("the page ends inside an unterminated comment or raw-text element holding prose")
+
+
+def _reaches_outside(tree: LexborHTMLParser, root: LexborNode) -> bool:
+    """Whether anything of a fragment ended up outside the element it was parsed in.
+
+    Only its wrapper's own end tag closes the wrapper; what follows it, and a
+    comment after ``</html>``, would be outside what is judged and cut.
+    """
+    body, head = tree.body, tree.head
+    if head is not None and head.child is not None:
+        return True
+    if body is None:
+        return True
+    for child in body.iter(include_text=True):
+        if child.mem_id != root.mem_id and (child.tag != "-text" or (child.text_content or "").strip()):
+            return True
+    html = tree.root
+    document = html.parent if html is not None else None
+    for level in (document, html):
+        if level is None:
+            continue
+        for child in level.iter(include_text=True):
+            if child.tag not in ("html", "head", "body", "!doctype", "-doctype") and (
+                child.tag != "-text" or (child.text_content or "").strip()
+            ):
+                return True
+    return False
 
 
 def _hidden_chars(tree: LexborHTMLParser) -> int:

@@ -128,6 +128,7 @@ class Formats:
             html=lambda url: render_read_on(settings, url),
             text=lambda url: read_on_text(settings, url),
             fallback=origin.rstrip("/") + page_path(path, settings),
+            origin=origin.rstrip("/"),
         )
 
         def free(link: str | None) -> bool:

@@ -84,10 +84,14 @@ class ReadOn:
     html: Callable[[str], str]
     text: Callable[[str], str]
     fallback: str
+    #: The site's origin: a path on the site becomes an absolute link (feed readers and apps read them elsewhere).
+    origin: str = ""
 
     def url(self, link: str | None) -> str:
-        if isinstance(link, str) and (link.startswith(("https://", "http://")) or _site_path(link)):
+        if isinstance(link, str) and link.startswith(("https://", "http://")):
             return link
+        if isinstance(link, str) and _site_path(link):
+            return self.origin + link
         return self.fallback
 
 
