@@ -32,6 +32,7 @@ from tests.test_feeds import (
     proxied_site,
     site_env,
 )
+from tests.test_leak_routes import raw_app
 
 SettingsFactory = Callable[..., PaywallSettings]
 
@@ -259,3 +260,15 @@ async def test_large_json_that_carries_an_article_early_is_refused(make_settings
 )
 def test_json_is_written_back_in_the_originals_style(original: bytes) -> None:
     assert dumps_like(json.loads(original), original) == original
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("key", ["Body", "CONTENT", "articlebody", "ContentHtml"])
+async def test_body_keys_are_found_in_any_case(make_settings: SettingsFactory, key: str) -> None:
+    """APIs written in C# or Java often name their keys in PascalCase."""
+    body = json.dumps({"Title": BRIDGE.title, "Url": BRIDGE.link, key: BRIDGE.html()}).encode()
+    app = PaywallMiddleware(raw_app(body, headers=[(b"content-type", b"application/json")]), settings=make_settings())
+    result = await call(app, "/api/v1/stories/7")
+    assert result.status == 200
+    assert_withheld_absent(result.body, BRIDGE)
+    assert BRIDGE.teaser[0] in json.loads(result.body)[key] and f'href="{BRIDGE.link}"' in json.loads(result.body)[key]

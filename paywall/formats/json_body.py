@@ -48,7 +48,8 @@ from typing import Any
 from paywall.errors import FormatError
 from paywall.formats.bodies import Block, Withheld, cut_blocks, cut_html, cut_text, looks_like_html
 
-#: Keys whose value is an article's body: a string, rich text, or an object holding them.
+#: Keys whose value is an article's body: a string, rich text, or an object holding them (compared in lower case:
+#: ``Body`` and ``ContentHtml`` count too).
 BODY_KEYS = frozenset(
     {
         "content", "body", "html", "body_html", "bodyHtml", "content_html", "contentHtml", "content_text",
@@ -61,9 +62,9 @@ LEAF_KEYS = frozenset({"rendered", "raw", "html", "text", "value", "content", "b
 #: Keys that make an object a record (a post, a story) rather than a block of text.
 RECORD_KEYS = frozenset({"title", "slug", "link", "permalink", "headline", "excerpt", "author", "date"})
 #: Keys that make an object a block of rich text (with :data:`LEAF_KEYS`).
-BLOCK_KEYS = frozenset({"_type", "type", "nodeType", "children", "data", "style", "spans"})
+BLOCK_KEYS = frozenset({"_type", "type", "nodetype", "children", "data", "style", "spans"})
 #: Keys of an article's own address, for the call to action's link.
-LINK_KEYS = ("link", "permalink", "url", "canonical_url", "canonicalUrl", "canonical", "path")
+LINK_KEYS = ("link", "permalink", "url", "canonical_url", "canonicalurl", "canonical", "path")
 _HEADING = re.compile(r"^(?:h[1-6]|heading.*|header)$", re.IGNORECASE)
 _XSSI_PREFIX = re.compile(rb"\A\)\]\}',?[ \t]*\r?\n")
 _KEY_SEPARATOR = re.compile(rb'"\s*:(\s*)[^\s]')
@@ -72,9 +73,13 @@ _INDENT = re.compile(rb"[\[{]\r?\n([ \t]+)")
 
 
 def key_pattern(keys: Iterable[str]) -> re.Pattern[bytes]:
-    """A search for any of ``keys`` written as a JSON key (the cheap look before a parse)."""
+    """A search for any of ``keys`` written as a JSON key, in any case (the cheap look before a parse).
+
+    A key written with escapes (``"\\u0063ontent"``) is the same key to a JSON
+    parser: any ``\\u00`` escape makes the body worth a parse too.
+    """
     names = sorted({re.escape(k.encode()) for k in keys}, key=len, reverse=True)
-    return re.compile(rb'"(?:' + b"|".join(names) + rb')"\s*:|\\u00')
+    return re.compile(rb'"(?:' + b"|".join(names) + rb')"\s*:|\\u00', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -191,7 +196,7 @@ class Cutter:
         read_on: ReadOn,
         free: Callable[[str | None], bool],
     ) -> None:
-        self.keys = keys
+        self.keys = frozenset(key.lower() for key in keys)
         self.teaser_paragraphs = teaser_paragraphs
         self.read_on = read_on
         self.free = free
@@ -208,7 +213,7 @@ class Cutter:
             if self.free(link):
                 return value
             for key, child in value.items():
-                if key in self.keys:
+                if key.lower() in self.keys:
                     value[key] = self.body(child, link)
                 elif isinstance(child, dict | list):
                     self.walk(child, link)
@@ -228,11 +233,11 @@ class Cutter:
                 return self.blocks(value, blocks, link)
             return self.walk(value, link)
         if isinstance(value, dict):
-            if value.keys() & RECORD_KEYS:
+            if _keys(value) & RECORD_KEYS:
                 return self.walk(value, link)
             for key, child in value.items():
                 if isinstance(child, str):
-                    if key in LEAF_KEYS or key in self.keys:
+                    if key.lower() in LEAF_KEYS or key.lower() in self.keys:
                         value[key] = self.string(child, link)
                 elif isinstance(child, dict | list):
                     value[key] = self.body(child, link)
@@ -276,7 +281,7 @@ class Cutter:
                 continue
             own = next((at(item[k]) for k in LINK_KEYS if isinstance(at(item.get(k)), str)), None)
             for key, index in item.items():
-                if key not in self.keys:
+                if key.lower() not in self.keys:
                     continue
                 value = at(index)
                 if isinstance(value, str):
@@ -305,12 +310,13 @@ class _Block:
     block: Block
 
 
+def _keys(value: dict[str, Any]) -> set[str]:
+    return {key.lower() for key in value}
+
+
 def _link_of(value: dict[str, Any]) -> str | None:
-    for key in LINK_KEYS:
-        link = value.get(key)
-        if isinstance(link, str) and link:
-            return link
-    return None
+    links = {key.lower(): link for key, link in value.items() if isinstance(link, str) and link}
+    return next((links[key] for key in LINK_KEYS if key in links), None)
 
 
 def _leaves(value: Any) -> Iterator[tuple[Any, Any]]:
@@ -318,7 +324,7 @@ def _leaves(value: Any) -> Iterator[tuple[Any, Any]]:
     if isinstance(value, dict):
         for key, child in value.items():
             if isinstance(child, str):
-                if key in LEAF_KEYS:
+                if key.lower() in LEAF_KEYS:
                     yield value, key
             elif isinstance(child, dict | list) and key not in ("marks", "markDefs", "_key"):
                 yield from _leaves(child)
@@ -339,7 +345,8 @@ def _blocks(items: list[Any]) -> list[_Block] | None:
         if isinstance(item, str):
             found.append(_Block(item, [(items, index)], Block(item, looks_like_html(item))))
             continue
-        if not isinstance(item, dict) or item.keys() & RECORD_KEYS or not item.keys() & (BLOCK_KEYS | LEAF_KEYS):
+        keys = _keys(item) if isinstance(item, dict) else set()
+        if not isinstance(item, dict) or keys & RECORD_KEYS or not keys & (BLOCK_KEYS | LEAF_KEYS):
             return None
         leaves = list(_leaves(item))
         text = "".join(container[key] for container, key in leaves)
