@@ -16,12 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from lxml import etree
 
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
 from paywall.formats.json_body import dumps_like
 from tests.apps import feeds_site
 from tests.apps.feeds_site import BRIDGE, HARBOUR, ORIGIN
 from tests.asgi import call
+from tests.conftest import assert_no_leak
 from tests.test_feeds import (
     READ_ON,
     assert_whole,
@@ -33,6 +35,8 @@ from tests.test_feeds import (
     site_env,
 )
 from tests.test_leak_routes import raw_app
+from tests.test_proxy import spawn_proxy
+from tests.test_wordpress import POSTS, secret_words, wordpress
 
 SettingsFactory = Callable[..., PaywallSettings]
 
@@ -272,3 +276,29 @@ async def test_body_keys_are_found_in_any_case(make_settings: SettingsFactory, k
     assert result.status == 200
     assert_withheld_absent(result.body, BRIDGE)
     assert BRIDGE.teaser[0] in json.loads(result.body)[key] and f'href="{BRIDGE.link}"' in json.loads(result.body)[key]
+
+
+# --------------------------------------------------------------------------- a WordPress without the plugin
+
+
+@pytest.fixture(scope="module")
+def wordpress_proxy(tmp: Path) -> Iterator[str]:
+    """The PHP WordPress stand-in of test_wordpress, its plugin left out, behind a real ``paywall proxy``."""
+    with wordpress({"STUB_WITHOUT_PLUGIN": "1"}) as site, spawn_proxy(site, tmp) as (url, _):
+        yield url
+
+
+def test_a_wordpress_feed_and_rest_api_are_cut_by_the_paywall(wordpress_proxy: str, settings: PaywallSettings) -> None:
+    words = [w for post in POSTS for w in secret_words(post)]
+    for path in ("/feed/", "/wp-json/wp/v2/posts/1", "/wp-json/wp/v2/posts/3"):
+        response = get(wordpress_proxy, path)
+        assert response.status_code == 200, path
+        assert_no_leak(response.content, words)
+        assert READ_ON in response.text
+    feed = etree.fromstring(get(wordpress_proxy, "/feed/").content)
+    assert len(feed.findall("channel/item")) == len(POSTS)
+    post = get(wordpress_proxy, "/wp-json/wp/v2/posts/1").json()
+    assert post["content"]["protected"] is False and POSTS[1]["paragraphs"][0] in post["content"]["rendered"]
+    member = issue_member_token(settings, "member-1", 30)
+    whole = get(wordpress_proxy, "/wp-json/wp/v2/posts/1", cookies={"paywall_member": member})
+    assert all(word in whole.text for word in secret_words(1))
