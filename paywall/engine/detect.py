@@ -354,7 +354,7 @@ def has_article_signs(outline: Outline, region: Region) -> bool:
     return any(_LD_ARTICLE.search(script.text()) for script in tree.css('script[type="application/ld+json"]'))
 
 
-def _prose_words(region: Region, outline: Outline) -> int:
+def prose_words(region: Region, outline: Outline) -> int:
     """Words of the region's text outside links (formulas and inline markup split text into small blocks)."""
     return sum(b.own_words for b in region.blocks(outline) if b.own_link_chars * 2 < b.own_chars)
 
@@ -369,7 +369,7 @@ def _is_article(region: Region, outline: Outline) -> bool:
     if has_article_signs(outline, region):
         # A page that says it is an article is gated even when short (or cut off in transit).
         return prose_chars(region, outline) >= MIN_MARKED_CHARS
-    return _prose_words(region, outline) >= UNMARKED_MIN_WORDS
+    return prose_words(region, outline) >= UNMARKED_MIN_WORDS
 
 
 def _in_a_river(region: Region, outline: Outline) -> bool:

@@ -231,11 +231,16 @@ def cut_fragment(fragment: str, *, teaser_paragraphs: int) -> FragmentCut:
     The fragment is read as a page whose article is the fragment itself, so the
     teaser ends where it would on the article's page (:mod:`paywall.engine.cut`),
     and copies of the withheld text inside the fragment (attributes, scripts,
-    hidden elements) are swept as on a page. A fragment is short, and kept
-    whole, as a short page that says it is an article is: under
-    :data:`~paywall.engine.detect.MIN_MARKED_CHARS` characters of prose. One
-    whose prose is that short but whose text (hidden, in scripts) is not is
-    withheld entirely. Any failure is :class:`RewriteError`.
+    hidden elements) are swept as on a page.
+
+    A fragment is short, and kept whole, when its prose is no longer than the
+    shortest teaser (:data:`~paywall.engine.cut.MIN_TEASER_WORDS` words outside
+    links) or than a short page that says it is an article
+    (:data:`~paywall.engine.detect.MIN_MARKED_CHARS` characters): it is a
+    summary, an excerpt with a link, a note, and shows no more than a teaser
+    would. One whose prose is that short but that hides as much text again
+    (hidden elements, scripts) is withheld entirely. Any failure is
+    :class:`RewriteError`.
     """
     document = (
         f"<!DOCTYPE html><html><head></head><body><{FRAGMENT_TAG}>" + fragment + f"</{FRAGMENT_TAG}></body></html>"
@@ -249,9 +254,14 @@ def cut_fragment(fragment: str, *, teaser_paragraphs: int) -> FragmentCut:
             raise RewriteError("the fragment could not be read")
         if _reaches_outside(tree, root):
             raise RewriteError("the fragment's markup reaches outside it (a stray end tag of its wrapper, a comment)")
-        if detect.prose_chars(page._regions[0], page._outline) < detect.MIN_MARKED_CHARS:
+        region = page._regions[0]
+        if (
+            detect.prose_chars(region, page._outline) < detect.MIN_MARKED_CHARS
+            or detect.prose_words(region, page._outline) <= cutting.MIN_TEASER_WORDS
+        ):
             text = root.text(deep=True)
-            if len("".join(text.split())) < detect.MIN_MARKED_CHARS:
+            shown = "".join(piece for block in region.blocks(page._outline) for piece, _ in block.pieces)
+            if len("".join(text.split())) - len("".join(shown.split())) < detect.MIN_MARKED_CHARS:
                 return FragmentCut(fragment, True, Fingerprint.build([], []), how="short")
             return FragmentCut("", False, Fingerprint.build([text], []), len(words(text)), how="hidden")
         page.gate(teaser_paragraphs=teaser_paragraphs, cta_html="")
