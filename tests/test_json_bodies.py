@@ -95,12 +95,13 @@ def test_a_wordpress_post_is_cut_and_keeps_its_shape(gated: str, bare: str) -> N
     assert response.content.startswith(b'{"id":1,"date":"2026-11-30T08:00:00","guid":{"rendered":"https:\\/\\/news')
 
 
-def test_a_page_of_posts_and_the_edit_context_are_cut(gated: str) -> None:
+def test_a_page_of_posts_and_the_edit_context_are_cut(gated: str, bare: str) -> None:
     for path in ("/wp-json/wp/v2/posts?per_page=10", "/wp-json/wp/v2/posts?context=edit"):
         response = get(gated, path)
         assert response.status_code == 200, path
         assert_withheld_absent(response.content, HARBOUR, BRIDGE)
-        harbour, bridge = response.json()
+        harbour, bridge, free = response.json()
+        assert free == get(bare, path).json()[2], "a post marked free in WordPress (meta.paywall) stays whole"
         assert (
             BRIDGE.teaser[2] in bridge["content"]["rendered"]
             and f'href="{BRIDGE.link}"' in bridge["content"]["rendered"]
@@ -299,6 +300,8 @@ def test_a_wordpress_feed_and_rest_api_are_cut_by_the_paywall(wordpress_proxy: s
     assert len(feed.findall("channel/item")) == len(POSTS)
     post = get(wordpress_proxy, "/wp-json/wp/v2/posts/1").json()
     assert post["content"]["protected"] is False and POSTS[1]["paragraphs"][0] in post["content"]["rendered"]
+    free = get(wordpress_proxy, "/wp-json/wp/v2/posts/2").json()
+    assert free["meta"] == {"paywall": "free"} and all(word in free["content"]["rendered"] for word in secret_words(2))
     member = issue_member_token(settings, "member-1", 30)
     whole = get(wordpress_proxy, "/wp-json/wp/v2/posts/1", cookies={"paywall_member": member})
     assert all(word in whole.text for word in secret_words(1))

@@ -9,7 +9,8 @@ Shapes known without a setting (more body keys with ``json_body_fields``):
 * **WordPress REST**: ``content.rendered`` and, in the edit context,
   ``content.raw`` (strings under :data:`LEAF_KEYS` of an object under a body
   key). ``excerpt.rendered`` is no body and stays. Comments
-  (``"type": "comment"``) are left alone.
+  (``"type": "comment"``) are left alone, and so is an object that says it is
+  free (``"paywall": "free"``, also in its ``meta``: a WordPress post marked free).
 * **Rich text**: an array under a body key whose items are blocks of text
   spans (Portable Text's ``children``/``text``, Slate, Strapi and Lexical
   ``children``, Contentful ``content``/``value``, Editor.js ``data.text``) or
@@ -210,7 +211,7 @@ class Cutter:
             if value.get("type") == "comment":
                 return value
             link = _link_of(value) or link
-            if self.free(link):
+            if self.free(link) or _declared_free(value):
                 return value
             for key, child in value.items():
                 if key.lower() in self.keys:
@@ -308,6 +309,20 @@ class _Block:
     item: Any
     leaves: list[tuple[Any, Any]]
     block: Block
+
+
+def _declared_free(value: dict[str, Any]) -> bool:
+    """Whether an object says it is free, as a page's ``<meta name="paywall" content="free">`` does.
+
+    ``"paywall": "free"`` in the object or in its ``meta`` (where WordPress shows a
+    post's custom fields, so a post marked free in the editor says so in the
+    REST API too). Only the site writes keys: readers' text is in values.
+    """
+    for holder in (value, value.get("meta")):
+        choice = holder.get("paywall") if isinstance(holder, dict) else None
+        if isinstance(choice, str) and choice.strip().lower() == "free":
+            return True
+    return False
 
 
 def _keys(value: dict[str, Any]) -> set[str]:

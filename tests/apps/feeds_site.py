@@ -174,8 +174,8 @@ def json_feed() -> dict[str, object]:
     }
 
 
-def wp_post(story: Story, post_id: int, *, edit: bool = False) -> dict[str, object]:
-    """A post as WordPress's REST API answers it (edit context: with content.raw)."""
+def wp_post(story: Story, post_id: int, *, edit: bool = False, choice: str = "") -> dict[str, object]:
+    """A post as WordPress's REST API answers it (edit context: with content.raw; ``choice``: its paywall field)."""
     content: dict[str, object] = {"rendered": story.html(), "protected": False}
     if edit:
         content = {"raw": story.html("\n\n"), **content, "block_version": 1}
@@ -191,6 +191,7 @@ def wp_post(story: Story, post_id: int, *, edit: bool = False) -> dict[str, obje
         "excerpt": {"rendered": f"<p>{story.teaser[0]} [&hellip;]</p>\n", "protected": False},
         "yoast_head": f'<meta name="description" content="{story.teaser[0]}" />',
         "yoast_head_json": {"title": story.title, "description": story.teaser[0], "og_url": story.link},
+        "meta": {"paywall": choice},
         "_links": {"self": [{"href": f"{ORIGIN}/wp-json/wp/v2/posts/{post_id}"}]},
     }
 
@@ -305,7 +306,8 @@ async def feed_hostile(request: Request) -> Response:
 
 async def wp_posts(request: Request) -> Response:
     edit = request.query_params.get("context") == "edit"
-    return _response(php_json([wp_post(HARBOUR, 1, edit=edit), wp_post(BRIDGE, 2, edit=edit)]), "application/json")
+    posts = [wp_post(HARBOUR, 1, edit=edit), wp_post(BRIDGE, 2, edit=edit), wp_post(FREE, 3, edit=edit, choice="free")]
+    return _response(php_json(posts), "application/json")
 
 
 async def wp_single(request: Request) -> Response:

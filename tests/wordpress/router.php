@@ -55,6 +55,7 @@ if ( preg_match( '@^/wp-json/wp/v2/posts/(\d+)$@', $path, $m ) && isset( $GLOBAL
 		array(
 			'id'      => $id,
 			'content' => array( 'rendered' => the_content_of( $id ), 'protected' => false ),
+			'meta'    => array( 'paywall' => (string) get_post_meta( $id, 'paywall', true ) ),
 		)
 	);
 	$response = apply_filters( 'rest_prepare_post', $response, $post, null );
