@@ -960,7 +960,7 @@ class _Guarded(_Body):
     async def on_body(self, message: Message) -> None:
         x = self.x
         chunk: bytes = message.get("body", b"")
-        if x.mw.formats.look.search(self.tail + chunk) is not None:
+        if x.mw.formats.has_body_key(self.tail + chunk):
             logger.warning("paywall: a large JSON body showed a body key on %s; cut short", x.scope["path"])
             x.body = _Discard()
             await x.send({"type": "http.response.body", "body": b"", "more_body": False})

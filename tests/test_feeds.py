@@ -457,6 +457,12 @@ def test_an_article_body_is_cut_as_its_page_would_be() -> None:
 
 def test_a_short_body_stays_whole_and_a_hidden_one_is_withheld() -> None:
     assert cut_fragment(f"<p>{SHORT_NOTE}</p>", teaser_paragraphs=3).whole
+    # An excerpt and its link (what the WordPress plugin hands non-members): no longer than a teaser.
+    excerpt = f'<p>{HARBOUR.teaser[0]}</p>\n<p><a href="{HARBOUR.link}">Read the whole article</a></p>'
+    assert cut_fragment(excerpt, teaser_paragraphs=3).whole
+    # Two paragraphs of 30 words: longer than the shortest teaser, so the second is withheld.
+    two = cut_fragment(f"<p>{HARBOUR.teaser[0]} {HARBOUR.teaser[1]}</p><p>{HARBOUR.rest[0]}</p>", teaser_paragraphs=3)
+    assert not two.whole and HARBOUR.markers[0] not in two.html
     hidden = cut_fragment(f"<p>Note.</p><div hidden>{HARBOUR.html()}</div>", teaser_paragraphs=3)
     assert not hidden.whole and hidden.html == ""
     assert hidden.fingerprint.leaks(HARBOUR.rest[0])

@@ -80,7 +80,11 @@ class Formats:
 
     def worth_a_look(self, kind: FormatKind, path: str, body: bytes) -> bool:
         """Whether the answer may carry an article body: every feed; JSON with a body key, or from an article path."""
-        return kind == "feed" or self.article_path(path) or self.look.search(body) is not None
+        return kind == "feed" or self.article_path(path) or self.has_body_key(body)
+
+    def has_body_key(self, data: bytes) -> bool:
+        """Whether ``data`` (JSON, or a part of it) names a body key, in any case (a few milliseconds a megabyte)."""
+        return self.look.search(data.lower()) is not None
 
     def gate(self, kind: FormatKind, body: bytes, *, charset: str | None, path: str, origin: str) -> Gated:
         """Every article body in ``body`` (decoded, not compressed) cut at its teaser; raises FormatError.

