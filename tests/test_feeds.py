@@ -426,6 +426,22 @@ async def test_a_copy_in_an_attribute_refuses_the_feed(make_settings: SettingsFa
     assert_withheld_absent(result.body, HARBOUR, BRIDGE)
 
 
+def test_a_copy_in_a_comment_goes_and_rss_1_items_are_cut_too() -> None:
+    copy = f"<!-- draft: {' '.join(HARBOUR.rest)} -->"
+    feed = (
+        '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns="http://purl.org/rss/1.0/" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        f'<channel rdf:about="{ORIGIN}/"><title>The Gazette</title></channel>{copy}'
+        f'<item rdf:about="{HARBOUR.link}"><title>{HARBOUR.title}</title><link>{HARBOUR.link}</link>'
+        f"<content:encoded><![CDATA[{HARBOUR.html()}]]></content:encoded></item></rdf:RDF>"
+    )
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate("feed", feed.encode(), charset=None, path="/", origin=ORIGIN)
+    assert out.body is not None and out.items == 1
+    assert b"<!--" not in out.body and b"</channel><item" in out.body
+    assert HARBOUR.teaser[0].encode() in out.body and f'href="{HARBOUR.link}"'.encode() in out.body
+    assert_withheld_absent(out.body, HARBOUR)
+
+
 def test_cdata_that_holds_its_own_end_is_written_back_safely() -> None:
     """Kept text that holds ``]]>`` (plain text may) is split across CDATA sections, never ends one early."""
     text = HARBOUR.text().replace("Tuesday night.", "Tuesday night ]]> <b> & later.")
