@@ -108,6 +108,8 @@ class Formats:
                 gated = Gated(None, error=str(exc))
             except RewriteError as exc:
                 gated = Gated(None, error=f"a body could not be cut ({exc})")
+            except RecursionError:
+                gated = Gated(None, error="nested too deeply to be read")
             self._remember(key, gated, len(body))
         else:
             gated = cached[0]
