@@ -16,14 +16,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_profile
+from hypothesis import strategies as st
 from lxml import etree
 
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
+from paywall.formats import Formats
 from paywall.formats.json_body import dumps_like
 from tests.apps import feeds_site
 from tests.apps.feeds_site import BRIDGE, HARBOUR, ORIGIN
 from tests.asgi import call
-from tests.conftest import assert_no_leak
+from tests.conftest import SECRET, assert_no_leak
 from tests.test_feeds import (
     READ_ON,
     assert_whole,
@@ -305,3 +309,52 @@ def test_a_wordpress_feed_and_rest_api_are_cut_by_the_paywall(wordpress_proxy: s
     member = issue_member_token(settings, "member-1", 30)
     whole = get(wordpress_proxy, "/wp-json/wp/v2/posts/1", cookies={"paywall_member": member})
     assert all(word in whole.text for word in secret_words(1))
+
+
+# --------------------------------------------------------------------------- any JSON, the article anywhere
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _keys_of(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [sorted(value), *(_keys_of(v) for v in value.values())]
+    if isinstance(value, list):
+        return [_keys_of(v) for v in value]
+    return []
+
+
+@settings_profile(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    frame=_JSON,
+    key=st.sampled_from(["content", "body", "Body", "articleBody", "body_html", "html"]),
+    form=st.sampled_from(["html", "text", "rendered", "spans", "paragraphs"]),
+    path=st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=4), max_size=3),
+)
+def test_an_article_anywhere_in_any_json_is_cut_and_the_json_keeps_its_shape(
+    frame: Any, key: str, form: str, path: list[str]
+) -> None:
+    body: Any = {
+        "html": BRIDGE.html(),
+        "text": BRIDGE.text(),
+        "rendered": {"rendered": BRIDGE.html(), "protected": False},
+        "spans": [{"_type": "block", "children": [{"_type": "span", "text": p}]} for p in BRIDGE.paragraphs],
+        "paragraphs": list(BRIDGE.paragraphs),
+    }[form]
+    article: Any = {key: body}
+    for name in reversed(path):
+        article = {name: article}
+    value = {"frame": frame, "story": article}
+    data = json.dumps(value).encode()
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate("json", data, charset=None, path="/api/x", origin=ORIGIN)
+    assert out.body is not None
+    assert_withheld_absent(out.body, BRIDGE)
+    cut = json.loads(out.body)
+    assert cut["frame"] == frame
+    if form != "spans" and form != "paragraphs":
+        assert _keys_of(cut) == _keys_of(value)
