@@ -417,6 +417,18 @@ async def test_a_copy_of_the_body_in_another_element_of_the_item_is_emptied(make
     assert_withheld_absent(result.body, HARBOUR, BRIDGE)
 
 
+def test_a_body_in_media_description_alone_is_cut() -> None:
+    feed = (
+        '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><item>'
+        f"<title>{BRIDGE.title}</title><link>{BRIDGE.link}</link>"
+        f"<media:description>{feeds_site._xml(BRIDGE.text())}</media:description></item></channel></rss>"
+    )
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate("feed", feed.encode(), charset=None, path="/", origin=ORIGIN)
+    assert out.body is not None and BRIDGE.teaser[0].encode() in out.body
+    assert out.body.decode().endswith(f"{READ_ON}: {BRIDGE.link}</media:description></item></channel></rss>")
+    assert_withheld_absent(out.body, BRIDGE)
+
+
 @pytest.mark.anyio
 async def test_a_copy_in_an_attribute_refuses_the_feed(make_settings: SettingsFactory) -> None:
     feed = feeds_site.rss().replace("<dc:creator>", f'<dc:creator note="{" ".join(HARBOUR.rest)}">', 1)

@@ -143,7 +143,7 @@ class Withheld:
 
     fingerprints: list[Fingerprint] = field(default_factory=list)
     teasers: list[str] = field(default_factory=list)
-    _merged: list[Fingerprint] | None = None
+    _merged: list[Fingerprint] | None = field(default=None, repr=False, compare=False)
 
     def add(self, fingerprint: Fingerprint, teaser: str) -> None:
         if fingerprint:

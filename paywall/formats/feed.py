@@ -12,8 +12,9 @@ or ``description``, Atom ``content`` or ``summary``, JSON Feed
 ``content_html`` or ``content_text``), cut by the engine as an article
 (:func:`paywall.engine.cut_fragment`) with a call to action linking to the
 item's own page; a short body stays whole, as a short article does. Each other
-content field (a summary) stays as it is unless it carries withheld text (it
-holds the body too): then it is cut on its own, or emptied. An item whose link
+content field (a summary; also ``dc:description`` and ``media:description``)
+stays as it is unless it carries withheld text (it holds the body too): then
+it is cut on its own, or emptied. An item whose link
 is a path in ``exclude_paths`` is free and stays whole.
 
 **Writing.** Only what is cut changes: each body is replaced where it stands
@@ -53,7 +54,12 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
 _ROOTS = frozenset({"rss", f"{{{RDF}}}RDF", f"{{{ATOM}}}feed", f"{{{ATOM}}}entry"})
 _ITEMS = frozenset({"item", f"{{{RSS1}}}item", f"{{{ATOM}}}entry"})
+DC = "http://purl.org/dc/elements/1.1/"
+MEDIA = "http://search.yahoo.com/mrss/"
+
 _HTML_BODIES = frozenset({"description", f"{{{RSS1}}}description", f"{{{CONTENT}}}encoded"})
+#: Other fields an item's text may stand in: plain text (Media RSS says ``type="html"`` when it is not).
+_TEXT_BODIES = frozenset({f"{{{DC}}}description", f"{{{MEDIA}}}description"})
 _ATOM_BODIES = frozenset({f"{{{ATOM}}}content", f"{{{ATOM}}}summary"})
 _LINKS = frozenset({"link", f"{{{RSS1}}}link"})
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
@@ -252,6 +258,8 @@ def _bodies(item: _Element, data: bytes) -> Iterator[_Body]:
             continue
         if child.tag in _HTML_BODIES:
             kind = "html"
+        elif child.tag in _TEXT_BODIES:
+            kind = "html" if child.attrib.get("type", "").strip().lower() == "html" else "text"
         elif child.tag in _ATOM_BODIES and "src" not in child.attrib:
             declared = child.attrib.get("type", "text").strip().lower()
             if declared in ("html", "text/html"):
