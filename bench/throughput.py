@@ -26,12 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from paywall import PaywallMiddleware, PaywallSettings  # noqa: E402
+from tests.apps import feeds_site  # noqa: E402
 from tests.apps.gate_app import site  # noqa: E402
 from tests.asgi import http_scope  # noqa: E402
 
 SCENARIOS: list[tuple[str, str, dict[str, Any]]] = [
     ("image (pass-through)", "/image.png", {}),
-    ("JSON API (pass-through)", "/api", {}),
+    ("JSON API with the article's text", "/api", {}),
     ("HTML without article", "/", {}),
     ("HTML without article, cache off", "/", {"cold": True}),
     ("free article (header)", "/free-header", {}),
@@ -44,6 +45,12 @@ SCENARIOS: list[tuple[str, str, dict[str, Any]]] = [
     ("gated leaky article, cache off", "/leaky", {"cold": True}),
     ("gated 1.3 MB article", "/huge", {}),
     ("gated 1.3 MB article, cache off", "/huge", {"cold": True}),
+    ("JSON without article", "/api/health", {"feeds": True}),
+    ("JSON API, WordPress post", "/wp-json/wp/v2/posts/1", {"feeds": True}),
+    ("JSON API, WordPress post, cache off", "/wp-json/wp/v2/posts/1", {"feeds": True, "cold": True}),
+    ("RSS feed, 4 items", "/feed/", {"feeds": True}),
+    ("RSS feed, 4 items, cache off", "/feed/", {"feeds": True, "cold": True}),
+    ("member RSS feed", "/feed/", {"feeds": True, "member": True}),
 ]
 
 
@@ -88,23 +95,23 @@ async def main() -> None:
             "store": f"sqlite:///{tmp}/bench.db",
             "max_body_bytes": 8 * 1024 * 1024,
         }
-        anonymous = PaywallMiddleware(site, settings=PaywallSettings(**base))
-        member = PaywallMiddleware(site, settings=PaywallSettings(**base, member_resolver=lambda request: True))
-        cold = PaywallMiddleware(site, settings=PaywallSettings(**base, gate_cache_bytes=0))
-        quiet = PaywallMiddleware(site, settings=PaywallSettings(**base, insights=False))
-        experiment = PaywallMiddleware(
-            site,
-            settings=PaywallSettings(**base, cta_variants=("a 1", "b 1 | Other words"), cta_inline_form=True),
-        )
-        print(f"{'scenario':34} {'bare ms':>9} {'paywall ms':>11} {'ratio':>7} {'peak KiB':>9} {'bare KiB':>9}")
+        settings = {
+            "anonymous": PaywallSettings(**base),
+            "member": PaywallSettings(**base, member_resolver=lambda request: True),
+            "cold": PaywallSettings(**base, gate_cache_bytes=0),
+            "quiet": PaywallSettings(**base, insights=False),
+            "experiment": PaywallSettings(**base, cta_variants=("a 1", "b 1 | Other words"), cta_inline_form=True),
+        }
+        print(f"{'scenario':38} {'bare ms':>9} {'paywall ms':>11} {'ratio':>7} {'peak KiB':>9} {'bare KiB':>9}")
         for name, path, options in SCENARIOS:
-            apps = {"member": member, "cold": cold, "quiet": quiet, "experiment": experiment}
-            app = next((apps[option] for option in options if options[option]), anonymous)
+            app_site = feeds_site.site if options.get("feeds") else site
+            kind = next((option for option in options if option != "feeds" and options[option]), "anonymous")
+            app = PaywallMiddleware(app_site, settings=settings[kind])
             requests = max(args.requests // 20, 10) if "MB" in name else args.requests
-            bare, bare_peak = await measure(site, path, [], requests)
+            bare, bare_peak = await measure(app_site, path, [], requests)
             wrapped, peak = await measure(app, path, [], requests)
             print(
-                f"{name:34} {bare * 1000:9.3f} {wrapped * 1000:11.3f} {wrapped / bare:7.1f}x "
+                f"{name:38} {bare * 1000:9.3f} {wrapped * 1000:11.3f} {wrapped / bare:7.1f}x "
                 f"{peak / 1024:9.0f} {bare_peak / 1024:9.0f}"
             )
 

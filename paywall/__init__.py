@@ -7,6 +7,7 @@ in front of any HTTP site. Configuration lives in :class:`PaywallSettings`.
 from __future__ import annotations
 
 from .errors import ConfigError, PaywallError, StoreUnavailable
+from .member_feeds import private_feed_url
 from .members import issue_member_token
 from .middleware import PaywallMiddleware
 from .settings import PaywallSettings
@@ -21,4 +22,5 @@ __all__ = [
     "StoreUnavailable",
     "__version__",
     "issue_member_token",
+    "private_feed_url",
 ]

@@ -101,6 +101,29 @@ def render_cta_form(settings: PaywallSettings, fields: TrialFormFields, action: 
     )
 
 
+READ_ON = "Read the whole article"
+"""The link where a feed item or a JSON body is cut."""
+
+
+def render_read_on(settings: PaywallSettings, url: str) -> str:
+    """The call to action where a feed item's or a JSON body's HTML is cut: one line, one link.
+
+    It links to ``url``, the article's own page, where the reader meets the
+    full call to action (a trial, a subscription, metered free articles) that
+    suits them: a feed or an API answer is the same for every non-member.
+    """
+    title = html.escape(fill_text(settings, settings.cta_offer_title))
+    return (
+        f'<p class="paywall-read-on" data-paywall-cta>{title} '
+        f'<a href="{html.escape(url, quote=True)}">{READ_ON}</a></p>'
+    )
+
+
+def read_on_text(settings: PaywallSettings, url: str) -> str:
+    """:func:`render_read_on` as plain text, for bodies that are not HTML."""
+    return f"{fill_text(settings, settings.cta_offer_title)} {READ_ON}: {url}"
+
+
 def fallback_page(settings: PaywallSettings, cta_html: str, *, head_html: str = "") -> bytes:
     """A page of its own, for when a gated page could not be cut safely.
 

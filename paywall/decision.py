@@ -20,6 +20,10 @@ The rules, in order:
   tags injected at the end of its head (``INJECT``), or buffered when it is
   compressed and needs tags (``BUFFER``); a non-member's is buffered to be
   judged and cut (``BUFFER``).
+* A feed (RSS, Atom, JSON Feed; generic XML whose root is a feed's) or a JSON
+  body: buffered and judged by :mod:`paywall.formats` (``FORMAT``), for every
+  reader; what is cut there does not depend on the reader, so the reader is
+  identified only once the body turns out to carry an article.
 
 When the answer depends on whether the reader is a member and that is not yet
 known, the answer is ``IDENTIFY``: identify the reader, then decide again. (For
@@ -41,8 +45,8 @@ from typing import Literal, NamedTuple
 from . import httputil
 
 Directive = Literal["", "free", "members"]
-#: What a response's type says about it: a page, maybe a page (browsers sniff), or neither.
-Kind = Literal["html", "sniff-html", "sniff-xml", "other"]
+#: What a response's type says about it: a page, maybe a page (browsers sniff), a feed, JSON, or neither.
+Kind = Literal["html", "sniff-html", "sniff-xml", "feed", "json", "other"]
 
 
 class Action(Enum):
@@ -54,6 +58,7 @@ class Action(Enum):
     REPLAY = "replay"
     REFUSE = "refuse"
     IDENTIFY = "identify"
+    FORMAT = "format"
 
 
 class Start(NamedTuple):
@@ -101,9 +106,9 @@ class Start(NamedTuple):
             upstream_member=access == b"member",
         )
 
-    def sniffed(self, is_html: bool) -> Start:
-        """This start once the body's first bytes are known."""
-        return self._replace(kind="html" if is_html else "other", byteranges=False)
+    def sniffed(self, is_html: bool, *, feed: bool = False) -> Start:
+        """This start once the body's first bytes are known (a page, a feed, or neither)."""
+        return self._replace(kind="html" if is_html else "feed" if feed else "other", byteranges=False)
 
     @property
     def html_media(self) -> str:
@@ -117,8 +122,11 @@ class Start(NamedTuple):
 
 #: Types browsers do not take at their word: they sniff the body.
 _UNTRUSTED_TYPES = frozenset({"unknown/unknown", "application/unknown"})
-#: Generic XML types, which browsers render as a page when the root is XHTML's <html>.
+#: Generic XML types, which browsers render as a page when the root is XHTML's <html> (and feed readers read
+#: as a feed when it is a feed's).
 _XML_TYPES = frozenset({"text/xml", "application/xml"})
+#: The types of feeds: RSS (and RSS 1.0's RDF), Atom, JSON Feed.
+FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"})
 
 
 @functools.lru_cache(maxsize=256)
@@ -134,6 +142,10 @@ def _classify(values: tuple[bytes, ...]) -> tuple[Kind, tuple[str, str | None] |
         return "sniff-html", media
     if media[0] in _XML_TYPES:
         return "sniff-xml", media
+    if media[0] in FEED_TYPES:
+        return "feed", media
+    if media[0] in ("application/json", "text/json") or media[0].endswith("+json"):
+        return "json", media
     return "other", media
 
 
@@ -168,6 +180,8 @@ def decide(
         if member and not (head_only and protect_member and not partial):
             return Action.MEMBER
         return Action.REPLAY if method in ("GET", "HEAD") else Action.REFUSE
+    if start.kind in ("feed", "json"):
+        return Action.FORMAT
     if start.kind != "html":
         return Action.SNIFF
     if member is None:
@@ -228,4 +242,4 @@ def view_paths(path: str, canonical: str | None = None) -> tuple[str, ...]:
     return tuple(paths)
 
 
-__all__ = ["Action", "Directive", "Kind", "Start", "decide", "names_a_view", "view_paths"]
+__all__ = ["FEED_TYPES", "Action", "Directive", "Kind", "Start", "decide", "names_a_view", "view_paths"]

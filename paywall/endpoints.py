@@ -4,6 +4,7 @@
 * ``POST {prefix}/trial``              start the trial (or send the confirmation e-mail), 303 to ``next``
 * ``GET  {prefix}/trial/confirm``      the signed link from the confirmation e-mail
 * ``GET  {prefix}/status``             JSON: access level, trial end, free articles left
+* ``GET  {prefix}/feed-url?feed=/feed/``  JSON: the reader's private feed address (members and trial readers)
 * ``GET  {prefix}/<name>.<hash>.js|css``  the static files (copy protection, the call to action's look), cached a year
 * ``GET  {prefix}/admin``, ``POST {prefix}/beacon``  the publisher's dashboard and the copy beacon (:mod:`.insights`)
 * anything else                        a 404 page
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import URL, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect, Request
@@ -52,6 +53,7 @@ from .cta import trial_url
 from .errors import StoreUnavailable
 from .httputil import is_https, parse_content_type, without_bodies
 from .insights import Insights
+from .member_feeds import FEED_KEY_PARAMETER, key_for
 from .reader_state import reader_access
 from .settings import PaywallSettings
 from .static import ASSET_CACHE_CONTROL, Assets
@@ -148,6 +150,7 @@ class Endpoints:
             Route(trial, self._trial, methods=["GET", "POST"]),
             Route(f"{trial}/confirm", self._trial_confirm, methods=["GET"]),
             Route(f"{settings.prefix}/status", self._status, methods=["GET"]),
+            Route(f"{settings.prefix}/feed-url", self._feed_url, methods=["GET"]),
             *(Route(path, self._asset, methods=["GET"]) for path in self.assets.paths),
             *self.insights.routes,
         ]
@@ -501,6 +504,21 @@ class Endpoints:
         access = await reader_access(reader, self.settings, self.store, now=now)
         response = JSONResponse(access.as_json(), headers={"vary": "Cookie, Authorization"})
         return _with_cookies(response, reader.set_cookies)
+
+    # -- private feeds --------------------------------------------------
+    async def _feed_url(self, request: Request) -> Response:
+        """The reader's own address of the feed at ``feed`` (a path on this site), with a key that ends with
+        their access (:mod:`paywall.member_feeds`); 403 for a reader who has no such access to give."""
+        now = self.clock()
+        reader: Reader = await identify(request, self.settings, self.store, now=now)
+        key = key_for(request, reader, self.settings, now=now)
+        headers = {"vary": "Cookie, Authorization"}
+        if key is None:
+            body = {"error": "not_a_member", "message": "Private feeds are for members and trial readers."}
+            return _with_cookies(JSONResponse(body, 403, headers), reader.set_cookies)
+        feed = safe_next(request.query_params.get("feed"))
+        url = URL(_base_url(request, self.settings) + feed).include_query_params(**{FEED_KEY_PARAMETER: key})
+        return _with_cookies(JSONResponse({"url": str(url)}, headers=headers), reader.set_cookies)
 
     # -- assets ---------------------------------------------------------
     async def _asset(self, request: Request) -> Response:

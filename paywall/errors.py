@@ -37,3 +37,10 @@ class RewriteError(PaywallError):
 
 class BodyTooLarge(PaywallError):
     """A response body, decoded, is larger than ``max_body_bytes``."""
+
+
+class FormatError(PaywallError):
+    """A feed or a JSON body that cannot be read, or cut, safely (hostile XML, broken JSON, a leak left).
+
+    Non-members are refused the answer; it never goes out whole to them.
+    """

@@ -12,6 +12,8 @@ small type that does one thing:
   sniff, then hands over to whichever type the page turns out to need.
 * :class:`_Gate` buffers a page for a non-member, judges it and sends the
   teaser, the page itself, or the call to action.
+* :class:`_Format` buffers a feed or a JSON body and sends it as made, cut
+  where it carries articles (:mod:`paywall.formats`), or a refusal.
 * :class:`_Replay` drops an answer that cannot be judged (a ``HEAD``, a ``206``
   or ``304`` to someone who must not get the page as made); the request is then
   asked again as a plain ``GET``. :class:`_Discard` drops what follows an answer
@@ -48,9 +50,11 @@ from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
 from .engine import Page, canonical_path, is_amp
 from .engine.head import AMP_SCAN_BYTES
-from .errors import BodyTooLarge, RewriteError
+from .errors import BodyTooLarge, FormatError, RewriteError
+from .formats import FormatKind, Formats, refusal, sniffs_as_feed
 from .headscan import HeadScan, encode_tags, inject, insertion_point
 from .insights import Insights, Wall
+from .member_feeds import feed_reader
 from .protect import Protection, csp_nonce
 from .reader_state import STATE_KEY, ReaderState
 from .settings import PaywallSettings, selector_rules, selectors_for
@@ -131,6 +135,7 @@ class PaywallMiddleware:
         self.assets = Assets(settings.prefix)
         self.protection = Protection(settings, self.assets)
         self.cache = GateCache(settings.gate_cache_bytes)
+        self.formats = Formats(settings)
         self.selector_rules = selector_rules(settings.article_selector)
         self.insights = Insights(settings, self.store)
         self.crawlers = CrawlerVerifier(settings)
@@ -320,6 +325,8 @@ class _Exchange:
             self.body = _Sniff(self)
         elif action is Action.REPLAY:
             self.body = _Replay()
+        elif action is Action.FORMAT:
+            self.body = _Format(self)
         else:  # REFUSE
             self.body = _Discard()
             await self.fail_closed("a partial answer to a page cannot be judged")
@@ -605,7 +612,8 @@ class _Sniff(_Body):
         if more and len(self.held) < TYPE_SNIFF_BYTES:
             return
         x = self.x
-        x.start = x.start.sniffed(sniffs_as_html(self.held, xml=x.start.kind == "sniff-xml"))
+        is_html = sniffs_as_html(self.held, xml=x.start.kind == "sniff-xml")
+        x.start = x.start.sniffed(is_html, feed=not is_html and sniffs_as_feed(self.held))
         await x.act()
         await x.body.on_body({"type": "http.response.body", "body": self.held, "more_body": more})
 
@@ -893,6 +901,192 @@ class _Gate(_Body):
             await self.x.fail_closed("the app ended the response early")
 
 
+class _Format(_Body):
+    """Buffers a feed or a JSON body (up to ``max_body_bytes``) and sends what this reader may read of it.
+
+    What is cut does not depend on the reader, so the body is judged first
+    (:mod:`paywall.formats`): one that carries no article body goes out as the
+    app made it, headers and all, and nobody is identified. Otherwise a member
+    (for a feed, also a reader with a member's private feed key) gets it as
+    made, privately; anyone else the cut version, or a refusal when it cannot
+    be read or cut safely. A body larger than ``max_body_bytes`` goes to a
+    member as made; to anyone else it is refused when it may carry articles
+    (a feed, a compressed body, a body key in what arrived, an article path),
+    else it streams on (:class:`_Guarded`).
+    """
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.x = exchange
+        self.kind: FormatKind = "feed" if exchange.start.kind == "feed" else "json"
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.started = False
+
+    async def on_body(self, message: Message) -> None:
+        x = self.x
+        if not self.started and x.reader is not None and x.reader.is_member:
+            # A member already (the app asked, or the site vouched): streamed as made.
+            x.body = _Pass(x)
+            await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
+            await x.body.on_body(message)
+            return
+        self.started = True
+        chunk: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        self.size += len(chunk)
+        if self.size > x.settings.max_body_bytes:
+            held = b"".join([*self.chunks, chunk])
+            self.chunks = []
+            await self.too_large(held, more)
+            return
+        self.chunks.append(chunk)
+        if more:
+            return
+        x.body = _Discard()
+        body = b"".join(self.chunks)
+        self.chunks = []
+        try:
+            await self.judge(body)
+        except Exception as exc:  # fail closed on anything, including our own bugs
+            if x.answered:
+                raise
+            logger.exception("paywall: judging the %s body of %s failed", self.kind, x.scope["path"])
+            await self.refuse(f"judging failed ({exc.__class__.__name__})", log=False)
+
+    async def judge(self, body: bytes) -> None:
+        x = self.x
+        try:
+            decoded = httputil.decompress_body(
+                body, httputil.joined_header(x.headers, b"content-encoding"), x.settings.max_body_bytes
+            )
+        except Exception as exc:
+            await self.whole_or_refuse(body, f"cannot decode the body ({exc!r})")
+            return
+        formats, path = x.mw.formats, x.scope["path"]
+        cut: bytes | None = None
+        if formats.worth_a_look(self.kind, path, decoded):
+            origin = self.origin()
+            try:
+                gated = await _offload(
+                    len(decoded),
+                    lambda: formats.gate(self.kind, decoded, charset=x.start.charset, path=path, origin=origin),
+                )
+            except FormatError as exc:
+                await self.whole_or_refuse(body, f"the {self.kind} body cannot be cut safely ({exc})")
+                return
+            cut = gated.body
+        if cut is None:
+            if x.start.directive == "members":
+                await self.whole_or_refuse(body, "members-only answer without an article to cut", log=False)
+            else:
+                await x.send_original(body, personal=False)
+            return
+        if (await self.reader()).is_member:
+            await x.send_original(body, personal=True)
+            return
+        await self.send_cut(cut)
+
+    async def reader(self) -> Reader:
+        """Who reads: identified as for pages; for a feed, a member's private key counts too."""
+        x = self.x
+        reader = await x.get_reader()
+        if reader.is_member or self.kind != "feed":
+            return reader
+        keyed = await feed_reader(x.settings, x.mw.store, x.scope.get("query_string", b""))
+        return keyed or reader
+
+    def origin(self) -> str:
+        """The site's origin for absolute links: ``public_url``, else the one the reader asked."""
+        if self.x.settings.public_url:
+            return self.x.settings.public_url.rstrip("/")
+        url = Request(self.x.scope).url
+        return f"{url.scheme}://{url.netloc}"
+
+    async def send_cut(self, body: bytes) -> None:
+        x = self.x
+        media = x.start.media[0] if x.start.media is not None else "application/json"
+        etag = f'"{ETAG_PREFIX}{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+        headers = _personal(httputil.without_headers(x.headers, b"content-type"), GATED_CACHE_CONTROL, rewritten=True)
+        headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
+        headers.append((b"etag", etag.encode()))
+        if _etag_matches(etag, x.client_etags):
+            await x.respond(304, _not_modified_headers(headers), b"")
+            return
+        await x.respond(x.start.status, headers, body)
+
+    async def whole_or_refuse(self, body: bytes, reason: str, *, log: bool = True) -> None:
+        """The body as made for a member; a refusal for anyone else."""
+        if (await self.reader()).is_member:
+            await self.x.send_original(body, personal=True)
+        else:
+            await self.refuse(reason, log=log)
+
+    async def refuse(self, reason: str, *, log: bool = True) -> None:
+        """A 403 with the call to action (a page for feeds, JSON for JSON); never the body, never a bare 500."""
+        x = self.x
+        if log:
+            logger.warning("paywall: %s on %s; refused", reason, x.scope["path"])
+        if x.answered:
+            return
+        reader = await x.get_reader()
+        cta_html = render_cta(x.settings, "ended" if reader.trial_ended else "offer", _path_with_query(x.scope))
+        page = fallback_page(x.settings, cta_html, head_html=x.mw.assets.cta_stylesheet())
+        body, content_type = refusal(x.settings, self.kind, page)
+        await x.respond(403, _personal([(b"content-type", content_type)], MEMBER_CACHE_CONTROL), body)
+
+    async def too_large(self, held: bytes, more: bool) -> None:
+        x = self.x
+        if (await self.reader()).is_member:
+            x.body = _Pass(x)
+            await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
+            await x.send({"type": "http.response.body", "body": held, "more_body": more})
+            return
+        if (
+            self.kind == "feed"
+            or x.start.encoded
+            or x.start.directive == "members"
+            or x.mw.formats.worth_a_look(self.kind, x.scope["path"], held)
+        ):
+            x.body = _Discard()
+            await self.refuse(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
+            return
+        guarded = _Guarded(x)
+        x.body = guarded
+        await guarded.begin(held, more)
+
+    async def end(self) -> None:
+        if not self.x.answered:  # the app returned without finishing its body: never send what we have
+            await self.refuse("the app ended the response early")
+
+
+class _Guarded(_Body):
+    """A JSON body too large to judge whole, with no body key in its first ``max_body_bytes``: it streams
+    (without a ``Content-Length``), and ends where a body key shows up, so no article follows."""
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.x = exchange
+        self.tail = b""
+
+    async def begin(self, held: bytes, more: bool) -> None:
+        x = self.x
+        x.answered = True
+        headers = httputil.without_headers(x.headers, b"content-length")
+        await x.send({**x.start_message, "headers": x.with_reader_cookies(headers)})
+        self.tail = held[-256:]
+        await x.send({"type": "http.response.body", "body": held, "more_body": more})
+
+    async def on_body(self, message: Message) -> None:
+        x = self.x
+        chunk: bytes = message.get("body", b"")
+        if x.mw.formats.has_body_key(self.tail + chunk):
+            logger.warning("paywall: a large JSON body showed a body key on %s; cut short", x.scope["path"])
+            x.body = _Discard()
+            await x.send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        self.tail = (self.tail + chunk)[-256:]
+        await x.send(message)
+
+
 # ---------------------------------------------------------------------------
 # helpers
 
@@ -967,15 +1161,16 @@ def _app_scope(scope: Scope) -> tuple[Scope, list[str]]:
 
 
 _ASSET_SUFFIXES = (
-    ".css", ".js", ".mjs", ".map", ".json", ".xml", ".txt", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",
+    ".css", ".js", ".mjs", ".map", ".txt", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",
     ".svg", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".mp4", ".webm", ".mp3", ".pdf", ".zip",
 )  # fmt: skip
 
 
 def _may_be_html(path: str, headers: httputil.RawHeaders) -> bool:
-    """Whether the request looks like one for a page (only to choose codings: a wrong guess fails closed)."""
+    """Whether the request looks like one for a page, a feed or JSON (only to choose codings: a wrong guess fails
+    closed)."""
     accept = (httputil.get_header(headers, b"accept") or b"").lower()
-    if b"text/html" in accept or b"application/xhtml+xml" in accept:
+    if any(kind in accept for kind in (b"html", b"xml", b"json", b"rss", b"atom")):
         return True
     if path.lower().endswith(_ASSET_SUFFIXES):
         return False

@@ -184,6 +184,9 @@ class PaywallSettings:
     crawler_cache_ttl: int = 3600
     gated_class: str = "paywall-gated"
     noarchive: bool = True
+    # --- feeds and JSON APIs ---------------------------------------------
+    json_body_fields: tuple[str, ...] = ()
+    json_paths: tuple[str, ...] = ()
 
     # --- reverse proxy ----------------------------------------------------
     upstream: str | None = None
@@ -447,6 +450,7 @@ def _validate(s: PaywallSettings) -> None:
         raise ConfigError("trace_copies", "works with copy_protection = 'attribute' only")
 
     _check_jwt(s)
+    _check_formats(s)
     if s.jwt_key is not None or s.jwt_jwks_file is not None:
         from .members import jwt_verifier  # loads the key now: a bad one stops start-up
 
@@ -606,6 +610,18 @@ def _check_template(name: str, text: str, allowed: frozenset[str]) -> None:
 
 def _uses(template: str, placeholder: str) -> bool:
     return f"${placeholder}" in template or f"${{{placeholder}}}" in template
+
+
+_JSON_FIELD = re.compile(r"[^\s\"\\]{1,128}")
+
+
+def _check_formats(s: PaywallSettings) -> None:
+    for name in s.json_body_fields:
+        if not _JSON_FIELD.fullmatch(name):
+            raise ConfigError("json_body_fields", f"a JSON key without spaces, quotes or backslashes, got {name!r}")
+    for pattern in s.json_paths:
+        if not pattern.startswith(("/", "*")):
+            raise ConfigError("json_paths", f"a path pattern starts with '/' (or '*'), got {pattern!r}")
 
 
 _JWT_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})

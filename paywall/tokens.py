@@ -35,8 +35,9 @@ MEMBER: Final = "paywall.member"
 CSRF: Final = "paywall.csrf"
 CONFIRM: Final = "paywall.confirm"
 VARIANT: Final = "paywall.variant"
+FEED: Final = "paywall.feed"
 
-PURPOSES: Final = frozenset({TRIAL, DEVICE, MEMBER, CSRF, CONFIRM, VARIANT})
+PURPOSES: Final = frozenset({TRIAL, DEVICE, MEMBER, CSRF, CONFIRM, VARIANT, FEED})
 
 #: Longest token we even try to verify; cookies are capped near 4 KiB anyway.
 MAX_TOKEN_LENGTH: Final = 4096

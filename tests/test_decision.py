@@ -33,7 +33,12 @@ def start(status: int = 200, content_type: bytes | None = b"text/html; charset=u
         (b"unknown/unknown", "sniff-html"),
         (b"text plain", "sniff-html"),
         (b"text/xml", "sniff-xml"),
-        (b"application/json", "other"),
+        (b"application/json", "json"),
+        (b"application/ld+json; charset=utf-8", "json"),
+        (b"application/rss+xml", "feed"),
+        (b"application/atom+xml", "feed"),
+        (b"application/feed+json", "feed"),
+        (b"text/plain", "other"),
         (b"image/webp", "other"),
         (b"multipart/byteranges; boundary=x", "other"),
     ],
@@ -103,6 +108,15 @@ def test_head_is_replayed_unless_the_member_gets_the_page_as_made() -> None:
     assert act(start(), method="HEAD", member=True, protect=False) is Action.MEMBER
     assert act(start(), method="HEAD", member=False, replaying=True) is Action.BUFFER
     assert act(start(content_type=b"image/png"), method="HEAD", member=None) is Action.PASS
+
+
+def test_feeds_and_json_are_judged_by_their_body_for_every_reader() -> None:
+    for content_type in (b"application/rss+xml", b"application/json"):
+        for member in (None, False, True):
+            assert act(start(content_type=content_type), member=member) is Action.FORMAT
+        assert act(start(content_type=content_type, x_paywall=b"free"), member=None) is Action.PASS
+        assert act(start(content_type=content_type), method="HEAD", member=False) is Action.REPLAY
+    assert act(start(content_type=b"text/xml").sniffed(False, feed=True), member=None) is Action.FORMAT
 
 
 def test_untyped_bodies_are_sniffed_first() -> None:

@@ -151,9 +151,17 @@ def test_excluded_paths_pass_whole(make_settings: SettingsFactory) -> None:
     assert client.get("/static/article").text == gate_app.article_html()
 
 
+def test_json_that_carries_the_article_is_cut(client: TestClient) -> None:
+    """``{"body": <the article's text>}`` is the article again: non-members get its teaser (see test_json_bodies)."""
+    response = client.get("/api")
+    assert response.status_code == 200
+    assert response.json()["body"].startswith(TEASER[0])
+    assert_no_leak(response.content, SECRET_WORDS)
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/api", 200), ("/image.png", 200), ("/missing", 404), ("/", 200), ("/plain", 200)],
+    [("/image.png", 200), ("/missing", 404), ("/", 200), ("/plain", 200)],
 )
 def test_other_responses_pass_through_byte_for_byte(client: TestClient, path: str, status: int) -> None:
     direct = TestClient(site).get(path)

@@ -22,11 +22,13 @@
  * (no field, "metered") leaves the paywall's own rule: metered when free_articles is set,
  * else the teaser. The filter "paywall_post_access" (string $choice, int $post_id) can decide instead.
  *
- * Copies outside the page. The paywall cuts the post's own page; the same text also leaves
- * WordPress in feeds, in the REST API (/wp-json/wp/v2/posts) and on archive pages that show
- * whole posts. For readers who are not members, and posts not marked free, those copies are
- * replaced by the excerpt (the post's own, or its first paragraph, 55 words at most) and a
- * link to the post.
+ * Copies outside the page. The paywall cuts the post's own page, feeds and REST answers; the
+ * same text also leaves WordPress on archive pages that show whole posts. For readers who are
+ * not members, and posts not marked free, WordPress replaces those copies itself by the excerpt
+ * (the post's own, or its first paragraph, 55 words at most) and a link to the post. REST
+ * answers carry "X-Paywall-Access: member" for members and for users who edit posts, whose
+ * block editor must load whole posts; a post's "paywall" field shows in the REST API as
+ * meta.paywall, which the paywall reads as it reads X-Paywall.
  */
 
 if ( ! defined( 'ABSPATH' ) ) {
@@ -109,6 +111,18 @@ function paywall_register_rest_filters() {
 	}
 }
 add_action( 'rest_api_init', 'paywall_register_rest_filters' );
+
+/**
+ * The REST API renders no template, so its answers get the member header here: for members, and
+ * for users who edit posts, whose block editor loads and saves whole posts through the REST API
+ * (the paywall cuts JSON bodies too, and a cut post saved back would lose its text).
+ */
+function paywall_send_rest_access_headers() {
+	if ( ! headers_sent() && ( paywall_is_member() || current_user_can( 'edit_posts' ) ) ) {
+		header( 'X-Paywall-Access: member' );
+	}
+}
+add_action( 'rest_api_init', 'paywall_send_rest_access_headers' );
 
 /** The headers for this response, as name => value. */
 function paywall_access_headers() {

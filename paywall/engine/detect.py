@@ -232,7 +232,7 @@ def find(outline: Outline, *, view: bool = False) -> list[Region]:
         if any(candidate.within(m) or m.within(candidate) for r in regions for m in r.members):
             continue
         extra = Region([candidate], how="another article")
-        if _prose_chars(extra, outline) >= EXTRA_ARTICLE_CHARS and candidate.link_density < 0.3:
+        if prose_chars(extra, outline) >= EXTRA_ARTICLE_CHARS and candidate.link_density < 0.3:
             regions.append(extra)
     return regions
 
@@ -334,7 +334,8 @@ def _text(element: Element) -> str:
     return "".join(text for text, _ in element.pieces).strip()
 
 
-def _prose_chars(region: Region, outline: Outline) -> int:
+def prose_chars(region: Region, outline: Outline) -> int:
+    """Characters of the region's prose outside links, in blocks long enough to score."""
     prose = (block.own_chars - block.own_link_chars for block in region.blocks(outline))
     return sum(chars for chars in prose if chars >= MIN_BLOCK_CHARS)
 
@@ -358,7 +359,7 @@ def has_article_signs(outline: Outline, region: Region) -> bool:
     return any(_LD_ARTICLE.search(script.text()) for script in tree.css('script[type="application/ld+json"]'))
 
 
-def _prose_words(region: Region, outline: Outline) -> int:
+def prose_words(region: Region, outline: Outline) -> int:
     """Words of the region's text outside links (formulas and inline markup split text into small blocks)."""
     return sum(b.own_words for b in region.blocks(outline) if b.own_link_chars * 2 < b.own_chars)
 
@@ -372,8 +373,8 @@ def _is_article(region: Region, outline: Outline, *, view: bool = False) -> bool
         return False
     if view or has_article_signs(outline, region):
         # A page that says it is an article is gated even when short (or cut off in transit).
-        return _prose_chars(region, outline) >= MIN_MARKED_CHARS
-    return _prose_words(region, outline) >= UNMARKED_MIN_WORDS
+        return prose_chars(region, outline) >= MIN_MARKED_CHARS
+    return prose_words(region, outline) >= UNMARKED_MIN_WORDS
 
 
 def _in_a_river(region: Region, outline: Outline) -> bool:

@@ -60,6 +60,8 @@ class GateReport:
     """The withheld text, piece by piece (for ``paywall inspect``'s cross-check)."""
     cut: str = ""
     swept: SweepReport = field(default_factory=SweepReport)
+    fingerprint: Fingerprint | None = None
+    """The runs of withheld words, once gated: what must not be found anywhere else."""
     timings: dict[str, float] = field(default_factory=dict)
     """Milliseconds per stage: decode, parse, detect, cut, sweep, serialise."""
 
@@ -284,7 +286,79 @@ class Page:
         report.teaser_text = " ".join(teaser)
         report.withheld_words = len(words(" ".join(withheld)))
         report.withheld = withheld
+        report.fingerprint = fingerprint
         return inject(out, encode_tags(head_html))
+
+
+FRAGMENT_TAG = "paywall-fragment"
+"""The element a fragment is parsed in: no end tag but its own closes it, so the fragment's markup stays inside."""
+
+
+@dataclass
+class FragmentCut:
+    """An article's body cut at its teaser outside any page (a feed item's content, a JSON API's body field)."""
+
+    html: str
+    """The teaser as HTML without a call to action ("" when nothing is shown); the fragment itself when ``whole``."""
+    whole: bool
+    """Too short to be an article: kept as it was, nothing withheld."""
+    fingerprint: Fingerprint
+    """The runs of withheld words: a copy of any of them elsewhere (another field, another element) must go too."""
+    withheld_words: int = 0
+    teaser_text: str = ""
+    """The visible text of the teaser (what readers are shown on purpose)."""
+    how: str = ""
+
+
+def cut_fragment(fragment: str, *, teaser_paragraphs: int) -> FragmentCut:
+    """Cut ``fragment``, the HTML of an article's body and nothing else, at its teaser.
+
+    The fragment is read as a page whose article is the fragment itself, so the
+    teaser ends where it would on the article's page (:mod:`paywall.engine.cut`),
+    and copies of the withheld text inside the fragment (attributes, scripts,
+    hidden elements) are swept as on a page.
+
+    A fragment is short, and kept whole, when its prose is no longer than the
+    shortest teaser (:data:`~paywall.engine.cut.MIN_TEASER_WORDS` words outside
+    links) or than a short page that says it is an article
+    (:data:`~paywall.engine.detect.MIN_MARKED_CHARS` characters): it is a
+    summary, an excerpt with a link, a note, and shows no more than a teaser
+    would. One whose prose is that short but that hides as much text again
+    (hidden elements, scripts) is withheld entirely. Any failure is
+    :class:`RewriteError`.
+    """
+    document = (
+        f"<!DOCTYPE html><html><head></head><body><{FRAGMENT_TAG}>" + fragment + f"</{FRAGMENT_TAG}></body></html>"
+    )
+    try:
+        tree = LexborHTMLParser(document, scripting=True)
+        _refuse_swallowed_tail(tree, document)
+        page = Page(tree, selector=FRAGMENT_TAG)
+        root = tree.css_first(FRAGMENT_TAG)
+        if root is None or not page._regions:
+            raise RewriteError("the fragment could not be read")
+        if _reaches_outside(tree, root):
+            raise RewriteError("the fragment's markup reaches outside it (a stray end tag of its wrapper, a comment)")
+        region = page._regions[0]
+        if (
+            detect.prose_chars(region, page._outline) < detect.MIN_MARKED_CHARS
+            or detect.prose_words(region, page._outline) <= cutting.MIN_TEASER_WORDS
+        ):
+            text = root.text(deep=True)
+            shown = "".join(piece for block in region.blocks(page._outline) for piece, _ in block.pieces)
+            if len("".join(text.split())) - len("".join(shown.split())) < detect.MIN_MARKED_CHARS:
+                return FragmentCut(fragment, True, Fingerprint.build([], []), how="short")
+            return FragmentCut("", False, Fingerprint.build([text], []), len(words(text)), how="hidden")
+        page.gate(teaser_paragraphs=teaser_paragraphs, cta_html="")
+    except RewriteError:
+        raise
+    except (Exception, RecursionError) as exc:
+        raise RewriteError(f"cannot cut the fragment: {type(exc).__name__}: {exc}") from exc
+    root = tree.css_first(FRAGMENT_TAG)
+    fingerprint = page.report.fingerprint or Fingerprint.build([], [])
+    html = root.inner_html if root is not None else ""
+    report = page.report
+    return FragmentCut(html or "", False, fingerprint, report.withheld_words, report.teaser_text, report.cut)
 
 
 SWALLOWED_WORDS = 30
@@ -322,6 +396,33 @@ def _refuse_swallowed_tail(tree: LexborHTMLParser, text: str) -> None:
         end = swallowed.rstrip()[-40:]
         if len(swallowed.split()) >= SWALLOWED_WORDS and end and end_of_page.endswith(end):
             raise RewriteError("the page ends inside an unterminated comment or raw-text element holding prose")
+
+
+def _reaches_outside(tree: LexborHTMLParser, root: LexborNode) -> bool:
+    """Whether anything of a fragment ended up outside the element it was parsed in.
+
+    Only its wrapper's own end tag closes the wrapper; what follows it, and a
+    comment after ``</html>``, would be outside what is judged and cut.
+    """
+    body, head = tree.body, tree.head
+    if head is not None and head.child is not None:
+        return True
+    if body is None:
+        return True
+    for child in body.iter(include_text=True):
+        if child.mem_id != root.mem_id and (child.tag != "-text" or (child.text_content or "").strip()):
+            return True
+    html = tree.root
+    document = html.parent if html is not None else None
+    for level in (document, html):
+        if level is None:
+            continue
+        for child in level.iter(include_text=True):
+            if child.tag not in ("html", "head", "body", "!doctype", "-doctype") and (
+                child.tag != "-text" or (child.text_content or "").strip()
+            ):
+                return True
+    return False
 
 
 def _hidden_chars(tree: LexborHTMLParser) -> int:

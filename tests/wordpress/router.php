@@ -5,7 +5,8 @@
  * plugin loaded as WordPress loads a must-use plugin.
  *
  * The cookie "stub_user" names the logged-in user (the test stands in for WordPress's
- * signed login cookie); STUB_MEMBER_CAPABILITY in the environment stands for wp-config.php.
+ * signed login cookie); STUB_MEMBER_CAPABILITY in the environment stands for wp-config.php, and
+ * STUB_WITHOUT_PLUGIN leaves the plugin out.
  */
 
 require __DIR__ . '/stub.php';
@@ -28,7 +29,9 @@ if ( getenv( 'STUB_MEMBER_CAPABILITY' ) ) {
 	define( 'PAYWALL_MEMBER_CAPABILITY', getenv( 'STUB_MEMBER_CAPABILITY' ) );
 }
 
-require dirname( __DIR__, 2 ) . '/integrations/wordpress/paywall-access.php';
+if ( ! getenv( 'STUB_WITHOUT_PLUGIN' ) ) { // a WordPress without the plugin: the paywall alone gates every copy
+	require dirname( __DIR__, 2 ) . '/integrations/wordpress/paywall-access.php';
+}
 do_action( 'init' );
 
 function body_of( $post ) {
@@ -52,6 +55,7 @@ if ( preg_match( '@^/wp-json/wp/v2/posts/(\d+)$@', $path, $m ) && isset( $GLOBAL
 		array(
 			'id'      => $id,
 			'content' => array( 'rendered' => the_content_of( $id ), 'protected' => false ),
+			'meta'    => array( 'paywall' => (string) get_post_meta( $id, 'paywall', true ) ),
 		)
 	);
 	$response = apply_filters( 'rest_prepare_post', $response, $post, null );

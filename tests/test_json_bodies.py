@@ -1,0 +1,360 @@
+"""JSON APIs are gated like pages: article bodies in JSON cut at their teaser, the JSON valid and in its shape.
+
+The same site as ``test_feeds`` (``tests/apps/feeds_site.py``), behind the
+middleware in a real uvicorn and behind a real ``paywall proxy``: WordPress
+REST, Portable Text, Next.js data routes, a Nuxt payload, compressed answers,
+a second copy of the text in a field no shape names, and answers that carry
+no article at all (which must come through byte for byte).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_profile
+from hypothesis import strategies as st
+from lxml import etree
+
+from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
+from paywall.formats import Formats
+from paywall.formats.json_body import dumps_like
+from tests.apps import feeds_site
+from tests.apps.feeds_site import BRIDGE, HARBOUR, ORIGIN
+from tests.asgi import call
+from tests.conftest import SECRET, assert_no_leak
+from tests.test_feeds import (
+    READ_ON,
+    assert_whole,
+    assert_withheld_absent,
+    bare_site,
+    gated_site,
+    get,
+    proxied_site,
+    site_env,
+)
+from tests.test_leak_routes import raw_app
+from tests.test_proxy import spawn_proxy
+from tests.test_wordpress import POSTS, secret_words, wordpress
+
+SettingsFactory = Callable[..., PaywallSettings]
+
+
+@pytest.fixture(scope="module")
+def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("json")
+
+
+@pytest.fixture(scope="module")
+def settings(tmp: Path) -> PaywallSettings:
+    return PaywallSettings.from_env(site_env(tmp))
+
+
+@pytest.fixture(scope="module")
+def bare() -> Iterator[str]:
+    with bare_site() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["middleware", "proxy"])
+def gated(request: pytest.FixtureRequest, tmp: Path, bare: str) -> Iterator[str]:
+    """Each attack runs against the middleware in uvicorn and against ``paywall proxy``."""
+    with gated_site(tmp) if request.param == "middleware" else proxied_site(bare, tmp) as url:
+        yield url
+
+
+def shape(value: Any) -> Any:
+    """The keys and types of a JSON value, without its strings' contents."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(item) for item in value]
+    return type(value).__name__
+
+
+# --------------------------------------------------------------------------- WordPress REST
+
+
+def test_a_wordpress_post_is_cut_and_keeps_its_shape(gated: str, bare: str) -> None:
+    response = get(gated, "/wp-json/wp/v2/posts/1")
+    original = get(bare, "/wp-json/wp/v2/posts/1")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.headers["cache-control"] == "private, no-cache" and response.headers["etag"].startswith('"pw-')
+    assert_withheld_absent(response.content, HARBOUR)
+    post = response.json()
+    assert shape(post) == shape(original.json())
+    rendered = post["content"]["rendered"]
+    assert all(f"<p>{p}</p>" in rendered for p in HARBOUR.teaser)
+    assert rendered.count(READ_ON) == 1 and f'href="{HARBOUR.link}"' in rendered
+    # Everything else is as the site sent it: the excerpt and Yoast's short descriptions stay.
+    for key in ("excerpt", "yoast_head", "yoast_head_json", "title", "link", "_links"):
+        assert post[key] == original.json()[key], key
+    # Written as PHP writes JSON: compact, with escaped slashes.
+    assert response.content.startswith(b'{"id":1,"date":"2026-11-30T08:00:00","guid":{"rendered":"https:\\/\\/news')
+
+
+def test_a_page_of_posts_and_the_edit_context_are_cut(gated: str, bare: str) -> None:
+    for path in ("/wp-json/wp/v2/posts?per_page=10", "/wp-json/wp/v2/posts?context=edit"):
+        response = get(gated, path)
+        assert response.status_code == 200, path
+        assert_withheld_absent(response.content, HARBOUR, BRIDGE)
+        harbour, bridge, free = response.json()
+        assert free == get(bare, path).json()[2], "a post marked free in WordPress (meta.paywall) stays whole"
+        assert (
+            BRIDGE.teaser[2] in bridge["content"]["rendered"]
+            and f'href="{BRIDGE.link}"' in bridge["content"]["rendered"]
+        )
+        assert HARBOUR.teaser[1] in harbour["content"]["rendered"]
+    raw = get(gated, "/wp-json/wp/v2/posts/2?context=edit").json()["content"]["raw"]
+    assert raw.startswith(f"<p>{BRIDGE.teaser[0]}</p>") and READ_ON in raw
+
+
+def test_comments_are_no_articles(gated: str, bare: str) -> None:
+    response = get(gated, "/wp-json/wp/v2/comments")
+    assert response.content == get(bare, "/wp-json/wp/v2/comments").content
+
+
+# --------------------------------------------------------------------------- headless shapes
+
+
+def test_portable_text_is_truncated_to_the_teasers_spans(gated: str, bare: str) -> None:
+    response = get(gated, "/api/portable")
+    assert_withheld_absent(response.content, HARBOUR)
+    body = response.json()["body"]
+    original = get(bare, "/api/portable").json()["body"]
+    # The heading and the teaser's three blocks, as they were; then one block of the same shape with the call to action.
+    assert body[:4] == original[:4]
+    assert len(body) == 5 and set(body[4]) == set(original[4]) and body[4]["style"] == "normal"
+    assert [set(span) for span in body[4]["children"]] == [set(span) for span in original[4]["children"]]
+    assert body[4]["_key"] == "paywall-read-on" and body[4]["markDefs"] == [], "no key or mark points elsewhere"
+    # The document names no page of its own: the call to action links to the trial page.
+    assert body[4]["children"][0]["text"].endswith(f"{READ_ON}: {ORIGIN}/_paywall/trial?next=/")
+    assert response.json()["title"] == HARBOUR.title
+
+
+def test_next_js_data_routes_are_cut(gated: str) -> None:
+    article = get(gated, "/_next/data/build-7/bridge-repairs.json")
+    assert article.status_code == 200
+    assert_withheld_absent(article.content, BRIDGE)
+    page = article.json()
+    assert page["__N_SSG"] is True and set(page["pageProps"]["article"]) == {"title", "body"}
+    assert BRIDGE.teaser[0] in page["pageProps"]["article"]["body"]
+    assert f'href="{ORIGIN}/bridge-repairs"' in page["pageProps"]["article"]["body"], "the link goes to the page"
+    assert article.content.startswith(b'{"pageProps":{"article":{"title":'), "compact, as the site wrote it"
+
+    spans = get(gated, "/_next/data/build-7/harbour-deal.json")
+    assert_withheld_absent(spans.content, HARBOUR)
+    content = spans.json()["pageProps"]["story"]["content"]
+    assert ["".join(child["text"] for child in block["children"]) for block in content[:3]] == list(HARBOUR.teaser)
+    assert content[-1]["children"][0]["text"].endswith(f"{READ_ON}: {ORIGIN}/harbour-deal")
+    assert content[-1]["children"][1] == {"text": "", "bold": True}
+
+
+def test_a_nuxt_payload_is_cut_in_place(gated: str, bare: str) -> None:
+    response = get(gated, "/bridge-repairs/_payload.json")
+    assert_withheld_absent(response.content, BRIDGE)
+    payload, original = response.json(), get(bare, "/bridge-repairs/_payload.json").json()
+    assert payload[:5] == original[:5] and payload[6:] == original[6:]
+    assert BRIDGE.teaser[0] in payload[5] and f'href="{ORIGIN}/bridge-repairs"' in payload[5]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_compressed_json_is_decoded_and_cut(gated: str, coding: str) -> None:
+    response = httpx.get(f"{gated}/api/compressed/{coding}", headers={"accept-encoding": coding}, timeout=20)
+    assert response.status_code == 200 and "content-encoding" not in response.headers
+    assert_withheld_absent(response.content, BRIDGE)
+    assert BRIDGE.teaser[1] in response.json()["story"]["body_html"]
+
+
+def test_the_full_text_in_a_second_field_is_found_and_blanked(gated: str) -> None:
+    response = get(gated, "/api/second-copy")
+    assert response.status_code == 200
+    assert_withheld_absent(response.content, HARBOUR)
+    value = response.json()
+    assert value["meta"] == {"search_index": ""} and HARBOUR.teaser[0] in value["content"]
+
+
+# --------------------------------------------------------------------------- what stays as it was
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/ids"])
+def test_json_without_an_article_passes_byte_for_byte(gated: str, bare: str, path: str) -> None:
+    response, original = get(gated, path), get(bare, path)
+    assert response.content == original.content
+    for header in ("content-length", "cache-control", "etag", "content-type"):
+        assert response.headers.get(header) == original.headers.get(header), header
+    assert "vary" not in response.headers
+
+
+def test_members_get_the_json_as_the_site_made_it(gated: str, bare: str, settings: PaywallSettings) -> None:
+    token = issue_member_token(settings, "member-1", 30)
+    for path in ("/wp-json/wp/v2/posts/1", "/api/portable", "/api/second-copy"):
+        response = get(gated, path, cookies={"paywall_member": token})
+        assert response.content == get(bare, path).content, path
+        assert response.headers["cache-control"] == "private, no-store"
+
+
+def test_an_answer_marked_free_passes_whole(gated: str) -> None:
+    assert_whole(get(gated, "/api/free-story").content, HARBOUR)
+
+
+# --------------------------------------------------------------------------- failing closed
+
+
+@pytest.mark.parametrize("path", ["/wp-json/wp/v2/broken", "/api/broken", "/api/duplicate", "/api/members-note"])
+def test_json_that_cannot_be_cut_safely_is_refused(gated: str, path: str) -> None:
+    response = get(gated, path)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "private, no-store"
+    assert response.json()["error"] == "members_only"
+    assert_withheld_absent(response.content, HARBOUR)
+
+
+def test_named_fields_and_paths_are_settings(make_settings: SettingsFactory) -> None:
+    from starlette.testclient import TestClient
+
+    default = TestClient(PaywallMiddleware(feeds_site.site, settings=make_settings()))
+    assert_whole(default.get("/api/custom").content, BRIDGE)  # a key no shape names: the site must name it
+    configured = TestClient(
+        PaywallMiddleware(
+            feeds_site.site, settings=make_settings(json_body_fields=("copy_text",), json_paths=("/api/*",))
+        )
+    )
+    response = configured.get("/api/custom")
+    assert_withheld_absent(response.content, BRIDGE)
+    assert response.json()["story"]["copy_text"].startswith(BRIDGE.teaser[0])
+    assert configured.get("/api/ids").content == feeds_site.IDS, "read on a json path, and nothing to cut"
+
+
+@pytest.mark.anyio
+async def test_large_json_streams_until_a_body_key_shows(make_settings: SettingsFactory) -> None:
+    """Over max_body_bytes: rows without a body key stream whole; a body key further on ends the answer there."""
+    app = PaywallMiddleware(feeds_site.site, settings=make_settings(max_body_bytes=64 * 1024))
+    rows = await call(app, "/api/large", chunks=[b""])
+    assert rows.status == 200 and rows.body == feeds_site.large_rows(3000)
+    assert rows.header("content-length") is None
+    late = await call(app, "/api/large-late")
+    assert late.status == 200 and len(late.body) < len(feeds_site.large_rows(3000, body_at=2000))
+    assert_withheld_absent(late.body, HARBOUR)
+    member = issue_member_token(app.settings, "m", 1)
+    whole = await call(app, "/api/large-late", headers=[(b"cookie", f"paywall_member={member}".encode())])
+    assert whole.body == feeds_site.large_rows(3000, body_at=2000)
+
+
+@pytest.mark.anyio
+async def test_large_json_that_carries_an_article_early_is_refused(make_settings: SettingsFactory) -> None:
+    app = PaywallMiddleware(feeds_site.site, settings=make_settings(max_body_bytes=2048))
+    result = await call(app, "/wp-json/wp/v2/posts")
+    assert result.status == 403
+    assert_withheld_absent(result.body, HARBOUR, BRIDGE)
+
+
+# --------------------------------------------------------------------------- writing JSON back
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        json.dumps({"a": "x/y", "b": [1, 2], "c": "\u00e9<"}, separators=(",", ":")).replace("/", "\\/").encode(),
+        json.dumps({"a": "x/y", "b": [1, 2], "c": "\u00e9<"}, indent=2, ensure_ascii=False).encode() + b"\n",
+        json.dumps({"a": "x/y", "b": [1, 2], "c": "\u00e9<"}).replace("<", "\\u003c").encode(),
+    ],
+)
+def test_json_is_written_back_in_the_originals_style(original: bytes) -> None:
+    assert dumps_like(json.loads(original), original) == original
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("key", ["Body", "CONTENT", "articlebody", "ContentHtml"])
+async def test_body_keys_are_found_in_any_case(make_settings: SettingsFactory, key: str) -> None:
+    """APIs written in C# or Java often name their keys in PascalCase."""
+    body = json.dumps({"Title": BRIDGE.title, "Url": BRIDGE.link, key: BRIDGE.html()}).encode()
+    app = PaywallMiddleware(raw_app(body, headers=[(b"content-type", b"application/json")]), settings=make_settings())
+    result = await call(app, "/api/v1/stories/7")
+    assert result.status == 200
+    assert_withheld_absent(result.body, BRIDGE)
+    assert BRIDGE.teaser[0] in json.loads(result.body)[key] and f'href="{BRIDGE.link}"' in json.loads(result.body)[key]
+
+
+# --------------------------------------------------------------------------- a WordPress without the plugin
+
+
+@pytest.fixture(scope="module")
+def wordpress_proxy(tmp: Path) -> Iterator[str]:
+    """The PHP WordPress stand-in of test_wordpress, its plugin left out, behind a real ``paywall proxy``."""
+    with wordpress({"STUB_WITHOUT_PLUGIN": "1"}) as site, spawn_proxy(site, tmp) as (url, _):
+        yield url
+
+
+def test_a_wordpress_feed_and_rest_api_are_cut_by_the_paywall(wordpress_proxy: str, settings: PaywallSettings) -> None:
+    words = [w for post in POSTS for w in secret_words(post)]
+    for path in ("/feed/", "/wp-json/wp/v2/posts/1", "/wp-json/wp/v2/posts/3"):
+        response = get(wordpress_proxy, path)
+        assert response.status_code == 200, path
+        assert_no_leak(response.content, words)
+        assert READ_ON in response.text
+    feed = etree.fromstring(get(wordpress_proxy, "/feed/").content)
+    assert len(feed.findall("channel/item")) == len(POSTS)
+    post = get(wordpress_proxy, "/wp-json/wp/v2/posts/1").json()
+    assert post["content"]["protected"] is False and POSTS[1]["paragraphs"][0] in post["content"]["rendered"]
+    free = get(wordpress_proxy, "/wp-json/wp/v2/posts/2").json()
+    assert free["meta"] == {"paywall": "free"} and all(word in free["content"]["rendered"] for word in secret_words(2))
+    member = issue_member_token(settings, "member-1", 30)
+    whole = get(wordpress_proxy, "/wp-json/wp/v2/posts/1", cookies={"paywall_member": member})
+    assert all(word in whole.text for word in secret_words(1))
+
+
+# --------------------------------------------------------------------------- any JSON, the article anywhere
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _keys_of(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [sorted(value), *(_keys_of(v) for v in value.values())]
+    if isinstance(value, list):
+        return [_keys_of(v) for v in value]
+    return []
+
+
+@settings_profile(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    frame=_JSON,
+    key=st.sampled_from(["content", "body", "Body", "articleBody", "body_html", "html"]),
+    form=st.sampled_from(["html", "text", "rendered", "spans", "paragraphs"]),
+    path=st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=4), max_size=3),
+)
+def test_an_article_anywhere_in_any_json_is_cut_and_the_json_keeps_its_shape(
+    frame: Any, key: str, form: str, path: list[str]
+) -> None:
+    body: Any = {
+        "html": BRIDGE.html(),
+        "text": BRIDGE.text(),
+        "rendered": {"rendered": BRIDGE.html(), "protected": False},
+        "spans": [{"_type": "block", "children": [{"_type": "span", "text": p}]} for p in BRIDGE.paragraphs],
+        "paragraphs": list(BRIDGE.paragraphs),
+    }[form]
+    article: Any = {key: body}
+    for name in reversed(path):
+        article = {name: article}
+    value = {"frame": frame, "story": article}
+    data = json.dumps(value).encode()
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate("json", data, charset=None, path="/api/x", origin=ORIGIN)
+    assert out.body is not None
+    assert_withheld_absent(out.body, BRIDGE)
+    cut = json.loads(out.body)
+    assert cut["frame"] == frame
+    if form != "spans" and form != "paragraphs":
+        assert _keys_of(cut) == _keys_of(value)
