@@ -31,14 +31,16 @@ import anyio
 import anyio.to_thread
 from starlette.requests import HTTPConnection
 
-from .errors import ConfigError, StoreUnavailable
+from .credentials import Credentials, credentials_for
+from .errors import StoreUnavailable
 from .httputil import client_address, delete_cookie_header, is_https, normalize_path, set_cookie_header
-from .members import bearer_token, jwt_verifier, load_member_token
+from .members import bearer_token, load_member_token
 from .settings import PaywallSettings
 from .store.base import MeterResult, Store, Trial
 from .tokens import (
     ExpiredToken,
     InvalidToken,
+    Tokens,
     TrialToken,
     issue_device_token,
     issue_trial_token,
@@ -97,8 +99,9 @@ def device_cookie(
     *,
     trial_ends_at: float | None = None,
     now: float | None = None,
+    tokens: Tokens | None = None,
 ) -> str:
-    token = issue_device_token(settings, device_id, trial_ends_at=trial_ends_at, now=now)
+    token = issue_device_token(tokens or settings, device_id, trial_ends_at=trial_ends_at, now=now)
     return set_cookie_header(
         settings.device_cookie,
         token,
@@ -108,9 +111,11 @@ def device_cookie(
     )
 
 
-def trial_cookie(settings: PaywallSettings, scope: Any, trial: Trial, *, now: float) -> str:
+def trial_cookie(
+    settings: PaywallSettings, scope: Any, trial: Trial, *, now: float, tokens: Tokens | None = None
+) -> str:
     """The trial token cookie; it lives exactly as long as the trial has left."""
-    token = issue_trial_token(settings, trial.trial_id, trial.ends_at, now=now)
+    token = issue_trial_token(tokens or settings, trial.trial_id, trial.ends_at, now=now)
     return set_cookie_header(
         settings.trial_cookie,
         token,
@@ -137,18 +142,20 @@ class Device:
     set_cookies: tuple[str, ...]
 
 
-def read_device(conn: HTTPConnection, settings: PaywallSettings, *, now: float | None = None) -> Device:
+def read_device(
+    conn: HTTPConnection, settings: PaywallSettings, *, now: float | None = None, tokens: Tokens | None = None
+) -> Device:
     """The device of this request, making a new one (with its cookie) when needed."""
     raw = conn.cookies.get(settings.device_cookie)
     if raw:
         try:
-            token = load_device_token(settings, raw, now=now)
+            token = load_device_token(tokens or settings, raw, now=now)
         except InvalidToken:
             pass
         else:
             return Device(token.device_id, token.trial_ends_at, ())
     device_id = new_device_id()
-    return Device(device_id, None, (device_cookie(settings, conn.scope, device_id, now=now),))
+    return Device(device_id, None, (device_cookie(settings, conn.scope, device_id, now=now, tokens=tokens),))
 
 
 # ---------------------------------------------------------------------------
@@ -216,18 +223,16 @@ async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -
     return result
 
 
-def _member_by_tokens(conn: HTTPConnection, settings: PaywallSettings, now: float, clear: list[str]) -> str | None:
+def _member_by_tokens(
+    conn: HTTPConnection, settings: PaywallSettings, credentials: Credentials, now: float, clear: list[str]
+) -> str | None:
     raw = conn.cookies.get(settings.member_cookie)
     if raw:
         try:
-            return load_member_token(settings, raw, now=now)
+            return load_member_token(credentials.tokens, raw, now=now)
         except InvalidToken:
             clear.append(clear_cookie(settings, conn.scope, settings.member_cookie))
-    try:
-        verifier = jwt_verifier(settings)
-    except ConfigError:
-        logger.exception("JWT verification is misconfigured; JWTs on %s are ignored", conn.url.path)
-        verifier = None
+    verifier = credentials.jwt
     if verifier is not None:
         token = conn.cookies.get(settings.jwt_cookie) or bearer_token(conn.headers.get("authorization"))
         if token:
@@ -239,14 +244,25 @@ def _member_by_tokens(conn: HTTPConnection, settings: PaywallSettings, now: floa
 
 
 async def identify(
-    conn: HTTPConnection, settings: PaywallSettings, store: Store, *, now: float | None = None
+    conn: HTTPConnection,
+    settings: PaywallSettings,
+    store: Store,
+    *,
+    now: float | None = None,
+    credentials: Credentials | None = None,
 ) -> Reader:
-    """Decide who the reader is. Never raises for anything the reader sent."""
+    """Decide who the reader is. Never raises for anything the reader sent.
+
+    ``credentials`` are the runtime's (:mod:`paywall.runtime`); without them,
+    those :func:`~paywall.credentials.credentials_for` keeps for ``settings``.
+    """
     now = time.time() if now is None else now
     if await run_member_resolver(conn, settings):
         return Reader(level="member")
+    credentials = credentials_for(settings) if credentials is None else credentials
+    tokens = credentials.tokens
     cookies: list[str] = []
-    subject = _member_by_tokens(conn, settings, now, cookies)
+    subject = _member_by_tokens(conn, settings, credentials, now, cookies)
     if subject is not None:
         return Reader(level="member", subject=f"member:{subject}", set_cookies=tuple(cookies))
 
@@ -255,7 +271,7 @@ async def identify(
     # Without metering a reader needs no device id until they ask for a trial (the
     # trial form issues it): no cookie, and no token signed, for readers who just read.
     if settings.free_articles > 0 or conn.cookies.get(settings.device_cookie):
-        device = read_device(conn, settings, now=now)
+        device = read_device(conn, settings, now=now, tokens=tokens)
         trial_ends_at = device.trial_ends_at
         if not (device.set_cookies and settings.free_articles <= 0):
             device_id = device.device_id
@@ -265,14 +281,14 @@ async def identify(
     raw = conn.cookies.get(settings.trial_cookie)
     if raw:
         try:
-            token = load_trial_token(settings, raw, now=now)
+            token = load_trial_token(tokens, raw, now=now)
         except ExpiredToken:
             ended = True
             cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
         except InvalidToken:
             cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
         else:
-            return await _trial_reader(conn, settings, store, token, device_id, now, ended, cookies)
+            return await _trial_reader(conn, settings, store, tokens, token, device_id, now, ended, cookies)
     return Reader(level="anonymous", device_id=device_id, trial_ended=ended, set_cookies=tuple(cookies))
 
 
@@ -280,6 +296,7 @@ async def _trial_reader(
     conn: HTTPConnection,
     settings: PaywallSettings,
     store: Store,
+    tokens: Tokens,
     token: TrialToken,
     device_id: str | None,
     now: float,
@@ -307,7 +324,9 @@ async def _trial_reader(
         # instead of offering a trial that the store would refuse.
         ended_at = min(trial.ends_at, now)
         cookies.append(
-            device_cookie(settings, conn.scope, device_id or trial.device_id, trial_ends_at=ended_at, now=now)
+            device_cookie(
+                settings, conn.scope, device_id or trial.device_id, trial_ends_at=ended_at, now=now, tokens=tokens
+            )
         )
     return Reader(
         level="anonymous",

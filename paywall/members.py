@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from .errors import ConfigError
 from .settings import PaywallSettings
-from .tokens import MEMBER, ExpiredToken, InvalidToken, number, sign, verify
+from .tokens import MEMBER, ExpiredToken, InvalidToken, Keys, number, sign, verify
 
 _DAY = 86400.0
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
@@ -59,10 +59,10 @@ def issue_member_token(settings: PaywallSettings, subject: str, days: int, *, no
     return sign(settings, MEMBER, {"s": subject, "e": now + days * _DAY}, now=now)
 
 
-def load_member_token(settings: PaywallSettings, token: str | None, *, now: float | None = None) -> str:
+def load_member_token(keys: Keys, token: str | None, *, now: float | None = None) -> str:
     """The subject of a valid member cookie; :class:`InvalidToken` otherwise."""
     now = time.time() if now is None else now
-    payload = verify(settings, MEMBER, token, now=now)
+    payload = verify(keys, MEMBER, token, now=now)
     if not isinstance(payload, dict):
         raise InvalidToken("malformed member token")
     subject, ends_at = payload.get("s"), number(payload.get("e"))

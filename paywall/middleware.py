@@ -48,12 +48,12 @@ from .endpoints import Endpoints
 from .engine import Page, canonical_path
 from .errors import BodyTooLarge, RewriteError
 from .headscan import HeadScan, encode_tags, inject, insertion_point
-from .insights import Insights, Wall
-from .protect import Protection, csp_nonce
+from .insights import Wall
+from .protect import csp_nonce
 from .reader_state import STATE_KEY, ReaderState
-from .settings import PaywallSettings, selector_rules, selectors_for
-from .static import StaticFiles
-from .store import Store, open_store
+from .runtime import Runtime
+from .settings import PaywallSettings, selectors_for
+from .store import Store
 
 logger = logging.getLogger("paywall")
 
@@ -121,13 +121,17 @@ class PaywallMiddleware:
     def __init__(self, app: ASGIApp, settings: PaywallSettings) -> None:
         self.app = app
         self.settings = settings
-        self.store: Store = open_store(settings.store)
-        self.static = StaticFiles(settings.prefix)
-        self.protection = Protection(settings, self.static)
+        #: Everything built from the settings, once (a bad key file stops start-up here).
+        self.runtime = runtime = Runtime(settings)
+        self.store: Store = runtime.store
+        self.static = runtime.static
+        self.protection = runtime.protection
         self.cache = GateCache(settings.gate_cache_bytes)
-        self.selector_rules = selector_rules(settings.article_selector)
-        self.insights = Insights(settings, self.store)
-        self.endpoints = Endpoints(settings, self.store, static=self.static, insights=self.insights)
+        self.selector_rules = runtime.selector_rules
+        self.insights = runtime.insights
+        self.endpoints = Endpoints(
+            settings, self.store, static=self.static, insights=self.insights, credentials=runtime.credentials
+        )
         self._own_prefix = settings.prefix + "/"
         #: Cookies that may make a reader a member (or trial reader): without them and
         #: without a resolver, nobody needs identifying to be known as a non-member.
@@ -184,8 +188,7 @@ class PaywallMiddleware:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
                 try:
-                    await self.insights.aclose()
-                    await self.store.aclose()
+                    await self.runtime.aclose()
                 except Exception:  # closing must never block shutdown
                     logger.exception("paywall: closing the store failed")
             return message
@@ -330,7 +333,9 @@ class _Exchange:
         # The app's scope, so that a resolver sees what inner middleware
         # added to it (``request.session``, ``request.user``).
         try:
-            return await identify(Request(self.app_scope), self.settings, self.mw.store)
+            return await identify(
+                Request(self.app_scope), self.settings, self.mw.store, credentials=self.mw.runtime.credentials
+            )
         except Exception:  # a bug must not turn into a 500 or an open door
             logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
             return _ANONYMOUS

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .variants import TEXT_PLACEHOLDERS, parse_variants
 
 MemberResolver = Callable[[Any], "bool | Awaitable[bool]"]
 EmailSender = Callable[[str, str], "Awaitable[None] | None"]
@@ -69,8 +70,6 @@ TRIAL_PLACEHOLDERS = frozenset(
         "form",  # the complete default form
     }
 )
-#: Placeholders the texts of the call to action may use.
-TEXT_PLACEHOLDERS = frozenset({"trial_days", "free_articles"})
 
 _CALLABLE_FIELDS = ("member_resolver", "email_sender", "email_filter")
 _SECRET_FIELDS = frozenset({"secret_key", "secret_key_fallbacks", "jwt_key", "admin_password"})
@@ -377,9 +376,7 @@ def _validate(s: PaywallSettings) -> None:
     if s.cta_inline_form and s.cta_template != DEFAULT_CTA_TEMPLATE and not _uses(s.cta_template, "form"):
         raise ConfigError("cta_template", "must place the trial form with $form when cta_inline_form is on")
     if s.cta_variants:
-        from .insights.experiments import parse_variants  # checks every entry now: a bad one stops start-up
-
-        parse_variants(s.cta_variants)
+        parse_variants(s.cta_variants)  # checks every entry now: a bad one stops start-up
     if s.admin_password is not None and len(s.admin_password) < _MIN_ADMIN_PASSWORD_LENGTH:
         raise ConfigError("admin_password", f"must be at least {_MIN_ADMIN_PASSWORD_LENGTH} characters")
 
@@ -410,14 +407,12 @@ def _validate(s: PaywallSettings) -> None:
         raise ConfigError("trace_copies", "works with copy_protection = 'attribute' only")
 
     _check_jwt(s)
-    if s.jwt_key is not None or s.jwt_jwks_file is not None:
-        from .members import jwt_verifier  # loads the key now: a bad one stops start-up
-
-        jwt_verifier(s)
-        if not s.jwt_audience:
-            # Without an audience, any token the key ever signed (for a forum, a free
-            # plan, another app) would count as a member.
-            raise ConfigError("jwt_audience", "is required with jwt_key or jwt_jwks_file: the 'aud' your tokens carry")
+    # The JWT key itself (a PEM text, a file, a JWKS file) is read when the paywall starts
+    # (paywall.runtime): settings hold data and read no file.
+    if (s.jwt_key is not None or s.jwt_jwks_file is not None) and not s.jwt_audience:
+        # Without an audience, any token the key ever signed (for a forum, a free
+        # plan, another app) would count as a member.
+        raise ConfigError("jwt_audience", "is required with jwt_key or jwt_jwks_file: the 'aud' your tokens carry")
 
     if s.public_url is not None and (
         not s.public_url.startswith(("http://", "https://")) or s.public_url.rstrip("/").count("/") > 2
@@ -586,5 +581,7 @@ def _check_jwt(s: PaywallSettings) -> None:
         raise ConfigError("jwt_algorithms", "mixing HS* with RS*/ES* invites algorithm confusion; pick one family")
     if s.jwt_jwks_file is not None and s.jwt_key is not None:
         raise ConfigError("jwt_jwks_file", "give either jwt_key or jwt_jwks_file, not both")
-    if s.jwt_jwks_file is not None and not os.path.isfile(s.jwt_jwks_file):
-        raise ConfigError("jwt_jwks_file", f"no such file: {s.jwt_jwks_file}")
+    if s.jwt_key is not None and not s.jwt_key.strip():
+        raise ConfigError("jwt_key", "is empty: give an HMAC secret, a PEM public key or the path of one")
+    if s.jwt_jwks_file is not None and not s.jwt_jwks_file.strip():
+        raise ConfigError("jwt_jwks_file", "is empty: give the path of a JWKS file")

@@ -33,7 +33,7 @@ from ..access import Reader, path_article_key, read_device
 from ..cta import CtaKind, TrialFormFields, render_cta
 from ..settings import PaywallSettings
 from ..store.base import Store
-from ..tokens import CSRF, sign
+from ..tokens import CSRF, Tokens
 from .events import EventBuffer, Kind
 from .experiments import Experiment, Variant
 
@@ -76,14 +76,17 @@ class Insights:
         *,
         clock: Callable[[], float] = time.time,
         interval: float = 1.0,
+        tokens: Tokens | None = None,
     ) -> None:
         from .routes import InsightsApp
 
         self.settings = settings
         self.store = store
         self.clock = clock
+        #: What signs the form's token and the variant's cookie: the runtime's, else the settings' own.
+        self.tokens = Tokens(settings.all_secret_keys) if tokens is None else tokens
         self.events = EventBuffer(store, interval=interval, clock=clock) if settings.insights else None
-        self.experiment = Experiment(settings)
+        self.experiment = Experiment(settings, keys=self.tokens)
         #: Stand for one reader's values in a cached cut: random (no page can contain them) and
         #: sharing one prefix, so that filling them in is one fast pass over the page.
         slot = f"/paywall{secrets.token_hex(8)}"
@@ -152,11 +155,11 @@ class Insights:
         if form:
             device_id = reader.device_id
             if device_id is None:  # the form's CSRF token is bound to the device
-                device = read_device(conn, settings, now=now)
+                device = read_device(conn, settings, now=now, tokens=self.tokens)
                 device_id = device.device_id
                 cookies.extend(device.set_cookies)
             reader = dataclasses.replace(reader, device_id=device_id)
-            fills[self._csrf.encode()] = sign(settings, CSRF, {"d": device_id}, now=now).encode()
+            fills[self._csrf.encode()] = self.tokens.sign(CSRF, {"d": device_id}, now=now).encode()
             fills[self._form_next.encode()] = html.escape(page).encode()
             fills[self._form_article.encode()] = html.escape(article).encode()
         return Wall(
