@@ -13,7 +13,6 @@ is down, a token that does not verify. Bad tokens are cleared through
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import ipaddress
@@ -21,7 +20,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -32,6 +31,7 @@ import anyio.to_thread
 from starlette.requests import HTTPConnection
 
 from .credentials import Credentials, credentials_for
+from .eager import within
 from .errors import StoreUnavailable
 from .httputil import client_address, delete_cookie_header, is_https, normalize_path, set_cookie_header
 from .members import bearer_token, load_member_token
@@ -178,7 +178,7 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     if isinstance(state, dict) and _RESOLVED_KEY in state:
         return bool(state[_RESOLVED_KEY])
     try:
-        result = await _within(settings.member_resolver_timeout, _call_resolver(resolver, conn))
+        result = await within(settings.member_resolver_timeout, _call_resolver(resolver, conn))
         answer = result is True
         if not isinstance(result, bool):
             logger.warning(
@@ -199,19 +199,6 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     if isinstance(state, dict):
         state[_RESOLVED_KEY] = answer
     return answer
-
-
-async def _within(seconds: float, work: Awaitable[Any]) -> Any:
-    """``await work`` or :class:`TimeoutError` after ``seconds``: asyncio's own timeout where it runs (a
-    few microseconds), anyio's cancel scope elsewhere (about ten times dearer, and paid on every request
-    that needs the reader)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # another event loop (trio)
-        with anyio.fail_after(seconds):
-            return await work
-    async with asyncio.timeout(seconds):
-        return await work
 
 
 async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
