@@ -18,6 +18,7 @@ the cut made with their own variant.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import re
 import secrets
@@ -196,7 +197,11 @@ def _read(scope: Scope) -> bool:
 
 
 def _path_key(scope: Scope) -> str:
-    return path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+    return _path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+
+
+#: A page's article by its path, remembered for the last few thousand pages (counted on every view).
+_path_article_key = functools.lru_cache(maxsize=4096)(path_article_key)
 
 
 def _path_with_query(scope: Scope) -> str:
