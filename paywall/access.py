@@ -14,6 +14,7 @@ is down, a token that does not verify. Bad tokens are cleared through
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import ipaddress
 import logging
@@ -161,6 +162,14 @@ def read_device(
 # ---------------------------------------------------------------------------
 # identify
 
+_MEMBER = Reader(level="member")
+_ANONYMOUS = Reader(level="anonymous")
+
+
+def _carries_credentials(scope: Any) -> bool:
+    """Whether the request has a cookie or an ``Authorization`` header: where every credential travels."""
+    return any(name in (b"cookie", b"authorization") for name, _ in scope["headers"])
+
 
 async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -> bool:
     """The publisher's resolver, at most once per request; any failure means non-member.
@@ -202,12 +211,27 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
 
 
 async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
-    if inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(type(resolver).__call__):
+    if _is_async(resolver):
         return await resolver(conn)
     result = await anyio.to_thread.run_sync(resolver, conn, abandon_on_cancel=True)
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _is_async(resolver: Callable[[Any], Any]) -> bool:
+    """Whether calling ``resolver`` makes a coroutine (asked once per resolver: the answer does not change)."""
+    try:
+        return _is_async_cached(resolver)
+    except TypeError:  # an unhashable callable object
+        return _coroutine_function(resolver)
+
+
+def _coroutine_function(resolver: Callable[[Any], Any]) -> bool:
+    return inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(type(resolver).__call__)
+
+
+_is_async_cached = functools.lru_cache(maxsize=16)(_coroutine_function)
 
 
 def _member_by_tokens(
@@ -245,7 +269,10 @@ async def identify(
     """
     now = time.time() if now is None else now
     if await run_member_resolver(conn, settings):
-        return Reader(level="member")
+        return _MEMBER
+    if settings.free_articles <= 0 and not _carries_credentials(conn.scope):
+        # Nothing to verify and no device to give: most readers of a site that does not meter.
+        return _ANONYMOUS
     credentials = credentials_for(settings) if credentials is None else credentials
     tokens = credentials.tokens
     cookies: list[str] = []

@@ -93,6 +93,7 @@ class Insights:
         slot = f"/paywall{secrets.token_hex(8)}"
         self._next, self._form_next, self._form_article, self._csrf = (slot + c for c in "npac")
         self._placeholders = re.compile(b"(" + re.escape(slot.encode()) + b"[npac])")
+        self._next_slot = self._next.encode()
         self._ctas: dict[tuple[CtaKind, Variant | None, bool], str] = {}
         self.app = InsightsApp(self)
 
@@ -147,11 +148,7 @@ class Insights:
             variant, cookie = self.experiment.assign(conn, now=now)
             cookies.extend(cookie)
         page = _path_with_query(conn.scope)
-        # The link's placeholder stands where the page's address goes: ``?next=<slot>``.
-        query = quote(page, safe="/")
-        if article != _path_key(conn.scope):
-            query += "&a=" + quote(article, safe="/")
-        fills = {self._next.encode(): html.escape(query).encode()}
+        fills = {self._next_slot: _next_fill(page, _path_key(conn.scope), article)}
         form = settings.cta_inline_form and kind != "ended"
         if form:
             device_id = reader.device_id
@@ -163,8 +160,10 @@ class Insights:
             fills[self._csrf.encode()] = self.tokens.sign(CSRF, {"d": device_id}, now=now).encode()
             fills[self._form_next.encode()] = html.escape(page).encode()
             fills[self._form_article.encode()] = html.escape(article).encode()
+        if len(cookies) != len(reader.set_cookies):
+            reader = dataclasses.replace(reader, set_cookies=tuple(cookies))
         return Wall(
-            reader=dataclasses.replace(reader, set_cookies=tuple(cookies)),
+            reader=reader,
             cta_html=self._cta_html(kind, variant, form),
             fills=fills,
             insights=self,
@@ -198,6 +197,16 @@ def _read(scope: Scope) -> bool:
 
 def _path_key(scope: Scope) -> str:
     return _path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_fill(page: str, path_key: str, article: str) -> bytes:
+    """What the link's placeholder stands for, ``?next=<slot>``: the page's address, and its article
+    when the page's canonical link names another (remembered: popular pages are walled again and again)."""
+    query = quote(page, safe="/")
+    if article != path_key:
+        query += "&a=" + quote(article, safe="/")
+    return html.escape(query).encode()
 
 
 #: A page's article by its path, remembered for the last few thousand pages (counted on every view).
