@@ -24,10 +24,13 @@ their :class:`Tokens` is then built on first use and kept per list of keys.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
@@ -49,6 +52,9 @@ PURPOSES: Final = frozenset({TRIAL, DEVICE, MEMBER, CSRF, CONFIRM, VARIANT})
 
 #: Longest token we even try to verify; cookies are capped near 4 KiB anyway.
 MAX_TOKEN_LENGTH: Final = 4096
+#: Verified tokens remembered (at most this many, of at most this length: about 2 MB).
+MAX_REMEMBERED_TOKENS: Final = 4096
+MAX_REMEMBERED_LENGTH: Final = 512
 
 
 class InvalidToken(PaywallError):
@@ -119,6 +125,12 @@ class Tokens:
             raise ValueError("at least one key is needed")
         oldest_first = list(reversed(secret_keys))  # itsdangerous signs with the last key
         self._serializers = {purpose: _Serializer(oldest_first, purpose) for purpose in PURPOSES}
+        #: Tokens that verified, by purpose and exact text: ``(payload, signed at)``. A reader sends the
+        #: same cookie on every request; its signature is checked once. Only what a signature proved is
+        #: kept (never a verdict on time, nor on the store: expiry, age and revocation are judged on every
+        #: use), and only for these keys: a key removed means new Tokens, and nothing kept.
+        self._verified: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, settings: PaywallSettings) -> Tokens:
@@ -145,16 +157,40 @@ class Tokens:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("missing or oversized token")
         now = time.time() if now is None else now
-        try:
-            payload, signed_at = serializer.loads(token, return_timestamp=True)
-        except BadData as exc:
-            raise InvalidToken(f"bad {purpose} token: {type(exc).__name__}") from None
-        age = now - signed_at.timestamp()
+        key = (purpose, token)
+        with self._lock:
+            known = self._verified.get(key)
+            if known is not None:
+                self._verified.move_to_end(key)
+        if known is not None:
+            payload, stamp = _copy(known[0]), known[1]
+        else:
+            try:
+                payload, signed_at = serializer.loads(token, return_timestamp=True)
+            except BadData as exc:
+                raise InvalidToken(f"bad {purpose} token: {type(exc).__name__}") from None
+            stamp = signed_at.timestamp()
+            if len(token) <= MAX_REMEMBERED_LENGTH:
+                self._remember(key, payload, stamp)
+        age = now - stamp
         if age < -300:  # signed in the future beyond clock skew: not from us
             raise InvalidToken(f"{purpose} token signed in the future")
         if max_age is not None and age > max_age:
             raise ExpiredToken(f"{purpose} token older than {max_age}s", payload)
         return payload
+
+    def _remember(self, key: tuple[str, str], payload: Any, stamp: float) -> None:
+        with self._lock:
+            self._verified[key] = (_copy(payload), stamp)
+            if len(self._verified) > MAX_REMEMBERED_TOKENS:
+                self._verified.popitem(last=False)
+
+
+def _copy(payload: Any) -> Any:
+    """A copy no caller can change the remembered payload through (ours are flat objects: a shallow copy)."""
+    if isinstance(payload, dict) and all(isinstance(v, str | int | float | bool | None) for v in payload.values()):
+        return dict(payload)
+    return copy.deepcopy(payload)
 
 
 @functools.lru_cache(maxsize=16)
