@@ -765,14 +765,15 @@ class _Gate(_Body):
             etag = hashlib.blake2b(b"\0".join([cut.digest, tags, *fills.values()]), digest_size=16).hexdigest()
             cut.last = (tags, fills, body, etag)
         wall.shown()
-        headers = httputil.without_headers(self.x.headers, b"content-type")
-        headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
-        headers.append((b"content-type", f"{self.x.start.html_media}; charset=utf-8".encode()))
-        headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
-        if _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):
+        app_headers, media = tuple(self.x.headers), self.x.start.html_media
+        try:
+            headers = list(_gated_headers(app_headers, media, etag, len(body)))
+        except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
+            headers = list(_gated_headers.__wrapped__(app_headers, media, etag, len(body)))
+        if self.x.client_etags and _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):
             await self.x.respond(304, _not_modified_headers(headers), b"")
             return
-        await self.x.respond(self.x.start.status, headers, body)
+        await self.x.respond(self.x.start.status, headers, body, keep_length=True)
 
     async def end(self) -> None:
         if not self.x.answered:
@@ -932,6 +933,18 @@ def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: 
         tokens.append(b"Cookie")
     out.append((b"vary", b", ".join(tokens)))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _gated_headers(app: tuple[tuple[bytes, bytes], ...], media: str, etag: str, length: int) -> tuple[Any, ...]:
+    """The headers of a gated page made from the app's ``app`` headers (remembered: a popular
+    article's teaser is sent with the same ones again and again)."""
+    headers = httputil.without_headers(list(app), b"content-type", b"content-length")
+    headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
+    headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
+    headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
+    headers.append((b"content-length", str(length).encode()))
+    return tuple(headers)
 
 
 _PERSONAL_DROP = frozenset(_CACHE_HEADERS)
