@@ -32,7 +32,8 @@ import functools
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -159,7 +160,11 @@ class PaywallMiddleware:
         ):
             await self.app(scope, receive, _strip_control_headers(send))
             return
-        await _Exchange(self, scope, receive, send).run()
+        exchange = _Exchange(self, scope, receive, send)
+        try:
+            await exchange.run()
+        finally:
+            exchange.body = _FINISHED  # it points back at the exchange: let both go with the request
 
     def selectors_for(self, path: str) -> list[str]:
         """The configured article selectors that apply to ``path``, in order (detection runs after them)."""
@@ -196,6 +201,21 @@ class PaywallMiddleware:
         return wrapped
 
 
+def _weak_identify(exchange: _Exchange) -> Callable[[], Awaitable[Reader]]:
+    """The exchange's :meth:`_Exchange.identify` without keeping the exchange alive.
+
+    Once the request is over, an app that still asks (a task it left running) gets a
+    reader who is no member: the exchange that could identify them is gone.
+    """
+    method = weakref.WeakMethod(exchange.identify)
+
+    async def identify() -> Reader:
+        bound = method()
+        return _ANONYMOUS if bound is None else await bound()
+
+    return identify
+
+
 def _strip_control_headers(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -225,8 +245,10 @@ class _Exchange:
         self.base_scope, self.client_etags = _app_scope(scope)
         self.app_scope: Scope = self.base_scope
         # The app may ask who the reader is (``request.state.paywall``); the gate asks the same
-        # object, so the reader is identified once, whoever asks first.
-        self.view = ReaderState(self.identify, self.settings, middleware.store)
+        # object, so the reader is identified once, whoever asks first. The view reaches this
+        # exchange weakly: scope -> view -> exchange -> scope would be a cycle, and every request
+        # would leave garbage that only the cycle collector frees (see :func:`_weak_identify`).
+        self.view = ReaderState(_weak_identify(self), self.settings, middleware.store)
         self.base_scope.setdefault("state", {})[STATE_KEY] = self.view
         #: The reader the response is made for (with the call to action's cookies once it has one).
         self.reader: Reader | None = None
@@ -432,6 +454,10 @@ class _Discard(_Body):
 
 class _Replay(_Discard):
     """Drops an answer that cannot be judged (a ``HEAD``, ``206`` or ``304``): the request is asked again as a GET."""
+
+
+#: What a finished exchange holds instead of its body's way of answering.
+_FINISHED = _Discard()
 
 
 class _Pass(_Body):

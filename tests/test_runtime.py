@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
 import math
 import time
@@ -209,3 +210,48 @@ def test_issue_member_token_keeps_its_signature_and_works_without_a_runtime(make
     token = issue_member_token(settings, "reader-1", 1, now=NOW)
     assert verify(settings, MEMBER, token, now=NOW + 10) == {"s": "reader-1", "e": NOW + 86400}
     assert Tokens.of(settings) is Tokens.of(make_settings())  # one per list of keys, not per call
+
+
+# ---------------------------------------------------------------------------
+# what a request leaves behind
+
+
+async def test_a_request_leaves_nothing_for_the_cycle_collector(make_settings: Make) -> None:
+    """Every object of a request is freed when it ends: no cycle waits for the garbage collector."""
+    app = PaywallMiddleware(site, settings=make_settings())
+    paths = ("/article", "/image.png", "/", "/free-header", "/article")
+    for path in paths:  # warm: caches filled, modules' lazy state made
+        await call(app, path)
+    gc.collect()
+    gc.disable()
+    try:
+        for path in paths:
+            await call(app, path)
+            await call(app, path, headers=[(b"cookie", b"theme=dark"), (b"if-none-match", b'"x"')])
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    await app.runtime.aclose()
+
+
+async def test_the_reader_asked_for_after_the_request_is_no_member(make_settings: Make) -> None:
+    """An app that keeps ``request.state.paywall`` past its request gets a non-member: nothing is left to ask."""
+    kept: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        kept.append(scope["state"]["paywall"])
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    resolver_calls: list[str] = []
+
+    async def member(request: Any) -> bool:
+        resolver_calls.append(request.url.path)
+        return True
+
+    paywall = PaywallMiddleware(app, settings=make_settings(member_resolver=member))
+    assert (await call(paywall, "/notes.txt")).body == b"ok"
+    gc.collect()
+    reader = await kept[0].reader()
+    assert reader.level == "anonymous" and resolver_calls == []
+    await paywall.runtime.aclose()
