@@ -475,7 +475,9 @@ class _Pass(_Body):
                 await x.respond(304, _not_modified_headers(headers), b"")
                 return
         x.answered = True
-        await x.send({**x.start_message, "headers": headers})
+        start = x.start_message
+        # Headers untouched (no control header, no cookie, not personal): the app's own message goes on.
+        await x.send(start if headers is start.get("headers") else {**start, "headers": headers})
 
     async def on_body(self, message: Message) -> None:
         await self.x.send(message)
