@@ -521,10 +521,11 @@ class _Inject(_Body):
     async def flush(self, first: bytes, more: bool) -> None:
         """Send the start of the response and ``first``, the body so far; stream the rest."""
         x = self.x
-        headers = _personal(x.headers, MEMBER_CACHE_CONTROL, rewritten=True)
-        length = httputil.get_header(x.headers, b"content-length")
-        if length is not None and length.strip().isdigit():
-            headers.append((b"content-length", str(int(length) + len(first) - len(self.held)).encode()))
+        app_headers, added = tuple(x.headers), len(first) - len(self.held)
+        try:
+            headers = list(_injected_headers(app_headers, added))
+        except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
+            headers = list(_injected_headers.__wrapped__(app_headers, added))
         await x.send(
             {"type": "http.response.start", "status": x.start.status, "headers": x.with_reader_cookies(headers)}
         )
@@ -961,6 +962,17 @@ def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: 
         tokens.append(b"Cookie")
     out.append((b"vary", b", ".join(tokens)))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _injected_headers(app: tuple[tuple[bytes, bytes], ...], added: int) -> tuple[Any, ...]:
+    """The headers of a member's page made from the app's ``app`` headers with ``added`` bytes of tags
+    (remembered: the pages members read are sent with the same ones again and again)."""
+    headers = _personal(list(app), MEMBER_CACHE_CONTROL, rewritten=True)
+    length = httputil.get_header(app, b"content-length")
+    if length is not None and length.strip().isdigit():
+        headers.append((b"content-length", str(int(length) + added).encode()))
+    return tuple(headers)
 
 
 @functools.lru_cache(maxsize=256)

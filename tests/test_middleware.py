@@ -626,16 +626,20 @@ def test_call_to_action_has_a_default_look_any_site_rule_overrides(make_settings
 
 
 @pytest.mark.anyio
-async def test_headers_as_lists_are_gated_like_tuples(make_settings: SettingsFactory) -> None:
-    """ASGI allows header pairs as lists: the teaser is made for them too (twice: made, then remembered)."""
+@pytest.mark.parametrize("member", [False, True])
+async def test_headers_as_lists_are_gated_like_tuples(make_settings: SettingsFactory, member: bool) -> None:
+    """ASGI allows header pairs as lists: the teaser, or the member's page with its tags, is made for them too."""
     page = gate_app.article_html().encode()
+
+    async def resolver(request: Request) -> bool:
+        return member
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [[b"content-type", b"text/html; charset=utf-8"], [b"content-length", str(len(page)).encode()]]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page})
 
-    mw = PaywallMiddleware(app, settings=make_settings())
+    mw = PaywallMiddleware(app, settings=make_settings(member_resolver=resolver))
     for _ in range(2):
         sent: list[Message] = []
 
@@ -649,6 +653,9 @@ async def test_headers_as_lists_are_gated_like_tuples(make_settings: SettingsFac
         await mw(scope, receive, send)
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
         assert sent[0]["status"] == 200 and TEASER[0] in body
-        assert_no_leak(body, SECRET_WORDS)
+        if member:
+            assert all(word in body for word in SECRET_WORDS) and "data-paywall-protect" in body
+        else:
+            assert_no_leak(body, SECRET_WORDS)
         lengths = [v for k, v in sent[0]["headers"] if bytes(k).lower() == b"content-length"]
         assert lengths == [str(len(body.encode())).encode()]
