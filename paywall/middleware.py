@@ -32,8 +32,7 @@ import functools
 import hashlib
 import logging
 import re
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
@@ -164,7 +163,11 @@ class PaywallMiddleware:
         try:
             await exchange.run()
         finally:
-            exchange.body = _FINISHED  # it points back at the exchange: let both go with the request
+            # The view and the way of answering point back at the exchange (scope -> view ->
+            # exchange -> scope): cut both, or every request would leave garbage that only the
+            # cycle collector frees.
+            exchange.view.release()
+            exchange.body = _FINISHED
 
     def selectors_for(self, path: str) -> list[str]:
         """The configured article selectors that apply to ``path``, in order (detection runs after them)."""
@@ -201,21 +204,6 @@ class PaywallMiddleware:
         return wrapped
 
 
-def _weak_identify(exchange: _Exchange) -> Callable[[], Awaitable[Reader]]:
-    """The exchange's :meth:`_Exchange.identify` without keeping the exchange alive.
-
-    Once the request is over, an app that still asks (a task it left running) gets a
-    reader who is no member: the exchange that could identify them is gone.
-    """
-    method = weakref.WeakMethod(exchange.identify)
-
-    async def identify() -> Reader:
-        bound = method()
-        return _ANONYMOUS if bound is None else await bound()
-
-    return identify
-
-
 def _strip_control_headers(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -245,10 +233,9 @@ class _Exchange:
         self.base_scope, self.client_etags = _app_scope(scope)
         self.app_scope: Scope = self.base_scope
         # The app may ask who the reader is (``request.state.paywall``); the gate asks the same
-        # object, so the reader is identified once, whoever asks first. The view reaches this
-        # exchange weakly: scope -> view -> exchange -> scope would be a cycle, and every request
-        # would leave garbage that only the cycle collector frees (see :func:`_weak_identify`).
-        self.view = ReaderState(_weak_identify(self), self.settings, middleware.store)
+        # object, so the reader is identified once, whoever asks first. (The view points back at
+        # this exchange until the request ends: see ``PaywallMiddleware.__call__``.)
+        self.view = ReaderState(self.identify, self.settings, middleware.store)
         self.base_scope.setdefault("state", {})[STATE_KEY] = self.view
         #: The reader the response is made for (with the call to action's cookies once it has one).
         self.reader: Reader | None = None
