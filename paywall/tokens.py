@@ -99,7 +99,9 @@ class _Serializer(URLSafeTimedSerializer):
     """One purpose's serializer around one :class:`_Signer`, built once instead of on every use."""
 
     def __init__(self, secret_keys: list[str], purpose: str) -> None:
-        super().__init__(secret_keys, salt=purpose)
+        super().__init__(
+            secret_keys, salt=purpose, signer=TimestampSigner, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self._signer = _Signer(secret_keys, purpose)
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
