@@ -102,7 +102,9 @@ class GateCache:
         return None
 
     def put_known(self, body: bytes, encoding: bytes | None, charset: str | None, known: Known) -> None:
-        self._put(self._body_key(body, encoding, charset), (known, body), len(body) + _ENTRY_OVERHEAD)
+        key = self._body_key(body, encoding, charset)
+        sampled = 2 * SAMPLE_BYTES if len(body) > 2 * SAMPLE_BYTES else 0  # the key's own copies of the ends
+        self._put(key, (known, body), len(body) + sampled + _ENTRY_OVERHEAD)
 
     def cut(self, key: bytes, cta_html: str) -> Cut | None:
         """The cut page for this call to action, :data:`BROKEN`, or None when unknown."""
