@@ -13,15 +13,15 @@ is down, a token that does not verify. Bad tokens are cleared through
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import functools
 import inspect
 import ipaddress
 import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -32,14 +32,17 @@ import anyio.to_thread
 from starlette.requests import HTTPConnection
 
 from .crawlers import CrawlerVerifier
-from .errors import ConfigError, StoreUnavailable
+from .credentials import Credentials, credentials_for
+from .eager import within
+from .errors import StoreUnavailable
 from .httputil import client_address, delete_cookie_header, is_https, normalize_path, set_cookie_header
-from .members import bearer_token, jwt_verifier, load_member_token
+from .members import bearer_token, load_member_token
 from .settings import PaywallSettings
 from .store.base import MeterResult, Store, Trial
 from .tokens import (
     ExpiredToken,
     InvalidToken,
+    Tokens,
     TrialToken,
     issue_device_token,
     issue_trial_token,
@@ -101,8 +104,9 @@ def device_cookie(
     *,
     trial_ends_at: float | None = None,
     now: float | None = None,
+    tokens: Tokens | None = None,
 ) -> str:
-    token = issue_device_token(settings, device_id, trial_ends_at=trial_ends_at, now=now)
+    token = issue_device_token(tokens or settings, device_id, trial_ends_at=trial_ends_at, now=now)
     return set_cookie_header(
         settings.device_cookie,
         token,
@@ -112,9 +116,11 @@ def device_cookie(
     )
 
 
-def trial_cookie(settings: PaywallSettings, scope: Any, trial: Trial, *, now: float) -> str:
+def trial_cookie(
+    settings: PaywallSettings, scope: Any, trial: Trial, *, now: float, tokens: Tokens | None = None
+) -> str:
     """The trial token cookie; it lives exactly as long as the trial has left."""
-    token = issue_trial_token(settings, trial.trial_id, trial.ends_at, now=now)
+    token = issue_trial_token(tokens or settings, trial.trial_id, trial.ends_at, now=now)
     return set_cookie_header(
         settings.trial_cookie,
         token,
@@ -141,22 +147,32 @@ class Device:
     set_cookies: tuple[str, ...]
 
 
-def read_device(conn: HTTPConnection, settings: PaywallSettings, *, now: float | None = None) -> Device:
+def read_device(
+    conn: HTTPConnection, settings: PaywallSettings, *, now: float | None = None, tokens: Tokens | None = None
+) -> Device:
     """The device of this request, making a new one (with its cookie) when needed."""
     raw = conn.cookies.get(settings.device_cookie)
     if raw:
         try:
-            token = load_device_token(settings, raw, now=now)
+            token = load_device_token(tokens or settings, raw, now=now)
         except InvalidToken:
             pass
         else:
             return Device(token.device_id, token.trial_ends_at, ())
     device_id = new_device_id()
-    return Device(device_id, None, (device_cookie(settings, conn.scope, device_id, now=now),))
+    return Device(device_id, None, (device_cookie(settings, conn.scope, device_id, now=now, tokens=tokens),))
 
 
 # ---------------------------------------------------------------------------
 # identify
+
+_MEMBER = Reader(level="member")
+_ANONYMOUS = Reader(level="anonymous")
+
+
+def _carries_credentials(scope: Any) -> bool:
+    """Whether the request has a cookie or an ``Authorization`` header: where every credential travels."""
+    return any(name in (b"cookie", b"authorization") for name, _ in scope["headers"])
 
 
 async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -> bool:
@@ -175,7 +191,7 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     if isinstance(state, dict) and _RESOLVED_KEY in state:
         return bool(state[_RESOLVED_KEY])
     try:
-        result = await _within(settings.member_resolver_timeout, _call_resolver(resolver, conn))
+        result = await within(settings.member_resolver_timeout, _call_resolver(resolver, conn))
         answer = result is True
         if not isinstance(result, bool):
             logger.warning(
@@ -198,21 +214,8 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     return answer
 
 
-async def _within(seconds: float, work: Awaitable[Any]) -> Any:
-    """``await work`` or :class:`TimeoutError` after ``seconds``: asyncio's own timeout where it runs (a
-    few microseconds), anyio's cancel scope elsewhere (about ten times dearer, and paid on every request
-    that needs the reader)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # another event loop (trio)
-        with anyio.fail_after(seconds):
-            return await work
-    async with asyncio.timeout(seconds):
-        return await work
-
-
 async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
-    if inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(type(resolver).__call__):
+    if _is_async(resolver):
         return await resolver(conn)
     result = await anyio.to_thread.run_sync(resolver, conn, abandon_on_cancel=True)
     if inspect.isawaitable(result):
@@ -220,18 +223,31 @@ async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -
     return result
 
 
-def _member_by_tokens(conn: HTTPConnection, settings: PaywallSettings, now: float, clear: list[str]) -> str | None:
+def _is_async(resolver: Callable[[Any], Any]) -> bool:
+    """Whether calling ``resolver`` makes a coroutine (asked once per resolver: the answer does not change)."""
+    try:
+        return _is_async_cached(resolver)
+    except TypeError:  # an unhashable callable object
+        return _coroutine_function(resolver)
+
+
+def _coroutine_function(resolver: Callable[[Any], Any]) -> bool:
+    return inspect.iscoroutinefunction(resolver) or inspect.iscoroutinefunction(type(resolver).__call__)
+
+
+_is_async_cached = functools.lru_cache(maxsize=16)(_coroutine_function)
+
+
+def _member_by_tokens(
+    conn: HTTPConnection, settings: PaywallSettings, credentials: Credentials, now: float, clear: list[str]
+) -> str | None:
     raw = conn.cookies.get(settings.member_cookie)
     if raw:
         try:
-            return load_member_token(settings, raw, now=now)
+            return load_member_token(credentials.tokens, raw, now=now)
         except InvalidToken:
             clear.append(clear_cookie(settings, conn.scope, settings.member_cookie))
-    try:
-        verifier = jwt_verifier(settings)
-    except ConfigError:
-        logger.exception("JWT verification is misconfigured; JWTs on %s are ignored", conn.url.path)
-        verifier = None
+    verifier = credentials.jwt
     if verifier is not None:
         token = conn.cookies.get(settings.jwt_cookie) or bearer_token(conn.headers.get("authorization"))
         if token:
@@ -249,30 +265,37 @@ async def identify(
     *,
     now: float | None = None,
     crawlers: CrawlerVerifier | None = None,
+    credentials: Credentials | None = None,
 ) -> Reader:
     """Decide who the reader is. Never raises for anything the reader sent.
 
     With ``crawlers``, a request whose user agent names a search crawler is
     that crawler when its address proves it (:mod:`paywall.crawlers`).
+    ``credentials`` are the runtime's (:mod:`paywall.runtime`); without them,
+    those :func:`~paywall.credentials.credentials_for` keeps for ``settings``.
     """
     now = time.time() if now is None else now
     if await run_member_resolver(conn, settings):
-        return Reader(level="member")
+        return _MEMBER
+    if settings.free_articles <= 0 and not _carries_credentials(conn.scope):
+        # Nothing to verify and no device to give: most readers of a site that does not meter.
+        return await _verified_crawler(conn, crawlers) or _ANONYMOUS
+    credentials = credentials_for(settings) if credentials is None else credentials
+    tokens = credentials.tokens
     cookies: list[str] = []
-    subject = _member_by_tokens(conn, settings, now, cookies)
+    subject = _member_by_tokens(conn, settings, credentials, now, cookies)
     if subject is not None:
         return Reader(level="member", subject=f"member:{subject}", set_cookies=tuple(cookies))
-    if crawlers is not None:
-        crawler = await crawlers.verify(conn.scope, conn.headers.get("user-agent"))
-        if crawler is not None:
-            return Reader(level="anonymous", crawler=crawler.name, set_cookies=tuple(cookies))
+    crawler = await _verified_crawler(conn, crawlers)
+    if crawler is not None:
+        return dataclasses.replace(crawler, set_cookies=tuple(cookies))
 
     device_id: str | None = None
     trial_ends_at: float | None = None
     # Without metering a reader needs no device id until they ask for a trial (the
     # trial form issues it): no cookie, and no token signed, for readers who just read.
     if settings.free_articles > 0 or conn.cookies.get(settings.device_cookie):
-        device = read_device(conn, settings, now=now)
+        device = read_device(conn, settings, now=now, tokens=tokens)
         trial_ends_at = device.trial_ends_at
         if not (device.set_cookies and settings.free_articles <= 0):
             device_id = device.device_id
@@ -282,21 +305,30 @@ async def identify(
     raw = conn.cookies.get(settings.trial_cookie)
     if raw:
         try:
-            token = load_trial_token(settings, raw, now=now)
+            token = load_trial_token(tokens, raw, now=now)
         except ExpiredToken:
             ended = True
             cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
         except InvalidToken:
             cookies.append(clear_cookie(settings, conn.scope, settings.trial_cookie))
         else:
-            return await _trial_reader(conn, settings, store, token, device_id, now, ended, cookies)
+            return await _trial_reader(conn, settings, store, tokens, token, device_id, now, ended, cookies)
     return Reader(level="anonymous", device_id=device_id, trial_ended=ended, set_cookies=tuple(cookies))
+
+
+async def _verified_crawler(conn: HTTPConnection, crawlers: CrawlerVerifier | None) -> Reader | None:
+    """The search crawler this request's user agent names, when its address proves it."""
+    if crawlers is None:
+        return None
+    crawler = await crawlers.verify(conn.scope, conn.headers.get("user-agent"))
+    return None if crawler is None else Reader(level="anonymous", crawler=crawler.name)
 
 
 async def _trial_reader(
     conn: HTTPConnection,
     settings: PaywallSettings,
     store: Store,
+    tokens: Tokens,
     token: TrialToken,
     device_id: str | None,
     now: float,
@@ -324,7 +356,9 @@ async def _trial_reader(
         # instead of offering a trial that the store would refuse.
         ended_at = min(trial.ends_at, now)
         cookies.append(
-            device_cookie(settings, conn.scope, device_id or trial.device_id, trial_ends_at=ended_at, now=now)
+            device_cookie(
+                settings, conn.scope, device_id or trial.device_id, trial_ends_at=ended_at, now=now, tokens=tokens
+            )
         )
     return Reader(
         level="anonymous",

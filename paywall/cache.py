@@ -8,11 +8,15 @@ back to the reader's page are added after the cache.
 
 Two kinds of entries:
 
-* **Verdicts** (free, article, no article, broken) are keyed by the body
-  exactly as the app sent it (with its encoding and charset): a lookup hashes
-  and compares those bytes, so a page seen before is recognised without
-  decoding it or computing a digest, and no two bodies can ever share a
-  verdict. The entry carries the page's digest for the second kind.
+* **Verdicts** (free, article, no article, broken) are for the body exactly as
+  the app sent it (with its encoding and charset): a page seen before is
+  recognised without decoding it or computing a digest, and no two bodies can
+  ever share a verdict. The entry is found by the body's length and its first
+  and last :data:`SAMPLE_BYTES` (hashing a whole fresh 100 KB body costs about
+  25 us, the samples about 1 us), then the whole body is compared with the one
+  the verdict was made for (about 2 us): a body that differs anywhere is a
+  miss, and its own verdict takes the slot. The entry carries the page's digest
+  for the second kind.
 * **Cuts** are keyed by a digest of the decoded page and the call to action
   (its kind and variant: one of a few strings); the cut is stored already
   split where each request's own parts go.
@@ -31,6 +35,8 @@ from typing import Literal
 Verdict = Literal["free", "article", "no_article", "broken"]
 
 _ENTRY_OVERHEAD = 200  # bytes a key and its bookkeeping cost, roughly
+#: How much of a body's start and end finds its verdict's slot (the whole body is then compared).
+SAMPLE_BYTES = 1024
 
 
 def page_key(decoded: bytes, charset: str | None, *, view: bool = False) -> bytes:
@@ -83,10 +89,10 @@ class Cut:
 #: Stands for a page the engine refused, in :meth:`GateCache.cut`.
 BROKEN = Cut(b"", (), b"")
 
-_BodyKey = tuple[bytes, bytes, bytes]
+_BodyKey = tuple[int, bytes, bytes, bytes, bytes]
 _CutKey = tuple[bytes, str]
 _Key = _BodyKey | _CutKey
-_Value = Known | Cut
+_Value = tuple[Known, bytes] | Cut
 
 
 class GateCache:
@@ -104,12 +110,16 @@ class GateCache:
         (AMP, print), where prose counts as the article with fewer signs: its own entry.
         """
         value = self._get(self._body_key(body, encoding, charset, view))
-        return value if isinstance(value, Known) else None
+        if isinstance(value, tuple) and value[1] == body:
+            return value[0]
+        return None
 
     def put_known(
         self, body: bytes, encoding: bytes | None, charset: str | None, known: Known, *, view: bool = False
     ) -> None:
-        self._put(self._body_key(body, encoding, charset, view), known, len(body) + _ENTRY_OVERHEAD)
+        key = self._body_key(body, encoding, charset, view)
+        sampled = 2 * SAMPLE_BYTES if len(body) > 2 * SAMPLE_BYTES else 0  # the key's own copies of the ends
+        self._put(key, (known, body), len(body) + sampled + _ENTRY_OVERHEAD)
 
     def cut(self, key: bytes, cta_html: str) -> Cut | None:
         """The cut page for this call to action, :data:`BROKEN`, or None when unknown."""
@@ -122,8 +132,10 @@ class GateCache:
 
     @staticmethod
     def _body_key(body: bytes, encoding: bytes | None, charset: str | None, view: bool = False) -> _BodyKey:
-        label = (charset or "").lower().encode("ascii", "replace")
-        return (body, encoding or b"", label + b"\0view" if view else label)
+        charset_key = (charset or "").lower().encode("ascii", "replace") + (b"\0view" if view else b"")
+        if len(body) <= 2 * SAMPLE_BYTES:
+            return (len(body), body, b"", encoding or b"", charset_key)
+        return (len(body), body[:SAMPLE_BYTES], body[-SAMPLE_BYTES:], encoding or b"", charset_key)
 
     @staticmethod
     def _cut_key(key: bytes, cta_html: str) -> _CutKey:

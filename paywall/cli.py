@@ -335,6 +335,9 @@ def _cmd_proxy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def _cmd_check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
+    from .credentials import Credentials
+
+    Credentials.load(settings)  # reads the JWT key files as start-up does: a bad one is a bad setting
     server = load_server_options(args.config, env)
     masked = settings.masked()
     if args.json:

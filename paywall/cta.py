@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .settings import DEFAULT_CTA_FORM_TEMPLATE, DEFAULT_CTA_TEMPLATE, PaywallSettings
 
 if TYPE_CHECKING:
-    from .insights.experiments import Variant
+    from .variants import Variant
 
 CtaKind = Literal["offer", "ended", "metered"]
 

@@ -49,6 +49,7 @@ from .access import (
     take_trial_quota,
     trial_cookie,
 )
+from .credentials import Credentials
 from .cta import trial_url
 from .errors import StoreUnavailable
 from .httputil import is_https, parse_content_type, without_bodies
@@ -67,7 +68,7 @@ from .templates import (
     render_message,
     render_trial_form,
 )
-from .tokens import CONFIRM, CSRF, InvalidToken, load_device_token, sign, verify
+from .tokens import CONFIRM, CSRF, InvalidToken, load_device_token
 
 logger = logging.getLogger("paywall")
 
@@ -139,11 +140,15 @@ class Endpoints:
         assets: Assets | None = None,
         insights: Insights | None = None,
         clock: Callable[[], float] = time.time,
+        credentials: Credentials | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.assets = assets or Assets(settings.prefix)
-        self.insights = insights or Insights(settings, store, clock=clock)
+        #: The runtime's credentials, or made here (reading the JWT key) for endpoints on their own.
+        self.credentials = Credentials.load(settings) if credentials is None else credentials
+        self.tokens = self.credentials.tokens
+        self.insights = insights or Insights(settings, store, clock=clock, tokens=self.tokens)
         self.clock = clock
         trial = settings.trial_path()
         routes: list[BaseRoute] = [
@@ -222,7 +227,7 @@ class Endpoints:
         form = TrialForm(
             action=self.settings.trial_path(),
             next_path=next_path,
-            csrf_token=sign(self.settings, CSRF, {"d": device_id}, now=now),
+            csrf_token=self.tokens.sign(CSRF, {"d": device_id}, now=now),
             article=article,
             email=email,
             error=error,
@@ -238,7 +243,7 @@ class Endpoints:
     async def _trial_form(self, request: Request) -> Response:
         now = self.clock()
         next_path = safe_next(request.query_params.get("next"))
-        reader = await identify(request, self.settings, self.store, now=now)
+        reader = await identify(request, self.settings, self.store, now=now, credentials=self.credentials)
         if reader.level == "member":
             return self._message(
                 200,
@@ -262,7 +267,7 @@ class Endpoints:
         cookies = reader.set_cookies
         device_id = reader.device_id
         if device_id is None:
-            device = read_device(request, self.settings, now=now)
+            device = read_device(request, self.settings, now=now, tokens=self.tokens)
             device_id, cookies = device.device_id, cookies + device.set_cookies
         article = _article_field(request.query_params.get("a"))
         self.insights.trial_step("trial_page_viewed", request, next_path, article)
@@ -364,13 +369,13 @@ class Endpoints:
     def _device_for_csrf(self, request: Request, now: float) -> str | None:
         raw = request.cookies.get(self.settings.device_cookie)
         try:
-            return load_device_token(self.settings, raw, now=now).device_id
+            return load_device_token(self.tokens, raw, now=now).device_id
         except InvalidToken:
             return None
 
     def _csrf_ok(self, token: str, device_id: str, now: float) -> bool:
         try:
-            payload = verify(self.settings, CSRF, token, max_age=CSRF_MAX_AGE, now=now)
+            payload = self.tokens.verify(CSRF, token, max_age=CSRF_MAX_AGE, now=now)
         except InvalidToken:
             return False
         bound = payload.get("d") if isinstance(payload, dict) else None
@@ -404,8 +409,10 @@ class Endpoints:
 
     def _granted(self, request: Request, trial: Trial, next_path: str, now: float) -> Response:
         cookies = (
-            trial_cookie(self.settings, request.scope, trial, now=now),
-            device_cookie(self.settings, request.scope, trial.device_id, trial_ends_at=trial.ends_at, now=now),
+            trial_cookie(self.settings, request.scope, trial, now=now, tokens=self.tokens),
+            device_cookie(
+                self.settings, request.scope, trial.device_id, trial_ends_at=trial.ends_at, now=now, tokens=self.tokens
+            ),
         )
         return _with_cookies(RedirectResponse(next_path, 303), cookies)
 
@@ -456,7 +463,7 @@ class Endpoints:
         sender = self.settings.email_sender
         assert sender is not None  # settings require it with email_confirmation
         payload = {"e": email, "d": device_id, "n": next_path, "a": source.article, "v": source.via}
-        token = sign(self.settings, CONFIRM, payload, now=now)
+        token = self.tokens.sign(CONFIRM, payload, now=now)
         url = f"{_base_url(request, self.settings)}{self.settings.trial_path()}/confirm?token={quote(token, safe='')}"
         try:
             result = sender(typed, url)
@@ -481,9 +488,7 @@ class Endpoints:
     async def _trial_confirm(self, request: Request) -> Response:
         now = self.clock()
         try:
-            payload = verify(
-                self.settings, CONFIRM, request.query_params.get("token"), max_age=CONFIRM_MAX_AGE, now=now
-            )
+            payload = self.tokens.verify(CONFIRM, request.query_params.get("token"), max_age=CONFIRM_MAX_AGE, now=now)
             email, device_id, next_raw = payload["e"], payload["d"], payload["n"]
             if not all(isinstance(v, str) for v in (email, device_id, next_raw)):
                 raise InvalidToken("malformed confirmation token")
@@ -500,7 +505,7 @@ class Endpoints:
     # -- status ---------------------------------------------------------
     async def _status(self, request: Request) -> Response:
         now = self.clock()
-        reader: Reader = await identify(request, self.settings, self.store, now=now)
+        reader: Reader = await identify(request, self.settings, self.store, now=now, credentials=self.credentials)
         access = await reader_access(reader, self.settings, self.store, now=now)
         response = JSONResponse(access.as_json(), headers={"vary": "Cookie, Authorization"})
         return _with_cookies(response, reader.set_cookies)
@@ -511,7 +516,7 @@ class Endpoints:
         their access (:mod:`paywall.member_feeds`); 403 for a reader who has no such access to give."""
         now = self.clock()
         reader: Reader = await identify(request, self.settings, self.store, now=now)
-        key = key_for(request, reader, self.settings, now=now)
+        key = key_for(request, reader, self.settings, self.credentials, now=now)
         headers = {"vary": "Cookie, Authorization"}
         if key is None:
             body = {"error": "not_a_member", "message": "Private feeds are for members and trial readers."}

@@ -32,8 +32,9 @@ from starlette.datastructures import URL
 from starlette.requests import HTTPConnection
 
 from .access import Reader
+from .credentials import Credentials
 from .errors import StoreUnavailable
-from .members import bearer_token, jwt_verifier
+from .members import bearer_token
 from .settings import PaywallSettings
 from .store import Store
 from .tokens import FEED, MEMBER, InvalidToken, number, sign, verify
@@ -93,7 +94,7 @@ def key_in(query_string: bytes) -> str | None:
 
 
 async def feed_reader(
-    settings: PaywallSettings, store: Store, query_string: bytes, *, now: float | None = None
+    credentials: Credentials, store: Store, query_string: bytes, *, now: float | None = None
 ) -> Reader | None:
     """The member (or trial reader) whose valid key the query carries; None for none, or one that no longer opens."""
     key = key_in(query_string)
@@ -101,7 +102,7 @@ async def feed_reader(
         return None
     now = time.time() if now is None else now
     try:
-        payload = verify(settings, FEED, key, now=now)
+        payload = verify(credentials.tokens, FEED, key, now=now)
     except InvalidToken:
         return None
     if not isinstance(payload, dict):
@@ -121,7 +122,14 @@ async def feed_reader(
     return None
 
 
-def key_for(conn: HTTPConnection, reader: Reader, settings: PaywallSettings, *, now: float | None = None) -> str | None:
+def key_for(
+    conn: HTTPConnection,
+    reader: Reader,
+    settings: PaywallSettings,
+    credentials: Credentials,
+    *,
+    now: float | None = None,
+) -> str | None:
     """A feed key for the reader of this request, ending with their access; None when there is none to give.
 
     A trial reader's key follows the trial; a member recognised by the member
@@ -135,26 +143,28 @@ def key_for(conn: HTTPConnection, reader: Reader, settings: PaywallSettings, *, 
         return issue_trial_feed_key(settings, reader.trial.trial_id, now=now)
     if reader.level != "member" or not reader.subject:
         return None
-    found = _member_token(conn, settings, now)
+    found = _member_token(conn, settings, credentials, now)
     if found is None:
         return None
     subject, ends_at = found
     return issue_member_feed_key(settings, subject, min(ends_at, now + _MAX_DAYS * _DAY), now=now)
 
 
-def _member_token(conn: HTTPConnection, settings: PaywallSettings, now: float) -> tuple[str, float] | None:
+def _member_token(
+    conn: HTTPConnection, settings: PaywallSettings, credentials: Credentials, now: float
+) -> tuple[str, float] | None:
     """The subject and end of the member cookie or JWT that makes this reader a member."""
     raw = conn.cookies.get(settings.member_cookie)
     if raw:
         try:
-            payload: Any = verify(settings, MEMBER, raw, now=now)
+            payload: Any = verify(credentials.tokens, MEMBER, raw, now=now)
         except InvalidToken:
             payload = None
         if isinstance(payload, dict):
             subject, ends_at = payload.get("s"), number(payload.get("e"))
             if isinstance(subject, str) and subject and ends_at is not None and now < ends_at:
                 return subject, ends_at
-    verifier = jwt_verifier(settings)
+    verifier = credentials.jwt
     token = conn.cookies.get(settings.jwt_cookie) or bearer_token(conn.headers.get("authorization"))
     if verifier is None or not token:
         return None

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from .errors import ConfigError
 from .settings import PaywallSettings
-from .tokens import MEMBER, ExpiredToken, InvalidToken, number, sign, verify
+from .tokens import MEMBER, ExpiredToken, InvalidToken, Keys, number, sign, verify
 
 _DAY = 86400.0
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
@@ -59,10 +59,10 @@ def issue_member_token(settings: PaywallSettings, subject: str, days: int, *, no
     return sign(settings, MEMBER, {"s": subject, "e": now + days * _DAY}, now=now)
 
 
-def load_member_token(settings: PaywallSettings, token: str | None, *, now: float | None = None) -> str:
+def load_member_token(keys: Keys, token: str | None, *, now: float | None = None) -> str:
     """The subject of a valid member cookie; :class:`InvalidToken` otherwise."""
     now = time.time() if now is None else now
-    payload = verify(settings, MEMBER, token, now=now)
+    payload = verify(keys, MEMBER, token, now=now)
     if not isinstance(payload, dict):
         raise InvalidToken("malformed member token")
     subject, ends_at = payload.get("s"), number(payload.get("e"))
@@ -133,8 +133,10 @@ def _static_key(settings: PaywallSettings) -> _Key:
 class JWTVerifier:
     """Verifies JWTs with the configured key or JWKS file.
 
-    Built once per settings; the JWKS file is re-read when it changes on disk,
-    so a publisher can rotate provider keys without a restart.
+    Built once, when the paywall starts (:mod:`paywall.credentials`): the key is
+    read here, and an unusable one raises :class:`~paywall.errors.ConfigError`.
+    The JWKS file is re-read when it changes on disk, so a publisher can rotate
+    provider keys without a restart.
     """
 
     def __init__(self, settings: PaywallSettings) -> None:
@@ -288,24 +290,3 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     value = value.strip()
     return value or None
-
-
-_verifiers: dict[int, tuple[PaywallSettings, JWTVerifier | None]] = {}
-_verifiers_lock = threading.Lock()
-
-
-def jwt_verifier(settings: PaywallSettings) -> JWTVerifier | None:
-    """The verifier for these settings (built once), or None when JWTs are not configured.
-
-    Raises :class:`~paywall.errors.ConfigError` for an unusable key, so call it
-    at start-up to surface the mistake there.
-    """
-    cached = _verifiers.get(id(settings))
-    if cached is not None and cached[0] is settings:
-        return cached[1]
-    verifier = JWTVerifier(settings) if settings.jwt_key or settings.jwt_jwks_file else None
-    with _verifiers_lock:
-        if len(_verifiers) > 64:
-            _verifiers.clear()
-        _verifiers[id(settings)] = (settings, verifier)
-    return verifier

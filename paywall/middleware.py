@@ -44,22 +44,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import httputil
 from .access import Reader, article_key, consume_meter, identify
 from .cache import BROKEN, Cut, GateCache, Known, RecentKeys, Verdict, page_key
-from .crawlers import CrawlerVerifier
 from .cta import CtaKind, fallback_page, render_cta
 from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
 from .engine import Page, canonical_path, is_amp
 from .engine.head import AMP_SCAN_BYTES
 from .errors import BodyTooLarge, FormatError, RewriteError
-from .formats import FormatKind, Formats, refusal, sniffs_as_feed
+from .formats import FormatKind, refusal, sniffs_as_feed
 from .headscan import HeadScan, encode_tags, inject, insertion_point
-from .insights import Insights, Wall
+from .insights import Wall
 from .member_feeds import feed_reader
-from .protect import Protection, csp_nonce
+from .protect import csp_nonce
 from .reader_state import STATE_KEY, ReaderState
-from .settings import PaywallSettings, selector_rules, selectors_for
-from .static import Assets
-from .store import Store, open_store
+from .runtime import Runtime
+from .settings import PaywallSettings, selectors_for
+from .store import Store
 
 logger = logging.getLogger("paywall")
 
@@ -131,17 +130,21 @@ class PaywallMiddleware:
     def __init__(self, app: ASGIApp, settings: PaywallSettings) -> None:
         self.app = app
         self.settings = settings
-        self.store: Store = open_store(settings.store)
-        self.assets = Assets(settings.prefix)
-        self.protection = Protection(settings, self.assets)
+        #: Everything built from the settings, once (a bad key file stops start-up here).
+        self.runtime = runtime = Runtime(settings)
+        self.store: Store = runtime.store
+        self.assets = runtime.assets
+        self.protection = runtime.protection
         self.cache = GateCache(settings.gate_cache_bytes)
-        self.formats = Formats(settings)
-        self.selector_rules = selector_rules(settings.article_selector)
-        self.insights = Insights(settings, self.store)
-        self.crawlers = CrawlerVerifier(settings)
+        self.formats = runtime.formats
+        self.selector_rules = runtime.selector_rules
+        self.insights = runtime.insights
+        self.crawlers = runtime.crawlers
         #: Article keys gated lately: a page whose canonical link names one is a view of it.
         self.gated_articles = RecentKeys(RECENT_ARTICLES)
-        self.endpoints = Endpoints(settings, self.store, assets=self.assets, insights=self.insights)
+        self.endpoints = Endpoints(
+            settings, self.store, assets=self.assets, insights=self.insights, credentials=runtime.credentials
+        )
         self._own_prefix = settings.prefix + "/"
         #: Cookies that may make a reader a member (or trial reader): without them and
         #: without a resolver, nobody needs identifying to be known as a non-member.
@@ -169,7 +172,15 @@ class PaywallMiddleware:
         ):
             await self.app(scope, receive, _strip_control_headers(send))
             return
-        await _Exchange(self, scope, receive, send).run()
+        exchange = _Exchange(self, scope, receive, send)
+        try:
+            await exchange.run()
+        finally:
+            # The view and the way of answering point back at the exchange (scope -> view ->
+            # exchange -> scope): cut both, or every request would leave garbage that only the
+            # cycle collector frees.
+            exchange.view.release()
+            exchange.body = _FINISHED
 
     def selectors_for(self, path: str) -> list[str]:
         """The configured article selectors that apply to ``path``, in order (detection runs after them)."""
@@ -198,8 +209,7 @@ class PaywallMiddleware:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
                 try:
-                    await self.insights.aclose()
-                    await self.store.aclose()
+                    await self.runtime.aclose()
                 except Exception:  # closing must never block shutdown
                     logger.exception("paywall: closing the store failed")
             return message
@@ -236,7 +246,8 @@ class _Exchange:
         self.base_scope, self.client_etags = _app_scope(scope)
         self.app_scope: Scope = self.base_scope
         # The app may ask who the reader is (``request.state.paywall``); the gate asks the same
-        # object, so the reader is identified once, whoever asks first.
+        # object, so the reader is identified once, whoever asks first. (The view points back at
+        # this exchange until the request ends: see ``PaywallMiddleware.__call__``.)
         self.view = ReaderState(self.identify, self.settings, middleware.store)
         self.base_scope.setdefault("state", {})[STATE_KEY] = self.view
         #: The reader the response is made for (with the call to action's cookies once it has one).
@@ -346,7 +357,13 @@ class _Exchange:
         # The app's scope, so that a resolver sees what inner middleware
         # added to it (``request.session``, ``request.user``).
         try:
-            return await identify(Request(self.app_scope), self.settings, self.mw.store, crawlers=self.mw.crawlers)
+            return await identify(
+                Request(self.app_scope),
+                self.settings,
+                self.mw.store,
+                crawlers=self.mw.crawlers,
+                credentials=self.mw.runtime.credentials,
+            )
         except Exception:  # a bug must not turn into a 500 or an open door
             logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
             return _ANONYMOUS
@@ -480,6 +497,10 @@ class _Replay(_Discard):
     """Drops an answer that cannot be judged (a ``HEAD``, ``206`` or ``304``): the request is asked again as a GET."""
 
 
+#: What a finished exchange holds instead of its body's way of answering.
+_FINISHED = _Discard()
+
+
 class _Pass(_Body):
     """The app's body as it is, streaming."""
 
@@ -495,7 +516,9 @@ class _Pass(_Body):
                 await x.respond(304, _not_modified_headers(headers), b"")
                 return
         x.answered = True
-        await x.send({**x.start_message, "headers": headers})
+        start = x.start_message
+        # Headers untouched (no control header, no cookie, not personal): the app's own message goes on.
+        await x.send(start if headers is start.get("headers") else {**start, "headers": headers})
 
     async def on_body(self, message: Message) -> None:
         await self.x.send(message)
@@ -542,10 +565,11 @@ class _Inject(_Body):
     async def flush(self, first: bytes, more: bool) -> None:
         """Send the start of the response and ``first``, the body so far; stream the rest."""
         x = self.x
-        headers = _personal(x.headers, MEMBER_CACHE_CONTROL, rewritten=True)
-        length = httputil.get_header(x.headers, b"content-length")
-        if length is not None and length.strip().isdigit():
-            headers.append((b"content-length", str(int(length) + len(first) - len(self.held)).encode()))
+        app_headers, added = tuple(x.headers), len(first) - len(self.held)
+        try:
+            headers = list(_injected_headers(app_headers, added))
+        except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
+            headers = list(_injected_headers.__wrapped__(app_headers, added))
         await x.send(
             {"type": "http.response.start", "status": x.start.status, "headers": x.with_reader_cookies(headers)}
         )
@@ -886,14 +910,15 @@ class _Gate(_Body):
             etag = hashlib.blake2b(b"\0".join([cut.digest, tags, *fills.values()]), digest_size=16).hexdigest()
             cut.last = (tags, fills, body, etag)
         wall.shown()
-        headers = httputil.without_headers(self.x.headers, b"content-type")
-        headers = self.x.robots(_personal(headers, GATED_CACHE_CONTROL, rewritten=True))
-        headers.append((b"content-type", f"{self.x.start.html_media}; charset=utf-8".encode()))
-        headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
-        if _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):
+        app_headers, media = tuple(self.x.headers), self.x.start.html_media
+        try:
+            headers = list(_gated_headers(app_headers, media, etag, len(body), self.x.settings.noarchive))
+        except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
+            headers = list(_gated_headers.__wrapped__(app_headers, media, etag, len(body), self.x.settings.noarchive))
+        if self.x.client_etags and _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):
             await self.x.respond(304, _not_modified_headers(headers), b"")
             return
-        await self.x.respond(self.x.start.status, headers, body)
+        await self.x.respond(self.x.start.status, headers, body, keep_length=True)
 
     async def end(self) -> None:
         if not self.x.answered:
@@ -992,7 +1017,7 @@ class _Format(_Body):
         reader = await x.get_reader()
         if reader.is_member or self.kind != "feed":
             return reader
-        keyed = await feed_reader(x.settings, x.mw.store, x.scope.get("query_string", b""))
+        keyed = await feed_reader(x.mw.runtime.credentials, x.mw.store, x.scope.get("query_string", b""))
         return keyed or reader
 
     def origin(self) -> str:
@@ -1231,6 +1256,34 @@ def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: 
         tokens.append(b"Cookie")
     out.append((b"vary", b", ".join(tokens)))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _injected_headers(app: tuple[tuple[bytes, bytes], ...], added: int) -> tuple[Any, ...]:
+    """The headers of a member's page made from the app's ``app`` headers with ``added`` bytes of tags
+    (remembered: the pages members read are sent with the same ones again and again)."""
+    headers = _personal(list(app), MEMBER_CACHE_CONTROL, rewritten=True)
+    length = httputil.get_header(app, b"content-length")
+    if length is not None and length.strip().isdigit():
+        headers.append((b"content-length", str(int(length) + added).encode()))
+    return tuple(headers)
+
+
+@functools.lru_cache(maxsize=256)
+def _gated_headers(
+    app: tuple[tuple[bytes, bytes], ...], media: str, etag: str, length: int, noarchive: bool
+) -> tuple[Any, ...]:
+    """The headers of a gated page made from the app's ``app`` headers (remembered: a popular
+    article's teaser is sent with the same ones again and again); ``noarchive``: with
+    ``X-Robots-Tag: noarchive``."""
+    headers = httputil.without_headers(list(app), b"content-type", b"content-length")
+    headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
+    if noarchive:
+        headers = httputil.with_robots_rule(headers, b"noarchive")
+    headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
+    headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
+    headers.append((b"content-length", str(length).encode()))
+    return tuple(headers)
 
 
 _PERSONAL_DROP = frozenset(_CACHE_HEADERS)

@@ -144,6 +144,14 @@ class ReaderState:
         """The access if someone has asked already, without asking."""
         return self._access.value
 
+    def release(self) -> None:
+        """The request is over: let go of what identifies the reader (it points back at the request).
+
+        A reader already identified stays known; one never asked about is, from now
+        on, a reader who is no member (nothing is left to ask).
+        """
+        self._identify = _no_member
+
     def vouch_member(self) -> None:
         """The app's own login says this reader is a member: the page and the gate agree."""
         self._reader.value = VOUCHED_MEMBER
@@ -159,6 +167,14 @@ class ReaderState:
 
     async def _compute_access(self) -> ReaderAccess:
         return await reader_access(await self.reader(), self._settings, self._store)
+
+
+#: A reader who is no member, for views whose request is over.
+_NOBODY = Reader(level="anonymous")
+
+
+async def _no_member() -> Reader:
+    return _NOBODY
 
 
 def reader_state(scope: Any) -> ReaderState | None:

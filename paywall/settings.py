@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from .errors import ConfigError
+from .search_engines import parse_crawlers
+from .variants import TEXT_PLACEHOLDERS, parse_variants
 
 MemberResolver = Callable[[Any], "bool | Awaitable[bool]"]
 EmailSender = Callable[[str, str], "Awaitable[None] | None"]
@@ -83,8 +85,6 @@ TRIAL_PLACEHOLDERS = frozenset(
         "form",  # the complete default form
     }
 )
-#: Placeholders the texts of the call to action may use.
-TEXT_PLACEHOLDERS = frozenset({"trial_days", "free_articles"})
 
 _CALLABLE_FIELDS = ("member_resolver", "email_sender", "email_filter")
 #: Settings that hold an object (or its ``"module:attribute"``) that is not a callable.
@@ -417,9 +417,7 @@ def _validate(s: PaywallSettings) -> None:
     if s.cta_inline_form and s.cta_template != DEFAULT_CTA_TEMPLATE and not _uses(s.cta_template, "form"):
         raise ConfigError("cta_template", "must place the trial form with $form when cta_inline_form is on")
     if s.cta_variants:
-        from .insights.experiments import parse_variants  # checks every entry now: a bad one stops start-up
-
-        parse_variants(s.cta_variants)
+        parse_variants(s.cta_variants)  # checks every entry now: a bad one stops start-up
     if s.admin_password is not None and len(s.admin_password) < _MIN_ADMIN_PASSWORD_LENGTH:
         raise ConfigError("admin_password", f"must be at least {_MIN_ADMIN_PASSWORD_LENGTH} characters")
 
@@ -451,14 +449,12 @@ def _validate(s: PaywallSettings) -> None:
 
     _check_jwt(s)
     _check_formats(s)
-    if s.jwt_key is not None or s.jwt_jwks_file is not None:
-        from .members import jwt_verifier  # loads the key now: a bad one stops start-up
-
-        jwt_verifier(s)
-        if not s.jwt_audience:
-            # Without an audience, any token the key ever signed (for a forum, a free
-            # plan, another app) would count as a member.
-            raise ConfigError("jwt_audience", "is required with jwt_key or jwt_jwks_file: the 'aud' your tokens carry")
+    # The JWT key itself (a PEM text, a file, a JWKS file) is read when the paywall starts
+    # (paywall.runtime): settings hold data and read no file.
+    if (s.jwt_key is not None or s.jwt_jwks_file is not None) and not s.jwt_audience:
+        # Without an audience, any token the key ever signed (for a forum, a free
+        # plan, another app) would count as a member.
+        raise ConfigError("jwt_audience", "is required with jwt_key or jwt_jwks_file: the 'aud' your tokens carry")
 
     if s.public_url is not None and (
         not s.public_url.startswith(("http://", "https://")) or s.public_url.rstrip("/").count("/") > 2
@@ -632,13 +628,7 @@ _CSS_CLASS = re.compile(r"-?[_a-zA-Z][_a-zA-Z0-9-]{0,63}")
 
 def _check_search_engines(s: PaywallSettings) -> None:
     """The crawler list, its ranges, resolver and timings, and the gated part's class."""
-    from .crawlers import load_crawler_ranges, parse_crawlers  # reads each entry and file now
-
-    crawlers = parse_crawlers(s.crawlers)
-    if s.crawler_ranges_dir is not None:
-        if not os.path.isdir(s.crawler_ranges_dir):
-            raise ConfigError("crawler_ranges_dir", f"no such folder: {s.crawler_ranges_dir}")
-        load_crawler_ranges(crawlers, s.crawler_ranges_dir)
+    parse_crawlers(s.crawlers)  # the ranges files are read when the paywall starts (paywall.runtime)
     resolver = s.crawler_resolver
     if isinstance(resolver, str):
         resolver = import_object("crawler_resolver", resolver) if resolver else None
@@ -668,5 +658,7 @@ def _check_jwt(s: PaywallSettings) -> None:
         raise ConfigError("jwt_algorithms", "mixing HS* with RS*/ES* invites algorithm confusion; pick one family")
     if s.jwt_jwks_file is not None and s.jwt_key is not None:
         raise ConfigError("jwt_jwks_file", "give either jwt_key or jwt_jwks_file, not both")
-    if s.jwt_jwks_file is not None and not os.path.isfile(s.jwt_jwks_file):
-        raise ConfigError("jwt_jwks_file", f"no such file: {s.jwt_jwks_file}")
+    if s.jwt_key is not None and not s.jwt_key.strip():
+        raise ConfigError("jwt_key", "is empty: give an HMAC secret, a PEM public key or the path of one")
+    if s.jwt_jwks_file is not None and not s.jwt_jwks_file.strip():
+        raise ConfigError("jwt_jwks_file", "is empty: give the path of a JWKS file")

@@ -10,21 +10,27 @@ The mark
 The mark must name the reader without the server keeping a table of every mark
 it ever handed out, and it must not reveal who the reader is to whoever finds
 it (subjects are often e-mail addresses). So the mark *is* the subject,
-encrypted and authenticated with a key derived from ``secret_key``, using the
-synthetic-IV construction (deterministic authenticated encryption)::
+encrypted and authenticated with AES-SIV (RFC 5297, deterministic authenticated
+encryption, from ``cryptography``) under a 512-bit key derived from
+``secret_key``::
 
-    tag     = HMAC-SHA256(k_mac, version || subject)[:8]        # 64-bit tag
-    stream  = HMAC-SHA256(k_enc, tag || counter) || ...          # CTR keystream
-    payload = version || tag || (subject XOR stream)
+    payload = version || AES-SIV(key, subject, associated data = version)
+            = version || SIV (16 bytes) || ciphertext (as long as the subject)
 
 ``mark_for`` is deterministic: one reader always carries the same mark, which
-is what tracing wants. The 64-bit tag is the checksum: a forged, truncated or
-corrupted mark fails it (chance of a random forgery being accepted: 2**-64),
-and the keys never leave the server (the page only carries the finished mark).
-Marks made with a key in ``secret_key_fallbacks`` still resolve.
-Subjects longer than :data:`MAX_SEALED_SUBJECT` bytes get a short mark
-(version 2: the tag alone) that can only be matched against candidates with
-:func:`identify`.
+is what tracing wants. The 128-bit synthetic IV is the checksum: a forged,
+truncated or corrupted mark fails it, and the key never leaves the server (the
+page only carries the finished mark). Marks made with a key in
+``secret_key_fallbacks`` still resolve. Subjects longer than
+:data:`MAX_SEALED_SUBJECT` bytes get a short mark (the SIV alone) that can only
+be matched against candidates with :func:`identify`.
+
+The first byte says how a mark was made, so that marks already pasted somewhere
+stay readable after a change of construction: versions 3 and 4 are AES-SIV
+(sealed, and SIV only); versions 1 and 2 are the HMAC construction of 0.1
+(:func:`_open_v1`), read but never made, until :data:`LEGACY_MARKS_READABLE_UNTIL`.
+A mark is at most :data:`MAX_MARK_HEX` hex digits, which the protection script
+accepts.
 
 The encoding
 ------------
@@ -54,10 +60,14 @@ and an evidence trail, not a guarantee.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 from collections.abc import Iterable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from .settings import PaywallSettings
 
@@ -69,15 +79,22 @@ SYMBOLS = ("\u200b", "\u200c", "\u200d", "\u2060")
 EVERY_WORDS = 10
 #: Longest subject (UTF-8 bytes) sealed into the mark itself.
 MAX_SEALED_SUBJECT = 128
+#: Marks of versions 1 and 2 (made by paywall 0.1) are read by ``paywall trace`` until this date at least.
+LEGACY_MARKS_READABLE_UNTIL = "2027-11-30"
 
-_SEALED = 1
-_TAG_ONLY = 2
-_TAG_BYTES = 8
-_MAX_PAYLOAD = 1 + _TAG_BYTES + MAX_SEALED_SUBJECT
+_V1_SEALED = 1  # 0.1: HMAC-SHA256 synthetic IV and keystream (read only)
+_V1_TAG_ONLY = 2
+_SEALED = 3  # AES-SIV: version || SIV || ciphertext
+_TAG_ONLY = 4  # AES-SIV's SIV of a long subject, alone
+_SIV_BYTES = 16
+_V1_TAG_BYTES = 8
+_MAX_PAYLOAD = 1 + _SIV_BYTES + MAX_SEALED_SUBJECT
+#: Longest mark, in hex digits; the protection script refuses longer ones (``assets/protect.js``).
+MAX_MARK_HEX = 2 * _MAX_PAYLOAD
 
 _SYMBOL_VALUE = {ch: i for i, ch in enumerate(SYMBOLS)}
 _FRAME_RE = re.compile(FRAME_START + "([" + "".join(SYMBOLS) + "]+)")
-_MARK_RE = re.compile(rf"[0-9a-f]{{2,{2 * _MAX_PAYLOAD}}}")
+_MARK_RE = re.compile(rf"[0-9a-f]{{2,{MAX_MARK_HEX}}}")
 # The script counts a word start where a non-space follows a space or the
 # start of the text; JavaScript's \s and Python's str.isspace() differ on a few
 # rare characters, so both use this explicit set.
@@ -88,18 +105,103 @@ _SPACE = frozenset(
 
 
 # --------------------------------------------------------------------- marks
-def _keys(secret: str) -> tuple[bytes, bytes]:
+@functools.lru_cache(maxsize=8)
+def _cipher(secret: str) -> AESSIV:
+    """AES-256-SIV under a key derived from ``secret`` for marks alone (built once per key)."""
+    return AESSIV(hmac.new(secret.encode(), b"paywall/trace/v3/aes-siv", hashlib.sha512).digest())
+
+
+def _check_subject(subject: str) -> bytes:
+    if not isinstance(subject, str) or not subject:
+        raise ValueError("subject must be a non-empty string")
+    return subject.encode()
+
+
+def _seal(secret: str, version: int, raw: bytes) -> bytes:
+    """AES-SIV of ``raw``, bound to the version byte: SIV || ciphertext."""
+    return _cipher(secret).encrypt(raw, [bytes([version])])
+
+
+def _tag_only(secret: str, raw: bytes) -> bytes:
+    return _seal(secret, _TAG_ONLY, raw)[:_SIV_BYTES]
+
+
+def mark_for(settings: PaywallSettings, subject: str) -> str:
+    """The mark of ``subject`` as lowercase hex (what the page's script embeds).
+
+    Deterministic for a given key and subject; opaque to anyone without the key.
+    """
+    raw = _check_subject(subject)
+    if len(raw) > MAX_SEALED_SUBJECT:
+        return (bytes([_TAG_ONLY]) + _tag_only(settings.secret_key, raw)).hex()
+    return (bytes([_SEALED]) + _seal(settings.secret_key, _SEALED, raw)).hex()
+
+
+def open_mark(settings: PaywallSettings, mark: str) -> str | None:
+    """The subject sealed in ``mark``, or None when it is not authentic.
+
+    Tag-only marks (long subjects) cannot be opened: use :func:`identify`.
+    """
+    payload = _payload(mark)
+    if payload is None:
+        return None
+    if payload[0] == _V1_SEALED:
+        return _open_v1(settings, payload)
+    if payload[0] != _SEALED or len(payload) <= 1 + _SIV_BYTES:
+        return None
+    for secret in settings.all_secret_keys:
+        try:
+            raw = _cipher(secret).decrypt(payload[1:], [payload[:1]])
+        except InvalidTag:
+            continue
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:  # authentic bytes are always UTF-8; defensive only
+            return None
+    return None
+
+
+def _payload(mark: str) -> bytes | None:
+    if not isinstance(mark, str) or _MARK_RE.fullmatch(mark) is None or len(mark) % 2:
+        return None
+    return bytes.fromhex(mark)
+
+
+def _matches_candidate(settings: PaywallSettings, payload: bytes, candidate: str) -> bool:
+    """Whether ``payload`` is, byte for byte, the mark one of the keys makes for ``candidate``."""
+    raw = candidate.encode()
+    if not raw:
+        return False
+    if payload[0] in (_V1_SEALED, _V1_TAG_ONLY):
+        return _matches_candidate_v1(settings, payload, raw)
+    for secret in settings.all_secret_keys:
+        if len(raw) > MAX_SEALED_SUBJECT:
+            expected = bytes([_TAG_ONLY]) + _tag_only(secret, raw)
+        else:
+            expected = bytes([_SEALED]) + _seal(secret, _SEALED, raw)
+        if hmac.compare_digest(payload, expected):
+            return True
+    return False
+
+
+# ------------------------------------------------------- marks of paywall 0.1
+# Read only, so that marks pasted before the change to AES-SIV still name their
+# reader (until LEGACY_MARKS_READABLE_UNTIL): a synthetic-IV construction of HMAC-SHA256,
+#     tag = HMAC(k_mac, version || subject)[:8], payload = version || tag || subject XOR HMAC-CTR(k_enc, tag).
+
+
+def _v1_keys(secret: str) -> tuple[bytes, bytes]:
     root = secret.encode()
     mac_key = hmac.new(root, b"paywall/trace/v1/mac", hashlib.sha256).digest()
     enc_key = hmac.new(root, b"paywall/trace/v1/enc", hashlib.sha256).digest()
     return mac_key, enc_key
 
 
-def _tag(mac_key: bytes, version: int, subject: bytes) -> bytes:
-    return hmac.new(mac_key, bytes([version]) + subject, hashlib.sha256).digest()[:_TAG_BYTES]
+def _v1_tag(mac_key: bytes, version: int, subject: bytes) -> bytes:
+    return hmac.new(mac_key, bytes([version]) + subject, hashlib.sha256).digest()[:_V1_TAG_BYTES]
 
 
-def _stream(enc_key: bytes, tag: bytes, length: int) -> bytes:
+def _v1_stream(enc_key: bytes, tag: bytes, length: int) -> bytes:
     out = bytearray()
     counter = 0
     while len(out) < length:
@@ -112,38 +214,15 @@ def _xor(data: bytes, stream: bytes) -> bytes:
     return bytes(a ^ b for a, b in zip(data, stream, strict=True))
 
 
-def _check_subject(subject: str) -> bytes:
-    if not isinstance(subject, str) or not subject:
-        raise ValueError("subject must be a non-empty string")
-    return subject.encode()
-
-
-def mark_for(settings: PaywallSettings, subject: str) -> str:
-    """The mark of ``subject`` as lowercase hex (what the page's script embeds).
-
-    Deterministic for a given key and subject; opaque to anyone without the key.
-    """
-    raw = _check_subject(subject)
-    mac_key, enc_key = _keys(settings.secret_key)
-    if len(raw) > MAX_SEALED_SUBJECT:
-        return (bytes([_TAG_ONLY]) + _tag(mac_key, _TAG_ONLY, raw)).hex()
-    tag = _tag(mac_key, _SEALED, raw)
-    return (bytes([_SEALED]) + tag + _xor(raw, _stream(enc_key, tag, len(raw)))).hex()
-
-
-def open_mark(settings: PaywallSettings, mark: str) -> str | None:
-    """The subject sealed in ``mark``, or None when it is not authentic.
-
-    Tag-only marks (long subjects) cannot be opened: use :func:`identify`.
-    """
-    payload = _payload(mark)
-    if payload is None or payload[0] != _SEALED or len(payload) <= 1 + _TAG_BYTES:
+def _open_v1(settings: PaywallSettings, payload: bytes) -> str | None:
+    """The subject of a sealed mark of version 1, or None when it is not authentic."""
+    if len(payload) <= 1 + _V1_TAG_BYTES:
         return None
-    tag, sealed = payload[1 : 1 + _TAG_BYTES], payload[1 + _TAG_BYTES :]
+    tag, sealed = payload[1 : 1 + _V1_TAG_BYTES], payload[1 + _V1_TAG_BYTES :]
     for secret in settings.all_secret_keys:
-        mac_key, enc_key = _keys(secret)
-        raw = _xor(sealed, _stream(enc_key, tag, len(sealed)))
-        if hmac.compare_digest(_tag(mac_key, _SEALED, raw), tag):
+        mac_key, enc_key = _v1_keys(secret)
+        raw = _xor(sealed, _v1_stream(enc_key, tag, len(sealed)))
+        if hmac.compare_digest(_v1_tag(mac_key, _V1_SEALED, raw), tag):
             try:
                 return raw.decode()
             except UnicodeDecodeError:  # authentic bytes are always UTF-8; defensive only
@@ -151,22 +230,16 @@ def open_mark(settings: PaywallSettings, mark: str) -> str | None:
     return None
 
 
-def _payload(mark: str) -> bytes | None:
-    if not isinstance(mark, str) or _MARK_RE.fullmatch(mark) is None or len(mark) % 2:
-        return None
-    return bytes.fromhex(mark)
-
-
-def _matches_candidate(settings: PaywallSettings, payload: bytes, candidate: str) -> bool:
-    raw = candidate.encode()
-    if not raw:
-        return False
-    version = _SEALED if len(raw) <= MAX_SEALED_SUBJECT else _TAG_ONLY
-    if payload[0] != version:
-        return False
+def _matches_candidate_v1(settings: PaywallSettings, payload: bytes, raw: bytes) -> bool:
+    long = len(raw) > MAX_SEALED_SUBJECT
     for secret in settings.all_secret_keys:
-        mac_key, _ = _keys(secret)
-        if hmac.compare_digest(payload[1 : 1 + _TAG_BYTES], _tag(mac_key, version, raw)):
+        mac_key, enc_key = _v1_keys(secret)
+        if long:
+            expected = bytes([_V1_TAG_ONLY]) + _v1_tag(mac_key, _V1_TAG_ONLY, raw)
+        else:
+            tag = _v1_tag(mac_key, _V1_SEALED, raw)
+            expected = bytes([_V1_SEALED]) + tag + _xor(raw, _v1_stream(enc_key, tag, len(raw)))
+        if hmac.compare_digest(payload, expected):
             return True
     return False
 
@@ -241,7 +314,7 @@ def identify(settings: PaywallSettings, text: str, candidates: Iterable[str] | N
         if subject is not None and (pool is None or subject in pool):
             return subject
         payload = _payload(mark)
-        if pool is not None and payload is not None and len(payload) > _TAG_BYTES:
+        if pool is not None and payload is not None:
             for candidate in pool:
                 if _matches_candidate(settings, payload, candidate):
                     return candidate

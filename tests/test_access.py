@@ -12,7 +12,7 @@ import jwt
 import pytest
 from starlette.requests import Request
 
-from paywall import ConfigError, PaywallSettings, issue_member_token
+from paywall import ConfigError, PaywallMiddleware, PaywallSettings, issue_member_token
 from paywall.access import (
     DEVICE_COOKIE_MAX_AGE,
     Reader,
@@ -239,12 +239,22 @@ async def test_jwt_from_cookie_or_bearer(make_settings: Make, store: Store) -> N
     assert refused.level == "anonymous"
 
 
-def test_misconfigured_jwt_key_stops_start_up(make_settings: Make) -> None:
-    with pytest.raises(ConfigError) as info:
-        make_settings(jwt_audience="news", jwt_key="too-short")
-    assert info.value.field == "jwt_key"
-    with pytest.raises(ConfigError):
-        make_settings(jwt_audience="news", jwt_key="-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----")
+def test_misconfigured_jwt_key_stops_start_up(make_settings: Make, tmp_path: Path) -> None:
+    async def site(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("never started")
+
+    # Settings hold the values and read nothing; the paywall reads the key when it starts.
+    for field, values in (
+        ("jwt_key", {"jwt_key": "too-short"}),
+        ("jwt_key", {"jwt_key": "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----"}),
+        ("jwt_key", {"jwt_key": str(tmp_path / "not-a-key.txt")}),
+        ("jwt_jwks_file", {"jwt_jwks_file": str(tmp_path / "missing-jwks.json")}),
+    ):
+        (tmp_path / "not-a-key.txt").write_text("hello")
+        settings = make_settings(jwt_audience="news", **values)
+        with pytest.raises(ConfigError) as info:
+            PaywallMiddleware(site, settings=settings)
+        assert info.value.field == field, values
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings
-from paywall.cache import BROKEN, Cut, GateCache, Known, page_key
+from paywall.cache import BROKEN, SAMPLE_BYTES, Cut, GateCache, Known, page_key
 from paywall.engine import Page
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.conftest import assert_no_leak
@@ -122,3 +122,25 @@ def test_query_string_variants_of_one_page_are_cut_once(make_settings: SettingsF
         assert_no_leak(response.content, SECRET_WORDS)
         assert f"next=/article%3Ffbclid%3D{i}" in response.text
     assert len(parse_calls) <= 2, "judged once and cut once, not once per URL"
+
+
+def test_a_verdict_is_for_the_exact_body_however_alike_two_bodies_look() -> None:
+    """The slot is found by the body's length and ends; the verdict is given only for the same bytes."""
+    cache = GateCache(max_bytes=1_000_000)
+    head, tail = b"<html><head></head><body><main>" + b" " * SAMPLE_BYTES, b" " * SAMPLE_BYTES + b"</main></html>"
+    story = b"<article>" + b"<p>story</p>" * 50 + b"</article>"
+    article = head + story + tail
+    listing = head + (b"<ul>" + b"<li>item</li>" * 40 + b"</ul>").ljust(len(story)) + tail
+    assert len(article) == len(listing) and article != listing
+    cache.put_known(article, None, "utf-8", Known("article", page_key(article, "utf-8")))
+    assert cache.known(bytes(bytearray(article)), None, "utf-8") == Known("article", page_key(article, "utf-8"))
+    assert cache.known(listing, None, "utf-8") is None, "alike ends and length are not the same page"
+    assert cache.known(article, b"gzip", "utf-8") is None and cache.known(article, None, "latin-1") is None
+    # The other body's verdict takes the slot; the first is simply judged again when it comes back.
+    cache.put_known(listing, None, "utf-8", Known("no_article", page_key(listing, "utf-8")))
+    assert cache.known(listing, None, "utf-8") == Known("no_article", page_key(listing, "utf-8"))
+    assert cache.known(article, None, "utf-8") is None
+    # Small bodies are keyed whole.
+    cache.put_known(b"<p>a</p>", None, None, Known("no_article", b"k"))
+    assert cache.known(b"<p>b</p>", None, None) is None
+    assert cache.known(b"<p>a</p>", None, None) == Known("no_article", b"k")

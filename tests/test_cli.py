@@ -167,6 +167,19 @@ def test_check_config_prints_effective_settings_with_secrets_masked(
     }
 
 
+def test_check_config_reads_the_jwt_key_files_as_start_up_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Settings read no file; check-config reads the key files the paywall would read when it starts."""
+    missing = tmp_path / "jwks.json"
+    env = {"PAYWALL_SECRET_KEY": SECRET, "PAYWALL_JWT_AUDIENCE": "news", "PAYWALL_JWT_JWKS_FILE": str(missing)}
+    code, _, err = run(capsys, ["check-config"], env=env)
+    assert code == 2 and "jwt_jwks_file" in err
+    missing.write_text('{"keys": []}')
+    code, _, err = run(capsys, ["check-config"], env=env)
+    assert code == 0, err
+
+
 def test_check_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, ["check-config", "--json", "--config", str(good_file(tmp_path))], env={})
     assert code == 0

@@ -30,6 +30,7 @@ from bs4 import BeautifulSoup
 from paywall import ConfigError, PaywallMiddleware, PaywallSettings
 from paywall.crawlers import CrawlerVerifier, SystemResolver, parse_crawlers, read_ranges, shipped_ranges_dir
 from paywall.proxy import ProxyApp
+from paywall.runtime import Runtime
 from tests.apps import crawler_dns, crawler_site
 from tests.apps.crawler_dns import ADDRESSES, NAMES, SyncTableResolver, TableResolver
 from tests.apps.crawler_site import SECRET_WORDS, TEASER, withheld_runs
@@ -497,10 +498,17 @@ def test_a_ranges_folder_replaces_the_shipped_files(make_settings: Make, tmp_pat
 )
 def test_a_bad_ranges_file_stops_start_up(make_settings: Make, tmp_path: Path, content: str, problem: str) -> None:
     (tmp_path / "googlebot.json").write_text(content)
+    settings = make_settings(crawler_ranges_dir=str(tmp_path))  # settings read no file...
     with pytest.raises(ConfigError) as info:
-        make_settings(crawler_ranges_dir=str(tmp_path))
+        Runtime(settings)  # ...the paywall reads it when it starts, and stops there
     assert info.value.field == "crawler_ranges_dir"
     assert problem in info.value.problem
+
+
+def test_a_missing_ranges_folder_stops_start_up(make_settings: Make, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        Runtime(make_settings(crawler_ranges_dir=str(tmp_path / "missing")))
+    assert info.value.field == "crawler_ranges_dir"
 
 
 def test_crawler_settings_are_checked(make_settings: Make, tmp_path: Path) -> None:
@@ -514,7 +522,6 @@ def test_crawler_settings_are_checked(make_settings: Make, tmp_path: Path) -> No
         ("crawlers", {"crawlers": ("Applebot:",)}),
         ("crawlers", {"crawlers": ("Applebot: not_a_domain",)}),
         ("crawlers", {"crawlers": ("Apple bot: apple.com",)}),
-        ("crawler_ranges_dir", {"crawler_ranges_dir": str(tmp_path / "missing")}),
         ("crawler_resolver", {"crawler_resolver": object()}),
         ("crawler_resolver", {"crawler_resolver": "tests.apps.crawler_dns:NAMES"}),
         ("crawler_resolver", {"crawler_resolver": "tests.apps.crawler_dns:nothing"}),

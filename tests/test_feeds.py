@@ -310,19 +310,22 @@ def test_a_members_key_ends_with_their_member_cookie(settings: PaywallSettings) 
     from starlette.requests import Request
 
     from paywall.access import Reader
+    from paywall.credentials import Credentials
     from paywall.member_feeds import feed_reader, key_for
 
     now = 1_800_000_000.0
     token = issue_member_token(settings, "member-9", 2, now=now)
     request = Request({"type": "http", "headers": [(b"cookie", f"paywall_member={token}".encode())]})
-    key = key_for(request, Reader(level="member", subject="member:member-9"), settings, now=now)
+    credentials = Credentials.load(settings)
+    key = key_for(request, Reader(level="member", subject="member:member-9"), settings, credentials, now=now)
     assert key is not None
     store = open_store(settings.store)
     query = f"paywall_key={key}".encode()
-    assert asyncio.run(feed_reader(settings, store, query, now=now + 86400)) is not None
-    assert asyncio.run(feed_reader(settings, store, query, now=now + 3 * 86400)) is None
+    assert asyncio.run(feed_reader(credentials, store, query, now=now + 86400)) is not None
+    assert asyncio.run(feed_reader(credentials, store, query, now=now + 3 * 86400)) is None
     # A member the site's own code recognised has no end the paywall knows: the site gives the key itself.
-    assert key_for(Request({"type": "http", "headers": []}), Reader(level="member"), settings, now=now) is None
+    nobody = Request({"type": "http", "headers": []})
+    assert key_for(nobody, Reader(level="member"), settings, credentials, now=now) is None
 
 
 # --------------------------------------------------------------------------- hostile feeds fail closed, and fast

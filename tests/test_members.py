@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from paywall import ConfigError, PaywallSettings, issue_member_token
-from paywall.members import JWTVerifier, algorithms_for_key, bearer_token, jwt_verifier, load_member_token
+from paywall.credentials import credentials_for
+from paywall.members import JWTVerifier, algorithms_for_key, bearer_token, load_member_token
 from paywall.tokens import DEVICE, ExpiredToken, InvalidToken, sign
 
 NOW = 1_800_000_000.0
@@ -319,9 +320,9 @@ def test_unusable_keys_fail_at_construction(make_settings: Make, tmp_path: Path,
 
 def test_jwt_verifier_is_built_once_per_settings(make_settings: Make) -> None:
     settings = make_settings(jwt_audience=AUD, jwt_key=HS_SECRET)
-    first = jwt_verifier(settings)
-    assert first is not None and jwt_verifier(settings) is first
-    assert jwt_verifier(make_settings()) is None
+    first = credentials_for(settings).jwt
+    assert first is not None and credentials_for(settings).jwt is first
+    assert credentials_for(make_settings()).jwt is None
 
 
 @pytest.mark.parametrize(

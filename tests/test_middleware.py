@@ -631,3 +631,39 @@ def test_call_to_action_has_a_default_look_any_site_rule_overrides(make_settings
     assert cta is not None and cta["aria-labelledby"] == "paywall-cta-title"
     fallback = TestClient(PaywallMiddleware(site, settings=make_settings(max_body_bytes=64 * 1024))).get("/huge")
     assert link["href"] in fallback.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("member", [False, True])
+async def test_headers_as_lists_are_gated_like_tuples(make_settings: SettingsFactory, member: bool) -> None:
+    """ASGI allows header pairs as lists: the teaser, or the member's page with its tags, is made for them too."""
+    page = gate_app.article_html().encode()
+
+    async def resolver(request: Request) -> bool:
+        return member
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [[b"content-type", b"text/html; charset=utf-8"], [b"content-length", str(len(page)).encode()]]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    mw = PaywallMiddleware(app, settings=make_settings(member_resolver=resolver))
+    for _ in range(2):
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)  # noqa: B023 (read right after the call)
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "method": "GET", "path": "/article", "headers": [], "query_string": b""}
+        await mw(scope, receive, send)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
+        assert sent[0]["status"] == 200 and TEASER[0] in body
+        if member:
+            assert all(word in body for word in SECRET_WORDS) and "data-paywall-protect" in body
+        else:
+            assert_no_leak(body, SECRET_WORDS)
+        lengths = [v for k, v in sent[0]["headers"] if bytes(k).lower() == b"content-length"]
+        assert lengths == [str(len(body.encode())).encode()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -13,11 +14,14 @@ from paywall.tokens import (
     CONFIRM,
     CSRF,
     DEVICE,
+    MAX_REMEMBERED_LENGTH,
+    MAX_REMEMBERED_TOKENS,
     MEMBER,
     TRIAL,
     DeviceToken,
     ExpiredToken,
     InvalidToken,
+    Tokens,
     TrialToken,
     issue_device_token,
     issue_trial_token,
@@ -204,3 +208,56 @@ def test_malformed_device_payload_is_invalid(make_settings: Make, payload: Any) 
 def test_unknown_purpose_is_a_programming_error(make_settings: Make) -> None:
     with pytest.raises(ValueError, match="purpose"):
         sign(make_settings(), "paywall.other", {})
+
+
+# ---------------------------------------------------------------------------
+# verified tokens are remembered: what a signature proved, never a verdict on time
+
+
+def test_a_remembered_token_is_still_judged_on_time_at_every_use(make_settings: Make) -> None:
+    tokens = Tokens(make_settings().all_secret_keys)
+    trial = issue_trial_token(tokens, "trial-1", NOW + 100, now=NOW)
+    assert load_trial_token(tokens, trial, now=NOW + 1) == TrialToken("trial-1", NOW + 100)
+    assert load_trial_token(tokens, trial, now=NOW + 2) == TrialToken("trial-1", NOW + 100)  # remembered
+    with pytest.raises(ExpiredToken):
+        load_trial_token(tokens, trial, now=NOW + 100)
+    form = tokens.sign(CSRF, {"d": DEVICE_ID}, now=NOW)
+    assert tokens.verify(CSRF, form, max_age=60, now=NOW + 10) == {"d": DEVICE_ID}
+    with pytest.raises(ExpiredToken):
+        tokens.verify(CSRF, form, max_age=60, now=NOW + 61)
+    with pytest.raises(InvalidToken):  # signed in the future, as seen from a clock set back
+        tokens.verify(CSRF, form, now=NOW - 3600)
+
+
+def test_a_remembered_token_is_remembered_for_its_purpose_and_exact_text_only(make_settings: Make) -> None:
+    tokens = Tokens(make_settings().all_secret_keys)
+    device = issue_device_token(tokens, DEVICE_ID, now=NOW)
+    assert load_device_token(tokens, device, now=NOW) == DeviceToken(DEVICE_ID)
+    with pytest.raises(InvalidToken):
+        tokens.verify(TRIAL, device, now=NOW)
+    for forged in _tampered_variants(device):
+        with pytest.raises(InvalidToken):
+            load_device_token(tokens, forged, now=NOW)
+    # Another list of keys (a key removed) remembers nothing of these.
+    with pytest.raises(InvalidToken):
+        load_device_token(Tokens(["another-secret-key-0123456789ab"]), device, now=NOW)
+
+
+def test_a_remembered_payload_cannot_be_changed_by_a_caller(make_settings: Make) -> None:
+    tokens = Tokens(make_settings().all_secret_keys)
+    token = tokens.sign(MEMBER, {"s": "reader", "e": NOW + 60, "roles": ["a"]}, now=NOW)
+    first = tokens.verify(MEMBER, token, now=NOW)
+    first["s"] = "someone else"
+    first["roles"].append("admin")
+    assert tokens.verify(MEMBER, token, now=NOW) == {"s": "reader", "e": NOW + 60, "roles": ["a"]}
+
+
+def test_what_is_remembered_is_bounded(make_settings: Make) -> None:
+    tokens = Tokens(make_settings().all_secret_keys)
+    for n in range(MAX_REMEMBERED_TOKENS + 50):
+        tokens.verify(CSRF, tokens.sign(CSRF, {"d": f"{n:022d}"}, now=NOW), now=NOW)
+    assert len(tokens._verified) == MAX_REMEMBERED_TOKENS
+    long = tokens.sign(CSRF, {"d": secrets.token_urlsafe(MAX_REMEMBERED_LENGTH)}, now=NOW)
+    assert len(long) > MAX_REMEMBERED_LENGTH
+    tokens.verify(CSRF, long, now=NOW)
+    assert (CSRF, long) not in tokens._verified

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from paywall.settings import PaywallSettings
 from paywall.trace import (
     EVERY_WORDS,
     FRAME_START,
+    MAX_MARK_HEX,
     MAX_SEALED_SUBJECT,
     SYMBOLS,
     embed,
@@ -150,7 +152,7 @@ def test_old_key_still_resolves_after_rotation(settings: PaywallSettings) -> Non
 def test_long_subject_gets_a_tag_only_mark(settings: PaywallSettings) -> None:
     subject = "x" * (MAX_SEALED_SUBJECT + 1)
     marked = embed(TEXT, mark_for(settings, subject))
-    assert len(mark_for(settings, subject)) == 2 * 9
+    assert len(mark_for(settings, subject)) == 2 * (1 + 16)  # the version byte and AES-SIV's SIV
     assert trace_text(settings, marked) is None  # cannot be opened without candidates
     assert identify(settings, marked, ["someone", subject]) == subject
     assert identify(settings, marked, ["someone"]) is None
@@ -168,3 +170,66 @@ def test_bad_input_is_refused(settings: PaywallSettings) -> None:
         mark_for(settings, "")
     with pytest.raises(ValueError):
         frame("not hex")
+
+
+# Marks made by paywall 0.1 (HMAC synthetic IV, versions 1 and 2), written down before the change
+# to AES-SIV, with the key of the ``settings`` fixture: pasted copies carry them still.
+V1_MARKS = {
+    "trial:Q2hvb3NlIGEgZ29vZCBpZA": "01394ca52ab5da0470b3217ed0d5cf041f9caee63b3849d2388fe0f189acdc239dc04bfb2f",
+    "member:reader@example.org": "01fce156c6c6909e7c8ef3b938e5ebf2c0dcf052c0d15743c29fd84e91a779f118dd",
+    "member:réader-ü": "01aceff94e1edb75fc505fbff8f6acbdf3db42b8ed8c0a38b3e5",
+}
+V1_TAG_ONLY = ("member:" + "x" * 130, "02b5393983bdcf9929")
+
+
+@pytest.mark.parametrize(("subject", "mark"), sorted(V1_MARKS.items()))
+def test_marks_of_the_previous_format_still_name_their_reader(
+    settings: PaywallSettings, subject: str, mark: str
+) -> None:
+    assert open_mark(settings, mark) == subject
+    assert trace_text(settings, "Pasted: " + embed(TEXT, mark)) == subject
+    assert identify(settings, embed(TEXT, mark), ["someone", subject]) == subject
+    # New marks are made the new way only: the same subject gets another, longer mark.
+    assert mark_for(settings, subject) != mark
+    assert mark_for(settings, subject).startswith("03")
+    # Read with a fallback key after a rotation, and never with a foreign key.
+    rotated = settings.replace(secret_key="new-secret-0123456789abcdefgh", secret_key_fallbacks=(SECRET,))
+    assert open_mark(rotated, mark) == subject
+    assert open_mark(settings.replace(secret_key="attacker-key-0123456789abcdef"), mark) is None
+
+
+def test_tag_only_marks_of_the_previous_format_match_their_candidate(settings: PaywallSettings) -> None:
+    subject, mark = V1_TAG_ONLY
+    marked = embed(TEXT, mark)
+    assert identify(settings, marked, ["someone", subject]) == subject
+    assert identify(settings, marked, ["someone"]) is None
+    assert trace_text(settings, marked) is None
+
+
+def test_tampered_marks_of_either_format_are_refused(settings: PaywallSettings) -> None:
+    for mark in [*V1_MARKS.values(), V1_TAG_ONLY[1], mark_for(settings, "reader-1"), mark_for(settings, "x" * 200)]:
+        raw = bytes.fromhex(mark)
+        for index in range(len(raw)):
+            for bit in range(8):
+                forged = bytearray(raw)
+                forged[index] ^= 1 << bit
+                assert open_mark(settings, forged.hex()) is None
+                assert identify(settings, embed(TEXT, forged.hex()), ["reader-1", "x" * 200, *V1_MARKS]) is None
+        assert open_mark(settings, mark[:-2]) is None  # truncated
+        assert open_mark(settings, mark + "00") is None  # extended
+
+
+def test_mark_length_stays_within_what_the_embedding_carries(settings: PaywallSettings) -> None:
+    script = (Path(__file__).parent.parent / "paywall" / "assets" / "protect.js").read_text()
+    accepted = int(re.search(r"\[0-9a-f\]\{2,(\d+)\}", script).group(1))  # type: ignore[union-attr]
+    longest = mark_for(settings, "é" * (MAX_SEALED_SUBJECT // 2))  # 128 bytes of UTF-8, sealed
+    assert len(longest) == MAX_MARK_HEX <= accepted
+    assert open_mark(settings, longest) == "é" * (MAX_SEALED_SUBJECT // 2)
+    # The usual subjects: a trial id and a member's e-mail cost 34 hex digits beyond their own bytes.
+    trial = "trial:" + secrets.token_urlsafe(16)
+    assert len(mark_for(settings, trial)) == 2 * (1 + 16 + len(trial))
+    # A frame every EVERY_WORDS words: any ten-word excerpt holds a whole mark of the longest kind.
+    marked = embed(TEXT * 3, longest)
+    words = marked.split()
+    for i in range(len(words) - EVERY_WORDS + 1):
+        assert extract(" ".join(words[i : i + EVERY_WORDS])) == [longest]

@@ -18,6 +18,7 @@ the cut made with their own variant.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import re
 import secrets
@@ -34,7 +35,7 @@ from ..access import Reader, path_article_key, read_device
 from ..cta import CtaKind, TrialFormFields, render_cta
 from ..settings import PaywallSettings
 from ..store.base import Store
-from ..tokens import CSRF, sign
+from ..tokens import CSRF, Tokens
 from .events import EventBuffer, Kind
 from .experiments import Experiment, Variant
 
@@ -77,19 +78,23 @@ class Insights:
         *,
         clock: Callable[[], float] = time.time,
         interval: float = 1.0,
+        tokens: Tokens | None = None,
     ) -> None:
         from .routes import InsightRoutes
 
         self.settings = settings
         self.store = store
         self.clock = clock
+        #: What signs the form's token and the variant's cookie: the runtime's, else the settings' own.
+        self.tokens = Tokens(settings.all_secret_keys) if tokens is None else tokens
         self.events = EventBuffer(store, interval=interval, clock=clock) if settings.insights else None
-        self.experiment = Experiment(settings)
+        self.experiment = Experiment(settings, keys=self.tokens)
         #: Stand for one reader's values in a cached cut: random (no page can contain them) and
         #: sharing one prefix, so that filling them in is one fast pass over the page.
         slot = f"/paywall{secrets.token_hex(8)}"
         self._next, self._form_next, self._form_article, self._csrf = (slot + c for c in "npac")
         self._placeholders = re.compile(b"(" + re.escape(slot.encode()) + b"[npac])")
+        self._next_slot = self._next.encode()
         self._ctas: dict[tuple[CtaKind, Variant | None, bool], str] = {}
         self.app = InsightRoutes(self)
 
@@ -150,24 +155,22 @@ class Insights:
             variant, cookie = self.experiment.assign(conn, now=now)
             cookies.extend(cookie)
         page = _path_with_query(conn.scope)
-        # The link's placeholder stands where the page's address goes: ``?next=<slot>``.
-        query = quote(page, safe="/")
-        if article != _path_key(conn.scope):
-            query += "&a=" + quote(article, safe="/")
-        fills = {self._next.encode(): html.escape(query).encode()}
+        fills = {self._next_slot: _next_fill(page, _path_key(conn.scope), article)}
         form = settings.cta_inline_form and kind != "ended" and inline_form
         if form:
             device_id = reader.device_id
             if device_id is None:  # the form's CSRF token is bound to the device
-                device = read_device(conn, settings, now=now)
+                device = read_device(conn, settings, now=now, tokens=self.tokens)
                 device_id = device.device_id
                 cookies.extend(device.set_cookies)
             reader = dataclasses.replace(reader, device_id=device_id)
-            fills[self._csrf.encode()] = sign(settings, CSRF, {"d": device_id}, now=now).encode()
+            fills[self._csrf.encode()] = self.tokens.sign(CSRF, {"d": device_id}, now=now).encode()
             fills[self._form_next.encode()] = html.escape(page).encode()
             fills[self._form_article.encode()] = html.escape(article).encode()
+        if len(cookies) != len(reader.set_cookies):
+            reader = dataclasses.replace(reader, set_cookies=tuple(cookies))
         return Wall(
-            reader=dataclasses.replace(reader, set_cookies=tuple(cookies)),
+            reader=reader,
             cta_html=self._cta_html(kind, variant, form),
             fills=fills,
             insights=self,
@@ -199,7 +202,21 @@ def _read(scope: Scope) -> bool:
 
 
 def _path_key(scope: Scope) -> str:
-    return path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+    return _path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_fill(page: str, path_key: str, article: str) -> bytes:
+    """What the link's placeholder stands for, ``?next=<slot>``: the page's address, and its article
+    when the page's canonical link names another (remembered: popular pages are walled again and again)."""
+    query = quote(page, safe="/")
+    if article != path_key:
+        query += "&a=" + quote(article, safe="/")
+    return html.escape(query).encode()
+
+
+#: A page's article by its path, remembered for the last few thousand pages (counted on every view).
+_path_article_key = functools.lru_cache(maxsize=4096)(path_article_key)
 
 
 def _path_with_query(scope: Scope) -> str:

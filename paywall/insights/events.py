@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -63,8 +64,12 @@ _IPV4 = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9.])")
 _IPV6 = re.compile(r"(?<![0-9a-f:%])(?:[0-9a-f]{0,4}(?::|%3a)){2,7}[0-9a-f]{0,4}(?![0-9a-f:%])", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
 def redact(article: str) -> str:
-    """``article`` without anything that looks like an e-mail or IP address, and at most 512 characters."""
+    """``article`` without anything that looks like an e-mail or IP address, and at most 512 characters.
+
+    Remembered for the last few thousand articles: the same pages are counted over and over.
+    """
     for pattern, stand_in in ((_EMAIL, "[email]"), (_IPV4, "[ip]"), (_IPV6, "[ip]")):
         article = pattern.sub(stand_in, article)
     return article[:MAX_ARTICLE_LENGTH]
@@ -89,15 +94,26 @@ class EventBuffer:
         self._pending: Counter[tuple[str, str, str, str, str]] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
+        #: The day events are dated by, and the clock's range in which it holds (one strftime a day).
+        self._day = ("", 0.0, 0.0)
 
     def record(self, kind: Kind, *, article: str = "", variant: str = "", detail: str = "") -> None:
         """Count one event; never waits and never raises."""
-        key = (utc_day(self.clock()), kind, redact(article), variant, detail)
+        key = (self._today(), kind, redact(article), variant, detail)
         if key not in self._pending and len(self._pending) >= MAX_PENDING_KEYS:
             self.dropped += 1
             return
         self._pending[key] += 1
         self._wake()
+
+    def _today(self) -> str:
+        now = self.clock()
+        day, start, end = self._day
+        if not start <= now < end:
+            start = now - now % 86400
+            day, end = utc_day(now), start + 86400
+            self._day = (day, start, end)
+        return day
 
     def _wake(self) -> None:
         try:

@@ -146,6 +146,7 @@ class InsightRoutes:
 
     def _reader_key(self, request: Request) -> str:
         try:
-            return "d:" + load_device_token(self.settings, request.cookies.get(self.settings.device_cookie)).device_id
+            cookie = request.cookies.get(self.settings.device_cookie)
+            return "d:" + load_device_token(self.insights.tokens, cookie).device_id
         except InvalidToken:
             return "a:" + (client_address(request.scope, self.settings.trusted_proxies) or "unknown")
