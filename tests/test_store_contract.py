@@ -26,7 +26,7 @@ import redis as redis_sync
 from redis.crc import key_slot
 
 from paywall.errors import StoreUnavailable
-from paywall.store import EventCount, Store, TrialOutcome, TrialResult, open_store
+from paywall.store import EventCount, MeterResult, Store, TrialOutcome, TrialResult, open_store
 from paywall.store.redis import IP_DAY_SECONDS, METER_MARGIN, RedisStore, meter_ttl
 from paywall.store.sqlite import SQLiteStore
 from tests.redis_cluster import RedisCluster
@@ -496,6 +496,103 @@ async def test_meter_ip_cap_and_device_limit_hold_together_under_concurrency(new
 
 
 @pytest.mark.anyio
+async def test_meter_burst_of_one_new_article_from_one_device_reads_it_and_counts_it_once(
+    new_store: StoreFactory,
+) -> None:
+    """A page and its prefetch (or a reload) at once: every request reads the article, which counts once.
+
+    Nothing is refused for the address either: the burst opens one new article
+    there, so another device from the same address still has the rest of the cap.
+    """
+    a, b = new_store(), new_store()
+    results = []
+
+    async def read(i: int) -> None:
+        results.append(
+            await (a if i % 2 else b).meter(
+                device_id="dev", article_key="/story", period="2026-11", limit=3, ip="net", day="d", ip_cap=2
+            )
+        )
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(read, i)
+    assert [r.allowed for r in results] == [True] * 20
+    assert not any(r.ip_capped for r in results)
+    assert await a.meter_used(device_id="dev", period="2026-11") == 1
+    for device, allowed in (("dev2", True), ("dev3", False)):
+        r = await a.meter(device_id=device, article_key="/x", period="2026-11", limit=3, ip="net", day="d", ip_cap=2)
+        assert (r.allowed, r.ip_capped) == (allowed, not allowed)
+
+
+@pytest.mark.anyio
+async def test_meter_devices_each_opening_tabs_at_their_last_article_behind_one_address(
+    new_store: StoreFactory,
+) -> None:
+    """Seven devices with one free article left, three new articles each at once, an address cap of seven.
+
+    Each device gets exactly one of its three, and the address exactly its
+    seven: a request turned away by its device's limit must not take (even for
+    a moment) a place another device needs at the address.
+    """
+    a, b = new_store(), new_store()
+    allowed: Counter[str] = Counter()
+
+    async def read(store: Store, device: str, article: str, ip_cap: int = 7) -> MeterResult:
+        return await store.meter(
+            device_id=device, article_key=article, period="2026-11", limit=3, ip="net", day="d", ip_cap=ip_cap
+        )
+
+    for d in range(7):
+        for article in ("/old1", "/old2"):
+            assert (await read(a, f"dev-{d}", article, ip_cap=0)).allowed
+
+    async def tab(i: int) -> None:
+        device = f"dev-{i // 3}"  # a device's three requests one after the other
+        if (await read(a if i % 2 else b, device, f"/new{i % 3}")).allowed:
+            allowed[device] += 1
+
+    async with anyio.create_task_group() as tg:
+        for i in range(21):
+            tg.start_soon(tab, i)
+    assert allowed == {f"dev-{d}": 1 for d in range(7)}
+    assert [await a.meter_used(device_id=f"dev-{d}", period="2026-11") for d in range(7)] == [3] * 7
+    assert (await read(a, "late", "/x")).ip_capped
+
+
+@pytest.mark.anyio
+async def test_meter_read_refused_at_one_address_never_refuses_the_device_at_another(new_store: StoreFactory) -> None:
+    """One device, its last free article, two addresses at once: the full address refuses, the other allows.
+
+    Whichever request comes first, the read from the address with room is
+    allowed and counted; the one from the full address is refused.
+    """
+    a, b = new_store(), new_store()
+    results: dict[str, bool] = {}
+
+    async def read(store: Store, device: str, day: str, ip: str) -> None:
+        r = await store.meter(
+            device_id=device, article_key=f"/from-{ip}", period="2026-11", limit=3, ip=ip, day=day, ip_cap=1
+        )
+        results[ip] = r.allowed
+
+    for n in range(10):
+        device, day = f"dev-{n}", f"d{n}"
+        for article in ("/a", "/b"):
+            assert (await a.meter(device_id=device, article_key=article, period="2026-11", limit=3)).allowed
+        full = await a.meter(
+            device_id=f"other-{n}", article_key="/o", period="2026-11", limit=3, ip="x", day=day, ip_cap=1
+        )
+        assert full.allowed
+        results.clear()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read, a if n % 2 else b, device, day, "x")
+            tg.start_soon(read, b if n % 2 else a, device, day, "y")
+        assert results == {"x": False, "y": True}
+        assert await b.meter_used(device_id=device, period="2026-11") == 3
+
+
+@pytest.mark.anyio
 async def test_record_event(store: Store) -> None:
     assert isinstance(store, SQLiteStore | RedisStore)
     await store.record_event({"kind": "gate", "path": "/a", "level": "anonymous", "at": T0})
@@ -743,6 +840,7 @@ async def test_redis_keys_prefix_and_expiry(redis_url: str) -> None:
         assert keys and all(k.startswith("site1:") for k in keys)
         meter_key = "site1:meter:2026-11:dev"
         assert 0 < raw.ttl(meter_key) <= longest_meter_ttl
+        assert raw.keys("site1:held:*") == []  # a hold lasts while its request decides
         assert 0 < raw.ttl("site1:{quota:ipday:2026-11-05:1.2.3.4}:opened") <= IP_DAY_SECONDS
         assert raw.ttl("site1:{trials}:email:ann@example.com") == -1  # one trial per e-mail, for good
         assert 400 * DAY < raw.ttl("site1:{counts}:2026-11-05") <= 402 * DAY
@@ -867,4 +965,112 @@ async def test_cluster_spreads_readers_over_the_masters(cluster: RedisCluster) -
         for key in ("paywall:{trials}:email:a", "paywall:{trials}:device:b", "paywall:{trials}:index")
     }
     assert len(trial_slots) == 1
+    await store.aclose()
+
+
+@pytest.fixture(
+    params=[pytest.param("redis", marks=pytest.mark.redis), pytest.param("redis-cluster", marks=pytest.mark.redis)]
+)
+def redis_and_raw(request: pytest.FixtureRequest) -> Iterator[tuple[str, redis_sync.Redis | redis_sync.RedisCluster]]:
+    """An empty single Redis server or cluster: the store URL, and a plain client of the same data."""
+    raw: redis_sync.Redis | redis_sync.RedisCluster
+    if request.param == "redis-cluster":
+        nodes: RedisCluster = request.getfixturevalue("cluster")
+        nodes.flush()
+        url = nodes.url
+        raw = redis_sync.RedisCluster(host="127.0.0.1", port=nodes.ports[0], decode_responses=True)
+    else:
+        url = request.getfixturevalue("redis_url")
+        raw = redis_sync.Redis.from_url(url, decode_responses=True)
+        raw.flushdb()
+    try:
+        yield url, raw
+    finally:
+        raw.close()
+
+
+def _leave_hold(
+    raw: redis_sync.Redis | redis_sync.RedisCluster, device: str, article: str, *, expires_in: float
+) -> None:
+    """The hold a request leaves on ``device``'s meter when its instance dies between holding and deciding."""
+    seconds, micros = raw.time()
+    expires_ms = int(seconds * 1000 + micros // 1000 + expires_in * 1000)
+    raw.hset(f"paywall:held:{{paywall:meter:2026-11:{device}}}", article, f"{expires_ms}:5eadc0de5eadc0de")
+
+
+@pytest.mark.anyio
+async def test_redis_meter_hold_of_a_dead_request_blocks_only_what_it_holds_and_expires(
+    redis_and_raw: tuple[str, redis_sync.Redis | redis_sync.RedisCluster],
+) -> None:
+    url, raw = redis_and_raw
+    store = RedisStore.from_url(url)
+
+    async def read(device: str, article: str, limit: int = 3) -> MeterResult:
+        return await store.meter(
+            device_id=device, article_key=article, period="2026-11", limit=limit, ip="net", day="d", ip_cap=10
+        )
+
+    # The dead hold leaves room: other articles are neither refused nor kept waiting (3 s of patience).
+    await store.ping()
+    _leave_hold(raw, "roomy", "/held", expires_in=60)
+    began = time.monotonic()
+    assert (await read("roomy", "/a")).allowed and (await read("roomy", "/b")).allowed
+    assert time.monotonic() - began < 1.5
+    # It holds the article asked for, or the last room: requests wait, and fail closed when it never moves.
+    store.hold_patience = 0.3
+    for article in ("/held", "/c"):
+        began = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await read("roomy", article)
+        assert 0.3 <= time.monotonic() - began < 2
+    # Once it expires, the device's room is its own again; a waiting request goes on by itself.
+    _leave_hold(raw, "full", "/held", expires_in=0.6)
+    store.hold_patience = 5
+    began = time.monotonic()
+    result = await read("full", "/other", limit=1)
+    assert result.allowed and result.used == 1
+    assert 0.5 <= time.monotonic() - began < 3
+    assert await store.meter_used(device_id="full", period="2026-11") == 1
+    assert raw.hlen("paywall:held:{paywall:meter:2026-11:full}") == 0
+    await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_redis_meter_counts_a_hold_that_expired_before_its_request_decided_only_with_room(
+    redis_and_raw: tuple[str, redis_sync.Redis | redis_sync.RedisCluster],
+) -> None:
+    """A request that stalled past its hold's life: its article counts if the device has room, else it is refused."""
+    url, _ = redis_and_raw
+    store = RedisStore.from_url(url)
+    client = await store._get_client().ready()
+    keys = list(store._meter_keys("2026-11", "dev"))
+
+    async def confirm(article: str, token: str) -> list[int]:
+        return [int(x) for x in await client.meter_confirm(keys=keys, args=[article, 2, 60, token])]
+
+    assert await confirm("/a", "lost-token") == [3, 1]  # room: counted
+    assert await confirm("/a", "lost-token") == [1, 1]  # counted already: a re-read
+    assert (await store.meter(device_id="dev", article_key="/b", period="2026-11", limit=2)).allowed
+    assert await confirm("/c", "lost-token") == [0, 2]  # full: refused
+    assert await store.meter_used(device_id="dev", period="2026-11") == 2
+    await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_redis_meter_holds_share_the_meters_slot_whatever_the_device_id(
+    redis_and_raw: tuple[str, redis_sync.Redis | redis_sync.RedisCluster],
+) -> None:
+    url, raw = redis_and_raw
+    store = RedisStore.from_url(url)
+    for device in ("dev", "x{trials}y", "}{", "%7B", "a{}b"):
+        meter, held = store._meter_keys("2026-11", device)
+        assert key_slot(meter.encode()) == key_slot(held.encode())
+        result = await store.meter(
+            device_id=device, article_key="/a", period="2026-11", limit=3, ip="net", day="d", ip_cap=10
+        )
+        assert result.allowed
+        assert await store.meter_used(device_id=device, period="2026-11") == 1
+    assert store._meter_keys("2026-11", "dev")[0] == "paywall:meter:2026-11:dev"  # as before holds existed
+    assert len({store._meter_keys("2026-11", d)[0] for d in ("{", "%7B", "%257B")}) == 3
+    assert raw.scard("paywall:meter:2026-11:x%7Btrials%7Dy") == 1
     await store.aclose()

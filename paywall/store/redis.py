@@ -13,6 +13,8 @@ Keys (``prefix`` defaults to ``paywall:``)::
     {prefix}{trials}:device:{device}     string trial id taken by this device
     {prefix}{trials}:index               zset   trial ids scored by start time
     {prefix}meter:{period}:{device}      set    articles counted; expires after the period
+    {prefix}held:{<meter set's name>}    hash   articles held by requests being decided (same slot
+                                                as the set), field article, value "expiry-ms:token"
     {prefix}{quota:BUCKET}:NAME          string counters of one limit window (per-address
                                                 caps); expire with the window
     {prefix}events                       stream access events, capped (approximately)
@@ -24,12 +26,53 @@ as host and port) the store talks to a Redis Cluster, or a managed service
 that speaks its protocol. A script may only touch keys of one hash slot, so
 keys that one rule reads together share a hash tag (the part in braces): all
 trial keys, since "one trial per e-mail and per device" spans both; and the
-counters of one quota bucket. The monthly meter spans two things that cannot
-share a slot (the device's set, the address's day counter), so it takes them
-in turn, each atomically: the device's room is checked, the address's quota
-taken, then the article added only if the device still has room, and the
-quota given back when it has not. Neither limit is ever exceeded; a lost race
-at worst refuses a read.
+counters of one quota bucket.
+
+**The meter's two limits.** A new article is allowed while its device has
+read fewer than ``limit`` articles this month *and* its address has opened
+fewer than ``ip_cap`` new ones today. No choice of hash tags puts both counts
+in one slot: a device reads from many addresses (home, office, phone network)
+and an address serves many devices, so a tag per device splits an address's
+counter over slots and a tag per address splits a device's meter; one tag for
+every meter would put all the traffic on one master. So the rule is taken in
+three atomic steps, and a step that may be undone reserves instead of counting:
+
+1. On the device's slot, *hold* the article: when it is not counted yet and
+   the device's counted articles plus its live holds leave room, record a hold
+   (the article, an expiry, a random token) beside the meter set.
+2. On the address's slot, take the day's quota (:data:`_TAKE_QUOTA`). This is
+   final: the address's counter is never given back.
+3. On the device's slot, turn the hold into a counted article when the quota
+   was taken; drop it when the address refused.
+
+Undoing is confined to holds, and a hold never makes another request fail:
+a request whose answer depends on a hold (the same article held, or the last
+room held) waits until the hold is resolved, then decides on counts alone. So
+every refusal is one a serial order would give: the address refuses only when
+its counter, made only of reads that were (or are being) counted, is at its
+cap; the device refuses only when its counted articles reach its limit. An
+earlier design took the address's quota first and gave it back when the device
+turned out to be full (or the article counted meanwhile); a request that saw
+the address's counter in between was refused for a read that never happened,
+so the address got fewer free articles than its cap, and a burst of requests
+for one new article refused all but one of them.
+
+A request that dies holding (an instance killed between the steps) leaves a
+hold that expires after :data:`HOLD_SECONDS`; waiters give up, failing closed,
+when a hold they wait on has not moved for ``hold_patience`` seconds. A hold
+that expires before its request confirms it (a request stalled that long) is
+counted only if there is still room; either way no limit is exceeded (the
+address may have counted a read that was then refused: failing closed).
+
+The holds of a meter live in a hash in the meter set's slot. To leave the set's
+name (and the reads counted before holds existed) as it was, the hash's hash
+tag is the set's whole name, which is what Redis hashes for a key without
+braces: ``paywall:meter:2026-11:DEV`` and ``paywall:held:{paywall:meter:2026-11:DEV}``
+share a slot. Braces (and ``%``) in a period or device id are escaped in the
+set's name so that it never has a hash tag of its own. Holds expire by the
+clock of the node that keeps them (``TIME`` in the script), so the instances'
+clocks do not matter. A single Redis server runs the same steps (no slots
+there, but one code path to test).
 
 Timeouts are short so that a store that is down costs a reader a moment, not a
 hang: the page fails closed on :class:`~paywall.errors.StoreUnavailable`. The
@@ -48,6 +91,7 @@ import contextlib
 import json
 import math
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -86,6 +130,16 @@ METER_MARGIN = 2 * 86400
 DEFAULT_PERIOD_SECONDS = 31 * 86400
 #: Per-IP day counters.
 IP_DAY_SECONDS = 2 * 86400
+#: A meter hold expires this long after it was taken, when the request that
+#: took it died before deciding; a live request decides within two round trips.
+HOLD_SECONDS = 10.0
+HOLD_MS = int(HOLD_SECONDS * 1000)
+#: How long a request waits on holds that do not move (they belong to a request
+#: that died) before it gives up and fails closed.
+DEFAULT_HOLD_PATIENCE = 3.0
+#: Polling while a hold is being decided: the first pause, and the longest.
+HOLD_POLL_FIRST = 0.002
+HOLD_POLL_MAX = 0.025
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
@@ -122,16 +176,66 @@ redis.call('HSET', key, 'revoked', '1')
 return 1
 """
 
-# KEYS: meter set; ARGV: article, limit, meter ttl, add ("1": add when there is room, "0": only look)
-# Returns {state, used}: 1 = a re-read (free), 3 = counted now, 0 = limit reached, 2 = room for one more
-_METER = """
+# Answers of the meter scripts.
+_REFUSED, _REREAD, _HELD, _COUNTED, _WAIT = 0, 1, 2, 3, 4
+
+# KEYS: meter set, its holds (one hash slot)
+# ARGV: article, limit, meter ttl, mode ("add": count it now; "hold": hold it), token, hold ms
+# Returns {state, used, blockers}: _REREAD (already counted: free), _REFUSED (the device's limit reached),
+# _COUNTED, _HELD, or _WAIT with the tokens of the holds the answer depends on.
+_METER_HOLD = """
 local used = redis.call('SCARD', KEYS[1])
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1, used, ''} end
+local limit = tonumber(ARGV[2])
+if used >= limit then return {0, used, ''} end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local live = {}
+local holds = redis.call('HGETALL', KEYS[2])
+for i = 1, #holds, 2 do
+  local expires, token = string.match(holds[i + 1], '^(%d+):(.*)$')
+  if expires == nil or tonumber(expires) <= now then
+    redis.call('HDEL', KEYS[2], holds[i])
+  elseif holds[i] == ARGV[1] then
+    return {4, used, token}
+  else
+    live[#live + 1] = token
+  end
+end
+if used + #live >= limit then
+  table.sort(live)
+  return {4, used, table.concat(live, ' ')}
+end
+if ARGV[4] == 'add' then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return {3, used + 1, ''}
+end
+redis.call('HSET', KEYS[2], ARGV[1], (now + tonumber(ARGV[6])) .. ':' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+return {2, used, ''}
+"""
+
+# KEYS: meter set, its holds; ARGV: article, limit, meter ttl, token
+# Counts the article held by this token. A hold already expired (its request
+# stalled) counts the article only when there is room beside every hold left.
+_METER_CONFIRM = """
+local used = redis.call('SCARD', KEYS[1])
+local hold = redis.call('HGET', KEYS[2], ARGV[1])
+local mine = hold and string.match(hold, '^%d+:(.*)$') == ARGV[4]
+if mine then redis.call('HDEL', KEYS[2], ARGV[1]) end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1, used} end
-if used >= tonumber(ARGV[2]) then return {0, used} end
-if ARGV[4] ~= '1' then return {2, used} end
+if not mine and used + redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {0, used} end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {3, used + 1}
+"""
+
+# KEYS: a meter's holds; ARGV: article, token. Drops the hold if it is still this token's.
+_METER_RELEASE = """
+local hold = redis.call('HGET', KEYS[1], ARGV[1])
+if hold and string.match(hold, '^%d+:(.*)$') == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
 """
 
 # KEYS: the counters of one quota bucket (one hash slot); ARGV: ttl, then each counter's cap
@@ -143,14 +247,6 @@ end
 for _, key in ipairs(KEYS) do
   redis.call('INCR', key)
   redis.call('EXPIRE', key, ARGV[1])
-end
-return 1
-"""
-
-# KEYS: the counters of one quota bucket; gives back what _TAKE_QUOTA took
-_GIVE_BACK_QUOTA = """
-for _, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
 end
 return 1
 """
@@ -201,6 +297,28 @@ def _split_url(url: str) -> tuple[str, str, int, bool]:
     return urlunsplit(parts._replace(query=urlencode(kept))), prefix, events_max, cluster
 
 
+def _ints(reply: Any, count: int) -> tuple[int, ...]:
+    """The first ``count`` integers of a script's reply; StoreUnavailable on anything else."""
+    try:
+        values = tuple(int(x) for x in reply[:count])
+    except (TypeError, ValueError) as exc:
+        raise StoreUnavailable(f"redis store answered badly: {reply!r}") from exc
+    if len(values) != count:
+        raise StoreUnavailable(f"redis store answered badly: {reply!r}")
+    return values
+
+
+def _no_braces(part: str) -> str:
+    """``part`` with ``%``, ``{`` and ``}`` escaped: a key built of such parts has no hash tag.
+
+    Generated device ids and "YYYY-MM" periods hold none of them, so their
+    keys are unchanged.
+    """
+    if not any(c in part for c in "%{}"):
+        return part
+    return part.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
 def _trial(fields: Mapping[str, str] | list[str]) -> Trial:
     try:
         if isinstance(fields, list):
@@ -230,9 +348,10 @@ class _Client:
             self.redis = Redis.from_url(url, **kwargs)
         self.start_trial: AsyncScript = self.redis.register_script(_START_TRIAL)
         self.revoke: AsyncScript = self.redis.register_script(_REVOKE)
-        self.meter: AsyncScript = self.redis.register_script(_METER)
+        self.meter_hold: AsyncScript = self.redis.register_script(_METER_HOLD)
+        self.meter_confirm: AsyncScript = self.redis.register_script(_METER_CONFIRM)
+        self.meter_release: AsyncScript = self.redis.register_script(_METER_RELEASE)
         self.take_quota: AsyncScript = self.redis.register_script(_TAKE_QUOTA)
-        self.give_back_quota: AsyncScript = self.redis.register_script(_GIVE_BACK_QUOTA)
         self._ready = not cluster
         self._ready_lock = asyncio.Lock()
 
@@ -269,12 +388,14 @@ class RedisStore(Store):
         socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         cluster: bool = False,
+        hold_patience: float = DEFAULT_HOLD_PATIENCE,
     ) -> None:
         parse_url(url)  # a malformed URL is a configuration error, raised now (ValueError)
         self.url = url
         self.prefix = prefix
         self.events_max = events_max
         self.cluster = cluster
+        self.hold_patience = hold_patience
         # URL query options win over these defaults (redis-py's rule).
         self._kwargs: dict[str, Any] = {
             "socket_timeout": socket_timeout,
@@ -310,6 +431,11 @@ class RedisStore(Store):
     def _trial_key(self, *parts: str) -> str:
         """A key of the trial rules: all share one hash slot (``{trials}``)."""
         return self.prefix + "{trials}:" + ":".join(parts)
+
+    def _meter_keys(self, period: str, device_id: str) -> tuple[str, str]:
+        """A device's meter set and the hash of its holds, in one hash slot (see the module docstring)."""
+        meter = self._key("meter", _no_braces(period), _no_braces(device_id))
+        return meter, f"{self.prefix}held:{{{meter}}}"
 
     def _quota_key(self, bucket: str, name: str) -> str:
         return f"{self.prefix}{{quota:{bucket}}}:{name}"
@@ -406,33 +532,56 @@ class RedisStore(Store):
     ) -> MeterResult:
         """Count one read; the per-IP cap counts new articles opened from ``ip`` on ``day``.
 
-        The device's set and the address's counter live in different hash slots,
-        so the rule is taken in steps (see the module docstring); each step is atomic.
+        Without a cap, one script counts the article. With one, the article is
+        held on the device, the address's quota taken, and the hold counted or
+        dropped (see the module docstring); each step is atomic.
         """
-        meter_key = self._key("meter", period, device_id)
+        keys = self._meter_keys(period, device_id)
         ttl = meter_ttl(period, time.time())
         capped = bool(ip) and ip_cap > 0
-        bucket = f"ipday:{day}:{ip}"
-
-        async def step(client: _Client, add: bool) -> tuple[int, int]:
-            reply = await client.meter(keys=[meter_key], args=[article_key, int(limit), ttl, "1" if add else "0"])
-            try:
-                state, used = (int(x) for x in reply)
-            except (TypeError, ValueError) as exc:
-                raise StoreUnavailable(f"redis store answered badly: {reply!r}") from exc
-            return state, used
+        token = secrets.token_hex(8)
 
         async def op(client: _Client) -> MeterResult:
-            state, used = await step(client, add=not capped)
-            if state == 2:
-                if not await self._take(client, bucket, {"opened": ip_cap}, IP_DAY_SECONDS):
-                    return MeterResult(allowed=False, used=used, limit=limit, ip_capped=True)
-                state, used = await step(client, add=True)
-                if state != 3:  # another request filled the meter, or counted this article, meanwhile
-                    await self._give_back(client, bucket, ("opened",))
-            return MeterResult(allowed=state in (1, 3), used=used, limit=limit)
+            state, used = await self._hold(
+                client, keys, [article_key, int(limit), ttl, "hold" if capped else "add", token, HOLD_MS]
+            )
+            if state != _HELD:
+                return MeterResult(allowed=state in (_REREAD, _COUNTED), used=used, limit=limit)
+            try:
+                taken = await self._take(client, f"ipday:{day}:{ip}", {"opened": ip_cap}, IP_DAY_SECONDS)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the hold expires anyway
+                    await client.meter_release(keys=[keys[1]], args=[article_key, token])
+                raise
+            if not taken:
+                await client.meter_release(keys=[keys[1]], args=[article_key, token])
+                return MeterResult(allowed=False, used=used, limit=limit, ip_capped=True)
+            reply = await client.meter_confirm(keys=list(keys), args=[article_key, int(limit), ttl, token])
+            state, used = _ints(reply, 2)
+            return MeterResult(allowed=state in (_REREAD, _COUNTED), used=used, limit=limit)
 
         return await self._do(op)
+
+    async def _hold(self, client: _Client, keys: tuple[str, str], args: list[Any]) -> tuple[int, int]:
+        """Run :data:`_METER_HOLD`, waiting while its answer depends on holds of other requests.
+
+        Gives up (StoreUnavailable) when the same holds stay for ``hold_patience``
+        seconds: their request died, and they will expire.
+        """
+        loop = asyncio.get_running_loop()
+        pause, blockers, since = HOLD_POLL_FIRST, "", loop.time()
+        while True:
+            reply = await client.meter_hold(keys=list(keys), args=args)
+            state, used = _ints(reply, 2)
+            if state != _WAIT:
+                return state, used
+            seen = str(reply[2]) if len(reply) > 2 else ""
+            if seen != blockers:
+                pause, blockers, since = HOLD_POLL_FIRST, seen, loop.time()
+            elif loop.time() - since > self.hold_patience:
+                raise StoreUnavailable(f"redis store: a meter hold did not move for {self.hold_patience} s")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, HOLD_POLL_MAX)
 
     async def take_quota(self, *, bucket: str, caps: Mapping[str, int], ttl: int) -> bool:
         """Add one to each counter of ``bucket`` when all are below their caps (one atomic script)."""
@@ -447,12 +596,9 @@ class RedisStore(Store):
         keys = [self._quota_key(bucket, name) for name in names]
         return bool(await client.take_quota(keys=keys, args=[int(ttl), *(int(caps[n]) for n in names)]))
 
-    async def _give_back(self, client: _Client, bucket: str, names: tuple[str, ...]) -> None:
-        await client.give_back_quota(keys=[self._quota_key(bucket, name) for name in names])
-
     async def meter_used(self, *, device_id: str, period: str) -> int:
         async def op(client: _Client) -> int:
-            return int(await client.redis.scard(self._key("meter", period, device_id)))
+            return int(await client.redis.scard(self._meter_keys(period, device_id)[0]))
 
         return await self._do(op)
 
