@@ -6,10 +6,10 @@ in front of any HTTP site. Configuration lives in :class:`PaywallSettings`.
 
 from __future__ import annotations
 
+from .access.member_feeds import private_feed_url
+from .access.members import issue_member_token
 from .errors import ConfigError, PaywallError, StoreUnavailable
-from .member_feeds import private_feed_url
-from .members import issue_member_token
-from .middleware import PaywallMiddleware
+from .http.middleware import PaywallMiddleware
 from .settings import PaywallSettings
 
 __version__ = "0.1.0"

@@ -303,7 +303,7 @@ def _server_options(args: argparse.Namespace, env: Mapping[str, str]) -> ServerO
 
 
 def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from .server import ServeSpec, load_demo_site, serve, settings_for
+    from .http.server import ServeSpec, load_demo_site, serve, settings_for
 
     site = load_demo_site()
     overrides = _overrides(args, store=args.store)
@@ -322,7 +322,7 @@ def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _cmd_proxy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from .server import ServeSpec, require_upstream, serve, settings_for
+    from .http.server import ServeSpec, require_upstream, serve, settings_for
 
     spec = ServeSpec("proxy", args.config, _overrides(args, upstream=args.upstream))
     settings = settings_for(spec, env)
@@ -335,7 +335,7 @@ def _cmd_proxy(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def _cmd_check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
-    from .credentials import Credentials
+    from .access.credentials import Credentials
 
     Credentials.load(settings)  # reads the JWT key files as start-up does: a bad one is a bad setting
     server = load_server_options(args.config, env)
@@ -389,14 +389,14 @@ def _missing_sqlite_file(url: str) -> str | None:
     """The path of a SQLite store that does not exist yet (reading it must not create it)."""
     if not url.startswith("sqlite://"):
         return None
-    from .store.sqlite import SQLiteStore
+    from .access.store.sqlite import SQLiteStore
 
     path = SQLiteStore.from_url(url).path
     return None if os.path.exists(path) else os.path.abspath(path)
 
 
 async def _trials_list(settings: PaywallSettings, *, as_json: bool) -> int:
-    from .store import open_store
+    from .access.store import open_store
 
     store = open_store(settings.store)
     try:
@@ -426,8 +426,8 @@ async def _trials_list(settings: PaywallSettings, *, as_json: bool) -> int:
 
 
 async def _trials_revoke(settings: PaywallSettings, raw_email: str) -> int:
-    from .access import is_valid_email, reader_email
-    from .store import open_store
+    from .access.readers import is_valid_email, reader_email
+    from .access.store import open_store
 
     email = reader_email(raw_email, settings)
     if not is_valid_email(email):
@@ -464,9 +464,9 @@ def _cmd_stats(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 async def _stats_report(settings: PaywallSettings, since: datetime.date, until: datetime.date) -> dict[str, Any]:
+    from .access.store import open_store
     from .insights.experiments import parse_variants
     from .insights.stats import build_report
-    from .store import open_store
 
     store = open_store(settings.store)
     try:
@@ -558,7 +558,7 @@ def _read_page(where: str) -> tuple[bytes, str | None]:
 def _cmd_crawler_ranges(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     import httpx
 
-    from .crawlers import parse_crawlers, published_sources, write_ranges
+    from .access.crawlers import parse_crawlers, published_sources, write_ranges
 
     # The folder is where files are to be written, not read: it may not exist yet, or hold a broken file.
     values = collect_values(args.config, env, _overrides(args))
@@ -589,7 +589,7 @@ def _cmd_crawler_ranges(args: argparse.Namespace, env: Mapping[str, str]) -> int
 
 def _cmd_trace(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = settings_from_values(collect_values(args.config, env, _overrides(args)))
-    from .trace import trace_text
+    from .protection.tracing import trace_text
 
     if args.file == "-":
         data = sys.stdin.buffer.read()

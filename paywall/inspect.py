@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 from selectolax.lexbor import LexborHTMLParser
 
-from paywall.cta import render_cta
 from paywall.engine import Page
 from paywall.engine.text import shingles, words
 from paywall.errors import RewriteError
+from paywall.pages.cta import render_cta
 from paywall.settings import PaywallSettings, selector_rules, selectors_for
 
 CROSS_CHECK_RUN = 8

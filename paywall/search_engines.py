@@ -1,7 +1,7 @@
 """The search crawlers the paywall knows, and the grammar of the ``crawlers`` setting.
 
 Plain data and parsing, no I/O: the settings check their ``crawlers`` entries
-with :func:`parse_crawlers`, and :mod:`paywall.crawlers` verifies the crawlers
+with :func:`parse_crawlers`, and :mod:`paywall.access.crawlers` verifies the crawlers
 it returns (by their published ranges, or reverse and forward DNS).
 """
 

@@ -450,7 +450,7 @@ def _validate(s: PaywallSettings) -> None:
     _check_jwt(s)
     _check_formats(s)
     # The JWT key itself (a PEM text, a file, a JWKS file) is read when the paywall starts
-    # (paywall.runtime): settings hold data and read no file.
+    # (paywall.http.runtime): settings hold data and read no file.
     if (s.jwt_key is not None or s.jwt_jwks_file is not None) and not s.jwt_audience:
         # Without an audience, any token the key ever signed (for a forum, a free
         # plan, another app) would count as a member.
@@ -562,7 +562,7 @@ def selectors_for(rules: list[tuple[str | None, str]], path: str) -> list[str]:
 
     The path is judged with ``.`` and ``..`` resolved, as every path rule is.
     """
-    from .httputil import match_path, normalize_path
+    from .paths import match_path, normalize_path
 
     normal = normalize_path(path)
     return [selector for pattern, selector in rules if pattern is None or match_path(normal, [pattern])]
@@ -628,7 +628,7 @@ _CSS_CLASS = re.compile(r"-?[_a-zA-Z][_a-zA-Z0-9-]{0,63}")
 
 def _check_search_engines(s: PaywallSettings) -> None:
     """The crawler list, its ranges, resolver and timings, and the gated part's class."""
-    parse_crawlers(s.crawlers)  # the ranges files are read when the paywall starts (paywall.runtime)
+    parse_crawlers(s.crawlers)  # the ranges files are read when the paywall starts (paywall.http.runtime)
     resolver = s.crawler_resolver
     if isinstance(resolver, str):
         resolver = import_object("crawler_resolver", resolver) if resolver else None

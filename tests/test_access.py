@@ -13,7 +13,7 @@ import pytest
 from starlette.requests import Request
 
 from paywall import ConfigError, PaywallMiddleware, PaywallSettings, issue_member_token
-from paywall.access import (
+from paywall.access.readers import (
     DEVICE_COOKIE_MAX_AGE,
     Reader,
     consume_meter,
@@ -23,10 +23,10 @@ from paywall.access import (
     meter_period,
     normalize_email,
 )
-from paywall.store.base import MeterResult, Store, Trial
-from paywall.store.redis import RedisStore
-from paywall.store.sqlite import SQLiteStore
-from paywall.tokens import DEVICE, TRIAL, issue_device_token, issue_trial_token, load_device_token, sign
+from paywall.access.store.base import MeterResult, Store, Trial
+from paywall.access.store.redis import RedisStore
+from paywall.access.store.sqlite import SQLiteStore
+from paywall.access.tokens import DEVICE, TRIAL, issue_device_token, issue_trial_token, load_device_token, sign
 from tests.servers import free_port
 
 pytestmark = pytest.mark.anyio

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from paywall import ConfigError, PaywallMiddleware, PaywallSettings
-from paywall.access import network_of, reader_email
+from paywall.access.readers import network_of, reader_email
 from paywall.settings import weak_secret
 from tests.apps.gate_app import SECRET_WORDS, article_html
 from tests.asgi import Result, call
@@ -354,7 +354,7 @@ def test_resolver_timeout_is_checked(make_settings: Make) -> None:
 
 
 def test_site_name_unset_names_no_site(make_settings: Make, tmp_path: Path) -> None:
-    from paywall.templates import render_message
+    from paywall.pages.templates import render_message
 
     page = render_message(make_settings(), title="Start your 7-day free trial", message="m")
     assert "<title>Start your 7-day free trial</title>" in page

@@ -23,9 +23,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
-from paywall.decision import view_paths
 from paywall.engine import is_amp
-from paywall.proxy import ProxyApp
+from paywall.http.decision import view_paths
+from paywall.http.proxy import ProxyApp
 from tests.apps import crawler_site
 from tests.apps.crawler_dns import ADDRESSES, NAMES, TableResolver
 from tests.apps.crawler_site import SECRET_WORDS, TEASER, withheld_runs
@@ -292,7 +292,7 @@ def test_an_address_named_as_a_view_never_ungates_a_hidden_story(make_settings: 
 
 
 def test_the_memory_of_gated_articles_is_bounded_whatever_the_keys() -> None:
-    from paywall.cache import RecentKeys
+    from paywall.http.cache import RecentKeys
 
     recent = RecentKeys(2)
     long_key = "/news/story?page=" + "x" * 100_000  # a client chooses the query of an article without canonical link

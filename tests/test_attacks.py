@@ -26,16 +26,17 @@ import pytest
 from starlette.requests import Request
 
 from paywall import ConfigError, PaywallMiddleware, PaywallSettings, issue_member_token
-from paywall.access import identify
-from paywall.cta import render_cta
-from paywall.endpoints import Endpoints, safe_next
+from paywall.access.members import JWTVerifier
+from paywall.access.network import client_address
+from paywall.access.readers import identify
+from paywall.access.store.sqlite import SQLiteStore
+from paywall.access.tokens import CSRF, DEVICE, MEMBER, TRIAL, InvalidToken, issue_device_token, sign, verify
 from paywall.errors import BodyTooLarge
-from paywall.httputil import client_address, decompress_body
-from paywall.members import JWTVerifier
-from paywall.protect import Protection
-from paywall.proxy import ProxyApp
-from paywall.store.sqlite import SQLiteStore
-from paywall.tokens import CSRF, DEVICE, MEMBER, TRIAL, InvalidToken, issue_device_token, sign, verify
+from paywall.http.endpoints import Endpoints, safe_next
+from paywall.http.headers import decompress_body
+from paywall.http.proxy import ProxyApp
+from paywall.pages.cta import render_cta
+from paywall.protection.tags import Protection
 from tests.apps import attack_upstream
 from tests.apps.attack_upstream import SECRET_WORDS
 from tests.asgi import Result, call

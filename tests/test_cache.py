@@ -8,8 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings
-from paywall.cache import BROKEN, SAMPLE_BYTES, Cut, GateCache, Known, page_key
 from paywall.engine import Page
+from paywall.http.cache import BROKEN, SAMPLE_BYTES, Cut, GateCache, Known, page_key
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.conftest import assert_no_leak
 

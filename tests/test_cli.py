@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from paywall.access.store import open_store
 from paywall.cli import main
 from paywall.settings import PaywallSettings
-from paywall.store import open_store
 from tests.conftest import SECRET
 from tests.redis_server import redis_server
 from tests.servers import ROOT, free_port, spawned
@@ -338,7 +338,7 @@ def test_trials_with_the_store_down(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_trace_names_the_reader(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from paywall.trace import embed, mark_for
+    from paywall.protection.tracing import embed, mark_for
 
     settings = PaywallSettings(secret_key=SECRET)
     text = embed(" ".join(f"word{i}" for i in range(40)), mark_for(settings, "trial:abc123"))
@@ -350,7 +350,7 @@ def test_trace_names_the_reader(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 
 def test_trace_from_standard_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from paywall.trace import embed, mark_for
+    from paywall.protection.tracing import embed, mark_for
 
     text = embed("one two three four five", mark_for(PaywallSettings(secret_key=SECRET), "member-7"))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="utf-8"))
@@ -368,7 +368,7 @@ def test_trace_without_a_mark(capsys: pytest.CaptureFixture[str], tmp_path: Path
 
 
 def test_trace_with_another_key_finds_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from paywall.trace import embed, mark_for
+    from paywall.protection.tracing import embed, mark_for
 
     foreign = PaywallSettings(secret_key="another-secret-key-abcdefghijkl")
     path = tmp_path / "pasted.txt"
@@ -423,7 +423,7 @@ def test_demo_serves_the_example_site_behind_the_paywall(demo: tuple[str, subpro
 
 def test_demo_without_the_example_site_is_one_clear_error(tmp_path: Path) -> None:
     from paywall.errors import ConfigError
-    from paywall.server import load_demo_site
+    from paywall.http.server import load_demo_site
 
     with pytest.raises(ConfigError) as info:
         load_demo_site(tmp_path / "examples")

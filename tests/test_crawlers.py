@@ -28,9 +28,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from paywall import ConfigError, PaywallMiddleware, PaywallSettings
-from paywall.crawlers import CrawlerVerifier, SystemResolver, parse_crawlers, read_ranges, shipped_ranges_dir
-from paywall.proxy import ProxyApp
-from paywall.runtime import Runtime
+from paywall.access.crawlers import CrawlerVerifier, SystemResolver, parse_crawlers, read_ranges, shipped_ranges_dir
+from paywall.http.proxy import ProxyApp
+from paywall.http.runtime import Runtime
 from tests.apps import crawler_dns, crawler_site
 from tests.apps.crawler_dns import ADDRESSES, NAMES, SyncTableResolver, TableResolver
 from tests.apps.crawler_site import SECRET_WORDS, TEASER, withheld_runs
@@ -202,7 +202,7 @@ def test_a_crawler_cannot_make_the_middleware_look_up_without_bound(
     make_settings: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lookups under way are capped: past the cap a request is not verified and waits for nothing."""
-    monkeypatch.setattr("paywall.crawlers.MAX_LOOKUPS", 2)
+    monkeypatch.setattr("paywall.access.crawlers.MAX_LOOKUPS", 2)
     names = {f"203.0.113.{i}": 30.0 for i in range(100, 110)}
     resolver = TableResolver(names, {})
     settings = make_settings(crawler_resolver=resolver, crawler_lookup_timeout=1.0)
@@ -416,7 +416,7 @@ def test_the_cache_through_the_middleware_saves_the_second_lookup(make_settings:
 
 
 def test_the_cache_is_bounded(make_settings: Make, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("paywall.crawlers.CACHE_ENTRIES", 3)
+    monkeypatch.setattr("paywall.access.crawlers.CACHE_ENTRIES", 3)
     resolver = table()
     v = verifier(make_settings(crawler_resolver=resolver), Clock())
 

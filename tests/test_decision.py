@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from paywall.decision import Action, Start, decide
-from paywall.headscan import HeadScan, inject, insertion_point
+from paywall.engine.headscan import HeadScan, inject, insertion_point
+from paywall.http.decision import Action, Start, decide
 
 
 def start(status: int = 200, content_type: bytes | None = b"text/html; charset=utf-8", **more: bytes) -> Start:

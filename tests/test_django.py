@@ -91,7 +91,7 @@ def assert_whole(response: httpx.Response) -> None:
 
 def test_the_core_imports_no_framework() -> None:
     code = (
-        "import sys, paywall, paywall.middleware, paywall.proxy, paywall.cli, paywall.reader_state\n"
+        "import sys, paywall, paywall.http.middleware, paywall.http.proxy, paywall.cli, paywall.access.reader_state\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'django', 'wagtail', 'fastapi', 'asgiref'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -7,7 +7,7 @@ import asyncio
 import anyio
 import pytest
 
-from paywall.eager import within
+from paywall.access.eager import within
 
 pytestmark = pytest.mark.anyio
 

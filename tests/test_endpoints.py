@@ -16,12 +16,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from paywall import ConfigError, PaywallSettings, issue_member_token
-from paywall.endpoints import CSRF_MAX_AGE, Endpoints, safe_next
-from paywall.store import open_store
-from paywall.store.base import Store
-from paywall.store.redis import RedisStore
-from paywall.store.sqlite import SQLiteStore
-from paywall.tokens import CSRF, issue_device_token, sign
+from paywall.access.store import open_store
+from paywall.access.store.base import Store
+from paywall.access.store.redis import RedisStore
+from paywall.access.store.sqlite import SQLiteStore
+from paywall.access.tokens import CSRF, issue_device_token, sign
+from paywall.http.endpoints import CSRF_MAX_AGE, Endpoints, safe_next
 from tests.redis_server import redis_server
 from tests.servers import free_port, run_uvicorn
 
@@ -563,7 +563,7 @@ def test_status_after_free_articles_are_used(make_client: ClientFactory, store: 
     client = make_client(free_articles=1)
     client.get("/_paywall/status")
     device_cookie = client.cookies["paywall_device"]
-    from paywall.tokens import load_device_token
+    from paywall.access.tokens import load_device_token
 
     device = load_device_token(PaywallSettings(secret_key=SECRET), device_cookie, now=NOW).device_id
     asyncio.run(store.meter(device_id=device, article_key="/a", period="2027-01", limit=1))
@@ -619,7 +619,7 @@ def test_wrong_methods_are_405(client: TestClient) -> None:
 
 
 def test_protection_assets_are_served_with_long_cache(make_settings: Make, client: TestClient) -> None:
-    from paywall.protect import Protection
+    from paywall.protection.tags import Protection
 
     head = Protection(make_settings()).head_html(nonce=None)
     urls = re.findall(r'(?:href|src)="(/_paywall/[^"]+)"', head)

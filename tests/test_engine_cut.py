@@ -13,9 +13,9 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import Page, decode_body
+from paywall.engine.headscan import encode_tags, inject
 from paywall.engine.text import words
 from paywall.errors import RewriteError
-from paywall.headscan import encode_tags, inject
 from tests.test_engine_sweep import (
     CTA,
     CTA_MARK,

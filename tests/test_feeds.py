@@ -24,11 +24,11 @@ from lxml import etree
 from starlette.types import Receive, Scope, Send
 
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token, private_feed_url
+from paywall.access.member_feeds import issue_member_feed_key, issue_trial_feed_key
+from paywall.access.store import open_store
 from paywall.engine import cut_fragment
 from paywall.errors import FormatError
 from paywall.formats import Formats, sniffs_as_feed
-from paywall.member_feeds import issue_member_feed_key, issue_trial_feed_key
-from paywall.store import open_store
 from tests.apps import feeds_site
 from tests.apps.feeds_site import BRIDGE, FREE, HARBOUR, ORIGIN, SHORT_NOTE, Story
 from tests.asgi import call
@@ -309,9 +309,9 @@ def test_a_member_gets_their_private_feed_url_from_the_paywall(gated: str, setti
 def test_a_members_key_ends_with_their_member_cookie(settings: PaywallSettings) -> None:
     from starlette.requests import Request
 
-    from paywall.access import Reader
-    from paywall.credentials import Credentials
-    from paywall.member_feeds import feed_reader, key_for
+    from paywall.access.credentials import Credentials
+    from paywall.access.member_feeds import feed_reader, key_for
+    from paywall.access.readers import Reader
 
     now = 1_800_000_000.0
     token = issue_member_token(settings, "member-9", 2, now=now)

@@ -22,13 +22,13 @@ from bs4 import BeautifulSoup
 from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings
+from paywall.access.store import EventCount, open_store
+from paywall.access.store.sqlite import SQLiteStore
+from paywall.access.tokens import VARIANT, sign
 from paywall.errors import ConfigError
 from paywall.insights.events import MAX_PENDING_KEYS, EventBuffer, RateLimiter, redact
 from paywall.insights.experiments import parse_variants
 from paywall.insights.stats import build_report, compare, parse_since, wilson
-from paywall.store import EventCount, open_store
-from paywall.store.sqlite import SQLiteStore
-from paywall.tokens import VARIANT, sign
 from tests.apps.gate_app import SECRET_WORDS
 from tests.apps.insights_app import site
 from tests.conftest import SECRET, assert_no_leak

@@ -38,7 +38,7 @@ from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from paywall import PaywallMiddleware, PaywallSettings
-from paywall.proxy import ProxyApp
+from paywall.http.proxy import ProxyApp
 from tests.asgi import call
 from tests.conftest import assert_no_leak, readable_variants
 

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from paywall import ConfigError, PaywallSettings, issue_member_token
-from paywall.credentials import credentials_for
-from paywall.members import JWTVerifier, algorithms_for_key, bearer_token, load_member_token
-from paywall.tokens import DEVICE, ExpiredToken, InvalidToken, sign
+from paywall.access.credentials import credentials_for
+from paywall.access.members import JWTVerifier, algorithms_for_key, bearer_token, load_member_token
+from paywall.access.tokens import DEVICE, ExpiredToken, InvalidToken, sign
 
 NOW = 1_800_000_000.0
 HS_SECRET = "an-hmac-secret-that-is-long-enough-0123456789"

@@ -10,10 +10,10 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 from starlette.datastructures import Headers, MutableHeaders
 
-from paywall.protect import Protection, csp_nonce
+from paywall.protection.assets import ASSET_CACHE_CONTROL
+from paywall.protection.tags import Protection, csp_nonce
+from paywall.protection.tracing import open_mark
 from paywall.settings import PaywallSettings
-from paywall.static import ASSET_CACHE_CONTROL
-from paywall.trace import open_mark
 
 SECRET = "protect-test-secret-0123456789abcdef"
 
@@ -23,7 +23,7 @@ def make(**overrides: object) -> PaywallSettings:
 
 
 def package_asset(name: str) -> bytes:
-    return importlib.resources.files("paywall").joinpath("assets", name).read_bytes()
+    return importlib.resources.files("paywall.protection").joinpath("static", name).read_bytes()
 
 
 def tags(head: str) -> tuple[Tag, Tag]:

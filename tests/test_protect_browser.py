@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from paywall.protection.tracing import embed, mark_for, strip_marks, trace_text
 from paywall.settings import PaywallSettings
-from paywall.trace import embed, mark_for, strip_marks, trace_text
 from tests.apps.protect_app import SECRET
 from tests.browser import chromium
 from tests.servers import get, run_uvicorn

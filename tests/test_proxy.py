@@ -26,7 +26,7 @@ import h11
 import httpx
 import pytest
 
-from paywall.proxy import ProxyApp
+from paywall.http.proxy import ProxyApp
 from paywall.settings import PaywallSettings
 from tests.apps import upstream_app
 from tests.asgi import call

@@ -16,8 +16,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
-from paywall.store import open_store
-from paywall.tokens import issue_trial_token
+from paywall.access.store import open_store
+from paywall.access.tokens import issue_trial_token
 from tests.apps.gate_app import SECRET_WORDS, TEASER, site
 from tests.conftest import SECRET, assert_no_leak
 from tests.servers import free_port, run_uvicorn

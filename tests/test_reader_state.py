@@ -25,10 +25,10 @@ from examples.fastapi_app import MARKERS as FASTAPI_MARKERS
 from examples.news_site.app import DEMO_MEMBER_COOKIE
 from examples.news_site.content import ARTICLES
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
+from paywall.access.reader_state import STATE_KEY, ReaderState
+from paywall.access.store import open_store
+from paywall.access.tokens import issue_trial_token
 from paywall.contrib.fastapi import ReaderAccess, paywall_access, paywall_reader
-from paywall.reader_state import STATE_KEY, ReaderState
-from paywall.store import open_store
-from paywall.tokens import issue_trial_token
 from tests.asgi import call
 from tests.conftest import SECRET, assert_no_leak
 from tests.servers import run_uvicorn

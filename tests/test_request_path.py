@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from paywall import PaywallMiddleware, PaywallSettings
-from paywall.proxy import ProxyApp
+from paywall.http.proxy import ProxyApp
 from tests.apps import edge_site
 from tests.apps.edge_site import SECRET_WORDS, TEASER
 from tests.asgi import Result, call

@@ -16,8 +16,8 @@ import jwt
 import pytest
 
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
-from paywall.members import JWTVerifier
-from paywall.tokens import DEVICE, MEMBER, TRIAL, VARIANT, Tokens, sign, verify
+from paywall.access.members import JWTVerifier
+from paywall.access.tokens import DEVICE, MEMBER, TRIAL, VARIANT, Tokens, sign, verify
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.asgi import call
 
@@ -74,7 +74,7 @@ def _graph() -> dict[str, set[str]]:
 def test_the_package_has_no_import_cycle() -> None:
     """Imports inside functions count too: a cycle put off until run time is still a cycle."""
     graph = _graph()
-    assert "paywall.settings" in graph and "paywall.runtime" in graph
+    assert "paywall.settings" in graph and "paywall.http.runtime" in graph
     done: set[str] = set()
 
     def visit(name: str, path: list[str]) -> None:
@@ -99,7 +99,7 @@ def test_settings_stand_on_their_own() -> None:
         for target in graph[pending.pop()] - reached:
             reached.add(target)
             pending.append(target)
-    assert reached <= {"paywall.errors", "paywall.variants", "paywall.search_engines", "paywall.httputil"}, reached
+    assert reached <= {"paywall.errors", "paywall.variants", "paywall.search_engines", "paywall.paths"}, reached
 
 
 def test_settings_read_no_file(make_settings: Make, tmp_path: Path) -> None:

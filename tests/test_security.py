@@ -16,8 +16,8 @@ import jwt
 import pytest
 
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
-from paywall.cta import fallback_page, render_cta
-from paywall.templates import TrialForm, render_message, render_trial_form
+from paywall.pages.cta import fallback_page, render_cta
+from paywall.pages.templates import TrialForm, render_message, render_trial_form
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.asgi import Result, call
 from tests.conftest import SECRET, assert_no_leak

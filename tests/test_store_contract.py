@@ -25,10 +25,10 @@ import pytest
 import redis as redis_sync
 from redis.crc import key_slot
 
+from paywall.access.store import EventCount, MeterResult, Store, TrialOutcome, TrialResult, open_store
+from paywall.access.store.redis import IP_DAY_SECONDS, METER_MARGIN, RedisStore, meter_ttl
+from paywall.access.store.sqlite import SQLiteStore
 from paywall.errors import StoreUnavailable
-from paywall.store import EventCount, MeterResult, Store, TrialOutcome, TrialResult, open_store
-from paywall.store.redis import IP_DAY_SECONDS, METER_MARGIN, RedisStore, meter_ttl
-from paywall.store.sqlite import SQLiteStore
 from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer, RedisServerMissing
 
@@ -263,7 +263,7 @@ _RACE_SCRIPT = textwrap.dedent(
     """
     import json, sys, uuid
     import anyio
-    from paywall.store.sqlite import SQLiteStore
+    from paywall.access.store.sqlite import SQLiteStore
 
     async def main() -> None:
         store = SQLiteStore.from_url(sys.argv[1])

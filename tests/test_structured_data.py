@@ -26,8 +26,8 @@ from starlette.routing import Route
 from paywall import PaywallMiddleware, PaywallSettings
 from paywall.engine import Page
 from paywall.engine.structured import declare, gated_part
-from paywall.httputil import with_robots_rule
-from paywall.proxy import ProxyApp
+from paywall.http.headers import with_robots_rule
+from paywall.http.proxy import ProxyApp
 from tests.apps import crawler_site
 from tests.apps.crawler_site import NEWS_ARTICLE, SECRET_WORDS, TEASER, article_page, ld_json, withheld_runs
 from tests.asgi import Result, call

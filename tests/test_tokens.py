@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from paywall import PaywallSettings
-from paywall.tokens import (
+from paywall.access.tokens import (
     CONFIRM,
     CSRF,
     DEVICE,

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from paywall.settings import PaywallSettings
-from paywall.trace import (
+from paywall.protection.tracing import (
     EVERY_WORDS,
     FRAME_START,
     MAX_MARK_HEX,
@@ -26,6 +25,7 @@ from paywall.trace import (
     strip_marks,
     trace_text,
 )
+from paywall.settings import PaywallSettings
 
 SECRET = "trace-test-secret-0123456789abcdef"
 TEXT = (
@@ -220,7 +220,7 @@ def test_tampered_marks_of_either_format_are_refused(settings: PaywallSettings) 
 
 
 def test_mark_length_stays_within_what_the_embedding_carries(settings: PaywallSettings) -> None:
-    script = (Path(__file__).parent.parent / "paywall" / "assets" / "protect.js").read_text()
+    script = (Path(__file__).parent.parent / "paywall" / "protection" / "static" / "protect.js").read_text()
     accepted = int(re.search(r"\[0-9a-f\]\{2,(\d+)\}", script).group(1))  # type: ignore[union-attr]
     longest = mark_for(settings, "é" * (MAX_SEALED_SUBJECT // 2))  # 128 bytes of UTF-8, sealed
     assert len(longest) == MAX_MARK_HEX <= accepted

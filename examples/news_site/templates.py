@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from paywall.reader_state import ReaderAccess
+from paywall.access.reader_state import ReaderAccess
 
 from .content import (
     ARTICLES,

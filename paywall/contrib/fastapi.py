@@ -1,7 +1,7 @@
 """The paywall's view of the reader in a FastAPI (or Starlette) app.
 
 Behind :class:`paywall.PaywallMiddleware`, ``request.state.paywall`` is the
-request's :class:`~paywall.reader_state.ReaderState`; these dependencies read
+request's :class:`~paywall.access.reader_state.ReaderState`; these dependencies read
 it, so a page can say "2 free articles left this month" or hide its Subscribe
 button from members::
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from ..access import Reader
-from ..reader_state import ReaderAccess, reader_state
+from ..access.reader_state import ReaderAccess, reader_state
+from ..access.readers import Reader
 
 
 async def paywall_access(request: HTTPConnection) -> ReaderAccess | None:
@@ -34,7 +34,7 @@ async def paywall_access(request: HTTPConnection) -> ReaderAccess | None:
 
 
 async def paywall_reader(request: HTTPConnection) -> Reader | None:
-    """The :class:`~paywall.access.Reader` the paywall decides for, or None without a paywall in front."""
+    """The :class:`~paywall.access.readers.Reader` the paywall decides for, or None without a paywall in front."""
     state = reader_state(request.scope)
     return None if state is None else await state.reader()
 

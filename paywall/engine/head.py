@@ -3,7 +3,7 @@
 Metering and the publisher's statistics read a page's canonical link without
 a parse; a member's page, which is never parsed, is looked at for ``<html
 amp>`` before tags go in its head. (Where ``<head>`` ends, for the
-protection tags, is :mod:`paywall.headscan`'s work.)
+protection tags, is :mod:`paywall.engine.headscan`'s work.)
 """
 
 from __future__ import annotations

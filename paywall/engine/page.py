@@ -29,12 +29,12 @@ from paywall.engine import cut as cutting
 from paywall.engine import detect, structured, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
+from paywall.engine.headscan import encode_tags, inject
 from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
 from paywall.engine.structured import GATED_CLASS
 from paywall.engine.sweep import SweepReport
 from paywall.engine.text import words
 from paywall.errors import RewriteError
-from paywall.headscan import encode_tags, inject
 
 EXPLICIT_ARTICLE = "[data-paywall-article]"
 """A publisher's own mark of the article: wins over every heuristic."""
@@ -99,7 +99,7 @@ class Page:
         """Parse a response body; ``charset`` is the one from the Content-Type header.
 
         ``view``: the page's address names an AMP or print view of an article
-        (:func:`paywall.decision.names_a_view`), so where no article is found
+        (:func:`paywall.http.decision.names_a_view`), so where no article is found
         otherwise, prose found in it is the article even without the signs a
         short page needs. (Anyone can add ``?print=1`` to an address: it never
         changes which article is found when there is one.)

@@ -11,7 +11,7 @@ withheld.
 What it costs:
 
 * Only feeds and JSON are read (by the response's type, see
-  :mod:`paywall.decision`); everything else streams past.
+  :mod:`paywall.http.decision`); everything else streams past.
 * A JSON answer is first searched for a body key at C speed (one regular
   expression over the bytes); one without (``/api/health``, a list of ids)
   is sent as it came, byte for byte, and its reader is never identified.
@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from paywall.cta import read_on_text, render_read_on, trial_url
 from paywall.errors import FormatError, RewriteError
 from paywall.formats import feed, json_body
 from paywall.formats.feed import sniffs_as_feed
-from paywall.httputil import has_dot_segment, match_path, normalize_path
+from paywall.pages.cta import read_on_text, render_read_on, trial_url
+from paywall.paths import has_dot_segment, match_path, normalize_path
 from paywall.settings import PaywallSettings
 
 FormatKind = Literal["feed", "json"]

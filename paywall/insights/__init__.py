@@ -31,11 +31,11 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
-from ..access import Reader, path_article_key, read_device
-from ..cta import CtaKind, TrialFormFields, render_cta
+from ..access.readers import Reader, path_article_key, read_device
+from ..access.store.base import Store
+from ..access.tokens import CSRF, Tokens
+from ..pages.cta import CtaKind, TrialFormFields, render_cta
 from ..settings import PaywallSettings
-from ..store.base import Store
-from ..tokens import CSRF, Tokens
 from .events import EventBuffer, Kind
 from .experiments import Experiment, Variant
 
@@ -192,7 +192,7 @@ class Insights:
     # ---------------------------------------------------------------- routes
     @property
     def routes(self) -> list[BaseRoute]:
-        """The dashboard's and the beacon's routes, served by :class:`paywall.endpoints.Endpoints`."""
+        """The dashboard's and the beacon's routes, served by :class:`paywall.http.endpoints.Endpoints`."""
         return self.app.routes
 
 

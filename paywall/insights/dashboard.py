@@ -13,8 +13,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from ..pages.templates import esc
 from ..settings import PaywallSettings
-from ..templates import esc
 from .stats import percent
 
 _CSS = """

@@ -3,7 +3,7 @@
 A request never waits for the store to count it. :meth:`EventBuffer.record`
 adds one to an in-memory tally keyed by day, kind, article, variant and
 detail; a background task adds the tally to the store in one batch about once
-a second (:meth:`~paywall.store.base.Store.add_event_counts`), one batch in
+a second (:meth:`~paywall.access.store.base.Store.add_event_counts`), one batch in
 flight at a time. Because equal events fold into one number, a slow or absent
 store costs memory in proportion to the number of distinct keys, never to the
 traffic, and that number is capped: past :data:`MAX_PENDING_KEYS` new keys are
@@ -27,7 +27,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Final, Literal
 
-from ..store.base import EventCount, Store
+from ..access.store.base import EventCount, Store
 
 logger = logging.getLogger("paywall")
 

@@ -21,10 +21,10 @@ import random
 
 from starlette.requests import HTTPConnection
 
-from ..access import cookie_secure
-from ..httputil import set_cookie_header
+from ..access.cookies import set_cookie_header
+from ..access.readers import cookie_secure
+from ..access.tokens import VARIANT, InvalidToken, Keys, Tokens, tokens_for
 from ..settings import PaywallSettings
-from ..tokens import VARIANT, InvalidToken, Keys, Tokens, tokens_for
 from ..variants import Variant, parse_variants
 
 __all__ = ["VARIANT_COOKIE_MAX_AGE", "Experiment", "Variant", "parse_variants"]

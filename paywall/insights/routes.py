@@ -25,11 +25,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..access import path_article_key
+from ..access.network import client_address
+from ..access.readers import path_article_key
+from ..access.tokens import InvalidToken, load_device_token
 from ..errors import StoreUnavailable
-from ..httputil import client_address
-from ..templates import PAGE_CSP, render_message
-from ..tokens import InvalidToken, load_device_token
+from ..pages.templates import PAGE_CSP, render_message
 from .dashboard import DASHBOARD_CSP, render_dashboard
 from .events import RateLimiter
 from .stats import build_report, parse_since

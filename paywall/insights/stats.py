@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..store.base import EVENT_RETENTION_DAYS, EventCount
+from ..access.store.base import EVENT_RETENTION_DAYS, EventCount
 
 #: z for a two-sided 95% interval.
 Z95 = 1.959963984540054

@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from paywall.protect import Protection, csp_nonce
+from paywall.protection.assets import ASSET_CACHE_CONTROL
+from paywall.protection.tags import Protection, csp_nonce
 from paywall.settings import PaywallSettings
-from paywall.static import ASSET_CACHE_CONTROL
 
 SECRET = "browser-test-secret-0123456789abcdef"
 PREFIX = "/_paywall"

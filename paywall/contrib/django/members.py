@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from ...reader_state import ReaderAccess, ReaderState, reader_state
+from ...access.reader_state import ReaderAccess, ReaderState, reader_state
 
 logger = logging.getLogger("paywall")
 

@@ -1,6 +1,6 @@
 """Recognising members without Python code on the publisher's side.
 
-Two ways, both checked on every request by :func:`paywall.access.identify`:
+Two ways, both checked on every request by :func:`paywall.access.readers.identify`:
 
 * a signed member cookie that the publisher's login flow sets with
   :func:`issue_member_token` (same keys and rotation as every other token);
@@ -29,8 +29,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from .errors import ConfigError
-from .settings import PaywallSettings
+from ..errors import ConfigError
+from ..settings import PaywallSettings
 from .tokens import MEMBER, ExpiredToken, InvalidToken, Keys, number, sign, verify
 
 _DAY = 86400.0
@@ -133,7 +133,7 @@ def _static_key(settings: PaywallSettings) -> _Key:
 class JWTVerifier:
     """Verifies JWTs with the configured key or JWKS file.
 
-    Built once, when the paywall starts (:mod:`paywall.credentials`): the key is
+    Built once, when the paywall starts (:mod:`paywall.access.credentials`): the key is
     read here, and an unusable one raises :class:`~paywall.errors.ConfigError`.
     The JWKS file is re-read when it changes on disk, so a publisher can rotate
     provider keys without a restart.

@@ -39,7 +39,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
-from .access import (
+from ..access.credentials import Credentials
+from ..access.member_feeds import FEED_KEY_PARAMETER, key_for
+from ..access.network import is_https
+from ..access.reader_state import reader_access
+from ..access.readers import (
     Reader,
     device_cookie,
     identify,
@@ -49,17 +53,12 @@ from .access import (
     take_trial_quota,
     trial_cookie,
 )
-from .credentials import Credentials
-from .cta import trial_url
-from .errors import StoreUnavailable
-from .httputil import is_https, parse_content_type, without_bodies
-from .insights import Insights
-from .member_feeds import FEED_KEY_PARAMETER, key_for
-from .reader_state import reader_access
-from .settings import PaywallSettings
-from .static import ASSET_CACHE_CONTROL, Assets
-from .store.base import Store, Trial, TrialOutcome
-from .templates import (
+from ..access.store.base import Store, Trial, TrialOutcome
+from ..access.tokens import CONFIRM, CSRF, InvalidToken, load_device_token
+from ..errors import StoreUnavailable
+from ..insights import Insights
+from ..pages.cta import trial_url
+from ..pages.templates import (
     PAGE_CSP,
     TEMPLATE_CSP,
     TrialForm,
@@ -68,7 +67,9 @@ from .templates import (
     render_message,
     render_trial_form,
 )
-from .tokens import CONFIRM, CSRF, InvalidToken, load_device_token
+from ..protection.assets import ASSET_CACHE_CONTROL, Assets
+from ..settings import PaywallSettings
+from .headers import parse_content_type, without_bodies
 
 logger = logging.getLogger("paywall")
 
@@ -513,7 +514,7 @@ class Endpoints:
     # -- private feeds --------------------------------------------------
     async def _feed_url(self, request: Request) -> Response:
         """The reader's own address of the feed at ``feed`` (a path on this site), with a key that ends with
-        their access (:mod:`paywall.member_feeds`); 403 for a reader who has no such access to give."""
+        their access (:mod:`paywall.access.member_feeds`); 403 for a reader who has no such access to give."""
         now = self.clock()
         reader: Reader = await identify(request, self.settings, self.store, now=now)
         key = key_for(request, reader, self.settings, self.credentials, now=now)

@@ -16,7 +16,7 @@ Expiry is always judged against a ``now`` the caller may inject, so that tests
 move a clock instead of sleeping.
 
 :class:`Tokens` holds one itsdangerous serializer per purpose, its keys derived
-once; it is built once when the paywall starts (:mod:`paywall.runtime`) and the
+once; it is built once when the paywall starts (:mod:`paywall.http.runtime`) and the
 request path signs and verifies with it. The functions below take it, or, for
 callers outside a running paywall (scripts, tests), the settings themselves:
 their :class:`Tokens` is then built on first use and kept per list of keys.
@@ -38,8 +38,8 @@ from typing import Any, Final, TypeAlias
 from itsdangerous import BadData, Signer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
 
-from .errors import PaywallError
-from .settings import PaywallSettings
+from ..errors import PaywallError
+from ..settings import PaywallSettings
 
 TRIAL: Final = "paywall.trial"
 DEVICE: Final = "paywall.device"

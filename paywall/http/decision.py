@@ -3,7 +3,7 @@
 :func:`decide` is a pure function of the request's method, the response's
 status and headers as :class:`Start` sums them up, and who the reader is when
 that is known. It answers with one :class:`Action`; the middleware carries it
-out (``paywall/middleware.py``). It never looks at the request's ``Accept``,
+out (``paywall/http/middleware.py``). It never looks at the request's ``Accept``,
 ``Range`` or validators: a page is judged by what the response is.
 
 The rules, in order:
@@ -42,7 +42,8 @@ import re
 from enum import Enum
 from typing import Literal, NamedTuple
 
-from . import httputil
+from ..paths import normalize_path
+from .headers import HTML_TYPES, RawHeaders, content_type, parse_content_type
 
 Directive = Literal["", "free", "members"]
 #: What a response's type says about it: a page, maybe a page (browsers sniff), a feed, JSON, or neither.
@@ -79,7 +80,7 @@ class Start(NamedTuple):
     upstream_member: bool = False
 
     @classmethod
-    def read(cls, status: int, headers: httputil.RawHeaders) -> Start:
+    def read(cls, status: int, headers: RawHeaders) -> Start:
         """Sum up a response's start line and headers (control headers included), in one pass."""
         types: list[bytes] = []
         directive = access = b""
@@ -113,7 +114,7 @@ class Start(NamedTuple):
     @property
     def html_media(self) -> str:
         """The HTML type a gated copy of this page is sent as."""
-        return self.media[0] if self.media is not None and self.media[0] in httputil.HTML_TYPES else "text/html"
+        return self.media[0] if self.media is not None and self.media[0] in HTML_TYPES else "text/html"
 
     @property
     def charset(self) -> str | None:
@@ -132,11 +133,11 @@ FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "applicat
 @functools.lru_cache(maxsize=256)
 def _classify(values: tuple[bytes, ...]) -> tuple[Kind, tuple[str, str | None] | None]:
     """What the ``Content-Type`` values make of a response (cached: sites send few distinct ones)."""
-    media = httputil.content_type(values)
+    media = content_type(values)
     if any(b"html" in value.lower() for value in values):
         # Any value naming HTML, well-formed or not: a browser may render the page.
-        if media is None or media[0] not in httputil.HTML_TYPES:
-            media = ("text/html", httputil.parse_content_type(b", ".join(values))[1])
+        if media is None or media[0] not in HTML_TYPES:
+            media = ("text/html", parse_content_type(b", ".join(values))[1])
         return "html", media
     if media is None or media[0] in _UNTRUSTED_TYPES:
         return "sniff-html", media
@@ -225,7 +226,7 @@ def view_paths(path: str, canonical: str | None = None) -> tuple[str, ...]:
     a variant of an article names the article with. A rule that holds for any
     of them holds for the page.
     """
-    own = httputil.normalize_path(path)
+    own = normalize_path(path)
     paths = [own]
     segments = own.strip("/").split("/")
     if len(segments) > 1 and segments[0].lower() in VIEW_SEGMENTS:
@@ -236,7 +237,7 @@ def view_paths(path: str, canonical: str | None = None) -> tuple[str, ...]:
     if bare != own:
         paths.append(bare)
     if canonical is not None:
-        linked = httputil.normalize_path(canonical.split("?", 1)[0])
+        linked = normalize_path(canonical.split("?", 1)[0])
         if linked not in paths:
             paths.append(linked)
     return tuple(paths)

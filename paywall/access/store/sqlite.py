@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio.to_thread
 
-from ..errors import StoreUnavailable
+from ...errors import StoreUnavailable
 from .base import EventCount, MeterResult, Store, Trial, TrialOutcome, TrialResult, days_between, oldest_kept_day
 
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 The protection lives in two static files, ``assets/protect.js`` and
 ``assets/protect.css``, served by paywall itself under ``settings.prefix``
-with a content hash in their names (:mod:`paywall.static`), so browsers and
+with a content hash in their names (:mod:`paywall.protection.assets`), so browsers and
 CDNs may keep them for a year and a new release is picked up at once. The page
 only gets two tags; the
 configuration travels as ``data-*`` attributes of the script tag, never as
@@ -20,10 +20,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from . import httputil
-from .settings import PaywallSettings, selector_rules
-from .static import Assets
-from .trace import mark_for
+from ..paths import match_path
+from ..settings import PaywallSettings, selector_rules
+from .assets import Assets
+from .tracing import mark_for
 
 
 class _HeaderLookup(Protocol):
@@ -72,7 +72,7 @@ class Protection:
             return False
         if is_member and not s.protect_members:
             return False
-        return not httputil.match_path(path, s.protect_exclude_paths)
+        return not match_path(path, s.protect_exclude_paths)
 
     # ------------------------------------------------------------- markup
     def head_html(self, *, nonce: str | None = None, subject: str | None = None, page_url: str | None = None) -> str:

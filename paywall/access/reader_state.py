@@ -7,7 +7,7 @@ asks when it decides, so:
 
 * nothing is computed until someone asks (a page that never asks costs nothing);
 * the reader is identified at most once per request, whoever asks first, and
-  the app and the gate always see the same :class:`~paywall.access.Reader`;
+  the app and the gate always see the same :class:`~paywall.access.readers.Reader`;
 * an app that knows better (its own login says "member") can say so with
   :meth:`ReaderState.vouch_member` before rendering, and both the page and the
   gate then treat the reader as a member, as ``X-Paywall-Access: member`` does.
@@ -27,8 +27,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
-from .access import Reader, free_articles_left
-from .settings import PaywallSettings
+from ..settings import PaywallSettings
+from .readers import Reader, free_articles_left
 from .store import Store
 
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 :class:`ProxyApp` is a plain ASGI app that forwards every request to one
 upstream origin and streams the answer back. Wrapped in
-:class:`~paywall.middleware.PaywallMiddleware` it lets a publisher who runs
+:class:`~paywall.http.middleware.PaywallMiddleware` it lets a publisher who runs
 WordPress, Drupal or a static site generator gate articles without writing
 Python.
 
@@ -73,11 +73,13 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse
 
-from .httputil import RawHeaders, has_dot_segment, is_trusted, peer_address
-from .settings import PaywallSettings
-from .templates import render_message
+from ..access.network import is_trusted, peer_address
+from ..pages.templates import render_message
+from ..paths import has_dot_segment
+from ..settings import PaywallSettings
+from .headers import RawHeaders
 
-logger = logging.getLogger("paywall.proxy")
+logger = logging.getLogger("paywall.http.proxy")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

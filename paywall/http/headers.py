@@ -1,25 +1,22 @@
-"""Small HTTP helpers shared by the middleware, the endpoints and the proxy.
+"""Raw ASGI header lists, content types and content codings.
 
-They work on raw ASGI header lists (``list[tuple[bytes, bytes]]``) so that
-headers the middleware does not touch go out byte for byte as the app sent them.
+They work on ``list[tuple[bytes, bytes]]`` so that headers the middleware does
+not touch go out byte for byte as the app sent them (Starlette's
+``MutableHeaders`` decodes and re-encodes every value it is asked about).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import ipaddress
 import re
 import zlib
-from collections.abc import Iterable, Mapping
-from http.cookies import SimpleCookie
-from typing import Any
+from collections.abc import Iterable
 
 from starlette.types import Message, Send
 
-from .errors import BodyTooLarge
+from ..errors import BodyTooLarge
 
 RawHeaders = list[tuple[bytes, bytes]]
+
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -62,6 +59,8 @@ def parse_content_type(value: bytes | str | None) -> tuple[str, str | None]:
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 _HTTP_WHITESPACE = " \t\n\r"
 
 
@@ -119,10 +118,6 @@ def _parse_mime(value: str) -> tuple[str, str | None] | None:
             val = val.strip(_HTTP_WHITESPACE).strip('"').strip()
             charset = val or None
     return f"{kind}/{subtype}".lower(), charset
-
-
-# ---------------------------------------------------------------------------
-# content-encoding
 
 
 class UnsupportedEncoding(ValueError):
@@ -207,10 +202,6 @@ def _brotli_decode(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-# ---------------------------------------------------------------------------
-# cookies
-
-
 def without_bodies(send: Send) -> Send:
     """``send`` for a ``HEAD`` request: the response's headers as a ``GET`` would have them, no body."""
 
@@ -222,122 +213,12 @@ def without_bodies(send: Send) -> Send:
     return wrapped
 
 
-def set_cookie_header(
-    name: str,
-    value: str,
-    *,
-    max_age: int | None,
-    secure: bool,
-    httponly: bool = True,
-    samesite: str = "Lax",
-    path: str = "/",
-    domain: str | None = None,
-) -> str:
-    """One ``Set-Cookie`` value. ``max_age=None`` makes a session cookie."""
-    cookie: SimpleCookie = SimpleCookie()
-    cookie[name] = value
-    morsel = cookie[name]
-    morsel["path"] = path
-    if max_age is not None:
-        morsel["max-age"] = max_age
-    if domain:
-        morsel["domain"] = domain
-    if secure:
-        morsel["secure"] = True
-    if httponly:
-        morsel["httponly"] = True
-    morsel["samesite"] = samesite
-    return morsel.OutputString()
-
-
-def delete_cookie_header(name: str, *, secure: bool, path: str = "/", domain: str | None = None) -> str:
-    return set_cookie_header(name, "", max_age=0, secure=secure, path=path, domain=domain) + (
-        "; expires=Thu, 01 Jan 1970 00:00:00 GMT"
-    )
-
-
-def is_https(scope: Mapping[str, Any], trusted_proxies: tuple[str, ...] = ()) -> bool:
-    """Whether the reader's connection is encrypted.
-
-    Behind a TLS-terminating proxy listed in ``trusted_proxies`` the scheme comes
-    from its ``X-Forwarded-Proto`` (the right-most value, which that proxy set);
-    from anyone else the header is ignored.
-    """
-    if scope.get("scheme") in ("https", "wss"):
-        return True
-    if not is_trusted(peer_address(scope), trusted_proxies):
-        return False
-    forwarded = joined_header(scope.get("headers") or [], b"x-forwarded-proto")
-    if forwarded is None:
-        return False
-    return forwarded.split(b",")[-1].strip().lower() in (b"https", b"wss")
-
-
-# ---------------------------------------------------------------------------
-# client address
-
-
-def client_address(scope: Mapping[str, Any], trusted_proxies: tuple[str, ...]) -> str | None:
-    """The reader's address.
-
-    ``X-Forwarded-For`` is believed only when the connecting peer is a trusted
-    proxy; then the right-most address that is not itself trusted is the
-    client (addresses further left can be forged by the client).
-    """
-    peer = peer_address(scope)
-    if peer is None or not is_trusted(peer, trusted_proxies):
-        return peer
-    raw_headers = scope.get("headers") or []
-    forwarded: list[str] = []
-    for key, value in raw_headers:
-        if key.lower() == b"x-forwarded-for":
-            forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
-    for candidate in reversed([f for f in forwarded if f]):
-        if not _valid_ip(candidate):
-            return peer
-        if not is_trusted(candidate, trusted_proxies):
-            return candidate
-    return peer
-
-
-def _valid_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def peer_address(scope: Mapping[str, Any]) -> str | None:
-    """The address of the connecting peer (which may be a proxy), or None."""
-    client = scope.get("client")
-    peer = client[0] if isinstance(client, tuple | list) and client else None
-    return peer if isinstance(peer, str) else None
-
-
-@functools.lru_cache(maxsize=16)
-def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(net, strict=False) for net in trusted)
-
-
-def is_trusted(address: str | None, trusted: tuple[str, ...]) -> bool:
-    """Whether ``address`` lies in one of the ``trusted_proxies`` networks (parsed once per setting)."""
-    if address is None or not trusted:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in _networks(trusted))
-
-
-# ---------------------------------------------------------------------------
-# robots
-
 #: ``X-Robots-Tag`` rules whose name is followed by a colon (``max-snippet: 20``): not a crawler's name.
 _ROBOTS_RULES_WITH_VALUES = frozenset(
     {b"max-snippet", b"max-image-preview", b"max-video-preview", b"unavailable_after"}
 )
+
+
 _ROBOTS_SCOPE = re.compile(rb"\s*([A-Za-z0-9_.-]+)\s*:")
 
 
@@ -362,55 +243,3 @@ def with_robots_rule(headers: Iterable[tuple[bytes, bytes]], rule: bytes) -> Raw
         return out
     out.append((b"x-robots-tag", rule))
     return out
-
-
-# ---------------------------------------------------------------------------
-# path patterns
-
-
-def has_dot_segment(path: str) -> bool:
-    """Whether a server could resolve ``path`` to another one by removing dot segments.
-
-    ``path`` is decoded (``%2e`` is already a dot). Besides ``/``, a backslash
-    separates segments for some servers (IIS, Windows file servers) and ``;``
-    starts path parameters others strip before resolving (``/..;/`` in Tomcat).
-    """
-    return any(segment.split(";", 1)[0] in (".", "..") for segment in re.split(r"[/\\]", path))
-
-
-def normalize_path(path: str) -> str:
-    """``path`` with dot segments resolved and repeated slashes merged.
-
-    Servers and proxies in front of the app resolve ``/free/../story`` to
-    ``/story`` (and nginx merges ``//``), so path rules must judge that form.
-    """
-    if "." not in path and "//" not in path:
-        return path
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if segment == "..":
-            if segments:
-                segments.pop()
-        elif segment not in ("", "."):
-            segments.append(segment)
-    trailing = path.endswith(("/", "/.", "/..")) and segments
-    return "/" + "/".join(segments) + ("/" if trailing else "")
-
-
-def match_path(path: str, patterns: Iterable[str]) -> bool:
-    """Whether ``path`` matches one of the configured path patterns.
-
-    A pattern ending in ``/`` matches everything below it (``/static/``); a
-    pattern with ``*`` or ``?`` is a shell-style glob where ``*`` also crosses
-    ``/`` (``/news/*/free``); anything else must equal the path.
-    """
-    for pattern in patterns:
-        if pattern.endswith("/"):
-            if path.startswith(pattern) or path == pattern[:-1]:
-                return True
-        elif "*" in pattern or "?" in pattern or "[" in pattern:
-            if fnmatch.fnmatchcase(path, pattern):
-                return True
-        elif path == pattern:
-            return True
-    return False

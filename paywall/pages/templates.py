@@ -22,8 +22,8 @@ import string
 from dataclasses import dataclass
 from typing import Literal
 
+from ..settings import PaywallSettings
 from .cta import fill_text
-from .settings import PaywallSettings
 
 _CSS = """
 :root{color-scheme:light dark;--fg:#1b1b1f;--muted:#55575d;--bg:#f4f4f6;--card:#fff;--accent:#0b57d0;

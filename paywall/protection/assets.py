@@ -16,12 +16,12 @@ import importlib.resources
 ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 _CONTENT_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
-#: The files in ``paywall/assets/``: copy protection, and the call to action's default look.
+#: The files in ``paywall/protection/static/``: copy protection, and the call to action's default look.
 FILES = ("protect.js", "protect.css", "cta.css")
 
 
 def _load(name: str) -> bytes:
-    return importlib.resources.files("paywall").joinpath("assets", name).read_bytes()
+    return importlib.resources.files("paywall.protection").joinpath("static", name).read_bytes()
 
 
 class Assets:

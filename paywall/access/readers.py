@@ -31,13 +31,15 @@ import anyio
 import anyio.to_thread
 from starlette.requests import HTTPConnection
 
+from ..errors import StoreUnavailable
+from ..paths import normalize_path
+from ..settings import PaywallSettings
+from .cookies import delete_cookie_header, set_cookie_header
 from .crawlers import CrawlerVerifier
 from .credentials import Credentials, credentials_for
 from .eager import within
-from .errors import StoreUnavailable
-from .httputil import client_address, delete_cookie_header, is_https, normalize_path, set_cookie_header
 from .members import bearer_token, load_member_token
-from .settings import PaywallSettings
+from .network import client_address, is_https
 from .store.base import MeterResult, Store, Trial
 from .tokens import (
     ExpiredToken,
@@ -270,9 +272,9 @@ async def identify(
     """Decide who the reader is. Never raises for anything the reader sent.
 
     With ``crawlers``, a request whose user agent names a search crawler is
-    that crawler when its address proves it (:mod:`paywall.crawlers`).
-    ``credentials`` are the runtime's (:mod:`paywall.runtime`); without them,
-    those :func:`~paywall.credentials.credentials_for` keeps for ``settings``.
+    that crawler when its address proves it (:mod:`paywall.access.crawlers`).
+    ``credentials`` are the runtime's (:mod:`paywall.http.runtime`); without them,
+    those :func:`~paywall.access.credentials.credentials_for` keeps for ``settings``.
     """
     now = time.time() if now is None else now
     if await run_member_resolver(conn, settings):

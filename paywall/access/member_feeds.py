@@ -31,11 +31,11 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import URL
 from starlette.requests import HTTPConnection
 
-from .access import Reader
+from ..errors import StoreUnavailable
+from ..settings import PaywallSettings
 from .credentials import Credentials
-from .errors import StoreUnavailable
 from .members import bearer_token
-from .settings import PaywallSettings
+from .readers import Reader
 from .store import Store
 from .tokens import FEED, MEMBER, InvalidToken, number, sign, verify
 

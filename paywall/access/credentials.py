@@ -1,15 +1,15 @@
 """What verifies the credentials a reader carries, made once when the paywall starts.
 
-Two things: our own signed tokens (:class:`~paywall.tokens.Tokens`, one
+Two things: our own signed tokens (:class:`~paywall.access.tokens.Tokens`, one
 serializer per purpose) and, when the publisher configured one, the identity
-provider's JWTs (:class:`~paywall.members.JWTVerifier`). Making them is where
+provider's JWTs (:class:`~paywall.access.members.JWTVerifier`). Making them is where
 key files are read: a ``jwt_key`` file or ``jwt_jwks_file`` that is missing or
 holds no usable key stops start-up here with a
 :class:`~paywall.errors.ConfigError` naming the setting. Settings themselves
 read no file.
 
 The access layer takes a :class:`Credentials` from the runtime
-(:mod:`paywall.runtime`); callers without one (scripts, tests) get the one
+(:mod:`paywall.http.runtime`); callers without one (scripts, tests) get the one
 :func:`credentials_for` keeps for their settings object while it lives.
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
+from ..settings import PaywallSettings
 from .members import JWTVerifier
-from .settings import PaywallSettings
 from .tokens import Tokens
 
 

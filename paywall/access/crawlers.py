@@ -16,7 +16,7 @@ ways, as the engines themselves document:
   ``googlebot.com`` only Google can write.
 
 The address is the connecting peer's, or the one a proxy listed in
-``trusted_proxies`` forwarded (:func:`paywall.httputil.client_address`): a
+``trusted_proxies`` forwarded (:func:`paywall.access.network.client_address`): a
 ``User-Agent``, a ``Referer`` or an ``X-Forwarded-For`` from anyone else proves
 nothing. Requests that claim no crawler cost one regular expression and no
 lookup. Every doubt means "not verified": a lookup that fails, that takes
@@ -61,10 +61,10 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .errors import ConfigError
-from .httputil import client_address
-from .search_engines import KNOWN_CRAWLERS, Crawler, parse_crawlers
-from .settings import CrawlerResolver, PaywallSettings
+from ..errors import ConfigError
+from ..search_engines import KNOWN_CRAWLERS, Crawler, parse_crawlers
+from ..settings import CrawlerResolver, PaywallSettings
+from .network import client_address
 
 logger = logging.getLogger("paywall")
 

@@ -103,7 +103,7 @@ def oldest_kept_day(now: float) -> str:
 
 
 class Store(abc.ABC):
-    """Abstract store. Implementations: :mod:`paywall.store.sqlite`, :mod:`paywall.store.redis`."""
+    """Abstract store. Implementations: :mod:`paywall.access.store.sqlite`, :mod:`paywall.access.store.redis`."""
 
     @abc.abstractmethod
     async def start_trial(

@@ -1,13 +1,13 @@
 """``PaywallMiddleware``: a pure ASGI middleware that gates article HTML on the server.
 
-Each response is decided once, when it starts, by :func:`paywall.decision.decide`
+Each response is decided once, when it starts, by :func:`paywall.http.decision.decide`
 (a pure function: see there for the rules), and its body is then sent by one
 small type that does one thing:
 
 * :class:`_Pass` streams the app's body as it is (files, errors, free pages,
   members' pages without tags): the cost is a few header checks.
 * :class:`_Inject` streams a member's page, holding back only the bytes up to
-  the end of ``<head>``, where the protection tags go (:mod:`paywall.headscan`).
+  the end of ``<head>``, where the protection tags go (:mod:`paywall.engine.headscan`).
 * :class:`_Sniff` reads the first bytes of a body whose type browsers would
   sniff, then hands over to whichever type the page turns out to need.
 * :class:`_Gate` buffers a page for a non-member, judges it and sends the
@@ -41,24 +41,34 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import httputil
-from .access import Reader, article_key, consume_meter, identify
+from ..access.member_feeds import feed_reader
+from ..access.reader_state import STATE_KEY, ReaderState
+from ..access.readers import Reader, article_key, consume_meter, identify
+from ..access.store import Store
+from ..engine import Page, canonical_path, is_amp
+from ..engine.head import AMP_SCAN_BYTES
+from ..engine.headscan import HeadScan, encode_tags, inject, insertion_point
+from ..errors import BodyTooLarge, FormatError, RewriteError
+from ..formats import FormatKind, refusal, sniffs_as_feed
+from ..insights import Wall
+from ..pages.cta import CtaKind, fallback_page, render_cta
+from ..paths import has_dot_segment, match_path, normalize_path
+from ..protection.tags import csp_nonce
+from ..settings import PaywallSettings, selectors_for
 from .cache import BROKEN, Cut, GateCache, Known, RecentKeys, Verdict, page_key
-from .cta import CtaKind, fallback_page, render_cta
 from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
-from .engine import Page, canonical_path, is_amp
-from .engine.head import AMP_SCAN_BYTES
-from .errors import BodyTooLarge, FormatError, RewriteError
-from .formats import FormatKind, refusal, sniffs_as_feed
-from .headscan import HeadScan, encode_tags, inject, insertion_point
-from .insights import Wall
-from .member_feeds import feed_reader
-from .protect import csp_nonce
-from .reader_state import STATE_KEY, ReaderState
+from .headers import (
+    RawHeaders,
+    decodable_accept_encoding,
+    decompress_body,
+    get_header,
+    joined_header,
+    with_robots_rule,
+    without_bodies,
+    without_headers,
+)
 from .runtime import Runtime
-from .settings import PaywallSettings, selectors_for
-from .store import Store
 
 logger = logging.getLogger("paywall")
 
@@ -165,11 +175,7 @@ class PaywallMiddleware:
             return
         # A path the app (or an upstream) may resolve to another one ("/free/../story",
         # "/free/..;/story") is never excluded: it is judged like any page.
-        if (
-            self.settings.exclude_paths
-            and httputil.match_path(path, self.settings.exclude_paths)
-            and not httputil.has_dot_segment(path)
-        ):
+        if self.settings.exclude_paths and match_path(path, self.settings.exclude_paths) and not has_dot_segment(path):
             await self.app(scope, receive, _strip_control_headers(send))
             return
         exchange = _Exchange(self, scope, receive, send)
@@ -220,7 +226,7 @@ class PaywallMiddleware:
 def _strip_control_headers(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": httputil.without_headers(message.get("headers", []), *_CONTROL_HEADERS)}
+            message = {**message, "headers": without_headers(message.get("headers", []), *_CONTROL_HEADERS)}
         await send(message)
 
     return wrapped
@@ -240,7 +246,7 @@ class _Exchange:
         self.receive = receive
         self.method: str = scope["method"]
         # A HEAD is answered without a body, whatever the app (or a replayed GET) sends.
-        self.send = httputil.without_bodies(send) if self.method == "HEAD" else send
+        self.send = without_bodies(send) if self.method == "HEAD" else send
         # The app never sees our own validators (a teaser ETag must not make it answer
         # 304 for the full version) nor codings we could not undo.
         self.base_scope, self.client_etags = _app_scope(scope)
@@ -257,7 +263,7 @@ class _Exchange:
         self.body: _Body = _Discard()
         self.start = _NO_START
         self.start_message: Message = {}
-        self.headers: httputil.RawHeaders = []
+        self.headers: RawHeaders = []
 
     async def run(self) -> None:
         # Routers and inner middleware change the scope they are given (a Mount sets
@@ -269,7 +275,7 @@ class _Exchange:
             self.replaying = True
             self.app_scope = dict(self.base_scope)
             self.app_scope["method"] = "GET"
-            self.app_scope["headers"] = httputil.without_headers(self.base_scope["headers"], *_CONDITIONAL_HEADERS)
+            self.app_scope["headers"] = without_headers(self.base_scope["headers"], *_CONDITIONAL_HEADERS)
             await self.mw.app(self.app_scope, _empty_receive(self.receive), self.on_message)
         await self.body.end()
 
@@ -289,7 +295,7 @@ class _Exchange:
         self.start = Start.read(int(message["status"]), raw)
         if self.start.upstream_member and self.reader is None:
             self.reader = _UPSTREAM_MEMBER
-        self.headers = httputil.without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
+        self.headers = without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
         await self.act()
 
     def decide(self) -> Action:
@@ -344,7 +350,7 @@ class _Exchange:
 
     def _small(self) -> bool:
         """Whether the body may be small enough to be looked up before the reader is identified."""
-        length = httputil.get_header(self.headers, b"content-length")
+        length = get_header(self.headers, b"content-length")
         return length is None or not length.isdigit() or int(length) <= PEEK_BYTES
 
     async def get_reader(self) -> Reader:
@@ -381,7 +387,7 @@ class _Exchange:
         another page that was gated lately (an article whose other view this is).
         """
         paths = self.settings.article_paths
-        if paths and any(httputil.match_path(p, paths) for p in view_paths(self.scope["path"], canonical)):
+        if paths and any(match_path(p, paths) for p in view_paths(self.scope["path"], canonical)):
             return True
         return (
             canonical is not None and canonical in self.mw.gated_articles and canonical != article_key(self.scope, None)
@@ -391,13 +397,13 @@ class _Exchange:
         """Whether this view of the page gets the protection tags."""
         if self.settings.copy_protection == "off":
             return False
-        path = httputil.normalize_path(self.scope["path"])
+        path = normalize_path(self.scope["path"])
         if not self.mw.protection.applies(path, is_member=member):
             return False
         if article:
             return True
         patterns = self.settings.protect_paths
-        return bool(patterns) and any(httputil.match_path(p, patterns) for p in view_paths(path, canonical))
+        return bool(patterns) and any(match_path(p, patterns) for p in view_paths(path, canonical))
 
     def tags_for(self, reader: Reader | None, *, cta: bool, protect: bool = True) -> bytes:
         """The head tags for this response: the call to action's stylesheet and/or the protection."""
@@ -428,7 +434,7 @@ class _Exchange:
 
     async def send_original(self, body: bytes, *, personal: bool) -> None:
         headers = _personal(self.headers, MEMBER_CACHE_CONTROL) if personal else self.headers
-        etag = httputil.get_header(headers, b"etag")
+        etag = get_header(headers, b"etag")
         if self.replaying and etag is not None and _etag_matches(etag.decode("latin-1"), self.client_etags):
             await self.respond(304, _not_modified_headers(headers), b"")
             return
@@ -447,24 +453,22 @@ class _Exchange:
         headers = self.robots(_personal([(b"content-type", b"text/html; charset=utf-8")], MEMBER_CACHE_CONTROL))
         await self.respond(200, headers, body)
 
-    def robots(self, headers: httputil.RawHeaders) -> httputil.RawHeaders:
+    def robots(self, headers: RawHeaders) -> RawHeaders:
         """``headers`` of a gated page or a crawler's view: ``X-Robots-Tag: noarchive`` (``noarchive``), so
         that no search engine offers a cached copy of what its crawler read in full."""
-        return httputil.with_robots_rule(headers, b"noarchive") if self.settings.noarchive else headers
+        return with_robots_rule(headers, b"noarchive") if self.settings.noarchive else headers
 
-    async def respond(
-        self, status: int, headers: httputil.RawHeaders, body: bytes, *, keep_length: bool = False
-    ) -> None:
+    async def respond(self, status: int, headers: RawHeaders, body: bytes, *, keep_length: bool = False) -> None:
         self.answered = True
         self.body = _Discard()
         if not keep_length:
-            headers = httputil.without_headers(headers, b"content-length")
+            headers = without_headers(headers, b"content-length")
             if status != 304:
                 headers.append((b"content-length", str(len(body)).encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": self.with_reader_cookies(headers)})
         await self.send({"type": "http.response.body", "body": body if status != 304 else b"", "more_body": False})
 
-    def with_reader_cookies(self, headers: httputil.RawHeaders) -> httputil.RawHeaders:
+    def with_reader_cookies(self, headers: RawHeaders) -> RawHeaders:
         """``headers`` with the cookies of the reader as identified, whoever asked (the gate or the app)."""
         reader = self.reader if self.reader is not None and self.reader.set_cookies else self.view.known
         if reader is None or not reader.set_cookies:
@@ -507,11 +511,11 @@ class _Pass(_Body):
     def __init__(self, exchange: _Exchange) -> None:
         self.x = exchange
 
-    async def start(self, headers: httputil.RawHeaders) -> None:
+    async def start(self, headers: RawHeaders) -> None:
         x = self.x
         if x.replaying and x.start.status == 200 and x.client_etags:
             # A conditional request replayed to judge the page: the answer it asked for.
-            etag = httputil.get_header(headers, b"etag")
+            etag = get_header(headers, b"etag")
             if etag is not None and _etag_matches(etag.decode("latin-1"), x.client_etags):
                 await x.respond(304, _not_modified_headers(headers), b"")
                 return
@@ -598,7 +602,7 @@ class _Peek(_Body):
         x = self.x
         body: bytes = message.get("body", b"")
         if not message.get("more_body", False) and len(body) <= PEEK_BYTES and x.start.directive != "members":
-            encoding = httputil.joined_header(x.headers, b"content-encoding")
+            encoding = joined_header(x.headers, b"content-encoding")
             known = x.mw.cache.known(body, encoding, x.start.charset, view=x.names_a_view)
             plain = known is not None and (
                 known.verdict == "free"
@@ -713,7 +717,7 @@ class _Gate(_Body):
 
     async def known(self, body: bytes) -> Known | None:
         """The engine's verdict on this body: one lookup for a body seen before, else a parse."""
-        encoding = httputil.joined_header(self.x.headers, b"content-encoding")
+        encoding = joined_header(self.x.headers, b"content-encoding")
         charset = self.x.start.charset
         view = self.x.names_a_view
         known = self.x.mw.cache.known(body, encoding, charset, view=view)
@@ -818,7 +822,7 @@ class _Gate(_Body):
         if x.method != "HEAD":
             x.mw.insights.crawler_view(article, reader.crawler or "")
         tags = b"" if known.amp or not x.protects(member=False) else x.tags_for(reader, cta=False)
-        headers = httputil.without_headers(x.headers, b"content-type")
+        headers = without_headers(x.headers, b"content-type")
         headers = x.robots(_personal(headers, MEMBER_CACHE_CONTROL, rewritten=True))
         headers.append((b"content-type", f"{x.start.html_media}; charset=utf-8".encode()))
         await x.respond(x.start.status, headers, b"".join([view.head, tags, *view.rest]))
@@ -848,9 +852,9 @@ class _Gate(_Body):
         """
         if self.decoded is not None:
             return self.decoded
-        encoding = httputil.joined_header(self.x.headers, b"content-encoding")
+        encoding = joined_header(self.x.headers, b"content-encoding")
         try:
-            self.decoded = httputil.decompress_body(body, encoding, self.x.settings.max_body_bytes)
+            self.decoded = decompress_body(body, encoding, self.x.settings.max_body_bytes)
         except Exception as exc:
             if self.x.reader is not None and self.x.reader.is_member:
                 await self.x.send_original(body, personal=True)
@@ -981,9 +985,7 @@ class _Format(_Body):
     async def judge(self, body: bytes) -> None:
         x = self.x
         try:
-            decoded = httputil.decompress_body(
-                body, httputil.joined_header(x.headers, b"content-encoding"), x.settings.max_body_bytes
-            )
+            decoded = decompress_body(body, joined_header(x.headers, b"content-encoding"), x.settings.max_body_bytes)
         except Exception as exc:
             await self.whole_or_refuse(body, f"cannot decode the body ({exc!r})")
             return
@@ -1031,7 +1033,7 @@ class _Format(_Body):
         x = self.x
         media = x.start.media[0] if x.start.media is not None else "application/json"
         etag = f'"{ETAG_PREFIX}{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
-        headers = _personal(httputil.without_headers(x.headers, b"content-type"), GATED_CACHE_CONTROL, rewritten=True)
+        headers = _personal(without_headers(x.headers, b"content-type"), GATED_CACHE_CONTROL, rewritten=True)
         headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
         headers.append((b"etag", etag.encode()))
         if _etag_matches(etag, x.client_etags):
@@ -1095,7 +1097,7 @@ class _Guarded(_Body):
     async def begin(self, held: bytes, more: bool) -> None:
         x = self.x
         x.answered = True
-        headers = httputil.without_headers(x.headers, b"content-length")
+        headers = without_headers(x.headers, b"content-length")
         await x.send({**x.start_message, "headers": x.with_reader_cookies(headers)})
         self.tail = held[-256:]
         await x.send({"type": "http.response.body", "body": held, "more_body": more})
@@ -1151,7 +1153,7 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
 
 def _app_scope(scope: Scope) -> tuple[Scope, list[str]]:
     """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
-    headers: httputil.RawHeaders = scope["headers"]
+    headers: RawHeaders = scope["headers"]
     inm: bytes | None = None
     encodings = False
     for name, value in headers:  # one pass: most requests have neither
@@ -1164,16 +1166,16 @@ def _app_scope(scope: Scope) -> tuple[Scope, list[str]]:
     new = scope
     if inm is not None and ETAG_PREFIX.encode() in inm:
         kept = [tag for tag in client_etags if ETAG_PREFIX not in tag]
-        headers = httputil.without_headers(headers, b"if-none-match")
+        headers = without_headers(headers, b"if-none-match")
         if kept:
             headers.append((b"if-none-match", ", ".join(kept).encode("latin-1")))
         new = {**scope, "headers": headers}
-    accept_encoding = httputil.joined_header(headers, b"accept-encoding") if encodings else None
+    accept_encoding = joined_header(headers, b"accept-encoding") if encodings else None
     if accept_encoding is not None and _may_be_html(scope["path"], headers):
         # Ask only for compressions we can undo, or a page could not be gated.
-        narrowed = httputil.decodable_accept_encoding(accept_encoding)
+        narrowed = decodable_accept_encoding(accept_encoding)
         if narrowed != accept_encoding:
-            headers = httputil.without_headers(headers, b"accept-encoding")
+            headers = without_headers(headers, b"accept-encoding")
             headers.append((b"accept-encoding", narrowed))
             new = {**scope, "headers": headers}
     extensions = scope.get("extensions")
@@ -1191,10 +1193,10 @@ _ASSET_SUFFIXES = (
 )  # fmt: skip
 
 
-def _may_be_html(path: str, headers: httputil.RawHeaders) -> bool:
+def _may_be_html(path: str, headers: RawHeaders) -> bool:
     """Whether the request looks like one for a page, a feed or JSON (only to choose codings: a wrong guess fails
     closed)."""
-    accept = (httputil.get_header(headers, b"accept") or b"").lower()
+    accept = (get_header(headers, b"accept") or b"").lower()
     if any(kind in accept for kind in (b"html", b"xml", b"json", b"rss", b"atom")):
         return True
     if path.lower().endswith(_ASSET_SUFFIXES):
@@ -1228,13 +1230,13 @@ def _etag_matches(etag: str, client: list[str]) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == bare for tag in client)
 
 
-def _nonce(headers: httputil.RawHeaders) -> str | None:
+def _nonce(headers: RawHeaders) -> str | None:
     if not any(name.lower() == b"content-security-policy" for name, _ in headers):
         return None
     return csp_nonce(headers)
 
 
-def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> httputil.RawHeaders:
+def _personal(headers: RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> RawHeaders:
     """``headers`` for an answer meant for this reader only, that no cache may share.
 
     The site's caching headers (:data:`_CACHE_HEADERS`, CDN-specific ones included)
@@ -1242,7 +1244,7 @@ def _personal(headers: httputil.RawHeaders, cache_control: bytes, *, rewritten: 
     the app's original body (:data:`_BODY_HEADERS`) go too.
     """
     drop = _PERSONAL_DROP_REWRITTEN if rewritten else _PERSONAL_DROP
-    out: httputil.RawHeaders = []
+    out: RawHeaders = []
     vary: list[bytes] = []
     for name, value in headers:
         lower = name.lower()
@@ -1263,7 +1265,7 @@ def _injected_headers(app: tuple[tuple[bytes, bytes], ...], added: int) -> tuple
     """The headers of a member's page made from the app's ``app`` headers with ``added`` bytes of tags
     (remembered: the pages members read are sent with the same ones again and again)."""
     headers = _personal(list(app), MEMBER_CACHE_CONTROL, rewritten=True)
-    length = httputil.get_header(app, b"content-length")
+    length = get_header(app, b"content-length")
     if length is not None and length.strip().isdigit():
         headers.append((b"content-length", str(int(length) + added).encode()))
     return tuple(headers)
@@ -1276,10 +1278,10 @@ def _gated_headers(
     """The headers of a gated page made from the app's ``app`` headers (remembered: a popular
     article's teaser is sent with the same ones again and again); ``noarchive``: with
     ``X-Robots-Tag: noarchive``."""
-    headers = httputil.without_headers(list(app), b"content-type", b"content-length")
+    headers = without_headers(list(app), b"content-type", b"content-length")
     headers = _personal(headers, GATED_CACHE_CONTROL, rewritten=True)
     if noarchive:
-        headers = httputil.with_robots_rule(headers, b"noarchive")
+        headers = with_robots_rule(headers, b"noarchive")
     headers.append((b"content-type", f"{media}; charset=utf-8".encode()))
     headers.append((b"etag", f'"{ETAG_PREFIX}{etag}"'.encode()))
     headers.append((b"content-length", str(length).encode()))
@@ -1290,7 +1292,7 @@ _PERSONAL_DROP = frozenset(_CACHE_HEADERS)
 _PERSONAL_DROP_REWRITTEN = frozenset(_CACHE_HEADERS + _BODY_HEADERS)
 
 
-def _not_modified_headers(headers: httputil.RawHeaders) -> httputil.RawHeaders:
+def _not_modified_headers(headers: RawHeaders) -> RawHeaders:
     keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location", *_CACHE_HEADERS)
     return [(k, v) for k, v in headers if k.lower() in keep]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
-from .settings import DEFAULT_CTA_FORM_TEMPLATE, DEFAULT_CTA_TEMPLATE, PaywallSettings
+from ..settings import DEFAULT_CTA_FORM_TEMPLATE, DEFAULT_CTA_TEMPLATE, PaywallSettings
 
 if TYPE_CHECKING:
-    from .variants import Variant
+    from ..variants import Variant
 
 CtaKind = Literal["offer", "ended", "metered"]
 

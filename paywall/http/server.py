@@ -1,8 +1,8 @@
 """Serving code shared by ``paywall demo`` and ``paywall proxy``.
 
 Both commands build the same thing, a site wrapped in
-:class:`~paywall.middleware.PaywallMiddleware`, and run it with uvicorn; they
-differ only in the site (the example news site, or :class:`~paywall.proxy.ProxyApp`
+:class:`~paywall.http.middleware.PaywallMiddleware`, and run it with uvicorn; they
+differ only in the site (the example news site, or :class:`~paywall.http.proxy.ProxyApp`
 forwarding to an upstream).
 
 With several workers uvicorn starts fresh processes that import an app by
@@ -27,14 +27,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import ServerOptions, collect_values, settings_from_values
-from .errors import ConfigError
-from .settings import PaywallSettings
+from ..config import ServerOptions, collect_values, settings_from_values
+from ..errors import ConfigError
+from ..settings import PaywallSettings
 
 Mode = Literal["demo", "proxy"]
 SPEC_ENV = "PAYWALL_SERVE_SPEC"
 #: Where the example news site lives in a checkout: next to the package directory.
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 _DEMO_MODULE = "paywall_demo_site"
 
 
@@ -152,7 +152,7 @@ def build_app(mode: Mode, settings: PaywallSettings) -> Any:
 
 
 def create_app() -> Any:
-    """Factory run by every worker process (``paywall.server:create_app``)."""
+    """Factory run by every worker process (``paywall.http.server:create_app``)."""
     text = os.environ.get(SPEC_ENV)
     if not text:
         raise ConfigError(SPEC_ENV, "is not set; start workers with 'paywall proxy' or 'paywall demo'")
@@ -185,6 +185,6 @@ def serve(spec: ServeSpec, settings: PaywallSettings, options: ServerOptions) ->
     app = build_app(spec.mode, settings)  # any problem shows here, once, before workers start
     if options.workers > 1:
         os.environ[SPEC_ENV] = spec.to_json()
-        uvicorn.run("paywall.server:create_app", factory=True, workers=options.workers, **kwargs)
+        uvicorn.run("paywall.http.server:create_app", factory=True, workers=options.workers, **kwargs)
     else:
         uvicorn.run(app, **kwargs)

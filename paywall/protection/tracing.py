@@ -69,7 +69,7 @@ from collections.abc import Iterable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from .settings import PaywallSettings
+from ..settings import PaywallSettings
 
 #: Frame start: U+2063 INVISIBLE SEPARATOR.
 FRAME_START = "\u2063"

@@ -4,7 +4,7 @@ Settings are plain validated data (:mod:`paywall.settings`): they read no file
 and build nothing. Everything that costs something to make is made here, once,
 when the middleware starts:
 
-* the credentials (:mod:`paywall.credentials`): one token serializer per
+* the credentials (:mod:`paywall.access.credentials`): one token serializer per
   purpose with its keys derived, and the JWT verifier with its key read, so a
   key file that is missing or holds no key stops start-up with a
   :class:`~paywall.errors.ConfigError` naming the setting;
@@ -23,14 +23,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .crawlers import CrawlerVerifier
-from .credentials import Credentials
-from .formats import Formats
-from .insights import Insights
-from .protect import Protection
-from .settings import PaywallSettings, selector_rules
-from .static import Assets
-from .store import Store, open_store
+from ..access.crawlers import CrawlerVerifier
+from ..access.credentials import Credentials
+from ..access.store import Store, open_store
+from ..formats import Formats
+from ..insights import Insights
+from ..protection.assets import Assets
+from ..protection.tags import Protection
+from ..settings import PaywallSettings, selector_rules
 
 
 class Runtime:

@@ -104,17 +104,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
-from ..errors import StoreUnavailable
-from .base import (
-    EVENT_RETENTION_DAYS,
-    EventCount,
-    MeterResult,
-    Store,
-    Trial,
-    TrialOutcome,
-    TrialResult,
-    days_between,
-)
+from ...errors import StoreUnavailable
+from .base import EVENT_RETENTION_DAYS, EventCount, MeterResult, Store, Trial, TrialOutcome, TrialResult, days_between
 
 T = TypeVar("T")
 

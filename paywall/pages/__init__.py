@@ -1,0 +1,1 @@
+"""What readers see from the paywall itself: the call to action and the paywall's own pages."""
