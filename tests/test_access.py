@@ -116,7 +116,7 @@ async def test_new_reader_gets_a_signed_device_cookie(make_settings: Make, store
     settings = make_settings(free_articles=3)
     reader = await identify(request(), settings, store, now=NOW)
     assert reader == Reader(level="anonymous", device_id=reader.device_id, set_cookies=reader.set_cookies)
-    assert not reader.is_member and not reader.trial_ended
+    assert not reader.reads_in_full and not reader.trial_ended
     morsel = cookie_named(reader, "paywall_device")
     assert load_device_token(settings, morsel.value, now=NOW).device_id == reader.device_id
     assert reader.device_id is not None and len(reader.device_id) >= 22  # 128 random bits
@@ -162,7 +162,7 @@ async def test_sync_and_async_resolvers(make_settings: Make, store: Store) -> No
 
     for resolver in (lambda req: True, async_yes):
         reader = await identify(request(), make_settings(member_resolver=resolver), store, now=NOW)
-        assert reader.level == "member" and reader.is_member and reader.set_cookies == ()
+        assert reader.level == "member" and reader.reads_in_full and reader.set_cookies == ()
     no = await identify(request(), make_settings(member_resolver=lambda req: False), store, now=NOW)
     assert no.level == "anonymous"
 
@@ -266,7 +266,7 @@ async def test_active_trial(make_settings: Make, store: Store) -> None:
     trial = await started_trial(store)
     token = issue_trial_token(settings, trial.trial_id, trial.ends_at, now=NOW)
     reader = await identify(request({"paywall_trial": token}), settings, store, now=NOW + DAY)
-    assert reader.level == "trial" and reader.is_member
+    assert reader.level == "trial" and reader.reads_in_full
     assert reader.trial == trial and reader.subject == f"trial:{trial.trial_id}"
 
 
@@ -275,7 +275,7 @@ async def test_expired_trial_token_means_ended_and_cleared(make_settings: Make, 
     trial = await started_trial(store)
     token = issue_trial_token(settings, trial.trial_id, trial.ends_at, now=NOW)
     reader = await identify(request({"paywall_trial": token}), settings, store, now=trial.ends_at)
-    assert reader.level == "anonymous" and reader.trial_ended and not reader.is_member
+    assert reader.level == "anonymous" and reader.trial_ended and not reader.reads_in_full
     assert cookie_named(reader, "paywall_trial")["max-age"] == "0"
 
 
@@ -326,7 +326,7 @@ async def test_store_down_means_non_member_and_keeps_the_cookie(
     token = issue_trial_token(settings, "trial-1", NOW + DAY, now=NOW)
     with caplog.at_level(logging.WARNING, logger="paywall"):
         reader = await identify(request({"paywall_trial": token}, path="/news/x"), settings, down_store, now=NOW)
-    assert reader.level == "anonymous" and not reader.is_member
+    assert reader.level == "anonymous" and not reader.reads_in_full
     assert all(parsed(c)[0] != "paywall_trial" for c in reader.set_cookies)
     assert "/news/x" in caplog.text
 

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings
 from paywall.engine import Page
-from paywall.http.cache import BROKEN, SAMPLE_BYTES, Cut, GateCache, Known, page_key
+from paywall.http.cache import REFUSED, SAMPLE_BYTES, Cut, GateCache, Known, page_key
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.conftest import assert_no_leak
 
@@ -59,7 +59,7 @@ def test_zero_budget_caches_nothing() -> None:
     cache = GateCache(max_bytes=0)
     key = page_key(b"x", None)
     cache.put_known(b"x", None, None, Known("free", key))
-    cache.put_cut(key, "", BROKEN)
+    cache.put_cut(key, "", REFUSED)
     assert cache.known(b"x", None, None) is None and cache.cut(key, "") is None
 
 
@@ -144,3 +144,11 @@ def test_a_verdict_is_for_the_exact_body_however_alike_two_bodies_look() -> None
     cache.put_known(b"<p>a</p>", None, None, Known("no_article", b"k"))
     assert cache.known(b"<p>b</p>", None, None) is None
     assert cache.known(b"<p>a</p>", None, None) == Known("no_article", b"k")
+
+
+def test_a_refused_page_is_remembered_as_refused_not_as_an_empty_cut() -> None:
+    cache = GateCache(max_bytes=1 << 20)
+    key = page_key(b"<p>hostile</p>", None)
+    cache.put_cut(key, "offer", REFUSED)
+    assert cache.cut(key, "offer") is REFUSED
+    assert cache.cut(key, "ended") is None

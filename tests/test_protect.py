@@ -148,23 +148,23 @@ def test_page_url_must_be_http() -> None:
 # ----------------------------------------------------------------- applies
 def test_applies() -> None:
     protection = Protection(make(protect_exclude_paths=("/free/", "/about", "/guides/*/intro")))
-    assert protection.applies("/news/story", is_member=False)
-    assert protection.applies("/news/story", is_member=True)
-    assert not protection.applies("/free/story", is_member=False)
-    assert not protection.applies("/free", is_member=False)
-    assert not protection.applies("/about", is_member=False)
-    assert protection.applies("/about-us", is_member=False)
-    assert not protection.applies("/guides/tax/intro", is_member=True)
-    assert protection.applies("/freedom", is_member=False)
+    assert protection.applies("/news/story", member=False)
+    assert protection.applies("/news/story", member=True)
+    assert not protection.applies("/free/story", member=False)
+    assert not protection.applies("/free", member=False)
+    assert not protection.applies("/about", member=False)
+    assert protection.applies("/about-us", member=False)
+    assert not protection.applies("/guides/tax/intro", member=True)
+    assert protection.applies("/freedom", member=False)
 
 
 def test_applies_members_exempt_and_off() -> None:
     exempt = Protection(make(protect_members=False))
-    assert exempt.applies("/news/story", is_member=False)
-    assert not exempt.applies("/news/story", is_member=True)
+    assert exempt.applies("/news/story", member=False)
+    assert not exempt.applies("/news/story", member=True)
     off = Protection(make(copy_protection="off"))
-    assert not off.applies("/news/story", is_member=False)
-    assert not off.applies("/news/story", is_member=True)
+    assert not off.applies("/news/story", member=False)
+    assert not off.applies("/news/story", member=True)
 
 
 # --------------------------------------------------------------------- CSP

@@ -18,8 +18,8 @@ from paywall.protection.tracing import (
     embed,
     extract,
     frame,
-    identify,
     mark_for,
+    marked_reader,
     open_mark,
     readers,
     strip_marks,
@@ -62,7 +62,7 @@ def test_round_trip(settings: PaywallSettings) -> None:
     assert extract(marked) == [mark]
     assert open_mark(settings, mark) == "trial:7f3a"
     assert trace_text(settings, marked) == "trial:7f3a"
-    assert identify(settings, marked, ["someone", "trial:7f3a"]) == "trial:7f3a"
+    assert marked_reader(settings, marked, ["someone", "trial:7f3a"]) == "trial:7f3a"
 
 
 def test_marks_sit_at_word_starts_only(settings: PaywallSettings) -> None:
@@ -154,15 +154,15 @@ def test_long_subject_gets_a_tag_only_mark(settings: PaywallSettings) -> None:
     marked = embed(TEXT, mark_for(settings, subject))
     assert len(mark_for(settings, subject)) == 2 * (1 + 16)  # the version byte and AES-SIV's SIV
     assert trace_text(settings, marked) is None  # cannot be opened without candidates
-    assert identify(settings, marked, ["someone", subject]) == subject
-    assert identify(settings, marked, ["someone"]) is None
+    assert marked_reader(settings, marked, ["someone", subject]) == subject
+    assert marked_reader(settings, marked, ["someone"]) is None
 
 
 def test_candidates_restrict_the_answer(settings: PaywallSettings) -> None:
     marked = embed(TEXT, mark_for(settings, "carol"))
-    assert identify(settings, marked, ["dave"]) is None
-    assert identify(settings, marked, []) is None
-    assert identify(settings, marked) == "carol"
+    assert marked_reader(settings, marked, ["dave"]) is None
+    assert marked_reader(settings, marked, []) is None
+    assert marked_reader(settings, marked) == "carol"
 
 
 def test_bad_input_is_refused(settings: PaywallSettings) -> None:
@@ -188,7 +188,7 @@ def test_marks_of_the_previous_format_still_name_their_reader(
 ) -> None:
     assert open_mark(settings, mark) == subject
     assert trace_text(settings, "Pasted: " + embed(TEXT, mark)) == subject
-    assert identify(settings, embed(TEXT, mark), ["someone", subject]) == subject
+    assert marked_reader(settings, embed(TEXT, mark), ["someone", subject]) == subject
     # New marks are made the new way only: the same subject gets another, longer mark.
     assert mark_for(settings, subject) != mark
     assert mark_for(settings, subject).startswith("03")
@@ -201,8 +201,8 @@ def test_marks_of_the_previous_format_still_name_their_reader(
 def test_tag_only_marks_of_the_previous_format_match_their_candidate(settings: PaywallSettings) -> None:
     subject, mark = V1_TAG_ONLY
     marked = embed(TEXT, mark)
-    assert identify(settings, marked, ["someone", subject]) == subject
-    assert identify(settings, marked, ["someone"]) is None
+    assert marked_reader(settings, marked, ["someone", subject]) == subject
+    assert marked_reader(settings, marked, ["someone"]) is None
     assert trace_text(settings, marked) is None
 
 
@@ -214,7 +214,7 @@ def test_tampered_marks_of_either_format_are_refused(settings: PaywallSettings) 
                 forged = bytearray(raw)
                 forged[index] ^= 1 << bit
                 assert open_mark(settings, forged.hex()) is None
-                assert identify(settings, embed(TEXT, forged.hex()), ["reader-1", "x" * 200, *V1_MARKS]) is None
+                assert marked_reader(settings, embed(TEXT, forged.hex()), ["reader-1", "x" * 200, *V1_MARKS]) is None
         assert open_mark(settings, mark[:-2]) is None  # truncated
         assert open_mark(settings, mark + "00") is None  # extended
 

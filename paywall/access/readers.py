@@ -77,13 +77,13 @@ class Reader:
     crawler: str | None = None
 
     @property
-    def is_member(self) -> bool:
-        """A member or a reader in an active trial: gets full articles."""
+    def reads_in_full(self) -> bool:
+        """A member or a reader in an active trial: gets full articles (a verified crawler is told apart)."""
         return self.level in ("member", "trial")
 
     def with_meter(self, result: MeterResult | None) -> Reader:
         """This reader after a meter decision: ``metered`` when a free article was granted."""
-        if result is not None and result.allowed and not self.is_member:
+        if result is not None and result.allowed and not self.reads_in_full:
             return dataclasses.replace(self, level="metered")
         return self
 
@@ -419,7 +419,7 @@ async def consume_meter(
     now: float | None = None,
 ) -> MeterResult | None:
     """Spend (or re-use) a free article; None when metering is off, not needed or the store is down."""
-    if settings.free_articles <= 0 or reader.is_member or reader.device_id is None:
+    if settings.free_articles <= 0 or reader.reads_in_full or reader.device_id is None:
         return None
     now = time.time() if now is None else now
     ip = reader_network(conn, settings, wide=False)
@@ -442,7 +442,7 @@ async def free_articles_left(
     reader: Reader, settings: PaywallSettings, store: Store, *, now: float | None = None
 ) -> int | None:
     """How many free articles this device has left this month; None when not metered or unknown."""
-    if settings.free_articles <= 0 or reader.is_member or reader.device_id is None:
+    if settings.free_articles <= 0 or reader.reads_in_full or reader.device_id is None:
         return None
     now = time.time() if now is None else now
     try:

@@ -21,7 +21,7 @@ Two kinds of entries:
   (its kind and variant: one of a few strings); the cut is stored already
   split where each request's own parts go.
 
-Hostile pages are remembered too (``broken``, :data:`BROKEN`), so a page that
+Hostile pages are remembered too (:data:`REFUSED`), so a page that
 makes the parser give up is not parsed again on every request.
 """
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Literal
 
 Verdict = Literal["free", "article", "no_article", "broken"]
@@ -86,13 +87,19 @@ class Cut:
         return len(self.head) + sum(len(part) for part in self.rest)
 
 
-#: Stands for a page the engine refused, in :meth:`GateCache.cut`.
-BROKEN = Cut(b"", (), b"")
+class Refused(Enum):
+    """A page the engine refused: remembered like a cut, so a hostile page is not parsed on every request."""
+
+    PAGE = "refused"
+
+
+#: The one :class:`Refused` value.
+REFUSED = Refused.PAGE
 
 _BodyKey = tuple[int, bytes, bytes, bytes, bytes]
 _CutKey = tuple[bytes, str]
 _Key = _BodyKey | _CutKey
-_Value = tuple[Known, bytes] | Cut
+_Value = tuple[Known, bytes] | Cut | Refused
 
 
 class GateCache:
@@ -121,14 +128,15 @@ class GateCache:
         sampled = 2 * SAMPLE_BYTES if len(body) > 2 * SAMPLE_BYTES else 0  # the key's own copies of the ends
         self._put(key, (known, body), len(body) + sampled + _ENTRY_OVERHEAD)
 
-    def cut(self, key: bytes, cta_html: str) -> Cut | None:
-        """The cut page for this call to action, :data:`BROKEN`, or None when unknown."""
+    def cut(self, key: bytes, cta_html: str) -> Cut | Refused | None:
+        """The cut page for this call to action, :data:`REFUSED`, or None when unknown."""
         value = self._get(self._cut_key(key, cta_html))
-        return value if isinstance(value, Cut) else None
+        return value if isinstance(value, Cut | Refused) else None
 
-    def put_cut(self, key: bytes, cta_html: str, cut: Cut) -> None:
-        # Counted twice: the cut, and the last page made from it (:attr:`Cut.last`).
-        self._put(self._cut_key(key, cta_html), cut, 2 * len(cut) + _ENTRY_OVERHEAD)
+    def put_cut(self, key: bytes, cta_html: str, cut: Cut | Refused) -> None:
+        # A cut is counted twice: the cut, and the last page made from it (:attr:`Cut.last`).
+        size = 2 * len(cut) if isinstance(cut, Cut) else 0
+        self._put(self._cut_key(key, cta_html), cut, size + _ENTRY_OVERHEAD)
 
     @staticmethod
     def _body_key(body: bytes, encoding: bytes | None, charset: str | None, view: bool = False) -> _BodyKey:
@@ -198,4 +206,4 @@ class RecentKeys:
         return len(self._keys)
 
 
-__all__ = ["BROKEN", "Cut", "GateCache", "Known", "RecentKeys", "Verdict", "page_key"]
+__all__ = ["REFUSED", "Cut", "GateCache", "Known", "RecentKeys", "Refused", "Verdict", "page_key"]

@@ -55,7 +55,7 @@ from ..pages.cta import CtaKind, fallback_page, render_cta
 from ..paths import has_dot_segment, match_path, normalize_path
 from ..protection.tags import csp_nonce
 from ..settings import PaywallSettings, selectors_for
-from .cache import BROKEN, Cut, GateCache, Known, RecentKeys, Verdict, page_key
+from .cache import REFUSED, Cut, GateCache, Known, RecentKeys, Refused, Verdict, page_key
 from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
 from .headers import (
@@ -249,13 +249,16 @@ class _Exchange:
         self.send = without_bodies(send) if self.method == "HEAD" else send
         # The app never sees our own validators (a teaser ETag must not make it answer
         # 304 for the full version) nor codings we could not undo.
-        self.base_scope, self.client_etags = _app_scope(scope)
-        self.app_scope: Scope = self.base_scope
+        #: ``scope`` is the request as the server gave it; ``scope_for_app`` the same without our
+        #: validators and codings, never changed; ``app_copy`` the copy the app was last handed,
+        #: changed by it as routers and inner middleware do (what a member resolver should see).
+        self.scope_for_app, self.client_etags = _scope_for_app(scope)
+        self.app_copy: Scope = self.scope_for_app
         # The app may ask who the reader is (``request.state.paywall``); the gate asks the same
         # object, so the reader is identified once, whoever asks first. (The view points back at
         # this exchange until the request ends: see ``PaywallMiddleware.__call__``.)
         self.view = ReaderState(self.identify, self.settings, middleware.store)
-        self.base_scope.setdefault("state", {})[STATE_KEY] = self.view
+        self.scope_for_app.setdefault("state", {})[STATE_KEY] = self.view
         #: The reader the response is made for (with the call to action's cookies once it has one).
         self.reader: Reader | None = None
         self.replaying = False
@@ -269,14 +272,14 @@ class _Exchange:
         # Routers and inner middleware change the scope they are given (a Mount sets
         # root_path, sessions add "session"): the app gets a copy, and a replay starts
         # from the untouched one.
-        self.app_scope = dict(self.base_scope)
-        await self.mw.app(self.app_scope, self.receive, self.on_message)
+        self.app_copy = dict(self.scope_for_app)
+        await self.mw.app(self.app_copy, self.receive, self.on_message)
         if isinstance(self.body, _Replay):
             self.replaying = True
-            self.app_scope = dict(self.base_scope)
-            self.app_scope["method"] = "GET"
-            self.app_scope["headers"] = without_headers(self.base_scope["headers"], *_CONDITIONAL_HEADERS)
-            await self.mw.app(self.app_scope, _empty_receive(self.receive), self.on_message)
+            self.app_copy = dict(self.scope_for_app)
+            self.app_copy["method"] = "GET"
+            self.app_copy["headers"] = without_headers(self.scope_for_app["headers"], *_CONDITIONAL_HEADERS)
+            await self.mw.app(self.app_copy, _empty_receive(self.receive), self.on_message)
         await self.body.end()
 
     async def on_message(self, message: Message) -> None:
@@ -301,7 +304,7 @@ class _Exchange:
     def decide(self) -> Action:
         member: bool | None = None
         if self.reader is not None:
-            member = self.reader.is_member
+            member = self.reader.reads_in_full
         elif not self.mw.may_be_member(self.scope):
             member = False
         protect_member = bool(member) and self.protects(member=True)
@@ -322,7 +325,7 @@ class _Exchange:
             action = self.decide()
         if (
             self.reader is not None
-            and self.reader.is_member
+            and self.reader.reads_in_full
             and action in _MEMBER_VIEWS
             and self.start.status not in (206, 304)
         ):
@@ -364,7 +367,7 @@ class _Exchange:
         # added to it (``request.session``, ``request.user``).
         try:
             return await identify(
-                Request(self.app_scope),
+                Request(self.app_copy),
                 self.settings,
                 self.mw.store,
                 crawlers=self.mw.crawlers,
@@ -398,7 +401,7 @@ class _Exchange:
         if self.settings.copy_protection == "off":
             return False
         path = normalize_path(self.scope["path"])
-        if not self.mw.protection.applies(path, is_member=member):
+        if not self.mw.protection.applies(path, member=member):
             return False
         if article:
             return True
@@ -428,7 +431,7 @@ class _Exchange:
         An AMP page gets no tags: AMP allows no script of the site's own, nor stylesheet links.
         """
         body = decoded
-        if self.protects(member=reader.is_member, article=article, canonical=canonical) and not is_amp(decoded):
+        if self.protects(member=reader.reads_in_full, article=article, canonical=canonical) and not is_amp(decoded):
             body = inject(decoded, self.tags_for(reader, cta=False))
         await self.respond(self.start.status, _personal(self.headers, cache_control, rewritten=True), body)
 
@@ -674,7 +677,7 @@ class _Gate(_Body):
         more = bool(message.get("more_body", False))
         if self.size > x.settings.max_body_bytes:
             reader = await x.get_reader()
-            if reader.is_member:
+            if reader.reads_in_full:
                 # Too large to inject into: a member may have it as the app made it.
                 x.body = _Pass(x)
                 await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
@@ -699,7 +702,7 @@ class _Gate(_Body):
 
     async def judge(self, body: bytes) -> None:
         """Send what this reader may see of a whole page (``body`` as the app sent it)."""
-        if self.x.reader is not None and self.x.reader.is_member:
+        if self.x.reader is not None and self.x.reader.reads_in_full:
             # A member's compressed page, buffered to add the tags.
             decoded = await self.decode(body)
             if decoded is not None:
@@ -763,7 +766,7 @@ class _Gate(_Body):
     async def send_article(self, body: bytes, known: Known) -> None:
         x = self.x
         reader = await x.get_reader()
-        if reader.is_member:
+        if reader.reads_in_full:
             decoded = await self.decode(body)
             if decoded is not None:
                 await x.send_whole(decoded, reader)
@@ -778,7 +781,7 @@ class _Gate(_Body):
             await self.send_crawler_view(body, known, reader, article)
             return
         if x.settings.free_articles and not reader.trial_ended and x.start.directive != "members":
-            meter = await consume_meter(reader, Request(x.app_scope), x.settings, x.mw.store, article)
+            meter = await consume_meter(reader, Request(x.app_copy), x.settings, x.mw.store, article)
             if meter is not None and meter.allowed:
                 decoded = await self.decode(body)
                 if decoded is not None:
@@ -798,7 +801,7 @@ class _Gate(_Body):
                 return
             cut = await self.cut(decoded, wall.cta_html)
             x.mw.cache.put_cut(known.key, wall.cta_html, cut)
-        if cut is BROKEN:
+        if cut is REFUSED:
             await x.fail_closed("the page could not be cut safely", log=False)
             return
         await self.send_cut(cut, wall, amp=known.amp)
@@ -816,7 +819,7 @@ class _Gate(_Body):
                 return
             view = await self.declare(decoded)
             x.mw.cache.put_cut(known.key, _CRAWLER_VIEW, view)
-        if view is BROKEN:
+        if view is REFUSED:
             await x.fail_closed("the page could not be marked for a search crawler", log=False)
             return
         if x.method != "HEAD":
@@ -827,8 +830,8 @@ class _Gate(_Body):
         headers.append((b"content-type", f"{x.start.html_media}; charset=utf-8".encode()))
         await x.respond(x.start.status, headers, b"".join([view.head, tags, *view.rest]))
 
-    async def declare(self, decoded: bytes) -> Cut:
-        """The whole page marked for a crawler (:meth:`Page.declare_full`), split where tags go; or :data:`BROKEN`."""
+    async def declare(self, decoded: bytes) -> Cut | Refused:
+        """The whole page marked for a crawler (:meth:`Page.declare_full`), split where tags go; or :data:`REFUSED`."""
         settings, page, charset = self.x.settings, self.page, self.x.start.charset
         selector = self.x.mw.selectors_for(self.x.scope["path"])
         view = self.x.names_a_view
@@ -841,7 +844,7 @@ class _Gate(_Body):
             marked: bytes = await _offload(len(decoded), work)
         except RewriteError as exc:
             logger.warning("paywall: cannot mark %s for a search crawler (%s)", self.x.scope["path"], exc)
-            return BROKEN
+            return REFUSED
         at = insertion_point(marked)
         return Cut(marked[:at], (marked[at:],), hashlib.blake2b(marked, digest_size=20).digest())
 
@@ -856,7 +859,7 @@ class _Gate(_Body):
         try:
             self.decoded = decompress_body(body, encoding, self.x.settings.max_body_bytes)
         except Exception as exc:
-            if self.x.reader is not None and self.x.reader.is_member:
+            if self.x.reader is not None and self.x.reader.reads_in_full:
                 await self.x.send_original(body, personal=True)
             elif isinstance(exc, BodyTooLarge):
                 await self.x.fail_closed("decoded body larger than max_body_bytes")
@@ -877,8 +880,8 @@ class _Gate(_Body):
             return None, "broken"
         return page, verdict
 
-    async def cut(self, decoded: bytes, cta_html: str) -> Cut:
-        """The page cut at its teaser and split for reuse, or :data:`BROKEN` when the engine refuses it."""
+    async def cut(self, decoded: bytes, cta_html: str) -> Cut | Refused:
+        """The page cut at its teaser and split for reuse, or :data:`REFUSED` when the engine refuses it."""
         settings, page, charset = self.x.settings, self.page, self.x.start.charset
         selector = self.x.mw.selectors_for(self.x.scope["path"])
 
@@ -898,7 +901,7 @@ class _Gate(_Body):
             gated: bytes = await _offload(len(decoded), work)
         except RewriteError as exc:
             logger.warning("paywall: cannot cut %s (%s)", self.x.scope["path"], exc)
-            return BROKEN
+            return REFUSED
         at = insertion_point(gated)
         digest = hashlib.blake2b(gated, digest_size=20).digest()
         return Cut(gated[:at], self.x.mw.insights.split(gated[at:]), digest)
@@ -953,7 +956,7 @@ class _Format(_Body):
 
     async def on_body(self, message: Message) -> None:
         x = self.x
-        if not self.started and x.reader is not None and x.reader.is_member:
+        if not self.started and x.reader is not None and x.reader.reads_in_full:
             # A member already (the app asked, or the site vouched): streamed as made.
             x.body = _Pass(x)
             await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
@@ -1008,7 +1011,7 @@ class _Format(_Body):
             else:
                 await x.send_original(body, personal=False)
             return
-        if (await self.reader()).is_member:
+        if (await self.reader()).reads_in_full:
             await x.send_original(body, personal=True)
             return
         await self.send_cut(cut)
@@ -1017,7 +1020,7 @@ class _Format(_Body):
         """Who reads: identified as for pages; for a feed, a member's private key counts too."""
         x = self.x
         reader = await x.get_reader()
-        if reader.is_member or self.kind != "feed":
+        if reader.reads_in_full or self.kind != "feed":
             return reader
         keyed = await feed_reader(x.mw.runtime.credentials, x.mw.store, x.scope.get("query_string", b""))
         return keyed or reader
@@ -1043,7 +1046,7 @@ class _Format(_Body):
 
     async def whole_or_refuse(self, body: bytes, reason: str, *, log: bool = True) -> None:
         """The body as made for a member; a refusal for anyone else."""
-        if (await self.reader()).is_member:
+        if (await self.reader()).reads_in_full:
             await self.x.send_original(body, personal=True)
         else:
             await self.refuse(reason, log=log)
@@ -1063,7 +1066,7 @@ class _Format(_Body):
 
     async def too_large(self, held: bytes, more: bool) -> None:
         x = self.x
-        if (await self.reader()).is_member:
+        if (await self.reader()).reads_in_full:
             x.body = _Pass(x)
             await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
             await x.send({"type": "http.response.body", "body": held, "more_body": more})
@@ -1151,7 +1154,7 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
     return await anyio.to_thread.run_sync(work)
 
 
-def _app_scope(scope: Scope) -> tuple[Scope, list[str]]:
+def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
     """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
     headers: RawHeaders = scope["headers"]
     inm: bytes | None = None

@@ -59,7 +59,7 @@ class Protection:
         return self.assets.files.get(path)
 
     # ------------------------------------------------------------- policy
-    def applies(self, path: str, *, is_member: bool) -> bool:
+    def applies(self, path: str, *, member: bool) -> bool:
         """Whether a protectable view of ``path`` gets the protection tags.
 
         False when protection is off, when ``path`` matches
@@ -70,7 +70,7 @@ class Protection:
         s = self.settings
         if s.copy_protection == "off":
             return False
-        if is_member and not s.protect_members:
+        if member and not s.protect_members:
             return False
         return not match_path(path, s.protect_exclude_paths)
 

@@ -23,7 +23,7 @@ truncated or corrupted mark fails it, and the key never leaves the server (the
 page only carries the finished mark). Marks made with a key in
 ``secret_key_fallbacks`` still resolve. Subjects longer than
 :data:`MAX_SEALED_SUBJECT` bytes get a short mark (the SIV alone) that can only
-be matched against candidates with :func:`identify`.
+be matched against candidates with :func:`marked_reader`.
 
 The first byte says how a mark was made, so that marks already pasted somewhere
 stay readable after a change of construction: versions 3 and 4 are AES-SIV
@@ -140,7 +140,7 @@ def mark_for(settings: PaywallSettings, subject: str) -> str:
 def open_mark(settings: PaywallSettings, mark: str) -> str | None:
     """The subject sealed in ``mark``, or None when it is not authentic.
 
-    Tag-only marks (long subjects) cannot be opened: use :func:`identify`.
+    Tag-only marks (long subjects) cannot be opened: use :func:`marked_reader`.
     """
     payload = _payload(mark)
     if payload is None:
@@ -301,7 +301,7 @@ def strip_marks(text: str) -> str:
 
 
 # ------------------------------------------------------------------- tracing
-def identify(settings: PaywallSettings, text: str, candidates: Iterable[str] | None = None) -> str | None:
+def marked_reader(settings: PaywallSettings, text: str, candidates: Iterable[str] | None = None) -> str | None:
     """The reader whose authentic mark ``text`` carries, or None.
 
     With ``candidates``, only one of them is returned (this also resolves the
@@ -333,4 +333,4 @@ def readers(settings: PaywallSettings, text: str) -> list[str]:
 
 def trace_text(settings: PaywallSettings, text: str) -> str | None:
     """For ``paywall trace FILE``: the reader who copied ``text``, or None when unmarked."""
-    return identify(settings, text)
+    return marked_reader(settings, text)
