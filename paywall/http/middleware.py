@@ -449,12 +449,21 @@ class _Exchange:
             logger.warning("paywall: %s on %s; served the call to action instead", reason, self.scope["path"])
         if self.answered:
             return
+        headers = self.robots(_personal([(b"content-type", b"text/html; charset=utf-8")], MEMBER_CACHE_CONTROL))
+        await self.respond(200, headers, await self.fallback_page())
+
+    async def fallback_page(self) -> bytes:
+        """The call to action in a page of its own, for this reader."""
         reader = await self.get_reader()
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
         cta_html = render_cta(self.settings, kind, _path_with_query(self.scope))
-        body = fallback_page(self.settings, cta_html, head_html=self.mw.assets.cta_stylesheet())
-        headers = self.robots(_personal([(b"content-type", b"text/html; charset=utf-8")], MEMBER_CACHE_CONTROL))
-        await self.respond(200, headers, body)
+        return fallback_page(self.settings, cta_html, head_html=self.mw.assets.cta_stylesheet())
+
+    async def pass_to_member(self, held: bytes, more: bool) -> None:
+        """A member's answer streams on as the app makes it (privately), from what was held so far."""
+        self.body = _Pass(self)
+        await self.body.start(self.with_reader_cookies(_personal(self.headers, MEMBER_CACHE_CONTROL)))
+        await self.send({"type": "http.response.body", "body": held, "more_body": more})
 
     def robots(self, headers: RawHeaders) -> RawHeaders:
         """``headers`` of a gated page or a crawler's view: ``X-Robots-Tag: noarchive`` (``noarchive``), so
@@ -654,37 +663,26 @@ class _Sniff(_Body):
             await self.x.body.end()
 
 
-class _Gate(_Body):
-    """Buffers a page (up to ``max_body_bytes``), judges it whole, and sends what this reader may see.
+class _Buffered(_Body):
+    """Holds a body up to ``max_body_bytes`` and judges it whole; a larger one goes to :meth:`too_large`.
 
-    A member's compressed page is decoded and gets the tags; anyone else's is
-    looked up in the cache (or parsed), then sent as it is (no article, free),
-    whole (a metered read), cut at the teaser, or replaced by the call to action.
+    Whatever goes wrong while judging fails closed (:meth:`failed`), including our own bugs.
     """
 
     def __init__(self, exchange: _Exchange) -> None:
         self.x = exchange
         self.chunks: list[bytes] = []
         self.size = 0
-        # the page, once decoded and parsed
-        self.decoded: bytes | None = None
-        self.page: Page | None = None
 
     async def on_body(self, message: Message) -> None:
         x = self.x
         chunk: bytes = message.get("body", b"")
-        self.size += len(chunk)
         more = bool(message.get("more_body", False))
+        self.size += len(chunk)
         if self.size > x.settings.max_body_bytes:
-            reader = await x.get_reader()
-            if reader.reads_in_full:
-                # Too large to inject into: a member may have it as the app made it.
-                x.body = _Pass(x)
-                await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
-                await x.send({"type": "http.response.body", "body": b"".join([*self.chunks, chunk]), "more_body": more})
-                return
-            x.body = _Discard()
-            await x.fail_closed(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
+            held = b"".join([*self.chunks, chunk])
+            self.chunks = []
+            await self.too_large(held, more)
             return
         self.chunks.append(chunk)
         if more:
@@ -694,11 +692,46 @@ class _Gate(_Body):
         self.chunks = []
         try:
             await self.judge(body)
-        except Exception as exc:  # fail closed on anything, including our own bugs
+        except Exception as exc:
             if x.answered:
                 raise
-            logger.exception("paywall: gating %s failed", x.scope["path"])
-            await x.fail_closed(f"gating failed ({exc.__class__.__name__})", log=False)
+            await self.failed(exc)
+
+    async def judge(self, body: bytes) -> None:
+        raise NotImplementedError
+
+    async def too_large(self, held: bytes, more: bool) -> None:
+        raise NotImplementedError
+
+    async def failed(self, exc: Exception) -> None:
+        raise NotImplementedError
+
+
+class _Gate(_Buffered):
+    """Buffers a page (up to ``max_body_bytes``), judges it whole, and sends what this reader may see.
+
+    A member's compressed page is decoded and gets the tags; anyone else's is
+    looked up in the cache (or parsed), then sent as it is (no article, free),
+    whole (a metered read), cut at the teaser, or replaced by the call to action.
+    """
+
+    def __init__(self, exchange: _Exchange) -> None:
+        super().__init__(exchange)
+        # the page, once decoded and parsed
+        self.decoded: bytes | None = None
+        self.page: Page | None = None
+
+    async def too_large(self, held: bytes, more: bool) -> None:
+        x = self.x
+        if (await x.get_reader()).reads_in_full:
+            await x.pass_to_member(held, more)  # too large to inject into: as the app made it
+            return
+        x.body = _Discard()
+        await x.fail_closed(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
+
+    async def failed(self, exc: Exception) -> None:
+        logger.exception("paywall: gating %s failed", self.x.scope["path"], exc_info=exc)
+        await self.x.fail_closed(f"gating failed ({exc.__class__.__name__})", log=False)
 
     async def judge(self, body: bytes) -> None:
         """Send what this reader may see of a whole page (``body`` as the app sent it)."""
@@ -933,7 +966,7 @@ class _Gate(_Body):
             await self.x.fail_closed("the app ended the response early")
 
 
-class _Format(_Body):
+class _Format(_Buffered):
     """Buffers a feed or a JSON body (up to ``max_body_bytes``) and sends what this reader may read of it.
 
     What is cut does not depend on the reader, so the body is judged first
@@ -948,42 +981,22 @@ class _Format(_Body):
     """
 
     def __init__(self, exchange: _Exchange) -> None:
-        self.x = exchange
+        super().__init__(exchange)
         self.kind: FormatKind = "feed" if exchange.start.kind == "feed" else "json"
-        self.chunks: list[bytes] = []
-        self.size = 0
         self.started = False
 
     async def on_body(self, message: Message) -> None:
         x = self.x
         if not self.started and x.reader is not None and x.reader.reads_in_full:
             # A member already (the app asked, or the site vouched): streamed as made.
-            x.body = _Pass(x)
-            await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
-            await x.body.on_body(message)
+            await x.pass_to_member(message.get("body", b""), bool(message.get("more_body", False)))
             return
         self.started = True
-        chunk: bytes = message.get("body", b"")
-        more = bool(message.get("more_body", False))
-        self.size += len(chunk)
-        if self.size > x.settings.max_body_bytes:
-            held = b"".join([*self.chunks, chunk])
-            self.chunks = []
-            await self.too_large(held, more)
-            return
-        self.chunks.append(chunk)
-        if more:
-            return
-        x.body = _Discard()
-        body = b"".join(self.chunks)
-        self.chunks = []
-        try:
-            await self.judge(body)
-        except Exception as exc:  # fail closed on anything, including our own bugs
-            if x.answered:
-                raise
-            logger.exception("paywall: judging the %s body of %s failed", self.kind, x.scope["path"])
-            await self.refuse(f"judging failed ({exc.__class__.__name__})", log=False)
+        await super().on_body(message)
+
+    async def failed(self, exc: Exception) -> None:
+        logger.exception("paywall: judging the %s body of %s failed", self.kind, self.x.scope["path"], exc_info=exc)
+        await self.refuse(f"judging failed ({exc.__class__.__name__})", log=False)
 
     async def judge(self, body: bytes) -> None:
         x = self.x
@@ -1058,18 +1071,13 @@ class _Format(_Body):
             logger.warning("paywall: %s on %s; refused", reason, x.scope["path"])
         if x.answered:
             return
-        reader = await x.get_reader()
-        cta_html = render_cta(x.settings, "ended" if reader.trial_ended else "offer", _path_with_query(x.scope))
-        page = fallback_page(x.settings, cta_html, head_html=x.mw.assets.cta_stylesheet())
-        body, content_type = refusal(x.settings, self.kind, page)
+        body, content_type = refusal(x.settings, self.kind, await x.fallback_page())
         await x.respond(403, _personal([(b"content-type", content_type)], MEMBER_CACHE_CONTROL), body)
 
     async def too_large(self, held: bytes, more: bool) -> None:
         x = self.x
         if (await self.reader()).reads_in_full:
-            x.body = _Pass(x)
-            await x.body.start(x.with_reader_cookies(_personal(x.headers, MEMBER_CACHE_CONTROL)))
-            await x.send({"type": "http.response.body", "body": held, "more_body": more})
+            await x.pass_to_member(held, more)
             return
         if (
             self.kind == "feed"
