@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def path_with_query(scope: Mapping[str, Any]) -> str:
+    """The request's path and query as the reader sent them (``/news/story?page=2``), for links back to it.
+
+    Starlette's ``request.url`` builds the whole URL (scheme, host, port) where only these two are wanted.
+    """
+    query: bytes = scope.get("query_string", b"")
+    return f"{scope['path']}?{query.decode('latin-1')}" if query else str(scope["path"])
 
 
 def has_dot_segment(path: str) -> bool:

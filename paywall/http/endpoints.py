@@ -612,7 +612,9 @@ def _base_url(request: Request, settings: PaywallSettings) -> str:
     """Scheme and host for absolute links in e-mails.
 
     ``public_url`` wins when set, because a Host header is the client's word;
-    without it a malformed Host falls back to the server address.
+    without it a malformed Host falls back to the server address. (Not
+    ``request.base_url``: it takes any Host as sent, and the scheme from the
+    connection even behind a trusted TLS proxy.)
     """
     if settings.public_url:
         return settings.public_url.rstrip("/")

@@ -52,7 +52,7 @@ from ..errors import BodyTooLarge, FormatError, RewriteError
 from ..formats import FormatKind, refusal, sniffs_as_feed
 from ..insights import Wall
 from ..pages.cta import CtaKind, fallback_page, render_cta
-from ..paths import has_dot_segment, match_path, normalize_path
+from ..paths import has_dot_segment, match_path, normalize_path, path_with_query
 from ..protection.tags import csp_nonce
 from ..settings import PaywallSettings, selectors_for
 from .cache import REFUSED, Cut, GateCache, Known, RecentKeys, Refused, Verdict, page_key
@@ -456,7 +456,7 @@ class _Exchange:
         """The call to action in a page of its own, for this reader."""
         reader = await self.get_reader()
         kind: CtaKind = "ended" if reader.trial_ended else "offer"
-        cta_html = render_cta(self.settings, kind, _path_with_query(self.scope))
+        cta_html = render_cta(self.settings, kind, path_with_query(self.scope))
         return fallback_page(self.settings, cta_html, head_html=self.mw.assets.cta_stylesheet())
 
     async def pass_to_member(self, held: bytes, more: bool) -> None:
@@ -1308,15 +1308,9 @@ def _not_modified_headers(headers: RawHeaders) -> RawHeaders:
     return [(k, v) for k, v in headers if k.lower() in keep]
 
 
-def _path_with_query(scope: Scope) -> str:
-    path: str = scope["path"]
-    query: bytes = scope.get("query_string", b"")
-    return f"{path}?{query.decode('latin-1')}" if query else path
-
-
 def _page_url(scope: Scope, public_url: str | None) -> str:
     if public_url:
-        return public_url.rstrip("/") + _path_with_query(scope)
+        return public_url.rstrip("/") + path_with_query(scope)
     return str(Request(scope).url)
 
 

@@ -35,6 +35,7 @@ from ..access.readers import Reader, path_article_key, read_device
 from ..access.store.base import Store
 from ..access.tokens import CSRF, Tokens
 from ..pages.cta import CtaKind, TrialFormFields, render_cta
+from ..paths import path_with_query
 from ..settings import PaywallSettings
 from .events import EventBuffer, Kind
 from .experiments import Experiment, Variant
@@ -154,7 +155,7 @@ class Insights:
         if kind != "ended":
             variant, cookie = self.experiment.assign(conn, now=now)
             cookies.extend(cookie)
-        page = _path_with_query(conn.scope)
+        page = path_with_query(conn.scope)
         fills = {self._next_slot: _next_fill(page, _path_key(conn.scope), article)}
         form = settings.cta_inline_form and kind != "ended" and inline_form
         if form:
@@ -217,8 +218,3 @@ def _next_fill(page: str, path_key: str, article: str) -> bytes:
 
 #: A page's article by its path, remembered for the last few thousand pages (counted on every view).
 _path_article_key = functools.lru_cache(maxsize=4096)(path_article_key)
-
-
-def _path_with_query(scope: Scope) -> str:
-    query: bytes = scope.get("query_string", b"")
-    return f"{scope['path']}?{query.decode('latin-1')}" if query else str(scope["path"])
