@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import cut as cutting
-from paywall.engine import detect, sweep
+from paywall.engine import detect, locate, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
 from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
@@ -55,7 +55,7 @@ class GateReport:
     cut: str = ""
     swept: SweepReport = field(default_factory=SweepReport)
     timings: dict[str, float] = field(default_factory=dict)
-    """Milliseconds per stage: decode, parse, detect, cut, sweep, serialise."""
+    """Milliseconds per stage: decode, parse, detect, cut, fingerprint, sweep (with serialisation)."""
 
     @property
     def scrub(self) -> SweepReport:
@@ -184,22 +184,59 @@ class Page:
 
         started = time.perf_counter()
         fingerprint = Fingerprint.build(withheld, teaser, chrome)
+        report.timings["fingerprint"] = _ms(started)
+        started = time.perf_counter()
         _fix_charset(tree)
-        out = _serialise(tree)
-        if sweep.page_may_hold(out, fingerprint):
-            sweep.sweep(tree, fingerprint, report.swept)
-            out = _serialise(tree)
-            # Check after transforming, on the page as a browser will parse it.
-            if sweep.page_may_hold(out, fingerprint, swept=True):
-                again = LexborHTMLParser(out.decode("utf-8"), scripting=True)
-                remaining = sweep.find_leaks(again, fingerprint, report.swept.clean_code)
-                if remaining:
-                    raise RewriteError(f"withheld text still present after the sweep: {', '.join(remaining[:5])}")
+        out = self._swept(fingerprint)
         report.timings["sweep"] = _ms(started)
         report.teaser_text = " ".join(teaser)
         report.withheld_words = len(words(" ".join(withheld)))
         report.withheld = withheld
         return inject(out, encode_tags(head_html))
+
+    def _swept(self, fingerprint: Fingerprint) -> bytes:
+        """The cut page, serialised, with every copy of the withheld text removed.
+
+        Copies are looked for in the serialised bytes first
+        (:mod:`~paywall.engine.locate`), and only the nodes holding them are
+        read and changed; the result is searched the same way. Where that is
+        not enough (few markers, a copy in the visible chrome, a copy left
+        after the targeted sweep, a serialisation that cannot be followed),
+        every place is read and the result checked on a second parse.
+        """
+        tree, report = self._tree, self.report.swept
+        html = tree.html or ""
+        out = html.encode("utf-8", errors="replace")
+        if not fingerprint:
+            return out
+        if sweep.reads_every_place(fingerprint):
+            return self._swept_whole(fingerprint, out)
+        found = locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS)
+        if not found:
+            return out
+        places = locate.places(tree, html, out, found)
+        if places is None:
+            return self._swept_whole(fingerprint, out)
+        sweep.sweep_places(places, fingerprint, report)
+        out = _serialise(tree)
+        # Check after transforming: the same search over the bytes a browser will read.
+        if locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS):
+            return self._swept_whole(fingerprint, out)
+        return out
+
+    def _swept_whole(self, fingerprint: Fingerprint, out: bytes) -> bytes:
+        """Every place of the page read and swept, then checked on the page as a browser will parse it."""
+        tree, report = self._tree, self.report.swept
+        if not sweep.page_may_hold(out, fingerprint):
+            return out
+        sweep.sweep(tree, fingerprint, report)
+        out = _serialise(tree)
+        if sweep.page_may_hold(out, fingerprint, swept=True):
+            again = LexborHTMLParser(out.decode("utf-8"), scripting=True)
+            remaining = sweep.find_leaks(again, fingerprint, report.clean_code)
+            if remaining:
+                raise RewriteError(f"withheld text still present after the sweep: {', '.join(remaining[:5])}")
+        return out
 
 
 SWALLOWED_WORDS = 30

@@ -48,6 +48,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint, joined_tokens
+from paywall.engine.locate import Places
 from paywall.engine.outline import STYLE_HIDDEN as _STYLE_HIDDEN
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, words
 
@@ -198,6 +199,15 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
             yield text.encode("utf-8")
 
 
+def reads_every_place(fingerprint: Fingerprint) -> bool:
+    """Whether markers cannot tell where copies stand, so that every place of the page must be read.
+
+    Too few markers (withheld text made of words readers see anyway), or a
+    long copy in the visible chrome, whose words are no markers.
+    """
+    return len(fingerprint.markers) < MIN_MARKERS or fingerprint.chrome_copies
+
+
 def page_may_hold(data: bytes, fingerprint: Fingerprint, *, swept: bool = False) -> bool:
     """The pre-filter over a whole serialised page: whether anything in it may carry withheld text.
 
@@ -308,6 +318,30 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
             _sweep_attributes(node, fingerprint, report)
             if tag in _CODE_TAGS:
                 _sweep_code(node, fingerprint, report)
+
+
+def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport) -> None:
+    """Remove or shorten the copies in the nodes :func:`~paywall.engine.locate.places` found, as :func:`sweep` does.
+
+    Each run of text nodes is read on its own, across its nodes' boundaries;
+    the elements' attributes, the comments and the script and style bodies are
+    read whole.
+    """
+    for run in places.texts:
+        for node, hidden in _text_matches(run, fingerprint):
+            report.places.append(f"{'hidden text' if hidden else 'text'} in {_describe(node.parent)}")
+            node.decompose()
+            report.text_nodes += 1
+    for comment in places.comments:
+        content = comment.comment_content or ""
+        if may_hold(content, fingerprint) and fingerprint.leaks(content):
+            report.places.append(f"comment in {_describe(comment.parent)}")
+            comment.decompose()
+            report.comments += 1
+    for element in places.elements:
+        _sweep_attributes(element, fingerprint, report)
+    for element in places.code:
+        _sweep_code(element, fingerprint, report)
 
 
 def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint, clean_code: set[int] | None = None) -> list[str]:
@@ -507,4 +541,4 @@ def _set_body(node: LexborNode, body: str) -> None:
         node.insert_child(body)
 
 
-__all__ = ["SweepReport", "find_leaks", "may_hold", "page_may_hold", "page_words", "sweep"]
+__all__ = ["SweepReport", "find_leaks", "may_hold", "page_may_hold", "page_words", "sweep", "sweep_places"]

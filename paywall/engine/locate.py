@@ -1,0 +1,376 @@
+"""Where a copy of the withheld text stands in a serialised page, found in the bytes, then in the tree.
+
+The sweep must read every place a copy could hide, but reading every node
+of a page in Python costs many times the parse. Copies are rare and
+markers are not: so the page's bytes are searched first, at C speed, and
+only the nodes whose serialisation holds a copy are read.
+
+1. **Suspects** (:func:`suspects`). The page is translated to lower-case
+   words and split into chunks of about :data:`CHUNK_BYTES`; each chunk's
+   words are intersected with the fingerprint's markers (set operations in
+   C). Where :data:`~paywall.engine.sweep.CLUSTER_MARKERS` different markers
+   stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each other
+   (whole words, found by their byte positions), or a run of escapes or a
+   base64 blob decodes to markers, the place widened by :data:`MARGIN`
+   bytes on each side is a suspect window.
+2. **Copies** (:func:`copies`). Each window is read the way the sweep
+   reads a place (:meth:`~paywall.engine.fingerprint.Fingerprint.leaks`:
+   entities, JavaScript, JSON and CSS escapes, markup, percent-encoding,
+   base64), and with its markup dropped (a word split over inline tags);
+   only windows that hold a withheld run are copies. Code and markup that
+   happen to use a few of the article's rarer words are dismissed here
+   without touching the tree.
+3. **Places** (:func:`places`). A node's serialisation is its start tag,
+   its children's serialisations and its end tag, in that order, so the
+   byte ranges of the copies are followed down the tree by the lengths of
+   the children's serialisations: the elements whose start tags (attributes)
+   they touch, the comments, the script and style bodies and the runs of
+   text nodes. Where the serialisation cannot be followed (template
+   content, a tree too deep), the caller reads every place instead.
+
+Because the windows are read in the serialised bytes, a window that holds
+no copy holds none for any parser that reads the same bytes either: the
+check after the sweep is the same search on the new bytes, without a
+second parse.
+"""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from paywall.engine.fingerprint import Fingerprint
+from paywall.engine.outline import STYLE_HIDDEN
+from paywall.engine.text import base64_payloads, decode_layers, words
+
+CHUNK_BYTES = 4096
+"""The page is split into chunks of about this size to look for markers that stand together."""
+MARGIN = 1024
+"""Bytes read on either side of markers that stand together: the words of the copy around them."""
+MANY_MARKERS = 12
+"""A chunk holding this many different markers is read whole, without looking where they stand."""
+
+_WORD_TABLE = bytes(
+    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
+    for c in range(256)
+)
+"""Bytes to lower-case words: ASCII letters, digits, ``_`` and every byte of other characters stay."""
+_ESCAPE = (
+    rb"\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
+    rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
+)
+_ESCAPE_RUNS = re.compile(rb"(?:%s)(?:%s){5,}" % (_ESCAPE, _ESCAPE))
+"""Six or more escapes in a row: a word spelt letter by letter, or a doubly percent-encoded phrase.
+
+(The first escape stands alone so that the search skips to a backslash, ``&`` or ``%`` at C speed.)"""
+_BASE64_TABLE = bytes(
+    c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"+/=_-") else 32 for c in range(256)
+)
+MIN_BASE64_RUN = 24
+"""Shortest run of base64 characters decoded while looking for suspects (18 bytes: a few words)."""
+LONG_TOKEN = 48
+"""A word longer than this may be a base64 blob: the page's blobs are decoded."""
+_TAG = re.compile(r"<[^<>]*>")
+_HIDING_TAGS = frozenset({"head", "title", "noscript", "template", "meta", "link", "script", "style", "textarea"})
+_CODE_TAGS = frozenset({"script", "style"})
+
+
+def _word_bytes(data: bytes) -> bytes:
+    """``data`` as lower-case words separated by spaces, byte for byte at the same offsets.
+
+    ``%20`` and ``%2520`` (percent-encoded spaces, as in a share link's
+    quotation) become spaces of the same length.
+    """
+    if b"%2" in data:
+        data = data.replace(b"%2520", b"     ").replace(b"%20", b"   ")
+    return data.translate(_WORD_TABLE)
+
+
+def _hit_tokens(chunk: bytes, tokens: list[bytes], fingerprint: Fingerprint) -> dict[bytes, frozenset[str]]:
+    """The tokens that are or hold markers, each with the markers it holds.
+
+    A token with bytes of other characters (other scripts, or a word broken
+    by a soft hyphen or a zero-width space) is read as the fingerprint reads
+    text: a sentence of Chinese is one token of many words.
+    """
+    found = {token: frozenset((token.decode("ascii"),)) for token in fingerprint.ascii_markers.intersection(tokens)}
+    if chunk.isascii():
+        return found
+    others = [token for token in set(tokens) if not token.isascii()]
+    if fingerprint.markers.isdisjoint(words(b" ".join(others).decode("utf-8", "replace"))):
+        return found  # one reading of all of them: most chunks hold none
+    for token in others:
+        held = fingerprint.markers.intersection(words(token.decode("utf-8", "replace")))
+        if held:
+            found[token] = frozenset(held)
+    return found
+
+
+def _distinct(hits: dict[bytes, frozenset[str]]) -> int:
+    return len(frozenset().union(*hits.values())) if hits else 0
+
+
+def _positions(
+    table: bytes, start: int, end: int, hits: dict[bytes, frozenset[str]]
+) -> list[tuple[int, frozenset[str]]]:
+    """Where each hit token stands as a whole word in ``table[start:end]``, in order."""
+    places: list[tuple[int, frozenset[str]]] = []
+    for token, marker in hits.items():
+        size = len(token)
+        at = table.find(token, start, end)
+        while at >= 0:
+            if (at == 0 or table[at - 1] == 32) and (at + size >= len(table) or table[at + size] == 32):
+                places.append((at, marker))
+            at = table.find(token, at + size, end)
+    places.sort()
+    return places
+
+
+def _clusters(
+    places: list[tuple[int, frozenset[str]]], cluster_bytes: int, cluster_markers: int
+) -> list[tuple[int, int]]:
+    """Byte ranges where ``cluster_markers`` different markers stand within ``cluster_bytes``."""
+    found: list[tuple[int, int]] = []
+    for first in range(len(places)):
+        start = places[first][0]
+        near: set[str] = set()
+        last = start
+        for at, held in places[first:]:
+            if at - start > cluster_bytes:
+                break
+            near |= held
+            last = at
+        if len(near) >= cluster_markers:
+            found.append((start, last + 64))
+    return found
+
+
+def _merged(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """Spans widened by :data:`MARGIN` within ``[0, size)``, overlapping ones merged, in order."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        start, end = max(0, start - MARGIN), min(size, end + MARGIN)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def suspects(data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int) -> list[tuple[int, int]]:
+    """Byte ranges of ``data`` where a copy of the withheld text may stand (see the module's step 1)."""
+    table = _word_bytes(data)
+    size = len(table)
+    chunks: list[tuple[int, int, dict[bytes, frozenset[str]]]] = []
+    start = 0
+    long_token = False
+    while start < size:
+        end = start + CHUNK_BYTES
+        if end < size:
+            space = table.find(b" ", end)
+            end = size if space < 0 else space
+        else:
+            end = size
+        chunk = table[start:end]
+        tokens = chunk.split()
+        if not long_token and tokens and max(map(len, tokens)) >= LONG_TOKEN:
+            long_token = True
+        chunks.append((start, end, _hit_tokens(chunk, tokens, fingerprint)))
+        start = end
+    spans: list[tuple[int, int]] = []
+    for index, (start, end, hits) in enumerate(chunks):
+        if _distinct(hits) >= MANY_MARKERS:
+            spans.append((start, end))
+            continue
+        # Markers that stand together may straddle this chunk and the next.
+        pair = dict(hits)
+        stop = end
+        if index + 1 < len(chunks):
+            pair.update(chunks[index + 1][2])
+            stop = min(chunks[index + 1][1], end + cluster_bytes + 64)
+        if _distinct(pair) < cluster_markers:
+            continue
+        spans.extend(_clusters(_positions(table, start, stop, pair), cluster_bytes, cluster_markers))
+    spans.extend(_encoded(data, fingerprint, long_token))
+    return _merged(spans, size)
+
+
+def _encoded(data: bytes, fingerprint: Fingerprint, long_token: bool) -> list[tuple[int, int]]:
+    """Ranges of the page's runs of escapes and base64 blobs that decode to a marker.
+
+    Escapes that spell a word letter by letter (``\\u0054\\u0068...``,
+    ``&#84;&#104;...``, CSS ``\\54 \\68``, doubly percent-encoded text) and
+    base64 hide their words from the byte search; each run is decoded alone,
+    so the cost follows the page's encoded content, not its size. A run
+    holding one marker is a suspect: the words of a copy spelt that way may
+    each be a run of their own.
+    """
+    found: list[tuple[int, int]] = []
+    for match in _ESCAPE_RUNS.finditer(data):
+        if _markers_in(decode_layers(match.group().decode("ascii", "replace"), url=True, css=True), fingerprint):
+            found.append(match.span())
+    if b"base64" in data or b"atob(" in data or long_token:
+        at = 0
+        for run in [run for run in data.translate(_BASE64_TABLE).split() if len(run) >= MIN_BASE64_RUN]:
+            at = data.find(run, at)
+            text = "\n".join(base64_payloads(run.decode("ascii")))
+            if text and _markers_in(text, fingerprint):
+                found.append((at, at + len(run)))
+            at += len(run)
+    return found
+
+
+def _markers_in(text: str, fingerprint: Fingerprint) -> bool:
+    return not fingerprint.markers.isdisjoint(words(text))
+
+
+def holds_copy(window: str, fingerprint: Fingerprint) -> bool:
+    """Whether a window of the serialised page holds a withheld run, in any reading of it.
+
+    Read as the sweep reads a place (markup, entities, escapes, percent-encoding,
+    base64), as a stylesheet (CSS escapes first), with its ``<`` taken as
+    code's (``if (w < 768) { body = "..." }`` holds no tag), and with the
+    markup dropped without a space (a word split over inline tags,
+    ``zephyr<em>quill</em>``).
+    """
+    if fingerprint.leaks(window):
+        return True
+    if "\\" in window and fingerprint.leaks(window, css=True):
+        return True
+    if "<" not in window:
+        return False
+    if fingerprint.leaks(window.replace("<", " ")):
+        return True
+    joined = _TAG.sub("", html_module.unescape(window) if "&" in window else window)
+    return fingerprint.first_match(words(joined)) is not None
+
+
+def copies(data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int) -> list[tuple[int, int]]:
+    """The suspect windows of ``data`` that hold a copy (see the module's steps 1 and 2)."""
+    return [
+        (start, end)
+        for start, end in suspects(data, fingerprint, cluster_bytes, cluster_markers)
+        if holds_copy(data[start:end].decode("utf-8", "replace"), fingerprint)
+    ]
+
+
+# --------------------------------------------------------------------------- from bytes to nodes
+
+
+@dataclass
+class Places:
+    """The nodes whose serialisation holds part of a copy."""
+
+    elements: list[LexborNode] = field(default_factory=list)
+    """Elements whose start tag (their attributes) a copy touches."""
+    comments: list[LexborNode] = field(default_factory=list)
+    code: list[LexborNode] = field(default_factory=list)
+    """Script and style elements."""
+    texts: list[list[tuple[LexborNode, bool]]] = field(default_factory=list)
+    """Runs of text nodes, one per copy, each node with whether readers see it (False) or not (True)."""
+
+
+def _str_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte ranges of UTF-8 ``data`` as ranges of the text it encodes (edges moved to a character's start)."""
+    if data.isascii():
+        return spans
+
+    def snap(edge: int) -> int:
+        while 0 < edge < len(data) and (data[edge] & 0xC0) == 0x80:
+            edge -= 1  # a continuation byte: take the start of its character
+        return edge
+
+    offsets: dict[int, int] = {}
+    chars = previous = 0
+    for edge in sorted({snap(edge) for span in spans for edge in span}):
+        chars += len(data[previous:edge].decode("utf-8", "replace"))
+        offsets[edge] = chars
+        previous = edge
+    return [(offsets[snap(start)], offsets[snap(end)] + 1) for start, end in spans]
+
+
+def _hides(node: LexborNode) -> bool:
+    """Whether an element hides its content from readers (see :func:`paywall.engine.sweep`)."""
+    if node.tag in _HIDING_TAGS:
+        return True
+    attrs = node.attributes
+    return (
+        "hidden" in attrs
+        or (attrs.get("aria-hidden") or "").strip().lower() == "true"
+        or STYLE_HIDDEN.search(attrs.get("style") or "") is not None
+    )
+
+
+class _Unfollowed(Exception):
+    """The serialisation cannot be followed down the tree here."""
+
+
+def places(tree: LexborHTMLParser, serialised: str, data: bytes, spans: list[tuple[int, int]]) -> Places | None:
+    """The nodes holding the byte ranges ``spans`` of ``data`` (``serialised``, UTF-8 encoded), or None.
+
+    None means the ranges could not be followed down the tree (a copy in
+    ``<template>`` content, a tree deeper than the interpreter's stack):
+    every place is read instead.
+    """
+    document = tree.root.parent if tree.root is not None else None
+    if document is None or not spans:
+        return None
+    found = Places()
+    runs: list[list[tuple[LexborNode, bool]]] = [[] for _ in spans]
+    try:
+        _follow(document, 0, serialised, list(enumerate(_str_spans(data, spans))), found, runs, hidden=False)
+    except (_Unfollowed, RecursionError):
+        return None
+    found.texts = [run for run in runs if run]
+    return found
+
+
+def _follow(
+    node: LexborNode,
+    base: int,
+    serialised: str,
+    spans: list[tuple[int, tuple[int, int]]],
+    found: Places,
+    runs: list[list[tuple[LexborNode, bool]]],
+    *,
+    hidden: bool,
+) -> None:
+    """Find the places of ``spans`` inside ``node``, whose serialisation ``serialised`` starts at ``base``."""
+    tag = node.tag
+    is_document = tag == "-document"
+    if tag == "template":
+        raise _Unfollowed("template content")
+    kids = list(node.iter(include_text=True))
+    if not kids:
+        if not is_document:
+            found.elements.append(node)
+        return
+    parts = [kid.html or "" for kid in kids]
+    inner = 0
+    if not is_document:
+        closing = serialised.rfind("</")
+        inner = closing - sum(map(len, parts))
+        if inner <= 0 or serialised[inner - 1] != ">" or not serialised.startswith(parts[0], inner):
+            raise _Unfollowed(f"<{tag}> does not serialise as its children")
+        if any(start < base + inner for _, (start, _end) in spans):
+            found.elements.append(node)
+    offset = base + inner
+    for kid, part in zip(kids, parts, strict=True):
+        end = offset + len(part)
+        inside = [(index, span) for index, span in spans if span[0] < end and span[1] > offset]
+        if inside:
+            kind = kid.tag
+            if kind == "-text":
+                if tag in _CODE_TAGS:
+                    found.code.append(node)
+                else:
+                    for index, _span in inside:
+                        runs[index].append((kid, hidden))
+            elif kind == "-comment":
+                found.comments.append(kid)
+            elif kind not in (None, "-doctype"):
+                _follow(kid, offset, part, inside, found, runs, hidden=hidden or _hides(kid))
+        offset = end
