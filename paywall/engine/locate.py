@@ -39,6 +39,7 @@ from __future__ import annotations
 import html as html_module
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -58,6 +59,10 @@ _WORD_TABLE = bytes(
     for c in range(256)
 )
 """Bytes to lower-case words: ASCII letters, digits, ``_`` and every byte of other characters stay."""
+_PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
+_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
+"""Punctuation of prose that is not ASCII, in UTF-8 (dashes, curly quotes, ellipsis; no-break space,
+guillemets): spaces of the same length, so that the words around them are words of ASCII."""
 _ESCAPE = (
     rb"\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
@@ -86,6 +91,8 @@ def _word_bytes(data: bytes) -> bytes:
     """
     if b"%2" in data:
         data = data.replace(b"%2520", b"     ").replace(b"%20", b"   ")
+    if not data.isascii():
+        data = _PUNCTUATION_2.sub(b"  ", _PUNCTUATION_3.sub(b"   ", data))
     return data.translate(_WORD_TABLE)
 
 
@@ -134,15 +141,16 @@ def _clusters(
 ) -> list[tuple[int, int]]:
     """Byte ranges where ``cluster_markers`` different markers stand within ``cluster_bytes``."""
     found: list[tuple[int, int]] = []
-    for first in range(len(places)):
+    count = len(places)
+    for first in range(count):
         start = places[first][0]
         near: set[str] = set()
         last = start
-        for at, held in places[first:]:
-            if at - start > cluster_bytes:
-                break
-            near |= held
-            last = at
+        index = first
+        while index < count and places[index][0] - start <= cluster_bytes:
+            near |= places[index][1]
+            last = places[index][0]
+            index += 1
         if len(near) >= cluster_markers:
             found.append((start, last + 64))
     return found
@@ -160,8 +168,13 @@ def _merged(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
     return merged
 
 
-def suspects(data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int) -> list[tuple[int, int]]:
-    """Byte ranges of ``data`` where a copy of the withheld text may stand (see the module's step 1)."""
+def suspects(
+    data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int, seen: dict[bytes, bool]
+) -> list[tuple[int, int]]:
+    """Byte ranges of ``data`` where a copy of the withheld text may stand (see the module's step 1).
+
+    ``seen`` holds what is known of the page's encoded runs from an earlier search (see :func:`_encoded`).
+    """
     table = _word_bytes(data)
     size = len(table)
     chunks: list[tuple[int, int, dict[bytes, frozenset[str]]]] = []
@@ -194,11 +207,11 @@ def suspects(data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_
         if _distinct(pair) < cluster_markers:
             continue
         spans.extend(_clusters(_positions(table, start, stop, pair), cluster_bytes, cluster_markers))
-    spans.extend(_encoded(data, fingerprint, long_token))
+    spans.extend(_encoded(data, fingerprint, long_token, seen))
     return _merged(spans, size)
 
 
-def _encoded(data: bytes, fingerprint: Fingerprint, long_token: bool) -> list[tuple[int, int]]:
+def _encoded(data: bytes, fingerprint: Fingerprint, long_token: bool, seen: dict[bytes, bool]) -> list[tuple[int, int]]:
     """Ranges of the page's runs of escapes and base64 blobs that decode to a marker.
 
     Escapes that spell a word letter by letter (``\\u0054\\u0068...``,
@@ -206,19 +219,31 @@ def _encoded(data: bytes, fingerprint: Fingerprint, long_token: bool) -> list[tu
     base64 hide their words from the byte search; each run is decoded alone,
     so the cost follows the page's encoded content, not its size. A run
     holding one marker is a suspect: the words of a copy spelt that way may
-    each be a run of their own.
+    each be a run of their own. ``seen`` keeps each run's answer for the
+    next search of the same page (the check after the sweep).
     """
     found: list[tuple[int, int]] = []
     for match in _ESCAPE_RUNS.finditer(data):
-        if _markers_in(decode_layers(match.group().decode("ascii", "replace"), url=True, css=True), fingerprint):
+        run = match.group()
+        suspect = seen.get(run)
+        if suspect is None:
+            suspect = seen[run] = _markers_in(
+                decode_layers(run.decode("ascii", "replace"), url=True, css=True), fingerprint
+            )
+        if suspect:
             found.append(match.span())
     if b"base64" in data or b"atob(" in data or long_token:
+        runs = data.translate(_BASE64_TABLE).split()
         at = 0
-        for run in [run for run in data.translate(_BASE64_TABLE).split() if len(run) >= MIN_BASE64_RUN]:
-            at = data.find(run, at)
-            text = "\n".join(base64_payloads(run.decode("ascii")))
-            if text and _markers_in(text, fingerprint):
+        for run in compress(runs, map((MIN_BASE64_RUN - 1).__lt__, map(len, runs))):
+            suspect = seen.get(run)
+            if suspect is None:
+                text = "\n".join(base64_payloads(run.decode("ascii")))
+                suspect = seen[run] = bool(text) and _markers_in(text, fingerprint)
+            if suspect:
+                at = data.find(run, at)
                 found.append((at, at + len(run)))
+                at += len(run)
             at += len(run)
     return found
 
@@ -245,14 +270,16 @@ def holds_copy(window: str, fingerprint: Fingerprint) -> bool:
     if fingerprint.leaks(window.replace("<", " ")):
         return True
     joined = _TAG.sub("", html_module.unescape(window) if "&" in window else window)
-    return fingerprint.first_match(words(joined)) is not None
+    return fingerprint.holds(words(joined))
 
 
-def copies(data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int) -> list[tuple[int, int]]:
+def copies(
+    data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int, seen: dict[bytes, bool]
+) -> list[tuple[int, int]]:
     """The suspect windows of ``data`` that hold a copy (see the module's steps 1 and 2)."""
     return [
         (start, end)
-        for start, end in suspects(data, fingerprint, cluster_bytes, cluster_markers)
+        for start, end in suspects(data, fingerprint, cluster_bytes, cluster_markers, seen)
         if holds_copy(data[start:end].decode("utf-8", "replace"), fingerprint)
     ]
 
@@ -267,8 +294,8 @@ class Places:
     elements: list[LexborNode] = field(default_factory=list)
     """Elements whose start tag (their attributes) a copy touches."""
     comments: list[LexborNode] = field(default_factory=list)
-    code: list[LexborNode] = field(default_factory=list)
-    """Script and style elements."""
+    code: list[tuple[LexborNode, list[tuple[int, int]]]] = field(default_factory=list)
+    """Script and style elements, each with the ranges of its body (in characters) that hold the copies."""
     texts: list[list[tuple[LexborNode, bool]]] = field(default_factory=list)
     """Runs of text nodes, one per copy, each node with whether readers see it (False) or not (True)."""
 
@@ -357,7 +384,7 @@ def _follow(
             raise _Unfollowed(f"<{tag}> does not serialise as its children")
         if any(start < base + inner for _, (start, _end) in spans):
             found.elements.append(node)
-    offset = base + inner
+    offset = body = base + inner
     for kid, part in zip(kids, parts, strict=True):
         end = offset + len(part)
         inside = [(index, span) for index, span in spans if span[0] < end and span[1] > offset]
@@ -365,7 +392,8 @@ def _follow(
             kind = kid.tag
             if kind == "-text":
                 if tag in _CODE_TAGS:
-                    found.code.append(node)
+                    if not found.code or found.code[-1][0] is not node:
+                        found.code.append((node, [(start - body, end - body) for _, (start, end) in spans]))
                 else:
                     for index, _span in inside:
                         runs[index].append((kid, hidden))

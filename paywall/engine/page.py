@@ -29,7 +29,6 @@ from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
 from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
 from paywall.engine.sweep import SweepReport
-from paywall.engine.text import words
 from paywall.errors import RewriteError
 from paywall.headscan import encode_tags, inject
 
@@ -190,7 +189,7 @@ class Page:
         out = self._swept(fingerprint)
         report.timings["sweep"] = _ms(started)
         report.teaser_text = " ".join(teaser)
-        report.withheld_words = len(words(" ".join(withheld)))
+        report.withheld_words = fingerprint.withheld_words
         report.withheld = withheld
         return inject(out, encode_tags(head_html))
 
@@ -211,7 +210,8 @@ class Page:
             return out
         if sweep.reads_every_place(fingerprint):
             return self._swept_whole(fingerprint, out)
-        found = locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS)
+        seen: dict[bytes, bool] = {}
+        found = locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen)
         if not found:
             return out
         places = locate.places(tree, html, out, found)
@@ -220,7 +220,7 @@ class Page:
         sweep.sweep_places(places, fingerprint, report)
         out = _serialise(tree)
         # Check after transforming: the same search over the bytes a browser will read.
-        if locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS):
+        if locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen):
             return self._swept_whole(fingerprint, out)
         return out
 

@@ -340,8 +340,9 @@ def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport) 
             report.comments += 1
     for element in places.elements:
         _sweep_attributes(element, fingerprint, report)
-    for element in places.code:
-        _sweep_code(element, fingerprint, report)
+    for element, spans in places.code:
+        if not _sweep_code_at(element, spans, fingerprint, report):
+            _sweep_code(element, fingerprint, report)
 
 
 def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint, clean_code: set[int] | None = None) -> list[str]:
@@ -505,6 +506,50 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
     _set_body(node, "")
     report.scripts_emptied += 1
     report.places.append(f"{_describe(node)} emptied")
+
+
+def _sweep_code_at(
+    node: LexborNode, spans: list[tuple[int, int]], fingerprint: Fingerprint, report: SweepReport
+) -> bool:
+    """Shorten a script's JSON strings, or the literals in ``spans`` of its body, that carry withheld text.
+
+    The page's bytes say where in the body the copies stand, so a large
+    script's other literals are not read; the check after the sweep reads the
+    result. False when this does not apply (a style, a data block, nothing
+    shortened): then the whole body is read by :func:`_sweep_code`.
+    """
+    if node.tag != "script" or _code_kind(node) != "script":
+        return False
+    body = _body(node)
+    parts = code.split_json(body)
+    if parts is not None:
+        before, value, after = parts
+        changed = False
+
+        def change(text: str) -> str:
+            nonlocal changed
+            if not _leaks(text, fingerprint):
+                return text
+            changed = True
+            return _shorten(fingerprint, text)
+
+        try:
+            shortened = code.map_json(value, change)
+            new_body = before + code.script_json(shortened) + after if changed else None
+        except (RecursionError, ValueError, TypeError):
+            return False
+    else:
+        new_body = code.replace_literals(
+            body,
+            lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
+            within=spans,
+        )
+    if new_body is None:
+        return False
+    _set_body(node, new_body)
+    report.scripts_rewritten += 1
+    report.places.append(f"{_describe(node)} rewritten")
+    return True
 
 
 def _describe(node: LexborNode | None) -> str:

@@ -53,6 +53,7 @@ IGNORABLE = re.compile(f"[{_IGNORABLE_CHARS}]+")
 WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
 _ASCII_WORD = re.compile(r"\w+")
+_UNSPACED = re.compile(f"[{PER_CHARACTER}]")
 MERGING = re.compile(f"[^\\W{PER_CHARACTER}]")  # a word character that joins its neighbours
 _JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
@@ -74,8 +75,10 @@ def words(text: str) -> list[str]:
     """
     if text.isascii():
         return _ASCII_WORD.findall(text.casefold())
-    text = unicodedata.normalize("NFKC", IGNORABLE.sub("", text))
-    return WORD.findall(text.casefold())
+    text = unicodedata.normalize("NFKC", IGNORABLE.sub("", text)).casefold()
+    if _UNSPACED.search(text) is None:
+        return _ASCII_WORD.findall(text)  # no character is a word of its own: runs of \w, as WORD reads them
+    return WORD.findall(text)
 
 
 def _token_parts(token: str) -> list[str]:
@@ -223,11 +226,16 @@ def _decode_base64(run: str) -> str | None:
     return text
 
 
+def runs_of(tokens: Sequence[str], k: int) -> Iterator[tuple[str, ...]]:
+    """Every run of ``k`` consecutive tokens, in order, made at C speed (``zip`` of shifted slices)."""
+    if k <= 0 or len(tokens) < k:
+        return iter(())
+    return zip(*(tokens[i:] for i in range(k)), strict=False)
+
+
 def shingles(tokens: Sequence[str], k: int) -> set[tuple[str, ...]]:
     """Every run of ``k`` consecutive tokens."""
-    if k <= 0 or len(tokens) < k:
-        return set()
-    return {tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
+    return set(runs_of(tokens, k))
 
 
 def streams(pieces: Sequence[str]) -> list[list[str]]:
