@@ -125,8 +125,10 @@ class Outline:
                 continue
             self.hidden.add(root.mem_id)
             self.hidden.update(node.mem_id for node in root.traverse())
-        if tree.root is not None:
-            self._walk(tree.root)
+        # Visible text is in the body: the parser moves any text out of the head.
+        start = tree.body if tree.body is not None else tree.root
+        if start is not None:
+            self._walk(start)
 
     def element(self, node: LexborNode) -> Element:
         """The record of ``node``, made (with its ancestors') on first use."""
@@ -153,16 +155,31 @@ class Outline:
         assert record is not None
         return record
 
-    def _walk(self, root: LexborNode) -> None:
+    def _place(self, parent: LexborNode, in_links: set[int]) -> tuple[Element, bool] | None:
+        """The block the text children of ``parent`` belong to and whether they are link text (None: unseen)."""
         hidden = self.hidden
+        tag = parent.tag
+        if tag in UNSEEN_TAGS or parent.mem_id in hidden:
+            return None
+        link = False
+        while tag in INLINE_TAGS:
+            if tag == "a":
+                link = True
+            up = parent.parent
+            if up is None:
+                break
+            parent, tag = up, up.tag
+        key = parent.mem_id
+        if key in hidden:
+            return None
+        return self.element(parent), link or key in in_links
+
+    def _walk(self, root: LexborNode) -> None:
         blocks = self.blocks
         # Blocks inside a link (<a><h3>headline</h3></a>, a card made clickable) hold link text too.
-        in_links: set[int] = set()
-        for anchor in self.tree.css("a"):
-            if anchor.child is not None and anchor.css_first("*") is not None:
-                in_links.update(node.mem_id for node in anchor.traverse())
-        element = self.element
+        in_links = {node.mem_id for node in self.tree.css("a *")}
         order = 0
+        places: dict[int, tuple[Element, bool] | None] = {}
         for node in root.traverse(include_text=True):
             tag = node.tag
             if tag != "-text":
@@ -177,31 +194,28 @@ class Outline:
             if not text or text.isspace():
                 continue
             parent = node.parent
-            if parent is None or parent.tag in UNSEEN_TAGS or parent.mem_id in hidden:
+            if parent is None:
                 continue
-            link = False
-            while parent.tag in INLINE_TAGS:
-                if parent.tag == "a":
-                    link = True
-                up = parent.parent
-                if up is None:
-                    break
-                parent = up
-            if parent.mem_id in hidden:
+            # Text nodes of one parent share their block: it is looked up once.
+            key = parent.mem_id
+            place = places[key] if key in places else places.setdefault(key, self._place(parent, in_links))
+            if place is None:
                 continue
-            link = link or parent.mem_id in in_links
-            block = element(parent)
+            block, link = place
             if block.order < 0:
                 block.order = order
                 blocks.append(block)
             order += 1
             block.end_order = order
             size = len(text.strip())
-            if not text.isascii():
+            if text.isascii():
+                block.own_commas += text.count(",")
+                block.own_words += len(text.split())
+            else:
                 size += 2 * len(_UNSPACED.findall(text))  # a character of Chinese weighs about a word
+                block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
+                block.own_words += word_count(text)
             block.own_chars += size
-            block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
-            block.own_words += word_count(text)
             block.pieces.append((text, link))
             if block.first_text is None:
                 block.first_text = node
