@@ -59,6 +59,8 @@ _WORD_TABLE = bytes(
     for c in range(256)
 )
 """Bytes to lower-case words: ASCII letters, digits, ``_`` and every byte of other characters stay."""
+_OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
+"""Bytes of characters other than ASCII as ``x``, the others as spaces."""
 _PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
 _PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
 """Punctuation of prose that is not ASCII, in UTF-8 (dashes, curly quotes, ellipsis; no-break space,
@@ -67,10 +69,16 @@ _ESCAPE = (
     rb"\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
 )
-_ESCAPE_RUNS = re.compile(rb"(?:%s)(?:%s){5,}" % (_ESCAPE, _ESCAPE))
-"""Six or more escapes in a row: a word spelt letter by letter, or a doubly percent-encoded phrase.
-
-(The first escape stands alone so that the search skips to a backslash, ``&`` or ``%`` at C speed.)"""
+_ESCAPE_RUNS = tuple(
+    re.compile(first + rb"(?:" + _ESCAPE + rb"){5,}")
+    for first in (
+        rb"\\(?:u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[0-9a-fA-F]{1,6} ?)",
+        rb"&#x?[0-9a-fA-F]{1,6};",
+        rb"%(?:25[0-9a-fA-F]{2}|[0-9a-fA-F]{2}[A-Za-z]?)",
+    )
+)
+"""Six or more escapes in a row (a word spelt letter by letter, or a doubly percent-encoded phrase), by the
+kind of the first: each search then skips to its literal first character at C speed, not to every ``&``."""
 _BASE64_TABLE = bytes(
     c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"+/=_-") else 32 for c in range(256)
 )
@@ -96,23 +104,44 @@ def _word_bytes(data: bytes) -> bytes:
     return data.translate(_WORD_TABLE)
 
 
-def _hit_tokens(chunk: bytes, tokens: list[bytes], fingerprint: Fingerprint) -> dict[bytes, frozenset[str]]:
-    """The tokens that are or hold markers, each with the markers it holds.
+def _other_hits(table: bytes, fingerprint: Fingerprint) -> dict[bytes, frozenset[str]]:
+    """The words with bytes of other characters than ASCII that hold markers, with the markers they hold.
 
-    A token with bytes of other characters (other scripts, or a word broken
-    by a soft hyphen or a zero-width space) is read as the fingerprint reads
-    text: a sentence of Chinese is one token of many words.
+    Such a word (another script, or a word broken by a soft hyphen or a
+    zero-width space) is read as the fingerprint reads text: a sentence of
+    Chinese is one word of the table and many words of the fingerprint. All
+    of them are read together first: most pages hold no marker there.
     """
-    found = {token: frozenset((token.decode("ascii"),)) for token in fingerprint.ascii_markers.intersection(tokens)}
-    if chunk.isascii():
-        return found
-    others = [token for token in set(tokens) if not token.isascii()]
+    if table.isascii():
+        return {}
+    others = _other_words(table)
     if fingerprint.markers.isdisjoint(words(b" ".join(others).decode("utf-8", "replace"))):
-        return found  # one reading of all of them: most chunks hold none
+        return {}
+    held: dict[bytes, frozenset[str]] = {}
     for token in others:
-        held = fingerprint.markers.intersection(words(token.decode("utf-8", "replace")))
-        if held:
-            found[token] = frozenset(held)
+        markers = fingerprint.markers.intersection(words(token.decode("utf-8", "replace")))
+        if markers:
+            held[token] = frozenset(markers)
+    return held
+
+
+def _other_words(table: bytes) -> set[bytes]:
+    """The words of ``table`` with bytes of other characters than ASCII.
+
+    On a page of English a few bytes are (a copyright sign, a pound sign): they are found at C speed
+    and their words read around them; a page in another script has its words picked from all of them.
+    """
+    marks = table.translate(_OTHER_MARKS)
+    if marks.count(b"x") > len(table) // 64:
+        return {token for token in set(table.split()) if not token.isascii()}
+    found: set[bytes] = set()
+    at = marks.find(b"x")
+    while at >= 0:
+        start = table.rfind(b" ", 0, at) + 1
+        end = table.find(b" ", at)
+        end = len(table) if end < 0 else end
+        found.add(table[start:end])
+        at = marks.find(b"x", end)
     return found
 
 
@@ -123,15 +152,18 @@ def _distinct(hits: dict[bytes, frozenset[str]]) -> int:
 def _positions(
     table: bytes, start: int, end: int, hits: dict[bytes, frozenset[str]]
 ) -> list[tuple[int, frozenset[str]]]:
-    """Where each hit token stands as a whole word in ``table[start:end]``, in order."""
+    """Where each hit token stands as a whole word in ``table[start:end]``, in order.
+
+    ``table`` starts and ends with a space (see :func:`suspects`): a word is found with the spaces around it.
+    """
     places: list[tuple[int, frozenset[str]]] = []
+    low, high = max(0, start - 1), min(len(table), end + 1)
     for token, marker in hits.items():
-        size = len(token)
-        at = table.find(token, start, end)
+        word = b" " + token + b" "
+        at = table.find(word, low, high)
         while at >= 0:
-            if (at == 0 or table[at - 1] == 32) and (at + size >= len(table) or table[at + size] == 32):
-                places.append((at, marker))
-            at = table.find(token, at + size, end)
+            places.append((at + 1, marker))
+            at = table.find(word, at + len(word) - 1, high)
     places.sort()
     return places
 
@@ -139,20 +171,26 @@ def _positions(
 def _clusters(
     places: list[tuple[int, frozenset[str]]], cluster_bytes: int, cluster_markers: int
 ) -> list[tuple[int, int]]:
-    """Byte ranges where ``cluster_markers`` different markers stand within ``cluster_bytes``."""
+    """Byte ranges where ``cluster_markers`` different markers stand within ``cluster_bytes`` (one pass)."""
     found: list[tuple[int, int]] = []
+    counts: dict[str, int] = {}
     count = len(places)
-    for first in range(count):
-        start = places[first][0]
-        near: set[str] = set()
-        last = start
-        index = first
-        while index < count and places[index][0] - start <= cluster_bytes:
-            near |= places[index][1]
-            last = places[index][0]
-            index += 1
-        if len(near) >= cluster_markers:
-            found.append((start, last + 64))
+    ahead = 0
+    for at, held in places:
+        while ahead < count and places[ahead][0] - at <= cluster_bytes:
+            for marker in places[ahead][1]:
+                counts[marker] = counts.get(marker, 0) + 1
+            ahead += 1
+        if len(counts) >= cluster_markers:
+            end = places[ahead - 1][0] + 64
+            if found and at <= found[-1][1]:
+                found[-1] = (found[-1][0], end)
+            else:
+                found.append((at, end))
+        for marker in held:
+            counts[marker] -= 1
+            if not counts[marker]:
+                del counts[marker]
     return found
 
 
@@ -173,13 +211,20 @@ def suspects(
 ) -> list[tuple[int, int]]:
     """Byte ranges of ``data`` where a copy of the withheld text may stand (see the module's step 1).
 
-    ``seen`` holds what is known of the page's encoded runs from an earlier search (see :func:`_encoded`).
+    The words of each chunk of about :data:`CHUNK_BYTES` are intersected with
+    the markers; where a chunk and the next hold enough different ones, their
+    places are looked up in those chunks alone (a chunk holding
+    :data:`MANY_MARKERS` is taken whole: most often a copy of the article).
+    ``seen`` holds what is known of the page's encoded runs from an earlier
+    search (see :func:`_encoded`).
     """
-    table = _word_bytes(data)
+    table = b" " + _word_bytes(data) + b" "  # offsets are one more than in data
     size = len(table)
+    others = _other_hits(table, fingerprint)
+    markers = fingerprint.ascii_markers
+    hinted = b"base64" in data or b"atob(" in data
     chunks: list[tuple[int, int, dict[bytes, frozenset[str]]]] = []
     start = 0
-    long_token = False
     while start < size:
         end = start + CHUNK_BYTES
         if end < size:
@@ -187,31 +232,33 @@ def suspects(
             end = size if space < 0 else space
         else:
             end = size
-        chunk = table[start:end]
-        tokens = chunk.split()
-        if not long_token and tokens and max(map(len, tokens)) >= LONG_TOKEN:
-            long_token = True
-        chunks.append((start, end, _hit_tokens(chunk, tokens, fingerprint)))
+        tokens = table[start:end].split()
+        found = {token: frozenset((token.decode("ascii"),)) for token in markers.intersection(tokens)}
+        if others:
+            found.update((token, others[token]) for token in others.keys() & tokens)
+        if not hinted and tokens and max(map(len, tokens)) >= LONG_TOKEN:
+            hinted = True
+        chunks.append((start, end, found))
         start = end
     spans: list[tuple[int, int]] = []
-    for index, (start, end, hits) in enumerate(chunks):
-        if _distinct(hits) >= MANY_MARKERS:
+    for index, (start, end, found) in enumerate(chunks):
+        if _distinct(found) >= MANY_MARKERS:
             spans.append((start, end))
             continue
         # Markers that stand together may straddle this chunk and the next.
-        pair = dict(hits)
+        pair = found
         stop = end
-        if index + 1 < len(chunks):
-            pair.update(chunks[index + 1][2])
+        if index + 1 < len(chunks) and chunks[index + 1][2]:
+            pair = {**found, **chunks[index + 1][2]}
             stop = min(chunks[index + 1][1], end + cluster_bytes + 64)
-        if _distinct(pair) < cluster_markers:
-            continue
-        spans.extend(_clusters(_positions(table, start, stop, pair), cluster_bytes, cluster_markers))
-    spans.extend(_encoded(data, fingerprint, long_token, seen))
-    return _merged(spans, size)
+        if _distinct(pair) >= cluster_markers:
+            spans.extend(_clusters(_positions(table, start, stop, pair), cluster_bytes, cluster_markers))
+    spans = [(start - 1, end - 1) for start, end in spans]
+    spans.extend(_encoded(data, fingerprint, hinted, seen))
+    return _merged(spans, len(data))
 
 
-def _encoded(data: bytes, fingerprint: Fingerprint, long_token: bool, seen: dict[bytes, bool]) -> list[tuple[int, int]]:
+def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[bytes, bool]) -> list[tuple[int, int]]:
     """Ranges of the page's runs of escapes and base64 blobs that decode to a marker.
 
     Escapes that spell a word letter by letter (``\\u0054\\u0068...``,
@@ -223,7 +270,7 @@ def _encoded(data: bytes, fingerprint: Fingerprint, long_token: bool, seen: dict
     next search of the same page (the check after the sweep).
     """
     found: list[tuple[int, int]] = []
-    for match in _ESCAPE_RUNS.finditer(data):
+    for match in (match for pattern in _ESCAPE_RUNS for match in pattern.finditer(data)):
         run = match.group()
         suspect = seen.get(run)
         if suspect is None:
@@ -232,7 +279,7 @@ def _encoded(data: bytes, fingerprint: Fingerprint, long_token: bool, seen: dict
             )
         if suspect:
             found.append(match.span())
-    if b"base64" in data or b"atob(" in data or long_token:
+    if hinted:  # base64 named, or a word long enough to be a blob
         runs = data.translate(_BASE64_TABLE).split()
         at = 0
         for run in compress(runs, map((MIN_BASE64_RUN - 1).__lt__, map(len, runs))):
