@@ -90,11 +90,12 @@ class Fingerprint:
         chrome_safe, chrome_copies, chrome_words = _chrome_runs(chrome, k, raw)
         safe |= chrome_safe
         runs = frozenset(raw - safe)
-        vocabulary = frozenset(chain.from_iterable(runs))
+        # The words of the withheld text (a word only in runs readers see stands in the teaser or the chrome too).
+        vocabulary = frozenset(chain.from_iterable(removed_streams))
         seen = set(teaser_streams[0])
         if not chrome_copies:  # words of a copy shown in the chrome are no less secret elsewhere
             seen.update(chrome_words)
-        markers = frozenset(w for w in vocabulary - seen if _is_marker(w))
+        markers = frozenset(w for w in vocabulary.difference(seen, COMMON_WORDS) if _is_marker(w))
         return cls(k, runs, vocabulary, markers, chrome_copies, count)
 
     def __bool__(self) -> bool:
