@@ -336,15 +336,36 @@ def copies(
 
 @dataclass
 class Places:
-    """The nodes whose serialisation holds part of a copy."""
+    """The nodes whose serialisation holds part of a copy, each with the range of the serialised page it is.
 
-    elements: list[LexborNode] = field(default_factory=list)
+    Ranges are in characters of the serialised page: the start tag for an
+    element (its attributes), the part of a script or style body inside the
+    copy's window, from the first to the last node of a run of text nodes.
+    """
+
+    elements: list[tuple[LexborNode, tuple[int, int]]] = field(default_factory=list)
     """Elements whose start tag (their attributes) a copy touches."""
-    comments: list[LexborNode] = field(default_factory=list)
-    code: list[tuple[LexborNode, list[tuple[int, int]]]] = field(default_factory=list)
-    """Script and style elements, each with the ranges of its body (in characters) that hold the copies."""
-    texts: list[list[tuple[LexborNode, bool]]] = field(default_factory=list)
-    """Runs of text nodes, one per copy, each node with whether readers see it (False) or not (True)."""
+    comments: list[tuple[LexborNode, tuple[int, int]]] = field(default_factory=list)
+    code: list[tuple[LexborNode, tuple[int, int], list[tuple[int, int]]]] = field(default_factory=list)
+    """Script and style elements, each with the ranges of its body (relative to it) that the windows cover."""
+    texts: list[tuple[list[tuple[LexborNode, bool]], tuple[int, int]]] = field(default_factory=list)
+    """Runs of text nodes, one per window, each node with whether readers see it (False) or not (True)."""
+
+    def confirmed(self, serialised: str, fingerprint: Fingerprint) -> Places:
+        """The places whose own range holds a withheld run (a window may reach into a place it holds no copy of)."""
+
+        def holds(span: tuple[int, int]) -> bool:
+            return holds_copy(serialised[span[0] : span[1]], fingerprint)
+
+        return Places(
+            elements=[item for item in self.elements if holds(item[1])],
+            comments=[item for item in self.comments if holds(item[1])],
+            code=[item for item in self.code if holds(item[1])],
+            texts=[item for item in self.texts if holds(item[1])],
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.elements or self.comments or self.code or self.texts)
 
 
 def _str_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -394,11 +415,12 @@ def places(tree: LexborHTMLParser, serialised: str, data: bytes, spans: list[tup
         return None
     found = Places()
     runs: list[list[tuple[LexborNode, bool]]] = [[] for _ in spans]
+    extents: list[list[int]] = [[len(serialised), 0] for _ in spans]
     try:
-        _follow(document, 0, serialised, list(enumerate(_str_spans(data, spans))), found, runs, hidden=False)
+        _follow(document, 0, serialised, list(enumerate(_str_spans(data, spans))), found, (runs, extents), hidden=False)
     except (_Unfollowed, RecursionError):
         return None
-    found.texts = [run for run in runs if run]
+    found.texts = [(run, (first, last)) for run, (first, last) in zip(runs, extents, strict=True) if run]
     return found
 
 
@@ -408,7 +430,7 @@ def _follow(
     serialised: str,
     spans: list[tuple[int, tuple[int, int]]],
     found: Places,
-    runs: list[list[tuple[LexborNode, bool]]],
+    texts: tuple[list[list[tuple[LexborNode, bool]]], list[list[int]]],
     *,
     hidden: bool,
 ) -> None:
@@ -420,7 +442,7 @@ def _follow(
     kids = list(node.iter(include_text=True))
     if not kids:
         if not is_document:
-            found.elements.append(node)
+            found.elements.append((node, (base, base + len(serialised))))
         return
     parts = [kid.html or "" for kid in kids]
     inner = 0
@@ -430,8 +452,9 @@ def _follow(
         if inner <= 0 or serialised[inner - 1] != ">" or not serialised.startswith(parts[0], inner):
             raise _Unfollowed(f"<{tag}> does not serialise as its children")
         if any(start < base + inner for _, (start, _end) in spans):
-            found.elements.append(node)
+            found.elements.append((node, (base, base + inner)))
     offset = body = base + inner
+    runs, extents = texts
     for kid, part in zip(kids, parts, strict=True):
         end = offset + len(part)
         inside = [(index, span) for index, span in spans if span[0] < end and span[1] > offset]
@@ -440,12 +463,19 @@ def _follow(
             if kind == "-text":
                 if tag in _CODE_TAGS:
                     if not found.code or found.code[-1][0] is not node:
-                        found.code.append((node, [(start - body, end - body) for _, (start, end) in spans]))
+                        covered = (
+                            max(offset, min(a for _, (a, _b) in inside)),
+                            min(end, max(b for _, (_a, b) in inside)),
+                        )
+                        relative = [(start - body, stop - body) for _, (start, stop) in spans]
+                        found.code.append((node, covered, relative))
                 else:
                     for index, _span in inside:
                         runs[index].append((kid, hidden))
+                        extents[index][0] = min(extents[index][0], offset)
+                        extents[index][1] = max(extents[index][1], end)
             elif kind == "-comment":
-                found.comments.append(kid)
+                found.comments.append((kid, (offset, end)))
             elif kind not in (None, "-doctype"):
-                _follow(kid, offset, part, inside, found, runs, hidden=hidden or _hides(kid))
+                _follow(kid, offset, part, inside, found, texts, hidden=hidden or _hides(kid))
         offset = end

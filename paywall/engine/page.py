@@ -217,7 +217,7 @@ class Page:
         places = locate.places(tree, html, out, found)
         if places is None:
             return self._swept_whole(fingerprint, out)
-        sweep.sweep_places(places, fingerprint, report)
+        sweep.sweep_places(places.confirmed(html, fingerprint), fingerprint, report)
         out = _serialise(tree)
         # Check after transforming: the same search over the bytes a browser will read.
         if locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen):

@@ -327,20 +327,20 @@ def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport) 
     the elements' attributes, the comments and the script and style bodies are
     read whole.
     """
-    for run in places.texts:
+    for run, _span in places.texts:
         for node, hidden in _text_matches(run, fingerprint):
             report.places.append(f"{'hidden text' if hidden else 'text'} in {_describe(node.parent)}")
             node.decompose()
             report.text_nodes += 1
-    for comment in places.comments:
+    for comment, _span in places.comments:
         content = comment.comment_content or ""
         if may_hold(content, fingerprint) and fingerprint.leaks(content):
             report.places.append(f"comment in {_describe(comment.parent)}")
             comment.decompose()
             report.comments += 1
-    for element in places.elements:
+    for element, _span in places.elements:
         _sweep_attributes(element, fingerprint, report)
-    for element, spans in places.code:
+    for element, _span, spans in places.code:
         if not _sweep_code_at(element, spans, fingerprint, report):
             _sweep_code(element, fingerprint, report)
 
