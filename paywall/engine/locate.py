@@ -49,8 +49,10 @@ from paywall.engine.text import base64_payloads, decode_layers, words
 
 CHUNK_BYTES = 4096
 """The page is split into chunks of about this size to look for markers that stand together."""
-MARGIN = 1024
-"""Bytes read on either side of markers that stand together: the words of the copy around them."""
+MARGIN = 256
+"""Bytes read on either side of markers that stand together: the rest of the runs that hold them."""
+PLACE_MARGIN = 1024
+"""Bytes on either side of a copy whose nodes are read: the words of the copy around its markers."""
 MANY_MARKERS = 12
 """A chunk holding this many different markers is read whole, without looking where they stand."""
 
@@ -194,11 +196,11 @@ def _clusters(
     return found
 
 
-def _merged(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
-    """Spans widened by :data:`MARGIN` within ``[0, size)``, overlapping ones merged, in order."""
+def _merged(spans: list[tuple[int, int]], size: int, margin: int = MARGIN) -> list[tuple[int, int]]:
+    """Spans widened by ``margin`` within ``[0, size)``, overlapping ones merged, in order."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
-        start, end = max(0, start - MARGIN), min(size, end + MARGIN)
+        start, end = max(0, start - margin), min(size, end + margin)
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
@@ -413,6 +415,7 @@ def places(tree: LexborHTMLParser, serialised: str, data: bytes, spans: list[tup
     document = tree.root.parent if tree.root is not None else None
     if document is None or not spans:
         return None
+    spans = _merged(spans, len(data), PLACE_MARGIN)
     found = Places()
     runs: list[list[tuple[LexborNode, bool]]] = [[] for _ in spans]
     extents: list[list[int]] = [[len(serialised), 0] for _ in spans]
