@@ -309,11 +309,10 @@ def _place(result: Cut, member: Element, path: list[LexborNode], *, before: bool
 
 def remove(result: Cut) -> None:
     """Take what the cut withholds out of the tree, its text kept in ``result.withheld``."""
+    _strip_code(result.doomed)
     for item in result.doomed:
         tag = item.tag
         if tag not in ("-text", "-comment", None):
-            for code in item.css(_STRIPPED):
-                code.decompose()
             text = item.text(deep=True, separator=" ")
         elif tag == "-text":
             text = item.text_content or ""
@@ -325,3 +324,26 @@ def remove(result: Cut) -> None:
     if result.replace is not None:
         node, text = result.replace
         node.replace_with(text)
+
+
+def _strip_code(doomed: list[LexborNode]) -> None:
+    """Remove the scripts, styles, templates and noscripts inside the doomed elements (their text is no prose).
+
+    The doomed elements are mostly siblings: their code is looked up once per
+    parent, not once per element (a long article is hundreds of paragraphs).
+    """
+    elements = [item for item in doomed if item.tag not in ("-text", "-comment", None)]
+    ids = {item.mem_id for item in elements}
+    scopes: dict[int, LexborNode] = {}
+    for item in elements:
+        parent = item.parent
+        scope = parent if parent is not None else item
+        scopes.setdefault(scope.mem_id, scope)
+    for scope in scopes.values():
+        for code in scope.css(_STRIPPED):
+            node: LexborNode | None = code.parent  # inside a doomed element, not one itself
+            while node is not None and node.mem_id != scope.mem_id:
+                if node.mem_id in ids:
+                    code.decompose()
+                    break
+                node = node.parent

@@ -54,9 +54,9 @@ WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
 _ASCII_WORD = re.compile(r"\w+")
 _UNSPACED = re.compile(f"[{PER_CHARACTER}]")
-_JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]\x00[^\s!-/:-@\[-`{-~]")
-"""Pieces (joined with NUL) where one ends and the next starts with neither a space nor ASCII punctuation:
-reading them without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent)."""
+_JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]{2}")
+"""The last character of a piece and the first of the next, neither a space nor ASCII punctuation: reading
+the pieces without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent)."""
 MERGING = re.compile(f"[^\\W{PER_CHARACTER}]")  # a word character that joins its neighbours
 _JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
@@ -248,7 +248,9 @@ def streams(pieces: Sequence[str]) -> list[list[str]]:
     without the space; separate blocks read as separate words with it.
     """
     spaced = words(" ".join(pieces))
-    if _JOINING.search("\x00".join(pieces)) is None:
+    ends = [piece[-1:] for piece in pieces if piece]
+    starts = [piece[:1] for piece in pieces if piece]
+    if not any(_JOINING.match(end + start) for end, start in zip(ends, starts[1:], strict=False)):
         return [spaced]  # no piece ends in a word that the next one goes on with
     joined = words("".join(pieces))
     return [spaced] if joined == spaced else [spaced, joined]
