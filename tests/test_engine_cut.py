@@ -713,3 +713,23 @@ def test_hidden_duplicate_of_the_body_is_not_a_rival_and_is_scrubbed(hiding: str
 def test_only_article_hidden_is_still_gated(head: str) -> None:
     out = gate(news(f'<div class="article-body" hidden>{paras(ALL)}</div>', head=head))
     assert_no_leak(out)
+
+
+def test_code_withheld_with_the_article_is_no_prose_but_its_strings_are() -> None:
+    # An ad snippet inside the story after the teaser, and the same snippet in the page's head:
+    # the code's words are not withheld text, so the head's copy of the snippet stays as it is.
+    snippet = "googletag.cmd.push(function () { googletag.display('slot-inline-lighthouse'); });"
+    styles = ".inline-widget { border: 1px solid #ccc; margin: 2em auto; }"
+    story = (
+        f"<article>{paras(TEASER)}<script>{snippet}</script><style>{styles}</style>"
+        f"{paras(WITHHELD[:2])}<script>var caption = {WITHHELD[2]!r};</script>{paras(WITHHELD[3:])}</article>"
+    )
+    head = f"<script>{snippet}</script><style>{styles}</style><meta name='description' content='{WITHHELD[2]}'>"
+    page = Page.parse(news(story, head=head).encode(), None)
+    out = page.gate(teaser_paragraphs=3, cta_html=CTA)
+    text = out.decode()
+    assert snippet in text and styles in text
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+    withheld = " ".join(page.report.withheld)
+    assert "googletag" not in withheld and "border" not in withheld
+    assert WITHHELD[2] in withheld

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
+from paywall.engine import code
 from paywall.engine.detect import Region
 from paywall.engine.outline import INLINE_TAGS, Element, Outline
 
@@ -312,7 +313,9 @@ def remove(result: Cut) -> None:
     _strip_code(result.doomed)
     for item in result.doomed:
         tag = item.tag
-        if tag not in ("-text", "-comment", None):
+        if tag in _CODE:
+            text = _carried_text(item)
+        elif tag not in ("-text", "-comment", None):
             text = item.text(deep=True, separator=" ")
         elif tag == "-text":
             text = item.text_content or ""
@@ -340,10 +343,28 @@ def _strip_code(doomed: list[LexborNode]) -> None:
         scope = parent if parent is not None else item
         scopes.setdefault(scope.mem_id, scope)
     for scope in scopes.values():
-        for code in scope.css(_STRIPPED):
-            node: LexborNode | None = code.parent  # inside a doomed element, not one itself
+        for found in scope.css(_STRIPPED):
+            node: LexborNode | None = found.parent  # inside a doomed element, not one itself
             while node is not None and node.mem_id != scope.mem_id:
                 if node.mem_id in ids:
-                    code.decompose()
+                    found.decompose()
                     break
                 node = node.parent
+
+
+_CODE = frozenset({"script", "style"})
+
+
+def _carried_text(node: LexborNode) -> str:
+    """The text a withheld script carries (its JSON strings or its literals; a style carries none).
+
+    Code is no prose: its keywords and names in the fingerprint would mark
+    every copy of the same code elsewhere on the page as withheld text.
+    """
+    if node.tag != "script":
+        return ""
+    body = node.text(deep=True)
+    parts = code.split_json(body)
+    if parts is not None:
+        return " ".join(code.json_strings(parts[1]))
+    return " ".join(text for _, _, text in code.js_literals(body))
