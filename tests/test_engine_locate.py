@@ -131,9 +131,9 @@ def test_byte_ranges_are_followed_down_to_the_nodes_that_hold_them() -> None:
 
     # The places reach 1 KB around a range: on this small page every node is a candidate,
     # so each kind is checked by what it holds.
-    assert any(node.attributes.get("id") == "a" for node, _ in located("tower gallery").elements)
+    assert any(node.attributes.get("id") == "a" for node, _, _ in located("tower gallery").elements)
     assert any((node.comment_content or "").strip() == "note here" for node, _ in located("note here").comments)
-    assert any(node.tag == "script" for node, _, _ in located("quill").code)
+    assert any(node.tag == "script" for node, _, _, _ in located("quill").code)
     texts = [node.text_content for run, _ in located("two words").texts for node, _ in run]
     assert "two words" in texts and "first " in texts
     for run, (start, end) in located("bold").texts:
@@ -148,7 +148,7 @@ def test_offsets_of_pages_that_are_not_ascii_follow_characters_not_bytes() -> No
     start = data.index(b"zephyrquill")
     found = locate.places(tree, serialised, data, [(start, start + 11)])
     assert found is not None
-    for node, (first, last) in found.elements:
+    for node, (first, last), _whole in found.elements:
         if node.tag == "div":
             assert "zephyrquill" in serialised[first:last]
             break
@@ -256,7 +256,7 @@ def test_a_copy_the_targeted_sweep_leaves_is_caught_by_the_check_and_every_place
 ) -> None:
     # Fault injection: a targeted sweep that removes nothing. The search over the new bytes
     # still finds the copies, and the page is swept whole and checked on a second parse.
-    monkeypatch.setattr(sweep, "sweep_places", lambda places, fingerprint, report: None)
+    monkeypatch.setattr(sweep, "sweep_places", lambda places, fingerprint, report: locate.Changed())
     head = f'<meta name="description" content="{html.escape(WITHHELD[0])}">'
     page, out = gate(document(head=head, after=f"<div hidden>{WITHHELD[2]}</div>"))
     assert_no_leak(out, phrases=tuple(WITHHELD))

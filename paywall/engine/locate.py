@@ -337,27 +337,35 @@ def copies(
 # --------------------------------------------------------------------------- from bytes to nodes
 
 
+Span = tuple[int, int]
+
+
 @dataclass
 class Places:
     """The nodes whose serialisation holds part of a copy, each with the range of the serialised page it is.
 
     Ranges are in characters of the serialised page: the start tag for an
     element (its attributes), the part of a script or style body inside the
-    copy's window, from the first to the last node of a run of text nodes.
+    copy's window, from the first to the last node of a run of text nodes;
+    and for every node, the whole of its serialisation (for the check after
+    the sweep, see :func:`recheck`).
     """
 
-    elements: list[tuple[LexborNode, tuple[int, int]]] = field(default_factory=list)
-    """Elements whose start tag (their attributes) a copy touches."""
-    comments: list[tuple[LexborNode, tuple[int, int]]] = field(default_factory=list)
-    code: list[tuple[LexborNode, tuple[int, int], list[tuple[int, int]]]] = field(default_factory=list)
-    """Script and style elements, each with the ranges of its body (relative to it) that the windows cover."""
-    texts: list[tuple[list[tuple[LexborNode, bool]], tuple[int, int]]] = field(default_factory=list)
+    elements: list[tuple[LexborNode, Span, Span]] = field(default_factory=list)
+    """Elements whose start tag (their attributes) a copy touches: the node, its start tag, all of it."""
+    comments: list[tuple[LexborNode, Span]] = field(default_factory=list)
+    code: list[tuple[LexborNode, Span, list[Span], Span]] = field(default_factory=list)
+    """Script and style elements: the node, the part of its body in the windows, those parts relative to
+    the body, all of it."""
+    texts: list[tuple[list[tuple[LexborNode, bool]], Span]] = field(default_factory=list)
     """Runs of text nodes, one per window, each node with whether readers see it (False) or not (True)."""
+    text_spans: dict[int, Span] = field(default_factory=dict)
+    """Where each text node of the runs stands, by its ``mem_id``."""
 
     def confirmed(self, serialised: str, fingerprint: Fingerprint) -> Places:
         """The places whose own range holds a withheld run (a window may reach into a place it holds no copy of)."""
 
-        def holds(span: tuple[int, int]) -> bool:
+        def holds(span: Span) -> bool:
             return holds_copy(serialised[span[0] : span[1]], fingerprint)
 
         return Places(
@@ -365,10 +373,45 @@ class Places:
             comments=[item for item in self.comments if holds(item[1])],
             code=[item for item in self.code if holds(item[1])],
             texts=[item for item in self.texts if holds(item[1])],
+            text_spans=self.text_spans,
         )
 
     def __bool__(self) -> bool:
         return bool(self.elements or self.comments or self.code or self.texts)
+
+    def edits(self, changed: Changed) -> list[tuple[Span, str]]:
+        """What the sweep changed, as ranges of the old serialisation and the text that now stands there."""
+        found: list[tuple[Span, str]] = []
+        for node, _tag, whole in self.elements:
+            if node.mem_id in changed.elements:
+                found.append((whole, node.html or ""))
+        for node, _covered, _relative, whole in self.code:
+            if node.mem_id in changed.code:
+                found.append((whole, node.html or ""))
+        for node, span in self.comments:
+            if node.mem_id in changed.removed:
+                found.append((span, ""))
+        for key, span in self.text_spans.items():
+            if key in changed.removed:
+                found.append((span, ""))
+        return found
+
+
+@dataclass
+class Changed:
+    """The nodes a targeted sweep changed, by ``mem_id`` (read before any of them is removed)."""
+
+    removed: set[int] = field(default_factory=set)
+    """Text nodes and comments taken out."""
+    elements: set[int] = field(default_factory=set)
+    """Elements whose attributes were dropped or shortened."""
+    code: set[int] = field(default_factory=set)
+    """Scripts and styles whose body was rewritten or emptied."""
+
+
+def char_ranges(data: bytes, spans: list[Span]) -> list[Span]:
+    """Byte ranges of UTF-8 ``data`` as ranges of the text it encodes."""
+    return _str_spans(data, spans)
 
 
 def _str_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -444,9 +487,10 @@ def _follow(
     if tag == "template":
         raise _Unfollowed("template content")
     kids = list(node.iter(include_text=True))
+    whole = (base, base + len(serialised))
     if not kids:
         if not is_document:
-            found.elements.append((node, (base, base + len(serialised))))
+            found.elements.append((node, whole, whole))
         return
     parts = [kid.html or "" for kid in kids]
     inner = 0
@@ -456,7 +500,7 @@ def _follow(
         if inner <= 0 or serialised[inner - 1] != ">" or not serialised.startswith(parts[0], inner):
             raise _Unfollowed(f"<{tag}> does not serialise as its children")
         if any(start < base + inner for _, (start, _end) in spans):
-            found.elements.append((node, (base, base + inner)))
+            found.elements.append((node, (base, base + inner), whole))
     offset = body = base + inner
     runs, extents = texts
     for kid, part in zip(kids, parts, strict=True):
@@ -472,8 +516,9 @@ def _follow(
                             min(end, max(b for _, (_a, b) in inside)),
                         )
                         relative = [(start - body, stop - body) for _, (start, stop) in spans]
-                        found.code.append((node, covered, relative))
+                        found.code.append((node, covered, relative, whole))
                 else:
+                    found.text_spans[kid.mem_id] = (offset, end)
                     for index, _span in inside:
                         runs[index].append((kid, hidden))
                         extents[index][0] = min(extents[index][0], offset)
@@ -483,3 +528,73 @@ def _follow(
             elif kind not in (None, "-doctype"):
                 _follow(kid, offset, part, inside, found, texts, hidden=hidden or _hides(kid))
         offset = end
+
+
+RECHECK_CHARACTERS = 1024
+"""Characters searched again on either side of a change: runs that a removal brought together."""
+_DELIMITERS = (b" ", b"\n", b"<", b">", b'"', b"'")
+
+
+def recheck(old: str, new: str, edits: list[tuple[Span, str]], windows: list[Span]) -> list[Span] | None:
+    """The ranges of ``new`` (characters) where a copy may stand after ``edits`` turned ``old`` into it.
+
+    Outside the edits the serialisation is the old one, whose only copies
+    stood in ``windows`` (ranges of ``old``): the check after the sweep reads
+    the edited ranges, widened by :data:`RECHECK_CHARACTERS` (words a
+    removal brought together), and the windows, where they are now. None
+    when the edits do not make ``new`` out of ``old`` (the whole page is then
+    read again).
+    """
+    edits = sorted(edits, key=lambda edit: (edit[0][0], -edit[0][1]))
+    parts: list[str] = []
+    moved: list[tuple[int, int, int, int]] = []  # old start, old end, new start, new end
+    last = 0
+    at = 0
+    for (start, end), text in edits:
+        if start < last:
+            continue  # inside an element rewritten whole
+        parts.append(old[last:start])
+        at += start - last
+        moved.append((start, end, at, at + len(text)))
+        parts.append(text)
+        at += len(text)
+        last = end
+    parts.append(old[last:])
+    if "".join(parts) != new:
+        return None
+
+    def where(position: int) -> int:
+        shift = 0
+        for start, end, new_start, new_end in moved:
+            if position < start:
+                break
+            if position < end:
+                return new_start if position == start else new_end
+            shift = new_end - end
+        return position + shift
+
+    ranges = [(new_start - RECHECK_CHARACTERS, new_end + RECHECK_CHARACTERS) for _, _, new_start, new_end in moved]
+    ranges.extend((where(start), where(end)) for start, end in windows)
+    return _merged(ranges, len(new), 0)
+
+
+def byte_ranges(text: str, data: bytes, spans: list[Span]) -> list[Span]:
+    """Character ranges of ``text`` as byte ranges of ``data`` (its UTF-8 encoding), widened to whole words.
+
+    The edges move out to a space, a quote or a bracket, so that no run of
+    escapes or base64 blob is read cut in two.
+    """
+    if not data.isascii():
+        offsets: dict[int, int] = {}
+        position = previous = 0
+        for edge in sorted({edge for span in spans for edge in span}):
+            position += len(text[previous:edge].encode("utf-8", "replace"))
+            offsets[edge] = position
+            previous = edge
+        spans = [(offsets[start], offsets[end]) for start, end in spans]
+    widened = []
+    for start, end in spans:
+        start = max(data.rfind(delimiter, 0, start) for delimiter in _DELIMITERS) + 1
+        ends = [found for found in (data.find(delimiter, end) for delimiter in _DELIMITERS) if found >= 0]
+        widened.append((start, min(ends) if ends else len(data)))
+    return _merged(widened, len(data), 0)

@@ -217,12 +217,19 @@ class Page:
         places = locate.places(tree, html, out, found)
         if places is None:
             return self._swept_whole(fingerprint, out)
-        sweep.sweep_places(places.confirmed(html, fingerprint), fingerprint, report)
-        out = _serialise(tree)
-        # Check after transforming: the same search over the bytes a browser will read.
-        if locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen):
-            return self._swept_whole(fingerprint, out)
-        return out
+        confirmed = places.confirmed(html, fingerprint)
+        changed = sweep.sweep_places(confirmed, fingerprint, report)
+        new_html = tree.html or ""
+        new_out = new_html.encode("utf-8", errors="replace")
+        # Check after transforming: the same search over the bytes a browser will read, where
+        # they changed and where the copies stood (the rest is the page already searched).
+        edits = confirmed.edits(changed)
+        again = locate.recheck(html, new_html, edits, locate.char_ranges(out, found))
+        ranges = [(0, len(new_out))] if again is None else locate.byte_ranges(new_html, new_out, again)
+        for start, end in ranges:
+            if locate.copies(new_out[start:end], fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen):
+                return self._swept_whole(fingerprint, new_out)
+        return new_out
 
     def _swept_whole(self, fingerprint: Fingerprint, out: bytes) -> bytes:
         """Every place of the page read and swept, then checked on the page as a browser will parse it."""

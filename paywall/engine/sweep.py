@@ -48,7 +48,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint, joined_tokens
-from paywall.engine.locate import Places
+from paywall.engine.locate import Changed, Places
 from paywall.engine.outline import STYLE_HIDDEN as _STYLE_HIDDEN
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, words
 
@@ -320,29 +320,34 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
                 _sweep_code(node, fingerprint, report)
 
 
-def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport) -> None:
+def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport) -> Changed:
     """Remove or shorten the copies in the nodes :func:`~paywall.engine.locate.places` found, as :func:`sweep` does.
 
     Each run of text nodes is read on its own, across its nodes' boundaries;
     the elements' attributes, the comments and the script and style bodies are
-    read whole.
+    read whole. Returns the nodes changed.
     """
+    changed = Changed()
     for run, _span in places.texts:
         for node, hidden in _text_matches(run, fingerprint):
             report.places.append(f"{'hidden text' if hidden else 'text'} in {_describe(node.parent)}")
+            changed.removed.add(node.mem_id)
             node.decompose()
             report.text_nodes += 1
     for comment, _span in places.comments:
         content = comment.comment_content or ""
         if may_hold(content, fingerprint) and fingerprint.leaks(content):
             report.places.append(f"comment in {_describe(comment.parent)}")
+            changed.removed.add(comment.mem_id)
             comment.decompose()
             report.comments += 1
-    for element, _span in places.elements:
-        _sweep_attributes(element, fingerprint, report)
-    for element, _span, spans in places.code:
-        if not _sweep_code_at(element, spans, fingerprint, report):
-            _sweep_code(element, fingerprint, report)
+    for element, _tag, _whole in places.elements:
+        if _sweep_attributes(element, fingerprint, report):
+            changed.elements.add(element.mem_id)
+    for element, _covered, spans, _whole in places.code:
+        if _sweep_code_at(element, spans, fingerprint, report) or _sweep_code(element, fingerprint, report):
+            changed.code.add(element.mem_id)
+    return changed
 
 
 def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint, clean_code: set[int] | None = None) -> list[str]:
@@ -425,11 +430,14 @@ def _attribute_leaks(name: str, value: str | None, fingerprint: Fingerprint) -> 
     return fingerprint.leaks(value, url=True, css=name.lower() == "style")
 
 
-def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
+def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
+    """Shorten ``<meta content>`` and drop other attributes that carry withheld text; whether any did."""
     attributes = node.attributes
+    changed = False
     for name, value in attributes.items():
         if not _attribute_leaks(name, value, fingerprint):
             continue
+        changed = True
         assert value is not None
         if node.tag == "meta" and name.lower() == "content":
             prefix = fingerprint.safe_prefix(value, url=True)
@@ -440,6 +448,7 @@ def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepR
             del node.attrs[name]
             report.attributes += 1
             report.places.append(f"attribute {name} of {_describe(node)}")
+    return changed
 
 
 def _body(node: LexborNode) -> str:
@@ -475,13 +484,14 @@ def _code_leaks(body: str, kind: str, fingerprint: Fingerprint) -> bool:
     return may_hold(joined, fingerprint) and fingerprint.leaks(joined)
 
 
-def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
+def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
+    """Rewrite or empty a script or style that carries withheld text; whether it did."""
     body = _body(node)
     tag = node.tag or ""
     kind = _code_kind(node)
     if not may_hold(body, fingerprint) or not _code_leaks(body, kind, fingerprint):
         report.clean_code.add(hash(body))
-        return
+        return False
     new_body: str | None = None
     if tag == "script":
         parts = code.split_json(body)
@@ -502,10 +512,11 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
         _set_body(node, new_body)
         report.scripts_rewritten += 1
         report.places.append(f"{_describe(node)} rewritten")
-        return
+        return True
     _set_body(node, "")
     report.scripts_emptied += 1
     report.places.append(f"{_describe(node)} emptied")
+    return True
 
 
 def _sweep_code_at(
