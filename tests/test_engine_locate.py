@@ -262,3 +262,30 @@ def test_a_copy_the_targeted_sweep_leaves_is_caught_by_the_check_and_every_place
     assert_no_leak(out, phrases=tuple(WITHHELD))
     assert page.report.swept.full_sweep
     assert page.report.swept.meta_shortened == 1
+
+
+def test_the_check_reads_where_the_page_changed_and_where_the_copies_stood(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = "aaaa<meta content='copy'>bbbbbbbbbb<!-- copy -->cccccccccc<p>tail</p>"
+    new = "aaaa<meta content='co…'>bbbbbbbbbbcccccccccc<p>tail</p>"
+    meta = (old.index("<meta"), old.index("bbbb"))
+    comment = (old.index("<!--"), old.index("cccc"))
+    edits = [(meta, "<meta content='co…'>"), (comment, "")]
+    window = (old.index("<p>"), len(old))
+    assert locate.recheck(old, new, edits, [window]) == [(0, len(new))]  # the widened edits cover it all
+    monkeypatch.setattr(locate, "RECHECK_CHARACTERS", 2)
+    ranges = locate.recheck(old, new, edits, [window])
+    assert ranges is not None
+    covered = "".join(new[start:end] for start, end in ranges)
+    assert "<meta content='co…'>" in covered and "<p>tail</p>" in covered
+    assert "bbbbbbbbbbcccccccccc" not in covered
+    # Edits that do not make the new page out of the old one: the whole page is read again.
+    assert locate.recheck(old, new + "x", edits, [window]) is None
+    assert locate.recheck(old, new, edits[:1], [window]) is None
+
+
+def test_byte_ranges_widen_to_whole_words_and_follow_utf8() -> None:
+    text = "caf\u00e9 \u00fcber data:AAAAQUJDREVGR0g= end"
+    data = text.encode()
+    start = text.index("QUJD")
+    ((first, last),) = locate.byte_ranges(text, data, [(start, start + 2)])
+    assert data[first:last] == b"data:AAAAQUJDREVGR0g="
