@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
-from paywall.engine import code
 from paywall.engine.detect import Region
 from paywall.engine.outline import INLINE_TAGS, Element, Outline
 
@@ -309,12 +308,17 @@ def _place(result: Cut, member: Element, path: list[LexborNode], *, before: bool
 
 
 def remove(result: Cut) -> None:
-    """Take what the cut withholds out of the tree, its text kept in ``result.withheld``."""
-    _strip_code(result.doomed)
-    for item in result.doomed:
+    """Take what the cut withholds out of the tree, its text kept in ``result.withheld``.
+
+    A doomed node inside another doomed element goes with it (its text is
+    part of the element's; a node is never read after it is removed).
+    """
+    doomed = _outermost(result.doomed)
+    _strip_code(doomed)
+    for item in doomed:
         tag = item.tag
         if tag in _CODE:
-            text = _carried_text(item)
+            text = ""
         elif tag not in ("-text", "-comment", None):
             text = item.text(deep=True, separator=" ")
         elif tag == "-text":
@@ -327,6 +331,23 @@ def remove(result: Cut) -> None:
     if result.replace is not None:
         node, text = result.replace
         node.replace_with(text)
+
+
+def _outermost(doomed: list[LexborNode]) -> list[LexborNode]:
+    """The doomed nodes that are not inside another doomed element, in their order."""
+    ids = {item.mem_id for item in doomed if item.tag not in ("-text", "-comment", None)}
+    kept: list[LexborNode] = []
+    seen: set[int] = set()
+    for item in doomed:
+        if item.mem_id in seen:
+            continue
+        seen.add(item.mem_id)
+        parent = item.parent
+        while parent is not None and parent.mem_id not in ids:
+            parent = parent.parent
+        if parent is None:
+            kept.append(item)
+    return kept
 
 
 def _strip_code(doomed: list[LexborNode]) -> None:
@@ -344,6 +365,8 @@ def _strip_code(doomed: list[LexborNode]) -> None:
         scopes.setdefault(scope.mem_id, scope)
     for scope in scopes.values():
         for found in scope.css(_STRIPPED):
+            if found.mem_id == scope.mem_id:
+                continue  # css() matches the element it is asked on too
             node: LexborNode | None = found.parent  # inside a doomed element, not one itself
             while node is not None and node.mem_id != scope.mem_id:
                 if node.mem_id in ids:
@@ -352,19 +375,6 @@ def _strip_code(doomed: list[LexborNode]) -> None:
                 node = node.parent
 
 
-_CODE = frozenset({"script", "style"})
-
-
-def _carried_text(node: LexborNode) -> str:
-    """The text a withheld script carries (its JSON strings or its literals; a style carries none).
-
-    Code is no prose: its keywords and names in the fingerprint would mark
-    every copy of the same code elsewhere on the page as withheld text.
-    """
-    if node.tag != "script":
-        return ""
-    body = node.text(deep=True)
-    parts = code.split_json(body)
-    if parts is not None:
-        return " ".join(code.json_strings(parts[1]))
-    return " ".join(text for _, _, text in code.js_literals(body))
+_CODE = frozenset({"script", "style", "template", "noscript"})
+"""Withheld elements whose content is code or markup for scripts, not prose: they add nothing to the
+fingerprint (their URLs and code words would mark every copy of the same code elsewhere as withheld)."""
