@@ -256,7 +256,7 @@ def test_a_copy_the_targeted_sweep_leaves_is_caught_by_the_check_and_every_place
 ) -> None:
     # Fault injection: a targeted sweep that removes nothing. The search over the new bytes
     # still finds the copies, and the page is swept whole and checked on a second parse.
-    monkeypatch.setattr(sweep, "sweep_places", lambda places, fingerprint, report: locate.Changed())
+    monkeypatch.setattr(sweep, "sweep_places", lambda places, fingerprint, report, thorough: locate.Changed())
     head = f'<meta name="description" content="{html.escape(WITHHELD[0])}">'
     page, out = gate(document(head=head, after=f"<div hidden>{WITHHELD[2]}</div>"))
     assert_no_leak(out, phrases=tuple(WITHHELD))
@@ -289,3 +289,17 @@ def test_byte_ranges_widen_to_whole_words_and_follow_utf8() -> None:
     start = text.index("QUJD")
     ((first, last),) = locate.byte_ranges(text, data, [(start, start + 2)])
     assert data[first:last] == b"data:AAAAQUJDREVGR0g="
+
+
+def test_a_copy_in_the_attributes_of_markup_held_as_text_is_found() -> None:
+    # A share widget's HTML in a script string and in an attribute: the description of each
+    # share link quotes the story. Reading the markup as a browser renders it drops the
+    # attributes; the copy is in them.
+    link = f'<a href="https://share.example/?d={quote(WITHHELD[1])}" role="link">Share</a>'
+    script = f"<script>window.shareHtml = {json.dumps(link)};</script>"
+    attribute = f"<div data-widget='{html.escape(link)}'>x</div>"
+    noscript = f"<noscript>{link}</noscript>"
+    for after in (script, attribute, noscript):
+        page, out = gate(document(after=after))
+        assert_no_leak(out, phrases=(WITHHELD[1],))
+        assert not page.report.swept.full_sweep

@@ -32,6 +32,7 @@ from paywall.engine.text import (
     BASE64_RUN,
     IGNORABLE,
     LONG_COPY_WORDS,
+    MARKUP,
     MERGING,
     PERCENT,
     SHINGLE_WORDS,
@@ -119,10 +120,22 @@ class Fingerprint:
                 yield i
 
     def leaks(self, text: str, *, url: bool = False, css: bool = False) -> bool:
-        """Whether ``text``, in any of its :func:`readings`, still carries withheld text."""
+        """Whether ``text``, in any of its :func:`readings`, still carries withheld text.
+
+        Text that may hold markup is also read with its markup kept as text
+        (an attribute of markup held in a script string, a share link's query).
+        """
         if not self.runs:
             return False
-        return any(self.holds(words(reading)) for reading in readings(text, url=url, css=css))
+        if any(self.holds(words(reading)) for reading in readings(text, url=url, css=css)):
+            return True
+        return self.leaks_in_markup(text, url=url, css=css)
+
+    def leaks_in_markup(self, text: str, *, url: bool = False, css: bool = False) -> bool:
+        """Whether the attributes of markup that ``text`` holds as text carry withheld text."""
+        if not self.runs or MARKUP.search(text) is None:
+            return False
+        return any(self.holds(words(reading)) for reading in readings(text, url=url, css=css, tags=False))
 
     def leaks_encoded(self, text: str) -> bool:
         """Whether a percent- or base64-encoded reading of ``text`` carries withheld text.

@@ -198,10 +198,12 @@ class Page:
 
         Copies are looked for in the serialised bytes first
         (:mod:`~paywall.engine.locate`), and only the nodes holding them are
-        read and changed; the result is searched the same way. Where that is
-        not enough (few markers, a copy in the visible chrome, a copy left
-        after the targeted sweep, a serialisation that cannot be followed),
-        every place is read and the result checked on a second parse.
+        read and changed; the result is searched the same way where it
+        changed and where the copies stood. A copy still found there is swept
+        again, its scripts read whole (text between their literals); if one
+        still stands, or where the bytes are not enough (few markers, a copy
+        in the visible chrome, a serialisation that cannot be followed), every
+        place is read and the result checked on a second parse.
         """
         tree, report = self._tree, self.report.swept
         html = tree.html or ""
@@ -212,24 +214,31 @@ class Page:
             return self._swept_whole(fingerprint, out)
         seen: dict[bytes, bool] = {}
         found = locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen)
-        if not found:
-            return out
-        places = locate.places(tree, html, out, found)
-        if places is None:
+        for thorough in (False, True):
+            if not found:
+                return out
+            places = locate.places(tree, html, out, found)
+            if places is None:
+                return self._swept_whole(fingerprint, out)
+            confirmed = places.confirmed(html, fingerprint)
+            changed = sweep.sweep_places(confirmed, fingerprint, report, thorough=thorough)
+            new_html = tree.html or ""
+            new_out = new_html.encode("utf-8", errors="replace")
+            # Check after transforming: the same search over the bytes a browser will read, where
+            # they changed and where the copies stood (the rest is the page already searched).
+            again = locate.recheck(html, new_html, confirmed.edits(changed), locate.char_ranges(out, found))
+            ranges = [(0, len(new_out))] if again is None else locate.byte_ranges(new_html, new_out, again)
+            found = [
+                (start + first, start + last)
+                for start, end in ranges
+                for first, last in locate.copies(
+                    new_out[start:end], fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen
+                )
+            ]
+            html, out = new_html, new_out
+        if found:
             return self._swept_whole(fingerprint, out)
-        confirmed = places.confirmed(html, fingerprint)
-        changed = sweep.sweep_places(confirmed, fingerprint, report)
-        new_html = tree.html or ""
-        new_out = new_html.encode("utf-8", errors="replace")
-        # Check after transforming: the same search over the bytes a browser will read, where
-        # they changed and where the copies stood (the rest is the page already searched).
-        edits = confirmed.edits(changed)
-        again = locate.recheck(html, new_html, edits, locate.char_ranges(out, found))
-        ranges = [(0, len(new_out))] if again is None else locate.byte_ranges(new_html, new_out, again)
-        for start, end in ranges:
-            if locate.copies(new_out[start:end], fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen):
-                return self._swept_whole(fingerprint, new_out)
-        return new_out
+        return out
 
     def _swept_whole(self, fingerprint: Fingerprint, out: bytes) -> bytes:
         """Every place of the page read and swept, then checked on the page as a browser will parse it."""

@@ -320,12 +320,14 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
                 _sweep_code(node, fingerprint, report)
 
 
-def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport) -> Changed:
+def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport, *, thorough: bool = False) -> Changed:
     """Remove or shorten the copies in the nodes :func:`~paywall.engine.locate.places` found, as :func:`sweep` does.
 
     Each run of text nodes is read on its own, across its nodes' boundaries;
-    the elements' attributes, the comments and the script and style bodies are
-    read whole. Returns the nodes changed.
+    the elements' attributes and the comments are read whole; in a script,
+    the literals where the copies stand, unless ``thorough`` (a copy found
+    again after that: the whole body is read, and the script emptied if the
+    text stands between its literals). Returns the nodes changed.
     """
     changed = Changed()
     for run, _span in places.texts:
@@ -345,7 +347,9 @@ def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport) 
         if _sweep_attributes(element, fingerprint, report):
             changed.elements.add(element.mem_id)
     for element, _covered, spans, _whole in places.code:
-        if _sweep_code_at(element, spans, fingerprint, report) or _sweep_code(element, fingerprint, report):
+        if (not thorough and _sweep_code_at(element, spans, fingerprint, report)) or _sweep_code(
+            element, fingerprint, report
+        ):
             changed.code.add(element.mem_id)
     return changed
 
@@ -404,7 +408,7 @@ def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint
             text = node.text_content or ""
             if not text.strip():
                 continue
-            if fingerprint.leaks_encoded(text):
+            if fingerprint.leaks_encoded(text) or (hidden and fingerprint.leaks_in_markup(text)):
                 doomed.add(len(texts))
             texts.append((node, hidden, decode_layers(text) if hidden else text))
     k = fingerprint.k

@@ -65,6 +65,8 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
 _URLSAFE = str.maketrans("-_", "+/")
 _TAG = re.compile(r"<[^<>]*>")
 PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
+MARKUP = re.compile(r"<|&(?:lt|#0*60|#x0*3c)|\\(?:u0*3c|x3c|u\{0*3c\}|0*3c)|%3c", re.IGNORECASE)
+"""A ``<``, plain or escaped: the text may hold markup, whose attributes the reading without ``tags`` reads."""
 
 # --------------------------------------------------------------------------- text
 
@@ -120,7 +122,7 @@ def code_point(value: int) -> str:
     return chr(value)
 
 
-def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
+def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool = True) -> str:
     """Undo the escaping a copy of the text may hide behind.
 
     JSON/JavaScript escapes (``\\u00e9``, ``\\u{e9}``, ``\\x41``...), CSS escapes
@@ -128,7 +130,10 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
     over for doubly escaped copies. ``css`` says the text is a stylesheet, whose
     escapes are undone first (``\\b`` is a hex digit there, a backspace in
     JavaScript). With ``url``, percent-encoding too (share links carry the text
-    in their query). Each pass is linear in the text, and there are at most four.
+    in their query). Without ``tags``, markup is not removed but read as text
+    (its ``<`` and ``>`` as spaces): the attributes of markup held as text
+    (a share link in a script's HTML) are read too. Each pass is linear in the
+    text, and there are at most four.
     """
     for _ in range(4):
         before = text
@@ -141,7 +146,7 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
         if "&" in text:
             text = html.unescape(text)
         if "<" in text:
-            text = _TAG.sub(" ", text)
+            text = _TAG.sub(" ", text) if tags else text.replace("<", " ").replace(">", " ")
         if url and "%" in text and PERCENT.search(text):
             text = unquote_plus(text)
         if text == before:
@@ -149,21 +154,21 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
     return text
 
 
-def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0) -> Iterator[str]:
+def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0, tags: bool = True) -> Iterator[str]:
     """Every way a reader or a scraper could decode ``text``, first the plain one.
 
     The first reading is :func:`decode_layers`; then, when the text holds
     them, the percent-decoded reading and the text of each base64 run
     (``data:`` URIs, ``atob('...')``, attributes holding encoded markup), each
     decoded in turn, down to :data:`MAX_DECODE_DEPTH` levels. Every reading is
-    linear in the text, so the whole is too.
+    linear in the text, so the whole is too. ``tags`` as for :func:`decode_layers`.
     """
-    primary = decode_layers(text, url=url, css=css)
+    primary = decode_layers(text, url=url, css=css, tags=tags)
     yield primary
     if depth >= MAX_DECODE_DEPTH:
         return
     if not url and "%" in primary and PERCENT.search(primary):
-        percent = decode_layers(primary, url=True, css=css)
+        percent = decode_layers(primary, url=True, css=css, tags=tags)
         if percent != primary:
             yield percent
     # Runs are looked for where "+" is still "+" (the url reading makes it a space).
@@ -171,14 +176,14 @@ def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0)
     if url:
         if BASE64_RUN.search(text) is None:
             return
-        plain = decode_layers(text, css=css)
+        plain = decode_layers(text, css=css, tags=tags)
     sources = [plain]
     if "%" in plain and PERCENT.search(plain):
         sources.append(unquote(plain))
     for source in sources:
         payloads = list(base64_payloads(source))
         if payloads:  # read together: one pass over many small payloads
-            yield from readings("\n".join(payloads), url=True, depth=depth + 1)
+            yield from readings("\n".join(payloads), url=True, depth=depth + 1, tags=tags)
 
 
 def base64_payloads(text: str) -> Iterator[str]:
