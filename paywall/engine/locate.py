@@ -45,7 +45,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
-from paywall.engine.text import base64_payloads, decode_layers, words
+from paywall.engine.text import MIN_BASE64_CHARS, base64_text, decode_layers, words
 
 CHUNK_BYTES = 4096
 """The page is split into chunks of about this size to look for markers that stand together."""
@@ -287,14 +287,32 @@ def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[byt
         for run in compress(runs, map((MIN_BASE64_RUN - 1).__lt__, map(len, runs))):
             suspect = seen.get(run)
             if suspect is None:
-                text = "\n".join(base64_payloads(run.decode("ascii")))
-                suspect = seen[run] = bool(text) and _markers_in(text, fingerprint)
+                suspect = seen[run] = _base64_suspect(run, fingerprint)
             if suspect:
                 at = data.find(run, at)
                 found.append((at, at + len(run)))
                 at += len(run)
             at += len(run)
     return found
+
+
+def _base64_suspect(run: bytes, fingerprint: Fingerprint) -> bool:
+    """Whether a run of base64 characters decodes to text holding a marker.
+
+    The run is read as :func:`~paywall.engine.text.base64_payloads` reads it
+    (parts between ``=``, of :data:`~paywall.engine.text.MIN_BASE64_CHARS` or
+    more, in one alphabet), with the cheap refusals first: most runs on a
+    page are paths, names and hashes.
+    """
+    for part in run.split(b"="):
+        if len(part) < MIN_BASE64_CHARS or part.islower() or part.isupper() or part.isdigit():
+            continue
+        if (b"-" in part or b"_" in part) and (b"+" in part or b"/" in part):
+            continue  # two alphabets: no base64
+        text = base64_text(part.decode("ascii"))
+        if text and _markers_in(text, fingerprint):
+            return True
+    return False
 
 
 def _markers_in(text: str, fingerprint: Fingerprint) -> bool:

@@ -202,6 +202,13 @@ def base64_payloads(text: str) -> Iterator[str]:
             yield payload
 
 
+def base64_text(run: str) -> str | None:
+    """The text one run of base64 characters stands for, or None (see :func:`base64_payloads`)."""
+    if run.islower() or run.isupper() or run.isdigit():
+        return None
+    return _decode_base64(run)
+
+
 def _decode_base64(run: str) -> str | None:
     """The UTF-8 text a base64 run stands for, or None (not base64, or binary).
 
