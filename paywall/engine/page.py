@@ -6,10 +6,10 @@ scripting on), :mod:`~paywall.engine.outline` and
 :mod:`~paywall.engine.detect` (where the article is),
 :mod:`~paywall.engine.cut` (the teaser), :mod:`~paywall.engine.sweep`
 (copies elsewhere), then serialisation. A non-member's first view costs one
-parse, one pass over the page's text and one serialisation, plus, on a page
-that carries copies of the article, the sweep and a second parse to check its
-result; the times of each stage are kept in :attr:`Page.report` for
-``paywall inspect``.
+parse, one pass over the page's text, one serialisation and a search of its
+bytes, plus, on a page that carries copies of the article, reading the nodes
+that hold them and searching the changed bytes again; the times of each stage
+are kept in :attr:`Page.report` for ``paywall inspect``.
 
 Any failure becomes :class:`~paywall.errors.RewriteError`, so that callers
 fail closed on exactly that error.

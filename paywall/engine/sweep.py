@@ -5,31 +5,35 @@ descriptions, JSON-LD, application state, ``<noscript>``, hidden elements,
 attributes and comments, plain or escaped. The sweep costs what the copies
 cost, not the page size times the readings:
 
-1. **Pre-filter.** The cut page is serialised once and split into words at
-   C speed (a byte translation and a split). The *markers* are the withheld
-   words of four or more letters that readers cannot see anywhere else (not
-   in the teaser, not in the page's visible chrome) and that are not common
-   words of prose, code or markup. A copy holds several of them side by side;
-   if no :data:`CLUSTER_MARKERS` different markers stand within
-   :data:`CLUSTER_BYTES` of each other anywhere, and the page's runs of
-   escapes (``\\u0054\\u0068``, ``&#84;``, CSS escapes, double percent-encoding)
-   and base64 blobs decode to no such cluster either, there is no copy, and
-   the serialised page is the answer. With fewer than :data:`MIN_MARKERS`
-   markers (withheld text made of words readers see anyway), or a long copy in
-   the visible chrome, every place is read.
-2. **Sweep.** Otherwise every place text can hide is read the way a browser
-   or a scraper would (:func:`~paywall.engine.text.readings`): text nodes
-   across their boundaries, attributes, comments, ``<template>`` content,
-   styles, and scripts as code (:mod:`paywall.engine.code`). Where a copy is
-   found, JSON strings and script literals are shortened to their teaser part
-   (JSON stays valid), ``<meta content>`` is shortened, other attributes are
-   dropped, comments and text nodes removed, and a script or style that still
-   carries the text is emptied.
-3. **Check.** The result is serialised and put through the pre-filter again;
-   where it still finds markers together, the page is parsed again and every
-   place read (scripts already read and found clean are not read twice); if a
+1. **Where.** The cut page is serialised once and searched at C speed for
+   the withheld words readers see nowhere else (the *markers*, see
+   :class:`~paywall.engine.fingerprint.Fingerprint`) standing together
+   (:data:`CLUSTER_MARKERS` different ones within :data:`CLUSTER_BYTES`), and
+   for runs of escapes and base64 that decode to them; each such window is
+   read for a withheld run (:mod:`paywall.engine.locate`). A page without
+   one is served as cut.
+2. **Sweep.** The windows that hold a copy are followed down the tree to
+   the nodes whose serialisation they cover, and only those are read, the
+   way a browser or a scraper would (:func:`~paywall.engine.text.readings`,
+   scripts as code with :mod:`paywall.engine.code`): JSON strings and script
+   literals are shortened to their teaser part (JSON stays valid),
+   ``<meta content>`` is shortened, other attributes are dropped, comments
+   and text nodes removed, and a script or style that still carries the
+   text is emptied (:func:`sweep_places`).
+3. **Check.** The new page is searched again the same way where it changed
+   and where the copies stood (the rest is bytes already searched); a copy
+   found there is swept once more, scripts read whole. If one still stands,
+   or where markers cannot tell where copies are (fewer than
+   :data:`MIN_MARKERS`, a long copy in the visible chrome, content the bytes
+   cannot be followed into), every place is read (:func:`sweep`) and the
+   result parsed again and read place by place (:func:`find_leaks`); if a
    copy remains, :class:`~paywall.errors.RewriteError` is raised and the page
    is not served.
+
+The check reads bytes, not a tree: what any parser makes of them (raw text,
+templates, foreign content, foster-parented table text, markup in
+attributes) comes from those bytes, and markup held as text is also read with
+its attributes.
 
 A copy with fewer than three markers (a phrase made of words readers see
 elsewhere anyway) is not looked for: it reveals little; nor is one of fewer
