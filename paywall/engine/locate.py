@@ -322,16 +322,13 @@ def _markers_in(text: str, fingerprint: Fingerprint) -> bool:
 def holds_copy(window: str, fingerprint: Fingerprint) -> bool:
     """Whether a window of the serialised page holds a withheld run, in any reading of it.
 
-    Read as the sweep reads a place (:func:`~paywall.engine.text.readings`:
-    markup, entities, escapes, percent-encoding, base64), the same with its
-    ``<`` taken as code's (``if (w < 768) { body = "..." }`` holds no tag, and
-    an attribute's base64 is not dropped with its tag), as a stylesheet (CSS
-    escapes first), and with the markup dropped without a space (a word
-    split over inline tags, ``zephyr<em>quill</em>``).
+    Read as the sweep reads a place (:meth:`~paywall.engine.fingerprint.Fingerprint.leaks`:
+    markup, entities, escapes, percent-encoding, base64, and the markup kept
+    as text, which also reads code's ``<``: ``if (w < 768) { body = "..." }``
+    holds no tag), as a stylesheet (CSS escapes first), and with the markup
+    dropped without a space (a word split over inline tags, ``zephyr<em>quill</em>``).
     """
     if fingerprint.leaks(window):
-        return True
-    if "<" in window and fingerprint.leaks(window.replace("<", " ")):
         return True
     if "\\" in window and fingerprint.leaks(window, css=True):
         return True

@@ -105,7 +105,10 @@ def word_spans(text: str) -> list[tuple[str, int]]:
 
 
 def _json_escape_value(match: re.Match[str]) -> str:
-    code = match.group(1)
+    return _json_escape_value_of(match.group(1))
+
+
+def _json_escape_value_of(code: str) -> str:
     if code[0] in "ux":
         digits = code[2:-1] if code[1] == "{" else code[1:]
         return code_point(int(digits, 16))
@@ -120,6 +123,31 @@ def code_point(value: int) -> str:
     if value == 0 or value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
         return "\ufffd"
     return chr(value)
+
+
+MANY_ESCAPES = 64
+"""Text with more JSON escapes than this has each kind replaced in one pass (JSON-LD escapes every quote)."""
+
+
+def _json_unescaped(text: str) -> str:
+    """``text`` with its JSON and JavaScript escapes undone (see :func:`decode_layers`).
+
+    A long JSON string escapes the same few characters again and again
+    (``\\u2019``, ``\\"``): each kind is then replaced in C, the escaped
+    backslash last. Where escapes pair differently (an escaped backslash
+    before a ``u``), the result differs only in backslashes, which are no
+    part of a word, and the next pass of :func:`decode_layers` decodes what
+    is left.
+    """
+    codes = _JSON_ESCAPE.findall(text)
+    if len(codes) <= MANY_ESCAPES:
+        return _JSON_ESCAPE.sub(_json_escape_value, text)
+    kinds = set(codes)
+    backslash = "\\" in kinds
+    kinds.discard("\\")
+    for code in kinds:
+        text = text.replace("\\" + code, _json_escape_value_of(code))
+    return text.replace("\\\\", "\\") if backslash else text
 
 
 def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool = True) -> str:
@@ -140,7 +168,7 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool
         if "\\" in text:
             if css:
                 text = _CSS_ESCAPE.sub(_css_escape_value, text)
-            text = _JSON_ESCAPE.sub(_json_escape_value, text)
+            text = _json_unescaped(text)
             if not css and "\\" in text:
                 text = _CSS_ESCAPE.sub(_css_escape_value, text)
         if "&" in text:
