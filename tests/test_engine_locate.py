@@ -303,3 +303,17 @@ def test_a_copy_in_the_attributes_of_markup_held_as_text_is_found() -> None:
         page, out = gate(document(after=after))
         assert_no_leak(out, phrases=(WITHHELD[1],))
         assert not page.report.swept.full_sweep
+
+
+def test_a_long_json_string_reads_the_same_whether_escapes_are_many_or_few() -> None:
+    from paywall.engine.text import MANY_ESCAPES, decode_layers, words
+
+    sentence = WITHHELD[1].replace(" ", "\\u0020", 3).replace("a", "\\u0061")
+    escaped = json.dumps(WITHHELD[1])[1:-1].replace("e", "\\u0065") + ' \\"quoted\\" \\\\ back\\/slash \\n'
+    few = escaped
+    many = " ".join([escaped] * (MANY_ESCAPES // max(1, escaped.count("\\")) + 2))
+    assert escaped.count("\\") <= MANY_ESCAPES < many.count("\\")
+    assert words(decode_layers(many)) == words(decode_layers(few)) * (
+        len(words(decode_layers(many))) // len(words(decode_layers(few)))
+    )
+    assert words(decode_layers(sentence * 40)) == words(WITHHELD[1]) * 40
