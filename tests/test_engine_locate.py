@@ -317,3 +317,35 @@ def test_a_long_json_string_reads_the_same_whether_escapes_are_many_or_few() -> 
         len(words(decode_layers(many))) // len(words(decode_layers(few)))
     )
     assert words(decode_layers(sentence * 40)) == words(WITHHELD[1]) * 40
+
+
+def test_the_byte_tests_of_words_see_the_characters_the_text_tests_see() -> None:
+    from paywall.engine import text
+
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        character = chr(code)
+        data = character.encode()
+        assert bool(text.IGNORABLE.fullmatch(character)) == bool(text._IGNORABLE_UTF8.fullmatch(data)), hex(code)
+        if text._UNSPACED.fullmatch(character):
+            assert text._UNSPACED_UTF8.search(data), hex(code)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            "aZ9_ \u00ad\u00e9\u00df\u0130\u2019\u200b\u2060\ufeff\u3000\u4e2d\u6587\u30a2\uff71\uf900"
+            "\u3200\U0001f200\u0e01\u1100\uac00\u0301\u00bd\u2160\U000e0041,.;"
+        ),
+        max_size=40,
+    )
+)
+def test_words_read_text_as_the_plain_definition_does(sample: str) -> None:
+    import unicodedata
+
+    from paywall.engine import text
+
+    expected = text.WORD.findall(unicodedata.normalize("NFKC", text.IGNORABLE.sub("", sample)).casefold())
+    assert text.words(sample) == expected

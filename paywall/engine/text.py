@@ -50,6 +50,18 @@ _IGNORABLE_CHARS = (
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
 IGNORABLE = re.compile(f"[{_IGNORABLE_CHARS}]+")
+_IGNORABLE_UTF8 = re.compile(
+    rb"\xc2\xad|\xcd\x8f|\xd8\x9c|\xe1\x85[\x9f\xa0]|\xe1\x9e[\xb4\xb5]|\xe1\xa0[\x8b-\x8f]"
+    rb"|\xe2\x80[\x8b-\x8f\xaa-\xae]|\xe2\x81[\xa0-\xaf]|\xe3\x85\xa4|\xef\xb8[\x80-\x8f]|\xef\xbb\xbf"
+    rb"|\xef\xbe\xa0|\xef\xbf[\xb0-\xb8]|\xf0\x9b\xb2[\xa0-\xa3]|\xf0\x9d\x85[\xb3-\xba]|\xf3\xa0[\x80-\xbf][\x80-\xbf]"
+)
+"""The characters of :data:`IGNORABLE` in UTF-8 (the same set, checked character by character)."""
+_UNSPACED_UTF8 = re.compile(
+    rb"[\xe3-\xe9\xeb\xec]|\xe0[\xb8-\xbb]|\xe1[\x80-\x87\x9e\x9f]|\xe2[\xba-\xbf]|\xea[\xa5\xb0-\xbf]"
+    rb"|\xed[\x80-\x9f]|\xef[\xa4-\xab\xbd-\xbf]|\xf0[\xa0-\xbf]"
+)
+"""The first two bytes in UTF-8 of every character of :data:`PER_CHARACTER` (and of some others):
+text whose bytes hold none has no character that is a word of its own."""
 WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
 _ASCII_WORD = re.compile(r"\w+")
@@ -80,8 +92,11 @@ def words(text: str) -> list[str]:
     """
     if text.isascii():
         return _ASCII_WORD.findall(text.casefold())
-    text = unicodedata.normalize("NFKC", IGNORABLE.sub("", text)).casefold()
-    if _UNSPACED.search(text) is None:
+    # Which of the slower steps the text needs is told by its bytes, searched at C speed.
+    if _IGNORABLE_UTF8.search(text.encode("utf-8", "surrogatepass")) is not None:
+        text = IGNORABLE.sub("", text)
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None or _UNSPACED.search(text) is None:
         return _ASCII_WORD.findall(text)  # no character is a word of its own: runs of \w, as WORD reads them
     return WORD.findall(text)
 
