@@ -43,6 +43,7 @@ from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
 from paywall.engine.text import MIN_BASE64_CHARS, base64_text, decode_layers, words
@@ -378,16 +379,24 @@ class Places:
     """Where each text node of the runs stands, by its ``mem_id``."""
 
     def confirmed(self, serialised: str, fingerprint: Fingerprint) -> Places:
-        """The places whose own range holds a withheld run (a window may reach into a place it holds no copy of)."""
+        """The places whose own range holds a withheld run (a window may reach into a place it holds no copy of).
+
+        Runs of text and JSON are not read here: sweeping them reads them
+        once, string by string, as cheaply (a script's JavaScript is: its
+        tokenizer costs more than reading the part of it in the window).
+        """
 
         def holds(span: Span) -> bool:
             return holds_copy(serialised[span[0] : span[1]], fingerprint)
 
+        def json(node: LexborNode) -> bool:
+            return node.tag == "script" and code.split_json(node.text(deep=True)) is not None
+
         return Places(
             elements=[item for item in self.elements if holds(item[1])],
             comments=[item for item in self.comments if holds(item[1])],
-            code=[item for item in self.code if holds(item[1])],
-            texts=[item for item in self.texts if holds(item[1])],
+            code=[item for item in self.code if json(item[0]) or holds(item[1])],
+            texts=self.texts,
             text_spans=self.text_spans,
         )
 
