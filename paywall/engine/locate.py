@@ -516,42 +516,79 @@ def _follow(
         if not is_document:
             found.elements.append((node, whole, whole))
         return
-    parts = [kid.html or "" for kid in kids]
-    inner = 0
+    inner, closing = 0, len(serialised)
     if not is_document:
-        closing = serialised.rfind("</")
-        inner = closing - sum(map(len, parts))
-        if inner <= 0 or serialised[inner - 1] != ">" or not serialised.startswith(parts[0], inner):
-            raise _Unfollowed(f"<{tag}> does not serialise as its children")
+        # Lexbor escapes "<", ">", "&" and quotes in attribute values: the first ">" ends the start tag.
+        inner, closing = serialised.find(">") + 1, serialised.rfind("</")
+        if inner <= 0 or closing < inner:
+            raise _Unfollowed(f"<{tag}> has no start and end tag")
         if any(start < base + inner for _, (start, _end) in spans):
             found.elements.append((node, (base, base + inner), whole))
-    offset = body = base + inner
+    low = min(start for _, (start, _end) in spans)
+    high = max(end for _, (_start, end) in spans)
+    laid = _lay_out(kids, serialised, inner, closing, low - base, high - base)
+    body = base + inner
     runs, extents = texts
-    for kid, part in zip(kids, parts, strict=True):
-        end = offset + len(part)
+    for kid, part, start in laid:
+        offset, end = base + start, base + start + len(part)
         inside = [(index, span) for index, span in spans if span[0] < end and span[1] > offset]
-        if inside:
-            kind = kid.tag
-            if kind == "-text":
-                if tag in _CODE_TAGS:
-                    if not found.code or found.code[-1][0] is not node:
-                        covered = (
-                            max(offset, min(a for _, (a, _b) in inside)),
-                            min(end, max(b for _, (_a, b) in inside)),
-                        )
-                        relative = [(start - body, stop - body) for _, (start, stop) in spans]
-                        found.code.append((node, covered, relative, whole))
-                else:
-                    found.text_spans[kid.mem_id] = (offset, end)
-                    for index, _span in inside:
-                        runs[index].append((kid, hidden))
-                        extents[index][0] = min(extents[index][0], offset)
-                        extents[index][1] = max(extents[index][1], end)
-            elif kind == "-comment":
-                found.comments.append((kid, (offset, end)))
-            elif kind not in (None, "-doctype"):
-                _follow(kid, offset, part, inside, found, texts, hidden=hidden or _hides(kid))
-        offset = end
+        if not inside:
+            continue
+        kind = kid.tag
+        if kind == "-text":
+            if tag in _CODE_TAGS:
+                if not found.code or found.code[-1][0] is not node:
+                    covered = (
+                        max(offset, min(a for _, (a, _b) in inside)),
+                        min(end, max(b for _, (_a, b) in inside)),
+                    )
+                    relative = [(first - body, last - body) for _, (first, last) in spans]
+                    found.code.append((node, covered, relative, whole))
+            else:
+                found.text_spans[kid.mem_id] = (offset, end)
+                for index, _span in inside:
+                    runs[index].append((kid, hidden))
+                    extents[index][0] = min(extents[index][0], offset)
+                    extents[index][1] = max(extents[index][1], end)
+        elif kind == "-comment":
+            found.comments.append((kid, (offset, end)))
+        elif kind not in (None, "-doctype"):
+            _follow(kid, offset, part, inside, found, texts, hidden=hidden or _hides(kid))
+
+
+def _lay_out(
+    kids: list[LexborNode], serialised: str, inner: int, closing: int, low: int, high: int
+) -> list[tuple[LexborNode, str, int]]:
+    """The children between ``low`` and ``high`` (offsets in ``serialised``), with their serialisation and offset.
+
+    Children are serialised from the nearer end of their parent's content
+    only as far as the range reaches: a copy in ``<head>`` does not cost a
+    serialisation of ``<body>``. Each child is checked to stand where its
+    length puts it.
+    """
+    laid: list[tuple[LexborNode, str, int]] = []
+    if low - inner <= closing - high:
+        at = inner
+        for kid in kids:
+            if at >= high:
+                break
+            part = kid.html or ""
+            if not serialised.startswith(part, at):
+                raise _Unfollowed("a child does not serialise where its siblings end")
+            laid.append((kid, part, at))
+            at += len(part)
+    else:
+        at = closing
+        for kid in reversed(kids):
+            if at <= low:
+                break
+            part = kid.html or ""
+            at -= len(part)
+            if at < inner or not serialised.startswith(part, at):
+                raise _Unfollowed("a child does not serialise where its siblings start")
+            laid.append((kid, part, at))
+        laid.reverse()
+    return laid
 
 
 RECHECK_CHARACTERS = 1024
