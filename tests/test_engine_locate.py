@@ -283,12 +283,15 @@ def test_the_check_reads_where_the_page_changed_and_where_the_copies_stood(monke
     assert locate.recheck(old, new, edits[:1], [window]) is None
 
 
-def test_byte_ranges_widen_to_whole_words_and_follow_utf8() -> None:
-    text = "caf\u00e9 \u00fcber data:AAAAQUJDREVGR0g= end"
+def test_byte_ranges_widen_to_whole_runs_and_follow_utf8() -> None:
+    text = "caf\u00e9 \u00fcber data:AAAAQUJDREVGR0g=, \\54 \\68 \\65 (end)"
     data = text.encode()
     start = text.index("QUJD")
     ((first, last),) = locate.byte_ranges(text, data, [(start, start + 2)])
-    assert data[first:last] == b"data:AAAAQUJDREVGR0g="
+    assert data[first:last] == b"AAAAQUJDREVGR0g="
+    start = text.index("68")
+    ((first, last),) = locate.byte_ranges(text, data, [(start, start + 1)])
+    assert data[first:last] == b" \\54 \\68 \\65 "
 
 
 def test_a_copy_in_the_attributes_of_markup_held_as_text_is_found() -> None:

@@ -246,7 +246,13 @@ def suspects(
     spans: list[tuple[int, int]] = []
     for index, (start, end, found) in enumerate(chunks):
         if _distinct(found) >= MANY_MARKERS:
-            spans.append((start, end))
+            # Most often a copy of the article: taken whole, from its first marker to its last.
+            low, high = max(0, start - 1), min(size, end + 1)
+            tokens = table[start:end].split()
+            first = b" " + next(token for token in tokens if token in found) + b" "
+            last = b" " + next(token for token in reversed(tokens) if token in found) + b" "
+            at, to = table.find(first, low, high), table.rfind(last, low, high)
+            spans.append((at if at >= 0 else start, to + len(last) if to >= 0 else end))
             continue
         # Markers that stand together may straddle this chunk and the next.
         pair = found
@@ -483,12 +489,15 @@ def places(tree: LexborHTMLParser, serialised: str, data: bytes, spans: list[tup
     document = tree.root.parent if tree.root is not None else None
     if document is None or not spans:
         return None
-    spans = _merged(spans, len(data), PLACE_MARGIN)
+    # Runs of text are read a little wider than the copies' windows (the words of a copy around its
+    # markers); attributes, comments and code only where the windows are.
+    wide = _merged(spans, len(data), PLACE_MARGIN)
     found = Places()
-    runs: list[list[tuple[LexborNode, bool]]] = [[] for _ in spans]
-    extents: list[list[int]] = [[len(serialised), 0] for _ in spans]
+    runs: list[list[tuple[LexborNode, bool]]] = [[] for _ in wide]
+    extents: list[list[int]] = [[len(serialised), 0] for _ in wide]
+    in_text = list(enumerate(_str_spans(data, wide)))
     try:
-        _follow(document, 0, serialised, list(enumerate(_str_spans(data, spans))), found, (runs, extents), hidden=False)
+        _follow(document, 0, serialised, in_text, _str_spans(data, spans), found, (runs, extents), hidden=False)
     except (_Unfollowed, RecursionError):
         return None
     found.texts = [(run, (first, last)) for run, (first, last) in zip(runs, extents, strict=True) if run]
@@ -500,20 +509,25 @@ def _follow(
     base: int,
     serialised: str,
     spans: list[tuple[int, tuple[int, int]]],
+    windows: list[Span],
     found: Places,
     texts: tuple[list[list[tuple[LexborNode, bool]]], list[list[int]]],
     *,
     hidden: bool,
 ) -> None:
-    """Find the places of ``spans`` inside ``node``, whose serialisation ``serialised`` starts at ``base``."""
+    """Find the places of ``spans`` (for text) and ``windows`` (for the rest) inside ``node``.
+
+    ``serialised`` is the node's serialisation, which starts at ``base``.
+    """
     tag = node.tag
     is_document = tag == "-document"
     if tag == "template":
         raise _Unfollowed("template content")
     kids = list(node.iter(include_text=True))
     whole = (base, base + len(serialised))
+    windows = [(start, end) for start, end in windows if start < whole[1] and end > base]
     if not kids:
-        if not is_document:
+        if windows and not is_document:
             found.elements.append((node, whole, whole))
         return
     inner, closing = 0, len(serialised)
@@ -522,7 +536,7 @@ def _follow(
         inner, closing = serialised.find(">") + 1, serialised.rfind("</")
         if inner <= 0 or closing < inner:
             raise _Unfollowed(f"<{tag}> has no start and end tag")
-        if any(start < base + inner for _, (start, _end) in spans):
+        if any(start < base + inner for start, _end in windows):
             found.elements.append((node, (base, base + inner), whole))
     low = min(start for _, (start, _end) in spans)
     high = max(end for _, (_start, end) in spans)
@@ -535,14 +549,12 @@ def _follow(
         if not inside:
             continue
         kind = kid.tag
+        near = [(start, stop) for start, stop in windows if start < end and stop > offset]
         if kind == "-text":
             if tag in _CODE_TAGS:
-                if not found.code or found.code[-1][0] is not node:
-                    covered = (
-                        max(offset, min(a for _, (a, _b) in inside)),
-                        min(end, max(b for _, (_a, b) in inside)),
-                    )
-                    relative = [(first - body, last - body) for _, (first, last) in spans]
+                if near and (not found.code or found.code[-1][0] is not node):
+                    covered = (max(offset, min(a for a, _b in near)), min(end, max(b for _a, b in near)))
+                    relative = [(first - body, last - body) for first, last in near]
                     found.code.append((node, covered, relative, whole))
             else:
                 found.text_spans[kid.mem_id] = (offset, end)
@@ -551,9 +563,10 @@ def _follow(
                     extents[index][0] = min(extents[index][0], offset)
                     extents[index][1] = max(extents[index][1], end)
         elif kind == "-comment":
-            found.comments.append((kid, (offset, end)))
+            if near:
+                found.comments.append((kid, (offset, end)))
         elif kind not in (None, "-doctype"):
-            _follow(kid, offset, part, inside, found, texts, hidden=hidden or _hides(kid))
+            _follow(kid, offset, part, inside, near, found, texts, hidden=hidden or _hides(kid))
 
 
 def _lay_out(
@@ -593,7 +606,11 @@ def _lay_out(
 
 RECHECK_CHARACTERS = 1024
 """Characters searched again on either side of a change: runs that a removal brought together."""
-_DELIMITERS = (b" ", b"\n", b"<", b">", b'"', b"'")
+_ENDS_RUNS = bytes(
+    b"a"[0] if (c < 128 and (chr(c).isalnum() or chr(c) in "+/=_-%\\&#;{} \t\r\n\f")) else b"|"[0]
+    for c in range(256)
+)
+"""Bytes that cannot stand inside a run of escapes or a base64 blob as ``|`` (the others as ``a``)."""
 
 
 def recheck(old: str, new: str, edits: list[tuple[Span, str]], windows: list[Span]) -> list[Span] | None:
@@ -640,10 +657,11 @@ def recheck(old: str, new: str, edits: list[tuple[Span, str]], windows: list[Spa
 
 
 def byte_ranges(text: str, data: bytes, spans: list[Span]) -> list[Span]:
-    """Character ranges of ``text`` as byte ranges of ``data`` (its UTF-8 encoding), widened to whole words.
+    """Character ranges of ``text`` as byte ranges of ``data`` (its UTF-8 encoding), widened to whole runs.
 
-    The edges move out to a space, a quote or a bracket, so that no run of
-    escapes or base64 blob is read cut in two.
+    The edges move out to a byte that cannot stand in a run of escapes or a
+    base64 blob (punctuation, a quote, a bracket), so that none is read cut
+    in two.
     """
     if not data.isascii():
         offsets: dict[int, int] = {}
@@ -653,9 +671,9 @@ def byte_ranges(text: str, data: bytes, spans: list[Span]) -> list[Span]:
             offsets[edge] = position
             previous = edge
         spans = [(offsets[start], offsets[end]) for start, end in spans]
+    marks = data.translate(_ENDS_RUNS)
     widened = []
     for start, end in spans:
-        start = max(data.rfind(delimiter, 0, start) for delimiter in _DELIMITERS) + 1
-        ends = [found for found in (data.find(delimiter, end) for delimiter in _DELIMITERS) if found >= 0]
-        widened.append((start, min(ends) if ends else len(data)))
+        after = marks.find(b"|", end)
+        widened.append((marks.rfind(b"|", 0, start) + 1, after if after >= 0 else len(data)))
     return _merged(widened, len(data), 0)
