@@ -66,6 +66,11 @@ class Fingerprint:
         return frozenset(m.encode("ascii") for m in self.markers if m.isascii())
 
     @cached_property
+    def ascii_marker_sets(self) -> dict[bytes, frozenset[str]]:
+        """Each ASCII marker as bytes, with the set of the one marker it is (for the byte search)."""
+        return {m.encode("ascii"): frozenset((m,)) for m in self.markers if m.isascii()}
+
+    @cached_property
     def other_markers(self) -> frozenset[str]:
         return frozenset(m for m in self.markers if not m.isascii())
 

@@ -225,6 +225,7 @@ def suspects(
     size = len(table)
     others = _other_hits(table, fingerprint)
     markers = fingerprint.ascii_markers
+    named = fingerprint.ascii_marker_sets
     hinted = b"base64" in data or b"atob(" in data
     chunks: list[tuple[int, int, dict[bytes, frozenset[str]]]] = []
     start = 0
@@ -236,7 +237,7 @@ def suspects(
         else:
             end = size
         tokens = table[start:end].split()
-        found = {token: frozenset((token.decode("ascii"),)) for token in markers.intersection(tokens)}
+        found = {token: named[token] for token in markers.intersection(tokens)}
         if others:
             found.update((token, others[token]) for token in others.keys() & tokens)
         if not hinted and tokens and max(map(len, tokens)) >= LONG_TOKEN:
