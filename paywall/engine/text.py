@@ -65,6 +65,14 @@ text whose bytes hold none has no character that is a word of its own."""
 WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
 _ASCII_WORD = re.compile(r"\w+")
+_ASCII_WORDS = bytes(
+    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
+    for c in range(256)
+)
+"""ASCII as lower-case words separated by spaces: ``\\w`` of ASCII, casefolded, at C speed."""
+_PROSE_PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
+_PROSE_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
+"""Dashes, curly quotes, the ellipsis, the no-break space and guillemets in UTF-8: no word holds them."""
 _UNSPACED = re.compile(f"[{PER_CHARACTER}]")
 _JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]{2}")
 """The last character of a piece and the first of the next, neither a space nor ASCII punctuation: reading
@@ -89,9 +97,28 @@ def words(text: str) -> list[str]:
     Invisible characters (soft hyphens, zero-width spaces...) are removed
     first, so they do not split a word; each character of a script written
     without spaces (Chinese, Japanese, Korean, Thai...) is a token of its own.
+
+    ASCII is tokenised with a byte translation and a split; in other text the
+    ASCII spaces and punctuation still end words, so it is split that way
+    first and only the words holding other characters are read character by
+    character (:func:`_other_words`).
     """
     if text.isascii():
-        return _ASCII_WORD.findall(text.casefold())
+        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    data = _PROSE_PUNCTUATION_2.sub(b"  ", _PROSE_PUNCTUATION_3.sub(b"   ", text.encode("utf-8", "surrogatepass")))
+    if data.isascii():  # ASCII but for dashes, curly quotes and the like, which no word holds
+        return data.translate(_ASCII_WORDS).decode("ascii").split()
+    found: list[str] = []
+    for token in data.translate(_ASCII_WORDS).split():
+        if token.isascii():
+            found.append(token.decode("ascii"))
+        else:
+            found.extend(_other_words(token.decode("utf-8", "surrogatepass")))
+    return found
+
+
+def _other_words(text: str) -> list[str]:
+    """:func:`words` of text holding characters other than ASCII, by the definition."""
     # Which of the slower steps the text needs is told by its bytes, searched at C speed.
     if _IGNORABLE_UTF8.search(text.encode("utf-8", "surrogatepass")) is not None:
         text = IGNORABLE.sub("", text)
