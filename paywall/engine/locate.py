@@ -39,7 +39,6 @@ from __future__ import annotations
 import html as html_module
 import re
 from dataclasses import dataclass, field
-from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -87,6 +86,7 @@ _BASE64_TABLE = bytes(
 )
 MIN_BASE64_RUN = 24
 """Shortest run of base64 characters decoded while looking for suspects (18 bytes: a few words)."""
+_LONG_RUN = re.compile(rb" [^ ]{%d,}" % MIN_BASE64_RUN)
 LONG_TOKEN = 48
 """A word longer than this may be a base64 blob: the page's blobs are decoded."""
 _TAG = re.compile(r"<[^<>]*>")
@@ -290,17 +290,14 @@ def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[byt
         if suspect:
             found.append(match.span())
     if hinted:  # base64 named, or a word long enough to be a blob
-        runs = data.translate(_BASE64_TABLE).split()
-        at = 0
-        for run in compress(runs, map((MIN_BASE64_RUN - 1).__lt__, map(len, runs))):
+        # Runs of the base64 alphabet, each found where it starts after a space of the translation.
+        for match in _LONG_RUN.finditer(b" " + data.translate(_BASE64_TABLE)):
+            run = match.group()[1:]
             suspect = seen.get(run)
             if suspect is None:
                 suspect = seen[run] = _base64_suspect(run, fingerprint)
             if suspect:
-                at = data.find(run, at)
-                found.append((at, at + len(run)))
-                at += len(run)
-            at += len(run)
+                found.append((match.start(), match.end() - 1))
     return found
 
 
