@@ -376,8 +376,10 @@ def _inside(node: LexborNode, roots: set[int] | frozenset[int], limit: LexborNod
 def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
     """Visible text outside the articles, link text marked, in document order."""
     pieces: list[str] = []
+    spans = [span for region in regions for span in region.spans]  # as Region.holds reads them
     for block in outline.blocks:
-        if any(region.holds(block) for region in regions):
+        order = block.order
+        if order >= 0 and any(start <= order < end for start, end in spans):
             continue
         for text, linked in block.pieces:
             pieces.append(LinkText(text) if linked else text)
