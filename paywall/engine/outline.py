@@ -17,7 +17,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine.text import PER_CHARACTER
+from paywall.engine.text import unspaced_count
 
 INLINE_TAGS = frozenset(
     {
@@ -33,17 +33,6 @@ UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "te
 
 HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
 STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-
-
-_UNSPACED = re.compile(f"[{PER_CHARACTER}]")
-
-
-def word_count(text: str) -> int:
-    """Words in ``text``; each character of a script written without spaces (Chinese, Thai...) counts as a word."""
-    count = len(text.split())
-    if not text.isascii():
-        count += len(_UNSPACED.findall(text))
-    return count
 
 
 class Element:
@@ -212,9 +201,10 @@ class Outline:
                 block.own_commas += text.count(",")
                 block.own_words += len(text.split())
             else:
-                size += 2 * len(_UNSPACED.findall(text))  # a character of Chinese weighs about a word
+                unspaced = unspaced_count(text)
+                size += 2 * unspaced  # a character of Chinese weighs about a word
                 block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
-                block.own_words += word_count(text)
+                block.own_words += len(text.split()) + unspaced
             block.own_chars += size
             block.pieces.append((text, link))
             if block.first_text is None:

@@ -91,6 +91,13 @@ MARKUP = re.compile(r"<|&(?:lt|#0*60|#x0*3c)|\\(?:u0*3c|x3c|u\{0*3c\}|0*3c)|%3c"
 # --------------------------------------------------------------------------- text
 
 
+def unspaced_count(text: str) -> int:
+    """How many characters of ``text`` belong to scripts written without spaces (each one a word)."""
+    if text.isascii() or _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None:
+        return 0
+    return len(_UNSPACED.findall(text))
+
+
 def words(text: str) -> list[str]:
     """Word tokens of ``text``: NFKC-normalised, casefolded runs of ``\\w``.
 
