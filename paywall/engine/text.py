@@ -16,6 +16,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
+from itertools import compress
+from operator import not_
 from urllib.parse import unquote, unquote_plus
 
 SHINGLE_WORDS = 5
@@ -115,12 +117,15 @@ def words(text: str) -> list[str]:
     data = _PROSE_PUNCTUATION_2.sub(b"  ", _PROSE_PUNCTUATION_3.sub(b"   ", text.encode("utf-8", "surrogatepass")))
     if data.isascii():  # ASCII but for dashes, curly quotes and the like, which no word holds
         return data.translate(_ASCII_WORDS).decode("ascii").split()
+    tokens = data.translate(_ASCII_WORDS).decode("utf-8", "surrogatepass").split()
+    others = list(compress(range(len(tokens)), map(not_, map(str.isascii, tokens))))
     found: list[str] = []
-    for token in data.translate(_ASCII_WORDS).split():
-        if token.isascii():
-            found.append(token.decode("ascii"))
-        else:
-            found.extend(_other_words(token.decode("utf-8", "surrogatepass")))
+    last = 0
+    for index in others:
+        found.extend(tokens[last:index])
+        found.extend(_other_words(tokens[index]))
+        last = index + 1
+    found.extend(tokens[last:])
     return found
 
 
