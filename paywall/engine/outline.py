@@ -212,15 +212,20 @@ class Outline:
             block.last_text = node
             if link:
                 block.own_link_chars += size
-        for block in blocks:
-            chars, links = block.own_chars, block.own_link_chars
-            self.total_chars += chars
-            above: Element | None = block
-            while above is not None:
-                above.chars += chars
-                above.link_chars += links
-                if above.end_order < block.end_order:
-                    above.end_order = block.end_order
-                if above.order < 0 or above.order > block.order:
-                    above.order = block.order
-                above = above.parent
+        self.total_chars = sum(block.own_chars for block in blocks)
+        # Sums and extents of each element's blocks, children before parents: a record is always
+        # made after its parent's, so the records in reverse order of making go up the tree.
+        records = list(self.elements.values())
+        for record in records:
+            record.chars = record.own_chars
+            record.link_chars = record.own_link_chars
+        for record in reversed(records):
+            parent = record.parent
+            if parent is None:
+                continue
+            parent.chars += record.chars
+            parent.link_chars += record.link_chars
+            if parent.end_order < record.end_order:
+                parent.end_order = record.end_order
+            if record.order >= 0 and (parent.order < 0 or parent.order > record.order):
+                parent.order = record.order
