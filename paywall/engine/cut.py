@@ -135,12 +135,14 @@ def _teaser_size(units: list[Unit], wanted: int, total: int) -> int:
 
 def _find_break(region: Region) -> LexborNode | None:
     for member in region.members:
+        # Elements are asked for their attributes only where a selector says one has the mark.
+        marked = member.node.css_first(f"[{BREAK_ATTRIBUTE}]") is not None
         for node in member.node.traverse(include_text=True):
             tag = node.tag
             if tag == "-comment":
                 if BREAK_COMMENT.match(node.comment_content or ""):
                     return node
-            elif tag != "-text" and BREAK_ATTRIBUTE in node.attributes:
+            elif marked and tag != "-text" and BREAK_ATTRIBUTE in node.attributes:
                 return node
     return None
 
