@@ -605,8 +605,7 @@ def _lay_out(
 RECHECK_CHARACTERS = 1024
 """Characters searched again on either side of a change: runs that a removal brought together."""
 _ENDS_RUNS = bytes(
-    b"a"[0] if (c < 128 and (chr(c).isalnum() or chr(c) in "+/=_-%\\&#;{} \t\r\n\f")) else b"|"[0]
-    for c in range(256)
+    b"a"[0] if (c < 128 and (chr(c).isalnum() or chr(c) in "+/=_-%\\&#;{} \t\r\n\f")) else b"|"[0] for c in range(256)
 )
 """Bytes that cannot stand inside a run of escapes or a base64 blob as ``|`` (the others as ``a``)."""
 

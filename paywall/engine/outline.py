@@ -220,12 +220,12 @@ class Outline:
             record.chars = record.own_chars
             record.link_chars = record.own_link_chars
         for record in reversed(records):
-            parent = record.parent
-            if parent is None:
+            above = record.parent
+            if above is None:
                 continue
-            parent.chars += record.chars
-            parent.link_chars += record.link_chars
-            if parent.end_order < record.end_order:
-                parent.end_order = record.end_order
-            if record.order >= 0 and (parent.order < 0 or parent.order > record.order):
-                parent.order = record.order
+            above.chars += record.chars
+            above.link_chars += record.link_chars
+            if above.end_order < record.end_order:
+                above.end_order = record.end_order
+            if record.order >= 0 and (above.order < 0 or above.order > record.order):
+                above.order = record.order
