@@ -47,7 +47,7 @@ from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
 from paywall.engine.text import MIN_BASE64_CHARS, base64_text, decode_layers, words
 
-CHUNK_BYTES = 4096
+CHUNK_BYTES = 2048
 """The page is split into chunks of about this size to look for markers that stand together."""
 MARGIN = 256
 """Bytes read on either side of markers that stand together: the rest of the runs that hold them."""
