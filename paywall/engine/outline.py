@@ -126,21 +126,22 @@ class Outline:
         found = elements.get(key)
         if found is not None:
             return found
-        chain: list[LexborNode] = [node]
+        chain: list[tuple[LexborNode, int, str]] = [(node, key, node.tag or "")]
         parent = node.parent
         record: Element | None = None
         while parent is not None:
-            record = elements.get(parent.mem_id)
+            above = parent.mem_id
+            record = elements.get(above)
             if record is not None:
                 break
-            if parent.tag is None or parent.tag.startswith("-"):
-                parent = None
+            tag = parent.tag
+            if tag is None or tag.startswith("-"):
                 break
-            chain.append(parent)
+            chain.append((parent, above, tag))
             parent = parent.parent
-        for item in reversed(chain):
-            record = Element(item, item.tag or "", record)
-            elements[item.mem_id] = record
+        for item, item_key, item_tag in reversed(chain):
+            record = Element(item, item_tag, record)
+            elements[item_key] = record
         assert record is not None
         return record
 
