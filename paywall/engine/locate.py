@@ -45,7 +45,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
-from paywall.engine.text import MIN_BASE64_CHARS, base64_text, decode_layers, words
+from paywall.engine.text import MIN_BASE64_CHARS, PER_CHARACTER, base64_text, decode_layers, normalised_words, words
 
 CHUNK_BYTES = 2048
 """The page is split into chunks of about this size to look for markers that stand together."""
@@ -61,6 +61,8 @@ _WORD_TABLE = bytes(
     for c in range(256)
 )
 """Bytes to lower-case words: ASCII letters, digits, ``_`` and every byte of other characters stay."""
+_PLAIN_WORD = re.compile(f"[^\\W{PER_CHARACTER}]+")
+"""One word of the fingerprint as it stands: no character that ends a word or is a word of its own."""
 _OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
 """Bytes of characters other than ASCII as ``x``, the others as spaces."""
 _PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
@@ -113,18 +115,26 @@ def _other_hits(table: bytes, fingerprint: Fingerprint) -> dict[bytes, frozenset
     Such a word (another script, or a word broken by a soft hyphen or a
     zero-width space) is read as the fingerprint reads text: a sentence of
     Chinese is one word of the table and many words of the fingerprint. All
-    of them are read together first: most pages hold no marker there.
+    of them are normalised together (NFKC, invisible characters removed,
+    casefolded, as :func:`~paywall.engine.text.words` does); one that comes
+    out as a single plain word is a marker or not, and only the others are
+    read word by word.
     """
     if table.isascii():
         return {}
-    others = _other_words(table)
-    if fingerprint.markers.isdisjoint(words(b" ".join(others).decode("utf-8", "replace"))):
-        return {}
+    others = list(_other_words(table))
+    markers = fingerprint.markers
+    parts = normalised_words(b"\n".join(others).decode("utf-8", "replace")).split("\n")
+    if len(parts) != len(others):  # normalisation made or took a line break: read each alone
+        parts = [normalised_words(token.decode("utf-8", "replace")) for token in others]
     held: dict[bytes, frozenset[str]] = {}
-    for token in others:
-        markers = fingerprint.markers.intersection(words(token.decode("utf-8", "replace")))
-        if markers:
-            held[token] = frozenset(markers)
+    for token, part in zip(others, parts, strict=True):
+        if part in markers:
+            held[token] = frozenset((part,))
+        elif _PLAIN_WORD.fullmatch(part) is None:
+            found = markers.intersection(words(part))
+            if found:
+                held[token] = frozenset(found)
     return held
 
 

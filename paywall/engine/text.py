@@ -129,12 +129,17 @@ def words(text: str) -> list[str]:
     return found
 
 
-def _other_words(text: str) -> list[str]:
-    """:func:`words` of text holding characters other than ASCII, by the definition."""
-    # Which of the slower steps the text needs is told by its bytes, searched at C speed.
+def normalised_words(text: str) -> str:
+    """``text`` as :func:`words` reads it before splitting it: invisible characters removed, NFKC, casefolded."""
+    # Whether the text holds invisible characters is told by its bytes, searched at C speed.
     if _IGNORABLE_UTF8.search(text.encode("utf-8", "surrogatepass")) is not None:
         text = IGNORABLE.sub("", text)
-    text = unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _other_words(text: str) -> list[str]:
+    """:func:`words` of text holding characters other than ASCII, by the definition."""
+    text = normalised_words(text)
     if _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None or _UNSPACED.search(text) is None:
         return _ASCII_WORD.findall(text)  # no character is a word of its own: runs of \w, as WORD reads them
     return WORD.findall(text)
