@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import html as html_module
 import re
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -237,7 +238,7 @@ def suspects(
     markers = fingerprint.ascii_markers
     named = fingerprint.ascii_marker_sets
     hinted = b"base64" in data or b"atob(" in data
-    chunks: list[tuple[int, int, dict[bytes, frozenset[str]]]] = []
+    chunks: list[tuple[int, int, Set[bytes], int]] = []
     start = 0
     while start < size:
         end = start + CHUNK_BYTES
@@ -247,16 +248,25 @@ def suspects(
         else:
             end = size
         tokens = table[start:end].split()
-        found = {token: named[token] for token in markers.intersection(tokens)}
+        found: Set[bytes] = markers.intersection(tokens)
+        # Different markers found (a word with other characters may hold several, even an ASCII
+        # one: counted apart, the count is never short).
+        count = len(found)
         if others:
-            found.update((token, others[token]) for token in others.keys() & tokens)
+            held = others.keys() & tokens
+            found |= held
+            count += sum(len(others[token]) - 1 for token in held)
         if not hinted and tokens and max(map(len, tokens)) >= LONG_TOKEN:
             hinted = True
-        chunks.append((start, end, found))
+        chunks.append((start, end, found, count))
         start = end
+
+    def hits(tokens: Set[bytes]) -> dict[bytes, frozenset[str]]:
+        return {token: others[token] if token in others else named[token] for token in tokens}
+
     spans: list[tuple[int, int]] = []
-    for index, (start, end, found) in enumerate(chunks):
-        if _distinct(found) >= MANY_MARKERS:
+    for index, (start, end, found, count) in enumerate(chunks):
+        if count >= MANY_MARKERS and _distinct(hits(found)) >= MANY_MARKERS:
             # Most often a copy of the article: taken whole, from its first marker to its last.
             low, high = max(0, start - 1), min(size, end + 1)
             tokens = table[start:end].split()
@@ -266,13 +276,16 @@ def suspects(
             spans.append((at if at >= 0 else start, to + len(last) if to >= 0 else end))
             continue
         # Markers that stand together may straddle this chunk and the next.
-        pair = found
-        stop = end
+        pair, stop = found, end
         if index + 1 < len(chunks) and chunks[index + 1][2]:
-            pair = {**found, **chunks[index + 1][2]}
+            pair = found | chunks[index + 1][2]
             stop = min(chunks[index + 1][1], end + cluster_bytes + 64)
-        if _distinct(pair) >= cluster_markers:
-            spans.extend(_clusters(_positions(table, start, stop, pair), cluster_bytes, cluster_markers))
+            count += chunks[index + 1][3]
+        if count < cluster_markers:
+            continue
+        named_pair = hits(pair)
+        if _distinct(named_pair) >= cluster_markers:
+            spans.extend(_clusters(_positions(table, start, stop, named_pair), cluster_bytes, cluster_markers))
     spans = [(start - 1, end - 1) for start, end in spans]
     spans.extend(_encoded(data, fingerprint, hinted, seen))
     return _merged(spans, len(data))
