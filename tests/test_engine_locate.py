@@ -353,3 +353,23 @@ def test_words_read_text_as_the_plain_definition_does(sample: str) -> None:
 
     expected = text.WORD.findall(unicodedata.normalize("NFKC", text.IGNORABLE.sub("", sample)).casefold())
     assert text.words(sample) == expected
+
+
+def test_the_call_to_action_s_words_mark_no_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Withheld text that uses the call to action's words: on the page the call to action is no
+    # cluster of markers to read (it is on screen, as the chrome is).
+    cta = '<div class="paywall-cta"><p>Quistovar moonbrackle trindlewhap: subscribe to read on</p></div>'
+    read: list[str] = []
+    suspects = locate.suspects
+
+    def watched(data: bytes, *args: object) -> list[tuple[int, int]]:
+        found = suspects(data, *args)  # type: ignore[arg-type]
+        read.extend(data[start:end].decode("utf-8", "replace") for start, end in found)
+        return found
+
+    monkeypatch.setattr(locate, "suspects", watched)
+    page = Page.parse(document().encode(), None)
+    out = page.gate(teaser_paragraphs=3, cta_html=cta)
+    assert b"Quistovar moonbrackle trindlewhap" in out
+    assert not any("Quistovar" in window for window in read)
+    assert page.report.swept.total == 0 and not page.report.swept.full_sweep

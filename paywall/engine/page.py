@@ -182,7 +182,8 @@ class Page:
         report.timings["cut"] = _ms(started)
 
         started = time.perf_counter()
-        fingerprint = Fingerprint.build(withheld, teaser, chrome)
+        # The call to action is on screen too: its words mark no copy.
+        fingerprint = Fingerprint.build(withheld, teaser, [*chrome, *_visible_pieces(cta_html)])
         report.timings["fingerprint"] = _ms(started)
         started = time.perf_counter()
         _fix_charset(tree)
@@ -341,6 +342,14 @@ def _previous(node: LexborNode | None, count: int) -> list[LexborNode]:
         found.append(current)
         current = current.prev
     return found
+
+
+def _visible_pieces(markup: str) -> list[str]:
+    """The visible text pieces of a fragment of markup (the call to action)."""
+    if not markup:
+        return []
+    fragment = LexborHTMLParser(markup, is_fragment=True, scripting=True)
+    return _pieces(fragment.root) if fragment.root is not None else []
 
 
 def _visible_text(node: LexborNode) -> str:
