@@ -287,6 +287,7 @@ def suspects(
         if _distinct(named_pair) >= cluster_markers:
             spans.extend(_clusters(_positions(table, start, stop, named_pair), cluster_bytes, cluster_markers))
     spans = [(start - 1, end - 1) for start, end in spans]
+    del table, chunks  # the encoded runs' search makes translations of its own: one page-size copy at a time
     spans.extend(_encoded(data, fingerprint, hinted, seen))
     return _merged(spans, len(data))
 
@@ -644,21 +645,20 @@ def recheck(old: str, new: str, edits: list[tuple[Span, str]], windows: list[Spa
     read again).
     """
     edits = sorted(edits, key=lambda edit: (edit[0][0], -edit[0][1]))
-    parts: list[str] = []
     moved: list[tuple[int, int, int, int]] = []  # old start, old end, new start, new end
     last = 0
     at = 0
+    # The new page must be the old one with each edit in its place: compared piece by piece, in place.
     for (start, end), text in edits:
         if start < last:
             continue  # inside an element rewritten whole
-        parts.append(old[last:start])
+        if new[at : at + start - last] != old[last:start] or not new.startswith(text, at + start - last):
+            return None
         at += start - last
         moved.append((start, end, at, at + len(text)))
-        parts.append(text)
         at += len(text)
         last = end
-    parts.append(old[last:])
-    if "".join(parts) != new:
+    if len(new) - at != len(old) - last or new[at:] != old[last:]:
         return None
 
     def where(position: int) -> int:
