@@ -8,6 +8,9 @@ is the server's own ceiling and the ratio is the paywall's cost:
 
 * a member reading a 100 KB article (the page streams, protection tags injected);
 * a non-member reading that article again (the cut comes from the cache);
+* a non-member reading a 100 KB article whose body differs on every request
+  (a fresh token in its head, as real pages carry): no cache helps, every
+  request parses, cuts and sweeps;
 * a small HTML page without an article;
 * a 1 MB download.
 
@@ -91,9 +94,21 @@ def _serve(path: str, body: bytes, media_type: str) -> Route:
     return Route(path, endpoint)
 
 
+def _fresh(path: str, body: bytes) -> Route:
+    """``body`` with a token of its own in every response, as a page with a CSRF token or a CSP nonce."""
+    at = body.index(b"</head>")
+
+    async def endpoint(request: Request) -> Response:
+        token = b'<meta name="csrf-token" content="' + os.urandom(16).hex().encode() + b'">'
+        return Response(body[:at] + token + body[at:], media_type="text/html; charset=utf-8")
+
+    return Route(path, endpoint)
+
+
 site = Starlette(
     routes=[
         _serve("/article", ARTICLE, "text/html; charset=utf-8"),
+        _fresh("/fresh", ARTICLE),
         _serve("/", SMALL_PAGE, "text/html; charset=utf-8"),
         _serve("/download.bin", DOWNLOAD, "application/octet-stream"),
     ]
@@ -121,6 +136,7 @@ async def is_member(request: object) -> bool:
 SCENARIOS = [
     ("member, 100 KB article", "/article", {MEMBER_HEADER: "1"}),
     ("non-member, repeat article", "/article", {}),
+    ("non-member, body per request", "/fresh", {}),
     ("small page, no article", "/", {}),
     ("1 MB download", "/download.bin", {}),
 ]
@@ -133,6 +149,9 @@ def check(base: str) -> None:
     gated = httpx.get(base + "/article", timeout=30)
     assert gated.status_code == 200 and not any(w in gated.text for w in SECRET_WORDS), "the article leaked"
     assert "Teaser paragraph 0" in gated.text, "the non-member did not get the teaser"
+    fresh = [httpx.get(base + "/fresh", timeout=30) for _ in range(2)]
+    assert all(r.status_code == 200 and not any(w in r.text for w in SECRET_WORDS) for r in fresh), "it leaked"
+    assert fresh[0].text != fresh[1].text and "Teaser paragraph 0" in fresh[0].text
     assert httpx.get(base + "/", timeout=30).content == SMALL_PAGE
     assert httpx.get(base + "/download.bin", timeout=30).content == DOWNLOAD
 

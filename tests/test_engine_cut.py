@@ -713,3 +713,25 @@ def test_hidden_duplicate_of_the_body_is_not_a_rival_and_is_scrubbed(hiding: str
 def test_only_article_hidden_is_still_gated(head: str) -> None:
     out = gate(news(f'<div class="article-body" hidden>{paras(ALL)}</div>', head=head))
     assert_no_leak(out)
+
+
+def test_code_withheld_with_the_article_is_no_prose() -> None:
+    # An ad snippet inside the story after the teaser, and the same snippet in the page's head:
+    # the code's words and URLs are not withheld text, so the head's copy stays as it is.
+    snippet = "googletag.cmd.push(function () { loadAd('https://ads.example/slot/inline-lighthouse.js'); });"
+    styles = ".inline-widget { border: 1px solid #ccc; margin: 2em auto; }"
+    story = (
+        f"<article>{paras(TEASER)}<script>{snippet}</script><style>{styles}</style>"
+        f"<noscript><img src='https://ads.example/pixel.gif'></noscript>{paras(WITHHELD)}</article>"
+    )
+    head = f"<script>{snippet}</script><style>{styles}</style><meta name='description' content='{WITHHELD[2]}'>"
+    after = "<footer><img src='https://ads.example/slot/inline-lighthouse.js'></footer>"
+    page = Page.parse(news(story + after, head=head).encode(), None)
+    out = page.gate(teaser_paragraphs=3, cta_html=CTA)
+    text = out.decode()
+    assert snippet in text and styles in text
+    assert "https://ads.example/slot/inline-lighthouse.js'" in text.replace('"', "'")
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+    withheld = " ".join(page.report.withheld)
+    assert "googletag" not in withheld and "border" not in withheld and "pixel" not in withheld
+    assert WITHHELD[2] in withheld

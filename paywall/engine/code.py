@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 JSON_TYPES = frozenset({"application/ld+json", "application/json", "importmap", "speculationrules"})
@@ -131,11 +131,18 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def replace_literals(body: str, change: Callable[[str], str | None]) -> str | None:
-    """The script with each literal for which ``change`` returns a value replaced by it; None if none was."""
+def replace_literals(
+    body: str, change: Callable[[str], str | None], within: Sequence[tuple[int, int]] = ()
+) -> str | None:
+    """The script with each literal for which ``change`` returns a value replaced by it; None if none was.
+
+    With ``within``, only literals that overlap one of those ranges of ``body`` are offered to ``change``.
+    """
     parts: list[str] = []
     last = 0
     for start, end, text in js_literals(body):
+        if within and not any(start < stop and end > begin for begin, stop in within):
+            continue
         new = change(text)
         if new is None:
             continue

@@ -135,12 +135,14 @@ def _teaser_size(units: list[Unit], wanted: int, total: int) -> int:
 
 def _find_break(region: Region) -> LexborNode | None:
     for member in region.members:
+        # Elements are asked for their attributes only where a selector says one has the mark.
+        marked = member.node.css_first(f"[{BREAK_ATTRIBUTE}]") is not None
         for node in member.node.traverse(include_text=True):
             tag = node.tag
             if tag == "-comment":
                 if BREAK_COMMENT.match(node.comment_content or ""):
                     return node
-            elif tag != "-text" and BREAK_ATTRIBUTE in node.attributes:
+            elif marked and tag != "-text" and BREAK_ATTRIBUTE in node.attributes:
                 return node
     return None
 
@@ -308,12 +310,18 @@ def _place(result: Cut, member: Element, path: list[LexborNode], *, before: bool
 
 
 def remove(result: Cut) -> None:
-    """Take what the cut withholds out of the tree, its text kept in ``result.withheld``."""
-    for item in result.doomed:
+    """Take what the cut withholds out of the tree, its text kept in ``result.withheld``.
+
+    A doomed node inside another doomed element goes with it (its text is
+    part of the element's; a node is never read after it is removed).
+    """
+    doomed = _outermost(result.doomed)
+    _strip_code(doomed)
+    for item in doomed:
         tag = item.tag
-        if tag not in ("-text", "-comment", None):
-            for code in item.css(_STRIPPED):
-                code.decompose()
+        if tag in _CODE:
+            text = ""
+        elif tag not in ("-text", "-comment", None):
             text = item.text(deep=True, separator=" ")
         elif tag == "-text":
             text = item.text_content or ""
@@ -325,3 +333,50 @@ def remove(result: Cut) -> None:
     if result.replace is not None:
         node, text = result.replace
         node.replace_with(text)
+
+
+def _outermost(doomed: list[LexborNode]) -> list[LexborNode]:
+    """The doomed nodes that are not inside another doomed element, in their order."""
+    ids = {item.mem_id for item in doomed if item.tag not in ("-text", "-comment", None)}
+    kept: list[LexborNode] = []
+    seen: set[int] = set()
+    for item in doomed:
+        if item.mem_id in seen:
+            continue
+        seen.add(item.mem_id)
+        parent = item.parent
+        while parent is not None and parent.mem_id not in ids:
+            parent = parent.parent
+        if parent is None:
+            kept.append(item)
+    return kept
+
+
+def _strip_code(doomed: list[LexborNode]) -> None:
+    """Remove the scripts, styles, templates and noscripts inside the doomed elements (their text is no prose).
+
+    The doomed elements are mostly siblings: their code is looked up once per
+    parent, not once per element (a long article is hundreds of paragraphs).
+    """
+    elements = [item for item in doomed if item.tag not in ("-text", "-comment", None)]
+    ids = {item.mem_id for item in elements}
+    scopes: dict[int, LexborNode] = {}
+    for item in elements:
+        parent = item.parent
+        scope = parent if parent is not None else item
+        scopes.setdefault(scope.mem_id, scope)
+    for scope in scopes.values():
+        for found in scope.css(_STRIPPED):
+            if found.mem_id == scope.mem_id:
+                continue  # css() matches the element it is asked on too
+            node: LexborNode | None = found.parent  # inside a doomed element, not one itself
+            while node is not None and node.mem_id != scope.mem_id:
+                if node.mem_id in ids:
+                    found.decompose()
+                    break
+                node = node.parent
+
+
+_CODE = frozenset({"script", "style", "template", "noscript"})
+"""Withheld elements whose content is code or markup for scripts, not prose: they add nothing to the
+fingerprint (their URLs and code words would mark every copy of the same code elsewhere as withheld)."""

@@ -128,6 +128,7 @@ def decode_body(body: bytes, charset: str | None) -> str:
     "no article".
     """
     text: str | None = None
+    plain_utf8 = False  # whether text is body decoded as UTF-8, byte for byte
     for bom, name in _BOMS:
         if body.startswith(bom):
             text = body[len(bom) :].decode(name, errors="replace")
@@ -146,15 +147,34 @@ def decode_body(body: bytes, charset: str | None) -> str:
             if match is not None:
                 codec = _codec(match.group(1).decode("ascii", "replace"))
         text = body.decode(codec or "utf-8", errors="replace")
+        plain_utf8 = (codec or "utf-8") == "utf-8"
     if _garbled(text):
         for name in _wide_candidates(body[:SNIFF_BYTES]):
             candidate = body.decode(name, errors="replace").removeprefix("\ufeff")
             if not _garbled(candidate):
-                text = candidate
+                text, plain_utf8 = candidate, False
                 break
         else:
             raise RewriteError("cannot decode the page: it does not read as text in its charset")
+    if plain_utf8 and not _may_hold_controls(body):
+        return text
     return _CONTROL.sub("\ufffd", text)
+
+
+_CONTROL_BYTES = bytes(c for c in range(256) if not (c <= 8 or c == 11 or 14 <= c <= 31 or c == 127))
+"""Every byte but those of the control characters the parser cannot hold (deleted to count the others)."""
+
+
+def _may_hold_controls(body: bytes) -> bool:
+    """Whether UTF-8 ``body`` may decode to a character :data:`_CONTROL` replaces, looked at in C.
+
+    In UTF-8 those characters are their own single bytes (the C0 controls and
+    DEL, which no other character's bytes contain) or the sequences of U+FFFE
+    and U+FFFF; a body without them decodes to text without them.
+    """
+    if body.translate(None, _CONTROL_BYTES):
+        return True
+    return b"\xef\xbf" in body and (b"\xef\xbf\xbe" in body or b"\xef\xbf\xbf" in body)
 
 
 def _wide_candidates(sample: bytes) -> list[str]:

@@ -32,12 +32,14 @@ from paywall.engine.text import (
     BASE64_RUN,
     IGNORABLE,
     LONG_COPY_WORDS,
+    MARKUP,
     MERGING,
     PERCENT,
     SHINGLE_WORDS,
     WORD,
     decode_layers,
     readings,
+    runs_of,
     shingles,
     streams,
     word_spans,
@@ -56,10 +58,17 @@ class Fingerprint:
     """Withheld words that readers see nowhere else on the page: any copy worth finding holds one."""
     chrome_copies: bool = False
     """Whether the visible chrome holds a long copy of the withheld text (a share box quoting the story)."""
+    withheld_words: int = 0
+    """Words of the withheld text."""
 
     @cached_property
     def ascii_markers(self) -> frozenset[bytes]:
         return frozenset(m.encode("ascii") for m in self.markers if m.isascii())
+
+    @cached_property
+    def ascii_marker_sets(self) -> dict[bytes, frozenset[str]]:
+        """Each ASCII marker as bytes, with the set of the one marker it is (for the byte search)."""
+        return {m.encode("ascii"): frozenset((m,)) for m in self.markers if m.isascii()}
 
     @cached_property
     def other_markers(self) -> frozenset[str]:
@@ -81,17 +90,19 @@ class Fingerprint:
         for stream in removed_streams:
             raw |= shingles(stream, k)
         safe: set[tuple[str, ...]] = set()
-        for stream in streams(teaser):
+        teaser_streams = streams(teaser)
+        for stream in teaser_streams:
             safe |= shingles(stream, k)
-        chrome_safe, chrome_copies = _chrome_runs(chrome, k, raw)
+        chrome_safe, chrome_copies, chrome_words = _chrome_runs(chrome, k, raw)
         safe |= chrome_safe
         runs = frozenset(raw - safe)
-        vocabulary = frozenset(chain.from_iterable(runs))
-        seen = set(words(" ".join(teaser)))
+        # The words of the withheld text (a word only in runs readers see stands in the teaser or the chrome too).
+        vocabulary = frozenset(chain.from_iterable(removed_streams))
+        seen = set(teaser_streams[0])
         if not chrome_copies:  # words of a copy shown in the chrome are no less secret elsewhere
-            seen |= set(words(" ".join(chrome)))
-        markers = frozenset(w for w in vocabulary - seen if _is_marker(w))
-        return cls(k, runs, vocabulary, markers, chrome_copies)
+            seen.update(chrome_words)
+        markers = frozenset(w for w in vocabulary.difference(seen, COMMON_WORDS) if _is_marker(w))
+        return cls(k, runs, vocabulary, markers, chrome_copies, count)
 
     def __bool__(self) -> bool:
         return bool(self.runs)
@@ -100,22 +111,36 @@ class Fingerprint:
         """Index of the first token that starts a withheld run, or None."""
         return next(self.matches(tokens), None)
 
+    def holds(self, tokens: Sequence[str]) -> bool:
+        """Whether ``tokens`` hold a withheld run (set operations in C: no loop over the tokens in Python)."""
+        return bool(self.runs) and not self.runs.isdisjoint(runs_of(tokens, self.k))
+
     def matches(self, tokens: Sequence[str]) -> Iterator[int]:
         """Indexes of every token that starts a withheld run."""
-        k = self.k
-        if not self.runs or len(tokens) < k:
+        if not self.holds(tokens):
             return
-        vocabulary = self.vocabulary
         runs = self.runs
-        for i in range(len(tokens) - k + 1):
-            if tokens[i] in vocabulary and tuple(tokens[i : i + k]) in runs:
+        for i, run in enumerate(runs_of(tokens, self.k)):
+            if run in runs:
                 yield i
 
     def leaks(self, text: str, *, url: bool = False, css: bool = False) -> bool:
-        """Whether ``text``, in any of its :func:`readings`, still carries withheld text."""
+        """Whether ``text``, in any of its :func:`readings`, still carries withheld text.
+
+        Text that may hold markup is also read with its markup kept as text
+        (an attribute of markup held in a script string, a share link's query).
+        """
         if not self.runs:
             return False
-        return any(self.first_match(words(reading)) is not None for reading in readings(text, url=url, css=css))
+        if any(self.holds(words(reading)) for reading in readings(text, url=url, css=css)):
+            return True
+        return self.leaks_in_markup(text, url=url, css=css)
+
+    def leaks_in_markup(self, text: str, *, url: bool = False, css: bool = False) -> bool:
+        """Whether the attributes of markup that ``text`` holds as text carry withheld text."""
+        if not self.runs or MARKUP.search(text) is None:
+            return False
+        return any(self.holds(words(reading)) for reading in readings(text, url=url, css=css, tags=False))
 
     def leaks_encoded(self, text: str) -> bool:
         """Whether a percent- or base64-encoded reading of ``text`` carries withheld text.
@@ -128,7 +153,7 @@ class Fingerprint:
             return False
         found = readings(text)
         next(found)  # the plain reading
-        return any(self.first_match(words(reading)) is not None for reading in found)
+        return any(self.holds(words(reading)) for reading in found)
 
     def safe_prefix(self, text: str, *, url: bool = False) -> str:
         """The decoded text up to where withheld text starts (the teaser part).
@@ -153,8 +178,10 @@ class Fingerprint:
         return prefix
 
 
-def _chrome_runs(pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]) -> tuple[set[tuple[str, ...]], bool]:
-    """Withheld runs that visible chrome shows too, except inside long copies; and whether there was one.
+def _chrome_runs(
+    pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]
+) -> tuple[set[tuple[str, ...]], bool, list[str]]:
+    """Withheld runs that visible chrome shows too, except inside long copies; whether there was one; its words.
 
     A copy counts as long when it has :data:`LONG_COPY_WORDS` words in a row
     of withheld text, most of them outside links: lists of links (related
@@ -162,14 +189,22 @@ def _chrome_runs(pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]) 
     """
     safe: set[tuple[str, ...]] = set()
     copies = False
-    starts = {run[0] for run in withheld}
+    spaced: list[str] = []
     for separator in (" ", ""):
+        # Most chrome shares no run with the withheld text: one reading of it all tells, in C.
+        quick = words(separator.join(pieces))
+        if separator == " ":
+            spaced = quick
+        elif quick == spaced:
+            continue
+        if withheld.isdisjoint(runs_of(quick, k)):
+            continue
         tokens, owners = joined_tokens(pieces, separator)
         in_link = [isinstance(pieces[first], LinkText) for first, _ in owners]
-        runs, copied = _without_long_copies(tokens, in_link, k, withheld, starts)
+        runs, copied = _without_long_copies(tokens, in_link, k, withheld)
         safe |= runs
         copies = copies or copied
-    return safe, copies
+    return safe, copies, spaced
 
 
 def joined_tokens(texts: Sequence[str], separator: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -208,9 +243,8 @@ def _without_long_copies(
     in_link: Sequence[bool],
     k: int,
     withheld: set[tuple[str, ...]],
-    starts: set[str],
 ) -> tuple[set[tuple[str, ...]], bool]:
-    hits = [i for i in range(len(tokens) - k + 1) if tokens[i] in starts and tuple(tokens[i : i + k]) in withheld]
+    hits = [i for i, run in enumerate(runs_of(tokens, k)) if run in withheld]
     runs = {tuple(tokens[i : i + k]) for i in hits}
     if not runs:
         return runs, False

@@ -17,7 +17,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine.text import PER_CHARACTER
+from paywall.engine.text import unspaced_count
 
 INLINE_TAGS = frozenset(
     {
@@ -33,17 +33,6 @@ UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "te
 
 HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
 STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-
-
-_UNSPACED = re.compile(f"[{PER_CHARACTER}]")
-
-
-def word_count(text: str) -> int:
-    """Words in ``text``; each character of a script written without spaces (Chinese, Thai...) counts as a word."""
-    count = len(text.split())
-    if not text.isascii():
-        count += len(_UNSPACED.findall(text))
-    return count
 
 
 class Element:
@@ -125,8 +114,10 @@ class Outline:
                 continue
             self.hidden.add(root.mem_id)
             self.hidden.update(node.mem_id for node in root.traverse())
-        if tree.root is not None:
-            self._walk(tree.root)
+        # Visible text is in the body: the parser moves any text out of the head.
+        start = tree.body if tree.body is not None else tree.root
+        if start is not None:
+            self._walk(start)
 
     def element(self, node: LexborNode) -> Element:
         """The record of ``node``, made (with its ancestors') on first use."""
@@ -135,34 +126,50 @@ class Outline:
         found = elements.get(key)
         if found is not None:
             return found
-        chain: list[LexborNode] = [node]
+        chain: list[tuple[LexborNode, int, str]] = [(node, key, node.tag or "")]
         parent = node.parent
         record: Element | None = None
         while parent is not None:
-            record = elements.get(parent.mem_id)
+            above = parent.mem_id
+            record = elements.get(above)
             if record is not None:
                 break
-            if parent.tag is None or parent.tag.startswith("-"):
-                parent = None
+            tag = parent.tag
+            if tag is None or tag.startswith("-"):
                 break
-            chain.append(parent)
+            chain.append((parent, above, tag))
             parent = parent.parent
-        for item in reversed(chain):
-            record = Element(item, item.tag or "", record)
-            elements[item.mem_id] = record
+        for item, item_key, item_tag in reversed(chain):
+            record = Element(item, item_tag, record)
+            elements[item_key] = record
         assert record is not None
         return record
 
-    def _walk(self, root: LexborNode) -> None:
+    def _place(self, parent: LexborNode, in_links: set[int]) -> tuple[Element, bool] | None:
+        """The block the text children of ``parent`` belong to and whether they are link text (None: unseen)."""
         hidden = self.hidden
+        tag = parent.tag
+        if tag in UNSEEN_TAGS or parent.mem_id in hidden:
+            return None
+        link = False
+        while tag in INLINE_TAGS:
+            if tag == "a":
+                link = True
+            up = parent.parent
+            if up is None:
+                break
+            parent, tag = up, up.tag
+        key = parent.mem_id
+        if key in hidden:
+            return None
+        return self.element(parent), link or key in in_links
+
+    def _walk(self, root: LexborNode) -> None:
         blocks = self.blocks
         # Blocks inside a link (<a><h3>headline</h3></a>, a card made clickable) hold link text too.
-        in_links: set[int] = set()
-        for anchor in self.tree.css("a"):
-            if anchor.child is not None and anchor.css_first("*") is not None:
-                in_links.update(node.mem_id for node in anchor.traverse())
-        element = self.element
+        in_links = {node.mem_id for node in self.tree.css("a *")}
         order = 0
+        places: dict[int, tuple[Element, bool] | None] = {}
         for node in root.traverse(include_text=True):
             tag = node.tag
             if tag != "-text":
@@ -177,46 +184,49 @@ class Outline:
             if not text or text.isspace():
                 continue
             parent = node.parent
-            if parent is None or parent.tag in UNSEEN_TAGS or parent.mem_id in hidden:
+            if parent is None:
                 continue
-            link = False
-            while parent.tag in INLINE_TAGS:
-                if parent.tag == "a":
-                    link = True
-                up = parent.parent
-                if up is None:
-                    break
-                parent = up
-            if parent.mem_id in hidden:
+            # Text nodes of one parent share their block: it is looked up once.
+            key = parent.mem_id
+            place = places[key] if key in places else places.setdefault(key, self._place(parent, in_links))
+            if place is None:
                 continue
-            link = link or parent.mem_id in in_links
-            block = element(parent)
+            block, link = place
             if block.order < 0:
                 block.order = order
                 blocks.append(block)
             order += 1
             block.end_order = order
             size = len(text.strip())
-            if not text.isascii():
-                size += 2 * len(_UNSPACED.findall(text))  # a character of Chinese weighs about a word
+            if text.isascii():
+                block.own_commas += text.count(",")
+                block.own_words += len(text.split())
+            else:
+                unspaced = unspaced_count(text)
+                size += 2 * unspaced  # a character of Chinese weighs about a word
+                block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
+                block.own_words += len(text.split()) + unspaced
             block.own_chars += size
-            block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
-            block.own_words += word_count(text)
             block.pieces.append((text, link))
             if block.first_text is None:
                 block.first_text = node
             block.last_text = node
             if link:
                 block.own_link_chars += size
-        for block in blocks:
-            chars, links = block.own_chars, block.own_link_chars
-            self.total_chars += chars
-            above: Element | None = block
-            while above is not None:
-                above.chars += chars
-                above.link_chars += links
-                if above.end_order < block.end_order:
-                    above.end_order = block.end_order
-                if above.order < 0 or above.order > block.order:
-                    above.order = block.order
-                above = above.parent
+        self.total_chars = sum(block.own_chars for block in blocks)
+        # Sums and extents of each element's blocks, children before parents: a record is always
+        # made after its parent's, so the records in reverse order of making go up the tree.
+        records = list(self.elements.values())
+        for record in records:
+            record.chars = record.own_chars
+            record.link_chars = record.own_link_chars
+        for record in reversed(records):
+            above = record.parent
+            if above is None:
+                continue
+            above.chars += record.chars
+            above.link_chars += record.link_chars
+            if above.end_order < record.end_order:
+                above.end_order = record.end_order
+            if record.order >= 0 and (above.order < 0 or above.order > record.order):
+                above.order = record.order

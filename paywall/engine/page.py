@@ -7,10 +7,11 @@ scripting on), :mod:`~paywall.engine.outline` and
 :mod:`~paywall.engine.cut` (the teaser), :mod:`~paywall.engine.structured`
 (the gated part declared to search engines), :mod:`~paywall.engine.sweep`
 (copies elsewhere), then serialisation. A verified search crawler's view
-(:meth:`Page.declare_full`) is the parse, the declaration and a serialisation. A non-member's first view costs one
-parse, one pass over the page's text and one serialisation, plus, on a page
-that carries copies of the article, the sweep and a second parse to check its
-result; the times of each stage are kept in :attr:`Page.report` for
+(:meth:`Page.declare_full`) is the parse, the declaration and a serialisation.
+A non-member's first view costs one parse, one pass over the page's text, one
+serialisation and a search of its bytes, plus, on a page that carries copies
+of the article, reading the nodes that hold them and searching the changed
+bytes again; the times of each stage are kept in :attr:`Page.report` for
 ``paywall inspect``.
 
 Any failure becomes :class:`~paywall.errors.RewriteError`, so that callers
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import cut as cutting
-from paywall.engine import detect, structured, sweep
+from paywall.engine import detect, locate, structured, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import Fingerprint, LinkText
 from paywall.engine.headscan import encode_tags, inject
@@ -63,7 +64,7 @@ class GateReport:
     fingerprint: Fingerprint | None = None
     """The runs of withheld words, once gated: what must not be found anywhere else."""
     timings: dict[str, float] = field(default_factory=dict)
-    """Milliseconds per stage: decode, parse, detect, cut, sweep, serialise."""
+    """Milliseconds per stage: decode, parse, detect, cut, fingerprint, sweep (with serialisation)."""
 
     @property
     def scrub(self) -> SweepReport:
@@ -270,24 +271,79 @@ class Page:
         report.timings["cut"] = _ms(started)
 
         started = time.perf_counter()
-        fingerprint = Fingerprint.build(withheld, teaser, chrome)
+        # The call to action is on screen too: its words mark no copy.
+        fingerprint = Fingerprint.build(withheld, teaser, [*chrome, *_visible_pieces(cta_html)])
+        report.timings["fingerprint"] = _ms(started)
+        started = time.perf_counter()
         _fix_charset(tree)
-        out = _serialise(tree)
-        if sweep.page_may_hold(out, fingerprint):
-            sweep.sweep(tree, fingerprint, report.swept)
-            out = _serialise(tree)
-            # Check after transforming, on the page as a browser will parse it.
-            if sweep.page_may_hold(out, fingerprint, swept=True):
-                again = LexborHTMLParser(out.decode("utf-8"), scripting=True)
-                remaining = sweep.find_leaks(again, fingerprint, report.swept.clean_code)
-                if remaining:
-                    raise RewriteError(f"withheld text still present after the sweep: {', '.join(remaining[:5])}")
+        out = self._swept(fingerprint)
         report.timings["sweep"] = _ms(started)
         report.teaser_text = " ".join(teaser)
-        report.withheld_words = len(words(" ".join(withheld)))
+        report.withheld_words = fingerprint.withheld_words
         report.withheld = withheld
         report.fingerprint = fingerprint
         return inject(out, encode_tags(head_html))
+
+    def _swept(self, fingerprint: Fingerprint) -> bytes:
+        """The cut page, serialised, with every copy of the withheld text removed.
+
+        Copies are looked for in the serialised bytes first
+        (:mod:`~paywall.engine.locate`), and only the nodes holding them are
+        read and changed; the result is searched the same way where it
+        changed and where the copies stood. A copy still found there is swept
+        again, its scripts read whole (text between their literals); if one
+        still stands, or where the bytes are not enough (few markers, a copy
+        in the visible chrome, a serialisation that cannot be followed), every
+        place is read and the result checked on a second parse.
+        """
+        tree, report = self._tree, self.report.swept
+        html = tree.html or ""
+        out = html.encode("utf-8", errors="replace")
+        if not fingerprint:
+            return out
+        if sweep.reads_every_place(fingerprint):
+            return self._swept_whole(fingerprint, out)
+        seen: dict[bytes, bool] = {}
+        found = locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen)
+        for thorough in (False, True):
+            if not found:
+                return out
+            places = locate.places(tree, html, out, found)
+            if places is None:
+                return self._swept_whole(fingerprint, out)
+            confirmed = places.confirmed(html, fingerprint)
+            changed = sweep.sweep_places(confirmed, fingerprint, report, thorough=thorough)
+            new_html = tree.html or ""
+            new_out = new_html.encode("utf-8", errors="replace")
+            # Check after transforming: the same search over the bytes a browser will read, where
+            # they changed and where the copies stood (the rest is the page already searched).
+            again = locate.recheck(html, new_html, confirmed.edits(changed), locate.char_ranges(out, found))
+            ranges = [(0, len(new_out))] if again is None else locate.byte_ranges(new_html, new_out, again)
+            found = [
+                (start + first, start + last)
+                for start, end in ranges
+                for first, last in locate.copies(
+                    new_out[start:end], fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen
+                )
+            ]
+            html, out = new_html, new_out
+        if found:
+            return self._swept_whole(fingerprint, out)
+        return out
+
+    def _swept_whole(self, fingerprint: Fingerprint, out: bytes) -> bytes:
+        """Every place of the page read and swept, then checked on the page as a browser will parse it."""
+        tree, report = self._tree, self.report.swept
+        if not sweep.page_may_hold(out, fingerprint):
+            return out
+        sweep.sweep(tree, fingerprint, report)
+        out = _serialise(tree)
+        if sweep.page_may_hold(out, fingerprint, swept=True):
+            again = LexborHTMLParser(out.decode("utf-8"), scripting=True)
+            remaining = sweep.find_leaks(again, fingerprint, report.clean_code)
+            if remaining:
+                raise RewriteError(f"withheld text still present after the sweep: {', '.join(remaining[:5])}")
+        return out
 
 
 FRAGMENT_TAG = "paywall-fragment"
@@ -479,6 +535,14 @@ def _previous(node: LexborNode | None, count: int) -> list[LexborNode]:
     return found
 
 
+def _visible_pieces(markup: str) -> list[str]:
+    """The visible text pieces of a fragment of markup (the call to action)."""
+    if not markup:
+        return []
+    fragment = LexborHTMLParser(markup, is_fragment=True, scripting=True)
+    return _pieces(fragment.root) if fragment.root is not None else []
+
+
 def _visible_text(node: LexborNode) -> str:
     return " ".join(_pieces(node))
 
@@ -512,8 +576,10 @@ def _inside(node: LexborNode, roots: set[int] | frozenset[int], limit: LexborNod
 def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
     """Visible text outside the articles, link text marked, in document order."""
     pieces: list[str] = []
+    spans = [span for region in regions for span in region.spans]  # as Region.holds reads them
     for block in outline.blocks:
-        if any(region.holds(block) for region in regions):
+        order = block.order
+        if order >= 0 and any(start <= order < end for start, end in spans):
             continue
         for text, linked in block.pieces:
             pieces.append(LinkText(text) if linked else text)

@@ -5,31 +5,35 @@ descriptions, JSON-LD, application state, ``<noscript>``, hidden elements,
 attributes and comments, plain or escaped. The sweep costs what the copies
 cost, not the page size times the readings:
 
-1. **Pre-filter.** The cut page is serialised once and split into words at
-   C speed (a byte translation and a split). The *markers* are the withheld
-   words of four or more letters that readers cannot see anywhere else (not
-   in the teaser, not in the page's visible chrome) and that are not common
-   words of prose, code or markup. A copy holds several of them side by side;
-   if no :data:`CLUSTER_MARKERS` different markers stand within
-   :data:`CLUSTER_BYTES` of each other anywhere, and the page's runs of
-   escapes (``\\u0054\\u0068``, ``&#84;``, CSS escapes, double percent-encoding)
-   and base64 blobs decode to no such cluster either, there is no copy, and
-   the serialised page is the answer. With fewer than :data:`MIN_MARKERS`
-   markers (withheld text made of words readers see anyway), or a long copy in
-   the visible chrome, every place is read.
-2. **Sweep.** Otherwise every place text can hide is read the way a browser
-   or a scraper would (:func:`~paywall.engine.text.readings`): text nodes
-   across their boundaries, attributes, comments, ``<template>`` content,
-   styles, and scripts as code (:mod:`paywall.engine.code`). Where a copy is
-   found, JSON strings and script literals are shortened to their teaser part
-   (JSON stays valid), ``<meta content>`` is shortened, other attributes are
-   dropped, comments and text nodes removed, and a script or style that still
-   carries the text is emptied.
-3. **Check.** The result is serialised and put through the pre-filter again;
-   where it still finds markers together, the page is parsed again and every
-   place read (scripts already read and found clean are not read twice); if a
+1. **Where.** The cut page is serialised once and searched at C speed for
+   the withheld words readers see nowhere else (the *markers*, see
+   :class:`~paywall.engine.fingerprint.Fingerprint`) standing together
+   (:data:`CLUSTER_MARKERS` different ones within :data:`CLUSTER_BYTES`), and
+   for runs of escapes and base64 that decode to them; each such window is
+   read for a withheld run (:mod:`paywall.engine.locate`). A page without
+   one is served as cut.
+2. **Sweep.** The windows that hold a copy are followed down the tree to
+   the nodes whose serialisation they cover, and only those are read, the
+   way a browser or a scraper would (:func:`~paywall.engine.text.readings`,
+   scripts as code with :mod:`paywall.engine.code`): JSON strings and script
+   literals are shortened to their teaser part (JSON stays valid),
+   ``<meta content>`` is shortened, other attributes are dropped, comments
+   and text nodes removed, and a script or style that still carries the
+   text is emptied (:func:`sweep_places`).
+3. **Check.** The new page is searched again the same way where it changed
+   and where the copies stood (the rest is bytes already searched); a copy
+   found there is swept once more, scripts read whole. If one still stands,
+   or where markers cannot tell where copies are (fewer than
+   :data:`MIN_MARKERS`, a long copy in the visible chrome, content the bytes
+   cannot be followed into), every place is read (:func:`sweep`) and the
+   result parsed again and read place by place (:func:`find_leaks`); if a
    copy remains, :class:`~paywall.errors.RewriteError` is raised and the page
    is not served.
+
+The check reads bytes, not a tree: what any parser makes of them (raw text,
+templates, foreign content, foster-parented table text, markup in
+attributes) comes from those bytes, and markup held as text is also read with
+its attributes.
 
 A copy with fewer than three markers (a phrase made of words readers see
 elsewhere anyway) is not looked for: it reveals little; nor is one of fewer
@@ -48,6 +52,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint, joined_tokens
+from paywall.engine.locate import Changed, Places
 from paywall.engine.outline import STYLE_HIDDEN as _STYLE_HIDDEN
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, words
 
@@ -198,6 +203,15 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
             yield text.encode("utf-8")
 
 
+def reads_every_place(fingerprint: Fingerprint) -> bool:
+    """Whether markers cannot tell where copies stand, so that every place of the page must be read.
+
+    Too few markers (withheld text made of words readers see anyway), or a
+    long copy in the visible chrome, whose words are no markers.
+    """
+    return len(fingerprint.markers) < MIN_MARKERS or fingerprint.chrome_copies
+
+
 def page_may_hold(data: bytes, fingerprint: Fingerprint, *, swept: bool = False) -> bool:
     """The pre-filter over a whole serialised page: whether anything in it may carry withheld text.
 
@@ -310,6 +324,40 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
                 _sweep_code(node, fingerprint, report)
 
 
+def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport, *, thorough: bool = False) -> Changed:
+    """Remove or shorten the copies in the nodes :func:`~paywall.engine.locate.places` found, as :func:`sweep` does.
+
+    Each run of text nodes is read on its own, across its nodes' boundaries;
+    the elements' attributes and the comments are read whole; in a script,
+    the literals where the copies stand, unless ``thorough`` (a copy found
+    again after that: the whole body is read, and the script emptied if the
+    text stands between its literals). Returns the nodes changed.
+    """
+    changed = Changed()
+    for run, _span in places.texts:
+        for node, hidden in _text_matches(run, fingerprint):
+            report.places.append(f"{'hidden text' if hidden else 'text'} in {_describe(node.parent)}")
+            changed.removed.add(node.mem_id)
+            node.decompose()
+            report.text_nodes += 1
+    for comment, _span in places.comments:
+        content = comment.comment_content or ""
+        if may_hold(content, fingerprint) and fingerprint.leaks(content):
+            report.places.append(f"comment in {_describe(comment.parent)}")
+            changed.removed.add(comment.mem_id)
+            comment.decompose()
+            report.comments += 1
+    for element, _tag, _whole in places.elements:
+        if _sweep_attributes(element, fingerprint, report):
+            changed.elements.add(element.mem_id)
+    for element, _covered, spans, _whole in places.code:
+        if (not thorough and _sweep_code_at(element, spans, fingerprint, report)) or _sweep_code(
+            element, fingerprint, report
+        ):
+            changed.code.add(element.mem_id)
+    return changed
+
+
 def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint, clean_code: set[int] | None = None) -> list[str]:
     """Places that still carry withheld text (empty when the document is clean)."""
     found: list[str] = []
@@ -364,7 +412,7 @@ def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint
             text = node.text_content or ""
             if not text.strip():
                 continue
-            if fingerprint.leaks_encoded(text):
+            if fingerprint.leaks_encoded(text) or (hidden and fingerprint.leaks_in_markup(text)):
                 doomed.add(len(texts))
             texts.append((node, hidden, decode_layers(text) if hidden else text))
     k = fingerprint.k
@@ -390,11 +438,14 @@ def _attribute_leaks(name: str, value: str | None, fingerprint: Fingerprint) -> 
     return fingerprint.leaks(value, url=True, css=name.lower() == "style")
 
 
-def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
+def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
+    """Shorten ``<meta content>`` and drop other attributes that carry withheld text; whether any did."""
     attributes = node.attributes
+    changed = False
     for name, value in attributes.items():
         if not _attribute_leaks(name, value, fingerprint):
             continue
+        changed = True
         assert value is not None
         if node.tag == "meta" and name.lower() == "content":
             prefix = fingerprint.safe_prefix(value, url=True)
@@ -405,6 +456,7 @@ def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepR
             del node.attrs[name]
             report.attributes += 1
             report.places.append(f"attribute {name} of {_describe(node)}")
+    return changed
 
 
 def _body(node: LexborNode) -> str:
@@ -440,13 +492,14 @@ def _code_leaks(body: str, kind: str, fingerprint: Fingerprint) -> bool:
     return may_hold(joined, fingerprint) and fingerprint.leaks(joined)
 
 
-def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> None:
+def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
+    """Rewrite or empty a script or style that carries withheld text; whether it did."""
     body = _body(node)
     tag = node.tag or ""
     kind = _code_kind(node)
     if not may_hold(body, fingerprint) or not _code_leaks(body, kind, fingerprint):
         report.clean_code.add(hash(body))
-        return
+        return False
     new_body: str | None = None
     if tag == "script":
         parts = code.split_json(body)
@@ -467,10 +520,55 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
         _set_body(node, new_body)
         report.scripts_rewritten += 1
         report.places.append(f"{_describe(node)} rewritten")
-        return
+        return True
     _set_body(node, "")
     report.scripts_emptied += 1
     report.places.append(f"{_describe(node)} emptied")
+    return True
+
+
+def _sweep_code_at(
+    node: LexborNode, spans: list[tuple[int, int]], fingerprint: Fingerprint, report: SweepReport
+) -> bool:
+    """Shorten a script's JSON strings, or the literals in ``spans`` of its body, that carry withheld text.
+
+    The page's bytes say where in the body the copies stand, so a large
+    script's other literals are not read; the check after the sweep reads the
+    result. False when this does not apply (a style, a data block, nothing
+    shortened): then the whole body is read by :func:`_sweep_code`.
+    """
+    if node.tag != "script" or _code_kind(node) != "script":
+        return False
+    body = _body(node)
+    parts = code.split_json(body)
+    if parts is not None:
+        before, value, after = parts
+        changed = False
+
+        def change(text: str) -> str:
+            nonlocal changed
+            if not _leaks(text, fingerprint):
+                return text
+            changed = True
+            return _shorten(fingerprint, text)
+
+        try:
+            shortened = code.map_json(value, change)
+            new_body = before + code.script_json(shortened) + after if changed else None
+        except (RecursionError, ValueError, TypeError):
+            return False
+    else:
+        new_body = code.replace_literals(
+            body,
+            lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
+            within=spans,
+        )
+    if new_body is None:
+        return False
+    _set_body(node, new_body)
+    report.scripts_rewritten += 1
+    report.places.append(f"{_describe(node)} rewritten")
+    return True
 
 
 def _describe(node: LexborNode | None) -> str:
@@ -507,4 +605,4 @@ def _set_body(node: LexborNode, body: str) -> None:
         node.insert_child(body)
 
 
-__all__ = ["SweepReport", "find_leaks", "may_hold", "page_may_hold", "page_words", "sweep"]
+__all__ = ["SweepReport", "find_leaks", "may_hold", "page_may_hold", "page_words", "sweep", "sweep_places"]

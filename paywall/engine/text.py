@@ -16,6 +16,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
+from itertools import compress
+from operator import not_
 from urllib.parse import unquote, unquote_plus
 
 SHINGLE_WORDS = 5
@@ -50,9 +52,33 @@ _IGNORABLE_CHARS = (
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
 IGNORABLE = re.compile(f"[{_IGNORABLE_CHARS}]+")
+_IGNORABLE_UTF8 = re.compile(
+    rb"\xc2\xad|\xcd\x8f|\xd8\x9c|\xe1\x85[\x9f\xa0]|\xe1\x9e[\xb4\xb5]|\xe1\xa0[\x8b-\x8f]"
+    rb"|\xe2\x80[\x8b-\x8f\xaa-\xae]|\xe2\x81[\xa0-\xaf]|\xe3\x85\xa4|\xef\xb8[\x80-\x8f]|\xef\xbb\xbf"
+    rb"|\xef\xbe\xa0|\xef\xbf[\xb0-\xb8]|\xf0\x9b\xb2[\xa0-\xa3]|\xf0\x9d\x85[\xb3-\xba]|\xf3\xa0[\x80-\xbf][\x80-\xbf]"
+)
+"""The characters of :data:`IGNORABLE` in UTF-8 (the same set, checked character by character)."""
+_UNSPACED_UTF8 = re.compile(
+    rb"[\xe3-\xe9\xeb\xec]|\xe0[\xb8-\xbb]|\xe1[\x80-\x87\x9e\x9f]|\xe2[\xba-\xbf]|\xea[\xa5\xb0-\xbf]"
+    rb"|\xed[\x80-\x9f]|\xef[\xa4-\xab\xbd-\xbf]|\xf0[\xa0-\xbf]"
+)
+"""The first two bytes in UTF-8 of every character of :data:`PER_CHARACTER` (and of some others):
+text whose bytes hold none has no character that is a word of its own."""
 WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
 _ASCII_WORD = re.compile(r"\w+")
+_ASCII_WORDS = bytes(
+    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
+    for c in range(256)
+)
+"""ASCII as lower-case words separated by spaces: ``\\w`` of ASCII, casefolded, at C speed."""
+_PROSE_PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
+_PROSE_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
+"""Dashes, curly quotes, the ellipsis, the no-break space and guillemets in UTF-8: no word holds them."""
+_UNSPACED = re.compile(f"[{PER_CHARACTER}]")
+_JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]{2}")
+"""The last character of a piece and the first of the next, neither a space nor ASCII punctuation: reading
+the pieces without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent)."""
 MERGING = re.compile(f"[^\\W{PER_CHARACTER}]")  # a word character that joins its neighbours
 _JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
@@ -61,8 +87,17 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
 _URLSAFE = str.maketrans("-_", "+/")
 _TAG = re.compile(r"<[^<>]*>")
 PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
+MARKUP = re.compile(r"<|&(?:lt|#0*60|#x0*3c)|\\(?:u0*3c|x3c|u\{0*3c\}|0*3c)|%3c", re.IGNORECASE)
+"""A ``<``, plain or escaped: the text may hold markup, whose attributes the reading without ``tags`` reads."""
 
 # --------------------------------------------------------------------------- text
+
+
+def unspaced_count(text: str) -> int:
+    """How many characters of ``text`` belong to scripts written without spaces (each one a word)."""
+    if text.isascii() or _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None:
+        return 0
+    return len(_UNSPACED.findall(text))
 
 
 def words(text: str) -> list[str]:
@@ -71,11 +106,43 @@ def words(text: str) -> list[str]:
     Invisible characters (soft hyphens, zero-width spaces...) are removed
     first, so they do not split a word; each character of a script written
     without spaces (Chinese, Japanese, Korean, Thai...) is a token of its own.
+
+    ASCII is tokenised with a byte translation and a split; in other text the
+    ASCII spaces and punctuation still end words, so it is split that way
+    first and only the words holding other characters are read character by
+    character (:func:`_other_words`).
     """
     if text.isascii():
-        return _ASCII_WORD.findall(text.casefold())
-    text = unicodedata.normalize("NFKC", IGNORABLE.sub("", text))
-    return WORD.findall(text.casefold())
+        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    data = _PROSE_PUNCTUATION_2.sub(b"  ", _PROSE_PUNCTUATION_3.sub(b"   ", text.encode("utf-8", "surrogatepass")))
+    if data.isascii():  # ASCII but for dashes, curly quotes and the like, which no word holds
+        return data.translate(_ASCII_WORDS).decode("ascii").split()
+    tokens = data.translate(_ASCII_WORDS).decode("utf-8", "surrogatepass").split()
+    others = list(compress(range(len(tokens)), map(not_, map(str.isascii, tokens))))
+    found: list[str] = []
+    last = 0
+    for index in others:
+        found.extend(tokens[last:index])
+        found.extend(_other_words(tokens[index]))
+        last = index + 1
+    found.extend(tokens[last:])
+    return found
+
+
+def normalised_words(text: str) -> str:
+    """``text`` as :func:`words` reads it before splitting it: invisible characters removed, NFKC, casefolded."""
+    # Whether the text holds invisible characters is told by its bytes, searched at C speed.
+    if _IGNORABLE_UTF8.search(text.encode("utf-8", "surrogatepass")) is not None:
+        text = IGNORABLE.sub("", text)
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _other_words(text: str) -> list[str]:
+    """:func:`words` of text holding characters other than ASCII, by the definition."""
+    text = normalised_words(text)
+    if _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None or _UNSPACED.search(text) is None:
+        return _ASCII_WORD.findall(text)  # no character is a word of its own: runs of \w, as WORD reads them
+    return WORD.findall(text)
 
 
 def _token_parts(token: str) -> list[str]:
@@ -97,7 +164,10 @@ def word_spans(text: str) -> list[tuple[str, int]]:
 
 
 def _json_escape_value(match: re.Match[str]) -> str:
-    code = match.group(1)
+    return _json_escape_value_of(match.group(1))
+
+
+def _json_escape_value_of(code: str) -> str:
     if code[0] in "ux":
         digits = code[2:-1] if code[1] == "{" else code[1:]
         return code_point(int(digits, 16))
@@ -114,7 +184,32 @@ def code_point(value: int) -> str:
     return chr(value)
 
 
-def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
+MANY_ESCAPES = 64
+"""Text with more JSON escapes than this has each kind replaced in one pass (JSON-LD escapes every quote)."""
+
+
+def _json_unescaped(text: str) -> str:
+    """``text`` with its JSON and JavaScript escapes undone (see :func:`decode_layers`).
+
+    A long JSON string escapes the same few characters again and again
+    (``\\u2019``, ``\\"``): each kind is then replaced in C, the escaped
+    backslash last. Where escapes pair differently (an escaped backslash
+    before a ``u``), the result differs only in backslashes, which are no
+    part of a word, and the next pass of :func:`decode_layers` decodes what
+    is left.
+    """
+    codes = _JSON_ESCAPE.findall(text)
+    if len(codes) <= MANY_ESCAPES:
+        return _JSON_ESCAPE.sub(_json_escape_value, text)
+    kinds = set(codes)
+    backslash = "\\" in kinds
+    kinds.discard("\\")
+    for code in kinds:
+        text = text.replace("\\" + code, _json_escape_value_of(code))
+    return text.replace("\\\\", "\\") if backslash else text
+
+
+def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool = True) -> str:
     """Undo the escaping a copy of the text may hide behind.
 
     JSON/JavaScript escapes (``\\u00e9``, ``\\u{e9}``, ``\\x41``...), CSS escapes
@@ -122,20 +217,23 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
     over for doubly escaped copies. ``css`` says the text is a stylesheet, whose
     escapes are undone first (``\\b`` is a hex digit there, a backspace in
     JavaScript). With ``url``, percent-encoding too (share links carry the text
-    in their query). Each pass is linear in the text, and there are at most four.
+    in their query). Without ``tags``, markup is not removed but read as text
+    (its ``<`` and ``>`` as spaces): the attributes of markup held as text
+    (a share link in a script's HTML) are read too. Each pass is linear in the
+    text, and there are at most four.
     """
     for _ in range(4):
         before = text
         if "\\" in text:
             if css:
                 text = _CSS_ESCAPE.sub(_css_escape_value, text)
-            text = _JSON_ESCAPE.sub(_json_escape_value, text)
+            text = _json_unescaped(text)
             if not css and "\\" in text:
                 text = _CSS_ESCAPE.sub(_css_escape_value, text)
         if "&" in text:
             text = html.unescape(text)
         if "<" in text:
-            text = _TAG.sub(" ", text)
+            text = _TAG.sub(" ", text) if tags else text.replace("<", " ").replace(">", " ")
         if url and "%" in text and PERCENT.search(text):
             text = unquote_plus(text)
         if text == before:
@@ -143,21 +241,21 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False) -> str:
     return text
 
 
-def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0) -> Iterator[str]:
+def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0, tags: bool = True) -> Iterator[str]:
     """Every way a reader or a scraper could decode ``text``, first the plain one.
 
     The first reading is :func:`decode_layers`; then, when the text holds
     them, the percent-decoded reading and the text of each base64 run
     (``data:`` URIs, ``atob('...')``, attributes holding encoded markup), each
     decoded in turn, down to :data:`MAX_DECODE_DEPTH` levels. Every reading is
-    linear in the text, so the whole is too.
+    linear in the text, so the whole is too. ``tags`` as for :func:`decode_layers`.
     """
-    primary = decode_layers(text, url=url, css=css)
+    primary = decode_layers(text, url=url, css=css, tags=tags)
     yield primary
     if depth >= MAX_DECODE_DEPTH:
         return
     if not url and "%" in primary and PERCENT.search(primary):
-        percent = decode_layers(primary, url=True, css=css)
+        percent = decode_layers(primary, url=True, css=css, tags=tags)
         if percent != primary:
             yield percent
     # Runs are looked for where "+" is still "+" (the url reading makes it a space).
@@ -165,14 +263,14 @@ def readings(text: str, *, url: bool = False, css: bool = False, depth: int = 0)
     if url:
         if BASE64_RUN.search(text) is None:
             return
-        plain = decode_layers(text, css=css)
+        plain = decode_layers(text, css=css, tags=tags)
     sources = [plain]
     if "%" in plain and PERCENT.search(plain):
         sources.append(unquote(plain))
     for source in sources:
         payloads = list(base64_payloads(source))
         if payloads:  # read together: one pass over many small payloads
-            yield from readings("\n".join(payloads), url=True, depth=depth + 1)
+            yield from readings("\n".join(payloads), url=True, depth=depth + 1, tags=tags)
 
 
 def base64_payloads(text: str) -> Iterator[str]:
@@ -189,6 +287,13 @@ def base64_payloads(text: str) -> Iterator[str]:
         payload = _decode_base64(run)
         if payload is not None:
             yield payload
+
+
+def base64_text(run: str) -> str | None:
+    """The text one run of base64 characters stands for, or None (see :func:`base64_payloads`)."""
+    if run.islower() or run.isupper() or run.isdigit():
+        return None
+    return _decode_base64(run)
 
 
 def _decode_base64(run: str) -> str | None:
@@ -223,11 +328,16 @@ def _decode_base64(run: str) -> str | None:
     return text
 
 
+def runs_of(tokens: Sequence[str], k: int) -> Iterator[tuple[str, ...]]:
+    """Every run of ``k`` consecutive tokens, in order, made at C speed (``zip`` of shifted slices)."""
+    if k <= 0 or len(tokens) < k:
+        return iter(())
+    return zip(*(tokens[i:] for i in range(k)), strict=False)
+
+
 def shingles(tokens: Sequence[str], k: int) -> set[tuple[str, ...]]:
     """Every run of ``k`` consecutive tokens."""
-    if k <= 0 or len(tokens) < k:
-        return set()
-    return {tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
+    return set(runs_of(tokens, k))
 
 
 def streams(pieces: Sequence[str]) -> list[list[str]]:
@@ -237,5 +347,9 @@ def streams(pieces: Sequence[str]) -> list[list[str]]:
     without the space; separate blocks read as separate words with it.
     """
     spaced = words(" ".join(pieces))
+    ends = [piece[-1:] for piece in pieces if piece]
+    starts = [piece[:1] for piece in pieces if piece]
+    if not any(_JOINING.match(end + start) for end, start in zip(ends, starts[1:], strict=False)):
+        return [spaced]  # no piece ends in a word that the next one goes on with
     joined = words("".join(pieces))
     return [spaced] if joined == spaced else [spaced, joined]

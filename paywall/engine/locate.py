@@ -1,0 +1,699 @@
+"""Where a copy of the withheld text stands in a serialised page, found in the bytes, then in the tree.
+
+The sweep must read every place a copy could hide, but reading every node
+of a page in Python costs many times the parse. Copies are rare and
+markers are not: so the page's bytes are searched first, at C speed, and
+only the nodes whose serialisation holds a copy are read.
+
+1. **Suspects** (:func:`suspects`). The page is translated to lower-case
+   words and split into chunks of about :data:`CHUNK_BYTES`; each chunk's
+   words are intersected with the fingerprint's markers (set operations in
+   C). Where :data:`~paywall.engine.sweep.CLUSTER_MARKERS` different markers
+   stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each other
+   (whole words, found by their byte positions), or a run of escapes or a
+   base64 blob decodes to markers, the place widened by :data:`MARGIN`
+   bytes on each side is a suspect window.
+2. **Copies** (:func:`copies`). Each window is read the way the sweep
+   reads a place (:meth:`~paywall.engine.fingerprint.Fingerprint.leaks`:
+   entities, JavaScript, JSON and CSS escapes, markup, percent-encoding,
+   base64), and with its markup dropped (a word split over inline tags);
+   only windows that hold a withheld run are copies. Code and markup that
+   happen to use a few of the article's rarer words are dismissed here
+   without touching the tree.
+3. **Places** (:func:`places`). A node's serialisation is its start tag,
+   its children's serialisations and its end tag, in that order, so the
+   byte ranges of the copies are followed down the tree by the lengths of
+   the children's serialisations: the elements whose start tags (attributes)
+   they touch, the comments, the script and style bodies and the runs of
+   text nodes. Where the serialisation cannot be followed (template
+   content, a tree too deep), the caller reads every place instead.
+
+Because the windows are read in the serialised bytes, a window that holds
+no copy holds none for any parser that reads the same bytes either: the
+check after the sweep is the same search on the new bytes, without a
+second parse.
+"""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+from collections.abc import Set
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from paywall.engine import code
+from paywall.engine.fingerprint import Fingerprint
+from paywall.engine.outline import STYLE_HIDDEN
+from paywall.engine.text import MIN_BASE64_CHARS, PER_CHARACTER, base64_text, decode_layers, normalised_words, words
+
+CHUNK_BYTES = 2048
+"""The page is split into chunks of about this size to look for markers that stand together."""
+MARGIN = 256
+"""Bytes read on either side of markers that stand together: the rest of the runs that hold them."""
+PLACE_MARGIN = 1024
+"""Bytes on either side of a copy whose nodes are read: the words of the copy around its markers."""
+MANY_MARKERS = 12
+"""A chunk holding this many different markers is read whole, without looking where they stand."""
+
+_WORD_TABLE = bytes(
+    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
+    for c in range(256)
+)
+"""Bytes to lower-case words: ASCII letters, digits, ``_`` and every byte of other characters stay."""
+_PLAIN_WORD = re.compile(f"[^\\W{PER_CHARACTER}]+")
+"""One word of the fingerprint as it stands: no character that ends a word or is a word of its own."""
+_OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
+"""Bytes of characters other than ASCII as ``x``, the others as spaces."""
+_PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
+_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
+"""Punctuation of prose that is not ASCII, in UTF-8 (dashes, curly quotes, ellipsis; no-break space,
+guillemets): spaces of the same length, so that the words around them are words of ASCII."""
+_ESCAPE = (
+    rb"\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
+    rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
+)
+_ESCAPE_RUNS = tuple(
+    re.compile(first + rb"(?:" + _ESCAPE + rb"){5,}")
+    for first in (
+        rb"\\(?:u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[0-9a-fA-F]{1,6} ?)",
+        rb"&#x?[0-9a-fA-F]{1,6};",
+        rb"%(?:25[0-9a-fA-F]{2}|[0-9a-fA-F]{2}[A-Za-z]?)",
+    )
+)
+"""Six or more escapes in a row (a word spelt letter by letter, or a doubly percent-encoded phrase), by the
+kind of the first: each search then skips to its literal first character at C speed, not to every ``&``."""
+_BASE64_TABLE = bytes(
+    c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"+/=_-") else 32 for c in range(256)
+)
+MIN_BASE64_RUN = 24
+"""Shortest run of base64 characters decoded while looking for suspects (18 bytes: a few words)."""
+_LONG_RUN = re.compile(rb" [^ ]{%d,}" % MIN_BASE64_RUN)
+LONG_TOKEN = 48
+"""A word longer than this may be a base64 blob: the page's blobs are decoded."""
+_TAG = re.compile(r"<[^<>]*>")
+_HIDING_TAGS = frozenset({"head", "title", "noscript", "template", "meta", "link", "script", "style", "textarea"})
+_CODE_TAGS = frozenset({"script", "style"})
+
+
+def _word_bytes(data: bytes) -> bytes:
+    """``data`` as lower-case words separated by spaces, byte for byte at the same offsets.
+
+    ``%20`` and ``%2520`` (percent-encoded spaces, as in a share link's
+    quotation) become spaces of the same length.
+    """
+    if b"%2" in data:
+        data = data.replace(b"%2520", b"     ").replace(b"%20", b"   ")
+    if not data.isascii():
+        data = _PUNCTUATION_2.sub(b"  ", _PUNCTUATION_3.sub(b"   ", data))
+    return data.translate(_WORD_TABLE)
+
+
+def _other_hits(table: bytes, fingerprint: Fingerprint) -> dict[bytes, frozenset[str]]:
+    """The words with bytes of other characters than ASCII that hold markers, with the markers they hold.
+
+    Such a word (another script, or a word broken by a soft hyphen or a
+    zero-width space) is read as the fingerprint reads text: a sentence of
+    Chinese is one word of the table and many words of the fingerprint. All
+    of them are normalised together (NFKC, invisible characters removed,
+    casefolded, as :func:`~paywall.engine.text.words` does); one that comes
+    out as a single plain word is a marker or not, and only the others are
+    read word by word.
+    """
+    if table.isascii():
+        return {}
+    others = list(_other_words(table))
+    markers = fingerprint.markers
+    parts = normalised_words(b"\n".join(others).decode("utf-8", "replace")).split("\n")
+    if len(parts) != len(others):  # normalisation made or took a line break: read each alone
+        parts = [normalised_words(token.decode("utf-8", "replace")) for token in others]
+    held: dict[bytes, frozenset[str]] = {}
+    for token, part in zip(others, parts, strict=True):
+        if part in markers:
+            held[token] = frozenset((part,))
+        elif _PLAIN_WORD.fullmatch(part) is None:
+            found = markers.intersection(words(part))
+            if found:
+                held[token] = frozenset(found)
+    return held
+
+
+def _other_words(table: bytes) -> set[bytes]:
+    """The words of ``table`` with bytes of other characters than ASCII.
+
+    On a page of English a few bytes are (a copyright sign, a pound sign): they are found at C speed
+    and their words read around them; a page in another script has its words picked from all of them.
+    """
+    marks = table.translate(_OTHER_MARKS)
+    if marks.count(b"x") > len(table) // 64:
+        return {token for token in set(table.split()) if not token.isascii()}
+    found: set[bytes] = set()
+    at = marks.find(b"x")
+    while at >= 0:
+        start = table.rfind(b" ", 0, at) + 1
+        end = table.find(b" ", at)
+        end = len(table) if end < 0 else end
+        found.add(table[start:end])
+        at = marks.find(b"x", end)
+    return found
+
+
+def _distinct(hits: dict[bytes, frozenset[str]]) -> int:
+    return len(frozenset().union(*hits.values())) if hits else 0
+
+
+def _positions(
+    table: bytes, start: int, end: int, hits: dict[bytes, frozenset[str]]
+) -> list[tuple[int, frozenset[str]]]:
+    """Where each hit token stands as a whole word in ``table[start:end]``, in order.
+
+    ``table`` starts and ends with a space (see :func:`suspects`): a word is found with the spaces around it.
+    """
+    places: list[tuple[int, frozenset[str]]] = []
+    low, high = max(0, start - 1), min(len(table), end + 1)
+    for token, marker in hits.items():
+        word = b" " + token + b" "
+        at = table.find(word, low, high)
+        while at >= 0:
+            places.append((at + 1, marker))
+            at = table.find(word, at + len(word) - 1, high)
+    places.sort()
+    return places
+
+
+def _clusters(
+    places: list[tuple[int, frozenset[str]]], cluster_bytes: int, cluster_markers: int
+) -> list[tuple[int, int]]:
+    """Byte ranges where ``cluster_markers`` different markers stand within ``cluster_bytes`` (one pass)."""
+    found: list[tuple[int, int]] = []
+    counts: dict[str, int] = {}
+    count = len(places)
+    ahead = 0
+    for at, held in places:
+        while ahead < count and places[ahead][0] - at <= cluster_bytes:
+            for marker in places[ahead][1]:
+                counts[marker] = counts.get(marker, 0) + 1
+            ahead += 1
+        if len(counts) >= cluster_markers:
+            end = places[ahead - 1][0] + 64
+            if found and at <= found[-1][1]:
+                found[-1] = (found[-1][0], end)
+            else:
+                found.append((at, end))
+        for marker in held:
+            counts[marker] -= 1
+            if not counts[marker]:
+                del counts[marker]
+    return found
+
+
+def _merged(spans: list[tuple[int, int]], size: int, margin: int = MARGIN) -> list[tuple[int, int]]:
+    """Spans widened by ``margin`` within ``[0, size)``, overlapping ones merged, in order."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        start, end = max(0, start - margin), min(size, end + margin)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def suspects(
+    data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int, seen: dict[bytes, bool]
+) -> list[tuple[int, int]]:
+    """Byte ranges of ``data`` where a copy of the withheld text may stand (see the module's step 1).
+
+    The words of each chunk of about :data:`CHUNK_BYTES` are intersected with
+    the markers; where a chunk and the next hold enough different ones, their
+    places are looked up in those chunks alone (a chunk holding
+    :data:`MANY_MARKERS` is taken whole: most often a copy of the article).
+    ``seen`` holds what is known of the page's encoded runs from an earlier
+    search (see :func:`_encoded`).
+    """
+    table = b" " + _word_bytes(data) + b" "  # offsets are one more than in data
+    size = len(table)
+    others = _other_hits(table, fingerprint)
+    markers = fingerprint.ascii_markers
+    named = fingerprint.ascii_marker_sets
+    hinted = b"base64" in data or b"atob(" in data
+    chunks: list[tuple[int, int, Set[bytes], int]] = []
+    start = 0
+    while start < size:
+        end = start + CHUNK_BYTES
+        if end < size:
+            space = table.find(b" ", end)
+            end = size if space < 0 else space
+        else:
+            end = size
+        tokens = table[start:end].split()
+        found: Set[bytes] = markers.intersection(tokens)
+        # Different markers found (a word with other characters may hold several, even an ASCII
+        # one: counted apart, the count is never short).
+        count = len(found)
+        if others:
+            held = others.keys() & tokens
+            found |= held
+            count += sum(len(others[token]) - 1 for token in held)
+        if not hinted and tokens and max(map(len, tokens)) >= LONG_TOKEN:
+            hinted = True
+        chunks.append((start, end, found, count))
+        start = end
+
+    def hits(tokens: Set[bytes]) -> dict[bytes, frozenset[str]]:
+        return {token: others[token] if token in others else named[token] for token in tokens}
+
+    spans: list[tuple[int, int]] = []
+    for index, (start, end, found, count) in enumerate(chunks):
+        if count >= MANY_MARKERS and _distinct(hits(found)) >= MANY_MARKERS:
+            # Most often a copy of the article: taken whole, from its first marker to its last.
+            low, high = max(0, start - 1), min(size, end + 1)
+            tokens = table[start:end].split()
+            first = b" " + next(token for token in tokens if token in found) + b" "
+            last = b" " + next(token for token in reversed(tokens) if token in found) + b" "
+            at, to = table.find(first, low, high), table.rfind(last, low, high)
+            spans.append((at if at >= 0 else start, to + len(last) if to >= 0 else end))
+            continue
+        # Markers that stand together may straddle this chunk and the next.
+        pair, stop = found, end
+        if index + 1 < len(chunks) and chunks[index + 1][2]:
+            pair = found | chunks[index + 1][2]
+            stop = min(chunks[index + 1][1], end + cluster_bytes + 64)
+            count += chunks[index + 1][3]
+        if count < cluster_markers:
+            continue
+        named_pair = hits(pair)
+        if _distinct(named_pair) >= cluster_markers:
+            spans.extend(_clusters(_positions(table, start, stop, named_pair), cluster_bytes, cluster_markers))
+    spans = [(start - 1, end - 1) for start, end in spans]
+    del table, chunks  # the encoded runs' search makes translations of its own: one page-size copy at a time
+    spans.extend(_encoded(data, fingerprint, hinted, seen))
+    return _merged(spans, len(data))
+
+
+def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[bytes, bool]) -> list[tuple[int, int]]:
+    """Ranges of the page's runs of escapes and base64 blobs that decode to a marker.
+
+    Escapes that spell a word letter by letter (``\\u0054\\u0068...``,
+    ``&#84;&#104;...``, CSS ``\\54 \\68``, doubly percent-encoded text) and
+    base64 hide their words from the byte search; each run is decoded alone,
+    so the cost follows the page's encoded content, not its size. A run
+    holding one marker is a suspect: the words of a copy spelt that way may
+    each be a run of their own. ``seen`` keeps each run's answer for the
+    next search of the same page (the check after the sweep).
+    """
+    found: list[tuple[int, int]] = []
+    for match in (match for pattern in _ESCAPE_RUNS for match in pattern.finditer(data)):
+        run = match.group()
+        suspect = seen.get(run)
+        if suspect is None:
+            suspect = seen[run] = _markers_in(
+                decode_layers(run.decode("ascii", "replace"), url=True, css=True), fingerprint
+            )
+        if suspect:
+            found.append(match.span())
+    if hinted:  # base64 named, or a word long enough to be a blob
+        # Runs of the base64 alphabet, each found where it starts after a space of the translation.
+        for match in _LONG_RUN.finditer(b" " + data.translate(_BASE64_TABLE)):
+            run = match.group()[1:]
+            suspect = seen.get(run)
+            if suspect is None:
+                suspect = seen[run] = _base64_suspect(run, fingerprint)
+            if suspect:
+                found.append((match.start(), match.end() - 1))
+    return found
+
+
+def _base64_suspect(run: bytes, fingerprint: Fingerprint) -> bool:
+    """Whether a run of base64 characters decodes to text holding a marker.
+
+    The run is read as :func:`~paywall.engine.text.base64_payloads` reads it
+    (parts between ``=``, of :data:`~paywall.engine.text.MIN_BASE64_CHARS` or
+    more, in one alphabet), with the cheap refusals first: most runs on a
+    page are paths, names and hashes.
+    """
+    for part in run.split(b"="):
+        if len(part) < MIN_BASE64_CHARS or part.islower() or part.isupper() or part.isdigit():
+            continue
+        if (b"-" in part or b"_" in part) and (b"+" in part or b"/" in part):
+            continue  # two alphabets: no base64
+        text = base64_text(part.decode("ascii"))
+        if text and _markers_in(text, fingerprint):
+            return True
+    return False
+
+
+def _markers_in(text: str, fingerprint: Fingerprint) -> bool:
+    return not fingerprint.markers.isdisjoint(words(text))
+
+
+def holds_copy(window: str, fingerprint: Fingerprint) -> bool:
+    """Whether a window of the serialised page holds a withheld run, in any reading of it.
+
+    Read as the sweep reads a place (:meth:`~paywall.engine.fingerprint.Fingerprint.leaks`:
+    markup, entities, escapes, percent-encoding, base64, and the markup kept
+    as text, which also reads code's ``<``: ``if (w < 768) { body = "..." }``
+    holds no tag), as a stylesheet (CSS escapes first), and with the markup
+    dropped without a space (a word split over inline tags, ``zephyr<em>quill</em>``).
+    """
+    if fingerprint.leaks(window):
+        return True
+    if "\\" in window and fingerprint.leaks(window, css=True):
+        return True
+    if "<" not in window:
+        return False
+    joined = _TAG.sub("", html_module.unescape(window) if "&" in window else window)
+    return fingerprint.holds(words(joined))
+
+
+def copies(
+    data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int, seen: dict[bytes, bool]
+) -> list[tuple[int, int]]:
+    """The suspect windows of ``data`` that hold a copy (see the module's steps 1 and 2)."""
+    return [
+        (start, end)
+        for start, end in suspects(data, fingerprint, cluster_bytes, cluster_markers, seen)
+        if holds_copy(data[start:end].decode("utf-8", "replace"), fingerprint)
+    ]
+
+
+# --------------------------------------------------------------------------- from bytes to nodes
+
+
+Span = tuple[int, int]
+
+
+@dataclass
+class Places:
+    """The nodes whose serialisation holds part of a copy, each with the range of the serialised page it is.
+
+    Ranges are in characters of the serialised page: the start tag for an
+    element (its attributes), the part of a script or style body inside the
+    copy's window, from the first to the last node of a run of text nodes;
+    and for every node, the whole of its serialisation (for the check after
+    the sweep, see :func:`recheck`).
+    """
+
+    elements: list[tuple[LexborNode, Span, Span]] = field(default_factory=list)
+    """Elements whose start tag (their attributes) a copy touches: the node, its start tag, all of it."""
+    comments: list[tuple[LexborNode, Span]] = field(default_factory=list)
+    code: list[tuple[LexborNode, Span, list[Span], Span]] = field(default_factory=list)
+    """Script and style elements: the node, the part of its body in the windows, those parts relative to
+    the body, all of it."""
+    texts: list[tuple[list[tuple[LexborNode, bool]], Span]] = field(default_factory=list)
+    """Runs of text nodes, one per window, each node with whether readers see it (False) or not (True)."""
+    text_spans: dict[int, Span] = field(default_factory=dict)
+    """Where each text node of the runs stands, by its ``mem_id``."""
+
+    def confirmed(self, serialised: str, fingerprint: Fingerprint) -> Places:
+        """The places whose own range holds a withheld run (a window may reach into a place it holds no copy of).
+
+        Runs of text and JSON are not read here: sweeping them reads them
+        once, string by string, as cheaply (a script's JavaScript is: its
+        tokenizer costs more than reading the part of it in the window).
+        """
+
+        def holds(span: Span) -> bool:
+            return holds_copy(serialised[span[0] : span[1]], fingerprint)
+
+        def json(node: LexborNode) -> bool:
+            return node.tag == "script" and code.split_json(node.text(deep=True)) is not None
+
+        return Places(
+            elements=[item for item in self.elements if holds(item[1])],
+            comments=[item for item in self.comments if holds(item[1])],
+            code=[item for item in self.code if json(item[0]) or holds(item[1])],
+            texts=self.texts,
+            text_spans=self.text_spans,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.elements or self.comments or self.code or self.texts)
+
+    def edits(self, changed: Changed) -> list[tuple[Span, str]]:
+        """What the sweep changed, as ranges of the old serialisation and the text that now stands there."""
+        found: list[tuple[Span, str]] = []
+        for node, _tag, whole in self.elements:
+            if node.mem_id in changed.elements:
+                found.append((whole, node.html or ""))
+        for node, _covered, _relative, whole in self.code:
+            if node.mem_id in changed.code:
+                found.append((whole, node.html or ""))
+        for node, span in self.comments:
+            if node.mem_id in changed.removed:
+                found.append((span, ""))
+        for key, span in self.text_spans.items():
+            if key in changed.removed:
+                found.append((span, ""))
+        return found
+
+
+@dataclass
+class Changed:
+    """The nodes a targeted sweep changed, by ``mem_id`` (read before any of them is removed)."""
+
+    removed: set[int] = field(default_factory=set)
+    """Text nodes and comments taken out."""
+    elements: set[int] = field(default_factory=set)
+    """Elements whose attributes were dropped or shortened."""
+    code: set[int] = field(default_factory=set)
+    """Scripts and styles whose body was rewritten or emptied."""
+
+
+def char_ranges(data: bytes, spans: list[Span]) -> list[Span]:
+    """Byte ranges of UTF-8 ``data`` as ranges of the text it encodes."""
+    return _str_spans(data, spans)
+
+
+def _str_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte ranges of UTF-8 ``data`` as ranges of the text it encodes (edges moved to a character's start)."""
+    if data.isascii():
+        return spans
+
+    def snap(edge: int) -> int:
+        while 0 < edge < len(data) and (data[edge] & 0xC0) == 0x80:
+            edge -= 1  # a continuation byte: take the start of its character
+        return edge
+
+    offsets: dict[int, int] = {}
+    chars = previous = 0
+    for edge in sorted({snap(edge) for span in spans for edge in span}):
+        chars += len(data[previous:edge].decode("utf-8", "replace"))
+        offsets[edge] = chars
+        previous = edge
+    return [(offsets[snap(start)], offsets[snap(end)] + 1) for start, end in spans]
+
+
+def _hides(node: LexborNode) -> bool:
+    """Whether an element hides its content from readers (see :func:`paywall.engine.sweep`)."""
+    if node.tag in _HIDING_TAGS:
+        return True
+    attrs = node.attributes
+    return (
+        "hidden" in attrs
+        or (attrs.get("aria-hidden") or "").strip().lower() == "true"
+        or STYLE_HIDDEN.search(attrs.get("style") or "") is not None
+    )
+
+
+class _Unfollowed(Exception):
+    """The serialisation cannot be followed down the tree here."""
+
+
+def places(tree: LexborHTMLParser, serialised: str, data: bytes, spans: list[tuple[int, int]]) -> Places | None:
+    """The nodes holding the byte ranges ``spans`` of ``data`` (``serialised``, UTF-8 encoded), or None.
+
+    None means the ranges could not be followed down the tree (a copy in
+    ``<template>`` content, a tree deeper than the interpreter's stack):
+    every place is read instead.
+    """
+    document = tree.root.parent if tree.root is not None else None
+    if document is None or not spans:
+        return None
+    # Runs of text are read a little wider than the copies' windows (the words of a copy around its
+    # markers); attributes, comments and code only where the windows are.
+    wide = _merged(spans, len(data), PLACE_MARGIN)
+    found = Places()
+    runs: list[list[tuple[LexborNode, bool]]] = [[] for _ in wide]
+    extents: list[list[int]] = [[len(serialised), 0] for _ in wide]
+    in_text = list(enumerate(_str_spans(data, wide)))
+    try:
+        _follow(document, 0, serialised, in_text, _str_spans(data, spans), found, (runs, extents), hidden=False)
+    except (_Unfollowed, RecursionError):
+        return None
+    found.texts = [(run, (first, last)) for run, (first, last) in zip(runs, extents, strict=True) if run]
+    return found
+
+
+def _follow(
+    node: LexborNode,
+    base: int,
+    serialised: str,
+    spans: list[tuple[int, tuple[int, int]]],
+    windows: list[Span],
+    found: Places,
+    texts: tuple[list[list[tuple[LexborNode, bool]]], list[list[int]]],
+    *,
+    hidden: bool,
+) -> None:
+    """Find the places of ``spans`` (for text) and ``windows`` (for the rest) inside ``node``.
+
+    ``serialised`` is the node's serialisation, which starts at ``base``.
+    """
+    tag = node.tag
+    is_document = tag == "-document"
+    if tag == "template":
+        raise _Unfollowed("template content")
+    kids = list(node.iter(include_text=True))
+    whole = (base, base + len(serialised))
+    windows = [(start, end) for start, end in windows if start < whole[1] and end > base]
+    if not kids:
+        if windows and not is_document:
+            found.elements.append((node, whole, whole))
+        return
+    inner, closing = 0, len(serialised)
+    if not is_document:
+        # Lexbor escapes "<", ">", "&" and quotes in attribute values: the first ">" ends the start tag.
+        inner, closing = serialised.find(">") + 1, serialised.rfind("</")
+        if inner <= 0 or closing < inner:
+            raise _Unfollowed(f"<{tag}> has no start and end tag")
+        if any(start < base + inner for start, _end in windows):
+            found.elements.append((node, (base, base + inner), whole))
+    low = min(start for _, (start, _end) in spans)
+    high = max(end for _, (_start, end) in spans)
+    laid = _lay_out(kids, serialised, inner, closing, low - base, high - base)
+    body = base + inner
+    runs, extents = texts
+    for kid, part, start in laid:
+        offset, end = base + start, base + start + len(part)
+        inside = [(index, span) for index, span in spans if span[0] < end and span[1] > offset]
+        if not inside:
+            continue
+        kind = kid.tag
+        near = [(start, stop) for start, stop in windows if start < end and stop > offset]
+        if kind == "-text":
+            if tag in _CODE_TAGS:
+                if near and (not found.code or found.code[-1][0] is not node):
+                    covered = (max(offset, min(a for a, _b in near)), min(end, max(b for _a, b in near)))
+                    relative = [(first - body, last - body) for first, last in near]
+                    found.code.append((node, covered, relative, whole))
+            else:
+                found.text_spans[kid.mem_id] = (offset, end)
+                for index, _span in inside:
+                    runs[index].append((kid, hidden))
+                    extents[index][0] = min(extents[index][0], offset)
+                    extents[index][1] = max(extents[index][1], end)
+        elif kind == "-comment":
+            if near:
+                found.comments.append((kid, (offset, end)))
+        elif kind not in (None, "-doctype"):
+            _follow(kid, offset, part, inside, near, found, texts, hidden=hidden or _hides(kid))
+
+
+def _lay_out(
+    kids: list[LexborNode], serialised: str, inner: int, closing: int, low: int, high: int
+) -> list[tuple[LexborNode, str, int]]:
+    """The children between ``low`` and ``high`` (offsets in ``serialised``), with their serialisation and offset.
+
+    Children are serialised from the nearer end of their parent's content
+    only as far as the range reaches: a copy in ``<head>`` does not cost a
+    serialisation of ``<body>``. Each child is checked to stand where its
+    length puts it.
+    """
+    laid: list[tuple[LexborNode, str, int]] = []
+    if low - inner <= closing - high:
+        at = inner
+        for kid in kids:
+            if at >= high:
+                break
+            part = kid.html or ""
+            if not serialised.startswith(part, at):
+                raise _Unfollowed("a child does not serialise where its siblings end")
+            laid.append((kid, part, at))
+            at += len(part)
+    else:
+        at = closing
+        for kid in reversed(kids):
+            if at <= low:
+                break
+            part = kid.html or ""
+            at -= len(part)
+            if at < inner or not serialised.startswith(part, at):
+                raise _Unfollowed("a child does not serialise where its siblings start")
+            laid.append((kid, part, at))
+        laid.reverse()
+    return laid
+
+
+RECHECK_CHARACTERS = 1024
+"""Characters searched again on either side of a change: runs that a removal brought together."""
+_ENDS_RUNS = bytes(
+    b"a"[0] if (c < 128 and (chr(c).isalnum() or chr(c) in "+/=_-%\\&#;{} \t\r\n\f")) else b"|"[0] for c in range(256)
+)
+"""Bytes that cannot stand inside a run of escapes or a base64 blob as ``|`` (the others as ``a``)."""
+
+
+def recheck(old: str, new: str, edits: list[tuple[Span, str]], windows: list[Span]) -> list[Span] | None:
+    """The ranges of ``new`` (characters) where a copy may stand after ``edits`` turned ``old`` into it.
+
+    Outside the edits the serialisation is the old one, whose only copies
+    stood in ``windows`` (ranges of ``old``): the check after the sweep reads
+    the edited ranges, widened by :data:`RECHECK_CHARACTERS` (words a
+    removal brought together), and the windows, where they are now. None
+    when the edits do not make ``new`` out of ``old`` (the whole page is then
+    read again).
+    """
+    edits = sorted(edits, key=lambda edit: (edit[0][0], -edit[0][1]))
+    moved: list[tuple[int, int, int, int]] = []  # old start, old end, new start, new end
+    last = 0
+    at = 0
+    # The new page must be the old one with each edit in its place: compared piece by piece, in place.
+    for (start, end), text in edits:
+        if start < last:
+            continue  # inside an element rewritten whole
+        if new[at : at + start - last] != old[last:start] or not new.startswith(text, at + start - last):
+            return None
+        at += start - last
+        moved.append((start, end, at, at + len(text)))
+        at += len(text)
+        last = end
+    if len(new) - at != len(old) - last or new[at:] != old[last:]:
+        return None
+
+    def where(position: int) -> int:
+        shift = 0
+        for start, end, new_start, new_end in moved:
+            if position < start:
+                break
+            if position < end:
+                return new_start if position == start else new_end
+            shift = new_end - end
+        return position + shift
+
+    ranges = [(new_start - RECHECK_CHARACTERS, new_end + RECHECK_CHARACTERS) for _, _, new_start, new_end in moved]
+    ranges.extend((where(start), where(end)) for start, end in windows)
+    return _merged(ranges, len(new), 0)
+
+
+def byte_ranges(text: str, data: bytes, spans: list[Span]) -> list[Span]:
+    """Character ranges of ``text`` as byte ranges of ``data`` (its UTF-8 encoding), widened to whole runs.
+
+    The edges move out to a byte that cannot stand in a run of escapes or a
+    base64 blob (punctuation, a quote, a bracket), so that none is read cut
+    in two.
+    """
+    if not data.isascii():
+        offsets: dict[int, int] = {}
+        position = previous = 0
+        for edge in sorted({edge for span in spans for edge in span}):
+            position += len(text[previous:edge].encode("utf-8", "replace"))
+            offsets[edge] = position
+            previous = edge
+        spans = [(offsets[start], offsets[end]) for start, end in spans]
+    marks = data.translate(_ENDS_RUNS)
+    widened = []
+    for start, end in spans:
+        after = marks.find(b"|", end)
+        widened.append((marks.rfind(b"|", 0, start) + 1, after if after >= 0 else len(data)))
+    return _merged(widened, len(data), 0)

@@ -1,0 +1,375 @@
+"""Copies found in the serialised bytes and swept where they stand (``paywall.engine.locate``).
+
+The sweep reads only the nodes whose serialisation holds a copy, and checks
+its result with the same search over the new bytes instead of a second
+parse. These tests hold it to three promises:
+
+* a page whose code and markup merely use some of the article's rarer words
+  is served as cut, untouched, without reading every node;
+* a copy is removed from the place that holds it, and the places beside it
+  stay byte for byte;
+* no copy survives in any structure that a parser reads differently from
+  how it was written (raw text, templates, foreign content, foster-parented
+  table text, attributes holding markup...): the bytes are searched, so what
+  any parser makes of them is covered. Where the bytes cannot be followed
+  down the tree (template content), every place is read as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
+
+from paywall.engine import Page, locate, sweep
+from paywall.engine.fingerprint import Fingerprint
+from paywall.errors import RewriteError
+from tests.test_engine_sweep import CTA, MARKERS, TEASER, WITHHELD, assert_no_leak, paragraphs_html
+
+ARTICLE = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(TEASER + WITHHELD)}</article>"
+
+
+def document(article: str = ARTICLE, *, head: str = "", after: str = "") -> str:
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Coast Times</title>{head}</head>'
+        f"<body><header><nav><a href='/'>Home</a> <a href='/news'>News</a></nav></header>"
+        f"<main>{article}</main>{after}<footer><p>Stay informed</p></footer></body></html>"
+    )
+
+
+def gate(markup: str) -> tuple[Page, bytes]:
+    page = Page.parse(markup.encode(), None)
+    assert page.has_article()
+    return page, page.gate(teaser_paragraphs=3, cta_html=CTA)
+
+
+# --------------------------------------------------------------------------- no copy, no sweep
+
+
+def test_code_and_markup_using_rare_words_of_the_article_are_not_swept() -> None:
+    # Every marker word of the withheld text stands in code and markup, several of them
+    # close together, but never five words of the article in a row.
+    css = "".join(f".{word}-panel{{margin:0}} .{word}-title{{color:red}}" for word in MARKERS)
+    script = "var config = {" + ", ".join(f"{word}: {n}, {word}Mode: 'on'" for n, word in enumerate(MARKERS)) + "};"
+    classes = " ".join(f"{word}-box" for word in MARKERS)
+    head = f"<style>{css}</style><script>{script}</script>"
+    after = f"<div class='{classes}' data-keys='{' '.join(MARKERS)}'><span>Related</span></div>"
+    page, out = gate(document(head=head, after=after))
+    assert_no_leak(out, markers=(), phrases=tuple(WITHHELD))
+    for kept in (css, script, classes, " ".join(MARKERS)):
+        assert kept.encode() in out
+    report = page.report.swept
+    assert report.total == 0
+    assert not report.full_sweep
+
+
+def test_a_copy_is_removed_where_it_stands_and_its_neighbours_stay_byte_for_byte() -> None:
+    before = "".join(f"window.a{n} = function (x) {{ return x < {n} ? 'small {n}' : \"large\"; }};" for n in range(300))
+    after = "".join(f"window.b{n} = ['item {n}', /re{n}/g, `tpl {n}`];" for n in range(300))
+    script = f"{before}var story = {json.dumps(WITHHELD[1] + ' ' + WITHHELD[2])};{after}"
+    widget = '<div class="weather"><p>Sunny spells along the coast, light winds.</p></div>'
+    page, out = gate(document(head=f"<script id='app'>{script}</script>", after=widget))
+    assert_no_leak(out)
+    assert before.encode() in out and after.encode() in out
+    assert widget.encode() in out
+    report = page.report.swept
+    assert report.scripts_rewritten == 1 and report.scripts_emptied == 0
+    assert not report.full_sweep
+
+
+def test_copies_in_every_kind_of_place_are_swept_without_reading_every_node() -> None:
+    copy = WITHHELD[0]
+    head = (
+        f'<meta name="description" content="{html.escape(copy)}">'
+        f'<script type="application/ld+json">{json.dumps({"@type": "NewsArticle", "articleBody": copy})}</script>'
+        f"<noscript><p>{copy}</p></noscript>"
+    )
+    after = (
+        f"<div hidden><p>{WITHHELD[1]}</p></div>"
+        f"<div data-story='{html.escape(WITHHELD[2])}'>x</div>"
+        f"<!-- {WITHHELD[3]} -->"
+        f"<textarea>{html.escape(WITHHELD[0])}</textarea>"
+        f"<a href='https://share.example/?text={quote(WITHHELD[1])}'>Share</a>"
+    )
+    page, out = gate(document(head=head, after=after))
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+    report = page.report.swept
+    assert not report.full_sweep
+    assert report.meta_shortened == 1
+    assert report.comments == 1
+    assert report.scripts_rewritten == 1
+    assert report.text_nodes >= 3
+    assert report.attributes >= 2
+
+
+# --------------------------------------------------------------------------- from bytes to nodes
+
+
+def test_byte_ranges_are_followed_down_to_the_nodes_that_hold_them() -> None:
+    markup = (
+        "<!DOCTYPE html><html><head><script>var s = 'quill';</script></head><body><div id='a' title='tower gallery'>"
+        "<p>first <b>bold</b> text</p><!-- note here --><ul><li>one</li><li>two words</li></ul></div></body></html>"
+    )
+    tree = LexborHTMLParser(markup, scripting=True)
+    serialised = tree.html or ""
+    data = serialised.encode()
+
+    def at(needle: str) -> list[tuple[int, int]]:
+        start = data.index(needle.encode())
+        return [(start, start + len(needle))]
+
+    def located(needle: str) -> locate.Places:
+        found = locate.places(tree, serialised, data, at(needle))
+        assert found is not None
+        return found
+
+    # The places reach 1 KB around a range: on this small page every node is a candidate,
+    # so each kind is checked by what it holds.
+    assert any(node.attributes.get("id") == "a" for node, _, _ in located("tower gallery").elements)
+    assert any((node.comment_content or "").strip() == "note here" for node, _ in located("note here").comments)
+    assert any(node.tag == "script" for node, _, _, _ in located("quill").code)
+    texts = [node.text_content for run, _ in located("two words").texts for node, _ in run]
+    assert "two words" in texts and "first " in texts
+    for run, (start, end) in located("bold").texts:
+        assert serialised[start:end].startswith(run[0][0].text_content or "")
+
+
+def test_offsets_of_pages_that_are_not_ascii_follow_characters_not_bytes() -> None:
+    markup = "<html><body><p>caf\u00e9 \u4e2d\u6587 \u00fcber</p><div title='zephyrquill'>x</div></body></html>"
+    tree = LexborHTMLParser(markup, scripting=True)
+    serialised = tree.html or ""
+    data = serialised.encode()
+    start = data.index(b"zephyrquill")
+    found = locate.places(tree, serialised, data, [(start, start + 11)])
+    assert found is not None
+    for node, (first, last), _whole in found.elements:
+        if node.tag == "div":
+            assert "zephyrquill" in serialised[first:last]
+            break
+    else:
+        pytest.fail("the div holding the attribute was not found")
+
+
+def test_template_content_is_not_followed_and_every_place_is_read() -> None:
+    page, out = gate(document(after=f"<template><section><p>{WITHHELD[2]}</p></section></template>"))
+    assert_no_leak(out)
+    assert page.report.swept.full_sweep
+
+
+# --------------------------------------------------------------------------- the check on bytes
+
+# Structures a parser reads otherwise than they were written: raw text, templates, foreign
+# content, foster-parented table text, markup inside attributes, unclosed elements at the end.
+WRAPPERS = [
+    "<noscript>{}</noscript>",
+    "<noscript><p>{}</p></noscript>",
+    "<template>{}</template>",
+    "<svg><style>{}</style></svg>",
+    "<svg><title>{}</title><desc>{}</desc></svg>",
+    "<math><mtext>{}</mtext><annotation-xml encoding='text/html'><p>{}</p></annotation-xml></math>",
+    "<svg><![CDATA[{}]]></svg>",
+    "<table><tr><td>cell</td></tr>{}</table>",
+    "<select><option>{}</option></select>",
+    "<textarea>{}</textarea>",
+    "<xmp>{}</xmp>",
+    "<iframe>{}</iframe>",
+    "<noembed>{}</noembed>",
+    "<div title='{}'>x</div>",
+    "<iframe srcdoc='<p>{}</p>'></iframe>",
+    "<p>{}",
+    "<object><param name='x' value='{}'></object>",
+    "<button formaction='/s?q={}'>go</button>",
+    "<div hidden><div><div><span>{}</span></div></div></div>",
+    "<div style='display:none'>{}<!-- -->{}</div>",
+]
+
+
+def encodings(text: str) -> list[str]:
+    return [
+        text,
+        html.escape(text),
+        "".join(f"&#{ord(c)};" for c in text),
+        text.replace(" ", "&nbsp;"),
+        quote(text),
+        base64.b64encode(text.encode()).decode(),
+    ]
+
+
+@pytest.mark.parametrize("wrapper", WRAPPERS)
+def test_copies_in_structures_that_parse_otherwise_never_reach_a_reader(wrapper: str) -> None:
+    for copy in encodings(WITHHELD[1]):
+        after = wrapper.replace("{}", copy)
+        try:
+            _, out = gate(document(after=after))
+        except RewriteError:
+            continue  # refused: fails closed
+        assert_no_leak(out, phrases=(WITHHELD[1],))
+
+
+def test_text_joined_by_removing_what_stood_between_is_checked_again() -> None:
+    # Removing the hidden copy between two halves of a run of visible words must not leave a
+    # run that only appears once the copy is gone.
+    first, second = WITHHELD[3].split(" and ", 1)
+    after = f"<p class='x'>{first}<span hidden>{WITHHELD[0]}</span> and {second}</p>"
+    _, out = gate(document(after=after))
+    assert_no_leak(out, phrases=(WITHHELD[0], WITHHELD[3]))
+
+
+PLACES = st.sampled_from(WRAPPERS)
+COPIES = st.sampled_from(WITHHELD)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(st.tuples(PLACES, COPIES, st.integers(0, 5)), min_size=1, max_size=4))
+def test_any_mix_of_copies_and_structures_is_swept_or_refused(mix: list[tuple[str, str, int]]) -> None:
+    after = "".join(wrapper.replace("{}", encodings(copy)[form]) for wrapper, copy, form in mix)
+    try:
+        _, out = gate(document(after=after))
+    except RewriteError:
+        return
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+
+
+def test_the_check_on_bytes_agrees_with_a_check_on_a_second_parse() -> None:
+    after = "".join(wrapper.replace("{}", WITHHELD[n % 4]) for n, wrapper in enumerate(WRAPPERS))
+    page, out = gate(document(after=after))
+    fingerprint = Fingerprint.build(page.report.withheld, [page.report.teaser_text])
+    again = LexborHTMLParser(out.decode(), scripting=True)
+    assert sweep.find_leaks(again, fingerprint) == []
+    assert locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, {}) == []
+
+
+def test_a_copy_the_targeted_sweep_leaves_is_caught_by_the_check_and_every_place_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Fault injection: a targeted sweep that removes nothing. The search over the new bytes
+    # still finds the copies, and the page is swept whole and checked on a second parse.
+    monkeypatch.setattr(sweep, "sweep_places", lambda places, fingerprint, report, thorough: locate.Changed())
+    head = f'<meta name="description" content="{html.escape(WITHHELD[0])}">'
+    page, out = gate(document(head=head, after=f"<div hidden>{WITHHELD[2]}</div>"))
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+    assert page.report.swept.full_sweep
+    assert page.report.swept.meta_shortened == 1
+
+
+def test_the_check_reads_where_the_page_changed_and_where_the_copies_stood(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = "aaaa<meta content='copy'>bbbbbbbbbb<!-- copy -->cccccccccc<p>tail</p>"
+    new = "aaaa<meta content='co…'>bbbbbbbbbbcccccccccc<p>tail</p>"
+    meta = (old.index("<meta"), old.index("bbbb"))
+    comment = (old.index("<!--"), old.index("cccc"))
+    edits = [(meta, "<meta content='co…'>"), (comment, "")]
+    window = (old.index("<p>"), len(old))
+    assert locate.recheck(old, new, edits, [window]) == [(0, len(new))]  # the widened edits cover it all
+    monkeypatch.setattr(locate, "RECHECK_CHARACTERS", 2)
+    ranges = locate.recheck(old, new, edits, [window])
+    assert ranges is not None
+    covered = "".join(new[start:end] for start, end in ranges)
+    assert "<meta content='co…'>" in covered and "<p>tail</p>" in covered
+    assert "bbbbbbbbbbcccccccccc" not in covered
+    # Edits that do not make the new page out of the old one: the whole page is read again.
+    assert locate.recheck(old, new + "x", edits, [window]) is None
+    assert locate.recheck(old, new, edits[:1], [window]) is None
+
+
+def test_byte_ranges_widen_to_whole_runs_and_follow_utf8() -> None:
+    text = "caf\u00e9 \u00fcber data:AAAAQUJDREVGR0g=, \\54 \\68 \\65 (end)"
+    data = text.encode()
+    start = text.index("QUJD")
+    ((first, last),) = locate.byte_ranges(text, data, [(start, start + 2)])
+    assert data[first:last] == b"AAAAQUJDREVGR0g="
+    start = text.index("68")
+    ((first, last),) = locate.byte_ranges(text, data, [(start, start + 1)])
+    assert data[first:last] == b" \\54 \\68 \\65 "
+
+
+def test_a_copy_in_the_attributes_of_markup_held_as_text_is_found() -> None:
+    # A share widget's HTML in a script string and in an attribute: the description of each
+    # share link quotes the story. Reading the markup as a browser renders it drops the
+    # attributes; the copy is in them.
+    link = f'<a href="https://share.example/?d={quote(WITHHELD[1])}" role="link">Share</a>'
+    script = f"<script>window.shareHtml = {json.dumps(link)};</script>"
+    attribute = f"<div data-widget='{html.escape(link)}'>x</div>"
+    noscript = f"<noscript>{link}</noscript>"
+    for after in (script, attribute, noscript):
+        page, out = gate(document(after=after))
+        assert_no_leak(out, phrases=(WITHHELD[1],))
+        assert not page.report.swept.full_sweep
+
+
+def test_a_long_json_string_reads_the_same_whether_escapes_are_many_or_few() -> None:
+    from paywall.engine.text import MANY_ESCAPES, decode_layers, words
+
+    sentence = WITHHELD[1].replace(" ", "\\u0020", 3).replace("a", "\\u0061")
+    escaped = json.dumps(WITHHELD[1])[1:-1].replace("e", "\\u0065") + ' \\"quoted\\" \\\\ back\\/slash \\n'
+    few = escaped
+    many = " ".join([escaped] * (MANY_ESCAPES // max(1, escaped.count("\\")) + 2))
+    assert escaped.count("\\") <= MANY_ESCAPES < many.count("\\")
+    assert words(decode_layers(many)) == words(decode_layers(few)) * (
+        len(words(decode_layers(many))) // len(words(decode_layers(few)))
+    )
+    assert words(decode_layers(sentence * 40)) == words(WITHHELD[1]) * 40
+
+
+def test_the_byte_tests_of_words_see_the_characters_the_text_tests_see() -> None:
+    from paywall.engine import text
+
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        character = chr(code)
+        data = character.encode()
+        assert bool(text.IGNORABLE.fullmatch(character)) == bool(text._IGNORABLE_UTF8.fullmatch(data)), hex(code)
+        if text._UNSPACED.fullmatch(character):
+            assert text._UNSPACED_UTF8.search(data), hex(code)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            "aZ9_ \u00ad\u00e9\u00df\u0130\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb"
+            "\x0b\x1c\u200b\u2060\ufeff\u3000\u4e2d\u6587\u30a2\uff71\uf900\ufb01\uff21\u2044\u0345\u2126\u0308"
+            "\u3200\U0001f200\u0e01\u1100\uac00\u0301\u00bd\u2160\U000e0041,.;"
+        ),
+        max_size=40,
+    )
+)
+def test_words_read_text_as_the_plain_definition_does(sample: str) -> None:
+    import unicodedata
+
+    from paywall.engine import text
+
+    expected = text.WORD.findall(unicodedata.normalize("NFKC", text.IGNORABLE.sub("", sample)).casefold())
+    assert text.words(sample) == expected
+
+
+def test_the_call_to_action_s_words_mark_no_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Withheld text that uses the call to action's words: on the page the call to action is no
+    # cluster of markers to read (it is on screen, as the chrome is).
+    cta = '<div class="paywall-cta"><p>Quistovar moonbrackle trindlewhap: subscribe to read on</p></div>'
+    read: list[str] = []
+    suspects = locate.suspects
+
+    def watched(data: bytes, *args: object) -> list[tuple[int, int]]:
+        found = suspects(data, *args)  # type: ignore[arg-type]
+        read.extend(data[start:end].decode("utf-8", "replace") for start, end in found)
+        return found
+
+    monkeypatch.setattr(locate, "suspects", watched)
+    page = Page.parse(document().encode(), None)
+    out = page.gate(teaser_paragraphs=3, cta_html=cta)
+    assert b"Quistovar moonbrackle trindlewhap" in out
+    assert not any("Quistovar" in window for window in read)
+    assert page.report.swept.total == 0 and not page.report.swept.full_sweep
