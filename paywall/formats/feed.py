@@ -116,7 +116,19 @@ def _cut(body: _Body, url: str, read_on: ReadOn, teaser_paragraphs: int) -> CutB
 def _cut_item(
     bodies: list[_Body], url: str, read_on: ReadOn, teaser_paragraphs: int, withheld: Withheld
 ) -> list[tuple[_Body, str]]:
-    """The new value of each body of one item that changes ("" empties it); the withheld runs go in ``withheld``."""
+    """The new value of each body of one item that changes ("" empties it); the withheld runs go in ``withheld``.
+
+    An item the engine cannot cut makes the whole feed a :class:`FormatError` (refused, never sent whole).
+    """
+    try:
+        return _cut_bodies(bodies, url, read_on, teaser_paragraphs, withheld)
+    except RewriteError as exc:
+        raise FormatError(f"an item could not be cut ({exc})") from None
+
+
+def _cut_bodies(
+    bodies: list[_Body], url: str, read_on: ReadOn, teaser_paragraphs: int, withheld: Withheld
+) -> list[tuple[_Body, str]]:
     bodies = sorted(bodies, key=lambda body: body.size, reverse=True)
     main = _cut(bodies[0], url, read_on, teaser_paragraphs)
     if main is not None and main.whole:
@@ -358,10 +370,7 @@ def gate_xml(
         link = _link(item)
         if not bodies or free(link):
             continue
-        try:
-            changes = _cut_item(bodies, read_on.url(link), read_on, teaser_paragraphs, withheld)
-        except RewriteError as exc:
-            raise FormatError(f"an item could not be cut ({exc})") from None
+        changes = _cut_item(bodies, read_on.url(link), read_on, teaser_paragraphs, withheld)
         for changed, value in changes:
             edits.extend(_rewrite(changed, value, data))
             edited.add(id(changed.place))
@@ -423,10 +432,7 @@ def gate_json_feed(
         bodies = [_Body(kind, item[key], key) for key, kind in _JSON_BODIES if isinstance(item.get(key), str)]
         if not bodies or free(link):
             continue
-        try:
-            changes = _cut_item(bodies, read_on.url(link), read_on, teaser_paragraphs, withheld)
-        except RewriteError as exc:
-            raise FormatError(f"an item could not be cut ({exc})") from None
+        changes = _cut_item(bodies, read_on.url(link), read_on, teaser_paragraphs, withheld)
         for changed, new in changes:
             item[changed.place] = new
         items += bool(changes)

@@ -873,13 +873,7 @@ class _Gate(_Buffered):
             parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
             return parsed.declare_full(gated_class=settings.gated_class)
 
-        try:
-            marked: bytes = await _offload(len(decoded), work)
-        except RewriteError as exc:
-            logger.warning("paywall: cannot mark %s for a search crawler (%s)", self.x.scope["path"], exc)
-            return REFUSED
-        at = insertion_point(marked)
-        return Cut(marked[:at], (marked[at:],), hashlib.blake2b(marked, digest_size=20).digest())
+        return await self.made(decoded, work, "mark for a search crawler", lambda rest: (rest,))
 
     async def decode(self, body: bytes) -> bytes | None:
         """``body`` without its Content-Encoding, or None when it cannot be undone (then it has answered).
@@ -930,14 +924,20 @@ class _Gate(_Buffered):
                 amp_css=amp_css,
             )
 
+        return await self.made(decoded, work, "cut", self.x.mw.insights.split)
+
+    async def made(
+        self, decoded: bytes, work: Callable[[], bytes], doing: str, split: Callable[[bytes], tuple[bytes, ...]]
+    ) -> Cut | Refused:
+        """What ``work`` makes of the page (off the event loop when large), split where the tags go and
+        ``split`` says after that; :data:`REFUSED` when the engine refuses the page."""
         try:
-            gated: bytes = await _offload(len(decoded), work)
+            made = await _offload(len(decoded), work)
         except RewriteError as exc:
-            logger.warning("paywall: cannot cut %s (%s)", self.x.scope["path"], exc)
+            logger.warning("paywall: cannot %s %s (%s)", doing, self.x.scope["path"], exc)
             return REFUSED
-        at = insertion_point(gated)
-        digest = hashlib.blake2b(gated, digest_size=20).digest()
-        return Cut(gated[:at], self.x.mw.insights.split(gated[at:]), digest)
+        at = insertion_point(made)
+        return Cut(made[:at], split(made[at:]), hashlib.blake2b(made, digest_size=20).digest())
 
     async def send_cut(self, cut: Cut, wall: Wall, *, amp: bool = False) -> None:
         # An AMP page has the call to action's look in its own style element, and no tags.
