@@ -113,3 +113,29 @@ def test_no_module_imports_itself_through_others() -> None:
 def test_the_layers_are_packages() -> None:
     for layer in ("http", "access", "engine", "protection"):
         assert (PACKAGE / layer / "__init__.py").is_file(), layer
+
+
+def test_every_file_the_package_reads_is_shipped() -> None:
+    """Each file under ``paywall/`` that is not Python is named by the package data of ``pyproject.toml``.
+
+    An editable install finds files that a wheel leaves out; this holds the wheel to the tree.
+    """
+    import fnmatch
+    import tomllib
+
+    declared: dict[str, list[str]] = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"][
+        "setuptools"
+    ]["package-data"]
+    missing = []
+    for path in PACKAGE.rglob("*"):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        shipped = any(
+            path.is_relative_to(PACKAGE.parent / package.replace(".", "/"))
+            and fnmatch.fnmatch(path.relative_to(PACKAGE.parent / package.replace(".", "/")).as_posix(), pattern)
+            for package, patterns in declared.items()
+            for pattern in patterns
+        )
+        if not shipped:
+            missing.append(path.relative_to(PACKAGE.parent).as_posix())
+    assert missing == []
