@@ -1,7 +1,7 @@
 """Copy protection: the two tags added to a page, and the files they load.
 
-The protection lives in two static files, ``assets/protect.js`` and
-``assets/protect.css``, served by paywall itself under ``settings.prefix``
+The protection lives in two static files, ``static/protect.js`` and
+``static/protect.css``, served by paywall itself under ``settings.prefix``
 with a content hash in their names (:mod:`paywall.protection.assets`), so browsers and
 CDNs may keep them for a year and a new release is picked up at once. The page
 only gets two tags; the

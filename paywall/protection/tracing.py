@@ -40,7 +40,7 @@ two bits per character from U+200B, U+200C, U+200D, U+2060. The frame is put
 right before a word (after the white space), before the first word of the copy
 and then before every :data:`EVERY_WORDS`-th word, so that any excerpt holding
 ``EVERY_WORDS`` whole consecutive words, pasted on its own, still carries a
-whole mark. ``embed`` here does exactly what ``assets/protect.js`` does; the tests
+whole mark. ``embed`` here does exactly what ``static/protect.js`` does; the tests
 hold the two together.
 
 What survives, what does not
@@ -89,7 +89,7 @@ _TAG_ONLY = 4  # AES-SIV's SIV of a long subject, alone
 _SIV_BYTES = 16
 _V1_TAG_BYTES = 8
 _MAX_PAYLOAD = 1 + _SIV_BYTES + MAX_SEALED_SUBJECT
-#: Longest mark, in hex digits; the protection script refuses longer ones (``assets/protect.js``).
+#: Longest mark, in hex digits; the protection script refuses longer ones (``static/protect.js``).
 MAX_MARK_HEX = 2 * _MAX_PAYLOAD
 
 _SYMBOL_VALUE = {ch: i for i, ch in enumerate(SYMBOLS)}
