@@ -37,7 +37,7 @@ from .credentials import Credentials
 from .members import bearer_token
 from .readers import Reader
 from .store import Store
-from .tokens import FEED, MEMBER, InvalidToken, number, sign, verify
+from .tokens import FEED, MEMBER, InvalidToken, Keys, number, sign, verify
 
 logger = logging.getLogger("paywall")
 
@@ -47,19 +47,19 @@ _MAX_DAYS = 3650
 _DAY = 86400.0
 
 
-def issue_member_feed_key(settings: PaywallSettings, subject: str, ends_at: float, *, now: float | None = None) -> str:
-    """A feed key for the member ``subject`` whose access ends at ``ends_at`` (a Unix time)."""
+def issue_member_feed_key(keys: Keys, subject: str, ends_at: float, *, now: float | None = None) -> str:
+    """A feed key for the member ``subject`` whose access ends at ``ends_at`` (a Unix time), signed with ``keys``."""
     now = time.time() if now is None else now
     if not isinstance(subject, str) or not subject or len(subject) > 256:
         raise ValueError("subject must be a non-empty string of at most 256 characters")
     if not (isinstance(ends_at, int | float) and math.isfinite(ends_at) and now < ends_at <= now + _MAX_DAYS * _DAY):
         raise ValueError(f"the access must end in the future, within {_MAX_DAYS} days")
-    return sign(settings, FEED, {"s": subject, "e": float(ends_at)}, now=now)
+    return sign(keys, FEED, {"s": subject, "e": float(ends_at)}, now=now)
 
 
-def issue_trial_feed_key(settings: PaywallSettings, trial_id: str, *, now: float | None = None) -> str:
+def issue_trial_feed_key(keys: Keys, trial_id: str, *, now: float | None = None) -> str:
     """A feed key for the trial ``trial_id``: it works while the store says the trial is active."""
-    return sign(settings, FEED, {"t": trial_id}, now=now)
+    return sign(keys, FEED, {"t": trial_id}, now=now)
 
 
 def private_feed_url(
@@ -140,14 +140,14 @@ def key_for(
     """
     now = time.time() if now is None else now
     if reader.level == "trial" and reader.trial is not None:
-        return issue_trial_feed_key(settings, reader.trial.trial_id, now=now)
+        return issue_trial_feed_key(credentials.tokens, reader.trial.trial_id, now=now)
     if reader.level != "member" or not reader.subject:
         return None
     found = _member_token(conn, settings, credentials, now)
     if found is None:
         return None
     subject, ends_at = found
-    return issue_member_feed_key(settings, subject, min(ends_at, now + _MAX_DAYS * _DAY), now=now)
+    return issue_member_feed_key(credentials.tokens, subject, min(ends_at, now + _MAX_DAYS * _DAY), now=now)
 
 
 def _member_token(

@@ -194,6 +194,9 @@ class Endpoints:
             500, "Something went wrong", "Please try again in a moment.", (("Back to the home page", "/"),)
         )
 
+    async def _reader(self, request: Request, now: float) -> Reader:
+        return await identify(request, self.settings, self.store, now=now, credentials=self.credentials)
+
     # -- pages ----------------------------------------------------------
     def _message(
         self,
@@ -244,7 +247,7 @@ class Endpoints:
     async def _trial_form(self, request: Request) -> Response:
         now = self.clock()
         next_path = safe_next(request.query_params.get("next"))
-        reader = await identify(request, self.settings, self.store, now=now, credentials=self.credentials)
+        reader = await self._reader(request, now)
         if reader.level == "member":
             return self._message(
                 200,
@@ -506,7 +509,7 @@ class Endpoints:
     # -- status ---------------------------------------------------------
     async def _status(self, request: Request) -> Response:
         now = self.clock()
-        reader: Reader = await identify(request, self.settings, self.store, now=now, credentials=self.credentials)
+        reader = await self._reader(request, now)
         access = await reader_access(reader, self.settings, self.store, now=now)
         response = JSONResponse(access.as_json(), headers={"vary": "Cookie, Authorization"})
         return _with_cookies(response, reader.set_cookies)
@@ -516,7 +519,7 @@ class Endpoints:
         """The reader's own address of the feed at ``feed`` (a path on this site), with a key that ends with
         their access (:mod:`paywall.access.member_feeds`); 403 for a reader who has no such access to give."""
         now = self.clock()
-        reader: Reader = await identify(request, self.settings, self.store, now=now)
+        reader = await self._reader(request, now)
         key = key_for(request, reader, self.settings, self.credentials, now=now)
         headers = {"vary": "Cookie, Authorization"}
         if key is None:
