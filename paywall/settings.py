@@ -337,6 +337,15 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(name, f"expected true or false, got {raw!r}")
 
 
+def _imported(s: PaywallSettings, name: str) -> Any:
+    """Field ``name`` with a ``"module:attribute"`` string replaced by the object it names ("" by None)."""
+    value = getattr(s, name)
+    if isinstance(value, str):
+        value = import_object(name, value) if value else None
+        object.__setattr__(s, name, value)
+    return value
+
+
 def import_object(name: str, path: str) -> Any:
     """Resolve ``"package.module:attribute"`` (how a TOML file names a callable)."""
     module_name, _, attr = path.partition(":")
@@ -432,10 +441,7 @@ def _validate(s: PaywallSettings) -> None:
             raise ConfigError(name, "must be a non-empty cookie name without spaces, ';', ',' or '='")
 
     for name in _CALLABLE_FIELDS:
-        value = getattr(s, name)
-        if isinstance(value, str):
-            value = import_object(name, value) if value else None
-            object.__setattr__(s, name, value)
+        value = _imported(s, name)
         if value is not None and not callable(value):
             raise ConfigError(name, "must be a callable or 'module:attribute'")
     if s.email_confirmation and s.email_sender is None:
@@ -629,10 +635,7 @@ _CSS_CLASS = re.compile(r"-?[_a-zA-Z][_a-zA-Z0-9-]{0,63}")
 def _check_search_engines(s: PaywallSettings) -> None:
     """The crawler list, its ranges, resolver and timings, and the gated part's class."""
     parse_crawlers(s.crawlers)  # the ranges files are read when the paywall starts (paywall.http.runtime)
-    resolver = s.crawler_resolver
-    if isinstance(resolver, str):
-        resolver = import_object("crawler_resolver", resolver) if resolver else None
-        object.__setattr__(s, "crawler_resolver", resolver)
+    resolver = _imported(s, "crawler_resolver")
     if resolver is not None and (
         isinstance(resolver, type)
         or not (isinstance(resolver, CrawlerResolver) and callable(resolver.reverse) and callable(resolver.forward))
