@@ -9,6 +9,7 @@ checking (``if TYPE_CHECKING:``) are not counted: they do not run.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,46 +35,42 @@ FORBIDDEN = {
 }
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def _runtime_imports(path: Path) -> set[str]:
-    """Every paywall module ``path`` imports when it runs (lazily inside functions too)."""
-    tree = ast.parse(path.read_text(), str(path))
-    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
-    type_only: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            type_only.update(id(child) for child in ast.walk(node))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in type_only:
-            continue
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")
-            if node.level:
-                base = base[: len(base) - node.level + 1]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
-    modules = _modules()
-    return {name for name in found if name in modules}
-
-
 def _modules() -> dict[str, Path]:
-    return {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    out: dict[str, Path] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def _runtime_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement, at any depth, except those under ``if TYPE_CHECKING:``."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            yield from (n for child in node.orelse for n in _runtime_imports(ast.Module([child], [])))
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        yield from _runtime_imports(node)
 
 
 def _graph() -> dict[str, set[str]]:
-    return {name: _runtime_imports(path) - {name} for name, path in _modules().items()}
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = package[: len(package) - node.level + 1] if node.level else []
+                target = ".".join([*base, *([node.module] if node.module else [])])
+                submodules = [f"{target}.{alias.name}" for alias in node.names if f"{target}.{alias.name}" in modules]
+                targets = submodules if len(submodules) == len(node.names) else [target, *submodules]
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
@@ -88,26 +85,35 @@ def test_a_layer_imports_nothing_above_or_beside_it(layer: str) -> None:
     assert wrong == []
 
 
-def test_no_module_imports_itself_through_others() -> None:
+def test_the_package_has_no_import_cycle() -> None:
+    """Imports inside functions count too: a cycle put off until run time is still a cycle."""
     graph = _graph()
-    # a package imports its submodules when it re-exports them; that edge is not a cycle of layers
-    edges = {m: {t for t in ts if not t.startswith(m + ".")} for m, ts in graph.items()}
-    state: dict[str, int] = {}
-    cycles: list[list[str]] = []
+    assert "paywall.settings" in graph and "paywall.http.runtime" in graph
+    done: set[str] = set()
 
-    def visit(node: str, path: list[str]) -> None:
-        state[node] = 1
-        for target in sorted(edges.get(node, ())):
-            if state.get(target) == 1:
-                cycles.append([*path[path.index(target) :], target] if target in path else [node, target])
-            elif target not in state:
-                visit(target, [*path, target])
-        state[node] = 2
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            raise AssertionError("import cycle: " + " -> ".join([*path[path.index(name) :], name]))
+        if name in done:
+            return
+        for target in sorted(graph[name]):
+            visit(target, [*path, name])
+        done.add(name)
 
-    for module in sorted(edges):
-        if module not in state:
-            visit(module, [module])
-    assert cycles == []
+    for name in sorted(graph):
+        visit(name, [])
+
+
+def test_settings_stand_on_their_own() -> None:
+    """Settings depend on nothing of the access layer, the insights, the protection or the HTTP layer."""
+    graph = _graph()
+    reached: set[str] = set()
+    pending = ["paywall.settings"]
+    while pending:
+        for target in graph[pending.pop()] - reached:
+            reached.add(target)
+            pending.append(target)
+    assert reached <= {"paywall.errors", "paywall.variants", "paywall.search_engines", "paywall.paths"}, reached
 
 
 def test_the_layers_are_packages() -> None:

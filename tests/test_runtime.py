@@ -1,13 +1,12 @@
-"""The runtime: settings are plain data, what is built from them is built once, and the modules form no cycle."""
+"""The runtime: settings are plain data, and what is built from them is built once."""
 
 from __future__ import annotations
 
-import ast
 import gc
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,85 +20,11 @@ from paywall.access.tokens import DEVICE, MEMBER, TRIAL, VARIANT, Tokens, sign, 
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.asgi import call
 
-PACKAGE = Path(__file__).resolve().parent.parent / "paywall"
 Make = Callable[..., PaywallSettings]
 JWT_SECRET = "jwt-shared-secret-0123456789-abcdefghij"
 NOW = 1_800_000_000.0
 
 pytestmark = pytest.mark.anyio
-
-
-# ---------------------------------------------------------------------------
-# the module graph
-
-
-def _modules() -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        out[".".join(parts)] = path
-    return out
-
-
-def _runtime_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import statement, at any depth, except those under ``if TYPE_CHECKING:``."""
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            yield from (n for child in node.orelse for n in _runtime_imports(ast.Module([child], [])))
-            continue
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node
-        yield from _runtime_imports(node)
-
-
-def _graph() -> dict[str, set[str]]:
-    modules = _modules()
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                base = package[: len(package) - node.level + 1] if node.level else []
-                target = ".".join([*base, *([node.module] if node.module else [])])
-                submodules = [f"{target}.{alias.name}" for alias in node.names if f"{target}.{alias.name}" in modules]
-                targets = submodules if len(submodules) == len(node.names) else [target, *submodules]
-            graph[name].update(t for t in targets if t in modules and t != name)
-    return graph
-
-
-def test_the_package_has_no_import_cycle() -> None:
-    """Imports inside functions count too: a cycle put off until run time is still a cycle."""
-    graph = _graph()
-    assert "paywall.settings" in graph and "paywall.http.runtime" in graph
-    done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        if name in path:
-            raise AssertionError("import cycle: " + " -> ".join([*path[path.index(name) :], name]))
-        if name in done:
-            return
-        for target in sorted(graph[name]):
-            visit(target, [*path, name])
-        done.add(name)
-
-    for name in sorted(graph):
-        visit(name, [])
-
-
-def test_settings_stand_on_their_own() -> None:
-    """Settings depend on nothing of the access layer, the insights, the protection or the HTTP layer."""
-    graph = _graph()
-    reached: set[str] = set()
-    pending = ["paywall.settings"]
-    while pending:
-        for target in graph[pending.pop()] - reached:
-            reached.add(target)
-            pending.append(target)
-    assert reached <= {"paywall.errors", "paywall.variants", "paywall.search_engines", "paywall.paths"}, reached
 
 
 def test_settings_read_no_file(make_settings: Make, tmp_path: Path) -> None:
