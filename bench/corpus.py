@@ -7,8 +7,9 @@ that differs from any seen before (a fresh token in it, as real pages carry),
 and judged as an attacker and a reader would judge it:
 
 * tail leak: any 8-word run of the last 40% of the expected article (that
-  the first 60% does not also hold) anywhere in the response (raw, entities decoded, JSON/JS/CSS escapes decoded, markup
-  stripped). Articles under 150 words are left out of this measure (their
+  the first 60% and the page's ``<title>`` do not also hold: the title is
+  kept on purpose) anywhere in the response (raw, entities decoded,
+  JSON/JS/CSS escapes decoded, markup stripped). Articles under 150 words are left out of this measure (their
   last 40% is a sentence or two);
 * teaser shown: at least 20 words (or half the opening, for short articles)
   of the first 30% of the article in the visible text, in runs of 4 words;
@@ -163,8 +164,11 @@ def measure(folder: Path, teaser: int, repeat: int) -> Row:
     out = out_bytes.decode("utf-8", errors="replace")
 
     split = int(len(expected) * (1 - TAIL_SHARE))
-    # Runs the tail shares with the opening (test pages repeat paragraphs) are not the tail's own.
+    # Runs the tail shares with the opening (test pages repeat paragraphs) are not the tail's own, nor
+    # those of the page's <title>, which "page kept" requires unchanged (a closing line that quotes the
+    # headline).
     tail_runs = shingles(expected[split:], TAIL_RUN) - shingles(expected[:split], TAIL_RUN)
+    tail_runs -= shingles(words(title(text)), TAIL_RUN)
     present: set[tuple[str, ...]] = set()
     for reading in readings(out):
         present |= shingles(words(reading), TAIL_RUN) & tail_runs
