@@ -117,8 +117,7 @@ class Region:
 
     def blocks(self, outline: Outline) -> list[Element]:
         """The article's blocks of text, in document order."""
-        spans = self.spans
-        return [b for b in outline.blocks if any(start <= b.order < end for start, end in spans)]
+        return outline.within(self.spans)
 
 
 def is_chrome(element: Element, total: int = 0) -> bool:

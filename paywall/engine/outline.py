@@ -14,6 +14,7 @@ parser's own traversal costs.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -106,6 +107,7 @@ class Outline:
         self.elements: dict[int, Element] = {}
         self.hidden: set[int] = set()
         self.total_chars = 0
+        self._orders: list[int] | None = None
         for root in () if include_hidden else tree.css(HIDING_SELECTOR):
             attrs = root.attributes
             style = attrs.get("style")
@@ -118,6 +120,46 @@ class Outline:
         start = tree.body if tree.body is not None else tree.root
         if start is not None:
             self._walk(start)
+
+    def _in_order(self) -> list[int] | None:
+        """The blocks' document orders when they increase along :attr:`blocks` (else None).
+
+        They almost always do; a block that holds text directly after a child block
+        (``<div><p>one</p>two</div>``) takes the order of its first text inside,
+        which can come before that of blocks listed ahead of it.
+        """
+        if self._orders is None or len(self._orders) != len(self.blocks):
+            orders = [block.order for block in self.blocks]
+            self._orders = orders if orders == sorted(orders) else []
+        return self._orders or None
+
+    def within(self, spans: list[tuple[int, int]]) -> list[Element]:
+        """The blocks whose document order falls in one of ``spans`` (``start <= order < end``), in order.
+
+        Where orders increase along the blocks, each span is two binary searches
+        rather than a test of every block (a long article is hundreds of them, and
+        the article's blocks are asked for several times).
+        """
+        blocks = self.blocks
+        orders = self._in_order()
+        if orders is None:
+            return [b for b in blocks if any(start <= b.order < end for start, end in spans)]
+        keep = _merged([(bisect_left(orders, start), bisect_left(orders, end)) for start, end in spans])
+        return [block for low, high in keep for block in blocks[low:high]]
+
+    def outside(self, spans: list[tuple[int, int]]) -> list[Element]:
+        """The blocks whose document order falls in none of ``spans``, in order."""
+        blocks = self.blocks
+        orders = self._in_order()
+        if orders is None:
+            return [b for b in blocks if not any(start <= b.order < end for start, end in spans)]
+        found: list[Element] = []
+        at = 0
+        for low, high in _merged([(bisect_left(orders, start), bisect_left(orders, end)) for start, end in spans]):
+            found.extend(blocks[at:low])
+            at = high
+        found.extend(blocks[at:])
+        return found
 
     def element(self, node: LexborNode) -> Element:
         """The record of ``node``, made (with its ancestors') on first use."""
@@ -230,3 +272,14 @@ class Outline:
                 above.end_order = record.end_order
             if record.order >= 0 and (above.order < 0 or above.order > record.order):
                 above.order = record.order
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Index ranges, empty ones dropped, overlapping ones joined, in order."""
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(r for r in ranges if r[0] < r[1]):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged

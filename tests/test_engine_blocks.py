@@ -1,0 +1,45 @@
+"""The engine's per-block bookkeeping: the shortcuts it takes on long articles give what the plain reading gives."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from paywall.engine.outline import Element, Outline
+
+PROSE = "The council deferred its vote until the estuary trust publishes its sediment report next spring."
+
+PAGES = {
+    "paragraphs": "<main><article>" + "".join(f"<p>{n} {PROSE}</p>" for n in range(12)) + "</article></main>",
+    # A block with text after its child blocks takes the order of its first text inside: the blocks'
+    # orders then do not increase along the outline.
+    "text after blocks": (
+        "<div class='story'><p>one " + PROSE + "</p><p>two " + PROSE + "</p>three " + PROSE + "</div>"
+        "<div><p>four " + PROSE + "</p>five<p>six</p>seven</div><p>eight</p>"
+    ),
+    "nested": (
+        "<section>lead<div><p>a " + PROSE + "</p><blockquote>b<p>c</p>d</blockquote></div>tail</section>"
+        "<ul><li>x<ul><li>y</li></ul>z</li></ul>"
+    ),
+}
+
+
+def _plain(blocks: list[Element], spans: list[tuple[int, int]], inside: bool) -> list[Element]:
+    return [b for b in blocks if any(start <= b.order < end for start, end in spans) == inside]
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_blocks_within_and_outside_spans_are_those_the_plain_test_finds(name: str) -> None:
+    outline = Outline(LexborHTMLParser(f"<html><body>{PAGES[name]}</body></html>"))
+    assert outline.blocks
+    last = max(b.end_order for b in outline.blocks) + 2
+    bounds = range(-1, last)
+    pairs = [(a, b) for a, b in itertools.product(bounds, bounds) if a <= b]
+    cases = [[pair] for pair in pairs] + [list(two) for two in itertools.combinations(pairs[::3], 2)]
+    # Spans as regions give them: those of elements, one or several, overlapping or not.
+    cases += [[(e.order, e.end_order)] for e in outline.elements.values()]
+    for spans in cases:
+        assert outline.within(spans) == _plain(outline.blocks, spans, True), spans
+        assert outline.outside(spans) == _plain(outline.blocks, spans, False), spans
