@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from paywall.engine.cut import Cut, remove
 from paywall.engine.outline import Element, Outline
 
 PROSE = "The council deferred its vote until the estuary trust publishes its sediment report next spring."
@@ -43,3 +44,33 @@ def test_blocks_within_and_outside_spans_are_those_the_plain_test_finds(name: st
     for spans in cases:
         assert outline.within(spans) == _plain(outline.blocks, spans, True), spans
         assert outline.outside(spans) == _plain(outline.blocks, spans, False), spans
+
+
+def test_removing_nested_and_repeated_doomed_nodes_reads_each_text_once() -> None:
+    tree = LexborHTMLParser(
+        "<html><body><main><p id=keep>Kept lede.</p>"
+        "<div id=outer><p id=inner>Inner words <b id=bold>bolded</b> here.</p><script>var code = 1;</script>"
+        "<p id=sibling>Sibling words.</p></div><p id=after>After words.</p>tail text</main></body></html>"
+    )
+
+    def one(selector: str) -> LexborNode:
+        node = tree.css_first(selector)
+        assert node is not None
+        return node
+
+    after = one("#after")
+    tail = after.next
+    assert tail is not None and tail.tag == "-text"
+    # Inner nodes before and after their ancestor, a node twice, a text node: each ancestor goes whole.
+    doomed = [one("#bold"), one("#outer"), one("#inner"), one("#outer"), one("#sibling"), after, tail, one("#after")]
+    result = Cut(doomed=doomed)
+    remove(result)
+    assert [" ".join(text.split()) for text in result.withheld] == [
+        "Inner words bolded here. Sibling words.",
+        "After words.",
+        "tail text",
+    ]
+    body = tree.body
+    assert body is not None
+    assert " ".join(body.text(deep=True).split()) == "Kept lede."
+    assert tree.css_first("script") is None

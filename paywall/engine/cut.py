@@ -51,7 +51,7 @@ _SENTENCE_END = re.compile(r"[.!?:;\u3002\uff01\uff1f\u061f\u0964\u2026]['\"\u20
 _STRIPPED = "script, style, template, noscript"
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     """One counted unit of prose and where it ends: after ``node``, or inside it at ``offset``."""
 
@@ -147,20 +147,36 @@ def _find_break(region: Region) -> LexborNode | None:
     return None
 
 
-def _counted(block: Element, members: list[Element]) -> bool:
+def _counted(block: Element, members: set[int], memo: dict[int, bool]) -> bool:
+    """Whether no element from ``block`` up to the article's member is a heading, caption, header...
+
+    ``members`` holds the ``id`` of each member. The answer of every element
+    passed is kept in ``memo`` (by ``id``): the blocks of an article mostly
+    share their parent, which is then asked once.
+    """
+    chain: list[Element] = []
     node: Element | None = block
-    while node is not None and not any(node is m for m in members):
-        if node.tag in _NOT_COUNTED:
-            return False
+    result = True
+    while node is not None and id(node) not in members:
+        known = memo.get(id(node))
+        if known is not None:
+            result = known
+            break
+        chain.append(node)
         node = node.parent
-    return True
+    for item in reversed(chain):
+        result = result and item.tag not in _NOT_COUNTED
+        memo[id(item)] = result
+    return result
 
 
 def _units(outline: Outline, region: Region) -> list[Unit]:
     units: list[Unit] = []
+    memo: dict[int, bool] = {}
+    members = {id(m) for m in region.members}
     for block in region.blocks(outline):
         prose = block.own_words
-        if prose < MIN_UNIT_WORDS or not _counted(block, region.members):
+        if prose < MIN_UNIT_WORDS or not _counted(block, members, memo):
             continue
         if prose < SHORT_UNIT_WORDS and not _SENTENCE_END.search(_text(block)):
             continue
@@ -317,8 +333,7 @@ def remove(result: Cut) -> None:
     """
     doomed = _outermost(result.doomed)
     _strip_code(doomed)
-    for item in doomed:
-        tag = item.tag
+    for item, tag, _ in doomed:
         if tag in _CODE:
             text = ""
         elif tag not in ("-text", "-comment", None):
@@ -335,34 +350,61 @@ def remove(result: Cut) -> None:
         node.replace_with(text)
 
 
-def _outermost(doomed: list[LexborNode]) -> list[LexborNode]:
-    """The doomed nodes that are not inside another doomed element, in their order."""
-    ids = {item.mem_id for item in doomed if item.tag not in ("-text", "-comment", None)}
-    kept: list[LexborNode] = []
+_Doomed = tuple[LexborNode, str | None, LexborNode | None]
+"""A doomed node with its tag and its parent, each read once from the tree."""
+
+
+def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
+    """The doomed nodes that are not inside another doomed element, in their order, with their tags and parents.
+
+    Whether a node has a doomed ancestor is kept for every ancestor passed:
+    doomed nodes are mostly siblings (the rest of a long article), whose common
+    parent and its ancestors are then looked at once, not once per node.
+    """
+    read = [(item, item.tag, item.mem_id) for item in doomed]
+    ids = {key for _, tag, key in read if tag not in ("-text", "-comment", None)}
+    covered: dict[int, bool] = {}
+    """Ancestors passed: whether they are, or are inside, a doomed element."""
+    kept: list[_Doomed] = []
     seen: set[int] = set()
-    for item in doomed:
-        if item.mem_id in seen:
+    for item, tag, key in read:
+        if key in seen:
             continue
-        seen.add(item.mem_id)
+        seen.add(key)
         parent = item.parent
-        while parent is not None and parent.mem_id not in ids:
-            parent = parent.parent
-        if parent is None:
-            kept.append(item)
+        node = parent
+        passed: list[int] = []
+        inside = False
+        while node is not None:
+            above = node.mem_id
+            if above in ids:
+                inside = True
+                break
+            known = covered.get(above)
+            if known is not None:
+                inside = known
+                break
+            passed.append(above)
+            node = node.parent
+        for above in passed:
+            covered[above] = inside
+        if not inside:
+            kept.append((item, tag, parent))
     return kept
 
 
-def _strip_code(doomed: list[LexborNode]) -> None:
+def _strip_code(doomed: list[_Doomed]) -> None:
     """Remove the scripts, styles, templates and noscripts inside the doomed elements (their text is no prose).
 
     The doomed elements are mostly siblings: their code is looked up once per
     parent, not once per element (a long article is hundreds of paragraphs).
     """
-    elements = [item for item in doomed if item.tag not in ("-text", "-comment", None)]
-    ids = {item.mem_id for item in elements}
+    ids: set[int] = set()
     scopes: dict[int, LexborNode] = {}
-    for item in elements:
-        parent = item.parent
+    for item, tag, parent in doomed:
+        if tag in ("-text", "-comment", None):
+            continue
+        ids.add(item.mem_id)
         scope = parent if parent is not None else item
         scopes.setdefault(scope.mem_id, scope)
     for scope in scopes.values():
