@@ -49,9 +49,12 @@ class Element:
         self.tag = tag
         self.parent = parent
         attrs = node.attributes
-        self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
-        if attrs.get("itemprop"):
-            self.hints += " itemprop-" + (attrs.get("itemprop") or "").lower()
+        if attrs:
+            self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
+            if attrs.get("itemprop"):
+                self.hints += " itemprop-" + (attrs.get("itemprop") or "").lower()
+        else:
+            self.hints = "  "  # what the names of an element without attributes read (most paragraphs)
         self.order = -1
         """Document order of its first visible text (-1 when it holds none directly)."""
         self.end_order = -1
@@ -163,12 +166,15 @@ class Outline:
 
     def element(self, node: LexborNode) -> Element:
         """The record of ``node``, made (with its ancestors') on first use."""
+        return self._record(node, node.mem_id, node.tag or "")
+
+    def _record(self, node: LexborNode, key: int, tag: str) -> Element:
+        """:meth:`element` for a node whose ``mem_id`` and tag are read already."""
         elements = self.elements
-        key = node.mem_id
         found = elements.get(key)
         if found is not None:
             return found
-        chain: list[tuple[LexborNode, int, str]] = [(node, key, node.tag or "")]
+        chain: list[tuple[LexborNode, int, str]] = [(node, key, tag)]
         parent = node.parent
         record: Element | None = None
         while parent is not None:
@@ -176,10 +182,10 @@ class Outline:
             record = elements.get(above)
             if record is not None:
                 break
-            tag = parent.tag
-            if tag is None or tag.startswith("-"):
+            above_tag = parent.tag
+            if above_tag is None or above_tag.startswith("-"):
                 break
-            chain.append((parent, above, tag))
+            chain.append((parent, above, above_tag))
             parent = parent.parent
         for item, item_key, item_tag in reversed(chain):
             record = Element(item, item_tag, record)
@@ -187,24 +193,26 @@ class Outline:
         assert record is not None
         return record
 
-    def _place(self, parent: LexborNode, in_links: set[int]) -> tuple[Element, bool] | None:
-        """The block the text children of ``parent`` belong to and whether they are link text (None: unseen)."""
+    def _place(self, parent: LexborNode, key: int, in_links: set[int]) -> tuple[Element, bool] | None:
+        """The block the text children of ``parent`` (whose ``mem_id`` is ``key``) belong to and whether
+        they are link text (None: unseen)."""
         hidden = self.hidden
-        tag = parent.tag
-        if tag in UNSEEN_TAGS or parent.mem_id in hidden:
+        tag = parent.tag or ""
+        if tag in UNSEEN_TAGS or key in hidden:
             return None
         link = False
-        while tag in INLINE_TAGS:
-            if tag == "a":
-                link = True
-            up = parent.parent
-            if up is None:
-                break
-            parent, tag = up, up.tag
-        key = parent.mem_id
-        if key in hidden:
-            return None
-        return self.element(parent), link or key in in_links
+        if tag in INLINE_TAGS:
+            while tag in INLINE_TAGS:
+                if tag == "a":
+                    link = True
+                up = parent.parent
+                if up is None:
+                    break
+                parent, tag = up, up.tag or ""
+            key = parent.mem_id
+            if key in hidden:
+                return None
+        return self._record(parent, key, tag), link or key in in_links
 
     def _walk(self, root: LexborNode) -> None:
         blocks = self.blocks
@@ -230,7 +238,7 @@ class Outline:
                 continue
             # Text nodes of one parent share their block: it is looked up once.
             key = parent.mem_id
-            place = places[key] if key in places else places.setdefault(key, self._place(parent, in_links))
+            place = places[key] if key in places else places.setdefault(key, self._place(parent, key, in_links))
             if place is None:
                 continue
             block, link = place
