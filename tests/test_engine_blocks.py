@@ -74,3 +74,12 @@ def test_removing_nested_and_repeated_doomed_nodes_reads_each_text_once() -> Non
     assert body is not None
     assert " ".join(body.text(deep=True).split()) == "Kept lede."
     assert tree.css_first("script") is None
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_children_of_a_record_are_the_records_of_its_child_elements(name: str) -> None:
+    outline = Outline(LexborHTMLParser(f"<html><body>{PAGES[name]}</body></html>"))
+    for record in outline.elements.values():
+        in_tree = [outline.elements.get(node.mem_id) for node in record.node.iter()]
+        expected = sorted(id(child) for child in in_tree if child is not None)
+        assert sorted(id(child) for child in outline.children(record)) == expected, record

@@ -111,6 +111,8 @@ class Outline:
         self.hidden: set[int] = set()
         self.total_chars = 0
         self._orders: list[int] | None = None
+        self._children: dict[int, list[Element]] | None = None
+        self._indexed = 0
         for root in () if include_hidden else tree.css(HIDING_SELECTOR):
             attrs = root.attributes
             style = attrs.get("style")
@@ -163,6 +165,20 @@ class Outline:
             at = high
         found.extend(blocks[at:])
         return found
+
+    def children(self, element: Element) -> list[Element]:
+        """The records of ``element``'s child elements, in the order they were made (not document order).
+
+        Read from the records themselves, not the tree: a container of hundreds
+        of paragraphs is not walked node by node to find them.
+        """
+        if self._children is None or self._indexed != len(self.elements):
+            index: dict[int, list[Element]] = {}
+            for record in self.elements.values():
+                if record.parent is not None:
+                    index.setdefault(id(record.parent), []).append(record)
+            self._children, self._indexed = index, len(self.elements)
+        return self._children.get(id(element), [])
 
     def element(self, node: LexborNode) -> Element:
         """The record of ``node``, made (with its ancestors') on first use."""
