@@ -83,3 +83,18 @@ def test_children_of_a_record_are_the_records_of_its_child_elements(name: str) -
         in_tree = [outline.elements.get(node.mem_id) for node in record.node.iter()]
         expected = sorted(id(child) for child in in_tree if child is not None)
         assert sorted(id(child) for child in outline.children(record)) == expected, record
+
+
+def test_code_in_doomed_elements_at_two_levels_is_removed_once() -> None:
+    tree = LexborHTMLParser(
+        "<html><body><main><div id=wrap><p>Kept lede.</p><div id=one>First <script>var a = 1;</script>words.</div>"
+        "</div><div id=two>Second <style>p{}</style>words.</div></main></body></html>"
+    )
+    doomed = [tree.css_first("#one"), tree.css_first("#two")]
+    assert all(node is not None for node in doomed)
+    result = Cut(doomed=[node for node in doomed if node is not None])
+    remove(result)
+    assert [" ".join(text.split()) for text in result.withheld] == ["First words.", "Second words."]
+    assert tree.css_first("script, style") is None
+    body = tree.body
+    assert body is not None and " ".join(body.text(deep=True).split()) == "Kept lede."

@@ -176,7 +176,15 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
     members = {id(m) for m in region.members}
     for block in region.blocks(outline):
         prose = block.own_words
-        if prose < MIN_UNIT_WORDS or not _counted(block, members, memo):
+        if prose < MIN_UNIT_WORDS:
+            continue
+        # Blocks mostly share their parent, whose answer is known after the first: _counted's walk, shortened.
+        above = memo.get(id(block.parent))
+        if above is None:
+            counted = _counted(block, members, memo)
+        else:
+            counted = id(block) in members or (above and block.tag not in _NOT_COUNTED)
+        if not counted:
             continue
         if prose < SHORT_UNIT_WORDS and not _SENTENCE_END.search(_text(block)):
             continue
@@ -333,7 +341,7 @@ def remove(result: Cut) -> None:
     """
     doomed = _outermost(result.doomed)
     _strip_code(doomed)
-    for item, tag, _ in doomed:
+    for item, tag, *_ in doomed:
         if tag in _CODE:
             text = ""
         elif tag not in ("-text", "-comment", None):
@@ -350,12 +358,12 @@ def remove(result: Cut) -> None:
         node.replace_with(text)
 
 
-_Doomed = tuple[LexborNode, str | None, LexborNode | None]
-"""A doomed node with its tag and its parent, each read once from the tree."""
+_Doomed = tuple[LexborNode, str | None, int, LexborNode | None, int]
+"""A doomed node, its tag and ``mem_id``, its parent and the parent's ``mem_id``, each read once from the tree."""
 
 
 def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
-    """The doomed nodes that are not inside another doomed element, in their order, with their tags and parents.
+    """The doomed nodes that are not inside another doomed element, in their order, with what was read of them.
 
     Whether a node has a doomed ancestor is kept for every ancestor passed:
     doomed nodes are mostly siblings (the rest of a long article), whose common
@@ -372,11 +380,12 @@ def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
             continue
         seen.add(key)
         parent = item.parent
+        parent_key = parent.mem_id if parent is not None else 0
         node = parent
+        above = parent_key
         passed: list[int] = []
         inside = False
         while node is not None:
-            above = node.mem_id
             if above in ids:
                 inside = True
                 break
@@ -386,10 +395,11 @@ def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
                 break
             passed.append(above)
             node = node.parent
-        for above in passed:
-            covered[above] = inside
+            above = node.mem_id if node is not None else 0
+        for one in passed:
+            covered[one] = inside
         if not inside:
-            kept.append((item, tag, parent))
+            kept.append((item, tag, key, parent, parent_key))
     return kept
 
 
@@ -399,26 +409,27 @@ def _strip_code(doomed: list[_Doomed]) -> None:
     The doomed elements are mostly siblings: their code is looked up once per
     parent, not once per element (a long article is hundreds of paragraphs).
     """
-    ids: set[int] = set()
-    scopes: dict[int, LexborNode] = {}
-    for item, tag, parent in doomed:
-        if tag in ("-text", "-comment", None):
-            continue
-        ids.add(item.mem_id)
-        scope = parent if parent is not None else item
-        scopes.setdefault(scope.mem_id, scope)
-    for scope in scopes.values():
+    elements = [(item, key, parent, parent_key) for item, tag, key, parent, parent_key in doomed if tag not in _NODES]
+    scopes = {parent_key: parent for _, _, parent, parent_key in elements if parent is not None}
+    scopes.update((key, item) for item, key, parent, _ in elements if parent is None)
+    ids: set[int] | None = None
+    # One scope may hold another: each is searched after the code found before is gone, never twice.
+    for scope_key, scope in scopes.items():
         for found in scope.css(_STRIPPED):
-            if found.mem_id == scope.mem_id:
+            if found.mem_id == scope_key:
                 continue  # css() matches the element it is asked on too
+            if ids is None:
+                ids = {key for _, key, _, _ in elements}
             node: LexborNode | None = found.parent  # inside a doomed element, not one itself
-            while node is not None and node.mem_id != scope.mem_id:
+            while node is not None and node.mem_id != scope_key:
                 if node.mem_id in ids:
                     found.decompose()
                     break
                 node = node.parent
 
 
+_NODES = frozenset({"-text", "-comment", None})
+"""Tags of the doomed nodes that are not elements."""
 _CODE = frozenset({"script", "style", "template", "noscript"})
 """Withheld elements whose content is code or markup for scripts, not prose: they add nothing to the
 fingerprint (their URLs and code words would mark every copy of the same code elsewhere as withheld)."""
