@@ -190,9 +190,12 @@ class Outline:
         found = elements.get(key)
         if found is not None:
             return found
-        chain: list[tuple[LexborNode, int, str]] = [(node, key, tag)]
         parent = node.parent
-        record: Element | None = None
+        record = elements.get(parent.mem_id) if parent is not None else None
+        if record is not None:  # the usual case: a paragraph of a container already met
+            found = elements[key] = Element(node, tag, record)
+            return found
+        chain: list[tuple[LexborNode, int, str]] = [(node, key, tag)]
         while parent is not None:
             above = parent.mem_id
             record = elements.get(above)
@@ -258,11 +261,14 @@ class Outline:
             if place is None:
                 continue
             block, link = place
-            if block.order < 0:
+            if block.order < 0:  # the block's first text
                 block.order = order
+                block.first_text = node
                 blocks.append(block)
             order += 1
             block.end_order = order
+            block.last_text = node
+            block.pieces.append((text, link))
             size = len(text.strip())
             if text.isascii():
                 block.own_commas += text.count(",")
@@ -273,10 +279,6 @@ class Outline:
                 block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
                 block.own_words += len(text.split()) + unspaced
             block.own_chars += size
-            block.pieces.append((text, link))
-            if block.first_text is None:
-                block.first_text = node
-            block.last_text = node
             if link:
                 block.own_link_chars += size
         self.total_chars = sum(block.own_chars for block in blocks)
