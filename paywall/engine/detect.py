@@ -208,7 +208,14 @@ def score(outline: Outline) -> list[Element]:
             continue
         # Blocks mostly share their parent, whose answer is known after the first: _in_chrome's walk, shortened.
         above = memo.get(id(block.parent))
-        chrome = _in_chrome(block, memo, total) if above is None else above or _chrome_itself(block, total)
+        if above is None:
+            chrome = _in_chrome(block, memo, total)
+        elif above:
+            chrome = True
+        elif block.hints.isspace() and block.tag not in _CHROME_TAGS:
+            chrome = False  # neither names nor a tag of chrome (most paragraphs)
+        else:
+            chrome = _chrome_itself(block, total)
         if chrome:
             continue
         points = 1.0 + block.own_commas + min(block.own_chars // 100, 3)
