@@ -137,12 +137,12 @@ def _find_break(region: Region) -> LexborNode | None:
     for member in region.members:
         # Elements are asked for their attributes only where a selector says one has the mark.
         marked = member.node.css_first(f"[{BREAK_ATTRIBUTE}]") is not None
+        # The node kind is read as a flag, not as a tag name made into a string for every node.
         for node in member.node.traverse(include_text=True):
-            tag = node.tag
-            if tag == "-comment":
+            if node.is_comment_node:
                 if BREAK_COMMENT.match(node.comment_content or ""):
                     return node
-            elif marked and tag != "-text" and BREAK_ATTRIBUTE in node.attributes:
+            elif marked and node.is_element_node and BREAK_ATTRIBUTE in node.attributes:
                 return node
     return None
 
