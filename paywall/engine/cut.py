@@ -51,7 +51,7 @@ _SENTENCE_END = re.compile(r"[.!?:;\u3002\uff01\uff1f\u061f\u0964\u2026]['\"\u20
 _STRIPPED = "script, style, template, noscript"
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     """One counted unit of prose and where it ends: after ``node``, or inside it at ``offset``."""
 
@@ -137,30 +137,54 @@ def _find_break(region: Region) -> LexborNode | None:
     for member in region.members:
         # Elements are asked for their attributes only where a selector says one has the mark.
         marked = member.node.css_first(f"[{BREAK_ATTRIBUTE}]") is not None
+        # The node kind is read as a flag, not as a tag name made into a string for every node.
         for node in member.node.traverse(include_text=True):
-            tag = node.tag
-            if tag == "-comment":
+            if node.is_comment_node:
                 if BREAK_COMMENT.match(node.comment_content or ""):
                     return node
-            elif marked and tag != "-text" and BREAK_ATTRIBUTE in node.attributes:
+            elif marked and node.is_element_node and BREAK_ATTRIBUTE in node.attributes:
                 return node
     return None
 
 
-def _counted(block: Element, members: list[Element]) -> bool:
+def _counted(block: Element, members: set[int], memo: dict[int, bool]) -> bool:
+    """Whether no element from ``block`` up to the article's member is a heading, caption, header...
+
+    ``members`` holds the ``id`` of each member. The answer of every element
+    passed is kept in ``memo`` (by ``id``): the blocks of an article mostly
+    share their parent, which is then asked once.
+    """
+    chain: list[Element] = []
     node: Element | None = block
-    while node is not None and not any(node is m for m in members):
-        if node.tag in _NOT_COUNTED:
-            return False
+    result = True
+    while node is not None and id(node) not in members:
+        known = memo.get(id(node))
+        if known is not None:
+            result = known
+            break
+        chain.append(node)
         node = node.parent
-    return True
+    for item in reversed(chain):
+        result = result and item.tag not in _NOT_COUNTED
+        memo[id(item)] = result
+    return result
 
 
 def _units(outline: Outline, region: Region) -> list[Unit]:
     units: list[Unit] = []
+    memo: dict[int, bool] = {}
+    members = {id(m) for m in region.members}
     for block in region.blocks(outline):
         prose = block.own_words
-        if prose < MIN_UNIT_WORDS or not _counted(block, region.members):
+        if prose < MIN_UNIT_WORDS:
+            continue
+        # Blocks mostly share their parent, whose answer is known after the first: _counted's walk, shortened.
+        above = memo.get(id(block.parent))
+        if above is None:
+            counted = _counted(block, members, memo)
+        else:
+            counted = id(block) in members or (above and block.tag not in _NOT_COUNTED)
+        if not counted:
             continue
         if prose < SHORT_UNIT_WORDS and not _SENTENCE_END.search(_text(block)):
             continue
@@ -317,8 +341,7 @@ def remove(result: Cut) -> None:
     """
     doomed = _outermost(result.doomed)
     _strip_code(doomed)
-    for item in doomed:
-        tag = item.tag
+    for item, tag, *_ in doomed:
         if tag in _CODE:
             text = ""
         elif tag not in ("-text", "-comment", None):
@@ -335,48 +358,78 @@ def remove(result: Cut) -> None:
         node.replace_with(text)
 
 
-def _outermost(doomed: list[LexborNode]) -> list[LexborNode]:
-    """The doomed nodes that are not inside another doomed element, in their order."""
-    ids = {item.mem_id for item in doomed if item.tag not in ("-text", "-comment", None)}
-    kept: list[LexborNode] = []
+_Doomed = tuple[LexborNode, str | None, int, LexborNode | None, int]
+"""A doomed node, its tag and ``mem_id``, its parent and the parent's ``mem_id``, each read once from the tree."""
+
+
+def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
+    """The doomed nodes that are not inside another doomed element, in their order, with what was read of them.
+
+    Whether a node has a doomed ancestor is kept for every ancestor passed:
+    doomed nodes are mostly siblings (the rest of a long article), whose common
+    parent and its ancestors are then looked at once, not once per node.
+    """
+    read = [(item, item.tag, item.mem_id) for item in doomed]
+    ids = {key for _, tag, key in read if tag not in ("-text", "-comment", None)}
+    covered: dict[int, bool] = {}
+    """Ancestors passed: whether they are, or are inside, a doomed element."""
+    kept: list[_Doomed] = []
     seen: set[int] = set()
-    for item in doomed:
-        if item.mem_id in seen:
+    for item, tag, key in read:
+        if key in seen:
             continue
-        seen.add(item.mem_id)
+        seen.add(key)
         parent = item.parent
-        while parent is not None and parent.mem_id not in ids:
-            parent = parent.parent
-        if parent is None:
-            kept.append(item)
+        parent_key = parent.mem_id if parent is not None else 0
+        node = parent
+        above = parent_key
+        passed: list[int] = []
+        inside = False
+        while node is not None:
+            if above in ids:
+                inside = True
+                break
+            known = covered.get(above)
+            if known is not None:
+                inside = known
+                break
+            passed.append(above)
+            node = node.parent
+            above = node.mem_id if node is not None else 0
+        for one in passed:
+            covered[one] = inside
+        if not inside:
+            kept.append((item, tag, key, parent, parent_key))
     return kept
 
 
-def _strip_code(doomed: list[LexborNode]) -> None:
+def _strip_code(doomed: list[_Doomed]) -> None:
     """Remove the scripts, styles, templates and noscripts inside the doomed elements (their text is no prose).
 
     The doomed elements are mostly siblings: their code is looked up once per
     parent, not once per element (a long article is hundreds of paragraphs).
     """
-    elements = [item for item in doomed if item.tag not in ("-text", "-comment", None)]
-    ids = {item.mem_id for item in elements}
-    scopes: dict[int, LexborNode] = {}
-    for item in elements:
-        parent = item.parent
-        scope = parent if parent is not None else item
-        scopes.setdefault(scope.mem_id, scope)
-    for scope in scopes.values():
+    elements = [(item, key, parent, parent_key) for item, tag, key, parent, parent_key in doomed if tag not in _NODES]
+    scopes = {parent_key: parent for _, _, parent, parent_key in elements if parent is not None}
+    scopes.update((key, item) for item, key, parent, _ in elements if parent is None)
+    ids: set[int] | None = None
+    # One scope may hold another: each is searched after the code found before is gone, never twice.
+    for scope_key, scope in scopes.items():
         for found in scope.css(_STRIPPED):
-            if found.mem_id == scope.mem_id:
+            if found.mem_id == scope_key:
                 continue  # css() matches the element it is asked on too
+            if ids is None:
+                ids = {key for _, key, _, _ in elements}
             node: LexborNode | None = found.parent  # inside a doomed element, not one itself
-            while node is not None and node.mem_id != scope.mem_id:
+            while node is not None and node.mem_id != scope_key:
                 if node.mem_id in ids:
                     found.decompose()
                     break
                 node = node.parent
 
 
+_NODES = frozenset({"-text", "-comment", None})
+"""Tags of the doomed nodes that are not elements."""
 _CODE = frozenset({"script", "style", "template", "noscript"})
 """Withheld elements whose content is code or markup for scripts, not prose: they add nothing to the
 fingerprint (their URLs and code words would mark every copy of the same code elsewhere as withheld)."""

@@ -117,8 +117,7 @@ class Region:
 
     def blocks(self, outline: Outline) -> list[Element]:
         """The article's blocks of text, in document order."""
-        spans = self.spans
-        return [b for b in outline.blocks if any(start <= b.order < end for start, end in spans)]
+        return outline.within(self.spans)
 
 
 def is_chrome(element: Element, total: int = 0) -> bool:
@@ -153,12 +152,17 @@ def _in_chrome(element: Element, memo: dict[int, bool], total: int) -> bool:
             break
         chain.append(node)
         node = node.parent
-    # Within an <article>, a <header> or <footer> is the article's own (headline, byline).
     for item in reversed(chain):
         if not result:
-            result = is_chrome(item, total) and not (item.tag in ("header", "footer") and _inside_article(item))
+            result = _chrome_itself(item, total)
         memo[id(item)] = result
     return memo.get(id(element), result)
+
+
+def _chrome_itself(element: Element, total: int) -> bool:
+    """Whether the element is chrome by itself (not by an ancestor)."""
+    # Within an <article>, a <header> or <footer> is the article's own (headline, byline).
+    return is_chrome(element, total) and not (element.tag in ("header", "footer") and _inside_article(element))
 
 
 def _inside_article(element: Element) -> bool:
@@ -183,32 +187,67 @@ def _initial(element: Element) -> float:
     return score
 
 
+_SCORED_FROM_PARENT = frozenset({"p", "li", "td", "pre", "blockquote", "dd", "h1", "h2", "h3"})
+"""Blocks whose points go to their parent first; other blocks (a ``<div>`` holding text) score themselves first."""
+
+
 def score(outline: Outline) -> list[Element]:
-    """Score the page's elements; the candidates, best first."""
+    """Score the page's elements; the candidates, best first.
+
+    Consecutive blocks that score the same elements (the paragraphs of one
+    parent) share one walk up the tree; each element still gets its points
+    block by block, in document order, so its score is the same sum.
+    """
     memo: dict[int, bool] = {}
     scored: dict[int, Element] = {}
     total = outline.total_chars
+    start_of_run: Element | None = None
+    levels: list[tuple[Element, int]] = []
     for block in outline.blocks:
-        if block.own_chars < MIN_BLOCK_CHARS or _in_chrome(block, memo, total):
+        if block.own_chars < MIN_BLOCK_CHARS:
+            continue
+        # Blocks mostly share their parent, whose answer is known after the first: _in_chrome's walk, shortened.
+        above = memo.get(id(block.parent))
+        if above is None:
+            chrome = _in_chrome(block, memo, total)
+        elif above:
+            chrome = True
+        elif block.hints.isspace() and block.tag not in _CHROME_TAGS:
+            chrome = False  # neither names nor a tag of chrome (most paragraphs)
+        else:
+            chrome = _chrome_itself(block, total)
+        if chrome:
             continue
         points = 1.0 + block.own_commas + min(block.own_chars // 100, 3)
         # The block's own element counts as its first level when it is a container
         # holding text directly (a <div> with <br>-separated text).
-        level = 0
-        node = block.parent if block.tag in ("p", "li", "td", "pre", "blockquote", "dd", "h1", "h2", "h3") else block
-        while node is not None and level < 5 and node.tag != "html":
-            if id(node) not in scored:
-                node.score = _initial(node)
-                scored[id(node)] = node
-            divider = 1 if level == 0 else 2 if level == 1 else level * 3
+        start = block.parent if block.tag in _SCORED_FROM_PARENT else block
+        if start is not start_of_run or start is None:
+            start_of_run = start
+            levels = _levels(start, scored)
+        for node, divider in levels:
             node.score += points / divider
-            node = node.parent
-            level += 1
     candidates = [c for c in scored.values() if not _in_chrome(c, memo, total)]
     for candidate in candidates:
         candidate.score *= 1 - candidate.link_density
     candidates.sort(key=lambda c: c.score, reverse=True)
     return candidates
+
+
+def _levels(start: Element | None, scored: dict[int, Element]) -> list[tuple[Element, int]]:
+    """The elements a block's points go to, from ``start`` up five levels (never ``<html>``), with their
+    dividers; each gets its initial score when first met."""
+    levels: list[tuple[Element, int]] = []
+    level = 0
+    node = start
+    while node is not None and level < 5 and node.tag != "html":
+        if id(node) not in scored:
+            node.score = _initial(node)
+            scored[id(node)] = node
+        levels.append((node, 1 if level == 0 else 2 if level == 1 else level * 3))
+        node = node.parent
+        level += 1
+    return levels
 
 
 def find(outline: Outline, *, view: bool = False) -> list[Region]:
@@ -414,9 +453,8 @@ def _is_listing(region: Region, outline: Outline) -> bool:
     for member in region.members:
         for container in [member, *_only_children(member, outline)]:
             kinds: dict[tuple[str, str], list[Element]] = {}
-            for node in container.node.iter():
-                child = outline.elements.get(node.mem_id)
-                if child is not None and child.chars:
+            for child in outline.children(container):
+                if child.chars:
                     kinds.setdefault((child.tag, child.hints), []).append(child)
             groups.extend(group for group in kinds.values() if all(_is_card(c) for c in group))
     for group in groups:
@@ -438,7 +476,7 @@ def _only_children(element: Element, outline: Outline) -> list[Element]:
     chain: list[Element] = []
     current = element
     while True:
-        children = [c for c in (outline.elements.get(n.mem_id) for n in current.node.iter()) if c and c.chars]
+        children = [c for c in outline.children(current) if c.chars]
         if len(children) != 1:
             return chain
         current = children[0]

@@ -14,6 +14,7 @@ parser's own traversal costs.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -48,9 +49,12 @@ class Element:
         self.tag = tag
         self.parent = parent
         attrs = node.attributes
-        self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
-        if attrs.get("itemprop"):
-            self.hints += " itemprop-" + (attrs.get("itemprop") or "").lower()
+        if attrs:
+            self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
+            if attrs.get("itemprop"):
+                self.hints += " itemprop-" + (attrs.get("itemprop") or "").lower()
+        else:
+            self.hints = "  "  # what the names of an element without attributes read (most paragraphs)
         self.order = -1
         """Document order of its first visible text (-1 when it holds none directly)."""
         self.end_order = -1
@@ -106,6 +110,9 @@ class Outline:
         self.elements: dict[int, Element] = {}
         self.hidden: set[int] = set()
         self.total_chars = 0
+        self._orders: list[int] | None = None
+        self._children: dict[int, list[Element]] | None = None
+        self._indexed = 0
         for root in () if include_hidden else tree.css(HIDING_SELECTOR):
             attrs = root.attributes
             style = attrs.get("style")
@@ -119,25 +126,85 @@ class Outline:
         if start is not None:
             self._walk(start)
 
+    def _in_order(self) -> list[int] | None:
+        """The blocks' document orders when they increase along :attr:`blocks` (else None).
+
+        They almost always do; a block that holds text directly after a child block
+        (``<div><p>one</p>two</div>``) takes the order of its first text inside,
+        which can come before that of blocks listed ahead of it.
+        """
+        if self._orders is None or len(self._orders) != len(self.blocks):
+            orders = [block.order for block in self.blocks]
+            self._orders = orders if orders == sorted(orders) else []
+        return self._orders or None
+
+    def within(self, spans: list[tuple[int, int]]) -> list[Element]:
+        """The blocks whose document order falls in one of ``spans`` (``start <= order < end``), in order.
+
+        Where orders increase along the blocks, each span is two binary searches
+        rather than a test of every block (a long article is hundreds of them, and
+        the article's blocks are asked for several times).
+        """
+        blocks = self.blocks
+        orders = self._in_order()
+        if orders is None:
+            return [b for b in blocks if any(start <= b.order < end for start, end in spans)]
+        keep = _merged([(bisect_left(orders, start), bisect_left(orders, end)) for start, end in spans])
+        return [block for low, high in keep for block in blocks[low:high]]
+
+    def outside(self, spans: list[tuple[int, int]]) -> list[Element]:
+        """The blocks whose document order falls in none of ``spans``, in order."""
+        blocks = self.blocks
+        orders = self._in_order()
+        if orders is None:
+            return [b for b in blocks if not any(start <= b.order < end for start, end in spans)]
+        found: list[Element] = []
+        at = 0
+        for low, high in _merged([(bisect_left(orders, start), bisect_left(orders, end)) for start, end in spans]):
+            found.extend(blocks[at:low])
+            at = high
+        found.extend(blocks[at:])
+        return found
+
+    def children(self, element: Element) -> list[Element]:
+        """The records of ``element``'s child elements, in the order they were made (not document order).
+
+        Read from the records themselves, not the tree: a container of hundreds
+        of paragraphs is not walked node by node to find them.
+        """
+        if self._children is None or self._indexed != len(self.elements):
+            index: dict[int, list[Element]] = {}
+            for record in self.elements.values():
+                if record.parent is not None:
+                    index.setdefault(id(record.parent), []).append(record)
+            self._children, self._indexed = index, len(self.elements)
+        return self._children.get(id(element), [])
+
     def element(self, node: LexborNode) -> Element:
         """The record of ``node``, made (with its ancestors') on first use."""
+        return self._record(node, node.mem_id, node.tag or "")
+
+    def _record(self, node: LexborNode, key: int, tag: str) -> Element:
+        """:meth:`element` for a node whose ``mem_id`` and tag are read already."""
         elements = self.elements
-        key = node.mem_id
         found = elements.get(key)
         if found is not None:
             return found
-        chain: list[tuple[LexborNode, int, str]] = [(node, key, node.tag or "")]
         parent = node.parent
-        record: Element | None = None
+        record = elements.get(parent.mem_id) if parent is not None else None
+        if record is not None:  # the usual case: a paragraph of a container already met
+            found = elements[key] = Element(node, tag, record)
+            return found
+        chain: list[tuple[LexborNode, int, str]] = [(node, key, tag)]
         while parent is not None:
             above = parent.mem_id
             record = elements.get(above)
             if record is not None:
                 break
-            tag = parent.tag
-            if tag is None or tag.startswith("-"):
+            above_tag = parent.tag
+            if above_tag is None or above_tag.startswith("-"):
                 break
-            chain.append((parent, above, tag))
+            chain.append((parent, above, above_tag))
             parent = parent.parent
         for item, item_key, item_tag in reversed(chain):
             record = Element(item, item_tag, record)
@@ -145,24 +212,26 @@ class Outline:
         assert record is not None
         return record
 
-    def _place(self, parent: LexborNode, in_links: set[int]) -> tuple[Element, bool] | None:
-        """The block the text children of ``parent`` belong to and whether they are link text (None: unseen)."""
+    def _place(self, parent: LexborNode, key: int, in_links: set[int]) -> tuple[Element, bool] | None:
+        """The block the text children of ``parent`` (whose ``mem_id`` is ``key``) belong to and whether
+        they are link text (None: unseen)."""
         hidden = self.hidden
-        tag = parent.tag
-        if tag in UNSEEN_TAGS or parent.mem_id in hidden:
+        tag = parent.tag or ""
+        if tag in UNSEEN_TAGS or key in hidden:
             return None
         link = False
-        while tag in INLINE_TAGS:
-            if tag == "a":
-                link = True
-            up = parent.parent
-            if up is None:
-                break
-            parent, tag = up, up.tag
-        key = parent.mem_id
-        if key in hidden:
-            return None
-        return self.element(parent), link or key in in_links
+        if tag in INLINE_TAGS:
+            while tag in INLINE_TAGS:
+                if tag == "a":
+                    link = True
+                up = parent.parent
+                if up is None:
+                    break
+                parent, tag = up, up.tag or ""
+            key = parent.mem_id
+            if key in hidden:
+                return None
+        return self._record(parent, key, tag), link or key in in_links
 
     def _walk(self, root: LexborNode) -> None:
         blocks = self.blocks
@@ -188,15 +257,18 @@ class Outline:
                 continue
             # Text nodes of one parent share their block: it is looked up once.
             key = parent.mem_id
-            place = places[key] if key in places else places.setdefault(key, self._place(parent, in_links))
+            place = places[key] if key in places else places.setdefault(key, self._place(parent, key, in_links))
             if place is None:
                 continue
             block, link = place
-            if block.order < 0:
+            if block.order < 0:  # the block's first text
                 block.order = order
+                block.first_text = node
                 blocks.append(block)
             order += 1
             block.end_order = order
+            block.last_text = node
+            block.pieces.append((text, link))
             size = len(text.strip())
             if text.isascii():
                 block.own_commas += text.count(",")
@@ -207,10 +279,6 @@ class Outline:
                 block.own_commas += text.count(",") + text.count("\u060c") + text.count("\uff0c") + text.count("\u3001")
                 block.own_words += len(text.split()) + unspaced
             block.own_chars += size
-            block.pieces.append((text, link))
-            if block.first_text is None:
-                block.first_text = node
-            block.last_text = node
             if link:
                 block.own_link_chars += size
         self.total_chars = sum(block.own_chars for block in blocks)
@@ -230,3 +298,14 @@ class Outline:
                 above.end_order = record.end_order
             if record.order >= 0 and (above.order < 0 or above.order > record.order):
                 above.order = record.order
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Index ranges, empty ones dropped, overlapping ones joined, in order."""
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(r for r in ranges if r[0] < r[1]):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged

@@ -577,10 +577,7 @@ def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
     """Visible text outside the articles, link text marked, in document order."""
     pieces: list[str] = []
     spans = [span for region in regions for span in region.spans]  # as Region.holds reads them
-    for block in outline.blocks:
-        order = block.order
-        if order >= 0 and any(start <= order < end for start, end in spans):
-            continue
+    for block in outline.outside(spans):
         for text, linked in block.pieces:
             pieces.append(LinkText(text) if linked else text)
     return pieces
