@@ -1,0 +1,184 @@
+"""Instructions per request, with and without the paywall, counted by valgrind: figures a busy machine cannot move.
+
+Timings on a small shared machine move by 10-30% from one run to the next, more
+than the differences worth measuring on the request path. ``valgrind
+--tool=callgrind`` counts the instructions a process executes instead: the same
+figure on every run, whatever else the machine is doing. Each figure here is
+the count for ``--requests`` more requests minus the count for a short run
+(start-up, imports and warm-up cancel out), divided by the extra requests.
+
+Requests go straight through the ASGI interface (no server, no socket), on
+``bench/http_load.py``'s site, so the bare figure is the app's own work and
+the difference is the paywall's:
+
+* a member reading a 100 KB article (protection tags injected in its head),
+  and the same without the tags (``protect_members`` off);
+* a non-member reading it again (the cut from the cache);
+* a small page without an article, and a 1 MB download;
+
+and, for the HTML engine against its yardstick, a non-member's first view of
+the 100 KB news page (``bench/engine.py``'s: decode, parse, find, cut, sweep,
+serialise) against one ``lxml.html`` parse and serialisation of it.
+
+    python bench/instructions.py [--requests 400] [--only NAME]
+
+Needs valgrind (``apt-get install valgrind``); each figure takes two runs of
+a few seconds to a minute under it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+WARM_UP = 100
+"""Requests (or views) run before counting in every child, so that caches and lazy imports are settled."""
+
+MEMBER = [(b"x-bench-member", b"1")]
+
+#: name, path, request headers, settings (as ``PAYWALL_*`` variables) of the paywalled app.
+REQUESTS: list[tuple[str, str, list[tuple[bytes, bytes]], dict[str, str]]] = [
+    ("member, 100 KB article", "/article", MEMBER, {}),
+    ("member, 100 KB, no tags", "/article", MEMBER, {"PAYWALL_PROTECT_MEMBERS": "false"}),
+    ("non-member, repeat article", "/article", [], {}),
+    ("small page, no article", "/", [], {}),
+    ("1 MB download", "/download.bin", [], {}),
+]
+
+
+def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"news.example"), (b"accept", b"text/html"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+def _child_requests(name: str, bare: bool, count: int) -> None:
+    """Run ``count`` requests of scenario ``name`` (after the warm-up), bare or through the paywall."""
+    from bench import http_load
+
+    _, path, headers, _ = next(r for r in REQUESTS if r[0] == name)
+    app: Any = http_load.site if bare else http_load.build_app()
+    scope = _scope(path, headers)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def run() -> None:
+        for _ in range(WARM_UP + count):
+            await app(dict(scope), receive, send)
+
+    asyncio.run(run())
+
+
+def _child_engine(which: str, count: int) -> None:
+    """``count`` first views of the news page by the engine, or lxml parses and serialisations of it."""
+    from bench import engine
+
+    page = engine.news_page(padding=70_000)
+    work: Callable[[bytes], object] = engine.engine_view if which == "engine" else engine.lxml_view
+    for _ in range(WARM_UP + count):
+        work(engine.with_nonce(page))
+
+
+def instructions(args: list[str], env: dict[str, str]) -> int:
+    """Instructions a child run of this script executes, start to end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, __file__, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0", **env},
+            check=True,
+        )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if found is None:
+        raise RuntimeError(f"no count from valgrind:\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_unit(args: list[str], env: dict[str, str], count: int) -> float:
+    """Instructions per request (or view): ``count`` more of them, minus a run with none, over ``count``."""
+    return (instructions([*args, str(count)], env) - instructions([*args, "0"], env)) / count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=400, help="requests (or views) counted per figure")
+    parser.add_argument("--only", action="append", help="only this row (repeatable): a request's name, or 'engine'")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, *rest = args.child
+        if kind == "engine":
+            _child_engine(rest[0], int(rest[1]))
+        else:
+            _child_requests(rest[0], rest[1] == "bare", int(rest[2]))
+        return 0
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is needed (apt-get install valgrind)")
+    # Each figure's runs go one after the other, the figures side by side (valgrind uses one core).
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        base = {
+            "PAYWALL_SECRET_KEY": "bench-secret-key-0123456789",
+            "PAYWALL_STORE": f"sqlite:///{tmp}/bench.db",
+            "PAYWALL_MEMBER_RESOLVER": "bench.http_load:is_member",
+        }
+        rows = [
+            (
+                name,
+                pool.submit(per_unit, ["--child", "request", name, "bare"], base, args.requests),
+                pool.submit(per_unit, ["--child", "request", name, "paywall"], {**base, **settings}, args.requests),
+            )
+            for name, _, _, settings in REQUESTS
+            if not args.only or name in args.only
+        ]
+        views = max(1, args.requests // 10)
+        engine = None
+        if not args.only or "engine" in args.only:
+            engine = (
+                pool.submit(per_unit, ["--child", "engine", "lxml"], base, views),
+                pool.submit(per_unit, ["--child", "engine", "engine"], base, views),
+            )
+        print(f"{'request':30} {'bare':>10} {'paywall':>10} {'added':>10} {'ratio':>6}   (instructions per request)")
+        for name, bare_count, paid_count in rows:
+            bare, paid = bare_count.result(), paid_count.result()
+            print(f"{name:30} {bare:10.0f} {paid:10.0f} {paid - bare:10.0f} {bare / paid:6.2f}", flush=True)
+        if engine is not None:
+            lxml_count, engine_count = engine[0].result(), engine[1].result()
+            print(
+                f"100 KB news page, first view: engine {engine_count / 1e6:.2f} M instructions, one lxml parse and "
+                f"serialisation {lxml_count / 1e6:.2f} M: {engine_count / lxml_count:.1f}x"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
