@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
+from itertools import chain, compress, filterfalse
 
 from paywall.engine.text import (
     BASE64_RUN,
@@ -63,16 +63,12 @@ class Fingerprint:
 
     @cached_property
     def ascii_markers(self) -> frozenset[bytes]:
-        return frozenset(m.encode("ascii") for m in self.markers if m.isascii())
-
-    @cached_property
-    def ascii_marker_sets(self) -> dict[bytes, frozenset[str]]:
-        """Each ASCII marker as bytes, with the set of the one marker it is (for the byte search)."""
-        return {m.encode("ascii"): frozenset((m,)) for m in self.markers if m.isascii()}
+        """The ASCII markers as bytes, for the search of the serialised page (made in C, no loop in Python)."""
+        return frozenset(map(str.encode, filter(str.isascii, self.markers)))
 
     @cached_property
     def other_markers(self) -> frozenset[str]:
-        return frozenset(m for m in self.markers if not m.isascii())
+        return frozenset(filterfalse(str.isascii, self.markers))
 
     @classmethod
     def build(cls, removed: Sequence[str], teaser: Sequence[str], chrome: Sequence[str] = ()) -> Fingerprint:
@@ -86,22 +82,23 @@ class Fingerprint:
         if count == 0:
             return cls(0, frozenset(), frozenset())
         k = min(SHINGLE_WORDS, count)
+        # Sets filled in place from the runs' iterators: no set per stream, no copy for the difference.
         raw: set[tuple[str, ...]] = set()
         for stream in removed_streams:
-            raw |= shingles(stream, k)
+            raw.update(runs_of(stream, k))
         safe: set[tuple[str, ...]] = set()
         teaser_streams = streams(teaser)
         for stream in teaser_streams:
-            safe |= shingles(stream, k)
+            safe.update(runs_of(stream, k))
         chrome_safe, chrome_copies, chrome_words = _chrome_runs(chrome, k, raw)
-        safe |= chrome_safe
-        runs = frozenset(raw - safe)
+        raw.difference_update(safe, chrome_safe)
+        runs = frozenset(raw)
         # The words of the withheld text (a word only in runs readers see stands in the teaser or the chrome too).
         vocabulary = frozenset(chain.from_iterable(removed_streams))
         seen = set(teaser_streams[0])
         if not chrome_copies:  # words of a copy shown in the chrome are no less secret elsewhere
             seen.update(chrome_words)
-        markers = frozenset(w for w in vocabulary.difference(seen, COMMON_WORDS) if _is_marker(w))
+        markers = _markers(list(vocabulary.difference(seen, COMMON_WORDS)))
         return cls(k, runs, vocabulary, markers, chrome_copies, count)
 
     def __bool__(self) -> bool:
@@ -291,10 +288,17 @@ COMMON_WORDS = frozenset(
 """Words too common in prose, code and markup to mark a copy of an article."""
 
 
-def _is_marker(word: str) -> bool:
-    if not word.isascii():
-        return True
-    return len(word) >= MIN_MARKER_LENGTH and not word.isdigit() and word not in COMMON_WORDS
+def _markers(candidates: list[str]) -> frozenset[str]:
+    """The ``candidates`` that can mark a copy: every word with other characters than ASCII, and the ASCII
+    words of :data:`MIN_MARKER_LENGTH` characters or more that are not numbers.
+
+    Picked with ``filter`` and ``compress`` over C functions: a page's vocabulary has thousands of words,
+    and a test per word in Python cost more than the rest of the markers' making.
+    """
+    long_enough = map((MIN_MARKER_LENGTH - 1).__lt__, map(len, candidates))
+    return frozenset(
+        chain(filterfalse(str.isdigit, compress(candidates, long_enough)), filterfalse(str.isascii, candidates))
+    )
 
 
 class LinkText(str):
