@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain, compress, filterfalse
+from itertools import chain, compress, filterfalse, islice
 
 from paywall.engine.text import (
     BASE64_RUN,
@@ -163,16 +163,33 @@ class Fingerprint:
         # The withheld text usually starts right after the teaser: look in growing prefixes.
         for size in (2048, 16384, len(decoded)):
             part = decoded[:size]
-            spans = word_spans(part)
-            first = self.first_match([token for token, _ in spans])
-            if first is not None:
-                prefix = decoded[: spans[first][1]].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+            start = self._first_run_start(part)
+            if start is not None:
+                prefix = decoded[:start].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
                 break
             if size >= len(decoded):
                 break
         if prefix and self.leaks(prefix, url=url):
             return ""
         return prefix
+
+
+    def _first_run_start(self, text: str) -> int | None:
+        """Where in ``text`` the first withheld run starts, or None.
+
+        ASCII text is tokenised in C (:func:`words`, whose words are those of
+        :data:`WORD` there) and only the words up to the run's first are
+        found again for its offset; other text is read word by word with the
+        offsets (:func:`word_spans`).
+        """
+        if not text.isascii():
+            spans = word_spans(text)
+            first = self.first_match([token for token, _ in spans])
+            return None if first is None else spans[first][1]
+        first = self.first_match(words(text))
+        if first is None:
+            return None
+        return next(islice(WORD.finditer(text), first, None)).start()
 
 
 def _chrome_runs(
