@@ -173,7 +173,6 @@ class Fingerprint:
             return ""
         return prefix
 
-
     def _first_run_start(self, text: str) -> int | None:
         """Where in ``text`` the first withheld run starts, or None.
 
