@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote_plus
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine import Page
+from paywall.engine import Page, sweep
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.text import base64_payloads, decode_layers, readings, words
 
@@ -385,6 +385,18 @@ def test_empty_fingerprint_finds_nothing() -> None:
     fp = Fingerprint.build([], ["teaser"])
     assert not fp
     assert not fp.leaks("anything at all")
+
+
+@pytest.mark.parametrize(
+    "hint", ["%20", "%2520", "\\u0041", "\\x41", "\\41 \\42 \\43 \\44 ", "&#65;", "base64", "atob(", "b" * 49]
+)
+def test_place_that_looks_encoded_is_read_even_without_markers(hint: str) -> None:
+    """The pre-filter lets through every place a decoding could reveal withheld text in."""
+    fp = Fingerprint.build(WITHHELD, TEASER)
+    plain = "an ordinary attribute value without any withheld word in it"
+    assert not sweep.may_hold(plain, fp)
+    assert sweep.may_hold(f"{plain} {hint} more", fp)
+    assert sweep.may_hold(f"{plain} {MARKERS[2].upper()}", fp)
 
 
 # --------------------------------------------------------------------------- scripts written without spaces
