@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from itertools import compress
-from operator import not_
+from operator import add, itemgetter, not_
 from urllib.parse import unquote, unquote_plus
 
 SHINGLE_WORDS = 5
@@ -78,7 +78,8 @@ _PROSE_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
 _UNSPACED = re.compile(f"[{PER_CHARACTER}]")
 _JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]{2}")
 """The last character of a piece and the first of the next, neither a space nor ASCII punctuation: reading
-the pieces without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent)."""
+the pieces without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent).
+A seam per line: the line break, a space, ends every match."""
 MERGING = re.compile(f"[^\\W{PER_CHARACTER}]")  # a word character that joins its neighbours
 _JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
@@ -347,9 +348,10 @@ def streams(pieces: Sequence[str]) -> list[list[str]]:
     without the space; separate blocks read as separate words with it.
     """
     spaced = words(" ".join(pieces))
-    ends = [piece[-1:] for piece in pieces if piece]
-    starts = [piece[:1] for piece in pieces if piece]
-    if not any(_JOINING.match(end + start) for end, start in zip(ends, starts[1:], strict=False)):
+    # Each piece's last character with the next one's first, a seam a line: one search over them all.
+    present = list(filter(None, pieces))
+    seams = "\n".join(map(add, map(itemgetter(-1), present), map(itemgetter(0), present[1:])))
+    if _JOINING.search(seams) is None:
         return [spaced]  # no piece ends in a word that the next one goes on with
     joined = words("".join(pieces))
     return [spaced] if joined == spaced else [spaced, joined]
