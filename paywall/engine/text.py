@@ -16,7 +16,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from itertools import compress
+from itertools import chain, compress
 from operator import add, itemgetter, not_
 from urllib.parse import unquote, unquote_plus
 
@@ -347,7 +347,7 @@ def streams(pieces: Sequence[str]) -> list[list[str]]:
     A word split over inline tags (``Zephyr<em>quill</em>``) reads as one word
     without the space; separate blocks read as separate words with it.
     """
-    spaced = words(" ".join(pieces))
+    spaced = _spaced_words(pieces)
     # Each piece's last character with the next one's first, a seam a line: one search over them all.
     present = list(filter(None, pieces))
     seams = "\n".join(map(add, map(itemgetter(-1), present), map(itemgetter(0), present[1:])))
@@ -355,3 +355,25 @@ def streams(pieces: Sequence[str]) -> list[list[str]]:
         return [spaced]  # no piece ends in a word that the next one goes on with
     joined = words("".join(pieces))
     return [spaced] if joined == spaced else [spaced, joined]
+
+
+REPEATS_WORTH_SHARING = 32
+"""Pieces from which on their repeats are looked for (a long article is a few dozen paragraphs)."""
+
+
+def _spaced_words(pieces: Sequence[str]) -> list[str]:
+    """``words(" ".join(pieces))``, each distinct piece read once when many repeat.
+
+    A space ends every word, so the words of the joined pieces are those of
+    each piece in turn. Where most pieces are repeats (a paragraph of
+    boilerplate after every photo, a page of identical entries), each
+    distinct one is read once and its words stand in the stream again (the
+    same string objects), which costs a copy of pointers instead of a new
+    string per word.
+    """
+    if len(pieces) >= REPEATS_WORTH_SHARING:
+        distinct = set(pieces)
+        if len(distinct) * 2 <= len(pieces):
+            known = {piece: words(piece) for piece in distinct}
+            return list(chain.from_iterable(map(known.__getitem__, pieces)))
+    return words(" ".join(pieces))
