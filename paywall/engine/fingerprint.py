@@ -23,8 +23,8 @@ at C speed, to know whether and where a copy may stand.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, compress, filterfalse, islice
 
@@ -49,10 +49,18 @@ from paywall.engine.text import (
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """The runs of words that must not remain anywhere in the document."""
+    """The runs of words that must not remain anywhere in the document.
+
+    A built fingerprint makes its runs when they are first read
+    (:attr:`runs`): the markers tell first whether and where a copy may
+    stand, and a page whose bytes hold no cluster of them is served without
+    a run being made (one tuple per withheld word, the larger part of the
+    fingerprint's cost).
+    """
 
     k: int
-    runs: frozenset[tuple[str, ...]]
+    known_runs: frozenset[tuple[str, ...]] | None
+    """The runs, or None when :attr:`make_runs` makes them on first use (see :attr:`runs`)."""
     vocabulary: frozenset[str]
     markers: frozenset[str] = frozenset()
     """Withheld words that readers see nowhere else on the page: any copy worth finding holds one."""
@@ -60,6 +68,15 @@ class Fingerprint:
     """Whether the visible chrome holds a long copy of the withheld text (a share box quoting the story)."""
     withheld_words: int = 0
     """Words of the withheld text."""
+    make_runs: Callable[[], frozenset[tuple[str, ...]]] | None = field(default=None, repr=False, compare=False)
+    """Makes the runs when :attr:`known_runs` is None (called once)."""
+
+    @cached_property
+    def runs(self) -> frozenset[tuple[str, ...]]:
+        """The withheld runs readers see nowhere else: a copy holding one is removed."""
+        if self.known_runs is not None:
+            return self.known_runs
+        return self.make_runs() if self.make_runs is not None else frozenset()
 
     @cached_property
     def ascii_markers(self) -> frozenset[bytes]:
@@ -82,24 +99,24 @@ class Fingerprint:
         if count == 0:
             return cls(0, frozenset(), frozenset())
         k = min(SHINGLE_WORDS, count)
-        # Sets filled in place from the runs' iterators: no set per stream, no copy for the difference.
-        raw: set[tuple[str, ...]] = set()
-        for stream in removed_streams:
-            raw.update(runs_of(stream, k))
-        safe: set[tuple[str, ...]] = set()
-        teaser_streams = streams(teaser)
-        for stream in teaser_streams:
-            safe.update(runs_of(stream, k))
-        chrome_safe, chrome_copies, chrome_words = _chrome_runs(chrome, k, raw)
-        raw.difference_update(safe, chrome_safe)
-        runs = frozenset(raw)
         # The words of the withheld text (a word only in runs readers see stands in the teaser or the chrome too).
         vocabulary = frozenset(chain.from_iterable(removed_streams))
+        withheld = _Runs(removed_streams, k)
+        teaser_streams = streams(teaser)
+        chrome_safe, chrome_copies, chrome_words = _chrome_runs(chrome, k, vocabulary, withheld)
         seen = set(teaser_streams[0])
         if not chrome_copies:  # words of a copy shown in the chrome are no less secret elsewhere
             seen.update(chrome_words)
         markers = _markers(list(vocabulary.difference(seen, COMMON_WORDS)))
-        return cls(k, runs, vocabulary, markers, chrome_copies, count)
+
+        def make_runs() -> frozenset[tuple[str, ...]]:
+            runs = withheld.take()
+            for stream in teaser_streams:
+                runs.difference_update(runs_of(stream, k))
+            runs.difference_update(chrome_safe)
+            return frozenset(runs)
+
+        return cls(k, None, vocabulary, markers, chrome_copies, count, make_runs)
 
     def __bool__(self) -> bool:
         return bool(self.runs)
@@ -191,14 +208,46 @@ class Fingerprint:
         return next(islice(WORD.finditer(text), first, None)).start()
 
 
+class _Runs:
+    """The runs of the withheld streams, made on first use: the set is made once, then taken by the fingerprint."""
+
+    def __init__(self, streams: list[list[str]], k: int):
+        self._streams = streams
+        self._k = k
+        self._made: set[tuple[str, ...]] | None = None
+
+    def get(self) -> set[tuple[str, ...]]:
+        if self._made is None:
+            self._made = set()
+            for stream in self._streams:
+                self._made.update(runs_of(stream, self._k))
+        return self._made
+
+    def take(self) -> set[tuple[str, ...]]:
+        """The set, for its owner to change (made again if asked for after)."""
+        made = self.get()
+        self._made = None
+        return made
+
+
+def _may_share_runs(tokens: Sequence[str], k: int, vocabulary: frozenset[str]) -> bool:
+    """Whether ``tokens`` hold ``k`` words of ``vocabulary`` in a row, the least a run shared with it needs.
+
+    Told in C: a byte per token, 1 for a word of the vocabulary, and a search for ``k`` of them.
+    """
+    return bytes(map(vocabulary.__contains__, tokens)).find(b"\x01" * k) >= 0
+
+
 def _chrome_runs(
-    pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]
+    pieces: Sequence[str], k: int, vocabulary: frozenset[str], withheld: _Runs
 ) -> tuple[set[tuple[str, ...]], bool, list[str]]:
     """Withheld runs that visible chrome shows too, except inside long copies; whether there was one; its words.
 
     A copy counts as long when it has :data:`LONG_COPY_WORDS` words in a row
     of withheld text, most of them outside links: lists of links (related
     stories, menus) repeating headlines the article also showed are chrome.
+    The withheld runs are only made when ``k`` words of the chrome in a row
+    are words of the withheld text (``vocabulary``).
     """
     safe: set[tuple[str, ...]] = set()
     copies = False
@@ -210,11 +259,11 @@ def _chrome_runs(
             spaced = quick
         elif quick == spaced:
             continue
-        if withheld.isdisjoint(runs_of(quick, k)):
+        if not _may_share_runs(quick, k, vocabulary) or withheld.get().isdisjoint(runs_of(quick, k)):
             continue
         tokens, owners = joined_tokens(pieces, separator)
         in_link = [isinstance(pieces[first], LinkText) for first, _ in owners]
-        runs, copied = _without_long_copies(tokens, in_link, k, withheld)
+        runs, copied = _without_long_copies(tokens, in_link, k, withheld.get())
         safe |= runs
         copies = copies or copied
     return safe, copies, spaced
