@@ -91,7 +91,9 @@ _BASE64_TABLE = bytes(
 )
 MIN_BASE64_RUN = 24
 """Shortest run of base64 characters decoded while looking for suspects (18 bytes: a few words)."""
-_LONG_RUN = re.compile(rb" [^ ]{%d,}" % MIN_BASE64_RUN)
+_BASE64_MARKS = bytes(b" "[0] if c == 32 else b"x"[0] for c in _BASE64_TABLE)
+"""Bytes of the base64 alphabet (URL-safe too, and ``=``) as ``x``, the others as spaces."""
+_LONG_BASE64 = b"x" * MIN_BASE64_RUN
 LONG_TOKEN = 48
 """A word longer than this may be a base64 blob: the page's blobs are decoded."""
 _TOKEN_MARKS = bytes(b" "[0] if c == 32 else b"x"[0] for c in range(256))
@@ -341,14 +343,20 @@ def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[byt
         if suspect:
             found.append(match.span())
     if hinted:  # base64 named, or a word long enough to be a blob
-        # Runs of the base64 alphabet, each found where it starts after a space of the translation.
-        for match in _LONG_RUN.finditer(b" " + data.translate(_BASE64_TABLE)):
-            run = match.group()[1:]
+        # Runs of the base64 alphabet, each found by a search for MIN_BASE64_RUN of its bytes in a row
+        # (a regular expression tried at every space cost ten times as much on a large page).
+        marks = data.translate(_BASE64_MARKS)
+        at = marks.find(_LONG_BASE64)
+        while at >= 0:
+            end = marks.find(b" ", at)
+            end = len(data) if end < 0 else end
+            run = data[at:end]
             suspect = seen.get(run)
             if suspect is None:
                 suspect = seen[run] = _base64_suspect(run, fingerprint)
             if suspect:
-                found.append((match.start(), match.end() - 1))
+                found.append((at, end))
+            at = marks.find(_LONG_BASE64, end)
     return found
 
 
