@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -140,9 +141,14 @@ def replace_literals(
     """
     parts: list[str] = []
     last = 0
+    ranges = _union(within)
+    stops = [stop for _, stop in ranges]
     for start, end, text in js_literals(body):
-        if within and not any(start < stop and end > begin for begin, stop in within):
-            continue
+        if ranges:
+            # The first range that ends after the literal starts is the only one that may overlap it.
+            index = bisect_right(stops, start)
+            if index == len(ranges) or ranges[index][0] >= end:
+                continue
         new = change(text)
         if new is None:
             continue
@@ -153,3 +159,17 @@ def replace_literals(
         return None
     parts.append(body[last:])
     return "".join(parts)
+
+
+def _union(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` as sorted ranges that do not touch: a literal overlaps one of them if and only if it overlaps a span.
+
+    Touching spans are joined too, and an empty span is kept where it stands (it overlaps what holds it).
+    """
+    ranges: list[tuple[int, int]] = []
+    for begin, stop in sorted(spans):
+        if ranges and begin <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], stop))
+        else:
+            ranges.append((begin, stop))
+    return ranges
