@@ -23,6 +23,7 @@ at C speed, to know whether and where a copy may stand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -193,19 +194,23 @@ class Fingerprint:
     def _first_run_start(self, text: str) -> int | None:
         """Where in ``text`` the first withheld run starts, or None.
 
-        ASCII text is tokenised in C (:func:`words`, whose words are those of
-        :data:`WORD` there) and only the words up to the run's first are
-        found again for its offset; other text is read word by word with the
-        offsets (:func:`word_spans`).
+        The words are read in C (:func:`words`) and only those up to the
+        first run are read again with their offsets (:func:`word_spans`). In
+        ASCII both read the same words; in other text they are compared, and
+        where they differ up to the run, or where :func:`words` finds none,
+        every word is read with its offset, as the run's place is defined.
         """
-        if not text.isascii():
-            spans = word_spans(text)
-            first = self.first_match([token for token, _ in spans])
-            return None if first is None else spans[first][1]
-        first = self.first_match(words(text))
-        if first is None:
-            return None
-        return next(islice(WORD.finditer(text), first, None)).start()
+        tokens = words(text)
+        first = self.first_match(tokens)
+        if text.isascii():
+            return None if first is None else next(islice(_ASCII_WORD.finditer(text), first, None)).start()
+        if first is not None:
+            spans = word_spans(text, limit=first + self.k)
+            if [token for token, _ in spans[: first + self.k]] == tokens[: first + self.k]:
+                return spans[first][1]
+        spans = word_spans(text)
+        first = self.first_match([token for token, _ in spans])
+        return None if first is None else spans[first][1]
 
 
 class _Runs:
@@ -364,6 +369,10 @@ def _markers(candidates: list[str]) -> frozenset[str]:
     return frozenset(
         chain(filterfalse(str.isdigit, compress(candidates, long_enough)), filterfalse(str.isascii, candidates))
     )
+
+
+_ASCII_WORD = re.compile(r"\w+")
+""":data:`~paywall.engine.text.WORD` in ASCII text (an expression that tests no other script's ranges)."""
 
 
 class LinkText(str):

@@ -66,6 +66,9 @@ _UNSPACED_UTF8 = re.compile(
 text whose bytes hold none has no character that is a word of its own."""
 WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
+_PLAIN_WORD = re.compile(r"\w+")
+_PLAIN_WORD_WITH_IGNORABLES = re.compile(f"(?:\\w|[{_IGNORABLE_CHARS}])+")
+""":data:`WORD` and :data:`_WORD_WITH_IGNORABLES` for text without a character of :data:`PER_CHARACTER`."""
 _ASCII_WORD = re.compile(r"\w+")
 _ASCII_WORDS = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
@@ -92,6 +95,13 @@ MARKUP = re.compile(r"<|&(?:lt|#0*60|#x0*3c)|\\(?:u0*3c|x3c|u\{0*3c\}|0*3c)|%3c"
 """A ``<``, plain or escaped: the text may hold markup, whose attributes the reading without ``tags`` reads."""
 
 # --------------------------------------------------------------------------- text
+
+
+def _has_unspaced(text: str) -> bool:
+    """Whether ``text`` holds a character of a script written without spaces (the bytes tell first, in C)."""
+    if _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None:
+        return False
+    return _UNSPACED.search(text) is not None
 
 
 def unspaced_count(text: str) -> int:
@@ -155,12 +165,20 @@ def _token_parts(token: str) -> list[str]:
     return WORD.findall(unicodedata.normalize("NFKC", IGNORABLE.sub("", token)).casefold())
 
 
-def word_spans(text: str) -> list[tuple[str, int]]:
-    """Word tokens of ``text`` with the offset where each starts in ``text``."""
+def word_spans(text: str, limit: int | None = None) -> list[tuple[str, int]]:
+    """Word tokens of ``text`` with the offset where each starts in ``text`` (the first ``limit`` or more)."""
     out: list[tuple[str, int]] = []
-    pattern = _WORD_WITH_IGNORABLES if not text.isascii() and IGNORABLE.search(text) else WORD
+    ignorables = not text.isascii() and IGNORABLE.search(text) is not None
+    if text.isascii() or not _has_unspaced(text):
+        # No character is a word of its own: the same matches as WORD's, without testing each
+        # character against the scripts written without spaces (many ranges, slow to test).
+        pattern = _PLAIN_WORD_WITH_IGNORABLES if ignorables else _PLAIN_WORD
+    else:
+        pattern = _WORD_WITH_IGNORABLES if ignorables else WORD
     for match in pattern.finditer(text):
         out.extend((part, match.start()) for part in _token_parts(match.group()))
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 
