@@ -48,13 +48,16 @@ def js_literals(body: str) -> Iterator[tuple[int, int, str]]:
     for match in _JS_TOKENS.finditer(body):
         kind = match.lastgroup or ""
         start, end = match.span(kind)
-        token = body[start:end]
-        if kind == "string":
-            yield start, end, token[1:-1]
-        elif kind == "comment":
-            yield start, end, token.strip().removeprefix("/*").removesuffix("*/").removeprefix("//")
-        else:
-            yield start, end, token.strip()
+        yield start, end, _literal_text(kind, body[start:end])
+
+
+def _literal_text(kind: str, token: str) -> str:
+    """The text a literal of ``kind`` (a group of :data:`_JS_TOKENS`) carries."""
+    if kind == "string":
+        return token[1:-1]
+    if kind == "comment":
+        return token.strip().removeprefix("/*").removesuffix("*/").removeprefix("//")
+    return token.strip()
 
 
 def load_json(body: str) -> Any:
@@ -143,13 +146,17 @@ def replace_literals(
     last = 0
     ranges = _union(within)
     stops = [stop for _, stop in ranges]
-    for start, end, text in js_literals(body):
+    for match in _JS_TOKENS.finditer(body):
+        kind = match.lastgroup or ""
+        start, end = match.span(kind)
         if ranges:
+            if start >= stops[-1]:
+                break  # this literal and every later one start after the last range
             # The first range that ends after the literal starts is the only one that may overlap it.
             index = bisect_right(stops, start)
             if index == len(ranges) or ranges[index][0] >= end:
                 continue
-        new = change(text)
+        new = change(_literal_text(kind, body[start:end]))
         if new is None:
             continue
         parts.append(body[last:start])
