@@ -726,9 +726,35 @@ def byte_ranges(text: str, data: bytes, spans: list[Span]) -> list[Span]:
             offsets[edge] = position
             previous = edge
         spans = [(offsets[start], offsets[end]) for start, end in spans]
-    marks = data.translate(_ENDS_RUNS)
-    widened = []
-    for start, end in spans:
-        after = marks.find(b"|", end)
-        widened.append((marks.rfind(b"|", 0, start) + 1, after if after >= 0 else len(data)))
+    widened = [(_run_start(data, start), _run_end(data, end)) for start, end in spans]
     return _merged(widened, len(data), 0)
+
+
+EDGE_BYTES = 256
+"""Bytes around an edge translated first to find where a run ends (four times more each time none does)."""
+
+
+def _run_start(data: bytes, at: int) -> int:
+    """Just after the last byte before ``at`` that cannot stand in a run (0 if none), reading only the bytes near."""
+    size = EDGE_BYTES
+    while True:
+        low = max(0, at - size)
+        found = data[low:at].translate(_ENDS_RUNS).rfind(b"|")
+        if found >= 0:
+            return low + found + 1
+        if low == 0:
+            return 0
+        size *= 4
+
+
+def _run_end(data: bytes, at: int) -> int:
+    """The first byte from ``at`` on that cannot stand in a run (the end of ``data`` if none)."""
+    size = EDGE_BYTES
+    while True:
+        high = min(len(data), at + size)
+        found = data[at:high].translate(_ENDS_RUNS).find(b"|")
+        if found >= 0:
+            return at + found
+        if high == len(data):
+            return len(data)
+        size *= 4
