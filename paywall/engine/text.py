@@ -130,14 +130,43 @@ def words(text: str) -> list[str]:
         return data.translate(_ASCII_WORDS).decode("ascii").split()
     tokens = data.translate(_ASCII_WORDS).decode("utf-8", "surrogatepass").split()
     others = list(compress(range(len(tokens)), map(not_, map(str.isascii, tokens))))
+    if len(others) >= MANY_OTHER_WORDS:
+        read = _others_read({tokens[index] for index in others})
+    else:
+        read = {tokens[index]: _other_words(tokens[index]) for index in others}
     found: list[str] = []
     last = 0
     for index in others:
         found.extend(tokens[last:index])
-        found.extend(_other_words(tokens[index]))
+        found.extend(read[tokens[index]])
         last = index + 1
     found.extend(tokens[last:])
     return found
+
+
+MANY_OTHER_WORDS = 8
+"""Words with characters other than ASCII from which on they are normalised together (see :func:`_others_read`)."""
+
+
+def _others_read(distinct: set[str]) -> dict[str, list[str]]:
+    """:func:`_other_words` of each of ``distinct``, normalised in one call.
+
+    A line break is no word character and no normalisation makes or takes
+    one, so the words normalised together, a word a line, are those
+    normalised one by one (checked: where the count of lines differs, each
+    is read alone). Text in a language with accents has hundreds of such
+    words per page; each call of the normalisation costs more than its work.
+    """
+    ordered = list(distinct)
+    parts = normalised_words("\n".join(ordered)).split("\n")
+    if len(parts) != len(ordered):
+        return {token: _other_words(token) for token in ordered}
+    if not _has_unspaced("\n".join(parts)):
+        return {token: _ASCII_WORD.findall(part) for token, part in zip(ordered, parts, strict=True)}
+    return {
+        token: WORD.findall(part) if _UNSPACED.search(part) else _ASCII_WORD.findall(part)
+        for token, part in zip(ordered, parts, strict=True)
+    }
 
 
 def normalised_words(text: str) -> str:
