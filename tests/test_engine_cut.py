@@ -147,6 +147,8 @@ def previous_element(node: LexborNode) -> LexborNode | None:
         (b"<p>caf\xc3\xa9", "no-such-charset", "café"),
         (b"<p>caf\xc3\xa9", "rot13", "café"),  # not a text encoding
         (b"<p>a\x00b\x01c", None, "a\ufffdb\ufffdc"),
+        (b"<p>a\x7fb\x0bc", "utf-8", "a\ufffdb\ufffdc"),
+        ("<p>caf\u00e9 \ufffe \uffff".encode(), "utf-8", "caf\u00e9 \ufffd \ufffd"),  # noncharacters, no controls
     ],
 )
 def test_decode_body(body: bytes, charset: str | None, expected: str) -> None:

@@ -17,9 +17,9 @@ from urllib.parse import quote, unquote_plus
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine import Page
+from paywall.engine import Page, sweep
 from paywall.engine.fingerprint import Fingerprint
-from paywall.engine.text import base64_payloads, decode_layers, readings, words
+from paywall.engine.text import base64_payloads, decode_layers, readings, streams, words
 
 CTA_MARK = "Need to access the insight? Start your 7-day free trial now"
 CTA = f'<div class="paywall-cta"><p>{CTA_MARK}</p><a href="/_paywall/trial?next=/story">Start</a></div>'
@@ -381,10 +381,42 @@ def test_fingerprint_of_short_text_uses_its_words() -> None:
     assert not fp.leaks("quiet other zorblax")
 
 
+def test_runs_are_made_only_when_a_copy_is_read() -> None:
+    """A page whose bytes hold no cluster of markers is served without the runs being made; they are right after."""
+    page, out = gate(f"<html><body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>")
+    assert_no_leak(out)
+    fingerprint = page.report.fingerprint
+    assert fingerprint is not None and "runs" not in vars(fingerprint)
+    assert fingerprint.runs == Fingerprint.build(WITHHELD, TEASER).runs
+    assert ("engineers", "found", "that", "zephyrquill", "mortar") in fingerprint.runs
+    leaky, out = gate(leaky_page())
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+    assert leaky.report.fingerprint is not None and "runs" in vars(leaky.report.fingerprint)
+
+
+def test_repeated_pieces_are_read_once_into_the_same_words() -> None:
+    """Pieces that repeat are tokenised once; the stream is that of the pieces joined."""
+    pieces = ["Zephyr", "quill \u00e9\u00adtude,", "\u6e2f\u53e3\u5b98\u5458", "ﬁne  Ⅻ", "", "moon\u0301"] * 8
+    assert streams(pieces) == [words(" ".join(pieces)), words("".join(pieces))]
+    assert streams(pieces[:7]) == [words(" ".join(pieces[:7])), words("".join(pieces[:7]))]
+
+
 def test_empty_fingerprint_finds_nothing() -> None:
     fp = Fingerprint.build([], ["teaser"])
     assert not fp
     assert not fp.leaks("anything at all")
+
+
+@pytest.mark.parametrize(
+    "hint", ["%20", "%2520", "\\u0041", "\\x41", "\\41 \\42 \\43 \\44 ", "&#65;", "base64", "atob(", "b" * 49]
+)
+def test_place_that_looks_encoded_is_read_even_without_markers(hint: str) -> None:
+    """The pre-filter lets through every place a decoding could reveal withheld text in."""
+    fp = Fingerprint.build(WITHHELD, TEASER)
+    plain = "an ordinary attribute value without any withheld word in it"
+    assert not sweep.may_hold(plain, fp)
+    assert sweep.may_hold(f"{plain} {hint} more", fp)
+    assert sweep.may_hold(f"{plain} {MARKERS[2].upper()}", fp)
 
 
 # --------------------------------------------------------------------------- scripts written without spaces

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -47,13 +48,16 @@ def js_literals(body: str) -> Iterator[tuple[int, int, str]]:
     for match in _JS_TOKENS.finditer(body):
         kind = match.lastgroup or ""
         start, end = match.span(kind)
-        token = body[start:end]
-        if kind == "string":
-            yield start, end, token[1:-1]
-        elif kind == "comment":
-            yield start, end, token.strip().removeprefix("/*").removesuffix("*/").removeprefix("//")
-        else:
-            yield start, end, token.strip()
+        yield start, end, _literal_text(kind, body[start:end])
+
+
+def _literal_text(kind: str, token: str) -> str:
+    """The text a literal of ``kind`` (a group of :data:`_JS_TOKENS`) carries."""
+    if kind == "string":
+        return token[1:-1]
+    if kind == "comment":
+        return token.strip().removeprefix("/*").removesuffix("*/").removeprefix("//")
+    return token.strip()
 
 
 def load_json(body: str) -> Any:
@@ -140,10 +144,19 @@ def replace_literals(
     """
     parts: list[str] = []
     last = 0
-    for start, end, text in js_literals(body):
-        if within and not any(start < stop and end > begin for begin, stop in within):
-            continue
-        new = change(text)
+    ranges = _union(within)
+    stops = [stop for _, stop in ranges]
+    for match in _JS_TOKENS.finditer(body):
+        kind = match.lastgroup or ""
+        start, end = match.span(kind)
+        if ranges:
+            if start >= stops[-1]:
+                break  # this literal and every later one start after the last range
+            # The first range that ends after the literal starts is the only one that may overlap it.
+            index = bisect_right(stops, start)
+            if index == len(ranges) or ranges[index][0] >= end:
+                continue
+        new = change(_literal_text(kind, body[start:end]))
         if new is None:
             continue
         parts.append(body[last:start])
@@ -153,3 +166,17 @@ def replace_literals(
         return None
     parts.append(body[last:])
     return "".join(parts)
+
+
+def _union(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` as sorted ranges that do not touch: a literal overlaps one of them if and only if it overlaps a span.
+
+    Touching spans are joined too, and an empty span is kept where it stands (it overlaps what holds it).
+    """
+    ranges: list[tuple[int, int]] = []
+    for begin, stop in sorted(spans):
+        if ranges and begin <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], stop))
+        else:
+            ranges.append((begin, stop))
+    return ranges

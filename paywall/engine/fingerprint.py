@@ -23,10 +23,11 @@ at C speed, to know whether and where a copy may stand.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
+from itertools import chain, compress, filterfalse, islice
 
 from paywall.engine.text import (
     BASE64_RUN,
@@ -49,10 +50,18 @@ from paywall.engine.text import (
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """The runs of words that must not remain anywhere in the document."""
+    """The runs of words that must not remain anywhere in the document.
+
+    A built fingerprint makes its runs when they are first read
+    (:attr:`runs`): the markers tell first whether and where a copy may
+    stand, and a page whose bytes hold no cluster of them is served without
+    a run being made (one tuple per withheld word, the larger part of the
+    fingerprint's cost).
+    """
 
     k: int
-    runs: frozenset[tuple[str, ...]]
+    known_runs: frozenset[tuple[str, ...]] | None
+    """The runs, or None when :attr:`make_runs` makes them on first use (see :attr:`runs`)."""
     vocabulary: frozenset[str]
     markers: frozenset[str] = frozenset()
     """Withheld words that readers see nowhere else on the page: any copy worth finding holds one."""
@@ -60,19 +69,24 @@ class Fingerprint:
     """Whether the visible chrome holds a long copy of the withheld text (a share box quoting the story)."""
     withheld_words: int = 0
     """Words of the withheld text."""
+    make_runs: Callable[[], frozenset[tuple[str, ...]]] | None = field(default=None, repr=False, compare=False)
+    """Makes the runs when :attr:`known_runs` is None (called once)."""
+
+    @cached_property
+    def runs(self) -> frozenset[tuple[str, ...]]:
+        """The withheld runs readers see nowhere else: a copy holding one is removed."""
+        if self.known_runs is not None:
+            return self.known_runs
+        return self.make_runs() if self.make_runs is not None else frozenset()
 
     @cached_property
     def ascii_markers(self) -> frozenset[bytes]:
-        return frozenset(m.encode("ascii") for m in self.markers if m.isascii())
-
-    @cached_property
-    def ascii_marker_sets(self) -> dict[bytes, frozenset[str]]:
-        """Each ASCII marker as bytes, with the set of the one marker it is (for the byte search)."""
-        return {m.encode("ascii"): frozenset((m,)) for m in self.markers if m.isascii()}
+        """The ASCII markers as bytes, for the search of the serialised page (made in C, no loop in Python)."""
+        return frozenset(map(str.encode, filter(str.isascii, self.markers)))
 
     @cached_property
     def other_markers(self) -> frozenset[str]:
-        return frozenset(m for m in self.markers if not m.isascii())
+        return frozenset(filterfalse(str.isascii, self.markers))
 
     @classmethod
     def build(cls, removed: Sequence[str], teaser: Sequence[str], chrome: Sequence[str] = ()) -> Fingerprint:
@@ -86,23 +100,24 @@ class Fingerprint:
         if count == 0:
             return cls(0, frozenset(), frozenset())
         k = min(SHINGLE_WORDS, count)
-        raw: set[tuple[str, ...]] = set()
-        for stream in removed_streams:
-            raw |= shingles(stream, k)
-        safe: set[tuple[str, ...]] = set()
-        teaser_streams = streams(teaser)
-        for stream in teaser_streams:
-            safe |= shingles(stream, k)
-        chrome_safe, chrome_copies, chrome_words = _chrome_runs(chrome, k, raw)
-        safe |= chrome_safe
-        runs = frozenset(raw - safe)
         # The words of the withheld text (a word only in runs readers see stands in the teaser or the chrome too).
         vocabulary = frozenset(chain.from_iterable(removed_streams))
+        withheld = _Runs(removed_streams, k)
+        teaser_streams = streams(teaser)
+        chrome_safe, chrome_copies, chrome_words = _chrome_runs(chrome, k, vocabulary, withheld)
         seen = set(teaser_streams[0])
         if not chrome_copies:  # words of a copy shown in the chrome are no less secret elsewhere
             seen.update(chrome_words)
-        markers = frozenset(w for w in vocabulary.difference(seen, COMMON_WORDS) if _is_marker(w))
-        return cls(k, runs, vocabulary, markers, chrome_copies, count)
+        markers = _markers(list(vocabulary.difference(seen, COMMON_WORDS)))
+
+        def make_runs() -> frozenset[tuple[str, ...]]:
+            runs = withheld.take()
+            for stream in teaser_streams:
+                runs.difference_update(runs_of(stream, k))
+            runs.difference_update(chrome_safe)
+            return frozenset(runs)
+
+        return cls(k, None, vocabulary, markers, chrome_copies, count, make_runs)
 
     def __bool__(self) -> bool:
         return bool(self.runs)
@@ -166,10 +181,9 @@ class Fingerprint:
         # The withheld text usually starts right after the teaser: look in growing prefixes.
         for size in (2048, 16384, len(decoded)):
             part = decoded[:size]
-            spans = word_spans(part)
-            first = self.first_match([token for token, _ in spans])
-            if first is not None:
-                prefix = decoded[: spans[first][1]].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+            start = self._first_run_start(part)
+            if start is not None:
+                prefix = decoded[:start].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
                 break
             if size >= len(decoded):
                 break
@@ -177,15 +191,68 @@ class Fingerprint:
             return ""
         return prefix
 
+    def _first_run_start(self, text: str) -> int | None:
+        """Where in ``text`` the first withheld run starts, or None.
+
+        The words are read in C (:func:`words`) and only those up to the
+        first run are read again with their offsets (:func:`word_spans`). In
+        ASCII both read the same words; in other text they are compared, and
+        where they differ up to the run, or where :func:`words` finds none,
+        every word is read with its offset, as the run's place is defined.
+        """
+        tokens = words(text)
+        first = self.first_match(tokens)
+        if text.isascii():
+            return None if first is None else next(islice(_ASCII_WORD.finditer(text), first, None)).start()
+        if first is not None:
+            spans = word_spans(text, limit=first + self.k)
+            if [token for token, _ in spans[: first + self.k]] == tokens[: first + self.k]:
+                return spans[first][1]
+        spans = word_spans(text)
+        first = self.first_match([token for token, _ in spans])
+        return None if first is None else spans[first][1]
+
+
+class _Runs:
+    """The runs of the withheld streams, made on first use: the set is made once, then taken by the fingerprint."""
+
+    def __init__(self, streams: list[list[str]], k: int):
+        self._streams = streams
+        self._k = k
+        self._made: set[tuple[str, ...]] | None = None
+
+    def get(self) -> set[tuple[str, ...]]:
+        if self._made is None:
+            self._made = set()
+            for stream in self._streams:
+                self._made.update(runs_of(stream, self._k))
+        return self._made
+
+    def take(self) -> set[tuple[str, ...]]:
+        """The set, for its owner to change (made again if asked for after)."""
+        made = self.get()
+        self._made = None
+        return made
+
+
+def _may_share_runs(tokens: Sequence[str], k: int, vocabulary: frozenset[str]) -> bool:
+    """Whether ``tokens`` hold ``k`` words of ``vocabulary`` in a row, the least a run shared with it needs.
+
+    Told in C: a byte per token, 1 for a word of the vocabulary, and a search for ``k`` of them.
+    """
+    return bytes(map(vocabulary.__contains__, tokens)).find(b"\x01" * k) >= 0
+
 
 def _chrome_runs(
-    pieces: Sequence[str], k: int, withheld: set[tuple[str, ...]]
+    pieces: Sequence[str], k: int, vocabulary: frozenset[str], withheld: _Runs
 ) -> tuple[set[tuple[str, ...]], bool, list[str]]:
     """Withheld runs that visible chrome shows too, except inside long copies; whether there was one; its words.
 
     A copy counts as long when it has :data:`LONG_COPY_WORDS` words in a row
     of withheld text, most of them outside links: lists of links (related
     stories, menus) repeating headlines the article also showed are chrome.
+    The withheld runs are only made when ``k`` words of the chrome in a row
+    are words of the withheld text (``vocabulary``).
     """
     safe: set[tuple[str, ...]] = set()
     copies = False
@@ -197,11 +264,11 @@ def _chrome_runs(
             spaced = quick
         elif quick == spaced:
             continue
-        if withheld.isdisjoint(runs_of(quick, k)):
+        if not _may_share_runs(quick, k, vocabulary) or withheld.get().isdisjoint(runs_of(quick, k)):
             continue
         tokens, owners = joined_tokens(pieces, separator)
         in_link = [isinstance(pieces[first], LinkText) for first, _ in owners]
-        runs, copied = _without_long_copies(tokens, in_link, k, withheld)
+        runs, copied = _without_long_copies(tokens, in_link, k, withheld.get())
         safe |= runs
         copies = copies or copied
     return safe, copies, spaced
@@ -291,10 +358,21 @@ COMMON_WORDS = frozenset(
 """Words too common in prose, code and markup to mark a copy of an article."""
 
 
-def _is_marker(word: str) -> bool:
-    if not word.isascii():
-        return True
-    return len(word) >= MIN_MARKER_LENGTH and not word.isdigit() and word not in COMMON_WORDS
+def _markers(candidates: list[str]) -> frozenset[str]:
+    """The ``candidates`` that can mark a copy: every word with other characters than ASCII, and the ASCII
+    words of :data:`MIN_MARKER_LENGTH` characters or more that are not numbers.
+
+    Picked with ``filter`` and ``compress`` over C functions: a page's vocabulary has thousands of words,
+    and a test per word in Python cost more than the rest of the markers' making.
+    """
+    long_enough = map((MIN_MARKER_LENGTH - 1).__lt__, map(len, candidates))
+    return frozenset(
+        chain(filterfalse(str.isdigit, compress(candidates, long_enough)), filterfalse(str.isascii, candidates))
+    )
+
+
+_ASCII_WORD = re.compile(r"\w+")
+""":data:`~paywall.engine.text.WORD` in ASCII text (an expression that tests no other script's ranges)."""
 
 
 class LinkText(str):

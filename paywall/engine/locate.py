@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import html as html_module
 import re
-from collections.abc import Set
+from collections.abc import Collection, Set
 from dataclasses import dataclass, field
+from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -66,6 +67,7 @@ _PLAIN_WORD = re.compile(f"[^\\W{PER_CHARACTER}]+")
 """One word of the fingerprint as it stands: no character that ends a word or is a word of its own."""
 _OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
 """Bytes of characters other than ASCII as ``x``, the others as spaces."""
+_PERCENT_2 = re.compile(rb"%2")
 _PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
 _PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
 """Punctuation of prose that is not ASCII, in UTF-8 (dashes, curly quotes, ellipsis; no-break space,
@@ -89,9 +91,16 @@ _BASE64_TABLE = bytes(
 )
 MIN_BASE64_RUN = 24
 """Shortest run of base64 characters decoded while looking for suspects (18 bytes: a few words)."""
-_LONG_RUN = re.compile(rb" [^ ]{%d,}" % MIN_BASE64_RUN)
+_BASE64_MARKS = bytes(b" "[0] if c == 32 else b"x"[0] for c in _BASE64_TABLE)
+"""Bytes of the base64 alphabet (URL-safe too, and ``=``) as ``x``, the others as spaces."""
+_LONG_BASE64 = b"x" * MIN_BASE64_RUN
 LONG_TOKEN = 48
 """A word longer than this may be a base64 blob: the page's blobs are decoded."""
+_TOKEN_MARKS = bytes(b" "[0] if c == 32 else b"x"[0] for c in range(256))
+_LONG_MARKS = b"x" * LONG_TOKEN
+_BASE64_HINT = re.compile(rb"base64")
+_ATOB_HINT = re.compile(rb"atob\(")
+"""Words of code that decode base64 (a regular expression finds a literal faster than ``in`` does)."""
 _TAG = re.compile(r"<[^<>]*>")
 _HIDING_TAGS = frozenset({"head", "title", "noscript", "template", "meta", "link", "script", "style", "textarea"})
 _CODE_TAGS = frozenset({"script", "style"})
@@ -103,7 +112,7 @@ def _word_bytes(data: bytes) -> bytes:
     ``%20`` and ``%2520`` (percent-encoded spaces, as in a share link's
     quotation) become spaces of the same length.
     """
-    if b"%2" in data:
+    if _PERCENT_2.search(data) is not None:
         data = data.replace(b"%2520", b"     ").replace(b"%20", b"   ")
     if not data.isascii():
         data = _PUNCTUATION_2.sub(b"  ", _PUNCTUATION_3.sub(b"   ", data))
@@ -159,18 +168,14 @@ def _other_words(table: bytes) -> set[bytes]:
     return found
 
 
-def _distinct(hits: dict[bytes, frozenset[str]]) -> int:
-    return len(frozenset().union(*hits.values())) if hits else 0
-
-
 def _positions(
-    table: bytes, start: int, end: int, hits: dict[bytes, frozenset[str]]
-) -> list[tuple[int, frozenset[str]]]:
+    table: bytes, start: int, end: int, hits: dict[bytes, Collection[str]]
+) -> list[tuple[int, Collection[str]]]:
     """Where each hit token stands as a whole word in ``table[start:end]``, in order.
 
     ``table`` starts and ends with a space (see :func:`suspects`): a word is found with the spaces around it.
     """
-    places: list[tuple[int, frozenset[str]]] = []
+    places: list[tuple[int, Collection[str]]] = []
     low, high = max(0, start - 1), min(len(table), end + 1)
     for token, marker in hits.items():
         word = b" " + token + b" "
@@ -183,7 +188,7 @@ def _positions(
 
 
 def _clusters(
-    places: list[tuple[int, frozenset[str]]], cluster_bytes: int, cluster_markers: int
+    places: list[tuple[int, Collection[str]]], cluster_bytes: int, cluster_markers: int
 ) -> list[tuple[int, int]]:
     """Byte ranges where ``cluster_markers`` different markers stand within ``cluster_bytes`` (one pass)."""
     found: list[tuple[int, int]] = []
@@ -220,6 +225,36 @@ def _merged(spans: list[tuple[int, int]], size: int, margin: int = MARGIN) -> li
     return merged
 
 
+def _has_long_token(table: bytes) -> bool:
+    """Whether a word of ``table`` is :data:`LONG_TOKEN` bytes or longer (a search in C, not a length per word)."""
+    return table.translate(_TOKEN_MARKS).find(_LONG_MARKS) >= 0
+
+
+class _Hits:
+    """The markers the hit tokens of a page stand for: each ASCII token is the one marker it spells.
+
+    A token with other characters than ASCII may stand for several markers
+    (a sentence of Chinese is one word of the table), or for one that an
+    ASCII token spells too (``zephyr\u00adquill``): only where such tokens are
+    among the hits are their markers counted, so that a page of ASCII costs a
+    count of the hits and no set per token.
+    """
+
+    def __init__(self, others: dict[bytes, frozenset[str]]):
+        self.others = others
+
+    def distinct(self, found: Set[bytes], count: int) -> int:
+        """Different markers the tokens ``found`` stand for (``count``: their number, if all are ASCII)."""
+        if not self.others or self.others.keys().isdisjoint(found):
+            return count
+        return len(frozenset().union(*self.named(found).values()))
+
+    def named(self, found: Set[bytes]) -> dict[bytes, Collection[str]]:
+        """Each token of ``found`` with the markers it stands for."""
+        others = self.others
+        return {token: others[token] if token in others else (token.decode("ascii"),) for token in found}
+
+
 def suspects(
     data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int, seen: dict[bytes, bool]
 ) -> list[tuple[int, int]]:
@@ -236,9 +271,9 @@ def suspects(
     size = len(table)
     others = _other_hits(table, fingerprint)
     markers = fingerprint.ascii_markers
-    named = fingerprint.ascii_marker_sets
-    hinted = b"base64" in data or b"atob(" in data
-    chunks: list[tuple[int, int, Set[bytes], int]] = []
+    named = _Hits(others)
+    hinted = _has_long_token(table) or _BASE64_HINT.search(data) is not None or _ATOB_HINT.search(data) is not None
+    chunks: list[tuple[int, int, Set[bytes], int, list[bytes] | None]] = []
     start = 0
     while start < size:
         end = start + CHUNK_BYTES
@@ -256,22 +291,18 @@ def suspects(
             held = others.keys() & tokens
             found |= held
             count += sum(len(others[token]) - 1 for token in held)
-        if not hinted and tokens and max(map(len, tokens)) >= LONG_TOKEN:
-            hinted = True
-        chunks.append((start, end, found, count))
+        # A chunk that may be taken whole keeps its words, to find its first and last marker.
+        chunks.append((start, end, found, count, tokens if count >= MANY_MARKERS else None))
         start = end
 
-    def hits(tokens: Set[bytes]) -> dict[bytes, frozenset[str]]:
-        return {token: others[token] if token in others else named[token] for token in tokens}
-
     spans: list[tuple[int, int]] = []
-    for index, (start, end, found, count) in enumerate(chunks):
-        if count >= MANY_MARKERS and _distinct(hits(found)) >= MANY_MARKERS:
+    for index, (start, end, found, count, kept) in enumerate(chunks):
+        if kept is not None and named.distinct(found, count) >= MANY_MARKERS:
             # Most often a copy of the article: taken whole, from its first marker to its last.
             low, high = max(0, start - 1), min(size, end + 1)
-            tokens = table[start:end].split()
-            first = b" " + next(token for token in tokens if token in found) + b" "
-            last = b" " + next(token for token in reversed(tokens) if token in found) + b" "
+            first = b" " + next(compress(kept, map(found.__contains__, kept))) + b" "
+            backwards = kept[::-1]
+            last = b" " + next(compress(backwards, map(found.__contains__, backwards))) + b" "
             at, to = table.find(first, low, high), table.rfind(last, low, high)
             spans.append((at if at >= 0 else start, to + len(last) if to >= 0 else end))
             continue
@@ -281,11 +312,9 @@ def suspects(
             pair = found | chunks[index + 1][2]
             stop = min(chunks[index + 1][1], end + cluster_bytes + 64)
             count += chunks[index + 1][3]
-        if count < cluster_markers:
+        if count < cluster_markers or named.distinct(pair, len(pair)) < cluster_markers:
             continue
-        named_pair = hits(pair)
-        if _distinct(named_pair) >= cluster_markers:
-            spans.extend(_clusters(_positions(table, start, stop, named_pair), cluster_bytes, cluster_markers))
+        spans.extend(_clusters(_positions(table, start, stop, named.named(pair)), cluster_bytes, cluster_markers))
     spans = [(start - 1, end - 1) for start, end in spans]
     del table, chunks  # the encoded runs' search makes translations of its own: one page-size copy at a time
     spans.extend(_encoded(data, fingerprint, hinted, seen))
@@ -314,14 +343,20 @@ def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[byt
         if suspect:
             found.append(match.span())
     if hinted:  # base64 named, or a word long enough to be a blob
-        # Runs of the base64 alphabet, each found where it starts after a space of the translation.
-        for match in _LONG_RUN.finditer(b" " + data.translate(_BASE64_TABLE)):
-            run = match.group()[1:]
+        # Runs of the base64 alphabet, each found by a search for MIN_BASE64_RUN of its bytes in a row
+        # (a regular expression tried at every space cost ten times as much on a large page).
+        marks = data.translate(_BASE64_MARKS)
+        at = marks.find(_LONG_BASE64)
+        while at >= 0:
+            end = marks.find(b" ", at)
+            end = len(data) if end < 0 else end
+            run = data[at:end]
             suspect = seen.get(run)
             if suspect is None:
                 suspect = seen[run] = _base64_suspect(run, fingerprint)
             if suspect:
-                found.append((match.start(), match.end() - 1))
+                found.append((at, end))
+            at = marks.find(_LONG_BASE64, end)
     return found
 
 
@@ -691,9 +726,35 @@ def byte_ranges(text: str, data: bytes, spans: list[Span]) -> list[Span]:
             offsets[edge] = position
             previous = edge
         spans = [(offsets[start], offsets[end]) for start, end in spans]
-    marks = data.translate(_ENDS_RUNS)
-    widened = []
-    for start, end in spans:
-        after = marks.find(b"|", end)
-        widened.append((marks.rfind(b"|", 0, start) + 1, after if after >= 0 else len(data)))
+    widened = [(_run_start(data, start), _run_end(data, end)) for start, end in spans]
     return _merged(widened, len(data), 0)
+
+
+EDGE_BYTES = 256
+"""Bytes around an edge translated first to find where a run ends (four times more each time none does)."""
+
+
+def _run_start(data: bytes, at: int) -> int:
+    """Just after the last byte before ``at`` that cannot stand in a run (0 if none), reading only the bytes near."""
+    size = EDGE_BYTES
+    while True:
+        low = max(0, at - size)
+        found = data[low:at].translate(_ENDS_RUNS).rfind(b"|")
+        if found >= 0:
+            return low + found + 1
+        if low == 0:
+            return 0
+        size *= 4
+
+
+def _run_end(data: bytes, at: int) -> int:
+    """The first byte from ``at`` on that cannot stand in a run (the end of ``data`` if none)."""
+    size = EDGE_BYTES
+    while True:
+        high = min(len(data), at + size)
+        found = data[at:high].translate(_ENDS_RUNS).find(b"|")
+        if found >= 0:
+            return at + found
+        if high == len(data):
+            return len(data)
+        size *= 4

@@ -299,8 +299,8 @@ class Page:
         tree, report = self._tree, self.report.swept
         html = tree.html or ""
         out = html.encode("utf-8", errors="replace")
-        if not fingerprint:
-            return out
+        if not fingerprint.vocabulary:
+            return out  # nothing withheld (whether runs are left is asked of a copy: the runs are made then)
         if sweep.reads_every_place(fingerprint):
             return self._swept_whole(fingerprint, out)
         seen: dict[bytes, bool] = {}

@@ -248,16 +248,33 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
         return False
     if len(data) < MAX_TOKEN and not _SEPARATORS.search(data):
         return False
-    if any(hint in data for hint in _ENCODED_HINTS) or (b"\\" in data and _CSS_ESCAPES.search(data)):
+    if _looks_encoded(data):
         return True
-    tokens = page_words(data)
-    if not tokens.isdisjoint(fingerprint.ascii_markers):
+    # The words as page_words reads them (no %20 is left to split at), in a list: the markers' set
+    # stops at the first one it holds.
+    tokens = data.translate(_ASCII_TABLE).split()
+    if not fingerprint.ascii_markers.isdisjoint(tokens):
         return True
     if fingerprint.other_markers and not data.isascii():
         others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
         if not fingerprint.other_markers.isdisjoint(words(others)):
             return True
-    return any(len(token) > MAX_TOKEN for token in tokens)
+    return max(map(len, tokens), default=0) > MAX_TOKEN
+
+
+def _looks_encoded(data: bytes) -> bool:
+    """Whether ``data`` holds one of :data:`_ENCODED_HINTS` or CSS escapes.
+
+    The byte each hint starts with is looked for first: a search for one
+    byte is a ``memchr``, many times faster than one for two or more.
+    """
+    if b"%" in data and (b"%20" in data or b"%2520" in data):
+        return True
+    if b"\\" in data and (b"\\u" in data or b"\\x" in data or _CSS_ESCAPES.search(data) is not None):
+        return True
+    if b"&" in data and b"&#" in data:
+        return True
+    return b"base64" in data or b"atob(" in data
 
 
 # --------------------------------------------------------------------------- the full sweep

@@ -16,8 +16,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from itertools import compress
-from operator import not_
+from itertools import chain, compress
+from operator import add, itemgetter, not_
 from urllib.parse import unquote, unquote_plus
 
 SHINGLE_WORDS = 5
@@ -66,6 +66,9 @@ _UNSPACED_UTF8 = re.compile(
 text whose bytes hold none has no character that is a word of its own."""
 WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
+_PLAIN_WORD = re.compile(r"\w+")
+_PLAIN_WORD_WITH_IGNORABLES = re.compile(f"(?:\\w|[{_IGNORABLE_CHARS}])+")
+""":data:`WORD` and :data:`_WORD_WITH_IGNORABLES` for text without a character of :data:`PER_CHARACTER`."""
 _ASCII_WORD = re.compile(r"\w+")
 _ASCII_WORDS = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
@@ -78,7 +81,8 @@ _PROSE_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
 _UNSPACED = re.compile(f"[{PER_CHARACTER}]")
 _JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]{2}")
 """The last character of a piece and the first of the next, neither a space nor ASCII punctuation: reading
-the pieces without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent)."""
+the pieces without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent).
+A seam per line: the line break, a space, ends every match."""
 MERGING = re.compile(f"[^\\W{PER_CHARACTER}]")  # a word character that joins its neighbours
 _JSON_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv\"\\/'])")
 _CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})(?:\r\n|[ \t\r\n\f])?")
@@ -91,6 +95,13 @@ MARKUP = re.compile(r"<|&(?:lt|#0*60|#x0*3c)|\\(?:u0*3c|x3c|u\{0*3c\}|0*3c)|%3c"
 """A ``<``, plain or escaped: the text may hold markup, whose attributes the reading without ``tags`` reads."""
 
 # --------------------------------------------------------------------------- text
+
+
+def _has_unspaced(text: str) -> bool:
+    """Whether ``text`` holds a character of a script written without spaces (the bytes tell first, in C)."""
+    if _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None:
+        return False
+    return _UNSPACED.search(text) is not None
 
 
 def unspaced_count(text: str) -> int:
@@ -119,14 +130,43 @@ def words(text: str) -> list[str]:
         return data.translate(_ASCII_WORDS).decode("ascii").split()
     tokens = data.translate(_ASCII_WORDS).decode("utf-8", "surrogatepass").split()
     others = list(compress(range(len(tokens)), map(not_, map(str.isascii, tokens))))
+    if len(others) >= MANY_OTHER_WORDS:
+        read = _others_read({tokens[index] for index in others})
+    else:
+        read = {tokens[index]: _other_words(tokens[index]) for index in others}
     found: list[str] = []
     last = 0
     for index in others:
         found.extend(tokens[last:index])
-        found.extend(_other_words(tokens[index]))
+        found.extend(read[tokens[index]])
         last = index + 1
     found.extend(tokens[last:])
     return found
+
+
+MANY_OTHER_WORDS = 8
+"""Words with characters other than ASCII from which on they are normalised together (see :func:`_others_read`)."""
+
+
+def _others_read(distinct: set[str]) -> dict[str, list[str]]:
+    """:func:`_other_words` of each of ``distinct``, normalised in one call.
+
+    A line break is no word character and no normalisation makes or takes
+    one, so the words normalised together, a word a line, are those
+    normalised one by one (checked: where the count of lines differs, each
+    is read alone). Text in a language with accents has hundreds of such
+    words per page; each call of the normalisation costs more than its work.
+    """
+    ordered = list(distinct)
+    parts = normalised_words("\n".join(ordered)).split("\n")
+    if len(parts) != len(ordered):
+        return {token: _other_words(token) for token in ordered}
+    if not _has_unspaced("\n".join(parts)):
+        return {token: _ASCII_WORD.findall(part) for token, part in zip(ordered, parts, strict=True)}
+    return {
+        token: WORD.findall(part) if _UNSPACED.search(part) else _ASCII_WORD.findall(part)
+        for token, part in zip(ordered, parts, strict=True)
+    }
 
 
 def normalised_words(text: str) -> str:
@@ -154,12 +194,20 @@ def _token_parts(token: str) -> list[str]:
     return WORD.findall(unicodedata.normalize("NFKC", IGNORABLE.sub("", token)).casefold())
 
 
-def word_spans(text: str) -> list[tuple[str, int]]:
-    """Word tokens of ``text`` with the offset where each starts in ``text``."""
+def word_spans(text: str, limit: int | None = None) -> list[tuple[str, int]]:
+    """Word tokens of ``text`` with the offset where each starts in ``text`` (the first ``limit`` or more)."""
     out: list[tuple[str, int]] = []
-    pattern = _WORD_WITH_IGNORABLES if not text.isascii() and IGNORABLE.search(text) else WORD
+    ignorables = not text.isascii() and IGNORABLE.search(text) is not None
+    if text.isascii() or not _has_unspaced(text):
+        # No character is a word of its own: the same matches as WORD's, without testing each
+        # character against the scripts written without spaces (many ranges, slow to test).
+        pattern = _PLAIN_WORD_WITH_IGNORABLES if ignorables else _PLAIN_WORD
+    else:
+        pattern = _WORD_WITH_IGNORABLES if ignorables else WORD
     for match in pattern.finditer(text):
         out.extend((part, match.start()) for part in _token_parts(match.group()))
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 
@@ -346,10 +394,33 @@ def streams(pieces: Sequence[str]) -> list[list[str]]:
     A word split over inline tags (``Zephyr<em>quill</em>``) reads as one word
     without the space; separate blocks read as separate words with it.
     """
-    spaced = words(" ".join(pieces))
-    ends = [piece[-1:] for piece in pieces if piece]
-    starts = [piece[:1] for piece in pieces if piece]
-    if not any(_JOINING.match(end + start) for end, start in zip(ends, starts[1:], strict=False)):
+    spaced = _spaced_words(pieces)
+    # Each piece's last character with the next one's first, a seam a line: one search over them all.
+    present = list(filter(None, pieces))
+    seams = "\n".join(map(add, map(itemgetter(-1), present), map(itemgetter(0), present[1:])))
+    if _JOINING.search(seams) is None:
         return [spaced]  # no piece ends in a word that the next one goes on with
     joined = words("".join(pieces))
     return [spaced] if joined == spaced else [spaced, joined]
+
+
+REPEATS_WORTH_SHARING = 32
+"""Pieces from which on their repeats are looked for (a long article is a few dozen paragraphs)."""
+
+
+def _spaced_words(pieces: Sequence[str]) -> list[str]:
+    """``words(" ".join(pieces))``, each distinct piece read once when many repeat.
+
+    A space ends every word, so the words of the joined pieces are those of
+    each piece in turn. Where most pieces are repeats (a paragraph of
+    boilerplate after every photo, a page of identical entries), each
+    distinct one is read once and its words stand in the stream again (the
+    same string objects), which costs a copy of pointers instead of a new
+    string per word.
+    """
+    if len(pieces) >= REPEATS_WORTH_SHARING:
+        distinct = set(pieces)
+        if len(distinct) * 2 <= len(pieces):
+            known = {piece: words(piece) for piece in distinct}
+            return list(chain.from_iterable(map(known.__getitem__, pieces)))
+    return words(" ".join(pieces))
