@@ -263,7 +263,6 @@ class Page:
             cutting.remove(result)
             withheld.extend(result.withheld)
             hows.append(result.how)
-        structured.declare(tree, gated_class)
         if amp_css and self.is_amp():
             _amp_style(tree, amp_css)
         teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
@@ -275,6 +274,8 @@ class Page:
         fingerprint = Fingerprint.build(withheld, teaser, [*chrome, *_visible_pieces(cta_html)])
         report.timings["fingerprint"] = _ms(started)
         started = time.perf_counter()
+        # The JSON-LD is read once: to declare the gated part, and to shorten the article's copy in it.
+        structured.declare(tree, gated_class, scrub=sweep.json_scrubber(fingerprint, report.swept))
         _fix_charset(tree)
         out = self._swept(fingerprint)
         report.timings["sweep"] = _ms(started)

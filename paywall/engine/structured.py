@@ -23,7 +23,7 @@ nothing more to find.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -35,6 +35,9 @@ GATED_CLASS = "paywall-gated"
 
 _ARTICLE_TYPE = re.compile(r"\w*Article|BlogPosting|LiveBlogPosting|Report|SocialMediaPosting")
 _LD_TYPES = frozenset({"application/ld+json"})
+
+Scrub = Callable[[LexborNode, Any], Any]
+"""Given a JSON-LD script and its parsed value: the value with copies of withheld text shortened, or None."""
 
 
 def mark_gated(nodes: Sequence[LexborNode], gated_class: str) -> None:
@@ -50,8 +53,16 @@ def gated_part(gated_class: str) -> dict[str, Any]:
     return {"@type": "WebPageElement", "isAccessibleForFree": False, "cssSelector": f".{gated_class}"}
 
 
-def declare(tree: LexborHTMLParser, gated_class: str) -> int:
-    """Declare the page gated in its JSON-LD; the number of objects amended (0: a block was added)."""
+def declare(tree: LexborHTMLParser, gated_class: str, *, scrub: Scrub | None = None) -> int:
+    """Declare the page gated in its JSON-LD; the number of objects amended (0: a block was added).
+
+    ``scrub``, on a gated view, is given each block as parsed (the script
+    and its value) and answers the value with the copies of withheld text it
+    holds shortened, or None when it holds none: the article's
+    ``articleBody`` is shortened here, in the one reading of the block that
+    declaring needs, rather than found again in the serialised page by the
+    sweep (which still reads the whole page afterwards).
+    """
     amended = 0
     for script in tree.css("script"):
         kind = (script.attributes.get("type") or "").strip().lower().split(";")[0].strip()
@@ -64,7 +75,10 @@ def declare(tree: LexborHTMLParser, gated_class: str) -> int:
         objects = list(_articles(value))
         for obj in objects:
             _amend(obj, gated_class)
-        if objects:
+        shortened = scrub(script, value) if scrub is not None else None
+        if shortened is not None:
+            value = shortened
+        if objects or shortened is not None:
             _set_body(script, code.script_json(value))
             amended += len(objects)
     if not amended:

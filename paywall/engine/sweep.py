@@ -44,8 +44,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -560,20 +561,8 @@ def _sweep_code_at(
     parts = code.split_json(body)
     if parts is not None:
         before, value, after = parts
-        changed = False
-
-        def change(text: str) -> str:
-            nonlocal changed
-            if not _leaks(text, fingerprint):
-                return text
-            changed = True
-            return _shorten(fingerprint, text)
-
-        try:
-            shortened = code.map_json(value, change)
-            new_body = before + code.script_json(shortened) + after if changed else None
-        except (RecursionError, ValueError, TypeError):
-            return False
+        shortened = shorten_json(value, fingerprint)
+        new_body = None if shortened is None else before + code.script_json(shortened) + after
     else:
         new_body = code.replace_literals(
             body,
@@ -586,6 +575,42 @@ def _sweep_code_at(
     report.scripts_rewritten += 1
     report.places.append(f"{_describe(node)} rewritten")
     return True
+
+
+def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
+    """``value`` (parsed JSON) with every string that carries withheld text shortened to the part before it.
+
+    None when no string does, or when the value cannot be rebuilt (too deep):
+    then the script is read as a whole by the sweep.
+    """
+    changed = False
+
+    def change(text: str) -> str:
+        nonlocal changed
+        if not _leaks(text, fingerprint):
+            return text
+        changed = True
+        return _shorten(fingerprint, text)
+
+    try:
+        shortened = code.map_json(value, change)
+    except (RecursionError, ValueError, TypeError):
+        return None
+    return shortened if changed else None
+
+
+def json_scrubber(fingerprint: Fingerprint, report: SweepReport) -> Callable[[LexborNode, Any], Any | None]:
+    """:func:`shorten_json` for a script's JSON that its caller has parsed already (the page's JSON-LD,
+    read by :func:`~paywall.engine.structured.declare`), counted in ``report`` as the sweep counts it."""
+
+    def scrub(node: LexborNode, value: Any) -> Any | None:
+        shortened = shorten_json(value, fingerprint)
+        if shortened is not None:
+            report.scripts_rewritten += 1
+            report.places.append(f"{_describe(node)} rewritten")
+        return shortened
+
+    return scrub
 
 
 def _describe(node: LexborNode | None) -> str:
