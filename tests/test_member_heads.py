@@ -109,3 +109,23 @@ def test_member_heads_stay_within_their_share_of_the_cache(make_settings: Make) 
         assert b"<link" in client.get(f"/story/{n}").content
     assert 0 < mw.member_heads.size <= 64 * 1024 // 8
     assert len(mw.member_heads) < 200
+
+
+def test_the_last_page_is_sent_again_only_for_the_same_body_and_the_same_tags(make_settings: Make) -> None:
+    """A page with the same head but another story, or the same page under another CSP nonce, is made anew."""
+    head = DOCTYPE + b"<html><head><title>Story</title></head>"
+    served: list[tuple[bytes, bytes]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        body, nonce = served[-1]
+        headers = [(b"content-type", b"text/html"), (b"content-security-policy", b"script-src 'nonce-" + nonce + b"'")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    client = TestClient(PaywallMiddleware(app, settings=make_settings(member_resolver=lambda r: True)))
+    one, two = head + BODY, head + BODY.replace(b"whole", b"other")
+    for body, nonce in [(one, b"n1"), (one, b"n1"), (two, b"n1"), (bytes(one), b"n1"), (one, b"n2"), (one, b"n2")]:
+        served.append((body, nonce))
+        got = client.get("/story").content
+        assert got.endswith(body[len(head) - len(b"</head>") :])
+        assert got.count(b'nonce="' + nonce + b'"') == 2 and b"nonce" not in got.replace(b'nonce="' + nonce, b"")

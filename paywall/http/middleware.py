@@ -550,6 +550,11 @@ class _Inject(_Body):
     Only the bytes up to the end of the head wait. A head larger than
     ``max_body_bytes`` gets the tags at the last point inside it seen so far,
     or, when there is none, goes out without them.
+
+    Where the head ends is remembered per path (:class:`~paywall.http.cache.MemberHeads`):
+    a page that starts with the bytes the last scan there decided on needs no
+    scan, and one that is the very page last sent there with the same tags is
+    sent as made then, without a copy of it.
     """
 
     def __init__(self, exchange: _Exchange, tags: bytes) -> None:
@@ -571,9 +576,7 @@ class _Inject(_Body):
             return
         heads, path = self.x.mw.member_heads, self.x.scope["path"]
         head = heads.find(path, held)
-        if head is not None:  # the head of the page last read at this path: no scan
-            at, amp = head.at, head.amp
-        else:
+        if head is None:
             found = self.scan.feed(held, final=not more)
             if found is None and len(held) > self.x.settings.max_body_bytes:
                 found = self.scan.safe
@@ -582,14 +585,24 @@ class _Inject(_Body):
                     return
             if found is None:
                 return
-            at, amp = found, is_amp(held[: min(found, AMP_SCAN_BYTES)])
-            if self.scan.decided is not None:
-                heads.put(path, MemberHead(held[: self.scan.decided], at, amp))
-        if amp:  # AMP allows no script of the site's own, nor links
+            amp = is_amp(held[: min(found, AMP_SCAN_BYTES)])
+            if self.scan.decided is None:  # a head that ended without its end tag: not remembered
+                await self.flush(held if amp else _with_tags(held, found, self.tags), more)
+                return
+            head = MemberHead(held[: self.scan.decided], found, amp)
+            if amp:
+                heads.put(path, head)
+        if head.amp:  # AMP allows no script of the site's own, nor links
             await self.flush(held, more)
             return
-        view = memoryview(held)  # one copy of the page's start, with the tags in it
-        await self.flush(b"".join((view[:at], self.tags, view[at:])), more)
+        last = head.last
+        if last is not None and last[1] == self.tags and last[0] == held:
+            await self.flush(last[2], more)  # the page last read here, as sent then
+            return
+        first = _with_tags(held, head.at, self.tags)
+        head.last = (held, self.tags, first)
+        heads.put(path, head)
+        await self.flush(first, more)
 
     async def flush(self, first: bytes, more: bool) -> None:
         """Send the start of the response and ``first``, the body so far; stream the rest."""
@@ -1252,6 +1265,12 @@ def _etag_matches(etag: str, client: list[str]) -> bool:
         return False
     bare = etag.removeprefix("W/")
     return any(tag == "*" or tag.removeprefix("W/") == bare for tag in client)
+
+
+def _with_tags(page: bytes, at: int, tags: bytes) -> bytes:
+    """``page`` with ``tags`` at offset ``at``, in one copy."""
+    view = memoryview(page)
+    return b"".join((view[:at], tags, view[at:]))
 
 
 def _nonce(headers: RawHeaders) -> str | None:
