@@ -92,6 +92,11 @@ class HeadScan:
         self._template_depth = 0
         #: The last point known to be inside the head and after any doctype, or None.
         self.safe: int | None = None
+        #: When the head ended at its ``</head>`` tag: the offset just past that tag's name and the
+        #: character after it, else None. Every token before it was read whole and found by its own
+        #: first bytes, so the answer depends on the bytes before this offset alone: any page that
+        #: starts with them has its head end at the same place (:class:`paywall.http.cache.MemberHeads`).
+        self.decided: int | None = None
 
     def feed(self, data: bytes, *, final: bool = False) -> int | None:
         """The offset where the head ends in ``data`` (the whole page so far), or None to read on.
@@ -110,7 +115,9 @@ class HeadScan:
                     self._at = run.end()
                     if self._started:
                         self.safe = self._at
-                if _HEAD_END.match(data, self._at):  # the usual end: "</head>" right after the run
+                end_tag = _HEAD_END.match(data, self._at)
+                if end_tag is not None:  # the usual end: "</head>" right after the run
+                    self.decided = end_tag.end()
                     return self._at
             found = self._token(data)
             if found is None:  # the next token is not complete yet

@@ -206,4 +206,83 @@ class RecentKeys:
         return len(self._keys)
 
 
-__all__ = ["REFUSED", "Cut", "GateCache", "Known", "RecentKeys", "Refused", "Verdict", "page_key"]
+@dataclass(slots=True)
+class MemberHead:
+    """Where the head of a member's page at one path ended, as last found.
+
+    ``prefix`` is the page's start up to just past its ``</head>`` tag's name
+    (:attr:`paywall.engine.headscan.HeadScan.decided`): a body that starts with
+    it has its head end at ``at`` and is AMP or not as this one was, without a scan.
+    """
+
+    prefix: bytes
+    at: int
+    amp: bool
+    #: The last page given tags at this path, as ``(body as the app sent it, tags, body with the tags)``:
+    #: most sites send a member the same bytes for an article, and then it is sent again without a copy.
+    last: tuple[bytes, bytes, bytes] | None = None
+
+    def cost(self, path: str) -> int:
+        last = len(self.last[0]) + len(self.last[2]) if self.last is not None else 0
+        return len(path) + len(self.prefix) + last + _ENTRY_OVERHEAD
+
+
+class MemberHeads:
+    """The heads of members' pages by path, least recently used first out, within ``max_bytes``.
+
+    The path only says which head to try: a body is taken for the same page
+    only when it starts with the remembered bytes (``bytes.startswith``, at
+    the speed of a memory compare), so a page whose head changes is a miss and
+    scanned again, and no body ever gets another's answer.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[MemberHead, int]] = OrderedDict()
+        self._size = 0
+
+    def find(self, path: str, body: bytes) -> MemberHead | None:
+        """The head remembered at ``path`` when ``body`` starts with it, else None."""
+        entry = self._entries.get(path)
+        if entry is None or not body.startswith(entry[0].prefix):
+            return None
+        self._entries.move_to_end(path)
+        return entry[0]
+
+    def put(self, path: str, head: MemberHead) -> None:
+        """Remember ``head`` (or its newer ``last`` page) for ``path``."""
+        cost = head.cost(path)
+        if cost > self.max_bytes and head.last is not None:
+            head.last = None
+            cost = head.cost(path)
+        if cost > self.max_bytes:
+            return
+        old = self._entries.pop(path, None)
+        if old is not None:
+            self._size -= old[1]
+        self._entries[path] = (head, cost)
+        self._size += cost
+        while self._size > self.max_bytes:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._size -= evicted
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+
+__all__ = [
+    "REFUSED",
+    "Cut",
+    "GateCache",
+    "Known",
+    "MemberHead",
+    "MemberHeads",
+    "RecentKeys",
+    "Refused",
+    "Verdict",
+    "page_key",
+]

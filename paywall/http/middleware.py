@@ -55,7 +55,7 @@ from ..pages.cta import CtaKind, fallback_page, render_cta
 from ..paths import has_dot_segment, match_path, normalize_path, path_with_query
 from ..protection.tags import csp_nonce
 from ..settings import PaywallSettings, selectors_for
-from .cache import REFUSED, Cut, GateCache, Known, RecentKeys, Refused, Verdict, page_key
+from .cache import REFUSED, Cut, GateCache, Known, MemberHead, MemberHeads, RecentKeys, Refused, Verdict, page_key
 from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
 from .headers import (
@@ -127,6 +127,8 @@ _NO_START = Start(200, "other", None, "", False, False)
 _MEMBER_VIEWS = frozenset({Action.MEMBER, Action.INJECT, Action.BUFFER})
 #: Stands for a verified crawler's view in the cache of cuts (no call to action is this string).
 _CRAWLER_VIEW = "\0crawler view"
+#: Share of ``gate_cache_bytes`` (an eighth more) kept for the heads of members' pages.
+MEMBER_HEADS_SHARE = 8
 #: Articles gated lately whose other views (AMP, print) fail closed when no article is found in them.
 RECENT_ARTICLES = 10_000
 
@@ -146,6 +148,8 @@ class PaywallMiddleware:
         self.assets = runtime.assets
         self.protection = runtime.protection
         self.cache = GateCache(settings.gate_cache_bytes)
+        #: Where members' pages' heads end, by path (found again with one ``startswith``).
+        self.member_heads = MemberHeads(settings.gate_cache_bytes // MEMBER_HEADS_SHARE)
         self.formats = runtime.formats
         self.selector_rules = runtime.selector_rules
         self.insights = runtime.insights
@@ -546,6 +550,11 @@ class _Inject(_Body):
     Only the bytes up to the end of the head wait. A head larger than
     ``max_body_bytes`` gets the tags at the last point inside it seen so far,
     or, when there is none, goes out without them.
+
+    Where the head ends is remembered per path (:class:`~paywall.http.cache.MemberHeads`):
+    a page that starts with the bytes the last scan there decided on needs no
+    scan, and one that is the very page last sent there with the same tags is
+    sent as made then, without a copy of it.
     """
 
     def __init__(self, exchange: _Exchange, tags: bytes) -> None:
@@ -561,22 +570,39 @@ class _Inject(_Body):
             return
         more = bool(message.get("more_body", False))
         chunk: bytes = message.get("body", b"")
-        self.held = self.held + chunk if self.held else chunk
-        at = self.scan.feed(self.held, final=not more)
-        if not self.held and not more:  # an empty page stays empty
+        self.held = held = self.held + chunk if self.held else chunk
+        if not held and not more:  # an empty page stays empty
             await self.flush(b"", more)
             return
-        if at is None and len(self.held) > self.x.settings.max_body_bytes:
-            at = self.scan.safe
-            if at is None:
-                await self.flush(self.held, more)
+        heads, path = self.x.mw.member_heads, self.x.scope["path"]
+        head = heads.find(path, held)
+        if head is None:
+            found = self.scan.feed(held, final=not more)
+            if found is None and len(held) > self.x.settings.max_body_bytes:
+                found = self.scan.safe
+                if found is None:
+                    await self.flush(held, more)
+                    return
+            if found is None:
                 return
-        if at is not None:
-            if is_amp(self.held[: min(at, AMP_SCAN_BYTES)]):  # AMP allows no script of the site's own, nor links
-                await self.flush(self.held, more)
+            amp = is_amp(held[: min(found, AMP_SCAN_BYTES)])
+            if self.scan.decided is None:  # a head that ended without its end tag: not remembered
+                await self.flush(held if amp else _with_tags(held, found, self.tags), more)
                 return
-            held = memoryview(self.held)  # one copy of the page's start, with the tags in it
-            await self.flush(b"".join((held[:at], self.tags, held[at:])), more)
+            head = MemberHead(held[: self.scan.decided], found, amp)
+            if amp:
+                heads.put(path, head)
+        if head.amp:  # AMP allows no script of the site's own, nor links
+            await self.flush(held, more)
+            return
+        last = head.last
+        if last is not None and last[1] == self.tags and last[0] == held:
+            await self.flush(last[2], more)  # the page last read here, as sent then
+            return
+        first = _with_tags(held, head.at, self.tags)
+        head.last = (held, self.tags, first)
+        heads.put(path, head)
+        await self.flush(first, more)
 
     async def flush(self, first: bytes, more: bool) -> None:
         """Send the start of the response and ``first``, the body so far; stream the rest."""
@@ -1239,6 +1265,12 @@ def _etag_matches(etag: str, client: list[str]) -> bool:
         return False
     bare = etag.removeprefix("W/")
     return any(tag == "*" or tag.removeprefix("W/") == bare for tag in client)
+
+
+def _with_tags(page: bytes, at: int, tags: bytes) -> bytes:
+    """``page`` with ``tags`` at offset ``at``, in one copy."""
+    view = memoryview(page)
+    return b"".join((view[:at], tags, view[at:]))
 
 
 def _nonce(headers: RawHeaders) -> str | None:
