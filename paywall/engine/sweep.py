@@ -240,9 +240,11 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
     references, base64), which the full reading decodes. A place without a
     space, a ``+``, a ``%``, a backslash or an ``&`` that is not long enough
     to be base64 of a sentence cannot hold a run of words, and is passed
-    after a look at its characters.
+    after a look at its characters. (Nothing withheld, nothing to hold; whether
+    the withheld text has runs that readers do not see elsewhere is the full
+    reading's question, which makes the runs only when a place gets that far.)
     """
-    if not fingerprint:
+    if not fingerprint.vocabulary:
         return False
     data = text.encode("utf-8", "replace") if isinstance(text, str) else text
     if len(data) < fingerprint.k * 2:
