@@ -394,7 +394,8 @@ def test_runs_are_made_only_when_a_copy_is_read() -> None:
     assert leaky.report.fingerprint is not None and "runs" in vars(leaky.report.fingerprint)
     # The page's JSON-LD is read for the declaration and for copies: without one in it, no runs either.
     ld = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Harbour works"}</script>'
-    page, out = gate(f"<html><head>{ld}</head><body><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>")
+    body = f"<article>{paragraphs_html(TEASER + WITHHELD)}</article>"
+    page, out = gate(f"<html><head>{ld}</head><body>{body}</body></html>")
     assert_no_leak(out)
     assert b'"isAccessibleForFree":false' in out.replace(b" ", b"")
     assert page.report.fingerprint is not None and "runs" not in vars(page.report.fingerprint)
