@@ -373,3 +373,63 @@ def test_the_call_to_action_s_words_mark_no_copy(monkeypatch: pytest.MonkeyPatch
     assert b"Quistovar moonbrackle trindlewhap" in out
     assert not any("Quistovar" in window for window in read)
     assert page.report.swept.total == 0 and not page.report.swept.full_sweep
+
+
+# --------------------------------------------------------------------------- a site's stylesheets and scripts
+
+
+def _big_style(extra: str = "") -> str:
+    rules = "".join(f".card-{n}{{margin:{n % 7}px;padding:{n % 5}px}}" for n in range(300))
+    return f"<style>{rules}{extra}</style>"
+
+
+def _big_script(extra: str = "") -> str:
+    calls = "".join(f"window.slot{n}=function(a,b){{return a<b?a:{n};}};" for n in range(200))
+    return f"<script>{calls}{extra}</script>"
+
+
+def test_a_large_stylesheet_or_script_without_markers_is_passed_over_and_remembered_by_its_words() -> None:
+    head = _big_style() + _big_script()
+    markup = document(head=head)
+    page, out = gate(markup)
+    assert_no_leak(out)
+    table = b" " + locate._word_bytes(out) + b" "
+    fingerprint = page.report.fingerprint
+    assert fingerprint is not None
+    passed = locate._passed_blocks(out, table, fingerprint.ascii_markers, ())
+    style_body = out[out.index(b"<style>") + 7 : out.index(b"</style>")]
+    assert len(passed) == 2 and table[passed[0][0] : passed[0][1]] == locate._word_bytes(style_body)
+    # What is remembered is the words, not an answer: the same stylesheet is read again for another article.
+    assert locate.BLOCK_WORDS.words(table[passed[0][0] : passed[0][1]]) == frozenset(
+        locate._word_bytes(style_body).split()
+    )
+
+
+@pytest.mark.parametrize("where", ["style", "script"])
+def test_a_copy_in_a_stylesheet_or_script_seen_before_without_it_is_still_found(where: str) -> None:
+    """The same large block comes with every page; one day it carries the article: its words are new bytes."""
+    copy = " ".join(WITHHELD)
+    clean = _big_style() + _big_script()
+    gate(document(head=clean))  # the clean blocks are remembered
+    if where == "style":
+        head = _big_style(f'.x::after{{content:"{copy}"}}') + _big_script()
+    else:
+        head = _big_style() + _big_script(f"window.story={json.dumps(copy)};")
+    _, out = gate(document(head=head))
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+
+
+def test_a_copy_right_after_a_passed_block_is_found() -> None:
+    """The search passes over a clean block and resumes at its end: a copy just after it is read."""
+    copy = " ".join(WITHHELD)
+    head = _big_style() + f"<script type='application/json'>{json.dumps({'text': copy})}</script>"
+    _, out = gate(document(head=head))
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+
+
+def test_the_words_of_blocks_are_bounded() -> None:
+    words = locate.BlockWords(max_bytes=10_000, max_entries=3)
+    for n in range(10):
+        words.words(f" block {n} ".encode() * 200)
+    assert len(words._entries) <= 3 and words._size <= 10_000
+    assert words.words(b" block 9 " * 200) == frozenset({b"block", b"9"})

@@ -12,7 +12,10 @@ only the nodes whose serialisation holds a copy are read.
    stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each other
    (whole words, found by their byte positions), or a run of escapes or a
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
-   bytes on each side is a suspect window.
+   bytes on each side is a suspect window. A large style or script body
+   (:data:`BLOCK_BYTES` or more) is read for its words once per process
+   (:class:`BlockWords`): the same stylesheet and scripts come with every
+   page of a site, and one whose words hold no marker is passed over.
 2. **Copies** (:func:`copies`). Each window is read the way the sweep
    reads a place (:meth:`~paywall.engine.fingerprint.Fingerprint.leaks`:
    entities, JavaScript, JSON and CSS escapes, markup, percent-encoding,
@@ -38,6 +41,8 @@ from __future__ import annotations
 
 import html as html_module
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Set
 from dataclasses import dataclass, field
 from itertools import compress
@@ -255,6 +260,79 @@ class _Hits:
         return {token: others[token] if token in others else (token.decode("ascii"),) for token in found}
 
 
+BLOCK_BYTES = 4096
+"""A style or script body this large has its words remembered (:class:`BlockWords`)."""
+_BLOCK_START = re.compile(rb"<(style|script)\b[^>]*>")
+
+
+class BlockWords:
+    """The distinct words of large style and script bodies, by their bytes, least recently used first out.
+
+    A site's pages share their stylesheets and scripts, word for word, while
+    the page around them changes with every request (a token, a nonce): the
+    words of a body seen before are one lookup of its bytes instead of a
+    split of them. Only the words are remembered, never an answer: whether
+    they hold a marker is asked of each page's own fingerprint. Bounded by
+    ``max_bytes`` of bodies; safe to use from the worker threads that gate
+    large pages.
+    """
+
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024, max_entries: int = 256) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self._entries: OrderedDict[bytes, frozenset[bytes]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def words(self, block: bytes) -> frozenset[bytes]:
+        """The distinct words of ``block`` (a slice of the page's word table)."""
+        with self._lock:
+            found = self._entries.get(block)
+            if found is not None:
+                self._entries.move_to_end(block)
+                return found
+        found = frozenset(block.split())
+        if len(block) <= self.max_bytes:
+            with self._lock:
+                if block not in self._entries:
+                    self._entries[block] = found
+                    self._size += len(block)
+                    while self._size > self.max_bytes or len(self._entries) > self.max_entries:
+                        evicted, _ = self._entries.popitem(last=False)
+                        self._size -= len(evicted)
+        return found
+
+
+BLOCK_WORDS = BlockWords()
+"""The process's remembered words of style and script bodies."""
+
+
+def _passed_blocks(
+    data: bytes, table: bytes, hits: Collection[bytes], others: Collection[bytes]
+) -> list[tuple[int, int]]:
+    """Ranges of ``table`` (offsets one more than in ``data``) that are large style or script bodies whose
+    words hold no marker, in order: the search for markers passes over them.
+
+    A range starts and ends at a byte that is no part of a word in the table,
+    so that no word is cut in two at its edges; the body is taken up to the
+    first ``</`` of its element's name (the serialiser writes the tag names
+    in lower case), which can only make it shorter.
+    """
+    passed: list[tuple[int, int]] = []
+    for match in _BLOCK_START.finditer(data):
+        start = match.end()
+        end = data.find(b"</" + match.group(1), start)
+        if end < 0 or end - start < BLOCK_BYTES or (passed and start < passed[-1][1]):
+            continue
+        low, high = start + 1, end + 1  # in the table
+        if table[low - 1] != 0x20 or table[high] != 0x20:
+            continue
+        block = BLOCK_WORDS.words(table[low:high])
+        if block.isdisjoint(hits) and (not others or block.isdisjoint(others)):
+            passed.append((low, high))
+    return passed
+
+
 def suspects(
     data: bytes, fingerprint: Fingerprint, cluster_bytes: int, cluster_markers: int, seen: dict[bytes, bool]
 ) -> list[tuple[int, int]]:
@@ -274,10 +352,16 @@ def suspects(
     named = _Hits(others)
     hinted = _has_long_token(table) or _BASE64_HINT.search(data) is not None or _ATOB_HINT.search(data) is not None
     chunks: list[tuple[int, int, Set[bytes], int, list[bytes] | None]] = []
+    passed = _passed_blocks(data, table, markers, others.keys())
     start = 0
     while start < size:
+        if passed and start >= passed[0][0]:
+            start = max(start, passed.pop(0)[1])
+            continue
         end = start + CHUNK_BYTES
-        if end < size:
+        if passed and end > passed[0][0]:
+            end = passed[0][0]
+        elif end < size:
             space = table.find(b" ", end)
             end = size if space < 0 else space
         else:
