@@ -39,6 +39,7 @@ second parse.
 
 from __future__ import annotations
 
+import hashlib
 import html as html_module
 import re
 import threading
@@ -266,19 +267,19 @@ _BLOCK_START = re.compile(rb"<(style|script)\b[^>]*>")
 
 
 class BlockWords:
-    """The distinct words of large style and script bodies, by their bytes, least recently used first out.
+    """The distinct words of large style and script bodies, by a digest of their bytes, least recently used first out.
 
     A site's pages share their stylesheets and scripts, word for word, while
     the page around them changes with every request (a token, a nonce): the
-    words of a body seen before are one lookup of its bytes instead of a
-    split of them. Only the words are remembered, never an answer: whether
+    words of a body seen before are one digest and one lookup instead of a
+    split of it. Only the words are remembered, never an answer: whether
     they hold a marker is asked of each page's own fingerprint. Bounded by
-    ``max_bytes`` of bodies; safe to use from the worker threads that gate
-    large pages.
+    ``max_words`` words in all; safe to use from the worker threads that
+    gate large pages.
     """
 
-    def __init__(self, max_bytes: int = 8 * 1024 * 1024, max_entries: int = 256) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, max_words: int = 500_000, max_entries: int = 256) -> None:
+        self.max_words = max_words
         self.max_entries = max_entries
         self._entries: OrderedDict[bytes, frozenset[bytes]] = OrderedDict()
         self._size = 0
@@ -286,21 +287,35 @@ class BlockWords:
 
     def words(self, block: bytes) -> frozenset[bytes]:
         """The distinct words of ``block`` (a slice of the page's word table)."""
+        key = hashlib.blake2b(block, digest_size=16).digest()
         with self._lock:
-            found = self._entries.get(block)
+            found = self._entries.get(key)
             if found is not None:
-                self._entries.move_to_end(block)
+                self._entries.move_to_end(key)
                 return found
-        found = frozenset(block.split())
-        if len(block) <= self.max_bytes:
+        found = frozenset(_split_in_chunks(block))
+        if len(found) <= self.max_words:
             with self._lock:
-                if block not in self._entries:
-                    self._entries[block] = found
-                    self._size += len(block)
-                    while self._size > self.max_bytes or len(self._entries) > self.max_entries:
-                        evicted, _ = self._entries.popitem(last=False)
+                if key not in self._entries:
+                    self._entries[key] = found
+                    self._size += len(found)
+                    while self._size > self.max_words or len(self._entries) > self.max_entries:
+                        _, evicted = self._entries.popitem(last=False)
                         self._size -= len(evicted)
         return found
+
+
+def _split_in_chunks(block: bytes) -> set[bytes]:
+    """The distinct words of ``block``, split a chunk at a time (a list of every word of a large body
+    at once would cost more memory than the page)."""
+    found: set[bytes] = set()
+    start, size = 0, len(block)
+    while start < size:
+        end = block.find(b" ", start + CHUNK_BYTES)
+        end = size if end < 0 else end
+        found.update(block[start:end].split())
+        start = end
+    return found
 
 
 BLOCK_WORDS = BlockWords()
