@@ -206,7 +206,7 @@ def _text(block: Element) -> str:
 
 
 def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
-    """Units inside one block: runs between ``<br><br>``, and sentence groups of a long paragraph."""
+    """Units inside one block: runs between ``<br><br>``, and groups of sentences or lines of a long one."""
     children = list(node.iter(include_text=True))
     while True:
         solid = [c for c in children if c.tag not in ("-text", "-comment") or (c.text_content or "").strip()]
@@ -219,7 +219,10 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
     for child in children:
         tag = child.tag
         if tag == "br":
-            if previous_br and words >= MIN_UNIT_WORDS:
+            # A long block typed as lines (a changelog, a poem, a post with no paragraphs) has few
+            # sentence ends to cut at: its single line breaks close a group of lines as sentences would.
+            at_line = long and words >= (target or SENTENCE_UNIT_WORDS)
+            if (previous_br or at_line) and words >= MIN_UNIT_WORDS:
                 units.append(Unit(words, child))
                 words = 0
             previous_br = True
