@@ -174,7 +174,10 @@ _ANONYMOUS = Reader(level="anonymous")
 
 def _carries_credentials(scope: Any) -> bool:
     """Whether the request has a cookie or an ``Authorization`` header: where every credential travels."""
-    return any(name in (b"cookie", b"authorization") for name, _ in scope["headers"])
+    for name, _ in scope["headers"]:  # noqa: SIM110 (a loop, not any() over a generator: asked on most requests)
+        if name in (b"cookie", b"authorization"):
+            return True
+    return False
 
 
 async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -> bool:
@@ -322,8 +325,16 @@ async def _verified_crawler(conn: HTTPConnection, crawlers: CrawlerVerifier | No
     """The search crawler this request's user agent names, when its address proves it."""
     if crawlers is None:
         return None
-    crawler = await crawlers.verify(conn.scope, conn.headers.get("user-agent"))
+    crawler = await crawlers.verify(conn.scope, _user_agent(conn.scope))
     return None if crawler is None else Reader(level="anonymous", crawler=crawler.name)
+
+
+def _user_agent(scope: Any) -> str | None:
+    """The request's ``User-Agent``, read from the raw headers (no ``Headers`` object made for one lookup)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"user-agent":
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def _trial_reader(
@@ -393,6 +404,8 @@ def article_key(scope: Any, canonical: str | None) -> str:
 
 def path_article_key(path: str, query: str) -> str:
     """The article at ``path`` and ``query`` when its page is not at hand: no canonical link to read."""
+    if not query:  # most addresses: nothing to parse
+        return normalize_path(path)
     pairs = sorted(
         (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING_PARAMETERS.match(k.lower())
     )

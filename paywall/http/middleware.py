@@ -123,8 +123,9 @@ _UPSTREAM_MEMBER = Reader(level="member")
 _ANONYMOUS = Reader(level="anonymous")
 _SERVED_WHOLE = "paywall: no article found in %s; served whole"
 _NO_START = Start(200, "other", None, "", False, False)
-#: What a member's view of a page is sent as (counted as a member's view).
-_MEMBER_VIEWS = frozenset({Action.MEMBER, Action.INJECT, Action.BUFFER})
+#: What a member's view of a page is sent as (counted as a member's view). A tuple: ``in`` finds
+#: an enum member in it by identity, where a set would call ``Enum.__hash__``, a Python function.
+_MEMBER_VIEWS = (Action.MEMBER, Action.INJECT, Action.BUFFER)
 #: Stands for a verified crawler's view in the cache of cuts (no call to action is this string).
 _CRAWLER_VIEW = "\0crawler view"
 #: Share of ``gate_cache_bytes`` (an eighth more) kept for the heads of members' pages.
@@ -271,6 +272,7 @@ class _Exchange:
         self.start = _NO_START
         self.start_message: Message = {}
         self.headers: RawHeaders = []
+        self._names_a_view: bool | None = None
 
     async def run(self) -> None:
         # Routers and inner middleware change the scope they are given (a Mount sets
@@ -381,10 +383,16 @@ class _Exchange:
             logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
             return _ANONYMOUS
 
-    @functools.cached_property
+    @property
     def names_a_view(self) -> bool:
-        """Whether the request's address names an AMP or print view of an article (its prose is the article)."""
-        return names_a_view(self.scope["path"], self.scope.get("query_string", b"").decode("latin-1"))
+        """Whether the request's address names an AMP or print view of an article (its prose is the article).
+
+        Worked out on first use and kept (not a ``functools.cached_property``, which takes a lock each time).
+        """
+        if self._names_a_view is None:
+            query: bytes = self.scope.get("query_string", b"")
+            self._names_a_view = names_a_view(self.scope["path"], query.decode("latin-1") if query else "")
+        return self._names_a_view
 
     def on_article_path(self, canonical: str | None = None) -> bool:
         """Whether this page is where an article lives: a page there without one fails closed.
@@ -560,7 +568,7 @@ class _Inject(_Body):
     def __init__(self, exchange: _Exchange, tags: bytes) -> None:
         self.x = exchange
         self.tags = tags
-        self.scan = HeadScan()
+        self.scan: HeadScan | None = None  # made when the head must be looked for (most are remembered)
         self.held = b""
         self.streaming = False
 
@@ -577,19 +585,20 @@ class _Inject(_Body):
         heads, path = self.x.mw.member_heads, self.x.scope["path"]
         head = heads.find(path, held)
         if head is None:
-            found = self.scan.feed(held, final=not more)
+            scan = self.scan = self.scan or HeadScan()
+            found = scan.feed(held, final=not more)
             if found is None and len(held) > self.x.settings.max_body_bytes:
-                found = self.scan.safe
+                found = scan.safe
                 if found is None:
                     await self.flush(held, more)
                     return
             if found is None:
                 return
             amp = is_amp(held[: min(found, AMP_SCAN_BYTES)])
-            if self.scan.decided is None:  # a head that ended without its end tag: not remembered
+            if scan.decided is None:  # a head that ended without its end tag: not remembered
                 await self.flush(held if amp else _with_tags(held, found, self.tags), more)
                 return
-            head = MemberHead(held[: self.scan.decided], found, amp)
+            head = MemberHead(held[: scan.decided], found, amp)
             if amp:
                 heads.put(path, head)
         if head.amp:  # AMP allows no script of the site's own, nor links
@@ -1199,7 +1208,7 @@ def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
             inm = value if inm is None else inm + b", " + value
         elif lower == b"accept-encoding":
             encodings = True
-    client_etags = _etag_list(inm)
+    client_etags = _etag_list(inm) if inm is not None else []
     new = scope
     if inm is not None and ETAG_PREFIX.encode() in inm:
         kept = [tag for tag in client_etags if ETAG_PREFIX not in tag]
@@ -1274,9 +1283,10 @@ def _with_tags(page: bytes, at: int, tags: bytes) -> bytes:
 
 
 def _nonce(headers: RawHeaders) -> str | None:
-    if not any(name.lower() == b"content-security-policy" for name, _ in headers):
-        return None
-    return csp_nonce(headers)
+    for name, _ in headers:  # a loop, not any() over a generator: most pages have no policy
+        if name.lower() == b"content-security-policy":
+            return csp_nonce(headers)
+    return None
 
 
 def _personal(headers: RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> RawHeaders:
