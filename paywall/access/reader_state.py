@@ -127,7 +127,7 @@ class ReaderState:
     and the access (one store read when metering is on) is computed once too.
     """
 
-    __slots__ = ("_access", "_identify", "_reader", "_settings", "_store")
+    __slots__ = ("_access", "_identify", "_reader", "_settings", "_store", "known")
 
     def __init__(self, identify: Callable[[], Awaitable[Reader]], settings: PaywallSettings, store: Store) -> None:
         self._identify = identify
@@ -137,11 +137,9 @@ class ReaderState:
         # nobody asks about (a download, a stylesheet) needs neither.
         self._reader: _Once[Reader] | None = None
         self._access: _Once[ReaderAccess] | None = None
-
-    @property
-    def known(self) -> Reader | None:
-        """The reader if someone has asked already, without asking."""
-        return None if self._reader is None else self._reader.value
+        #: The reader if someone has asked already (read without asking, on every response: an
+        #: attribute, set when the reader is known, rather than a property).
+        self.known: Reader | None = None
 
     @property
     def known_access(self) -> ReaderAccess | None:
@@ -160,7 +158,7 @@ class ReaderState:
         """The app's own login says this reader is a member: the page and the gate agree."""
         if self._reader is None:
             self._reader = _Once()
-        self._reader.value = VOUCHED_MEMBER
+        self._reader.value = self.known = VOUCHED_MEMBER
         if self._access is not None:
             self._access.value = None
 
@@ -168,7 +166,8 @@ class ReaderState:
         """The reader the paywall decides for (identified once per request)."""
         if self._reader is None:
             self._reader = _Once()
-        return await self._reader.get(self._identify)
+        self.known = reader = await self._reader.get(self._identify)
+        return reader
 
     async def access(self) -> ReaderAccess:
         """The reader's access as a page shows it: kind, trial end, free articles left."""

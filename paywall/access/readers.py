@@ -323,9 +323,10 @@ async def identify(
 
 async def _verified_crawler(conn: HTTPConnection, crawlers: CrawlerVerifier | None) -> Reader | None:
     """The search crawler this request's user agent names, when its address proves it."""
-    if crawlers is None:
+    user_agent = _user_agent(conn.scope) if crawlers is not None else None
+    if crawlers is None or user_agent is None:  # no crawler without a user agent naming it
         return None
-    crawler = await crawlers.verify(conn.scope, _user_agent(conn.scope))
+    crawler = await crawlers.verify(conn.scope, user_agent)
     return None if crawler is None else Reader(level="anonymous", crawler=crawler.name)
 
 

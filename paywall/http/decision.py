@@ -96,15 +96,19 @@ class Start(NamedTuple):
             elif name == b"x-paywall-access":
                 access, controlled = value.strip().lower(), True
         kind, media = _classify(tuple(types))
-        return cls(
-            status=status,
-            kind=kind,
-            media=media,
-            directive="free" if directive == b"free" else "members" if directive == b"members" else "",
-            encoded=encoded,
-            byteranges=media is not None and media[0] == "multipart/byteranges",
-            controlled=controlled,
-            upstream_member=access == b"member",
+        # The fields in order, made as a tuple: the named constructor costs a Python call more.
+        return tuple.__new__(
+            cls,
+            (
+                status,
+                kind,
+                media,
+                "free" if directive == b"free" else "members" if directive == b"members" else "",
+                encoded,
+                media is not None and media[0] == "multipart/byteranges",
+                controlled,
+                access == b"member",
+            ),
         )
 
     def sniffed(self, is_html: bool, *, feed: bool = False) -> Start:
