@@ -268,7 +268,7 @@ class _Exchange:
         self.reader: Reader | None = None
         self.replaying = False
         self.answered = False
-        self.body: _Body = _Discard()
+        self.body: _Body = _NOT_STARTED
         self.start = _NO_START
         self.start_message: Message = {}
         self.headers: RawHeaders = []
@@ -293,19 +293,20 @@ class _Exchange:
         if kind == "http.response.body":
             await self.body.on_body(message)
         elif kind == "http.response.start":
-            await self.on_start(message)
+            self.on_start(message)
+            await self.act()
         elif isinstance(self.body, _Pass):
             await self.send(message)
 
     # ------------------------------------------------------------ decision
-    async def on_start(self, message: Message) -> None:
+    def on_start(self, message: Message) -> None:
+        """Take in the response's start (a plain call: what follows is awaited by :meth:`on_message`)."""
         raw = message.get("headers", [])
         self.start_message = message
         self.start = Start.read(int(message["status"]), raw)
         if self.start.upstream_member and self.reader is None:
             self.reader = _UPSTREAM_MEMBER
         self.headers = without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
-        await self.act()
 
     def decide(self) -> Action:
         member: bool | None = None
@@ -525,6 +526,8 @@ class _Replay(_Discard):
     """Drops an answer that cannot be judged (a ``HEAD``, ``206`` or ``304``): the request is asked again as a GET."""
 
 
+#: What an exchange holds before the response starts (a body then is dropped), one for all.
+_NOT_STARTED = _Discard()
 #: What a finished exchange holds instead of its body's way of answering.
 _FINISHED = _Discard()
 
