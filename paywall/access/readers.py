@@ -21,9 +21,10 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import CoroutineType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
@@ -196,7 +197,7 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     if isinstance(state, dict) and _RESOLVED_KEY in state:
         return bool(state[_RESOLVED_KEY])
     try:
-        result = await within(settings.member_resolver_timeout, _call_resolver(resolver, conn))
+        result = await within(settings.member_resolver_timeout, _resolver_call(resolver, conn))
         answer = result is True
         if not isinstance(result, bool):
             logger.warning(
@@ -219,9 +220,20 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     return answer
 
 
-async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
+def _resolver_call(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Coroutine[Any, Any, Any]:
+    """What answers for the resolver: an async one's own coroutine (no coroutine of ours around it), else
+    the resolver in a worker thread."""
     if _is_async(resolver):
-        return await resolver(conn)
+        call = resolver(conn)
+        return call if isinstance(call, CoroutineType) else _awaited(call)
+    return _call_sync_resolver(resolver, conn)
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+async def _call_sync_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
     result = await anyio.to_thread.run_sync(resolver, conn, abandon_on_cancel=True)
     if inspect.isawaitable(result):
         result = await result
