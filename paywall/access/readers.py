@@ -76,11 +76,12 @@ class Reader:
     #: A verified search crawler (its name, ``"Googlebot"``): reads articles whole, marked as gated
     #: for search engines; no member (no trial, no meter, no member's view counted).
     crawler: str | None = None
+    #: A member or a reader in an active trial: gets full articles (a verified crawler is told apart).
+    #: Worked out when the reader is made: the middleware asks several times per request.
+    reads_in_full: bool = dataclasses.field(init=False, repr=False, compare=False)
 
-    @property
-    def reads_in_full(self) -> bool:
-        """A member or a reader in an active trial: gets full articles (a verified crawler is told apart)."""
-        return self.level in ("member", "trial")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads_in_full", self.level in ("member", "trial"))
 
     def with_meter(self, result: MeterResult | None) -> Reader:
         """This reader after a meter decision: ``metered`` when a free article was granted."""

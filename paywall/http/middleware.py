@@ -268,7 +268,7 @@ class _Exchange:
         self.reader: Reader | None = None
         self.replaying = False
         self.answered = False
-        self.body: _Body = _NOT_STARTED
+        self.body: _Body = _DISCARD
         self.start = _NO_START
         self.start_message: Message = {}
         self.headers: RawHeaders = []
@@ -355,7 +355,7 @@ class _Exchange:
         elif action is Action.FORMAT:
             self.body = _Format(self)
         else:  # REFUSE
-            self.body = _Discard()
+            self.body = _DISCARD
             await self.fail_closed("a partial answer to a page cannot be judged")
 
     def _small(self) -> bool:
@@ -485,7 +485,7 @@ class _Exchange:
 
     async def respond(self, status: int, headers: RawHeaders, body: bytes, *, keep_length: bool = False) -> None:
         self.answered = True
-        self.body = _Discard()
+        self.body = _DISCARD
         if not keep_length:
             headers = without_headers(headers, b"content-length")
             if status != 304:
@@ -526,8 +526,8 @@ class _Replay(_Discard):
     """Drops an answer that cannot be judged (a ``HEAD``, ``206`` or ``304``): the request is asked again as a GET."""
 
 
-#: What an exchange holds before the response starts (a body then is dropped), one for all.
-_NOT_STARTED = _Discard()
+#: The one way of dropping a body (it holds nothing): before the response starts, and once answered.
+_DISCARD = _Discard()
 #: What a finished exchange holds instead of its body's way of answering.
 _FINISHED = _Discard()
 
@@ -725,7 +725,7 @@ class _Buffered(_Body):
         self.chunks.append(chunk)
         if more:
             return
-        x.body = _Discard()
+        x.body = _DISCARD
         body = b"".join(self.chunks)
         self.chunks = []
         try:
@@ -764,7 +764,7 @@ class _Gate(_Buffered):
         if (await x.get_reader()).reads_in_full:
             await x.pass_to_member(held, more)  # too large to inject into: as the app made it
             return
-        x.body = _Discard()
+        x.body = _DISCARD
         await x.fail_closed(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
 
     async def failed(self, exc: Exception) -> None:
@@ -1123,7 +1123,7 @@ class _Format(_Buffered):
             or x.start.directive == "members"
             or x.mw.formats.worth_a_look(self.kind, x.scope["path"], held)
         ):
-            x.body = _Discard()
+            x.body = _DISCARD
             await self.refuse(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
             return
         guarded = _Guarded(x)
@@ -1156,7 +1156,7 @@ class _Guarded(_Body):
         chunk: bytes = message.get("body", b"")
         if x.mw.formats.has_body_key(self.tail + chunk):
             logger.warning("paywall: a large JSON body showed a body key on %s; cut short", x.scope["path"])
-            x.body = _Discard()
+            x.body = _DISCARD
             await x.send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         self.tail = (self.tail + chunk)[-256:]
