@@ -223,8 +223,15 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
 
 def _resolver_call(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Coroutine[Any, Any, Any]:
     """What answers for the resolver: an async one's own coroutine (no coroutine of ours around it), else
-    the resolver in a worker thread."""
-    if _is_async(resolver):
+    the resolver in a worker thread.
+
+    Whether calling ``resolver`` makes a coroutine is asked once per resolver (the answer does not change).
+    """
+    try:
+        is_async = _is_async_cached(resolver)
+    except TypeError:  # an unhashable callable object
+        is_async = _coroutine_function(resolver)
+    if is_async:
         call = resolver(conn)
         return call if isinstance(call, CoroutineType) else _awaited(call)
     return _call_sync_resolver(resolver, conn)
@@ -239,14 +246,6 @@ async def _call_sync_resolver(resolver: Callable[[Any], Any], conn: HTTPConnecti
     if inspect.isawaitable(result):
         result = await result
     return result
-
-
-def _is_async(resolver: Callable[[Any], Any]) -> bool:
-    """Whether calling ``resolver`` makes a coroutine (asked once per resolver: the answer does not change)."""
-    try:
-        return _is_async_cached(resolver)
-    except TypeError:  # an unhashable callable object
-        return _coroutine_function(resolver)
 
 
 def _coroutine_function(resolver: Callable[[Any], Any]) -> bool:

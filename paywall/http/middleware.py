@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..access.member_feeds import feed_reader
@@ -863,7 +863,8 @@ class _Gate(_Buffered):
                 kind = "metered"
         # The cut is cached per page and call to action (kind and variant), not per URL: what
         # belongs to one reader (the link back to the page, the form's token) are placeholders.
-        wall = x.mw.insights.wall(Request(x.scope), reader, kind, article, inline_form=not known.amp)
+        # An HTTPConnection, not a Request: the wall reads the address and cookies, never the body.
+        wall = x.mw.insights.wall(HTTPConnection(x.scope), reader, kind, article, inline_form=not known.amp)
         x.reader = wall.reader
         cut = x.mw.cache.cut(known.key, wall.cta_html)
         if cut is None:
