@@ -25,7 +25,7 @@ from examples.fastapi_app import MARKERS as FASTAPI_MARKERS
 from examples.news_site.app import DEMO_MEMBER_COOKIE
 from examples.news_site.content import ARTICLES
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
-from paywall.access.reader_state import STATE_KEY, ReaderState
+from paywall.access.reader_state import STATE_KEY, VOUCHED_MEMBER, ReaderState
 from paywall.access.store import open_store
 from paywall.access.tokens import issue_trial_token
 from paywall.contrib.fastapi import ReaderAccess, paywall_access, paywall_reader
@@ -145,6 +145,50 @@ async def test_an_identification_in_flight_does_not_undo_a_vouch(make_settings: 
 
     app = PaywallMiddleware(app_with(story), make_settings(member_resolver=slow_resolver))
     assert b"quillon7" in (await call(app, "/story")).body
+
+
+async def test_known_says_who_reads_without_asking_once_someone_has(make_settings: Make) -> None:
+    """``known`` is None until the reader is asked for, then that very reader; a vouch wins over an
+    identification that ends after it, and a released view keeps what it knew."""
+    release = anyio.Event()
+    seen: list[object] = []
+
+    async def slow_resolver(request: Request) -> bool:
+        await release.wait()
+        return False
+
+    async def story(request: Request) -> Response:
+        state: ReaderState = request.state.paywall
+        seen.append(state.known)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(state.reader)
+            await anyio.sleep(0.01)
+            seen.append(state.known)  # still being identified
+            state.vouch_member()
+            seen.append(state.known)
+            release.set()
+        seen.append(state.known)
+        seen.append(state)
+        return HTMLResponse(article_page())
+
+    app = PaywallMiddleware(app_with(story), make_settings(member_resolver=slow_resolver))
+    assert b"quillon7" in (await call(app, "/story")).body
+    before, in_flight, vouched, after, state = seen
+    assert before is None and in_flight is None
+    assert vouched is VOUCHED_MEMBER and after is VOUCHED_MEMBER
+    assert isinstance(state, ReaderState) and state.known is VOUCHED_MEMBER
+    assert (await state.reader()) is VOUCHED_MEMBER
+
+    async def asks(request: Request) -> Response:
+        state: ReaderState = request.state.paywall
+        reader = await state.reader()
+        seen[:] = [reader, state.known]
+        return HTMLResponse(article_page())
+
+    app = PaywallMiddleware(app_with(asks), make_settings(member_resolver=Counter(False)))
+    assert_no_leak((await call(app, "/story")).body, SECRET_WORDS)
+    reader, known = seen
+    assert known is reader and reader.level == "anonymous"  # type: ignore[attr-defined]
 
 
 async def test_a_reader_the_app_did_not_vouch_for_stays_gated_even_if_the_app_asked(make_settings: Make) -> None:

@@ -127,22 +127,24 @@ class ReaderState:
     and the access (one store read when metering is on) is computed once too.
     """
 
+    __slots__ = ("_access", "_identify", "_reader", "_settings", "_store", "known")
+
     def __init__(self, identify: Callable[[], Awaitable[Reader]], settings: PaywallSettings, store: Store) -> None:
         self._identify = identify
         self._settings = settings
         self._store = store
-        self._reader: _Once[Reader] = _Once()
-        self._access: _Once[ReaderAccess] = _Once()
-
-    @property
-    def known(self) -> Reader | None:
-        """The reader if someone has asked already, without asking."""
-        return self._reader.value
+        # Made on first use: most requests never ask for the access, and a page that
+        # nobody asks about (a download, a stylesheet) needs neither.
+        self._reader: _Once[Reader] | None = None
+        self._access: _Once[ReaderAccess] | None = None
+        #: The reader if someone has asked already (read without asking, on every response: an
+        #: attribute, set when the reader is known, rather than a property).
+        self.known: Reader | None = None
 
     @property
     def known_access(self) -> ReaderAccess | None:
         """The access if someone has asked already, without asking."""
-        return self._access.value
+        return None if self._access is None else self._access.value
 
     def release(self) -> None:
         """The request is over: let go of what identifies the reader (it points back at the request).
@@ -154,15 +156,23 @@ class ReaderState:
 
     def vouch_member(self) -> None:
         """The app's own login says this reader is a member: the page and the gate agree."""
-        self._reader.value = VOUCHED_MEMBER
-        self._access.value = None
+        if self._reader is None:
+            self._reader = _Once()
+        self._reader.value = self.known = VOUCHED_MEMBER
+        if self._access is not None:
+            self._access.value = None
 
     async def reader(self) -> Reader:
         """The reader the paywall decides for (identified once per request)."""
-        return await self._reader.get(self._identify)
+        if self._reader is None:
+            self._reader = _Once()
+        self.known = reader = await self._reader.get(self._identify)
+        return reader
 
     async def access(self) -> ReaderAccess:
         """The reader's access as a page shows it: kind, trial end, free articles left."""
+        if self._access is None:
+            self._access = _Once()
         return await self._access.get(self._compute_access)
 
     async def _compute_access(self) -> ReaderAccess:

@@ -21,9 +21,10 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import CoroutineType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
@@ -75,11 +76,12 @@ class Reader:
     #: A verified search crawler (its name, ``"Googlebot"``): reads articles whole, marked as gated
     #: for search engines; no member (no trial, no meter, no member's view counted).
     crawler: str | None = None
+    #: A member or a reader in an active trial: gets full articles (a verified crawler is told apart).
+    #: Worked out when the reader is made: the middleware asks several times per request.
+    reads_in_full: bool = dataclasses.field(init=False, repr=False, compare=False)
 
-    @property
-    def reads_in_full(self) -> bool:
-        """A member or a reader in an active trial: gets full articles (a verified crawler is told apart)."""
-        return self.level in ("member", "trial")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads_in_full", self.level in ("member", "trial"))
 
     def with_meter(self, result: MeterResult | None) -> Reader:
         """This reader after a meter decision: ``metered`` when a free article was granted."""
@@ -174,7 +176,10 @@ _ANONYMOUS = Reader(level="anonymous")
 
 def _carries_credentials(scope: Any) -> bool:
     """Whether the request has a cookie or an ``Authorization`` header: where every credential travels."""
-    return any(name in (b"cookie", b"authorization") for name, _ in scope["headers"])
+    for name, _ in scope["headers"]:  # noqa: SIM110 (a loop, not any() over a generator: asked on most requests)
+        if name in (b"cookie", b"authorization"):
+            return True
+    return False
 
 
 async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -> bool:
@@ -193,7 +198,7 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     if isinstance(state, dict) and _RESOLVED_KEY in state:
         return bool(state[_RESOLVED_KEY])
     try:
-        result = await within(settings.member_resolver_timeout, _call_resolver(resolver, conn))
+        result = await within(settings.member_resolver_timeout, _resolver_call(resolver, conn))
         answer = result is True
         if not isinstance(result, bool):
             logger.warning(
@@ -216,21 +221,31 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     return answer
 
 
-async def _call_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
-    if _is_async(resolver):
-        return await resolver(conn)
+def _resolver_call(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Coroutine[Any, Any, Any]:
+    """What answers for the resolver: an async one's own coroutine (no coroutine of ours around it), else
+    the resolver in a worker thread.
+
+    Whether calling ``resolver`` makes a coroutine is asked once per resolver (the answer does not change).
+    """
+    try:
+        is_async = _is_async_cached(resolver)
+    except TypeError:  # an unhashable callable object
+        is_async = _coroutine_function(resolver)
+    if is_async:
+        call = resolver(conn)
+        return call if isinstance(call, CoroutineType) else _awaited(call)
+    return _call_sync_resolver(resolver, conn)
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+async def _call_sync_resolver(resolver: Callable[[Any], Any], conn: HTTPConnection) -> Any:
     result = await anyio.to_thread.run_sync(resolver, conn, abandon_on_cancel=True)
     if inspect.isawaitable(result):
         result = await result
     return result
-
-
-def _is_async(resolver: Callable[[Any], Any]) -> bool:
-    """Whether calling ``resolver`` makes a coroutine (asked once per resolver: the answer does not change)."""
-    try:
-        return _is_async_cached(resolver)
-    except TypeError:  # an unhashable callable object
-        return _coroutine_function(resolver)
 
 
 def _coroutine_function(resolver: Callable[[Any], Any]) -> bool:
@@ -320,10 +335,19 @@ async def identify(
 
 async def _verified_crawler(conn: HTTPConnection, crawlers: CrawlerVerifier | None) -> Reader | None:
     """The search crawler this request's user agent names, when its address proves it."""
-    if crawlers is None:
+    user_agent = _user_agent(conn.scope) if crawlers is not None else None
+    if crawlers is None or user_agent is None:  # no crawler without a user agent naming it
         return None
-    crawler = await crawlers.verify(conn.scope, conn.headers.get("user-agent"))
+    crawler = await crawlers.verify(conn.scope, user_agent)
     return None if crawler is None else Reader(level="anonymous", crawler=crawler.name)
+
+
+def _user_agent(scope: Any) -> str | None:
+    """The request's ``User-Agent``, read from the raw headers (no ``Headers`` object made for one lookup)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"user-agent":
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def _trial_reader(
@@ -393,6 +417,8 @@ def article_key(scope: Any, canonical: str | None) -> str:
 
 def path_article_key(path: str, query: str) -> str:
     """The article at ``path`` and ``query`` when its page is not at hand: no canonical link to read."""
+    if not query:  # most addresses: nothing to parse
+        return normalize_path(path)
     pairs = sorted(
         (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING_PARAMETERS.match(k.lower())
     )

@@ -116,7 +116,12 @@ class GateCache:
         ``view``: the body was served at an address that names a view of an article
         (AMP, print), where prose counts as the article with fewer signs: its own entry.
         """
-        value = self._get(self._body_key(body, encoding, charset, view))
+        key = self._body_key(body, encoding, charset, view)
+        entry = self._entries.get(key)  # as _get does, inline: asked for every page judged
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        value = entry[0]
         if isinstance(value, tuple) and value[1] == body:
             return value[0]
         return None
@@ -130,7 +135,12 @@ class GateCache:
 
     def cut(self, key: bytes, cta_html: str) -> Cut | Refused | None:
         """The cut page for this call to action, :data:`REFUSED`, or None when unknown."""
-        value = self._get(self._cut_key(key, cta_html))
+        cut_key = (key, cta_html)  # as _cut_key makes it and _get looks it up, inline: asked for every teaser
+        entry = self._entries.get(cut_key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(cut_key)
+        value = entry[0]
         return value if isinstance(value, Cut | Refused) else None
 
     def put_cut(self, key: bytes, cta_html: str, cut: Cut | Refused) -> None:

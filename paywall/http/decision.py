@@ -96,15 +96,19 @@ class Start(NamedTuple):
             elif name == b"x-paywall-access":
                 access, controlled = value.strip().lower(), True
         kind, media = _classify(tuple(types))
-        return cls(
-            status=status,
-            kind=kind,
-            media=media,
-            directive="free" if directive == b"free" else "members" if directive == b"members" else "",
-            encoded=encoded,
-            byteranges=media is not None and media[0] == "multipart/byteranges",
-            controlled=controlled,
-            upstream_member=access == b"member",
+        # The fields in order, made as a tuple: the named constructor costs a Python call more.
+        return tuple.__new__(
+            cls,
+            (
+                status,
+                kind,
+                media,
+                "free" if directive == b"free" else "members" if directive == b"members" else "",
+                encoded,
+                media is not None and media[0] == "multipart/byteranges",
+                controlled,
+                access == b"member",
+            ),
         )
 
     def sniffed(self, is_html: bool, *, feed: bool = False) -> Start:
@@ -205,6 +209,7 @@ _VIEW_QUERY = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def names_a_view(path: str, query: str = "") -> bool:
     """Whether an address names an AMP or print view of an article.
 
@@ -212,6 +217,7 @@ def names_a_view(path: str, query: str = "") -> bool:
     ``/news/story.amp.html``: see :func:`view_paths`) or a query
     (``?amp=1``, ``?print``, ``?outputType=amp``). Prose on such a page is
     taken for the article without further signs, as a page's metadata would say.
+    Remembered for the last few thousand addresses: asked on every page judged.
     """
     return len(view_paths(path)) > 1 or bool(query and _VIEW_QUERY.search(query))
 

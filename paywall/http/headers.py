@@ -39,8 +39,11 @@ def joined_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes 
     Repeated headers mean the same as one header with the values joined; reading
     only the first of several ``Content-Encoding`` headers would undo one layer of two.
     """
-    values = [value for key, value in headers if key.lower() == name]
-    return b", ".join(values) if values else None
+    joined: bytes | None = None
+    for key, value in headers:  # a loop, not a list comprehension (its own call): most have none
+        if key.lower() == name:
+            joined = value if joined is None else joined + b", " + value
+    return joined
 
 
 def without_headers(headers: Iterable[tuple[bytes, bytes]], *names: bytes) -> RawHeaders:

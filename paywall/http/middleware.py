@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..access.member_feeds import feed_reader
@@ -123,8 +123,9 @@ _UPSTREAM_MEMBER = Reader(level="member")
 _ANONYMOUS = Reader(level="anonymous")
 _SERVED_WHOLE = "paywall: no article found in %s; served whole"
 _NO_START = Start(200, "other", None, "", False, False)
-#: What a member's view of a page is sent as (counted as a member's view).
-_MEMBER_VIEWS = frozenset({Action.MEMBER, Action.INJECT, Action.BUFFER})
+#: What a member's view of a page is sent as (counted as a member's view). A tuple: ``in`` finds
+#: an enum member in it by identity, where a set would call ``Enum.__hash__``, a Python function.
+_MEMBER_VIEWS = (Action.MEMBER, Action.INJECT, Action.BUFFER)
 #: Stands for a verified crawler's view in the cache of cuts (no call to action is this string).
 _CRAWLER_VIEW = "\0crawler view"
 #: Share of ``gate_cache_bytes`` (an eighth more) kept for the heads of members' pages.
@@ -267,10 +268,11 @@ class _Exchange:
         self.reader: Reader | None = None
         self.replaying = False
         self.answered = False
-        self.body: _Body = _Discard()
+        self.body: _Body = _DISCARD
         self.start = _NO_START
         self.start_message: Message = {}
         self.headers: RawHeaders = []
+        self._names_a_view: bool | None = None
 
     async def run(self) -> None:
         # Routers and inner middleware change the scope they are given (a Mount sets
@@ -291,19 +293,20 @@ class _Exchange:
         if kind == "http.response.body":
             await self.body.on_body(message)
         elif kind == "http.response.start":
-            await self.on_start(message)
+            self.on_start(message)
+            await self.act()
         elif isinstance(self.body, _Pass):
             await self.send(message)
 
     # ------------------------------------------------------------ decision
-    async def on_start(self, message: Message) -> None:
+    def on_start(self, message: Message) -> None:
+        """Take in the response's start (a plain call: what follows is awaited by :meth:`on_message`)."""
         raw = message.get("headers", [])
         self.start_message = message
         self.start = Start.read(int(message["status"]), raw)
         if self.start.upstream_member and self.reader is None:
             self.reader = _UPSTREAM_MEMBER
         self.headers = without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
-        await self.act()
 
     def decide(self) -> Action:
         member: bool | None = None
@@ -352,7 +355,7 @@ class _Exchange:
         elif action is Action.FORMAT:
             self.body = _Format(self)
         else:  # REFUSE
-            self.body = _Discard()
+            self.body = _DISCARD
             await self.fail_closed("a partial answer to a page cannot be judged")
 
     def _small(self) -> bool:
@@ -381,10 +384,16 @@ class _Exchange:
             logger.exception("paywall: identifying the reader of %s failed", self.scope["path"])
             return _ANONYMOUS
 
-    @functools.cached_property
+    @property
     def names_a_view(self) -> bool:
-        """Whether the request's address names an AMP or print view of an article (its prose is the article)."""
-        return names_a_view(self.scope["path"], self.scope.get("query_string", b"").decode("latin-1"))
+        """Whether the request's address names an AMP or print view of an article (its prose is the article).
+
+        Worked out on first use and kept (not a ``functools.cached_property``, which takes a lock each time).
+        """
+        if self._names_a_view is None:
+            query: bytes = self.scope.get("query_string", b"")
+            self._names_a_view = names_a_view(self.scope["path"], query.decode("latin-1") if query else "")
+        return self._names_a_view
 
     def on_article_path(self, canonical: str | None = None) -> bool:
         """Whether this page is where an article lives: a page there without one fails closed.
@@ -476,7 +485,7 @@ class _Exchange:
 
     async def respond(self, status: int, headers: RawHeaders, body: bytes, *, keep_length: bool = False) -> None:
         self.answered = True
-        self.body = _Discard()
+        self.body = _DISCARD
         if not keep_length:
             headers = without_headers(headers, b"content-length")
             if status != 304:
@@ -517,6 +526,8 @@ class _Replay(_Discard):
     """Drops an answer that cannot be judged (a ``HEAD``, ``206`` or ``304``): the request is asked again as a GET."""
 
 
+#: The one way of dropping a body (it holds nothing): before the response starts, and once answered.
+_DISCARD = _Discard()
 #: What a finished exchange holds instead of its body's way of answering.
 _FINISHED = _Discard()
 
@@ -560,7 +571,7 @@ class _Inject(_Body):
     def __init__(self, exchange: _Exchange, tags: bytes) -> None:
         self.x = exchange
         self.tags = tags
-        self.scan = HeadScan()
+        self.scan: HeadScan | None = None  # made when the head must be looked for (most are remembered)
         self.held = b""
         self.streaming = False
 
@@ -577,19 +588,20 @@ class _Inject(_Body):
         heads, path = self.x.mw.member_heads, self.x.scope["path"]
         head = heads.find(path, held)
         if head is None:
-            found = self.scan.feed(held, final=not more)
+            scan = self.scan = self.scan or HeadScan()
+            found = scan.feed(held, final=not more)
             if found is None and len(held) > self.x.settings.max_body_bytes:
-                found = self.scan.safe
+                found = scan.safe
                 if found is None:
                     await self.flush(held, more)
                     return
             if found is None:
                 return
             amp = is_amp(held[: min(found, AMP_SCAN_BYTES)])
-            if self.scan.decided is None:  # a head that ended without its end tag: not remembered
+            if scan.decided is None:  # a head that ended without its end tag: not remembered
                 await self.flush(held if amp else _with_tags(held, found, self.tags), more)
                 return
-            head = MemberHead(held[: self.scan.decided], found, amp)
+            head = MemberHead(held[: scan.decided], found, amp)
             if amp:
                 heads.put(path, head)
         if head.amp:  # AMP allows no script of the site's own, nor links
@@ -713,7 +725,7 @@ class _Buffered(_Body):
         self.chunks.append(chunk)
         if more:
             return
-        x.body = _Discard()
+        x.body = _DISCARD
         body = b"".join(self.chunks)
         self.chunks = []
         try:
@@ -752,7 +764,7 @@ class _Gate(_Buffered):
         if (await x.get_reader()).reads_in_full:
             await x.pass_to_member(held, more)  # too large to inject into: as the app made it
             return
-        x.body = _Discard()
+        x.body = _DISCARD
         await x.fail_closed(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
 
     async def failed(self, exc: Exception) -> None:
@@ -851,7 +863,8 @@ class _Gate(_Buffered):
                 kind = "metered"
         # The cut is cached per page and call to action (kind and variant), not per URL: what
         # belongs to one reader (the link back to the page, the form's token) are placeholders.
-        wall = x.mw.insights.wall(Request(x.scope), reader, kind, article, inline_form=not known.amp)
+        # An HTTPConnection, not a Request: the wall reads the address and cookies, never the body.
+        wall = x.mw.insights.wall(HTTPConnection(x.scope), reader, kind, article, inline_form=not known.amp)
         x.reader = wall.reader
         cut = x.mw.cache.cut(known.key, wall.cta_html)
         if cut is None:
@@ -1111,7 +1124,7 @@ class _Format(_Buffered):
             or x.start.directive == "members"
             or x.mw.formats.worth_a_look(self.kind, x.scope["path"], held)
         ):
-            x.body = _Discard()
+            x.body = _DISCARD
             await self.refuse(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
             return
         guarded = _Guarded(x)
@@ -1144,7 +1157,7 @@ class _Guarded(_Body):
         chunk: bytes = message.get("body", b"")
         if x.mw.formats.has_body_key(self.tail + chunk):
             logger.warning("paywall: a large JSON body showed a body key on %s; cut short", x.scope["path"])
-            x.body = _Discard()
+            x.body = _DISCARD
             await x.send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         self.tail = (self.tail + chunk)[-256:]
@@ -1199,7 +1212,7 @@ def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
             inm = value if inm is None else inm + b", " + value
         elif lower == b"accept-encoding":
             encodings = True
-    client_etags = _etag_list(inm)
+    client_etags = _etag_list(inm) if inm is not None else []
     new = scope
     if inm is not None and ETAG_PREFIX.encode() in inm:
         kept = [tag for tag in client_etags if ETAG_PREFIX not in tag]
@@ -1274,9 +1287,10 @@ def _with_tags(page: bytes, at: int, tags: bytes) -> bytes:
 
 
 def _nonce(headers: RawHeaders) -> str | None:
-    if not any(name.lower() == b"content-security-policy" for name, _ in headers):
-        return None
-    return csp_nonce(headers)
+    for name, _ in headers:  # a loop, not any() over a generator: most pages have no policy
+        if name.lower() == b"content-security-policy":
+            return csp_nonce(headers)
+    return None
 
 
 def _personal(headers: RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> RawHeaders:

@@ -65,8 +65,9 @@ class Wall:
 
     def shown(self) -> None:
         """Count the call to action as shown to this reader."""
-        if self.counted:  # a HEAD shows no page
-            self.insights.record("wall_shown", article=self.article, variant=self.variant, detail=self.kind)
+        events = self.insights.events  # straight to the tally: counted on every gated page
+        if self.counted and events is not None:  # a HEAD shows no page
+            events.record("wall_shown", article=self.article, variant=self.variant, detail=self.kind)
 
 
 class Insights:
@@ -107,8 +108,9 @@ class Insights:
 
     def member_view(self, scope: Scope, reader: Reader) -> None:
         """A member's or trial reader's page (not parsed, so known by its path)."""
-        if _read(scope):
-            self.record("member_view", article=_path_key(scope), detail=reader.level)
+        events = self.events  # straight to the tally, with no call on the way: counted on every member's page
+        if events is not None and scope.get("method") != "HEAD":  # as _read: a HEAD shows no page
+            events.record("member_view", article=_path_key(scope), detail=reader.level)
 
     def metered_view(self, scope: Scope, article: str) -> None:
         """A free article of the month, read in full."""

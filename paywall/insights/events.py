@@ -99,7 +99,10 @@ class EventBuffer:
 
     def record(self, kind: Kind, *, article: str = "", variant: str = "", detail: str = "") -> None:
         """Count one event; never waits and never raises."""
-        key = (self._today(), kind, redact(article), variant, detail)
+        # The day as :meth:`_today` gives it, without its call on the way (one per page served).
+        now = self.clock()
+        day, start, end = self._day
+        key = (day if start <= now < end else self._today(), kind, redact(article), variant, detail)
         if key not in self._pending and len(self._pending) >= MAX_PENDING_KEYS:
             self.dropped += 1
             return
