@@ -31,7 +31,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 Verdict = Literal["free", "article", "no_article", "broken"]
 
@@ -100,15 +100,47 @@ _BodyKey = tuple[int, bytes, bytes, bytes, bytes]
 _CutKey = tuple[bytes, str]
 _Key = _BodyKey | _CutKey
 _Value = tuple[Known, bytes] | Cut | Refused
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-class GateCache:
-    """Least-recently-used entries within ``max_bytes``; ``max_bytes=0`` caches nothing."""
+class _Bounded(Generic[K, V]):
+    """Entries least recently used first out, each with its cost, within ``max_bytes`` in all."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[_Key, tuple[_Value, int]] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._size = 0
+
+    def _get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def _put(self, key: K, value: V, cost: int) -> None:
+        if cost > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._size -= old[1]
+        self._entries[key] = (value, cost)
+        self._size += cost
+        while self._size > self.max_bytes:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._size -= evicted
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+
+class GateCache(_Bounded[_Key, _Value]):
+    """Least-recently-used entries within ``max_bytes``; ``max_bytes=0`` caches nothing."""
 
     def known(self, body: bytes, encoding: bytes | None, charset: str | None, *, view: bool = False) -> Known | None:
         """What was concluded about this exact body (as sent, with this encoding and charset).
@@ -159,32 +191,6 @@ class GateCache:
     def _cut_key(key: bytes, cta_html: str) -> _CutKey:
         # The call to action is one of a few strings kept by the middleware: its hash is cached.
         return (key, cta_html)
-
-    def _get(self, key: _Key) -> _Value | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        self._entries.move_to_end(key)
-        return entry[0]
-
-    def _put(self, key: _Key, value: _Value, cost: int) -> None:
-        if cost > self.max_bytes:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._size -= old[1]
-        self._entries[key] = (value, cost)
-        self._size += cost
-        while self._size > self.max_bytes:
-            _, (_, evicted) = self._entries.popitem(last=False)
-            self._size -= evicted
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def size(self) -> int:
-        return self._size
 
 
 class RecentKeys:
@@ -237,7 +243,7 @@ class MemberHead:
         return len(path) + len(self.prefix) + last + _ENTRY_OVERHEAD
 
 
-class MemberHeads:
+class MemberHeads(_Bounded[str, MemberHead]):
     """The heads of members' pages by path, least recently used first out, within ``max_bytes``.
 
     The path only says which head to try: a body is taken for the same page
@@ -245,11 +251,6 @@ class MemberHeads:
     the speed of a memory compare), so a page whose head changes is a miss and
     scanned again, and no body ever gets another's answer.
     """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, tuple[MemberHead, int]] = OrderedDict()
-        self._size = 0
 
     def find(self, path: str, body: bytes) -> MemberHead | None:
         """The head remembered at ``path`` when ``body`` starts with it, else None."""
@@ -265,23 +266,7 @@ class MemberHeads:
         if cost > self.max_bytes and head.last is not None:
             head.last = None
             cost = head.cost(path)
-        if cost > self.max_bytes:
-            return
-        old = self._entries.pop(path, None)
-        if old is not None:
-            self._size -= old[1]
-        self._entries[path] = (head, cost)
-        self._size += cost
-        while self._size > self.max_bytes:
-            _, (_, evicted) = self._entries.popitem(last=False)
-            self._size -= evicted
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def size(self) -> int:
-        return self._size
+        self._put(path, head, cost)
 
 
 __all__ = [
