@@ -209,7 +209,6 @@ _VIEW_QUERY = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=4096)
 def names_a_view(path: str, query: str = "") -> bool:
     """Whether an address names an AMP or print view of an article.
 
@@ -217,7 +216,7 @@ def names_a_view(path: str, query: str = "") -> bool:
     ``/news/story.amp.html``: see :func:`view_paths`) or a query
     (``?amp=1``, ``?print``, ``?outputType=amp``). Prose on such a page is
     taken for the article without further signs, as a page's metadata would say.
-    Remembered for the last few thousand addresses: asked on every page judged.
+    (Not remembered across requests: an address is as long as a client makes it.)
     """
     return len(view_paths(path)) > 1 or bool(query and _VIEW_QUERY.search(query))
 
