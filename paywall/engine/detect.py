@@ -22,6 +22,7 @@ are found too, and gated each at its own teaser.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -134,6 +135,12 @@ def is_chrome(element: Element, total: int = 0) -> bool:
     hints = element.hints
     if not hints.strip():
         return False
+    return _chrome_names(hints) if len(hints) <= MEMO_HINTS_CHARS else _chrome_names.__wrapped__(hints)
+
+
+@functools.lru_cache(maxsize=4096)
+def _chrome_names(hints: str) -> bool:
+    """Whether class, id and role names read like chrome (remembered: a page repeats a few names many times)."""
     if _CHROME_ROLES.search(hints):
         return True
     return bool(_UNLIKELY.search(hints)) and not _MAYBE.search(hints)
@@ -178,13 +185,25 @@ def _initial(element: Element) -> float:
     score = _TAG_SCORES.get(element.tag, 0.0)
     hints = element.hints
     if hints.strip():
-        if _NEGATIVE.search(hints):
-            score -= 25
-        if _POSITIVE.search(hints):
-            score += 25
-        if "itemprop-articlebody" in hints:
-            score += 25
+        score += _name_points(hints) if len(hints) <= MEMO_HINTS_CHARS else _name_points.__wrapped__(hints)
     return score
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_points(hints: str) -> float:
+    """What class, id and role names add to an element's score (remembered, as :func:`_chrome_names`)."""
+    points = 0.0
+    if _NEGATIVE.search(hints):
+        points -= 25
+    if _POSITIVE.search(hints):
+        points += 25
+    if "itemprop-articlebody" in hints:
+        points += 25
+    return points
+
+
+MEMO_HINTS_CHARS = 200
+"""Names up to this long have their reading remembered (a few thousand of them: a bounded memory)."""
 
 
 _SCORED_FROM_PARENT = frozenset({"p", "li", "td", "pre", "blockquote", "dd", "h1", "h2", "h3"})
