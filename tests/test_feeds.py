@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,28 +110,34 @@ def proxied_site(upstream: str, tmp: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("feeds")
+def site_fixtures(name: str) -> tuple[Any, Any, Any, Any]:
+    """The module's fixtures ``tmp``, ``settings``, ``bare`` and ``gated``, with a store folder named ``name``
+    (a module assigns them to those names: ``tmp, settings, bare, gated = site_fixtures("feeds")``)."""
+
+    @pytest.fixture(scope="module")
+    def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return tmp_path_factory.mktemp(name)
+
+    @pytest.fixture(scope="module")
+    def settings(tmp: Path) -> PaywallSettings:
+        """The settings the servers run with, for signing keys and tokens in the test."""
+        return PaywallSettings.from_env(site_env(tmp))
+
+    @pytest.fixture(scope="module")
+    def bare() -> Iterator[str]:
+        with bare_site() as url:
+            yield url
+
+    @pytest.fixture(scope="module", params=["middleware", "proxy"])
+    def gated(request: pytest.FixtureRequest, tmp: Path, bare: str) -> Iterator[str]:
+        """Each attack runs against the middleware in uvicorn and against ``paywall proxy``."""
+        with gated_site(tmp) if request.param == "middleware" else proxied_site(bare, tmp) as url:
+            yield url
+
+    return tmp, settings, bare, gated
 
 
-@pytest.fixture(scope="module")
-def settings(tmp: Path) -> PaywallSettings:
-    """The settings the servers run with, for signing keys and tokens in the test."""
-    return PaywallSettings.from_env(site_env(tmp))
-
-
-@pytest.fixture(scope="module")
-def bare() -> Iterator[str]:
-    with bare_site() as url:
-        yield url
-
-
-@pytest.fixture(scope="module", params=["middleware", "proxy"])
-def gated(request: pytest.FixtureRequest, tmp: Path, bare: str) -> Iterator[str]:
-    """Each attack runs against the middleware in uvicorn and against ``paywall proxy``."""
-    with gated_site(tmp) if request.param == "middleware" else proxied_site(bare, tmp) as url:
-        yield url
+tmp, settings, bare, gated = site_fixtures("feeds")
 
 
 def get(base: str, path: str, **kwargs: object) -> httpx.Response:

@@ -32,11 +32,8 @@ from tests.test_feeds import (
     READ_ON,
     assert_whole,
     assert_withheld_absent,
-    bare_site,
-    gated_site,
     get,
-    proxied_site,
-    site_env,
+    site_fixtures,
 )
 from tests.test_leak_routes import raw_app
 from tests.test_proxy import spawn_proxy
@@ -45,27 +42,7 @@ from tests.test_wordpress import POSTS, secret_words, wordpress
 SettingsFactory = Callable[..., PaywallSettings]
 
 
-@pytest.fixture(scope="module")
-def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("json")
-
-
-@pytest.fixture(scope="module")
-def settings(tmp: Path) -> PaywallSettings:
-    return PaywallSettings.from_env(site_env(tmp))
-
-
-@pytest.fixture(scope="module")
-def bare() -> Iterator[str]:
-    with bare_site() as url:
-        yield url
-
-
-@pytest.fixture(scope="module", params=["middleware", "proxy"])
-def gated(request: pytest.FixtureRequest, tmp: Path, bare: str) -> Iterator[str]:
-    """Each attack runs against the middleware in uvicorn and against ``paywall proxy``."""
-    with gated_site(tmp) if request.param == "middleware" else proxied_site(bare, tmp) as url:
-        yield url
+tmp, settings, bare, gated = site_fixtures("json")
 
 
 def shape(value: Any) -> Any:
