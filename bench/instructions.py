@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.asgi import http_scope  # noqa: E402
+
 WARM_UP = 100
 """Requests run before counting in every child, so that caches and lazy imports are settled."""
 ENGINE_WARM_UP = 5
@@ -62,30 +64,13 @@ REQUESTS: list[tuple[str, str, list[tuple[bytes, bytes]], dict[str, str]]] = [
 ]
 
 
-def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"news.example"), (b"accept", b"text/html"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
-
-
 def _child_requests(name: str, bare: bool, count: int) -> None:
     """Run ``count`` requests of scenario ``name`` (after the warm-up), bare or through the paywall."""
     from bench import http_load
 
     _, path, headers, _ = next(r for r in REQUESTS if r[0] == name)
     app: Any = http_load.site if bare else http_load.build_app()
-    scope = _scope(path, headers)
+    request_headers = [(b"accept", b"text/html"), *headers]
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -95,7 +80,8 @@ def _child_requests(name: str, bare: bool, count: int) -> None:
 
     async def run() -> None:
         for _ in range(WARM_UP + count):
-            await app(dict(scope), receive, send)
+            # A scope of its own for each request, as a server makes it (with its own state).
+            await app(http_scope(path, headers=request_headers, client=("127.0.0.1", 50000)), receive, send)
 
     asyncio.run(run())
 
