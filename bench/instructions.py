@@ -20,7 +20,13 @@ and, for the HTML engine against its yardstick, a non-member's first view of
 the 100 KB news page (``bench/engine.py``'s: decode, parse, find, cut, sweep,
 serialise) against one ``lxml.html`` parse and serialisation of it.
 
-    python bench/instructions.py [--requests 400] [--only NAME]
+With ``--server``, the same requests go through a real uvicorn instead,
+started under valgrind, over one keep-alive connection from an HTTP client
+outside it: the count is the whole server's (HTTP parsing, event loop,
+sockets), so the ratio is the one ``bench/http_load.py`` measures with
+``wrk``, without the noise of a shared machine.
+
+    python bench/instructions.py [--requests 400] [--only NAME] [--server]
 
 Needs valgrind (``apt-get install valgrind``); each figure takes two runs of
 a few seconds to a minute under it.
@@ -33,9 +39,11 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,6 +104,57 @@ def _child_engine(which: str, count: int) -> None:
         work(engine.with_nonce(page))
 
 
+def _server_requests(app: str, path: str, headers: list[tuple[bytes, bytes]], count: int, env: dict[str, str]) -> int:
+    """Instructions of a uvicorn serving ``app`` (under valgrind) for the warm-up and ``count`` requests."""
+    import httpx
+
+    from tests.servers import free_port
+
+    port = free_port()
+    factory = ["--factory"] if app.endswith("build_app") else []
+    with tempfile.TemporaryDirectory() as tmp, open(f"{tmp}/log", "w+b") as log:
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, "-m", "uvicorn"]
+        argv += [app, *factory, "--port", str(port), "--log-level", "warning", "--no-access-log", "--lifespan", "off"]
+        proc = subprocess.Popen(argv, env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT), **env},
+                                stdout=log, stderr=log)  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}{path}"
+            with httpx.Client(timeout=120) as client:
+                deadline = time.monotonic() + 300
+                while True:  # valgrind starts the server in tens of seconds
+                    try:
+                        client.get(url, headers=headers)
+                        break
+                    except httpx.TransportError:
+                        if time.monotonic() > deadline or proc.poll() is not None:
+                            log.seek(0)
+                            tail = log.read()[-2000:].decode(errors="replace")
+                            raise RuntimeError(f"uvicorn under valgrind did not start:\n{tail}") from None
+                        time.sleep(0.5)
+                for _ in range(WARM_UP + count):
+                    client.get(url, headers=headers).raise_for_status()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=300)
+        log.seek(0)
+        return _collected(log.read().decode(errors="replace"))
+
+
+def _collected(stderr: str) -> int:
+    found = re.search(r"Collected : (\d+)", stderr)
+    if found is None:
+        raise RuntimeError(f"no count from valgrind:\n{stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_server_request(name: str, bare: bool, env: dict[str, str], count: int) -> float:
+    """Instructions per request of scenario ``name`` through a real server: ``count`` more, minus none."""
+    _, path, headers, _ = next(r for r in REQUESTS if r[0] == name)
+    app = "bench.http_load:site" if bare else "bench.http_load:build_app"
+    runs = [_server_requests(app, path, [(b"accept", b"text/html"), *headers], n, env) for n in (count, 0)]
+    return (runs[0] - runs[1]) / count
+
+
 def instructions(args: list[str], env: dict[str, str]) -> int:
     """Instructions a child run of this script executes, start to end."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,10 +165,7 @@ def instructions(args: list[str], env: dict[str, str]) -> int:
             env={**os.environ, "PYTHONHASHSEED": "0", **env},
             check=True,
         )
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if found is None:
-        raise RuntimeError(f"no count from valgrind:\n{out.stderr[-2000:]}")
-    return int(found.group(1))
+    return _collected(out.stderr)
 
 
 def per_unit(args: list[str], env: dict[str, str], count: int) -> float:
@@ -121,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=400, help="requests (or views) counted per figure")
     parser.add_argument("--only", action="append", help="only this row (repeatable): a request's name, or 'engine'")
+    parser.add_argument("--server", action="store_true", help="count a real uvicorn's instructions per request")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -139,23 +196,37 @@ def main(argv: list[str] | None = None) -> int:
             "PAYWALL_STORE": f"sqlite:///{tmp}/bench.db",
             "PAYWALL_MEMBER_RESOLVER": "bench.http_load:is_member",
         }
-        rows = [
-            (
-                name,
-                pool.submit(per_unit, ["--child", "request", name, "bare"], base, args.requests),
-                pool.submit(per_unit, ["--child", "request", name, "paywall"], {**base, **settings}, args.requests),
-            )
-            for name, _, _, settings in REQUESTS
-            if not args.only or name in args.only
-        ]
+        names = [(name, settings) for name, _, _, settings in REQUESTS if not args.only or name in args.only]
+        if args.server:
+            rows = [
+                (
+                    name,
+                    pool.submit(per_server_request, name, True, base, args.requests),
+                    pool.submit(per_server_request, name, False, {**base, **settings}, args.requests),
+                )
+                for name, settings in names
+            ]
+        else:
+            rows = [
+                (
+                    name,
+                    pool.submit(per_unit, ["--child", "request", name, "bare"], base, args.requests),
+                    pool.submit(per_unit, ["--child", "request", name, "paywall"], {**base, **settings}, args.requests),
+                )
+                for name, settings in names
+            ]
         views = max(1, args.requests // 10)
         engine = None
-        if not args.only or "engine" in args.only:
+        if not args.server and (not args.only or "engine" in args.only):
             engine = (
                 pool.submit(per_unit, ["--child", "engine", "lxml"], base, views),
                 pool.submit(per_unit, ["--child", "engine", "engine"], base, views),
             )
-        print(f"{'request':30} {'bare':>10} {'paywall':>10} {'added':>10} {'ratio':>6}   (instructions per request)")
+        where = "through uvicorn" if args.server else "in process"
+        print(
+            f"{'request':30} {'bare':>10} {'paywall':>10} {'added':>10} {'ratio':>6}"
+            f"   (instructions per request, {where})"
+        )
         for name, bare_count, paid_count in rows:
             bare, paid = bare_count.result(), paid_count.result()
             print(f"{name:30} {bare:10.0f} {paid:10.0f} {paid - bare:10.0f} {bare / paid:6.2f}", flush=True)

@@ -218,7 +218,10 @@ def names_a_view(path: str, query: str = "") -> bool:
     taken for the article without further signs, as a page's metadata would say.
     (Not remembered across requests: an address is as long as a client makes it.)
     """
-    return len(view_paths(path)) > 1 or bool(query and _VIEW_QUERY.search(query))
+    lowered = path.lower()  # a view's path names it: most paths hold neither word
+    if ("amp" in lowered or "print" in lowered) and len(view_paths(path)) > 1:
+        return True
+    return bool(query and _VIEW_QUERY.search(query))
 
 
 def view_paths(path: str, canonical: str | None = None) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ The paywall's own pages and the proxy's request headers use Starlette's
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Iterable
@@ -173,6 +174,24 @@ def decodable_accept_encoding(value: bytes) -> bytes:
         if coding.decode("latin-1") in DECODABLE_CODINGS:
             kept.append(part.strip())
     return b", ".join(kept) if kept else b"identity"
+
+
+#: Longest ``Accept-Encoding`` value whose narrowing is remembered (browsers send a few short ones).
+_REMEMBERED_ACCEPT_ENCODING = 256
+
+
+@functools.lru_cache(maxsize=256)
+def _narrowed(value: bytes) -> bytes | None:
+    narrowed = decodable_accept_encoding(value)
+    return None if narrowed == value else narrowed
+
+
+def narrowed_accept_encoding(value: bytes) -> bytes | None:
+    """:func:`decodable_accept_encoding` of ``value``, or None when that leaves it as it is.
+
+    Remembered per value: every request asks, and clients send few distinct values.
+    """
+    return (_narrowed if len(value) <= _REMEMBERED_ACCEPT_ENCODING else _narrowed.__wrapped__)(value)
 
 
 def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:

@@ -60,10 +60,10 @@ from .decision import Action, Start, decide, names_a_view, view_paths
 from .endpoints import Endpoints
 from .headers import (
     RawHeaders,
-    decodable_accept_encoding,
     decompress_body,
     get_header,
     joined_header,
+    narrowed_accept_encoding,
     with_robots_rule,
     without_bodies,
     without_headers,
@@ -291,7 +291,11 @@ class _Exchange:
     async def on_message(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.body":
-            await self.body.on_body(message)
+            body = self.body
+            if body.__class__ is _Pass:  # streaming as made (files, most pages): straight on
+                await self.send(message)
+            else:
+                await body.on_body(message)
         elif kind == "http.response.start":
             self.on_start(message)
             await self.act()
@@ -309,12 +313,16 @@ class _Exchange:
         self.headers = without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
 
     def decide(self) -> Action:
-        member: bool | None = None
-        if self.reader is not None:
-            member = self.reader.reads_in_full
-        elif not self.mw.may_be_member(self.scope):
+        reader = self.reader
+        if reader is not None:
+            member = reader.reads_in_full
+        else:
+            # Most answers (files, errors, redirects) do not depend on the reader: asked first without one.
+            action = decide(self.start, method=self.method, member=None, protect_member=False, replaying=self.replaying)
+            if action is not Action.IDENTIFY or self.mw.may_be_member(self.scope):
+                return action
             member = False
-        protect_member = bool(member) and self.protects(member=True)
+        protect_member = member and self.protects(member=True)
         return decide(
             self.start, method=self.method, member=member, protect_member=protect_member, replaying=self.replaying
         )
@@ -343,9 +351,8 @@ class _Exchange:
         elif action is Action.MEMBER:
             self.body = _Pass(self)
             await self.body.start(self.with_reader_cookies(_personal(self.headers, MEMBER_CACHE_CONTROL)))
-        elif action is Action.INJECT:
-            reader = await self.get_reader()
-            self.body = _Inject(self, self.tags_for(reader, cta=False))
+        elif action is Action.INJECT:  # only ever decided for a member: the reader is known
+            self.body = _Inject(self, self.tags_for(self.reader, cta=False))
         elif action is Action.BUFFER:
             self.body = _Gate(self)
         elif action is Action.SNIFF:
@@ -411,15 +418,14 @@ class _Exchange:
 
     def protects(self, *, member: bool, article: bool = True, canonical: str | None = None) -> bool:
         """Whether this view of the page gets the protection tags."""
-        if self.settings.copy_protection == "off":
+        settings = self.settings
+        patterns = settings.protect_paths
+        if settings.copy_protection == "off" or not (article or patterns):
             return False
         path = normalize_path(self.scope["path"])
         if not self.mw.protection.applies(path, member=member):
             return False
-        if article:
-            return True
-        patterns = self.settings.protect_paths
-        return bool(patterns) and any(match_path(p, patterns) for p in view_paths(path, canonical))
+        return article or any(match_path(p, patterns) for p in view_paths(path, canonical))
 
     def tags_for(self, reader: Reader | None, *, cta: bool, protect: bool = True) -> bytes:
         """The head tags for this response: the call to action's stylesheet and/or the protection."""
@@ -1204,14 +1210,13 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
 def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
     """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
     headers: RawHeaders = scope["headers"]
-    inm: bytes | None = None
-    encodings = False
-    for name, value in headers:  # one pass: most requests have neither
+    inm = accept_encoding = None
+    for name, value in headers:  # one pass: most requests carry no validator, and one Accept-Encoding
         lower = name.lower()
-        if lower == b"if-none-match":
+        if lower == b"accept-encoding":
+            accept_encoding = value if accept_encoding is None else accept_encoding + b", " + value
+        elif lower == b"if-none-match":
             inm = value if inm is None else inm + b", " + value
-        elif lower == b"accept-encoding":
-            encodings = True
     client_etags = _etag_list(inm) if inm is not None else []
     new = scope
     if inm is not None and ETAG_PREFIX.encode() in inm:
@@ -1220,14 +1225,12 @@ def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
         if kept:
             headers.append((b"if-none-match", ", ".join(kept).encode("latin-1")))
         new = {**scope, "headers": headers}
-    accept_encoding = joined_header(headers, b"accept-encoding") if encodings else None
-    if accept_encoding is not None and _may_be_html(scope["path"], headers):
+    narrowed = narrowed_accept_encoding(accept_encoding) if accept_encoding is not None else None
+    if narrowed is not None and _may_be_html(scope["path"], headers):
         # Ask only for compressions we can undo, or a page could not be gated.
-        narrowed = decodable_accept_encoding(accept_encoding)
-        if narrowed != accept_encoding:
-            headers = without_headers(headers, b"accept-encoding")
-            headers.append((b"accept-encoding", narrowed))
-            new = {**scope, "headers": headers}
+        headers = without_headers(headers, b"accept-encoding")
+        headers.append((b"accept-encoding", narrowed))
+        new = {**scope, "headers": headers}
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
         # We must see every body byte of a candidate page.
