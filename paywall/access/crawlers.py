@@ -248,10 +248,12 @@ class CrawlerVerifier:
         self.clock = clock
         self._cache: OrderedDict[IPAddress, tuple[float, str | None]] = OrderedDict()
         self._pending: dict[IPAddress, asyncio.Task[str | None]] = {}
+        #: Any crawler's word, in one pattern: a reader's browser, the common case, is told by one search.
+        self._any_name = re.compile("|".join(f"(?:{c.user_agent.pattern})" for c in self.crawlers) or r"(?!)", re.I)
 
     def claimed(self, user_agent: str | None) -> Crawler | None:
         """The configured crawler a ``User-Agent`` names, if any (no lookup)."""
-        if not user_agent:
+        if not user_agent or self._any_name.search(user_agent) is None:
             return None
         for crawler in self.crawlers:
             if crawler.claimed_by(user_agent):
