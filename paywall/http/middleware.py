@@ -34,7 +34,7 @@ import functools
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -69,6 +69,7 @@ from .headers import (
     without_headers,
 )
 from .runtime import Runtime
+from .variants import Base, Changes, PageBases
 
 logger = logging.getLogger("paywall")
 
@@ -130,6 +131,8 @@ _MEMBER_VIEWS = (Action.MEMBER, Action.INJECT, Action.BUFFER)
 _CRAWLER_VIEW = "\0crawler view"
 #: Share of ``gate_cache_bytes`` (an eighth more) kept for the heads of members' pages.
 MEMBER_HEADS_SHARE = 8
+#: Share of ``gate_cache_bytes`` (an eighth more) kept for the last page judged at each path.
+PAGE_BASES_SHARE = 8
 #: Articles gated lately whose other views (AMP, print) fail closed when no article is found in them.
 RECENT_ARTICLES = 10_000
 
@@ -151,6 +154,9 @@ class PaywallMiddleware:
         self.cache = GateCache(settings.gate_cache_bytes)
         #: Where members' pages' heads end, by path (found again with one ``startswith``).
         self.member_heads = MemberHeads(settings.gate_cache_bytes // MEMBER_HEADS_SHARE)
+        #: The last page judged at each path: a body that is that page with other tokens (a CSRF
+        #: token, a nonce) gets its verdict and its cut, the tokens replaced (:mod:`.variants`).
+        self.bases = PageBases(settings.gate_cache_bytes // PAGE_BASES_SHARE)
         self.formats = runtime.formats
         self.selector_rules = runtime.selector_rules
         self.insights = runtime.insights
@@ -764,6 +770,9 @@ class _Gate(_Buffered):
         # the page, once decoded and parsed
         self.decoded: bytes | None = None
         self.page: Page | None = None
+        #: The page judged before at this path that this body is with other tokens, and those tokens.
+        self.base: Base | None = None
+        self.changes: Changes | None = None
 
     async def too_large(self, held: bytes, more: bool) -> None:
         x = self.x
@@ -800,7 +809,13 @@ class _Gate(_Buffered):
         encoding = joined_header(self.x.headers, b"content-encoding")
         charset = self.x.start.charset
         view = self.x.names_a_view
-        known = self.x.mw.cache.known(body, encoding, charset, view=view)
+        mw, path = self.x.mw, self.x.scope["path"]
+        known = mw.cache.known(body, encoding, charset, view=view)
+        if known is None and not encoding:
+            found = mw.bases.find(path, body, charset, view)
+            if found is not None:  # a page judged before, with other tokens
+                self.base, self.changes = found
+                return self.base.known
         if known is None:
             decoded = await self.decode(body)
             if decoded is None:
@@ -809,8 +824,37 @@ class _Gate(_Buffered):
             canonical = canonical_path(decoded) if verdict in ("article", "no_article") else None
             amp = self.page is not None and self.page.is_amp()
             known = Known(verdict, page_key(decoded, charset, view=view), canonical, amp)
-            self.x.mw.cache.put_known(body, encoding, charset, known, view=view)
+            mw.cache.put_known(body, encoding, charset, known, view=view)
+            if not encoding and verdict != "broken":
+                mw.bases.put(path, Base(body, charset, view, known))
         return known
+
+    async def cut_of(
+        self, body: bytes, known: Known, kind: str, make: Callable[[bytes], Awaitable[Cut | Refused]]
+    ) -> Cut | Refused | None:
+        """The page's cut for ``kind`` (a call to action, or the crawler's view) that ``make`` makes of the
+        decoded page: from the cache, else made and kept; None when the body could not be decoded (then it
+        has answered).
+
+        A body that is a page judged before with other tokens gets that page's cut with its tokens; when
+        the cut does not hold them as the page does, the body is cut on its own.
+        """
+        cache, base, changes = self.x.mw.cache, self.base, self.changes
+        cut = cache.cut(known.key, kind)
+        if cut is None:
+            decoded = base.body if base is not None else await self.decode(body)
+            if decoded is None:
+                return None
+            cut = await make(decoded)
+            cache.put_cut(known.key, kind, cut)
+        if base is None or changes is None or cut is REFUSED:
+            return cut
+        derived = changes.derive(cut, base.body)
+        if derived is not None:
+            self.x.mw.bases.derived += 1
+            return derived
+        decoded = await self.decode(body)
+        return None if decoded is None else await make(decoded)
 
     async def send_without_article(self, body: bytes, known: Known) -> None:
         x = self.x
@@ -872,13 +916,9 @@ class _Gate(_Buffered):
         # An HTTPConnection, not a Request: the wall reads the address and cookies, never the body.
         wall = x.mw.insights.wall(HTTPConnection(x.scope), reader, kind, article, inline_form=not known.amp)
         x.reader = wall.reader
-        cut = x.mw.cache.cut(known.key, wall.cta_html)
+        cut = await self.cut_of(body, known, wall.cta_html, lambda decoded: self.cut(decoded, wall.cta_html))
         if cut is None:
-            decoded = await self.decode(body)
-            if decoded is None:
-                return
-            cut = await self.cut(decoded, wall.cta_html)
-            x.mw.cache.put_cut(known.key, wall.cta_html, cut)
+            return
         if cut is REFUSED:
             await x.fail_closed("the page could not be cut safely", log=False)
             return
@@ -890,13 +930,9 @@ class _Gate(_Buffered):
         Personal like a member's page (never kept by a shared cache), with ``noarchive``.
         """
         x = self.x
-        view = x.mw.cache.cut(known.key, _CRAWLER_VIEW)
+        view = await self.cut_of(body, known, _CRAWLER_VIEW, self.declare)
         if view is None:
-            decoded = await self.decode(body)
-            if decoded is None:
-                return
-            view = await self.declare(decoded)
-            x.mw.cache.put_cut(known.key, _CRAWLER_VIEW, view)
+            return
         if view is REFUSED:
             await x.fail_closed("the page could not be marked for a search crawler", log=False)
             return

@@ -1,0 +1,169 @@
+"""Pages that differ from one judged before only by their per-request tokens.
+
+Real pages differ on every request: a CSRF token in a ``<meta>`` or a hidden
+input, a CSP nonce on every script, an ad slot's id. Their bytes never repeat,
+so the cache of verdicts and cuts (:mod:`paywall.http.cache`), keyed by the
+exact body, would send every view of an article through the engine again.
+
+:class:`PageBases` remembers, per path, the last page judged in full. A new
+body at that path is taken for that page *with other tokens* when
+:func:`token_changes` finds that the two differ only by **tokens**: runs of
+at least :data:`MIN_TOKEN` letters, digits and ``_-+/=``, each the whole text
+between two equal quotes (an attribute's value, a string in a script or in
+JSON), of the same length in both, and the new body is exactly the old one
+with each old token replaced by its new one. The cut of the new body is then
+the cut of the old one with the same replacements (:meth:`Changes.derive`),
+when every occurrence of each old token in the old body is found, unchanged,
+in the cut, and no other: a token the cut dropped or copied (one in the
+withheld part, in a shortened copy of the article, in the page's canonical
+link) sends the body to the engine as before.
+
+Why this is safe: the new body's text outside those quoted runs is the old
+body's, byte for byte, so the article, and what of it is withheld, are the
+same; characters of a token change no tokenizer's state inside quotes (no
+``<``, ``>``, ``&``, quote, backslash or space), so the browser's tree of
+the derived cut is the tree of the old cut with other values in the same
+places; and the derived cut holds what the old cut held, which the engine
+made, with only the new tokens, which came from the new body's own quoted
+values, in place of the old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .cache import Cut, Known, _Bounded
+
+#: Shortest token taken for a per-request value (CSRF tokens, nonces and slot ids are longer).
+MIN_TOKEN = 8
+#: Most distinct tokens two versions of a page may differ by.
+MAX_TOKENS = 32
+#: Bytes compared at a time while looking for the next difference.
+_CHUNK = 4096
+_QUOTES = b"\"'"
+_TOKEN_BYTES = rb"A-Za-z0-9_\-+/="
+_RUN = re.compile(rb"[" + _TOKEN_BYTES + rb"]*")
+_TOKEN_SET = frozenset(b"".join(_RUN.findall(bytes(range(128)))))
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The tokens one body has in place of another's: ``(old, new)`` pairs, each old token once."""
+
+    pairs: tuple[tuple[bytes, bytes], ...]
+
+    def apply(self, data: bytes) -> bytes:
+        for old, new in self.pairs:
+            data = data.replace(old, new)
+        return data
+
+    def derive(self, cut: Cut, base: bytes) -> Cut | None:
+        """``cut`` (made from ``base``) with the new tokens, or None when it does not hold each old token
+        exactly as often as ``base`` does (then the body must be cut on its own)."""
+        parts = (cut.head, *cut.rest)
+        for old, _ in self.pairs:
+            if sum(part.count(old) for part in parts) != base.count(old):
+                return None
+        digest = hashlib.blake2b(b"\0".join([cut.digest, *(new for _, new in self.pairs)]), digest_size=20)
+        return Cut(self.apply(cut.head), tuple(self.apply(part) for part in cut.rest), digest.digest())
+
+    def touch(self, text: str | None) -> bool:
+        """Whether ``text`` (a page's canonical link, as read from the old body) holds an old token."""
+        return text is not None and any(old.decode("latin-1") in text for old, _ in self.pairs)
+
+
+def token_changes(old: bytes, new: bytes) -> Changes | None:
+    """The tokens ``new`` has in place of ``old``'s (see the module's docstring), or None when the two
+    differ in any other way, or not at all."""
+    size = len(old)
+    if size != len(new) or old == new:
+        return None
+    pairs: dict[bytes, bytes] = {}
+    pos = 0
+    while True:
+        at = _first_difference(old, new, pos)
+        if at is None:
+            break
+        start, floor = at, max(pos, at - 512)
+        while start > floor and old[start - 1] in _TOKEN_SET:
+            start -= 1
+        end = _RUN.match(old, at).end()  # type: ignore[union-attr]
+        if _RUN.match(new, at).end() != end or end - start < MIN_TOKEN:  # type: ignore[union-attr]
+            return None
+        quote = old[start - 1 : start]
+        if not quote or quote not in _QUOTES or old[end : end + 1] != quote or new[end : end + 1] != quote:
+            return None
+        token, replacement = old[start:end], new[start:end]
+        if pairs.setdefault(token, replacement) != replacement or len(pairs) > MAX_TOKENS:
+            return None
+        pos = end + 1
+    changes = Changes(tuple(pairs.items()))
+    # Every occurrence of each token changed, and nothing else: the new body is the old one with them.
+    return changes if changes.apply(old) == new else None
+
+
+def _first_difference(old: bytes, new: bytes, pos: int) -> int | None:
+    """The first offset from ``pos`` where the two bodies (of one length) differ, or None."""
+    size = len(old)
+    while pos < size:
+        end = min(pos + _CHUNK, size)
+        if new.startswith(old[pos:end], pos):
+            pos = end
+            continue
+        low, high = pos, end  # they differ in [low, high)
+        while high - low > 16:
+            middle = (low + high) // 2
+            if new.startswith(old[low:middle], low):
+                low = middle
+            else:
+                high = middle
+        while old[low] == new[low]:
+            low += 1
+        return low
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """The last page judged in full at one path: its body as the app sent it, and what was known of it."""
+
+    body: bytes
+    charset: str | None
+    view: bool
+    known: Known
+
+
+class PageBases(_Bounded[str, Base]):
+    """The last page judged in full per path, least recently used first out, within ``max_bytes``.
+
+    The path only says which page to compare with: a body is taken for that page
+    with other tokens only when :func:`token_changes` proves it, so no body ever
+    gets another page's verdict or cut.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes)
+        #: Bodies taken for a page with other tokens, since start (what ``bench/`` and the tests read).
+        self.derived = 0
+
+    def put(self, path: str, base: Base) -> None:
+        self._put(path, base, len(path) + len(base.body) + 200)
+
+    def find(self, path: str, body: bytes, charset: str | None, view: bool) -> tuple[Base, Changes] | None:
+        """The page remembered at ``path`` and the tokens ``body`` has in its place, when it is that page."""
+        entry = self._entries.get(path)
+        if entry is None:
+            return None
+        base = entry[0]
+        if base.charset != charset or base.view != view:
+            return None
+        changes = token_changes(base.body, body)
+        if changes is None or changes.touch(base.known.canonical):
+            return None
+        self._entries.move_to_end(path)
+        return base, changes
+
+
+__all__ = ["MIN_TOKEN", "Base", "Changes", "PageBases", "token_changes"]
