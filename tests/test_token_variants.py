@@ -78,6 +78,20 @@ def test_a_csrf_token_and_a_nonce_are_token_changes() -> None:
     assert changes.apply(page(one)) == page(two, nonce="nonce1nonce1nonce1")
 
 
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (b'<input type=hidden VALUE="aaaaaaaaaaaa">', b'<input type=hidden VALUE="bbbbbbbbbbbb">'),
+        (b'<link integrity="sha384-aaaaaaaaaaaa">', b'<link integrity="sha384-bbbbbbbbbbbb">'),
+        (b'<script>boot({"csrf":"aaaaaaaaaaaa"})</script>', b'<script>boot({"csrf":"bbbbbbbbbbbb"})</script>'),
+        (b"<script>boot({csrf: 'aaaaaaaaaaaa'})</script>", b"<script>boot({csrf: 'bbbbbbbbbbbb'})</script>"),
+    ],
+)
+def test_tokens_in_values_the_engine_does_not_read(old: bytes, new: bytes) -> None:
+    changes = token_changes(old, new)
+    assert changes is not None and changes.apply(old) == new
+
+
 def test_base64_tokens_with_their_own_marks_and_single_quotes_are_tokens() -> None:
     old = b"<input type=hidden name=t value='AbC+/dEf=GhIj_kL-mn'><p>text</p>"
     new = b"<input type=hidden name=t value='ZyX-_wVu+TsRq/pO=nm'><p>text</p>"
@@ -104,8 +118,17 @@ def test_base64_tokens_with_their_own_marks_and_single_quotes_are_tokens() -> No
         # a token only part of a quoted value, or quoted by two different quotes
         (b'<div class="story aaaaaaaaaaaa">', b'<div class="story bbbbbbbbbbbb">'),
         (b"<meta content=\"aaaaaaaaaaaa'>", b"<meta content=\"bbbbbbbbbbbb'>"),
-        # an unquoted value, and a tag name
+        # an unquoted value, a tag name, and values the engine reads to find the article
         (b"<div id=aaaaaaaaaaaa>", b"<div id=bbbbbbbbbbbb>"),
+        (b'<div id="aaaaaaaaaaaa">', b'<div id="bbbbbbbbbbbb">'),
+        (b'<div class="aaaaaaaaaaaa">', b'<div class="bbbbbbbbbbbb">'),
+        (b'<div role="aaaaaaaaaaaa">', b'<div role="bbbbbbbbbbbb">'),
+        (b'<div itemprop="aaaaaaaaaaaa">', b'<div itemprop="bbbbbbbbbbbb">'),
+        (b'<div data-slot="aaaaaaaaaaaa">', b'<div data-slot="bbbbbbbbbbbb">'),
+        (b'<a href="/story/aaaaaaaaaaaa">', b'<a href="/story/bbbbbbbbbbbb">'),
+        (b'<div xcontent="aaaaaaaaaaaa">', b'<div xcontent="bbbbbbbbbbbb">'),
+        (b'<p>he said "aaaaaaaaaaaa"</p>', b'<p>he said "bbbbbbbbbbbb"</p>'),
+        (b'<script>el.value="aaaaaaaaaaaa"</script>', b'<script>el.value="bbbbbbbbbbbb"</script>'),
         (b'<aaaaaaaaaaaa class="x">', b'<bbbbbbbbbbbb class="x">'),
         # one token with two replacements, and a token changed in one place but kept in another
         (b'<a x="aaaaaaaaaaaa" y="aaaaaaaaaaaa">', b'<a x="bbbbbbbbbbbb" y="cccccccccccc">'),
@@ -210,6 +233,19 @@ def test_a_member_still_gets_the_page_as_made(make_settings: Make) -> None:
         got = client.get("/story").content
         assert all(word.encode() in got for word in SECRET_WORDS)
         assert pages[-1].split(b"</head>")[1] in got
+
+
+def test_a_page_without_an_article_is_judged_each_time(make_settings: Make) -> None:
+    """A page judged to hold no article is no base: what the engine says of one body is not taken for another."""
+    home = "<!DOCTYPE html><html><head><meta name='csrf' content='{}'></head>"
+    home += "<body><nav><a href='/a'>A</a></nav></body></html>"
+    pages: list[bytes] = []
+    mw = PaywallMiddleware(_serving(pages), settings=make_settings())
+    client = TestClient(mw)
+    for _ in range(3):
+        pages.append(home.format(token()).encode())
+        assert client.get("/").content == pages[-1]
+    assert mw.bases.derived == 0 and len(mw.bases) == 0
 
 
 def test_short_tokens_leave_the_page_to_the_engine(make_settings: Make) -> None:

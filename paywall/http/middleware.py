@@ -825,7 +825,7 @@ class _Gate(_Buffered):
             amp = self.page is not None and self.page.is_amp()
             known = Known(verdict, page_key(decoded, charset, view=view), canonical, amp)
             mw.cache.put_known(body, encoding, charset, known, view=view)
-            if not encoding and verdict != "broken":
+            if not encoding:
                 mw.bases.put(path, Base(body, charset, view, known))
         return known
 

@@ -9,9 +9,14 @@ exact body, would send every view of an article through the engine again.
 body at that path is taken for that page *with other tokens* when
 :func:`token_changes` finds that the two differ only by **tokens**: runs of
 at least :data:`MIN_TOKEN` letters, digits and ``_-+/=``, each the whole text
-between two equal quotes (an attribute's value, a string in a script or in
-JSON), of the same length in both, and the new body is exactly the old one
-with each old token replaced by its new one. The cut of the new body is then
+between two equal quotes, of the same length in both, and the new body is
+exactly the old one with each old token replaced by its new one. A token is
+the value of an attribute the engine never reads to find the article
+(``nonce``, ``value``, ``content``, ``integrity``: :data:`TOKEN_ATTRIBUTES`) or
+a value in a script's object (``"csrf": "..."``); a change anywhere else (a
+class, an id, the text) may change what the engine finds, and the body is
+judged on its own. Only a page found to be an article is a base: a page judged
+free or without an article is judged again each time. The cut of the new body is then
 the cut of the old one with the same replacements (:meth:`Changes.derive`),
 when every occurrence of each old token in the old body is found, unchanged,
 in the cut, and no other: a token the cut dropped or copied (one in the
@@ -34,18 +39,22 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .cache import Cut, Known, _Bounded
+from .cache import _ENTRY_OVERHEAD, Cut, Known, _Bounded
 
 #: Shortest token taken for a per-request value (CSRF tokens, nonces and slot ids are longer).
 MIN_TOKEN = 8
 #: Most distinct tokens two versions of a page may differ by.
 MAX_TOKENS = 32
+#: Attributes whose values may be tokens: none of them is read by the engine to find the article.
+TOKEN_ATTRIBUTES = frozenset({b"nonce", b"value", b"content", b"integrity"})
 #: Bytes compared at a time while looking for the next difference.
 _CHUNK = 4096
 _QUOTES = b"\"'"
 _TOKEN_BYTES = rb"A-Za-z0-9_\-+/="
 _RUN = re.compile(rb"[" + _TOKEN_BYTES + rb"]*")
 _TOKEN_SET = frozenset(b"".join(_RUN.findall(bytes(range(128)))))
+#: What comes before a token's opening quote: an attribute's name and "=", or an object's key and ":".
+_BEFORE_VALUE = re.compile(rb"(?:(?<=[\s\"'])([A-Za-z][A-Za-z0-9_:-]{0,63})=|:[ \t]*)\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,9 @@ def token_changes(old: bytes, new: bytes) -> Changes | None:
             return None
         quote = old[start - 1 : start]
         if not quote or quote not in _QUOTES or old[end : end + 1] != quote or new[end : end + 1] != quote:
+            return None
+        before = _BEFORE_VALUE.search(old, max(0, start - 70), start - 1)
+        if before is None or (before.group(1) is not None and before.group(1).lower() not in TOKEN_ATTRIBUTES):
             return None
         token, replacement = old[start:end], new[start:end]
         if pairs.setdefault(token, replacement) != replacement or len(pairs) > MAX_TOKENS:
@@ -149,7 +161,9 @@ class PageBases(_Bounded[str, Base]):
         self.derived = 0
 
     def put(self, path: str, base: Base) -> None:
-        self._put(path, base, len(path) + len(base.body) + 200)
+        """Remember ``base`` as the page at ``path``, when it was found to be an article (only those are bases)."""
+        if base.known.verdict == "article":
+            self._put(path, base, len(path) + len(base.body) + _ENTRY_OVERHEAD)
 
     def find(self, path: str, body: bytes, charset: str | None, view: bool) -> tuple[Base, Changes] | None:
         """The page remembered at ``path`` and the tokens ``body`` has in its place, when it is that page."""
@@ -166,4 +180,4 @@ class PageBases(_Bounded[str, Base]):
         return base, changes
 
 
-__all__ = ["MIN_TOKEN", "Base", "Changes", "PageBases", "token_changes"]
+__all__ = ["MIN_TOKEN", "TOKEN_ATTRIBUTES", "Base", "Changes", "PageBases", "token_changes"]
