@@ -9,10 +9,13 @@ is the server's own ceiling and the ratio is the paywall's cost:
 * a member reading a 100 KB article (the page streams, protection tags injected);
 * a non-member reading that article again (the cut comes from the cache);
 * a non-member reading a 100 KB news page whose body differs on every
-  request (a fresh token in its head, as real pages carry): no cache helps,
-  every request parses, finds, cuts and sweeps. The page is
-  ``bench/engine.py``'s: a 1,700-word story among a site's chrome, inline
-  styles and scripts, its JSON-LD holding the whole text;
+  request by a fresh CSRF token in its head, as real pages carry: the page
+  is taken for the one judged before with another token, and its cut is
+  that page's with the token replaced (:mod:`paywall.http.variants`). The
+  page is ``bench/engine.py``'s: a 1,700-word story among a site's chrome,
+  inline styles and scripts, its JSON-LD holding the whole text;
+* the same page with a fresh line of text instead (the time it was made, in
+  its footer): no cache helps, every request parses, finds, cuts and sweeps;
 * the same for the 100 KB article above (600 short paragraphs, about 15,000
   words: a long read's worth of blocks, the engine's worst case per byte);
 * a small HTML page without an article;
@@ -21,10 +24,14 @@ is the server's own ceiling and the ratio is the paywall's cost:
 Before measuring, every scenario is checked once: the non-member's page holds
 no words from beyond the teaser, the member's holds them all.
 
-    python bench/http_load.py [--seconds 5] [--connections 16] [--rounds 1]
+    python bench/http_load.py [--seconds 5] [--connections 16] [--rounds 3]
 
 The client runs on the same machine, so on a small machine it shares the CPU
-with the server: run it more than once and read the ratios as rough figures.
+with the server: each request is measured in ``--rounds`` pairs of runs, bare
+and paywalled alternating, and the table gives the medians (of the rates and
+of each pair's ratio). Even so, read the ratios as rough figures;
+``bench/instructions.py --server`` counts the same servers' instructions per
+request, which no other load on the machine moves.
 The table also gives the CPU time each server spent per request (from
 ``/proc``), and its ratio: on a busy machine that figure is steadier than the
 throughput.
@@ -38,9 +45,11 @@ import contextlib
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,13 +108,17 @@ def _serve(path: str, body: bytes, media_type: str) -> Route:
     return Route(path, endpoint)
 
 
-def _fresh(path: str, body: bytes) -> Route:
-    """``body`` with a token of its own in every response, as a page with a CSRF token or a CSP nonce."""
-    at = body.index(b"</head>")
+def _fresh(path: str, body: bytes, *, text: bool = False) -> Route:
+    """``body`` with a token of its own in every response, as a page with a CSRF token or a CSP nonce; with
+    ``text``, a line of text of its own in its footer instead (the time it was made, to the nanosecond)."""
+    at = body.index(b"</footer>" if text else b"</head>")
 
     async def endpoint(request: Request) -> Response:
-        token = b'<meta name="csrf-token" content="' + os.urandom(16).hex().encode() + b'">'
-        return Response(body[:at] + token + body[at:], media_type="text/html; charset=utf-8")
+        if text:
+            fresh = b"<p>Made at " + str(time.time_ns()).encode() + b" ns.</p>"
+        else:
+            fresh = b'<meta name="csrf-token" content="' + os.urandom(16).hex().encode() + b'">'
+        return Response(body[:at] + fresh + body[at:], media_type="text/html; charset=utf-8")
 
     return Route(path, endpoint)
 
@@ -116,7 +129,8 @@ site = Starlette(
     routes=[
         _serve("/article", ARTICLE, "text/html; charset=utf-8"),
         _fresh("/news", NEWS_PAGE),
-        _fresh("/fresh", ARTICLE),
+        _fresh("/news-text", NEWS_PAGE, text=True),
+        _fresh("/fresh", ARTICLE, text=True),
         _serve("/", SMALL_PAGE, "text/html; charset=utf-8"),
         _serve("/download.bin", DOWNLOAD, "application/octet-stream"),
     ]
@@ -144,8 +158,9 @@ async def is_member(request: object) -> bool:
 SCENARIOS = [
     ("member, 100 KB article", "/article", {MEMBER_HEADER: "1"}),
     ("non-member, repeat article", "/article", {}),
-    ("non-member, news page per req", "/news", {}),
-    ("non-member, long read per req", "/fresh", {}),
+    ("non-member, news, new token", "/news", {}),
+    ("non-member, news, new text", "/news-text", {}),
+    ("non-member, long read, new text", "/fresh", {}),
     ("small page, no article", "/", {}),
     ("1 MB download", "/download.bin", {}),
 ]
@@ -161,9 +176,10 @@ def check(base: str) -> None:
     fresh = [httpx.get(base + "/fresh", timeout=30) for _ in range(2)]
     assert all(r.status_code == 200 and not any(w in r.text for w in SECRET_WORDS) for r in fresh), "it leaked"
     assert fresh[0].text != fresh[1].text and "Teaser paragraph 0" in fresh[0].text
-    news = httpx.get(base + "/news", timeout=30)
     last = sentence(23 * 10 + 3)  # from the story's last paragraph
-    assert news.status_code == 200 and "paywall-cta" in news.text and last not in news.text, "the news page leaked"
+    for path in ("/news", "/news", "/news-text", "/news-text"):
+        news = httpx.get(base + path, timeout=30)
+        assert news.status_code == 200 and "paywall-cta" in news.text and last not in news.text, "the news page leaked"
     assert httpx.get(base + "/", timeout=30).content == SMALL_PAGE
     assert httpx.get(base + "/download.bin", timeout=30).content == DOWNLOAD
 
@@ -208,7 +224,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the whole table this many times")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="bare and paywalled runs per request, alternating (medians printed)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
@@ -223,19 +241,27 @@ def main() -> None:
             server("bench.http_load:build_app", env, factory=True) as paywalled,
         ):
             check(paywalled[0])
-            for _ in range(args.rounds):
+            print(
+                f"{'request':30} {'bare req/s':>10} {'paywall req/s':>13} {'ratio':>6}"
+                f" {'bare CPU us/req':>15} {'paywall CPU us/req':>18} {'ratio':>6}"
+            )
+            for name, path, headers in SCENARIOS:
+                # Bare and paywalled runs alternate, the first of each pair swapped every round, so that
+                # a drift in the machine's speed weighs on both: the medians of the rounds are printed.
+                rounds = []
+                for n in range(args.rounds):
+                    pair = [(bare, True), (paywalled, False)]
+                    measured = {is_bare: wrk(target, path, headers, args.seconds, args.connections)
+                                for target, is_bare in (pair if n % 2 == 0 else pair[::-1])}  # fmt: skip
+                    rounds.append((*measured[True], *measured[False]))
+                bare_rps, bare_cpu, rps, cpu = (statistics.median(column) for column in zip(*rounds, strict=True))
+                ratio = statistics.median(r[2] / r[0] for r in rounds)
+                cpu_ratio = statistics.median(r[1] / r[3] for r in rounds)
                 print(
-                    f"{'request':30} {'bare req/s':>10} {'paywall req/s':>13} {'ratio':>6}"
-                    f" {'bare CPU us/req':>15} {'paywall CPU us/req':>18} {'ratio':>6}"
+                    f"{name:30} {bare_rps:10.0f} {rps:13.0f} {ratio:6.2f}"
+                    f" {bare_cpu:15.0f} {cpu:18.0f} {cpu_ratio:6.2f}",
+                    flush=True,
                 )
-                for name, path, headers in SCENARIOS:
-                    bare_rps, bare_cpu = wrk(bare, path, headers, args.seconds, args.connections)
-                    rps, cpu = wrk(paywalled, path, headers, args.seconds, args.connections)
-                    print(
-                        f"{name:30} {bare_rps:10.0f} {rps:13.0f} {rps / bare_rps:6.2f}"
-                        f" {bare_cpu:15.0f} {cpu:18.0f} {bare_cpu / cpu:6.2f}",
-                        flush=True,
-                    )
 
 
 if __name__ == "__main__":

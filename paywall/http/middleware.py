@@ -131,8 +131,8 @@ _MEMBER_VIEWS = (Action.MEMBER, Action.INJECT, Action.BUFFER)
 _CRAWLER_VIEW = "\0crawler view"
 #: Share of ``gate_cache_bytes`` (an eighth more) kept for the heads of members' pages.
 MEMBER_HEADS_SHARE = 8
-#: Share of ``gate_cache_bytes`` (an eighth more) kept for the last page judged at each path.
-PAGE_BASES_SHARE = 8
+#: Share of ``gate_cache_bytes`` (a quarter more) kept for the last article judged at each path.
+PAGE_BASES_SHARE = 4
 #: Articles gated lately whose other views (AMP, print) fail closed when no article is found in them.
 RECENT_ARTICLES = 10_000
 
