@@ -1246,13 +1246,11 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
 def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
     """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
     headers: RawHeaders = scope["headers"]
-    inm = accept_encoding = None
-    for name, value in headers:  # one pass: most requests carry no validator, and one Accept-Encoding
-        lower = name.lower()
-        if lower == b"accept-encoding":
-            accept_encoding = value if accept_encoding is None else accept_encoding + b", " + value
-        elif lower == b"if-none-match":
-            inm = value if inm is None else inm + b", " + value
+    # Names as servers give them, in lower case (ASGI); one made in C. A name sent twice is joined instead.
+    named = dict(headers)
+    inm, accept_encoding = named.get(b"if-none-match"), named.get(b"accept-encoding")
+    if len(named) != len(headers) and (inm is not None or accept_encoding is not None):
+        inm, accept_encoding = joined_header(headers, b"if-none-match"), joined_header(headers, b"accept-encoding")
     client_etags = _etag_list(inm) if inm is not None else []
     new = scope
     if inm is not None and ETAG_PREFIX.encode() in inm:
