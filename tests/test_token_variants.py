@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from paywall import PaywallMiddleware, PaywallSettings
 from paywall.http.cache import Cut
-from paywall.http.variants import MIN_TOKEN, Base, Changes, PageBases, token_changes
+from paywall.http.variants import MIN_TOKEN, Base, Changes, PageBases, token_changes, tokens_in_place
 
 from .conftest import assert_no_leak
 
@@ -137,6 +137,19 @@ def test_base64_tokens_with_their_own_marks_and_single_quotes_are_tokens() -> No
 )
 def test_anything_else_is_no_token_change(old: bytes, new: bytes) -> None:
     assert token_changes(old, new) is None
+
+
+def test_tokens_found_once_are_checked_in_place_and_only_tokens_pass() -> None:
+    one, two, three = page("a" * 32), page("b" * 32), page("c" * 32)
+    first = token_changes(one, two)
+    assert first is not None and first.spans
+    again = tokens_in_place(one, three, first.spans)
+    assert again is not None and again.apply(one) == three
+    for value in ('aa"><p>marrowgast</p><p x="' + "a" * 5, "a" * 16 + " " + "a" * 15, "a" * 31 + "&"):
+        assert len(value) == 32
+        assert tokens_in_place(one, page(value), first.spans) is None, value
+    assert tokens_in_place(one, page("c" * 31), first.spans) is None  # another length
+    assert tokens_in_place(one, three.replace(b"Home", b"Hone"), first.spans) is None  # and something else
 
 
 def test_a_cut_that_does_not_hold_each_token_as_the_page_does_is_not_derived() -> None:

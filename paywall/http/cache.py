@@ -82,6 +82,9 @@ class Cut:
     #: The last page made from this cut, as ``(tags, fills, body, etag)``: most requests
     #: for a popular article are made the same way, and then reuse it without a copy.
     last: tuple[bytes, dict[bytes, bytes], bytes, str] | None = field(default=None, compare=False)
+    #: The tokens of the page this cut was made from that a page with other tokens replaces, and whether
+    #: the cut holds each as often as the page does (:meth:`paywall.http.variants.Changes.derive`).
+    tokens: tuple[tuple[bytes, ...], bool] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.head) + sum(len(part) for part in self.rest)

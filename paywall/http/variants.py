@@ -52,6 +52,7 @@ _CHUNK = 4096
 _QUOTES = b"\"'"
 _TOKEN_BYTES = rb"A-Za-z0-9_\-+/="
 _RUN = re.compile(rb"[" + _TOKEN_BYTES + rb"]*")
+_TOKEN = re.compile(rb"[" + _TOKEN_BYTES + rb"]+")
 _TOKEN_SET = frozenset(b"".join(_RUN.findall(bytes(range(128)))))
 #: What comes before a token's opening quote: an attribute's name and "=", or an object's key and ":".
 _BEFORE_VALUE = re.compile(rb"(?:(?<=[\s\"'])([A-Za-z][A-Za-z0-9_:-]{0,63})=|:[ \t]*)\Z")
@@ -59,9 +60,11 @@ _BEFORE_VALUE = re.compile(rb"(?:(?<=[\s\"'])([A-Za-z][A-Za-z0-9_:-]{0,63})=|:[ 
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    """The tokens one body has in place of another's: ``(old, new)`` pairs, each old token once."""
+    """The tokens one body has in place of another's: ``(old, new)`` pairs, each old token once, and
+    where the old body has them (``(start, end)`` offsets)."""
 
     pairs: tuple[tuple[bytes, bytes], ...]
+    spans: tuple[tuple[int, int], ...] = ()
 
     def apply(self, data: bytes) -> bytes:
         for old, new in self.pairs:
@@ -71,10 +74,12 @@ class Changes:
     def derive(self, cut: Cut, base: bytes) -> Cut | None:
         """``cut`` (made from ``base``) with the new tokens, or None when it does not hold each old token
         exactly as often as ``base`` does (then the body must be cut on its own)."""
-        parts = (cut.head, *cut.rest)
-        for old, _ in self.pairs:
-            if sum(part.count(old) for part in parts) != base.count(old):
-                return None
+        olds = tuple(old for old, _ in self.pairs)
+        if cut.tokens is None or cut.tokens[0] != olds:  # asked once per cut: it is always the same answer
+            parts = (cut.head, *cut.rest)
+            cut.tokens = (olds, all(sum(part.count(old) for part in parts) == base.count(old) for old in olds))
+        if not cut.tokens[1]:
+            return None
         digest = hashlib.blake2b(b"\0".join([cut.digest, *(new for _, new in self.pairs)]), digest_size=20)
         return Cut(self.apply(cut.head), tuple(self.apply(part) for part in cut.rest), digest.digest())
 
@@ -90,6 +95,7 @@ def token_changes(old: bytes, new: bytes) -> Changes | None:
     if size != len(new) or old == new:
         return None
     pairs: dict[bytes, bytes] = {}
+    spans: list[tuple[int, int]] = []
     pos = 0
     while True:
         at = _first_difference(old, new, pos)
@@ -110,9 +116,24 @@ def token_changes(old: bytes, new: bytes) -> Changes | None:
         token, replacement = old[start:end], new[start:end]
         if pairs.setdefault(token, replacement) != replacement or len(pairs) > MAX_TOKENS:
             return None
+        spans.append((start, end))
         pos = end + 1
-    changes = Changes(tuple(pairs.items()))
+    changes = Changes(tuple(pairs.items()), tuple(spans))
     # Every occurrence of each token changed, and nothing else: the new body is the old one with them.
+    return changes if changes.apply(old) == new else None
+
+
+def tokens_in_place(old: bytes, new: bytes, spans: tuple[tuple[int, int], ...]) -> Changes | None:
+    """:func:`token_changes` of ``old`` and ``new`` when ``new`` has tokens exactly where ``old`` had them
+    (``spans``, as that function found them before): no search, a check. None when it does not."""
+    if len(old) != len(new):
+        return None
+    pairs: dict[bytes, bytes] = {}
+    for start, end in spans:
+        token, replacement = old[start:end], new[start:end]
+        if _TOKEN.fullmatch(replacement) is None or pairs.setdefault(token, replacement) != replacement:
+            return None
+    changes = Changes(tuple(pairs.items()), spans)
     return changes if changes.apply(old) == new else None
 
 
@@ -137,7 +158,7 @@ def _first_difference(old: bytes, new: bytes, pos: int) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Base:
     """The last page judged in full at one path: its body as the app sent it, and what was known of it."""
 
@@ -145,6 +166,8 @@ class Base:
     charset: str | None
     view: bool
     known: Known
+    #: Where its tokens stand, once a body with other tokens was found (the next is checked there first).
+    spans: tuple[tuple[int, int], ...] | None = None
 
 
 class PageBases(_Bounded[str, Base]):
@@ -173,11 +196,14 @@ class PageBases(_Bounded[str, Base]):
         base = entry[0]
         if base.charset != charset or base.view != view:
             return None
-        changes = token_changes(base.body, body)
-        if changes is None or changes.touch(base.known.canonical):
-            return None
+        changes = tokens_in_place(base.body, body, base.spans) if base.spans is not None else None
+        if changes is None:
+            changes = token_changes(base.body, body)
+            if changes is None or changes.touch(base.known.canonical):
+                return None
+            base.spans = changes.spans
         self._entries.move_to_end(path)
         return base, changes
 
 
-__all__ = ["MIN_TOKEN", "TOKEN_ATTRIBUTES", "Base", "Changes", "PageBases", "token_changes"]
+__all__ = ["MIN_TOKEN", "TOKEN_ATTRIBUTES", "Base", "Changes", "PageBases", "token_changes", "tokens_in_place"]
