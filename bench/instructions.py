@@ -14,6 +14,8 @@ the difference is the paywall's:
 * a member reading a 100 KB article (protection tags injected in its head),
   and the same without the tags (``protect_members`` off);
 * a non-member reading it again (the cut from the cache);
+* a non-member reading the 100 KB news page with a new CSRF token in every
+  response (the cut of the page judged before, the token replaced);
 * a small page without an article, and a 1 MB download;
 
 and, for the HTML engine against its yardstick, a non-member's first view of
@@ -67,6 +69,7 @@ REQUESTS: list[tuple[str, str, list[tuple[bytes, bytes]], dict[str, str]]] = [
     ("member, 100 KB article", "/article", MEMBER, {}),
     ("member, 100 KB, no tags", "/article", MEMBER, {"PAYWALL_PROTECT_MEMBERS": "false"}),
     ("non-member, repeat article", "/article", [], {}),
+    ("non-member, news, new token", "/news", [], {}),
     ("small page, no article", "/", [], {}),
     ("1 MB download", "/download.bin", [], {}),
 ]
