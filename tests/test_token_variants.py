@@ -110,6 +110,10 @@ def test_tokens_in_values_the_engine_does_not_read(old: bytes, new: bytes) -> No
         (b'<meta content="aaaaaaaaaaaa">', b'<meta content="aaaaa aaaaaa">'),
         (b'<meta content="aaaaaaaaaaaa">', b'<meta content="aaaa&amp;aaa">'),
         (b'<meta content="aaaaaaaaaaaa">', b'<meta content="aaaaaaaaaa\\"">'),
+        (
+            b'<meta http-equiv=content-type content="aaaaaaaaaaaaaa">',
+            b'<meta http-equiv=content-type content="charset=utf-16">',
+        ),
         # a token only part of a quoted value, or quoted by two different quotes
         (b'<div class="story aaaaaaaaaaaa">', b'<div class="story bbbbbbbbbbbb">'),
         (b"<meta content=\"aaaaaaaaaaaa'>", b"<meta content=\"bbbbbbbbbbbb'>"),

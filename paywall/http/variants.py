@@ -1,27 +1,30 @@
 """Pages that differ from one judged before only by their per-request tokens.
 
 Real pages differ on every request: a CSRF token in a ``<meta>`` or a hidden
-input, a CSP nonce on every script, an ad slot's id. Their bytes never repeat,
+input, a CSP nonce on every script, a token in the state a script starts
+from. Their bytes never repeat,
 so the cache of verdicts and cuts (:mod:`paywall.http.cache`), keyed by the
 exact body, would send every view of an article through the engine again.
 
-:class:`PageBases` remembers, per path, the last page judged in full. A new
-body at that path is taken for that page *with other tokens* when
+:class:`PageBases` remembers, per path, the last article judged in full. A
+new body at that path is taken for that article *with other tokens* when
 :func:`token_changes` finds that the two differ only by **tokens**: runs of
 at least :data:`MIN_TOKEN` letters, digits and ``_-+/=``, each the whole text
-between two equal quotes, of the same length in both, and the new body is
-exactly the old one with each old token replaced by its new one. A token is
-the value of an attribute the engine never reads to find the article
-(``nonce``, ``value``, ``content``, ``integrity``: :data:`TOKEN_ATTRIBUTES`) or
-a value in a script's object (``"csrf": "..."``); a change anywhere else (a
-class, an id, the text) may change what the engine finds, and the body is
-judged on its own. Only a page found to be an article is a base: a page judged
-free or without an article is judged again each time. The cut of the new body is then
-the cut of the old one with the same replacements (:meth:`Changes.derive`),
-when every occurrence of each old token in the old body is found, unchanged,
-in the cut, and no other: a token the cut dropped or copied (one in the
-withheld part, in a shortened copy of the article, in the page's canonical
-link) sends the body to the engine as before.
+between two equal quotes, of the same length in both, naming no ``charset``,
+and the new body is exactly the old one with each old token replaced by its
+new one. A token is the value of an attribute the engine never reads to find
+the article (``nonce``, ``value``, ``content``, ``integrity``:
+:data:`TOKEN_ATTRIBUTES`) or a value in a script's object (``"csrf": "..."``);
+a change anywhere else (a class, an id, the text) may change what the engine
+finds, and the body is judged on its own. Only a page found to be an article
+is a base: a page judged free or without an article is judged again each time.
+
+The cut of the new body is then the cut of the old one with the same
+replacements (:meth:`Changes.derive`), when every occurrence of each old
+token in the old body is found, unchanged, in the cut, and no other: a token
+the cut dropped or copied (one in the withheld part, in a shortened copy of
+the article, in the page's canonical link) sends the body to the engine as
+before.
 
 Why this is safe: the new body's text outside those quoted runs is the old
 body's, byte for byte, so the article, and what of it is withheld, are the
@@ -114,7 +117,7 @@ def token_changes(old: bytes, new: bytes) -> Changes | None:
         if before is None or (before.group(1) is not None and before.group(1).lower() not in TOKEN_ATTRIBUTES):
             return None
         token, replacement = old[start:end], new[start:end]
-        if pairs.setdefault(token, replacement) != replacement or len(pairs) > MAX_TOKENS:
+        if not _usable(replacement) or pairs.setdefault(token, replacement) != replacement or len(pairs) > MAX_TOKENS:
             return None
         spans.append((start, end))
         pos = end + 1
@@ -131,10 +134,16 @@ def tokens_in_place(old: bytes, new: bytes, spans: tuple[tuple[int, int], ...]) 
     pairs: dict[bytes, bytes] = {}
     for start, end in spans:
         token, replacement = old[start:end], new[start:end]
-        if _TOKEN.fullmatch(replacement) is None or pairs.setdefault(token, replacement) != replacement:
+        if not _usable(replacement) or pairs.setdefault(token, replacement) != replacement:
             return None
     changes = Changes(tuple(pairs.items()), spans)
     return changes if changes.apply(old) == new else None
+
+
+def _usable(value: bytes) -> bool:
+    """Whether a new value can stand for a token: its characters, and no ``charset`` (a ``<meta>``'s content
+    naming one would change how a browser reads every byte of the page)."""
+    return _TOKEN.fullmatch(value) is not None and b"charset" not in value.lower()
 
 
 def _first_difference(old: bytes, new: bytes, pos: int) -> int | None:
