@@ -20,7 +20,7 @@ from paywall import PaywallMiddleware, PaywallSettings
 from paywall.http.proxy import ProxyApp
 from tests.apps import edge_site
 from tests.apps.edge_site import SECRET_WORDS, TEASER
-from tests.asgi import Result, call
+from tests.asgi import Result, call, http_scope
 from tests.browser import chromium
 from tests.conftest import SECRET, assert_no_leak
 from tests.servers import run_uvicorn
@@ -58,6 +58,44 @@ def assert_gated(result: Result) -> None:
 
 
 VIA = ["app", "proxy"]
+
+
+@pytest.mark.parametrize("shape", [tuple, iter])
+@pytest.mark.parametrize("coding", [b"gzip, zstd", b"gzip"])
+def test_request_headers_in_any_iterable_of_pairs_are_read(
+    make_settings: Make, shape: Callable[..., Any], coding: bytes
+) -> None:
+    """ASGI allows any iterable of pairs: a tuple, or an iterator read once, is read as the list a server gives,
+    by the paywall and by the app, whether the paywall changes the headers (narrows the codings) or not."""
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def site(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(list(scope["headers"]))
+        await edge_site.app(scope, receive, send)
+
+    async def go() -> Result:
+        mw = PaywallMiddleware(site, settings=make_settings())
+        scope = http_scope("/story", headers=[(b"accept-encoding", coding), (b"user-agent", b"Mozilla/5.0")])
+        scope["headers"] = shape(scope["headers"])
+        result = Result(0)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                result.status, result.headers = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                result.body += message.get("body", b"")
+
+        try:
+            await mw(scope, receive, send)
+        finally:
+            await mw.store.aclose()
+        return result
+
+    assert_gated(asyncio.run(go()))
+    assert (b"accept-encoding", b"gzip") in seen[0] and (b"user-agent", b"Mozilla/5.0") in seen[0]
 
 
 # --------------------------------------------------------------------------- ranges and conditionals

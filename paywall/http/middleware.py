@@ -1246,6 +1246,8 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
 def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
     """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
     headers: RawHeaders = scope["headers"]
+    if not isinstance(headers, list):  # ASGI allows any iterable of pairs: made a list once, as Starlette does
+        headers = scope["headers"] = list(headers)
     # Names as servers give them, in lower case (ASGI); one made in C. A name sent twice is joined instead.
     named = dict(headers)
     inm, accept_encoding = named.get(b"if-none-match"), named.get(b"accept-encoding")
