@@ -346,7 +346,7 @@ async def _verified_crawler(conn: HTTPConnection, crawlers: CrawlerVerifier | No
 def _user_agent(scope: Any) -> str | None:
     """The request's ``User-Agent``, read from the raw headers (no ``Headers`` object made for one lookup;
     names in lower case, as ASGI servers give them, and the first of several, as ``Headers`` reads it)."""
-    value = dict(reversed(list(scope["headers"]))).get(b"user-agent")
+    value = dict(scope["headers"][::-1]).get(b"user-agent")
     return None if value is None else value.decode("latin-1")
 
 

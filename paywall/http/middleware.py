@@ -180,6 +180,8 @@ class PaywallMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not isinstance(scope["headers"], list):  # ASGI allows any iterable of pairs: a list, as Starlette makes
+            scope["headers"] = list(scope["headers"])  # it, so that every reader (ours, the app's) reads them all
         path: str = scope["path"]
         if path.startswith(self._own_prefix) or path == self.settings.prefix:
             await self.endpoints(scope, receive, send)
@@ -1246,8 +1248,6 @@ async def _offload(size: int, work: Callable[[], Any]) -> Any:
 def _scope_for_app(scope: Scope) -> tuple[Scope, list[str]]:
     """The scope the app sees (without our ETags, codings we cannot undo, zero-copy sends), and the client's ETags."""
     headers: RawHeaders = scope["headers"]
-    if not isinstance(headers, list):  # ASGI allows any iterable of pairs: made a list once, as Starlette does
-        headers = scope["headers"] = list(headers)
     # Names as servers give them, in lower case (ASGI); one made in C. A name sent twice is joined instead.
     named = dict(headers)
     inm, accept_encoding = named.get(b"if-none-match"), named.get(b"accept-encoding")
