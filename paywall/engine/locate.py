@@ -43,13 +43,13 @@ import hashlib
 import html as html_module
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Collection, Set
 from dataclasses import dataclass, field
 from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from paywall.bounded import Bounded
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
@@ -266,7 +266,7 @@ BLOCK_BYTES = 4096
 _BLOCK_START = re.compile(rb"<(style|script)\b[^>]*>")
 
 
-class BlockWords:
+class BlockWords(Bounded[bytes, frozenset[bytes]]):
     """The distinct words of large style and script bodies, by a digest of their bytes, least recently used out first.
 
     A site's pages share their stylesheets and scripts, word for word, while
@@ -274,34 +274,23 @@ class BlockWords:
     words of a body seen before are one digest and one lookup instead of a
     split of it. Only the words are remembered, never an answer: whether
     they hold a marker is asked of each page's own fingerprint. Bounded by
-    ``max_words`` words in all; safe to use from the worker threads that
-    gate large pages.
+    ``max_words`` words in all and ``max_entries`` bodies; safe to use from
+    the worker threads that gate large pages.
     """
 
     def __init__(self, max_words: int = 500_000, max_entries: int = 256) -> None:
-        self.max_words = max_words
-        self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, frozenset[bytes]] = OrderedDict()
-        self._size = 0
+        super().__init__(max_words, max_entries)
         self._lock = threading.Lock()
 
     def words(self, block: bytes | memoryview) -> frozenset[bytes]:
         """The distinct words of ``block`` (a part of the page's word table, not copied unless new)."""
         key = hashlib.sha256(block).digest()  # the fastest digest here (SHA extensions)
         with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        found = frozenset(_split_in_chunks(bytes(block)))
-        if len(found) <= self.max_words:
+            found = self._get(key)
+        if found is None:
+            found = frozenset(_split_in_chunks(bytes(block)))
             with self._lock:
-                if key not in self._entries:
-                    self._entries[key] = found
-                    self._size += len(found)
-                    while self._size > self.max_words or len(self._entries) > self.max_entries:
-                        _, evicted = self._entries.popitem(last=False)
-                        self._size -= len(evicted)
+                self._put(key, found, len(found))
         return found
 
 

@@ -31,11 +31,12 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Generic, Literal, TypeVar
+from typing import Literal
+
+from ..bounded import ENTRY_OVERHEAD, Bounded
 
 Verdict = Literal["free", "article", "no_article", "broken"]
 
-_ENTRY_OVERHEAD = 200  # bytes a key and its bookkeeping cost, roughly
 #: How much of a body's start and end finds its verdict's slot (the whole body is then compared).
 SAMPLE_BYTES = 1024
 
@@ -103,47 +104,13 @@ _BodyKey = tuple[int, bytes, bytes, bytes, bytes]
 _CutKey = tuple[bytes, str]
 _Key = _BodyKey | _CutKey
 _Value = tuple[Known, bytes] | Cut | Refused
-K = TypeVar("K")
-V = TypeVar("V")
 
 
-class _Bounded(Generic[K, V]):
-    """Entries least recently used first out, each with its cost, within ``max_bytes`` in all."""
+class GateCache(Bounded[_Key, _Value]):
+    """Least-recently-used entries within ``max_bytes``; ``max_bytes=0`` caches nothing."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
-        self._size = 0
-
-    def _get(self, key: K) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        self._entries.move_to_end(key)
-        return entry[0]
-
-    def _put(self, key: K, value: V, cost: int) -> None:
-        if cost > self.max_bytes:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._size -= old[1]
-        self._entries[key] = (value, cost)
-        self._size += cost
-        while self._size > self.max_bytes:
-            _, (_, evicted) = self._entries.popitem(last=False)
-            self._size -= evicted
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-
-class GateCache(_Bounded[_Key, _Value]):
-    """Least-recently-used entries within ``max_bytes``; ``max_bytes=0`` caches nothing."""
+        super().__init__(max_bytes)
 
     def known(self, body: bytes, encoding: bytes | None, charset: str | None, *, view: bool = False) -> Known | None:
         """What was concluded about this exact body (as sent, with this encoding and charset).
@@ -166,7 +133,7 @@ class GateCache(_Bounded[_Key, _Value]):
     ) -> None:
         key = self._body_key(body, encoding, charset, view)
         sampled = 2 * SAMPLE_BYTES if len(body) > 2 * SAMPLE_BYTES else 0  # the key's own copies of the ends
-        self._put(key, (known, body), len(body) + sampled + _ENTRY_OVERHEAD)
+        self._put(key, (known, body), len(body) + sampled + ENTRY_OVERHEAD)
 
     def cut(self, key: bytes, cta_html: str) -> Cut | Refused | None:
         """The cut page for this call to action, :data:`REFUSED`, or None when unknown."""
@@ -181,7 +148,7 @@ class GateCache(_Bounded[_Key, _Value]):
     def put_cut(self, key: bytes, cta_html: str, cut: Cut | Refused) -> None:
         # A cut is counted twice: the cut, and the last page made from it (:attr:`Cut.last`).
         size = 2 * len(cut) if isinstance(cut, Cut) else 0
-        self._put(self._cut_key(key, cta_html), cut, size + _ENTRY_OVERHEAD)
+        self._put(self._cut_key(key, cta_html), cut, size + ENTRY_OVERHEAD)
 
     @staticmethod
     def _body_key(body: bytes, encoding: bytes | None, charset: str | None, view: bool = False) -> _BodyKey:
@@ -243,10 +210,10 @@ class MemberHead:
 
     def cost(self, path: str) -> int:
         last = len(self.last[0]) + len(self.last[2]) if self.last is not None else 0
-        return len(path) + len(self.prefix) + last + _ENTRY_OVERHEAD
+        return len(path) + len(self.prefix) + last + ENTRY_OVERHEAD
 
 
-class MemberHeads(_Bounded[str, MemberHead]):
+class MemberHeads(Bounded[str, MemberHead]):
     """The heads of members' pages by path, least recently used first out, within ``max_bytes``.
 
     The path only says which head to try: a body is taken for the same page
@@ -266,7 +233,7 @@ class MemberHeads(_Bounded[str, MemberHead]):
     def put(self, path: str, head: MemberHead) -> None:
         """Remember ``head`` (or its newer ``last`` page) for ``path``."""
         cost = head.cost(path)
-        if cost > self.max_bytes and head.last is not None:
+        if cost > self.max_cost and head.last is not None:
             head.last = None
             cost = head.cost(path)
         self._put(path, head, cost)

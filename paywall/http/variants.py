@@ -42,7 +42,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .cache import _ENTRY_OVERHEAD, Cut, Known, _Bounded
+from ..bounded import ENTRY_OVERHEAD, Bounded
+from .cache import Cut, Known
 
 #: Shortest token taken for a per-request value (CSRF tokens, nonces and slot ids are longer).
 MIN_TOKEN = 8
@@ -179,7 +180,7 @@ class Base:
     spans: tuple[tuple[int, int], ...] | None = None
 
 
-class PageBases(_Bounded[str, Base]):
+class PageBases(Bounded[str, Base]):
     """The last page judged in full per path, least recently used first out, within ``max_bytes``.
 
     The path only says which page to compare with: a body is taken for that page
@@ -195,7 +196,7 @@ class PageBases(_Bounded[str, Base]):
     def put(self, path: str, base: Base) -> None:
         """Remember ``base`` as the page at ``path``, when it was found to be an article (only those are bases)."""
         if base.known.verdict == "article":
-            self._put(path, base, len(path) + len(base.body) + _ENTRY_OVERHEAD)
+            self._put(path, base, len(path) + len(base.body) + ENTRY_OVERHEAD)
 
     def find(self, path: str, body: bytes, charset: str | None, view: bool) -> tuple[Base, Changes] | None:
         """The page remembered at ``path`` and the tokens ``body`` has in its place, when it is that page."""
