@@ -23,7 +23,6 @@ at C speed, to know whether and where a copy may stand.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,6 +35,7 @@ from paywall.engine.text import (
     MARKUP,
     MERGING,
     PERCENT,
+    PLAIN_WORD,
     SHINGLE_WORDS,
     WORD,
     decode_layers,
@@ -213,7 +213,7 @@ class Fingerprint:
         tokens = words(text)
         first = self.first_match(tokens)
         if text.isascii():
-            return None if first is None else next(islice(_ASCII_WORD.finditer(text), first, None)).start()
+            return None if first is None else next(islice(PLAIN_WORD.finditer(text), first, None)).start()
         if first is not None:
             spans = word_spans(text, limit=first + self.k)
             if [token for token, _ in spans[: first + self.k]] == tokens[: first + self.k]:
@@ -379,10 +379,6 @@ def _markers(candidates: list[str]) -> frozenset[str]:
     return frozenset(
         chain(filterfalse(str.isdigit, compress(candidates, long_enough)), filterfalse(str.isascii, candidates))
     )
-
-
-_ASCII_WORD = re.compile(r"\w+")
-""":data:`~paywall.engine.text.WORD` in ASCII text (an expression that tests no other script's ranges)."""
 
 
 class LinkText(str):

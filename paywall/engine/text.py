@@ -66,10 +66,10 @@ _UNSPACED_UTF8 = re.compile(
 text whose bytes hold none has no character that is a word of its own."""
 WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
-_PLAIN_WORD = re.compile(r"\w+")
+PLAIN_WORD = re.compile(r"\w+")
 _PLAIN_WORD_WITH_IGNORABLES = re.compile(f"(?:\\w|[{_IGNORABLE_CHARS}])+")
-""":data:`WORD` and :data:`_WORD_WITH_IGNORABLES` for text without a character of :data:`PER_CHARACTER`."""
-_ASCII_WORD = re.compile(r"\w+")
+""":data:`WORD` and :data:`_WORD_WITH_IGNORABLES` for text without a character of :data:`PER_CHARACTER`
+(ASCII text among it): runs of ``\\w``, without testing each character against those scripts' ranges."""
 _ASCII_WORDS = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
     for c in range(256)
@@ -162,9 +162,9 @@ def _others_read(distinct: set[str]) -> dict[str, list[str]]:
     if len(parts) != len(ordered):
         return {token: _other_words(token) for token in ordered}
     if not _has_unspaced("\n".join(parts)):
-        return {token: _ASCII_WORD.findall(part) for token, part in zip(ordered, parts, strict=True)}
+        return {token: PLAIN_WORD.findall(part) for token, part in zip(ordered, parts, strict=True)}
     return {
-        token: WORD.findall(part) if _UNSPACED.search(part) else _ASCII_WORD.findall(part)
+        token: WORD.findall(part) if _UNSPACED.search(part) else PLAIN_WORD.findall(part)
         for token, part in zip(ordered, parts, strict=True)
     }
 
@@ -180,8 +180,8 @@ def normalised_words(text: str) -> str:
 def _other_words(text: str) -> list[str]:
     """:func:`words` of text holding characters other than ASCII, by the definition."""
     text = normalised_words(text)
-    if _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None or _UNSPACED.search(text) is None:
-        return _ASCII_WORD.findall(text)  # no character is a word of its own: runs of \w, as WORD reads them
+    if not _has_unspaced(text):
+        return PLAIN_WORD.findall(text)  # no character is a word of its own: runs of \w, as WORD reads them
     return WORD.findall(text)
 
 
@@ -201,7 +201,7 @@ def word_spans(text: str, limit: int | None = None) -> list[tuple[str, int]]:
     if text.isascii() or not _has_unspaced(text):
         # No character is a word of its own: the same matches as WORD's, without testing each
         # character against the scripts written without spaces (many ranges, slow to test).
-        pattern = _PLAIN_WORD_WITH_IGNORABLES if ignorables else _PLAIN_WORD
+        pattern = _PLAIN_WORD_WITH_IGNORABLES if ignorables else PLAIN_WORD
     else:
         pattern = _WORD_WITH_IGNORABLES if ignorables else WORD
     for match in pattern.finditer(text):
