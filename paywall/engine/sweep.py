@@ -108,6 +108,11 @@ class SweepReport:
     clean_code: set[int] = field(default_factory=set)
     """Hashes of script and style bodies read and found clean (or made clean): the check reads them once."""
 
+    def rewritten(self, node: LexborNode) -> None:
+        """Count a script whose literals were shortened (and name it among the places)."""
+        self.scripts_rewritten += 1
+        self.places.append(f"{_describe(node)} rewritten")
+
     @property
     def total(self) -> int:
         return (
@@ -538,8 +543,7 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
     if new_body is not None and not _code_leaks(new_body, kind, fingerprint):
         report.clean_code.add(hash(new_body))
         _set_body(node, new_body)
-        report.scripts_rewritten += 1
-        report.places.append(f"{_describe(node)} rewritten")
+        report.rewritten(node)
         return True
     _set_body(node, "")
     report.scripts_emptied += 1
@@ -574,8 +578,7 @@ def _sweep_code_at(
     if new_body is None:
         return False
     _set_body(node, new_body)
-    report.scripts_rewritten += 1
-    report.places.append(f"{_describe(node)} rewritten")
+    report.rewritten(node)
     return True
 
 
@@ -608,8 +611,7 @@ def json_scrubber(fingerprint: Fingerprint, report: SweepReport) -> Callable[[Le
     def scrub(node: LexborNode, value: Any) -> Any | None:
         shortened = shorten_json(value, fingerprint)
         if shortened is not None:
-            report.scripts_rewritten += 1
-            report.places.append(f"{_describe(node)} rewritten")
+            report.rewritten(node)
         return shortened
 
     return scrub

@@ -122,9 +122,7 @@ def token_changes(old: bytes, new: bytes) -> Changes | None:
             return None
         spans.append((start, end))
         pos = end + 1
-    changes = Changes(tuple(pairs.items()), tuple(spans))
-    # Every occurrence of each token changed, and nothing else: the new body is the old one with them.
-    return changes if changes.apply(old) == new else None
+    return _proved(pairs, tuple(spans), old, new)
 
 
 def tokens_in_place(old: bytes, new: bytes, spans: tuple[tuple[int, int], ...]) -> Changes | None:
@@ -137,6 +135,12 @@ def tokens_in_place(old: bytes, new: bytes, spans: tuple[tuple[int, int], ...]) 
         token, replacement = old[start:end], new[start:end]
         if not _usable(replacement) or pairs.setdefault(token, replacement) != replacement:
             return None
+    return _proved(pairs, spans, old, new)
+
+
+def _proved(pairs: dict[bytes, bytes], spans: tuple[tuple[int, int], ...], old: bytes, new: bytes) -> Changes | None:
+    """The changes, when every occurrence of each token changed and nothing else did: the new body is the
+    old one with them, byte for byte."""
     changes = Changes(tuple(pairs.items()), spans)
     return changes if changes.apply(old) == new else None
 
