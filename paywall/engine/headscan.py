@@ -261,8 +261,13 @@ def inject(body: bytes, tags: bytes) -> bytes:
     """``body`` with ``tags`` at the end of its head."""
     if not tags:
         return body
-    at = insertion_point(body)
-    return body[:at] + tags + body[at:]
+    return with_tags(body, insertion_point(body), tags)
+
+
+def with_tags(page: bytes, at: int, tags: bytes) -> bytes:
+    """``page`` with ``tags`` at offset ``at``, in one copy."""
+    view = memoryview(page)
+    return b"".join((view[:at], tags, view[at:]))
 
 
 def encode_tags(head_html: str) -> bytes:
@@ -270,4 +275,4 @@ def encode_tags(head_html: str) -> bytes:
     return head_html.encode("ascii", errors="xmlcharrefreplace")
 
 
-__all__ = ["HeadScan", "encode_tags", "inject", "insertion_point"]
+__all__ = ["HeadScan", "encode_tags", "inject", "insertion_point", "with_tags"]

@@ -47,7 +47,7 @@ from ..access.readers import Reader, article_key, consume_meter, identify
 from ..access.store import Store
 from ..engine import Page, canonical_path, is_amp
 from ..engine.head import AMP_SCAN_BYTES
-from ..engine.headscan import HeadScan, encode_tags, inject, insertion_point
+from ..engine.headscan import HeadScan, encode_tags, inject, insertion_point, with_tags
 from ..errors import BodyTooLarge, FormatError, RewriteError
 from ..formats import FormatKind, refusal, sniffs_as_feed
 from ..insights import Wall
@@ -613,7 +613,7 @@ class _Inject(_Body):
                 return
             amp = is_amp(held[: min(found, AMP_SCAN_BYTES)])
             if scan.decided is None:  # a head that ended without its end tag: not remembered
-                await self.flush(held if amp else _with_tags(held, found, self.tags), more)
+                await self.flush(held if amp else with_tags(held, found, self.tags), more)
                 return
             head = MemberHead(held[: scan.decided], found, amp)
             if amp:
@@ -625,7 +625,7 @@ class _Inject(_Body):
         if last is not None and last[1] == self.tags and last[0] == held:
             await self.flush(last[2], more)  # the page last read here, as sent then
             return
-        first = _with_tags(held, head.at, self.tags)
+        first = with_tags(held, head.at, self.tags)
         head.last = (held, self.tags, first)
         heads.put(path, head)
         await self.flush(first, more)
@@ -1317,12 +1317,6 @@ def _etag_matches(etag: str, client: list[str]) -> bool:
         return False
     bare = etag.removeprefix("W/")
     return any(tag == "*" or tag.removeprefix("W/") == bare for tag in client)
-
-
-def _with_tags(page: bytes, at: int, tags: bytes) -> bytes:
-    """``page`` with ``tags`` at offset ``at``, in one copy."""
-    view = memoryview(page)
-    return b"".join((view[:at], tags, view[at:]))
 
 
 def _nonce(headers: RawHeaders) -> str | None:
