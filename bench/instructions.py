@@ -75,13 +75,18 @@ REQUESTS: list[tuple[str, str, list[tuple[bytes, bytes]], dict[str, str]]] = [
 ]
 
 
+def _request(name: str) -> tuple[str, list[tuple[bytes, bytes]]]:
+    """The path and headers of scenario ``name``, as sent in process and to the server alike."""
+    _, path, headers, _ = next(r for r in REQUESTS if r[0] == name)
+    return path, [(b"accept", b"text/html"), *headers]
+
+
 def _child_requests(name: str, bare: bool, count: int) -> None:
     """Run ``count`` requests of scenario ``name`` (after the warm-up), bare or through the paywall."""
     from bench import http_load
 
-    _, path, headers, _ = next(r for r in REQUESTS if r[0] == name)
+    path, request_headers = _request(name)
     app: Any = http_load.site if bare else http_load.build_app()
-    request_headers = [(b"accept", b"text/html"), *headers]
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -152,9 +157,9 @@ def _collected(stderr: str) -> int:
 
 def per_server_request(name: str, bare: bool, env: dict[str, str], count: int) -> float:
     """Instructions per request of scenario ``name`` through a real server: ``count`` more, minus none."""
-    _, path, headers, _ = next(r for r in REQUESTS if r[0] == name)
+    path, headers = _request(name)
     app = "bench.http_load:site" if bare else "bench.http_load:build_app"
-    runs = [_server_requests(app, path, [(b"accept", b"text/html"), *headers], n, env) for n in (count, 0)]
+    runs = [_server_requests(app, path, headers, n, env) for n in (count, 0)]
     return (runs[0] - runs[1]) / count
 
 
