@@ -62,3 +62,47 @@ def test_lines_in_a_short_block_are_not_split() -> None:
     assert "The first council met" in out
     assert "The sixth council met" not in out
     assert "12 Quay Street" not in out
+
+
+STORY = "".join(
+    f"<p>The {word} session of the harbour council weighed the sale of the old quay to a developer from inland.</p>"
+    for word in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+)
+AFTER_STORY = (
+    '<div class="share"><a href="https://example.social/share">Share</a> <a href="/print">Print</a></div>'
+    '<div class="credit">Photographs by the Coast Times</div>'
+    '<div class="error-report"><p>Spotted a mistake in this story about the quay? Tell us through the contact form.'
+    "</p></div>"
+    '<div class="author-box"><p>Ann Reed has covered the harbour and its council for the Coast Times since 2019.'
+    '</p><form action="/follow"><input type="hidden" name="a" value="ann"><button>Follow Ann Reed</button>'
+    "</form></div>"
+    '<ul class="tags"><li><a href="/t/harbour">Harbour</a></li><li><a href="/t/council">Council</a></li></ul>'
+)
+
+
+def test_prose_after_the_story_in_its_element_is_withheld_past_a_share_box() -> None:
+    """A note to readers and the author's bio follow the story in its element, past a share box.
+
+    A reader of the page takes them for its end: their prose is withheld with it.
+    The share links, a short credit (a label, no prose), the tags and the follow
+    form stay where they were, and so does everything outside the story's element.
+    """
+    out = first_view(news(f'<div class="story"><h1>Quay sale</h1>{STORY}</div>{AFTER_STORY}'))
+    assert "The first session" in out
+    assert "The eighth session" not in out
+    assert "Spotted a mistake" not in out
+    assert "Ann Reed has covered" not in out
+    kept = ('href="https://example.social/share"', ">Share<", "Photographs by", "Follow Ann Reed", 'action="/follow"')
+    for part in (*kept, "/t/harbour"):
+        assert part in out
+    for chrome in CHROME:
+        assert chrome in out
+
+
+def test_prose_after_an_article_element_stays_outside_the_element_holding_it() -> None:
+    """Only the siblings of the story's own element give up their prose: the page's chrome around it keeps its
+    text (the related box and the newsletter outside ``<main>``)."""
+    out = first_view(news(f"<article><h1>Quay sale</h1>{STORY}</article>"))
+    assert "The eighth session" not in out
+    for chrome in CHROME:
+        assert chrome in out

@@ -289,6 +289,7 @@ def _remove_after(
         doomed.extend(m.node for m in later)
         _place(result, member, path, before=include if cta_before is None else cta_before)
     doomed.extend(region.continuation)
+    doomed.extend(block.node for block in region.trailing)
     result.doomed = doomed
     if offset is not None and node.tag == "-text":
         text = node.text_content or ""

@@ -68,6 +68,8 @@ CARD_SHARE = 0.6
 ENCLOSING_SHARE = 1.5
 """The ``<article>`` around the found story is taken as the article when it holds at most this much more text."""
 MIN_SIBLING_CHARS = 200
+TRAILING_MIN_WORDS = 8
+"""Prose after the article in its element (:func:`trailing`) is withheld from this many words (a label is not)."""
 """A sibling of the article joins it on its score only when it holds this much text (not a card)."""
 RIVER_POSTS = 3
 """This many sibling posts of one kind make a listing (a blog's home page), whose posts are not gated."""
@@ -101,6 +103,8 @@ class Region:
     members: list[Element]
     continuation: list[LexborNode] = field(default_factory=list)
     """Nodes after the article that carry on its story (a stray end tag pushed them out)."""
+    trailing: list[Element] = field(default_factory=list)
+    """Blocks of prose after the article in the element that holds it (:func:`trailing`): withheld, not counted."""
     how: str = "scored"
 
     @property
@@ -503,6 +507,7 @@ def _only_children(element: Element, outline: Outline) -> list[Element]:
 
 
 _PROSE_TAGS = frozenset({"p", "blockquote", "pre"})
+_CONTROLS = "form, input, select, textarea, button, iframe"
 _PASSED_OVER = frozenset({"script", "style", "link", "meta", "template", "noscript"})
 _HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
 
@@ -547,6 +552,46 @@ def continuation(region: Region, outline: Outline) -> list[LexborNode]:
         level = level.parent
     while taken and taken[-1].tag == "-text" and not (taken[-1].text_content or "").strip():
         taken.pop()  # layout whitespace before the chrome stays where it is
+    return taken
+
+
+def trailing(region: Region, outline: Outline, regions: list[Region]) -> list[Element]:
+    """The prose that follows the article in the element holding it: a note to readers, a bio, comments.
+
+    What stands there after the story (past a share box or an ad slot, where
+    :func:`continuation` stops) may be taken for its end by a reader of the
+    page, and it often quotes it. Every later sibling of the article's last
+    element that is not chrome nor another article gives up its blocks of
+    prose (not those in a form, a menu or other chrome inside it, nor lines
+    of links, nor one around a form's fields) when they hold :data:`TRAILING_MIN_WORDS`
+    words or more; the siblings themselves, their links, images and forms stay.
+    """
+    last = region.members[-1]
+    parent = last.parent
+    if parent is None or parent.tag in ("body", "html"):
+        return []
+    total = outline.total_chars
+    skipped = {node.mem_id for node in region.continuation}
+    others = [m for other in regions if other is not region for m in other.members]
+    memo: dict[int, bool] = {id(parent): False}
+    taken: list[Element] = []
+    sibling = last.node.next
+    while sibling is not None:
+        record = outline.elements.get(sibling.mem_id)
+        sibling = sibling.next
+        if record is None or not record.chars or record.node.mem_id in skipped:
+            continue
+        if any(m.within(record) or record.within(m) for m in others):
+            continue
+        blocks = [
+            block
+            for block in outline.within([(record.order, record.end_order)])
+            if block.own_link_chars * 2 < block.own_chars
+            and not _in_chrome(block, memo, total)
+            and block.node.css_first(_CONTROLS) is None
+        ]
+        if sum(block.own_words for block in blocks) >= TRAILING_MIN_WORDS:
+            taken.extend(blocks)
     return taken
 
 

@@ -132,13 +132,19 @@ class Page:
                 element = self._outline.element(node)
                 region = detect.Region([element], how="selector" if one != EXPLICIT_ARTICLE else "marked")
                 region.continuation = detect.continuation(region, self._outline)
-                return [region]
+                return self._with_trailing([region])
         # The page is judged as it is first; an address that names a view of an article only finds
         # an article where there is none otherwise, never another one (a hidden story would go whole).
         visible = self._outline
         regions = self._detect(visible, view=False)
         if not regions and self._view:
             regions = self._detect(visible, view=True)
+        return self._with_trailing(regions)
+
+    def _with_trailing(self, regions: list[detect.Region]) -> list[detect.Region]:
+        """``regions``, each with the prose that follows it in its element (withheld with it)."""
+        for region in regions:
+            region.trailing = detect.trailing(region, self._outline, regions)
         return regions
 
     def _detect(self, visible: Outline, *, view: bool) -> list[detect.Region]:
@@ -578,6 +584,7 @@ def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
     """Visible text outside the articles, link text marked, in document order."""
     pieces: list[str] = []
     spans = [span for region in regions for span in region.spans]  # as Region.holds reads them
+    spans += [(block.order, block.end_order) for region in regions for block in region.trailing]
     for block in outline.outside(spans):
         for text, linked in block.pieces:
             pieces.append(LinkText(text) if linked else text)
