@@ -53,6 +53,34 @@ def test_charset_and_control_headers() -> None:
     assert not start().controlled
 
 
+@pytest.mark.parametrize(
+    ("lengths", "length"),
+    [
+        ([b"1024"], 1024),
+        ([b"1024", b"99"], 1024),  # the first, as a header lookup reads it
+        ([b"-1"], None),
+        ([b" 12"], None),
+        ([b"9" * 5000], None),  # more digits than an int may be made from: no number, and no error
+        ([], None),
+    ],
+)
+def test_length_and_policy_are_read_with_the_rest(lengths: list[bytes], length: int | None) -> None:
+    headers = [(b"content-type", b"text/html"), *((b"content-length", value) for value in lengths)]
+    assert Start.read(200, headers).length == length
+    assert Start.read(200, [*headers, (b"Content-Security-Policy", b"script-src 'nonce-abc'")]).policy
+    assert not Start.read(200, headers).policy
+
+
+def test_a_start_read_again_is_the_same_whatever_the_pairs_are_made_of() -> None:
+    """Starts are remembered by their headers: pairs given as lists (ASGI allows it) are read, not remembered."""
+    pairs = [(b"content-type", b"text/html; charset=utf-8"), (b"x-paywall", b"free"), (b"content-length", b"7")]
+    first = Start.read(200, pairs)
+    assert Start.read(200, list(pairs)) == first
+    assert Start.read(200, [[name, value] for name, value in pairs]) == first  # type: ignore[misc]
+    assert Start.read(404, pairs).status == 404
+    assert Start.read(200, pairs[:1]).directive == ""
+
+
 # --------------------------------------------------------------------------- actions
 
 

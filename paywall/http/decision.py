@@ -78,19 +78,34 @@ class Start(NamedTuple):
     controlled: bool = False
     #: The site vouched for the reader with ``X-Paywall-Access: member`` (proxy mode).
     upstream_member: bool = False
+    #: The body's ``Content-Length`` (the first one), when it is a number.
+    length: int | None = None
+    #: The response has a ``Content-Security-Policy`` (tags added to the page need its nonce).
+    policy: bool = False
 
     @classmethod
     def read(cls, status: int, headers: RawHeaders) -> Start:
-        """Sum up a response's start line and headers (control headers included), in one pass."""
+        """Sum up a response's start line and headers (control headers included), in one pass.
+
+        Remembered (see :func:`read_start`): an app sends the same few starts again and again.
+        """
+        return read_start(status, headers)
+
+    @classmethod
+    def _read(cls, status: int, headers: RawHeaders | tuple[tuple[bytes, bytes], ...]) -> Start:
         types: list[bytes] = []
-        directive = access = b""
-        encoded = controlled = False
+        directive = access = length = b""
+        encoded = controlled = policy = False
         for name, value in headers:
             name = name.lower()
             if name == b"content-type":
                 types.append(value)
+            elif name == b"content-length":
+                length = length or value
             elif name == b"content-encoding":
                 encoded = True
+            elif name == b"content-security-policy":
+                policy = True
             elif name == b"x-paywall":
                 directive, controlled = value.strip().lower(), True
             elif name == b"x-paywall-access":
@@ -108,6 +123,8 @@ class Start(NamedTuple):
                 media is not None and media[0] == "multipart/byteranges",
                 controlled,
                 access == b"member",
+                int(length) if length.isdigit() and len(length) <= 18 else None,
+                policy,
             ),
         )
 
@@ -123,6 +140,19 @@ class Start(NamedTuple):
     @property
     def charset(self) -> str | None:
         return self.media[1] if self.media is not None else None
+
+
+def read_start(status: int, headers: RawHeaders) -> Start:
+    """:meth:`Start.read`: the start of a response, remembered by its status and headers (one lookup made in C)."""
+    try:
+        return _read_start(status, tuple(headers))
+    except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
+        return Start._read(status, headers)
+
+
+#: The last starts read. Their headers are the app's own (a site sends few distinct ones); a
+#: start with a header that changes on each response (a session cookie) is read anew each time.
+_read_start = functools.lru_cache(maxsize=256)(Start._read)
 
 
 #: Types browsers do not take at their word: they sniff the body.
@@ -168,6 +198,13 @@ def decide(
     says whether a member's view of this page gets the protection tags;
     ``replaying`` is true for the plain ``GET`` asked after a ``REPLAY``.
     """
+    return decided(start, method, member, protect_member, replaying)
+
+
+@functools.lru_cache(maxsize=1024)
+def decided(start: Start, method: str, member: bool | None, protect_member: bool, replaying: bool) -> Action:
+    """:func:`decide`, its arguments in order and its answers remembered (the middleware asks this on every
+    response: one lookup made in C, where the rules are a Python call)."""
     status = start.status
     if start.directive == "free" or not (200 <= status < 300 or status == 304) or status in (204, 205):
         return Action.PASS

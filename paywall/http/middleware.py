@@ -56,7 +56,7 @@ from ..paths import has_dot_segment, match_path, normalize_path, path_with_query
 from ..protection.tags import csp_nonce
 from ..settings import PaywallSettings, selectors_for
 from .cache import REFUSED, Cut, GateCache, Known, MemberHead, MemberHeads, RecentKeys, Refused, Verdict, page_key
-from .decision import Action, Start, decide, names_a_view, view_paths
+from .decision import Action, Start, decided, names_a_view, read_start, view_paths
 from .endpoints import Endpoints
 from .headers import (
     RawHeaders,
@@ -252,6 +252,14 @@ def _strip_control_headers(send: Send) -> Send:
 class _Exchange:
     """One request through the middleware: asks the app, decides at the start, hands the body on."""
 
+    # What an exchange starts with, where it is not made for it (each request makes one).
+    #: The reader the response is made for (with the call to action's cookies once it has one).
+    reader: Reader | None = None
+    replaying = False
+    answered = False
+    start = _NO_START
+    _names_a_view: bool | None = None
+
     def __init__(self, middleware: PaywallMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
         self.mw = middleware
         self.settings = middleware.settings
@@ -272,15 +280,9 @@ class _Exchange:
         # this exchange until the request ends: see ``PaywallMiddleware.__call__``.)
         self.view = ReaderState(self.identify, self.settings, middleware.store)
         self.scope_for_app.setdefault("state", {})[STATE_KEY] = self.view
-        #: The reader the response is made for (with the call to action's cookies once it has one).
-        self.reader: Reader | None = None
-        self.replaying = False
-        self.answered = False
         self.body: _Body = _DISCARD
-        self.start = _NO_START
         self.start_message: Message = {}
         self.headers: RawHeaders = []
-        self._names_a_view: bool | None = None
 
     async def run(self) -> None:
         # Routers and inner middleware change the scope they are given (a Mount sets
@@ -315,7 +317,7 @@ class _Exchange:
         """Take in the response's start (a plain call: what follows is awaited by :meth:`on_message`)."""
         raw = message.get("headers", [])
         self.start_message = message
-        self.start = Start.read(int(message["status"]), raw)
+        self.start = read_start(int(message["status"]), raw)
         if self.start.upstream_member and self.reader is None:
             self.reader = _UPSTREAM_MEMBER
         self.headers = without_headers(raw, *_CONTROL_HEADERS) if self.start.controlled else raw
@@ -326,14 +328,12 @@ class _Exchange:
             member = reader.reads_in_full
         else:
             # Most answers (files, errors, redirects) do not depend on the reader: asked first without one.
-            action = decide(self.start, method=self.method, member=None, protect_member=False, replaying=self.replaying)
+            action = decided(self.start, self.method, None, False, self.replaying)
             if action is not Action.IDENTIFY or self.mw.may_be_member(self.scope):
                 return action
             member = False
         protect_member = member and self.protects(member=True)
-        return decide(
-            self.start, method=self.method, member=member, protect_member=protect_member, replaying=self.replaying
-        )
+        return decided(self.start, self.method, member, protect_member, self.replaying)
 
     async def act(self) -> None:
         if self.reader is None:  # the app may have asked who the reader is already
@@ -375,8 +375,8 @@ class _Exchange:
 
     def _small(self) -> bool:
         """Whether the body may be small enough to be looked up before the reader is identified."""
-        length = get_header(self.headers, b"content-length")
-        return length is None or not length.isdigit() or int(length) <= PEEK_BYTES
+        length = self.start.length
+        return length is None or length <= PEEK_BYTES
 
     async def get_reader(self) -> Reader:
         """Who is reading; identified once per request, whether the app or the gate asks first."""
@@ -437,7 +437,7 @@ class _Exchange:
 
     def tags_for(self, reader: Reader | None, *, cta: bool, protect: bool = True) -> bytes:
         """The head tags for this response: the call to action's stylesheet and/or the protection."""
-        nonce = _nonce(self.headers)
+        nonce = csp_nonce(self.headers) if self.start.policy else None
         page_url = None
         if self.settings.copy_protection == "attribute":  # the only mode that quotes the page's address
             page_url = _page_url(self.scope, self.settings.public_url)
@@ -1317,13 +1317,6 @@ def _etag_matches(etag: str, client: list[str]) -> bool:
         return False
     bare = etag.removeprefix("W/")
     return any(tag == "*" or tag.removeprefix("W/") == bare for tag in client)
-
-
-def _nonce(headers: RawHeaders) -> str | None:
-    for name, _ in headers:  # a loop, not any() over a generator: most pages have no policy
-        if name.lower() == b"content-security-policy":
-            return csp_nonce(headers)
-    return None
 
 
 def _personal(headers: RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> RawHeaders:
