@@ -106,3 +106,45 @@ def test_prose_after_an_article_element_stays_outside_the_element_holding_it() -
     assert "The eighth session" not in out
     for chrome in CHROME:
         assert chrome in out
+
+
+COMMENTS = (
+    '<section id="comments"><h2>2 comments on “Quay sale”</h2><ol class="comment-list">'
+    '<li class="comment"><article><footer class="comment-meta"><a href="https://marlow.example">Marlow</a> wrote on'
+    " 3 May 2026 at 10:16</footer>"
+    "<p>So the eighth session agreed to sell the quay for a song, and nobody asked the fishermen at all.</p>"
+    '<a class="reply" href="#reply">Reply</a></article></li>'
+    '<li class="comment"><article><footer class="comment-meta"><a href="/u/ines">Ines</a> wrote on 4 May 2026'
+    "</footer><p>Thanks for the report.</p></article></li></ol>"
+    '<div id="respond"><h3>Post a comment</h3><form action="/comment"><label>Comment</label>'
+    '<textarea name="c"></textarea><button>Post comment</button></form></div></section>'
+)
+
+
+def test_readers_comments_below_the_story_are_withheld_and_their_form_stays() -> None:
+    """Comments under the story (here outside the element holding it) quote and carry on what was withheld.
+
+    Their text goes with the story, the comment form stays: whoever may read the story may read them.
+    """
+    story = f'<div class="content"><article><h1>Quay sale</h1>{STORY}</article></div>{COMMENTS}'
+    out = first_view(news(story))
+    assert "The first session" in out
+    for withheld in ("The eighth session", "agreed to sell the quay for a song", "Marlow", "wrote on 3 May"):
+        assert withheld not in out
+    for kept in ('<form action="/comment">', "Post comment", "<textarea"):
+        assert kept in out
+    for chrome in CHROME:
+        assert chrome in out
+
+
+def test_a_box_of_its_own_after_the_story_stays() -> None:
+    """A box with its own heading after the story (most read, similar articles) is the site's, not the story's."""
+    box = (
+        '<section class="most-popular"><h2>Most popular</h2>'
+        "<p>The ferry company changed its timetable for the summer, and islanders are not pleased about it.</p>"
+        '<div class="byline">Ann Reed, 2 May</div></section>'
+    )
+    out = first_view(news(f'<div class="story"><h1>Quay sale</h1>{STORY}</div>{AFTER_STORY}{box}'))
+    assert "The eighth session" not in out
+    assert "The ferry company changed its timetable" in out
+    assert "Spotted a mistake" not in out

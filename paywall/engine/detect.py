@@ -508,6 +508,10 @@ def _only_children(element: Element, outline: Outline) -> list[Element]:
 
 _PROSE_TAGS = frozenset({"p", "blockquote", "pre"})
 _CONTROLS = "form, input, select, textarea, button, iframe"
+#: Names of a section of readers' comments (WordPress's ``#comments`` and ``#respond``, Disqus's thread...).
+_COMMENTS = re.compile(r"comment|disqus|replies|respond|discussion")
+_HEADINGS_SELECTOR = "h1, h2, h3, h4, h5, h6"
+_FORM_TAGS = frozenset({"form", "button", "select", "textarea", "label", "dialog", "menu"})
 _PASSED_OVER = frozenset({"script", "style", "link", "meta", "template", "noscript"})
 _HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
 
@@ -556,43 +560,64 @@ def continuation(region: Region, outline: Outline) -> list[LexborNode]:
 
 
 def trailing(region: Region, outline: Outline, regions: list[Region]) -> list[Element]:
-    """The prose that follows the article in the element holding it: a note to readers, a bio, comments.
+    """The prose that follows the article in the element holding it (a note to readers, a bio), and its comments.
 
     What stands there after the story (past a share box or an ad slot, where
     :func:`continuation` stops) may be taken for its end by a reader of the
-    page, and it often quotes it. Every later sibling of the article's last
-    element that is not chrome nor another article gives up its blocks of
-    prose (not those in a form, a menu or other chrome inside it, nor lines
-    of links, nor one around a form's fields) when they hold :data:`TRAILING_MIN_WORDS`
-    words or more; the siblings themselves, their links, images and forms stay.
+    page, and readers' comments further down quote it. Every later sibling of
+    the article's last element that is not chrome nor another article, and
+    every later section of comments around it (below ``<body>``), gives up its
+    blocks of prose: not those in a form, a menu or other chrome inside it,
+    nor lines of links, nor one around a form's fields, and only when they
+    hold :data:`TRAILING_MIN_WORDS` words or more. The siblings themselves,
+    their links, images and forms stay.
     """
     last = region.members[-1]
-    parent = last.parent
-    if parent is None or parent.tag in ("body", "html"):
-        return []
     total = outline.total_chars
     skipped = {node.mem_id for node in region.continuation}
     others = [m for other in regions if other is not region for m in other.members]
-    memo: dict[int, bool] = {id(parent): False}
     taken: list[Element] = []
-    sibling = last.node.next
-    while sibling is not None:
-        record = outline.elements.get(sibling.mem_id)
-        sibling = sibling.next
-        if record is None or not record.chars or record.node.mem_id in skipped:
-            continue
-        if any(m.within(record) or record.within(m) for m in others):
-            continue
-        blocks = [
-            block
-            for block in outline.within([(record.order, record.end_order)])
-            if block.own_link_chars * 2 < block.own_chars
-            and not _in_chrome(block, memo, total)
-            and block.node.css_first(_CONTROLS) is None
-        ]
-        if sum(block.own_words for block in blocks) >= TRAILING_MIN_WORDS:
-            taken.extend(blocks)
+    level = last
+    while level.parent is not None and level.parent.tag not in ("body", "html"):
+        memo: dict[int, bool] = {id(level.parent): False}
+        sibling = level.node.next
+        while sibling is not None:
+            record = outline.elements.get(sibling.mem_id)
+            sibling = sibling.next
+            if record is None or not record.chars or record.node.mem_id in skipped:
+                continue
+            comments = bool(_COMMENTS.search(record.hints))
+            if not (comments or level is last) or any(m.within(record) or record.within(m) for m in others):
+                continue
+            if not comments and record.node.css_first(_HEADINGS_SELECTOR) is not None:
+                continue  # a box of its own (related stories, downloads), not a word to the story's readers
+            blocks = [
+                block
+                for block in outline.within([(record.order, record.end_order)])
+                if (_outside_forms(block, record) if comments else _prose_outside_chrome(block, memo, total))
+                and block.node.css_first(_CONTROLS) is None
+            ]
+            if sum(block.own_words for block in blocks) < TRAILING_MIN_WORDS:
+                continue
+            if comments or any(_SENTENCE_END.search(_text(block)) for block in blocks):
+                taken.extend(blocks)
+        level = level.parent
     return taken
+
+
+def _prose_outside_chrome(block: Element, memo: dict[int, bool], total: int) -> bool:
+    """Whether ``block`` is prose (not a line of links) outside the page's chrome."""
+    return block.own_link_chars * 2 < block.own_chars and not _in_chrome(block, memo, total)
+
+
+def _outside_forms(block: Element, top: Element) -> bool:
+    """Whether no element from ``block`` up to ``top`` is a form or a control (a comment's reply form stays)."""
+    node: Element | None = block
+    while node is not None and node is not top:
+        if node.tag in _FORM_TAGS:
+            return False
+        node = node.parent
+    return True
 
 
 def _next_is_paragraph(node: LexborNode) -> bool:
