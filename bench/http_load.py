@@ -138,10 +138,18 @@ site = Starlette(
 
 
 def build_app() -> object:
-    """The same site behind the paywall, configured from ``PAYWALL_*`` variables."""
+    """The same site behind the paywall, configured from ``PAYWALL_*`` variables.
+
+    ``BENCH_INSIGHTS_INTERVAL`` (seconds) stretches the pause between the insights' writes to the store
+    (once a second): ``bench/instructions.py --server`` sets it, see there.
+    """
     from paywall import PaywallMiddleware, PaywallSettings
 
-    return PaywallMiddleware(site, settings=PaywallSettings.from_env())
+    app = PaywallMiddleware(site, settings=PaywallSettings.from_env())
+    interval = os.environ.get("BENCH_INSIGHTS_INTERVAL")
+    if interval and app.insights.events is not None:
+        app.insights.events.interval = float(interval)
+    return app
 
 
 async def is_member(request: object) -> bool:
