@@ -344,7 +344,7 @@ class _Exchange:
                 # A page may be one the cache knows has no article: then nobody needs identifying.
                 self.body = _Peek(self)
                 return
-            await self.get_reader()
+            self.reader = await self.view.reader()  # as get_reader() does (nobody has asked yet)
             action = self.decide()
         if (
             self.reader is not None
