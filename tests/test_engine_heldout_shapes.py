@@ -148,3 +148,18 @@ def test_a_box_of_its_own_after_the_story_stays() -> None:
     assert "The eighth session" not in out
     assert "The ferry company changed its timetable" in out
     assert "Spotted a mistake" not in out
+
+
+def test_links_to_the_previous_and_next_posts_inside_the_article_stay() -> None:
+    """A ``<nav>`` of links at the end of the article element (previous and next post) is the site's navigation:
+    it stays where it was. A ``<nav>`` that holds prose rather than links is withheld like the rest."""
+    links = (
+        '<nav class="post-nav"><a class="prev" href="/2026/ferry-timetable">Ferry timetable changes</a> | '
+        '<a class="next" href="/2026/harbour-fees">Harbour fees rise again</a></nav>'
+    )
+    out = first_view(news(f"<article><h1>Quay sale</h1>{STORY}<hr>{links}</article>"))
+    assert "The eighth session" not in out
+    assert 'href="/2026/ferry-timetable"' in out and "Harbour fees rise again" in out
+    prose = "<nav><p>The ninth session of the harbour council sold the quay to a developer from inland.</p></nav>"
+    out = first_view(news(f"<article><h1>Quay sale</h1>{STORY}{prose}</article>"))
+    assert "The ninth session" not in out

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
-from paywall.engine.detect import Region
+from paywall.engine.detect import Region, is_link_list
 from paywall.engine.outline import INLINE_TAGS, Element, Outline
 
 BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
@@ -278,7 +278,8 @@ def _remove_after(
         path.append(current)
         sibling = current.next
         while sibling is not None:
-            doomed.append(sibling)
+            if sibling.tag != "nav" or not is_link_list(sibling):  # the site's links to other pages stay
+                doomed.append(sibling)
             sibling = sibling.next
         parent = current.parent
         if parent is None:

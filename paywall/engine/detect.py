@@ -543,7 +543,7 @@ def continuation(region: Region, outline: Outline) -> list[LexborNode]:
             elif (
                 tag in INLINE_TAGS
                 or tag in _PROSE_TAGS
-                or (tag in ("ul", "ol", "dl") and not _is_link_list(sibling))
+                or (tag in ("ul", "ol", "dl") and not is_link_list(sibling))
                 or (tag in _HEADINGS and _next_is_paragraph(sibling))
             ):
                 taken.append(sibling)
@@ -633,7 +633,8 @@ def _next_is_paragraph(node: LexborNode) -> bool:
     return False
 
 
-def _is_link_list(node: LexborNode) -> bool:
+def is_link_list(node: LexborNode) -> bool:
+    """Whether at least half of the element's text is the text of its links."""
     total = len(node.text(deep=True).strip())
     linked = sum(len(a.text(deep=True).strip()) for a in node.css("a"))
     return linked * 2 >= total
