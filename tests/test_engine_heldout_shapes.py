@@ -163,3 +163,18 @@ def test_links_to_the_previous_and_next_posts_inside_the_article_stay() -> None:
     prose = "<nav><p>The ninth session of the harbour council sold the quay to a developer from inland.</p></nav>"
     out = first_view(news(f"<article><h1>Quay sale</h1>{STORY}{prose}</article>"))
     assert "The ninth session" not in out
+
+
+def test_formulas_in_mathml_are_part_of_their_sentence() -> None:
+    """A paragraph that is mostly a MathML formula is one block of prose: its symbols are not blocks of one word
+    each (too short to count), so the teaser shows the opening paragraphs, formulas and all, and withholds the rest.
+    """
+    symbols = "".join(f"<mi>{c}</mi><mo>+</mo>" for c in "abcdefghijk")
+    paragraphs = "".join(
+        f"<p>Case {word} gives <math><mrow>{symbols}<mn>{n}</mn></mrow></math> exactly.</p>"
+        for n, word in enumerate(("one", "two", "three", "four", "five", "six"), start=1)
+    )
+    out = first_view(news(f"<article><h1>Sums</h1>{paragraphs}</article>"))
+    assert "Case one gives" in out and "Case two gives" in out
+    assert "Case six gives" not in out and "Case five gives" not in out
+    assert out.index("Case two gives") < out.index(CTA[:30])

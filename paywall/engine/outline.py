@@ -20,14 +20,26 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine.text import unspaced_count
 
+MATH_TAGS = frozenset(
+    {
+        "math", "mi", "mo", "mn", "ms", "mtext", "mrow", "msup", "msub", "msubsup", "mfrac", "msqrt", "mroot",
+        "mstyle", "mtable", "mtr", "mtd", "mlabeledtr", "munder", "mover", "munderover", "mspace", "mpadded",
+        "mphantom", "menclose", "merror", "mfenced", "mmultiscripts", "mprescripts", "none", "semantics",
+        "annotation", "annotation-xml", "maction", "maligngroup", "malignmark", "mglyph", "mlongdiv", "mscarries",
+        "mscarry", "msgroup", "msline", "msrow", "mstack",
+    }
+)  # fmt: skip
+"""MathML: a formula is part of the sentence it stands in (its symbols are no blocks of their own)."""
+
 INLINE_TAGS = frozenset(
     {
         "a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "del", "dfn", "em", "font", "i", "img",
         "ins", "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt",
         "u", "var", "wbr", "label", "nobr", "big",
     }
-)  # fmt: skip
-"""Markup inside a line of text: its text belongs to the enclosing block."""
+) | MATH_TAGS  # fmt: skip
+"""Markup inside a line of text (formulas too): its text belongs to the enclosing block."""
+
 
 UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "textarea"})
 """Elements whose text is not part of what readers see (scripting on, as in browsers)."""
