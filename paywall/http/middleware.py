@@ -808,7 +808,7 @@ class _Gate(_Buffered):
 
     async def known(self, body: bytes) -> Known | None:
         """The engine's verdict on this body: one lookup for a body seen before, else a parse."""
-        encoding = joined_header(self.x.headers, b"content-encoding")
+        encoding = joined_header(self.x.headers, b"content-encoding") if self.x.start.encoded else None
         charset = self.x.start.charset
         view = self.x.names_a_view
         mw, path = self.x.mw, self.x.scope["path"]
@@ -965,6 +965,9 @@ class _Gate(_Buffered):
         """
         if self.decoded is not None:
             return self.decoded
+        if not self.x.start.encoded:  # most bodies: nothing to undo
+            self.decoded = body
+            return body
         encoding = joined_header(self.x.headers, b"content-encoding")
         try:
             self.decoded = decompress_body(body, encoding, self.x.settings.max_body_bytes)
