@@ -45,6 +45,7 @@ class Inspection:
     teaser_end: str = ""
     teaser_words: int = 0
     withheld_words: int = 0
+    after_story: int = 0
     copies: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     total_ms: float = 0.0
@@ -62,7 +63,10 @@ class Inspection:
             out.append(f"cut: {self.cut}")
             out.append(f"teaser: {self.teaser_words} words, from \u201c{self.teaser_start}\u201d")
             out.append(f"        to \u201c{self.teaser_end}\u201d")
-            out.append(f"withheld: {self.withheld_words} words")
+            after = (
+                f" ({self.after_story} of them after the story: a note, a bio, comments)" if self.after_story else ""
+            )
+            out.append(f"withheld: {self.withheld_words} words{after}")
             if self.copies:
                 out.append(f"copies swept: {len(self.copies)}")
                 out.extend(f"  - {place}" for place in self.copies)
@@ -111,6 +115,7 @@ def inspect_page(body: bytes, settings: PaywallSettings, *, source: str, charset
         report.teaser_start = " ".join(teaser[:EDGE_WORDS])
         report.teaser_end = " ".join(teaser[-EDGE_WORDS:])
         report.withheld_words = gate.withheld_words
+        report.after_story = gate.after_story
         report.copies = list(gate.swept.places)
         report.cross_check_runs = _cross_check(report.gated, gate.withheld, gate.teaser_text)
     return report

@@ -178,3 +178,16 @@ def test_formulas_in_mathml_are_part_of_their_sentence() -> None:
     assert "Case one gives" in out and "Case two gives" in out
     assert "Case six gives" not in out and "Case five gives" not in out
     assert out.index("Case two gives") < out.index(CTA[:30])
+
+
+def test_inspect_says_how_much_after_the_story_was_withheld() -> None:
+    """``paywall inspect`` tells a publisher that comments and notes after the story go with it."""
+    from paywall.inspect import inspect_page
+    from paywall.settings import PaywallSettings
+
+    markup = news(f'<div class="content"><article><h1>Quay sale</h1>{STORY}</article></div>{COMMENTS}')
+    report = inspect_page(
+        markup.encode(), PaywallSettings(secret_key="inspect-after-story-9f3c2a71d0b8e4"), source="story.html"
+    )
+    line = next(line for line in report.lines() if line.startswith("withheld:"))
+    assert "after the story" in line and report.after_story >= 20

@@ -59,6 +59,8 @@ class GateReport:
     withheld_words: int = 0
     withheld: list[str] = field(default_factory=list)
     """The withheld text, piece by piece (for ``paywall inspect``'s cross-check)."""
+    after_story: int = 0
+    """Words of prose after the story withheld with it (a note to readers, a bio, readers' comments)."""
     cut: str = ""
     swept: SweepReport = field(default_factory=SweepReport)
     fingerprint: Fingerprint | None = None
@@ -93,6 +95,7 @@ class Page:
         if self._regions:
             self.report.article_path = css_path(self._regions[0].first.node)
             self.report.how_found = self._regions[0].how
+            self.report.after_story = sum(block.own_words for region in self._regions for block in region.trailing)
         self._gated = False
 
     @classmethod
