@@ -191,3 +191,29 @@ def test_inspect_says_how_much_after_the_story_was_withheld() -> None:
     )
     line = next(line for line in report.lines() if line.startswith("withheld:"))
     assert "after the story" in line and report.after_story >= 20
+
+
+def test_text_of_a_container_before_and_after_its_paragraphs_does_not_move_the_cut_to_the_end() -> None:
+    """A container whose own text stands before its paragraphs and again after them (a document in ``<body>``
+    with a line of links on top and a colophon at the bottom) is one block whose text ends at the page's end.
+
+    Its first run of text is a unit of the teaser that ends where its first paragraph starts: cut after it,
+    the story is withheld, whatever ``teaser_paragraphs`` says (the cut once fell after the colophon, and
+    with one paragraph of teaser the whole story went out).
+    """
+    sections = "".join(
+        f"<p>The {word} section of the draft describes how the client asks the storage server for a token.</p>"
+        for word in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+    )
+    markup = (
+        '<!DOCTYPE html><html><head><title>Draft</title><meta property="og:type" content="article"></head><body>'
+        "Documents and trackers for this draft, with links to the text and the pdf versions of it"
+        f"{sections}Markup produced by the draft formatter, version one, available from "
+        '<a href="https://tools.example/">tools</a></body></html>'
+    )
+    for teaser in (1, 2, 3):
+        out = first_view(markup, teaser=teaser)
+        assert "The eighth section" not in out and "The seventh section" not in out
+        assert "Markup produced by the draft formatter" not in out
+    assert "Documents and trackers" in first_view(markup, teaser=1)
+

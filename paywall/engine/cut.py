@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborNode
 
 from paywall.engine.detect import Region, is_link_list
-from paywall.engine.outline import INLINE_TAGS, Element, Outline
+from paywall.engine.outline import INLINE_TAGS, UNSEEN_TAGS, Element, Outline
+from paywall.engine.text import unspaced_count
 
 BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
 BREAK_ATTRIBUTE = "data-paywall-break"
@@ -176,6 +177,13 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
     members = {id(m) for m in region.members}
     for block in region.blocks(outline):
         prose = block.own_words
+        if block.runs_on:
+            # Its own text stands before other blocks and again after them (a container's line on top and
+            # colophon below): its last text is past them. Its first run is the unit, ending where they start.
+            end, prose = _first_run(block)
+            if prose >= MIN_UNIT_WORDS and block.own_link_chars * 2 <= block.own_chars:
+                units.append(Unit(prose, end, start=block.first_text))
+            continue
         if prose < MIN_UNIT_WORDS:
             continue
         # Blocks mostly share their parent, whose answer is known after the first: _counted's walk, shortened.
@@ -199,6 +207,36 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
         assert block.last_text is not None
         units.append(Unit(prose, block.last_text, start=block.first_text))
     return units
+
+
+def _first_run(block: Element) -> tuple[LexborNode, int]:
+    """The last text node of ``block``'s first run of its own text (up to the first block inside it), and the
+    run's words, counted as the outline counts them."""
+    assert block.first_text is not None
+    first = block.first_text
+    top = first
+    while top.parent is not None and top.parent.mem_id != block.node.mem_id:
+        top = top.parent
+    last, words = first, 0
+    node: LexborNode | None = top
+    while node is not None:
+        tag = node.tag
+        if tag == "-text":
+            texts = [node]
+        elif tag in INLINE_TAGS:
+            texts = [t for t in node.traverse(include_text=True) if t.tag == "-text"]
+        elif tag == "-comment" or tag in UNSEEN_TAGS:
+            node = node.next
+            continue
+        else:
+            break
+        for text_node in texts:
+            text = text_node.text_content or ""
+            if text.strip():
+                last = text_node
+                words += len(text.split()) + (0 if text.isascii() else unspaced_count(text))
+        node = node.next
+    return last, words
 
 
 def _text(block: Element) -> str:

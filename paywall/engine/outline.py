@@ -53,7 +53,7 @@ class Element:
 
     __slots__ = (
         "brs", "chars", "end_order", "first_text", "hints", "last_text", "link_chars", "node", "order",
-        "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "score", "tag",
+        "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "runs_on", "score", "tag",
     )  # fmt: skip
 
     def __init__(self, node: LexborNode, tag: str, parent: Element | None) -> None:
@@ -76,6 +76,8 @@ class Element:
         self.own_commas = 0
         self.own_words = 0
         self.brs = 0
+        self.runs_on = False
+        """Its own text stands before other blocks inside it and again after them (its last text is past them)."""
         self.chars = 0
         self.link_chars = 0
         self.score = 0.0
@@ -294,6 +296,9 @@ class Outline:
             if link:
                 block.own_link_chars += size
         self.total_chars = sum(block.own_chars for block in blocks)
+        for block in blocks:  # before the extents below make ``order`` and ``end_order`` those of all it holds
+            if block.end_order - block.order > len(block.pieces):
+                block.runs_on = True
         # Sums and extents of each element's blocks, children before parents: a record is always
         # made after its parent's, so the records in reverse order of making go up the tree.
         records = list(self.elements.values())
