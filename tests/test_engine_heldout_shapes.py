@@ -7,7 +7,10 @@ and what comes after the teaser reaches no one who has not paid.
 
 from __future__ import annotations
 
+import pytest
+
 from paywall.engine import Page
+from paywall.errors import RewriteError
 from tests.test_engine_cut import CHROME, assert_well_formed, news
 from tests.test_engine_sweep import CTA, assert_cta_once
 
@@ -217,3 +220,17 @@ def test_text_of_a_container_before_and_after_its_paragraphs_does_not_move_the_c
         assert "Markup produced by the draft formatter" not in out
     assert "Documents and trackers" in first_view(markup, teaser=1)
 
+
+def test_a_cut_that_withholds_nothing_of_a_long_article_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong in finding the teaser's end, a long article is never served whole as a teaser.
+
+    The cut is made to withhold nothing (a fault in its reading of the page): the page refuses to be
+    gated, and the middleware answers with the call to action alone.
+    """
+    from paywall.engine import cut as cutting
+
+    monkeypatch.setattr(cutting, "cut", lambda outline, region, teaser: cutting.Cut(how="units:1"))
+    page = Page.parse(news(f"<article><h1>Quay sale</h1>{STORY}</article>").encode(), None)
+    assert page.has_article()
+    with pytest.raises(RewriteError, match="withheld nothing"):
+        page.gate(teaser_paragraphs=2, cta_html=CTA)

@@ -272,6 +272,10 @@ class Page:
             cutting.remove(result)
             withheld.extend(result.withheld)
             hows.append(result.how)
+        if not any(text.strip() for text in withheld):
+            prose = sum(detect.prose_words(region, outline) for region in self._regions)
+            if prose > 2 * cutting.MIN_TEASER_WORDS:  # an article this long always has a unit past its teaser
+                raise RewriteError(f"the cut withheld nothing of an article of {prose} words")
         if amp_css and self.is_amp():
             _amp_style(tree, amp_css)
         teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
