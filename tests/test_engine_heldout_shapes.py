@@ -234,3 +234,25 @@ def test_a_cut_that_withholds_nothing_of_a_long_article_is_refused(monkeypatch: 
     assert page.has_article()
     with pytest.raises(RewriteError, match="withheld nothing"):
         page.gate(teaser_paragraphs=2, cta_html=CTA)
+
+
+def test_a_long_opening_in_a_block_that_holds_the_paragraphs_ends_where_they_start() -> None:
+    """A cell or a container opens with a long run of its own text, then holds the story's paragraphs (an old
+    page laid out in a table). The run is counted in groups of sentences that end where the first paragraph
+    starts: however many units the teaser shows, what follows them is withheld (the last group once ended
+    after the last paragraph, and a teaser of four units withheld nothing)."""
+    opening = " ".join(
+        f"The {word} clerk of the office copied deeds by candlelight, and nobody thanked him for it."
+        for word in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+    )
+    rest = "".join(
+        f"<p>In the {word} winter the scrivener preferred not to, and the office went on around him regardless. "
+        "The lawyer asked again in the morning and once more at noon, and had the same answer each time. "
+        "Turkey and Nippers took turns at the copying, one sober before noon and the other after it.</p>"
+        for word in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+    )
+    markup = news(f"<table><tr><td><h2>A story of the office</h2>{opening}{rest}</td></tr></table>")
+    for teaser in (1, 2, 3, 4, 5):
+        out = first_view(markup, teaser=teaser)
+        assert "The first clerk" in out
+        assert "In the eighth winter" not in out and "In the seventh winter" not in out

@@ -254,8 +254,17 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
     units: list[Unit] = []
     words = 0
     previous_br = False
+    last = children[-1] if children else node
     for child in children:
         tag = child.tag
+        if tag not in ("-text", "-comment", "br") and tag not in INLINE_TAGS and tag not in UNSEEN_TAGS:
+            # A block inside (a paragraph after the block's own opening lines) is a unit of its own: the
+            # runs end where it starts, or the last of them would end past it, after the whole story.
+            # (Headings before the block's own text come before the runs.)
+            if words or units:
+                break
+            continue
+        last = child
         if tag == "br":
             # A long block typed as lines (a changelog, a poem, a post with no paragraphs) has few
             # sentence ends to cut at: its single line breaks close a group of lines as sentences would.
@@ -285,7 +294,7 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
         previous_br = False
         words += len(child.text(deep=True).split())
     if units and words > 0:
-        units.append(Unit(words, children[-1]))
+        units.append(Unit(words, last))
     return units
 
 
