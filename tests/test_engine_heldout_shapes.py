@@ -256,3 +256,23 @@ def test_a_long_opening_in_a_block_that_holds_the_paragraphs_ends_where_they_sta
         out = first_view(markup, teaser=teaser)
         assert "The first clerk" in out
         assert "In the eighth winter" not in out and "In the seventh winter" not in out
+
+
+def test_lines_between_headings_and_tables_of_a_post_without_paragraphs_are_units_in_their_order() -> None:
+    """A post typed as lines between ``<br><br>``, with headings, a table and a list among them (a blog
+    without paragraphs): each run of lines is a unit, in its place among the list's items, so the teaser
+    is the opening runs and what follows them is withheld, not only what follows the list."""
+
+    def run(name: str) -> str:
+        return f"The {name} run of this post explains how the chip routes its signals between the cells."
+
+    items = "".join(f"<li>{run(name)}</li>" for name in ("listed", "second listed", "third listed", "last listed"))
+    post = (
+        f'<div class="post-body">{run("first")}<br><br>{run("second")}<br><br><h2>Placing cells</h2>'
+        f"{run('third')}<br><br><table><tr><td>Cells placed by the tool in the first pass</td></tr></table>"
+        f"{run('fourth')}<ul>{items}</ul>{run('fifth')}</div>"
+    )
+    out = first_view(news(f"<article><h1>Routing a small chip</h1>{post}</article>"))
+    assert "The first run" in out and "The second run" in out
+    for withheld in ("The third run", "The fourth run", "The listed run", "The fifth run", "Cells placed"):
+        assert withheld not in out

@@ -24,7 +24,6 @@ from selectolax.lexbor import LexborNode
 
 from paywall.engine.detect import Region, is_link_list
 from paywall.engine.outline import INLINE_TAGS, UNSEEN_TAGS, Element, Outline
-from paywall.engine.text import unspaced_count
 
 BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
 BREAK_ATTRIBUTE = "data-paywall-break"
@@ -175,14 +174,15 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
     units: list[Unit] = []
     memo: dict[int, bool] = {}
     members = {id(m) for m in region.members}
+    runs_on = False
     for block in region.blocks(outline):
         prose = block.own_words
         if block.runs_on:
-            # Its own text stands before other blocks and again after them (a container's line on top and
-            # colophon below): its last text is past them. Its first run is the unit, ending where they start.
-            end, prose = _first_run(block)
-            if prose >= MIN_UNIT_WORDS and block.own_link_chars * 2 <= block.own_chars:
-                units.append(Unit(prose, end, start=block.first_text))
+            # Its own text stands before other blocks inside it and again after them (a container's line on
+            # top and colophon below; lines between <br>s around headings and tables): each run between them
+            # is a unit of its own, ending where the next block starts. Units are put in document order below.
+            runs_on = True
+            units.extend(u for u in _split(block.node, prose > LONG_UNIT_WORDS) if u.words >= MIN_UNIT_WORDS)
             continue
         if prose < MIN_UNIT_WORDS:
             continue
@@ -206,37 +206,14 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
                 continue
         assert block.last_text is not None
         units.append(Unit(prose, block.last_text, start=block.first_text))
+    if runs_on:
+        # The runs of such a block were listed with it, before the blocks between them: in document order.
+        position = {
+            node.mem_id: at
+            for at, node in enumerate(node for m in region.members for node in m.node.traverse(include_text=True))
+        }
+        units.sort(key=lambda unit: (position.get(unit.node.mem_id, -1), unit.offset or 0))
     return units
-
-
-def _first_run(block: Element) -> tuple[LexborNode, int]:
-    """The last text node of ``block``'s first run of its own text (up to the first block inside it), and the
-    run's words, counted as the outline counts them."""
-    assert block.first_text is not None
-    first = block.first_text
-    top = first
-    while top.parent is not None and top.parent.mem_id != block.node.mem_id:
-        top = top.parent
-    last, words = first, 0
-    node: LexborNode | None = top
-    while node is not None:
-        tag = node.tag
-        if tag == "-text":
-            texts = [node]
-        elif tag in INLINE_TAGS:
-            texts = [t for t in node.traverse(include_text=True) if t.tag == "-text"]
-        elif tag == "-comment" or tag in UNSEEN_TAGS:
-            node = node.next
-            continue
-        else:
-            break
-        for text_node in texts:
-            text = text_node.text_content or ""
-            if text.strip():
-                last = text_node
-                words += len(text.split()) + (0 if text.isascii() else unspaced_count(text))
-        node = node.next
-    return last, words
 
 
 def _text(block: Element) -> str:
@@ -254,15 +231,16 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
     units: list[Unit] = []
     words = 0
     previous_br = False
-    last = children[-1] if children else node
+    last: LexborNode | None = None
     for child in children:
         tag = child.tag
         if tag not in ("-text", "-comment", "br") and tag not in INLINE_TAGS and tag not in UNSEEN_TAGS:
-            # A block inside (a paragraph after the block's own opening lines) is a unit of its own: the
-            # runs end where it starts, or the last of them would end past it, after the whole story.
-            # (Headings before the block's own text come before the runs.)
-            if words or units:
-                break
+            # A block inside (a heading, a paragraph after the block's own opening lines) counts on its own:
+            # the run before it ends where it starts, and its words are not the run's (or the last run
+            # would end past it, and the story's words would count twice).
+            if words >= MIN_UNIT_WORDS and last is not None:
+                units.append(Unit(words, last))
+            words, previous_br = 0, False
             continue
         last = child
         if tag == "br":
@@ -293,7 +271,7 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
             continue
         previous_br = False
         words += len(child.text(deep=True).split())
-    if units and words > 0:
+    if units and words > 0 and last is not None:
         units.append(Unit(words, last))
     return units
 
