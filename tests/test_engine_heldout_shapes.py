@@ -276,3 +276,22 @@ def test_lines_between_headings_and_tables_of_a_post_without_paragraphs_are_unit
     assert "The first run" in out and "The second run" in out
     for withheld in ("The third run", "The fourth run", "The listed run", "The fifth run", "Cells placed"):
         assert withheld not in out
+
+
+def test_a_column_named_like_chrome_around_the_article_is_not_chrome() -> None:
+    """A layout column whose class reads like chrome (``col-1 highfooter``) holds the ``<article>``: its names
+    do not hide the story, which is found there (not the whole page around it), so the site's navigation
+    in the page's other parts stays."""
+    page = (
+        '<!DOCTYPE html><html><head><title>Coast Times</title></head><body><div class="page">'
+        '<header><nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></nav></header>'
+        '<div class="menu-extra"><p>Listen to the morning bulletin and the evening review, live and on demand.</p>'
+        "<p>Our apps bring the news to your phone, with alerts for the stories you follow.</p></div>"
+        f'<div class="col-1 highfooter"><article class="article-long"><h1>Quay sale</h1>{STORY}</article></div>'
+        '<div class="col-2"><p>Weather for the coast: sunny spells and a light breeze from the west.</p></div>'
+        "</div></body></html>"
+    )
+    out = first_view(page)
+    assert "The first session" in out and "The eighth session" not in out
+    for kept in ('href="/sport"', "Listen to the morning bulletin", "Our apps bring the news", "Weather for the coast"):
+        assert kept in out

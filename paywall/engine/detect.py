@@ -150,7 +150,7 @@ def _chrome_names(hints: str) -> bool:
     return bool(_UNLIKELY.search(hints)) and not _MAYBE.search(hints)
 
 
-def _in_chrome(element: Element, memo: dict[int, bool], total: int) -> bool:
+def _in_chrome(element: Element, memo: dict[int, bool], total: int, holders: frozenset[int] = frozenset()) -> bool:
     chain: list[Element] = []
     node: Element | None = element
     result = False
@@ -165,15 +165,35 @@ def _in_chrome(element: Element, memo: dict[int, bool], total: int) -> bool:
         node = node.parent
     for item in reversed(chain):
         if not result:
-            result = _chrome_itself(item, total)
+            result = _chrome_itself(item, total, holders)
         memo[id(item)] = result
     return memo.get(id(element), result)
 
 
-def _chrome_itself(element: Element, total: int) -> bool:
-    """Whether the element is chrome by itself (not by an ancestor)."""
+def _chrome_itself(element: Element, total: int, holders: frozenset[int] = frozenset()) -> bool:
+    """Whether the element is chrome by itself (not by an ancestor).
+
+    ``holders`` are the elements most of whose text is an ``<article>``'s (:func:`_article_holders`):
+    names do not make them chrome (a layout column called ``col-1 highfooter`` around the story).
+    """
+    if not is_chrome(element, total):
+        return False
+    if id(element) in holders and element.tag not in _CHROME_TAGS:
+        return False
     # Within an <article>, a <header> or <footer> is the article's own (headline, byline).
-    return is_chrome(element, total) and not (element.tag in ("header", "footer") and _inside_article(element))
+    return not (element.tag in ("header", "footer") and _inside_article(element))
+
+
+def _article_holders(outline: Outline) -> frozenset[int]:
+    """The elements around an ``<article>`` (or an ``articleBody``) that holds at least half of their text."""
+    holders: set[int] = set()
+    for node in outline.tree.css(_ARTICLE_ELEMENTS):
+        article = outline.elements.get(node.mem_id)
+        above = article.parent if article is not None else None
+        while article is not None and above is not None and article.chars * 2 >= above.chars:
+            holders.add(id(above))
+            above = above.parent
+    return frozenset(holders)
 
 
 def _inside_article(element: Element) -> bool:
@@ -224,6 +244,7 @@ def score(outline: Outline) -> list[Element]:
     memo: dict[int, bool] = {}
     scored: dict[int, Element] = {}
     total = outline.total_chars
+    holders = _article_holders(outline)
     start_of_run: Element | None = None
     levels: list[tuple[Element, int]] = []
     for block in outline.blocks:
@@ -232,13 +253,13 @@ def score(outline: Outline) -> list[Element]:
         # Blocks mostly share their parent, whose answer is known after the first: _in_chrome's walk, shortened.
         above = memo.get(id(block.parent))
         if above is None:
-            chrome = _in_chrome(block, memo, total)
+            chrome = _in_chrome(block, memo, total, holders)
         elif above:
             chrome = True
         elif block.hints.isspace() and block.tag not in _CHROME_TAGS:
             chrome = False  # neither names nor a tag of chrome (most paragraphs)
         else:
-            chrome = _chrome_itself(block, total)
+            chrome = _chrome_itself(block, total, holders)
         if chrome:
             continue
         points = 1.0 + block.own_commas + min(block.own_chars // 100, 3)
@@ -250,7 +271,7 @@ def score(outline: Outline) -> list[Element]:
             levels = _levels(start, scored)
         for node, divider in levels:
             node.score += points / divider
-    candidates = [c for c in scored.values() if not _in_chrome(c, memo, total)]
+    candidates = [c for c in scored.values() if not _in_chrome(c, memo, total, holders)]
     for candidate in candidates:
         candidate.score *= 1 - candidate.link_density
     candidates.sort(key=lambda c: c.score, reverse=True)
@@ -508,6 +529,8 @@ def _only_children(element: Element, outline: Outline) -> list[Element]:
 
 _PROSE_TAGS = frozenset({"p", "blockquote", "pre"})
 _CONTROLS = "form, input, select, textarea, button, iframe"
+_ARTICLE_ELEMENTS = "article, [itemprop=articleBody]"
+_STORY_NAMES = re.compile(r"article|story|post|entry|content|text|body")
 #: Names of a section of readers' comments (WordPress's ``#comments`` and ``#respond``, Disqus's thread...).
 _COMMENTS = re.compile(r"comment|disqus|replies|respond|discussion")
 _HEADINGS_SELECTOR = "h1, h2, h3, h4, h5, h6"
@@ -565,7 +588,9 @@ def trailing(region: Region, outline: Outline, regions: list[Region]) -> list[El
     What stands there after the story (past a share box or an ad slot, where
     :func:`continuation` stops) may be taken for its end by a reader of the
     page, and readers' comments further down quote it. Every later sibling of
-    the article's last element that is not chrome nor another article, and
+    the article's last element that is not chrome nor another article (when
+    the element holding them is the story's own: an ``<article>``, ``<main>``,
+    or one named for a story or a post, not a layout's row of columns), and
     every later section of comments around it (below ``<body>``), gives up its
     blocks of prose: not those in a form, a menu or other chrome inside it,
     nor lines of links, nor one around a form's fields, and only when they
@@ -577,6 +602,11 @@ def trailing(region: Region, outline: Outline, regions: list[Region]) -> list[El
     skipped = {node.mem_id for node in region.continuation}
     others = [m for other in regions if other is not region for m in other.members]
     taken: list[Element] = []
+    # Notes and bios stand in the story's own element; a layout's element holds other columns instead.
+    holder = last.parent
+    story_element = holder is not None and (
+        holder.tag in ("article", "main") or bool(_STORY_NAMES.search(holder.hints))
+    )
     level = last
     while level.parent is not None and level.parent.tag not in ("body", "html"):
         memo: dict[int, bool] = {id(level.parent): False}
@@ -587,7 +617,9 @@ def trailing(region: Region, outline: Outline, regions: list[Region]) -> list[El
             if record is None or not record.chars or record.node.mem_id in skipped:
                 continue
             comments = bool(_COMMENTS.search(record.hints))
-            if not (comments or level is last) or any(m.within(record) or record.within(m) for m in others):
+            if not (comments or (level is last and story_element)):
+                continue
+            if any(m.within(record) or record.within(m) for m in others):
                 continue
             if not comments and record.node.css_first(_HEADINGS_SELECTOR) is not None:
                 continue  # a box of its own (related stories, downloads), not a word to the story's readers
