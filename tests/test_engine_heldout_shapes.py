@@ -295,3 +295,30 @@ def test_a_column_named_like_chrome_around_the_article_is_not_chrome() -> None:
     assert "The first session" in out and "The eighth session" not in out
     for kept in ('href="/sport"', "Listen to the morning bulletin", "Our apps bring the news", "Weather for the coast"):
         assert kept in out
+
+
+def test_a_story_in_steps_under_hashed_class_names_is_found_whole() -> None:
+    """A how-to whose lead and steps each stand in a container of one kind, under class names a build tool
+    hashed (no name says "article" or "content"), the steps short: the steps are parts of the story, found
+    with the lead, and the last of them withheld."""
+    lead = (
+        "<p>Glass cloche terrariums are not only appealing to the eye, they also bring a bit of the outdoors in."
+        " They take an afternoon to build, cost little, and keep for years on a shelf with some light, which"
+        " makes them a good first project for anyone who likes plants but has no garden of their own.</p>"
+    )
+    steps = "".join(
+        f'<div class="css-a81f css-27c4"><h3>Step {n}</h3><p>In step {word} you lay the {part} in the glass,'
+        " pressing it down gently so that it settles.</p></div>"
+        for n, (word, part) in enumerate(
+            [("one", "gravel"), ("two", "charcoal"), ("three", "moss"), ("four", "soil"), ("five", "plants")],
+            start=1,
+        )
+    )
+    page = news(
+        '<div class="css-35f6"><header class="css-1afe"><h1>How to build a terrarium</h1></header>'
+        f'<div class="css-a81f css-27c4"><div class="css-9a03">{lead}</div><figcaption>By Lucy</figcaption></div>'
+        f'{steps}<aside class="css-90ed">Share this project</aside></div>'
+    )
+    out = first_view(page)
+    assert "Glass cloche terrariums" in out
+    assert "In step five" not in out and "In step four" not in out

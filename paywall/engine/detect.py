@@ -352,7 +352,7 @@ def _refine(top: Element, candidates: list[Element]) -> Element:
     # An element whose parent holds (almost) nothing else stands for the parent.
     while top.parent is not None and top.parent.tag not in ("body", "html"):
         parent = top.parent
-        if parent.chars - top.chars > min(100, 0.02 * top.chars):
+        if parent.chars - top.chars > min(100, 0.1 * top.chars):
             break
         top = parent
     return top
@@ -379,7 +379,12 @@ def _grow(top: Element, outline: Outline) -> Region:
             if record.chars == 0 or is_chrome(record, outline.total_chars):
                 continue
             bonus = top.score * 0.2 if record.hints.strip() and record.hints == top.hints else 0.0
+            same_kind = bonus and record.tag == top.tag
             if record.score + bonus >= threshold and record.score > 0 and record.chars >= MIN_SIBLING_CHARS:
+                members.append(record)
+            elif same_kind and record.score > 0 and record.link_density < 0.25 and _a_part(record):
+                # A container of the same kind holding prose: the next step or section of one story, whatever
+                # its length and whatever the names are (hashed class names give no hint of a story's parts).
                 members.append(record)
             elif record.tag in ("p", "blockquote", "pre") or (record.own_chars and record.tag not in INLINE_TAGS):
                 density = record.link_density
@@ -392,6 +397,12 @@ def _grow(top: Element, outline: Outline) -> Region:
     region = Region(members)
     region.continuation = continuation(region, outline)
     return region
+
+
+def _a_part(element: Element) -> bool:
+    """Whether a container may be a part of a story rather than a post of its own: not an ``<article>``, and
+    no headline that links elsewhere (a post in a river of posts has one)."""
+    return element.tag != "article" and element.node.css_first(_LINKED_HEADLINE) is None
 
 
 def _contiguous(members: list[Element], top: Element, parent: Element, outline: Outline) -> list[Element]:
@@ -530,6 +541,7 @@ def _only_children(element: Element, outline: Outline) -> list[Element]:
 _PROSE_TAGS = frozenset({"p", "blockquote", "pre"})
 _CONTROLS = "form, input, select, textarea, button, iframe"
 _ARTICLE_ELEMENTS = "article, [itemprop=articleBody]"
+_LINKED_HEADLINE = "h1 a[href], h2 a[href], h3 a[href], h4 a[href]"
 _STORY_NAMES = re.compile(r"article|story|post|entry|content|text|body")
 #: Names of a section of readers' comments (WordPress's ``#comments`` and ``#respond``, Disqus's thread...).
 _COMMENTS = re.compile(r"comment|disqus|replies|respond|discussion")
