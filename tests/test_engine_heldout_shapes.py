@@ -67,9 +67,16 @@ def test_lines_in_a_short_block_are_not_split() -> None:
     assert "12 Quay Street" not in out
 
 
-STORY = "".join(
-    f"<p>The {word} session of the harbour council weighed the sale of the old quay to a developer from inland.</p>"
-    for word in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+def paragraphs(sentence: str) -> str:
+    """``sentence`` as eight paragraphs, its ``{word}`` the first to the eighth."""
+    return "".join(f"<p>{sentence.format(word=word)}</p>" for word in ORDINALS)
+
+
+STORY = paragraphs(
+    "The {word} session of the harbour council weighed the sale of the old quay to a developer from inland."
 )
 AFTER_STORY = (
     '<div class="share"><a href="https://example.social/share">Share</a> <a href="/print">Print</a></div>'
@@ -200,13 +207,12 @@ def test_text_of_a_container_before_and_after_its_paragraphs_does_not_move_the_c
     """A container whose own text stands before its paragraphs and again after them (a document in ``<body>``
     with a line of links on top and a colophon at the bottom) is one block whose text ends at the page's end.
 
-    Its first run of text is a unit of the teaser that ends where its first paragraph starts: cut after it,
-    the story is withheld, whatever ``teaser_paragraphs`` says (the cut once fell after the colophon, and
-    with one paragraph of teaser the whole story went out).
+    Each run of its own text is a unit of the teaser that ends where the next paragraph starts, in its place
+    among them: the story is withheld, whatever ``teaser_paragraphs`` says (the cut once fell after the
+    colophon, and with one paragraph of teaser the whole story went out).
     """
-    sections = "".join(
-        f"<p>The {word} section of the draft describes how the client asks the storage server for a token.</p>"
-        for word in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+    sections = paragraphs(
+        "The {word} section of the draft describes how the client asks the storage server for a token."
     )
     markup = (
         '<!DOCTYPE html><html><head><title>Draft</title><meta property="og:type" content="article"></head><body>'
