@@ -304,7 +304,7 @@ def find(outline: Outline, *, view: bool = False) -> list[Region]:
     candidates = score(outline)
     if not candidates:
         return []
-    top = _refine(candidates[0], candidates)
+    top = _refine(candidates[0], candidates, outline)
     region = _enclosing_article(_grow(top, outline), outline)
     if not _is_article(region, outline, view=view):
         return []
@@ -339,7 +339,7 @@ def _enclosing_article(region: Region, outline: Outline) -> Region:
     return region
 
 
-def _refine(top: Element, candidates: list[Element]) -> Element:
+def _refine(top: Element, candidates: list[Element], outline: Outline) -> Element:
     """Readability's corrections: several near-equal candidates mean their common ancestor holds the story."""
     close = [c for c in candidates[1:8] if c.score >= 0.75 * top.score and not c.within(top) and not top.within(c)]
     if len(close) >= 2:
@@ -349,10 +349,16 @@ def _refine(top: Element, candidates: list[Element]) -> Element:
             if sum(1 for c in close if c.within(ancestor)) >= 2:
                 top = ancestor
                 break
-    # An element whose parent holds (almost) nothing else stands for the parent.
+    # An element whose parent holds (almost) nothing else stands for the parent: a caption or a byline
+    # beside it may be up to a tenth of its text, chrome beside it (a box of related links) only a fiftieth.
     while top.parent is not None and top.parent.tag not in ("body", "html"):
         parent = top.parent
-        if parent.chars - top.chars > min(100, 0.1 * top.chars):
+        extra = parent.chars - top.chars
+        if extra > min(100, 0.1 * top.chars):
+            break
+        if extra > min(100, 0.02 * top.chars) and any(
+            is_chrome(child, outline.total_chars) for child in outline.children(parent) if child is not top
+        ):
             break
         top = parent
     return top
