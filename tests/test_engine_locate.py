@@ -399,10 +399,10 @@ def test_a_large_stylesheet_or_script_without_markers_is_passed_over_and_remembe
     passed = locate._passed_blocks(out, table, fingerprint.ascii_markers, ())
     style_body = out[out.index(b"<style>") + 7 : out.index(b"</style>")]
     assert len(passed) == 2 and table[passed[0][0] : passed[0][1]] == locate._word_bytes(style_body)
+    assert out[passed[0][0] - 1 : passed[0][1] - 1] == style_body
     # What is remembered is the words, not an answer: the same stylesheet is read again for another article.
-    assert locate.BLOCK_WORDS.words(table[passed[0][0] : passed[0][1]]) == frozenset(
-        locate._word_bytes(style_body).split()
-    )
+    assert passed[0][2] is locate.BLOCK_WORDS.read(style_body, table[passed[0][0] : passed[0][1]])
+    assert locate.BLOCK_WORDS.words(style_body, b"") == frozenset(locate._word_bytes(style_body).split())
 
 
 @pytest.mark.parametrize("where", ["style", "script"])
@@ -428,9 +428,14 @@ def test_a_copy_right_after_a_passed_block_is_found() -> None:
 
 
 def test_the_words_of_blocks_are_bounded() -> None:
-    words = locate.BlockWords(max_words=20, max_entries=3)
+    words = locate.BlockWords(max_words=200, max_entries=3)
     for n in range(10):
-        words.words(" ".join(f"w{n}x{i}" for i in range(8)).encode() * 100)
-    assert len(words._entries) <= 2 and words._size <= 20
+        body = " ".join(f"w{n}x{i}" for i in range(8)).encode() * 10
+        words.words(body, body)
+    assert len(words._entries) <= 3 and words._size <= 200
     block = (" ".join(f"w{i}" for i in range(5000)) + " ").encode()
-    assert words.words(block) == frozenset(block.split())  # split a chunk at a time, the same words
+    assert words.words(block, block) == frozenset(block.split())  # split a chunk at a time, the same words
+    # The bytes are the key: the same bytes are one entry, other bytes with the same words another.
+    remembered = locate.BlockWords()
+    assert remembered.read(block, block) is remembered.read(bytearray(block).decode().encode(), block)
+    assert remembered.read(block + b" ", block) is not remembered.read(block, block)

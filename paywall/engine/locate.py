@@ -13,9 +13,11 @@ only the nodes whose serialisation holds a copy are read.
    (whole words, found by their byte positions), or a run of escapes or a
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
    bytes on each side is a suspect window. A large style or script body
-   (:data:`BLOCK_BYTES` or more) is read for its words once per process
-   (:class:`BlockWords`): the same stylesheet and scripts come with every
-   page of a site, and one whose words hold no marker is passed over.
+   (:data:`BLOCK_BYTES` or more) is read once per process for its words, its
+   runs of escapes and whether it may hold base64 (:class:`BlockWords`): the
+   same stylesheet and scripts come with every page of a site, and one whose
+   words hold no marker is passed over, by the search for markers and by
+   the searches for encoded runs alike.
 2. **Copies** (:func:`copies`). Each window is read the way the sweep
    reads a place (:meth:`~paywall.engine.fingerprint.Fingerprint.leaks`:
    entities, JavaScript, JSON and CSS escapes, markup, percent-encoding,
@@ -39,7 +41,6 @@ second parse.
 
 from __future__ import annotations
 
-import hashlib
 import html as html_module
 import re
 import threading
@@ -73,11 +74,10 @@ _PLAIN_WORD = re.compile(f"[^\\W{PER_CHARACTER}]+")
 """One word of the fingerprint as it stands: no character that ends a word or is a word of its own."""
 _OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
 """Bytes of characters other than ASCII as ``x``, the others as spaces."""
-_PERCENT_2 = re.compile(rb"%2")
-_PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
-_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
+_PUNCTUATION = ((0xE2, b"\x80", frozenset(b"\x93\x94\x98\x99\x9c\x9d\xa6")), (0xC2, b"", frozenset(b"\xa0\xab\xbb")))
 """Punctuation of prose that is not ASCII, in UTF-8 (dashes, curly quotes, ellipsis; no-break space,
-guillemets): spaces of the same length, so that the words around them are words of ASCII."""
+guillemets), by its first byte, the bytes after it and its last byte: spaces of the same length, so that
+the words around them are words of ASCII."""
 _ESCAPE = (
     rb"\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
@@ -102,11 +102,8 @@ _BASE64_MARKS = bytes(b" "[0] if c == 32 else b"x"[0] for c in _BASE64_TABLE)
 _LONG_BASE64 = b"x" * MIN_BASE64_RUN
 LONG_TOKEN = 48
 """A word longer than this may be a base64 blob: the page's blobs are decoded."""
-_TOKEN_MARKS = bytes(b" "[0] if c == 32 else b"x"[0] for c in range(256))
-_LONG_MARKS = b"x" * LONG_TOKEN
-_BASE64_HINT = re.compile(rb"base64")
-_ATOB_HINT = re.compile(rb"atob\(")
-"""Words of code that decode base64 (a regular expression finds a literal faster than ``in`` does)."""
+_BASE64_HINTS = (b"base64", b"atob(")
+"""Words of code that decode base64."""
 _TAG = re.compile(r"<[^<>]*>")
 _HIDING_TAGS = frozenset({"head", "title", "noscript", "template", "meta", "link", "script", "style", "textarea"})
 _CODE_TAGS = frozenset({"script", "style"})
@@ -118,11 +115,36 @@ def _word_bytes(data: bytes) -> bytes:
     ``%20`` and ``%2520`` (percent-encoded spaces, as in a share link's
     quotation) become spaces of the same length.
     """
-    if _PERCENT_2.search(data) is not None:
+    if b"%2" in data:
         data = data.replace(b"%2520", b"     ").replace(b"%20", b"   ")
     if not data.isascii():
-        data = _PUNCTUATION_2.sub(b"  ", _PUNCTUATION_3.sub(b"   ", data))
+        data = _spaced_punctuation(data)
     return data.translate(_WORD_TABLE)
+
+
+def _spaced_punctuation(data: bytes) -> bytes:
+    """``data`` with the punctuation of :data:`_PUNCTUATION` as spaces.
+
+    Each first byte is found by a search for one byte (``memchr``), many times
+    faster than a regular expression's scan of the page; only the characters
+    that start with it are looked at in Python.
+    """
+    places: list[tuple[int, int]] = []
+    for first, middle, last in _PUNCTUATION:
+        width = len(middle) + 2
+        at = data.find(first)
+        while at >= 0:
+            if data.startswith(middle, at + 1) and at + width <= len(data) and data[at + width - 1] in last:
+                places.append((at, width))
+                at = data.find(first, at + width)
+            else:
+                at = data.find(first, at + 1)
+    if not places:
+        return data
+    spaced = bytearray(data)
+    for at, width in places:
+        spaced[at : at + width] = b" " * width
+    return bytes(spaced)
 
 
 def _other_hits(table: bytes, fingerprint: Fingerprint) -> dict[bytes, frozenset[str]]:
@@ -231,11 +253,6 @@ def _merged(spans: list[tuple[int, int]], size: int, margin: int = MARGIN) -> li
     return merged
 
 
-def _has_long_token(table: bytes) -> bool:
-    """Whether a word of ``table`` is :data:`LONG_TOKEN` bytes or longer (a search in C, not a length per word)."""
-    return table.translate(_TOKEN_MARKS).find(_LONG_MARKS) >= 0
-
-
 class _Hits:
     """The markers the hit tokens of a page stand for: each ASCII token is the one marker it spells.
 
@@ -262,36 +279,73 @@ class _Hits:
 
 
 BLOCK_BYTES = 4096
-"""A style or script body this large has its words remembered (:class:`BlockWords`)."""
+"""A style or script body this large is read once per process (:class:`BlockWords`)."""
 _BLOCK_START = re.compile(rb"<(style|script)\b[^>]*>")
+BYTES_PER_WORD = 64
+"""A remembered body's bytes count as a word per this many (a word costs about as much memory)."""
 
 
-class BlockWords(Bounded[bytes, frozenset[bytes]]):
-    """The distinct words of large style and script bodies, by a digest of their bytes, least recently used out first.
+class Block:
+    """What the search for copies needs of a large style or script body, whatever the page's fingerprint.
 
-    A site's pages share their stylesheets and scripts, word for word, while
-    the page around them changes with every request (a token, a nonce): the
-    words of a body seen before are one digest and one lookup instead of a
-    split of it. Only the words are remembered, never an answer: whether
-    they hold a marker is asked of each page's own fingerprint. Bounded by
-    ``max_words`` words in all and ``max_entries`` bodies; safe to use from
-    the worker threads that gate large pages.
+    Offsets are in the body. The base64 runs are found when a page first asks
+    for them (most pages name no base64).
+    """
+
+    __slots__ = ("_blobs", "escapes", "hinted", "longest", "words")
+
+    def __init__(self, body: bytes, table: bytes) -> None:
+        self.words = frozenset(_split_in_chunks(table))
+        """The distinct words of the body as the page's word table reads them."""
+        self.longest = max(map(len, self.words), default=0)
+        self.hinted = any(hint in body for hint in _BASE64_HINTS)
+        """Whether the body names base64 or ``atob(``."""
+        self.escapes = _escape_runs(body, 0, len(body))
+        """The runs of escapes (see :func:`_encoded`)."""
+        self._blobs: list[tuple[int, int]] | None = None
+
+    def blobs(self, body: bytes) -> list[tuple[int, int]]:
+        """The runs of base64 characters of ``body`` (this block's body) long enough to be decoded."""
+        if self._blobs is None:
+            self._blobs = _base64_runs(body, 0, len(body))
+        return self._blobs
+
+    @property
+    def cost(self) -> int:
+        return len(self.words) + len(self.escapes)
+
+
+class BlockWords(Bounded[bytes, Block]):
+    """Large style and script bodies read once (:class:`Block`), by their bytes, least recently used out first.
+
+    A site's pages share their stylesheets and scripts, byte for byte, while
+    the page around them changes with every request (a token, a nonce): a
+    body seen before is one lookup of its bytes (a hash and, on a hit, a
+    comparison of the bytes: never an answer for other bytes) instead of a
+    split of it and searches of it. Only what the body holds is remembered,
+    never an answer: whether its words hold a marker is asked of each page's
+    own fingerprint. Bounded by ``max_words`` words in all (a body's bytes
+    counted too, a word per :data:`BYTES_PER_WORD`) and ``max_entries``
+    bodies; safe to use from the worker threads that gate large pages.
     """
 
     def __init__(self, max_words: int = 500_000, max_entries: int = 256) -> None:
         super().__init__(max_words, max_entries)
         self._lock = threading.Lock()
 
-    def words(self, block: bytes | memoryview) -> frozenset[bytes]:
-        """The distinct words of ``block`` (a part of the page's word table, not copied unless new)."""
-        key = hashlib.sha256(block).digest()  # the fastest digest here (SHA extensions)
+    def read(self, body: bytes, table: bytes | memoryview) -> Block:
+        """What ``body`` holds; ``table`` is its part of the page's word table (not copied unless new)."""
         with self._lock:
-            found = self._get(key)
+            found = self._get(body)
         if found is None:
-            found = frozenset(_split_in_chunks(bytes(block)))
+            found = Block(body, bytes(table))
             with self._lock:
-                self._put(key, found, len(found))
+                self._put(body, found, found.cost + len(body) // BYTES_PER_WORD)
         return found
+
+    def words(self, body: bytes, table: bytes | memoryview) -> frozenset[bytes]:
+        """The distinct words of ``body`` (see :meth:`read`)."""
+        return self.read(body, table).words
 
 
 def _split_in_chunks(block: bytes) -> set[bytes]:
@@ -308,21 +362,25 @@ def _split_in_chunks(block: bytes) -> set[bytes]:
 
 
 BLOCK_WORDS = BlockWords()
-"""The process's remembered words of style and script bodies."""
+"""The process's remembered style and script bodies."""
+
+Passed = tuple[int, int, Block]
+"""A passed body: where it starts and ends in the word table (one more than in the page), what it holds."""
 
 
-def _passed_blocks(
-    data: bytes, table: bytes, hits: Collection[bytes], others: Collection[bytes]
-) -> list[tuple[int, int]]:
+def _passed_blocks(data: bytes, table: bytes, hits: Collection[bytes], others: Collection[bytes]) -> list[Passed]:
     """Ranges of ``table`` (offsets one more than in ``data``) that are large style or script bodies whose
-    words hold no marker, in order: the search for markers passes over them.
+    words hold no marker, in order, each with what it holds: the searches for markers and for encoded
+    runs pass over them.
 
     A range starts and ends at a byte that is no part of a word in the table,
     so that no word is cut in two at its edges; the body is taken up to the
     first ``</`` of its element's name (the serialiser writes the tag names
-    in lower case), which can only make it shorter.
+    in lower case), which can only make it shorter. Its edges are ``>`` and
+    ``<``, which no word, run of escapes or base64 holds: what is found in the
+    body alone is what a search of the whole page finds there.
     """
-    passed: list[tuple[int, int]] = []
+    passed: list[Passed] = []
     view = memoryview(table)
     for match in _BLOCK_START.finditer(data):
         start = match.end()
@@ -332,10 +390,21 @@ def _passed_blocks(
         low, high = start + 1, end + 1  # in the table
         if table[low - 1] != 0x20 or table[high] != 0x20:
             continue
-        block = BLOCK_WORDS.words(view[low:high])
-        if block.isdisjoint(hits) and (not others or block.isdisjoint(others)):
-            passed.append((low, high))
+        block = BLOCK_WORDS.read(data[start:end], view[low:high])
+        if block.words.isdisjoint(hits) and (not others or block.words.isdisjoint(others)):
+            passed.append((low, high, block))
     return passed
+
+
+def _outside(passed: list[Passed], size: int) -> list[tuple[int, int]]:
+    """The ranges of the page (``size`` bytes) outside the passed bodies, in order."""
+    ranges: list[tuple[int, int]] = []
+    at = 0
+    for low, high, _block in passed:
+        ranges.append((at, low - 1))
+        at = high - 1
+    ranges.append((at, size))
+    return ranges
 
 
 def suspects(
@@ -355,23 +424,28 @@ def suspects(
     others = _other_hits(table, fingerprint)
     markers = fingerprint.ascii_markers
     named = _Hits(others)
-    hinted = _has_long_token(table) or _BASE64_HINT.search(data) is not None or _ATOB_HINT.search(data) is not None
     chunks: list[tuple[int, int, Set[bytes], int, list[bytes] | None]] = []
     passed = _passed_blocks(data, table, markers, others.keys())
+    # A word long enough to be a base64 blob: the passed bodies know theirs, the chunks tell the rest.
+    long_token = any(block.longest >= LONG_TOKEN for _low, _high, block in passed)
+    ahead = 0
     start = 0
     while start < size:
-        if passed and start >= passed[0][0]:
-            start = max(start, passed.pop(0)[1])
+        if ahead < len(passed) and start >= passed[ahead][0]:
+            start = max(start, passed[ahead][1])
+            ahead += 1
             continue
         end = start + CHUNK_BYTES
-        if passed and end > passed[0][0]:
-            end = passed[0][0]
+        if ahead < len(passed) and end > passed[ahead][0]:
+            end = passed[ahead][0]
         elif end < size:
             space = table.find(b" ", end)
             end = size if space < 0 else space
         else:
             end = size
         tokens = table[start:end].split()
+        if not long_token and tokens:
+            long_token = max(map(len, tokens)) >= LONG_TOKEN
         found: Set[bytes] = markers.intersection(tokens)
         # Different markers found (a word with other characters may hold several, even an ASCII
         # one: counted apart, the count is never short).
@@ -406,11 +480,46 @@ def suspects(
         spans.extend(_clusters(_positions(table, start, stop, named.named(pair)), cluster_bytes, cluster_markers))
     spans = [(start - 1, end - 1) for start, end in spans]
     del table, chunks  # the encoded runs' search makes translations of its own: one page-size copy at a time
-    spans.extend(_encoded(data, fingerprint, hinted, seen))
+    outside = _outside(passed, len(data))
+    hinted = (
+        long_token
+        or any(block.hinted for _low, _high, block in passed)
+        or any(data.find(hint, low, high) >= 0 for low, high in outside for hint in _BASE64_HINTS)
+    )
+    spans.extend(_encoded(data, fingerprint, hinted, seen, passed, outside))
     return _merged(spans, len(data))
 
 
-def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[bytes, bool]) -> list[tuple[int, int]]:
+def _escape_runs(data: bytes, low: int, high: int) -> list[tuple[int, int]]:
+    """Where runs of escapes stand in ``data[low:high]`` (see :func:`_encoded`), by the kind of their first."""
+    return [match.span() for pattern in _ESCAPE_RUNS for match in pattern.finditer(data, low, high)]
+
+
+def _base64_runs(data: bytes, low: int, high: int) -> list[tuple[int, int]]:
+    """Where runs of base64 characters of :data:`MIN_BASE64_RUN` or more stand in ``data[low:high]``.
+
+    Each is found by a search for that many of its bytes in a row (a regular
+    expression tried at every space cost ten times as much on a large page).
+    """
+    marks = data[low:high].translate(_BASE64_MARKS)
+    found: list[tuple[int, int]] = []
+    at = marks.find(_LONG_BASE64)
+    while at >= 0:
+        end = marks.find(b" ", at)
+        end = len(marks) if end < 0 else end
+        found.append((low + at, low + end))
+        at = marks.find(_LONG_BASE64, end)
+    return found
+
+
+def _encoded(
+    data: bytes,
+    fingerprint: Fingerprint,
+    hinted: bool,
+    seen: dict[bytes, bool],
+    passed: list[Passed],
+    outside: list[tuple[int, int]],
+) -> list[tuple[int, int]]:
     """Ranges of the page's runs of escapes and base64 blobs that decode to a marker.
 
     Escapes that spell a word letter by letter (``\\u0054\\u0068...``,
@@ -418,34 +527,34 @@ def _encoded(data: bytes, fingerprint: Fingerprint, hinted: bool, seen: dict[byt
     base64 hide their words from the byte search; each run is decoded alone,
     so the cost follows the page's encoded content, not its size. A run
     holding one marker is a suspect: the words of a copy spelt that way may
-    each be a run of their own. ``seen`` keeps each run's answer for the
-    next search of the same page (the check after the sweep).
+    each be a run of their own. The runs of the ``passed`` bodies are those
+    they were found to hold; the ``outside`` of them is searched. ``seen``
+    keeps each run's answer for the next search of the same page (the check
+    after the sweep).
     """
+    escapes = [span for low, high in outside for span in _escape_runs(data, low, high)]
+    escapes.extend((low - 1 + first, low - 1 + last) for low, _high, block in passed for first, last in block.escapes)
     found: list[tuple[int, int]] = []
-    for match in (match for pattern in _ESCAPE_RUNS for match in pattern.finditer(data)):
-        run = match.group()
+    for start, end in escapes:
+        run = data[start:end]
         suspect = seen.get(run)
         if suspect is None:
             suspect = seen[run] = _markers_in(
                 decode_layers(run.decode("ascii", "replace"), url=True, css=True), fingerprint
             )
         if suspect:
-            found.append(match.span())
+            found.append((start, end))
     if hinted:  # base64 named, or a word long enough to be a blob
-        # Runs of the base64 alphabet, each found by a search for MIN_BASE64_RUN of its bytes in a row
-        # (a regular expression tried at every space cost ten times as much on a large page).
-        marks = data.translate(_BASE64_MARKS)
-        at = marks.find(_LONG_BASE64)
-        while at >= 0:
-            end = marks.find(b" ", at)
-            end = len(data) if end < 0 else end
-            run = data[at:end]
+        blobs = [span for low, high in outside for span in _base64_runs(data, low, high)]
+        for low, high, block in passed:
+            blobs.extend((low - 1 + first, low - 1 + last) for first, last in block.blobs(data[low - 1 : high - 1]))
+        for start, end in blobs:
+            run = data[start:end]
             suspect = seen.get(run)
             if suspect is None:
                 suspect = seen[run] = _base64_suspect(run, fingerprint)
             if suspect:
-                found.append((at, end))
-            at = marks.find(_LONG_BASE64, end)
+                found.append((start, end))
     return found
 
 
