@@ -401,7 +401,7 @@ def test_a_large_stylesheet_or_script_without_markers_is_passed_over_and_remembe
     assert len(passed) == 2 and table[passed[0][0] : passed[0][1]] == locate._word_bytes(style_body)
     assert out[passed[0][0] - 1 : passed[0][1] - 1] == style_body
     # What is remembered is the words, not an answer: the same stylesheet is read again for another article.
-    assert passed[0][2] is locate.BLOCK_WORDS.read(style_body, table[passed[0][0] : passed[0][1]])
+    assert passed[0][2] is locate.BLOCK_WORDS.read(style_body, 0, len(style_body), table[passed[0][0] : passed[0][1]])
     assert locate.BLOCK_WORDS.words(style_body, b"") == frozenset(locate._word_bytes(style_body).split())
 
 
@@ -435,7 +435,15 @@ def test_the_words_of_blocks_are_bounded() -> None:
     assert len(words._entries) <= 3 and words._size <= 200
     block = (" ".join(f"w{i}" for i in range(5000)) + " ").encode()
     assert words.words(block, block) == frozenset(block.split())  # split a chunk at a time, the same words
-    # The bytes are the key: the same bytes are one entry, other bytes with the same words another.
+    # The bytes are the key: the same bytes are one entry, other bytes with the same words another, even
+    # with the same length, start and end (which find the entry: its bytes must be the page's).
     remembered = locate.BlockWords()
-    assert remembered.read(block, block) is remembered.read(bytearray(block).decode().encode(), block)
-    assert remembered.read(block + b" ", block) is not remembered.read(block, block)
+    size = len(block)
+    assert remembered.read(block, 0, size, block) is remembered.read(b"<" + block, 1, size + 1, block)
+    assert remembered.read(block + b" ", 0, size + 1, block) is not remembered.read(block, 0, size, block)
+    other = block[:2000] + block[2000:3000].replace(b"w", b"v") + block[3000:]
+    assert len(other) == size and other[:64] == block[:64] and other[-64:] == block[-64:]
+    first = remembered.read(block, 0, size, block)
+    assert remembered.read(other, 0, size, other) is not first
+    assert remembered.read(other, 0, size, other).words == frozenset(other.split())
+    assert remembered.read(block, 0, size, block).words == frozenset(block.split())

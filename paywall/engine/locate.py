@@ -74,6 +74,7 @@ _PLAIN_WORD = re.compile(f"[^\\W{PER_CHARACTER}]+")
 """One word of the fingerprint as it stands: no character that ends a word or is a word of its own."""
 _OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
 """Bytes of characters other than ASCII as ``x``, the others as spaces."""
+_PERCENT_2 = re.compile(rb"%2")
 _PUNCTUATION = ((0xE2, b"\x80", frozenset(b"\x93\x94\x98\x99\x9c\x9d\xa6")), (0xC2, b"", frozenset(b"\xa0\xab\xbb")))
 """Punctuation of prose that is not ASCII, in UTF-8 (dashes, curly quotes, ellipsis; no-break space,
 guillemets), by its first byte, the bytes after it and its last byte: spaces of the same length, so that
@@ -115,7 +116,7 @@ def _word_bytes(data: bytes) -> bytes:
     ``%20`` and ``%2520`` (percent-encoded spaces, as in a share link's
     quotation) become spaces of the same length.
     """
-    if b"%2" in data:
+    if _PERCENT_2.search(data) is not None:
         data = data.replace(b"%2520", b"     ").replace(b"%20", b"   ")
     if not data.isascii():
         data = _spaced_punctuation(data)
@@ -315,37 +316,48 @@ class Block:
         return len(self.words) + len(self.escapes)
 
 
-class BlockWords(Bounded[bytes, Block]):
+BlockKey = tuple[int, bytes, bytes]
+"""A body's length, first and last :data:`EDGE_KEY_BYTES` bytes."""
+EDGE_KEY_BYTES = 64
+
+
+class BlockWords(Bounded[BlockKey, tuple[bytes, Block]]):
     """Large style and script bodies read once (:class:`Block`), by their bytes, least recently used out first.
 
     A site's pages share their stylesheets and scripts, byte for byte, while
     the page around them changes with every request (a token, a nonce): a
-    body seen before is one lookup of its bytes (a hash and, on a hit, a
-    comparison of the bytes: never an answer for other bytes) instead of a
-    split of it and searches of it. Only what the body holds is remembered,
-    never an answer: whether its words hold a marker is asked of each page's
-    own fingerprint. Bounded by ``max_words`` words in all (a body's bytes
-    counted too, a word per :data:`BYTES_PER_WORD`) and ``max_entries``
-    bodies; safe to use from the worker threads that gate large pages.
+    body seen before is found by its length and its first and last bytes,
+    and taken when the page holds the remembered bytes there (one comparison
+    of memory, no digest of the body): never an answer for other bytes; a
+    body that differs takes the place of the one remembered under the same
+    key. Only what the body holds is remembered, never an answer: whether its
+    words hold a marker is asked of each page's own fingerprint. Bounded by
+    ``max_words`` words in all (a body's bytes counted too, a word per
+    :data:`BYTES_PER_WORD`) and ``max_entries`` bodies; safe to use from the
+    worker threads that gate large pages.
     """
 
     def __init__(self, max_words: int = 500_000, max_entries: int = 256) -> None:
         super().__init__(max_words, max_entries)
         self._lock = threading.Lock()
 
-    def read(self, body: bytes, table: bytes | memoryview) -> Block:
-        """What ``body`` holds; ``table`` is its part of the page's word table (not copied unless new)."""
+    def read(self, data: bytes, start: int, end: int, table: bytes | memoryview) -> Block:
+        """What the body ``data[start:end]`` holds; ``table`` is its part of the page's word table (not
+        copied unless new)."""
+        key = (end - start, data[start : start + EDGE_KEY_BYTES], data[max(start, end - EDGE_KEY_BYTES) : end])
         with self._lock:
-            found = self._get(body)
-        if found is None:
-            found = Block(body, bytes(table))
-            with self._lock:
-                self._put(body, found, found.cost + len(body) // BYTES_PER_WORD)
+            entry = self._get(key)
+        if entry is not None and data.startswith(entry[0], start):
+            return entry[1]
+        body = data[start:end]
+        found = Block(body, bytes(table))
+        with self._lock:
+            self._put(key, (body, found), found.cost + len(body) // BYTES_PER_WORD)
         return found
 
     def words(self, body: bytes, table: bytes | memoryview) -> frozenset[bytes]:
         """The distinct words of ``body`` (see :meth:`read`)."""
-        return self.read(body, table).words
+        return self.read(body, 0, len(body), table).words
 
 
 def _split_in_chunks(block: bytes) -> set[bytes]:
@@ -390,7 +402,7 @@ def _passed_blocks(data: bytes, table: bytes, hits: Collection[bytes], others: C
         low, high = start + 1, end + 1  # in the table
         if table[low - 1] != 0x20 or table[high] != 0x20:
             continue
-        block = BLOCK_WORDS.read(data[start:end], view[low:high])
+        block = BLOCK_WORDS.read(data, start, end, view[low:high])
         if block.words.isdisjoint(hits) and (not others or block.words.isdisjoint(others)):
             passed.append((low, high, block))
     return passed
