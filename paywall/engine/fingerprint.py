@@ -23,7 +23,7 @@ at C speed, to know whether and where a copy may stand.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, compress, filterfalse, islice
@@ -72,11 +72,11 @@ class Fingerprint:
     """Whether the visible chrome holds a long copy of the withheld text (a share box quoting the story)."""
     withheld_words: int = 0
     """Words of the withheld text."""
-    make_runs: Callable[[], frozenset[tuple[str, ...]]] | None = field(default=None, repr=False, compare=False)
+    make_runs: Callable[[], Set[tuple[str, ...]]] | None = field(default=None, repr=False, compare=False)
     """Makes the runs when :attr:`known_runs` is None (called once)."""
 
     @cached_property
-    def runs(self) -> frozenset[tuple[str, ...]]:
+    def runs(self) -> Set[tuple[str, ...]]:
         """The withheld runs readers see nowhere else: a copy holding one is removed."""
         if self.known_runs is not None:
             return self.known_runs
@@ -113,12 +113,13 @@ class Fingerprint:
             seen.update(chrome_words)
         markers = _markers(list(vocabulary.difference(seen, COMMON_WORDS)))
 
-        def make_runs() -> frozenset[tuple[str, ...]]:
+        def make_runs() -> Set[tuple[str, ...]]:
+            # The set is the fingerprint's own (taken from the withheld runs): read, never changed, not copied.
             runs = withheld.take()
             for stream in teaser_streams:
                 runs.difference_update(runs_of(stream, k))
             runs.difference_update(chrome_safe)
-            return frozenset(runs)
+            return runs
 
         return cls(k, None, vocabulary, markers, chrome_copies, count, make_runs)
 
@@ -372,9 +373,11 @@ def _markers(candidates: list[str]) -> frozenset[str]:
     """The ``candidates`` that can mark a copy: every word with other characters than ASCII, and the ASCII
     words of :data:`MIN_MARKER_LENGTH` characters or more that are not numbers.
 
-    Picked with ``filter`` and ``compress`` over C functions: a page's vocabulary has thousands of words,
-    and a test per word in Python cost more than the rest of the markers' making.
+    Where every candidate is ASCII (one test of them all joined), the two tests of each are one
+    comprehension; otherwise they are picked with ``filter`` and ``compress`` over C functions.
     """
+    if "".join(candidates).isascii():
+        return frozenset([word for word in candidates if len(word) >= MIN_MARKER_LENGTH and not word.isdigit()])
     long_enough = map((MIN_MARKER_LENGTH - 1).__lt__, map(len, candidates))
     return frozenset(
         chain(filterfalse(str.isdigit, compress(candidates, long_enough)), filterfalse(str.isascii, candidates))

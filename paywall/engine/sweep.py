@@ -83,6 +83,8 @@ MANY_MARKERS = 12
 """A page holding this many different markers is swept without looking where they stand."""
 MAX_FINDS = 400
 """Occurrences of markers looked up before the page is simply swept."""
+EARLY_BYTES = 2048
+"""A place longer than this has the markers of its start looked for first (see :func:`may_hold`)."""
 MIN_BASE64_RUN = 24
 """Shortest run of base64 characters decoded by the page pre-filter (18 bytes: a few words)."""
 _ENCODED_HINTS = (b"%20", b"%2520", b"\\u", b"\\x", b"&#", b"base64", b"atob(")
@@ -259,8 +261,14 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
     if _looks_encoded(data):
         return True
     # The words as page_words reads them (no %20 is left to split at), in a list: the markers' set
-    # stops at the first one it holds.
-    tokens = data.translate(_ASCII_TABLE).split()
+    # stops at the first one it holds. A long text's words up to a space near its start are looked
+    # at first (a copy holds markers from its start): they are words of the whole text too.
+    table = data.translate(_ASCII_TABLE)
+    if len(table) > EARLY_BYTES:
+        early = table.rfind(b" ", 0, EARLY_BYTES)
+        if early > 0 and not fingerprint.ascii_markers.isdisjoint(table[:early].split()):
+            return True
+    tokens = table.split()
     if not fingerprint.ascii_markers.isdisjoint(tokens):
         return True
     if fingerprint.other_markers and not data.isascii():
