@@ -447,3 +447,26 @@ def test_the_words_of_blocks_are_bounded() -> None:
     assert remembered.read(other, 0, size, other) is not first
     assert remembered.read(other, 0, size, other).words == frozenset(other.split())
     assert remembered.read(block, 0, size, block).words == frozenset(block.split())
+
+
+def test_the_search_for_bodies_goes_on_after_a_passed_one_as_a_search_of_every_start_tag_would() -> None:
+    """A passed body is not searched for start tags, except after its last ">": a tag begun there ends
+    past the body, and the body it opens is judged on its own."""
+    rules = "".join(f".card-{n}{{margin:{n % 7}px}}" for n in range(400))
+    inner = "".join(f"window.slot{n}=function(a,b){{return a<b?a:{n};}};" for n in range(200))
+    data = (
+        f"<style>{rules} a>b{{}} <script type='x'</style><p>{inner}</p></script>"
+        f"<style>{rules}</style><script>{inner}</script>"
+    ).encode()
+    table = b" " + locate._word_bytes(data) + b" "
+    passed = [(low - 1, high - 1) for low, high, _block in locate._passed_blocks(data, table, frozenset(), ())]
+    first = data.index(b"</style>")
+    second = data.index(b"<p>")  # the body of the start tag begun inside the first style
+    third = data.index(b"<style>", first) + len(b"<style>")
+    fourth = data.rindex(b"<script>") + len(b"<script>")
+    assert passed == [
+        (len(b"<style>"), first),
+        (second, data.index(b"</script>")),
+        (third, data.index(b"</style>", third)),
+        (fourth, data.rindex(b"</script>")),
+    ]

@@ -394,8 +394,9 @@ def _passed_blocks(data: bytes, table: bytes, hits: Collection[bytes], others: C
     """
     passed: list[Passed] = []
     view = memoryview(table)
-    for match in _BLOCK_START.finditer(data):
-        start = match.end()
+    at = 0
+    while (match := _BLOCK_START.search(data, at)) is not None:
+        start = at = match.end()
         end = data.find(b"</" + match.group(1), start)
         if end < 0 or end - start < BLOCK_BYTES or (passed and start < passed[-1][1]):
             continue
@@ -405,6 +406,11 @@ def _passed_blocks(data: bytes, table: bytes, hits: Collection[bytes], others: C
         block = BLOCK_WORDS.read(data, start, end, view[low:high])
         if block.words.isdisjoint(hits) and (not others or block.words.isdisjoint(others)):
             passed.append((low, high, block))
+            # A start tag found inside the body up to its last ">" ends there at the latest, inside
+            # this passed body, and would be passed over: the search goes on after that ">", from
+            # the first "<s" (every start tag searched for begins so), or from the body's end.
+            after = data.find(b"<s", max(start, data.rfind(b">", start, end) + 1), end)
+            at = end if after < 0 else after
     return passed
 
 
