@@ -177,13 +177,6 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
     runs_on = False
     for block in region.blocks(outline):
         prose = block.own_words
-        if block.runs_on:
-            # Its own text stands before other blocks inside it and again after them (a container's line on
-            # top and colophon below; lines between <br>s around headings and tables): each run between them
-            # is a unit of its own, ending where the next block starts. Units are put in document order below.
-            runs_on = True
-            units.extend(u for u in _split(block.node, prose > LONG_UNIT_WORDS) if u.words >= MIN_UNIT_WORDS)
-            continue
         if prose < MIN_UNIT_WORDS:
             continue
         # Blocks mostly share their parent, whose answer is known after the first: _counted's walk, shortened.
@@ -193,6 +186,13 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
         else:
             counted = id(block) in members or (above and block.tag not in _NOT_COUNTED)
         if not counted:
+            continue
+        if block.runs_on:
+            # Its own text stands before other blocks inside it and again after them (a container's line on
+            # top and colophon below; lines between <br>s around headings and tables): each run between them
+            # is a unit of its own, ending where the next block starts. Units are put in document order below.
+            runs_on = True
+            units.extend(u for u in _split(block.node, prose > LONG_UNIT_WORDS) if u.words >= MIN_UNIT_WORDS)
             continue
         if prose < SHORT_UNIT_WORDS and not _SENTENCE_END.search(_text(block)):
             continue
