@@ -68,9 +68,9 @@ CARD_SHARE = 0.6
 ENCLOSING_SHARE = 1.5
 """The ``<article>`` around the found story is taken as the article when it holds at most this much more text."""
 MIN_SIBLING_CHARS = 200
+"""A sibling of the article joins it on its score only when it holds this much text (not a card)."""
 TRAILING_MIN_WORDS = 8
 """Prose after the article in its element (:func:`trailing`) is withheld from this many words (a label is not)."""
-"""A sibling of the article joins it on its score only when it holds this much text (not a card)."""
 RIVER_POSTS = 3
 """This many sibling posts of one kind make a listing (a blog's home page), whose posts are not gated."""
 CARD_MAX_CHARS = 800
