@@ -7,6 +7,8 @@ and what comes after the teaser reaches no one who has not paid.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from paywall.engine import Page
@@ -328,3 +330,63 @@ def test_a_story_in_steps_under_hashed_class_names_is_found_whole() -> None:
     out = first_view(page)
     assert "Glass cloche terrariums" in out
     assert "In step five" not in out and "In step four" not in out
+
+
+HEADLINE = "Harbour council agrees to sell the old quay to an inland developer after eight sessions"
+
+
+def test_a_headline_that_the_story_repeats_at_its_end_stays_in_the_title_and_the_heading() -> None:
+    """The story's last line repeats its headline word for word. The headline is the page's title and its
+    heading above the story: a label readers see on every listing, not a copy of the story to sweep away."""
+    story = f"{STORY}<p>In short: {HEADLINE.lower()}, and the fishermen were never asked about it.</p>"
+    markup = news(f'<header class="headline"><h1>{HEADLINE}</h1></header><div class="story">{story}</div>')
+    out = first_view(markup.replace("<title>Coast Times</title>", f"<title>{HEADLINE} | Coast Times</title>"))
+    assert f"<title>{HEADLINE} | Coast Times</title>" in out
+    assert f"<h1>{HEADLINE}</h1>" in out
+    assert "The eighth session" not in out
+    assert "the fishermen were never asked" not in out
+
+
+_BURMESE_SYLLABLES = (  # noqa: SIM905
+    "က ကာ ကိ ကု ကေ ခ ခံ ဂ ဂို င် စ စွဲ ဆို ည ညို တ တော် ထ ထား ဒ် န နဲ့ ပ ပု ဖ ဗ မ မှု ယ ယ် ရ ရေး လ လွှ သ သတ် သိ ဟ ဟု အ အာ ဦး ကြ ကျ ပြ မြ"
+).split()
+
+
+def _burmese(seed: int, phrases: int) -> str:
+    """Text written in the Myanmar script, made of its syllables: phrases between spaces, a sentence's end."""
+    import random
+
+    pick = random.Random(seed)
+    return " ".join("".join(pick.choices(_BURMESE_SYLLABLES, k=pick.randint(4, 9))) for _ in range(phrases)) + "။"
+
+
+def test_a_burmese_headline_that_the_story_quotes_stays_and_the_story_is_withheld() -> None:
+    """Burmese is written without spaces between words, and each letter carries signs written as characters of
+    their own. A token is a letter with its signs: counted per character, the name of a law in the headline,
+    quoted again by the story, made a long copy of the story out of the heading, and the title and the
+    heading were swept from the page."""
+    name = "နိုင်ငံတော်အကြည်ညိုပျက်စေမှုပုဒ်မနဲ့"
+    headline = f"{name} တရားစွဲခံထားရတဲ့ သတင်းသမား သုံးဦး"
+    paragraphs = [_burmese(n, 6) for n in range(12)]
+    paragraphs[8] = f"{_burmese(80, 2)} {name} {_burmese(81, 3)}"
+    story = "".join(f"<p>{text}</p>" for text in paragraphs)
+    markup = news(f'<header class="headline"><h1>{headline}</h1></header><div class="story">{story}</div>')
+    out = first_view(markup.replace("<title>Coast Times</title>", f"<title>{headline}</title>"))
+    assert f"<title>{headline}</title>" in out
+    assert f"<h1>{headline}</h1>" in out
+    assert paragraphs[0] in out
+    for withheld in paragraphs[4:]:
+        assert withheld not in out
+
+
+def test_a_letter_of_a_script_without_spaces_is_one_token_with_its_signs() -> None:
+    import unicodedata
+
+    from paywall.engine.text import DEPENDENT, words
+
+    assert words("နိုင်ငံတော်") == ["နို", "င်", "ငံ", "တော်"]
+    assert words("ภาษาไทย") == ["ภา", "ษา", "ไท", "ย"]
+    assert words("ភាសាខ្មែរ")[0] == "ភា"
+    signs = {chr(code) for code in range(0x0E00, 0x1800) if re.fullmatch(f"[{DEPENDENT}]", chr(code))}
+    blocks = [*range(0x0E00, 0x0F00), *range(0x1000, 0x10A0), *range(0x1780, 0x1800)]
+    assert signs == {chr(code) for code in blocks if unicodedata.category(chr(code)) in ("Mn", "Mc")}

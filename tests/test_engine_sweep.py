@@ -445,7 +445,7 @@ def test_words_split_scripts_without_spaces_per_character() -> None:
     assert words("泽菲尔 ok") == ["泽", "菲", "尔", "ok"]
     assert words("ひらがなカタカナ") == list("ひらがなカタカナ")
     assert words("한국어 뉴스") == ["한", "국", "어", "뉴", "스"]
-    assert words("ภาษาไทย") == list("ภาษาไทย")  # vowel marks included
+    assert words("ภาษาไทย") == ["ภา", "ษา", "ไท", "ย"]  # a letter with its vowels and marks
     assert words("café 東京abc") == ["café", "東", "京", "abc"]
     halfwidth = "\uff76\uff80\uff76\uff85"  # ｶﾀｶﾅ
     assert words(halfwidth) == list("カタカナ")

@@ -43,6 +43,7 @@ from paywall.engine.text import (
     runs_of,
     shingles,
     streams,
+    unspaced_count,
     word_spans,
     words,
 )
@@ -260,8 +261,9 @@ def _chrome_runs(
     """Withheld runs that visible chrome shows too, except inside long copies; whether there was one; its words.
 
     A copy counts as long when it has :data:`LONG_COPY_WORDS` words in a row
-    of withheld text, most of them outside links: lists of links (related
-    stories, menus) repeating headlines the article also showed are chrome.
+    of withheld text, most of them outside links and headings (:class:`Label`):
+    lists of links (related stories, menus) repeating headlines the article
+    also showed are chrome.
     The withheld runs are only made when ``k`` words of the chrome in a row
     are words of the withheld text (``vocabulary``).
     """
@@ -278,7 +280,7 @@ def _chrome_runs(
         if not _may_share_runs(quick, k, vocabulary) or withheld.get().isdisjoint(runs_of(quick, k)):
             continue
         tokens, owners = joined_tokens(pieces, separator)
-        in_link = [isinstance(pieces[first], LinkText) for first, _ in owners]
+        in_link = [isinstance(pieces[first], Label) for first, _ in owners]
         runs, copied = _without_long_copies(tokens, in_link, k, withheld.get())
         safe |= runs
         copies = copies or copied
@@ -340,11 +342,18 @@ def _without_long_copies(
         while end < len(tokens) and covered[end]:
             end += 1
         prose = sum(1 for j in range(start, end) if not in_link[j])
-        if end - start >= LONG_COPY_WORDS and prose * 2 >= end - start:
+        if _length_in_words(tokens[start:end]) >= LONG_COPY_WORDS and prose * 2 >= end - start:
             runs -= shingles(tokens[start:end], k)
             copied = True
         start = end
     return runs, copied
+
+
+def _length_in_words(tokens: Sequence[str]) -> float:
+    """How many words ``tokens`` make: a token of a script written without spaces (a character, a syllable)
+    counts as half of one, as a word of Chinese or Burmese is written with two or more."""
+    unspaced = sum(1 for token in tokens if not token.isascii() and unspaced_count(token))
+    return len(tokens) - unspaced / 2
 
 
 MIN_MARKER_LENGTH = 4
@@ -384,7 +393,10 @@ def _markers(candidates: list[str]) -> frozenset[str]:
     )
 
 
-class LinkText(str):
-    """Visible text inside a link (menus, related-story lists)."""
+class Label(str):
+    """Visible text that names rather than tells: a link's (menus, related-story lists) or a heading's.
+
+    A long copy of the article in the chrome is prose; labels are chrome, whatever runs they share with it
+    (a headline that the story's last line repeats, a list of the other stories' headlines)."""
 
     __slots__ = ()

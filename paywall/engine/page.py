@@ -29,9 +29,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import cut as cutting
 from paywall.engine import detect, locate, structured, sweep
 from paywall.engine.decode import decode_body
-from paywall.engine.fingerprint import Fingerprint, LinkText
+from paywall.engine.fingerprint import Fingerprint, Label
 from paywall.engine.headscan import encode_tags, inject
-from paywall.engine.outline import HIDING_SELECTOR, UNSEEN_TAGS, Outline
+from paywall.engine.outline import HEADINGS, HIDING_SELECTOR, UNSEEN_TAGS, Outline
 from paywall.engine.structured import GATED_CLASS
 from paywall.engine.sweep import SweepReport
 from paywall.engine.text import words
@@ -588,13 +588,15 @@ def _inside(node: LexborNode, roots: set[int] | frozenset[int], limit: LexborNod
 
 
 def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
-    """Visible text outside the articles, link text marked, in document order."""
+    """Visible text outside the articles, the text of links and headings marked (:class:`Label`), in document
+    order."""
     pieces: list[str] = []
     spans = [span for region in regions for span in region.spans]  # as Region.holds reads them
     spans += [(block.order, block.end_order) for region in regions for block in region.trailing]
     for block in outline.outside(spans):
+        heading = block.tag in HEADINGS
         for text, linked in block.pieces:
-            pieces.append(LinkText(text) if linked else text)
+            pieces.append(Label(text) if linked or heading else text)
     return pieces
 
 

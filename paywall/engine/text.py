@@ -64,8 +64,19 @@ _UNSPACED_UTF8 = re.compile(
 )
 """The first two bytes in UTF-8 of every character of :data:`PER_CHARACTER` (and of some others):
 text whose bytes hold none has no character that is a word of its own."""
-WORD = re.compile(f"[{PER_CHARACTER}]|[^\\W{PER_CHARACTER}]+")
-_WORD_WITH_IGNORABLES = re.compile(f"[{PER_CHARACTER}]|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
+DEPENDENT = (
+    "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u0eb1\u0eb4-\u0ebc\u0ec8-\u0ecd\u102b-\u103e\u1056-\u1059\u105e-\u1060"
+    "\u1062-\u1064\u1067-\u106d\u1071-\u1074\u1082-\u108d\u108f\u109a-\u109d\u17b4-\u17d3\u17dd"
+)
+"""The dependent signs of Thai, Lao, Myanmar and Khmer (vowel signs, tone marks, viramas: Unicode's
+categories Mn and Mc in those blocks). Each belongs to the letter before it: a letter with its signs
+is one token, a syllable or part of one, not three or four tokens of a single sound each. Thai and Lao
+also write vowels as letters before the consonant they follow in speech and after it: those stand with it."""
+_LEADING = "\u0e40-\u0e44\u0ec0-\u0ec4"
+_FOLLOWING = "\u0e30\u0e32\u0e33\u0e45\u0eb0\u0eb2\u0eb3"
+_UNSPACED_TOKEN = f"[{_LEADING}]?[{PER_CHARACTER}][{DEPENDENT}{_FOLLOWING}]*"
+WORD = re.compile(f"{_UNSPACED_TOKEN}|[^\\W{PER_CHARACTER}]+")
+_WORD_WITH_IGNORABLES = re.compile(f"{_UNSPACED_TOKEN}|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
 PLAIN_WORD = re.compile(r"\w+")
 _PLAIN_WORD_WITH_IGNORABLES = re.compile(f"(?:\\w|[{_IGNORABLE_CHARS}])+")
 """:data:`WORD` and :data:`_WORD_WITH_IGNORABLES` for text without a character of :data:`PER_CHARACTER`
@@ -79,6 +90,7 @@ _PROSE_PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
 _PROSE_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
 """Dashes, curly quotes, the ellipsis, the no-break space and guillemets in UTF-8: no word holds them."""
 _UNSPACED = re.compile(f"[{PER_CHARACTER}]")
+_UNSPACED_TOKENS = re.compile(_UNSPACED_TOKEN)
 _JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]{2}")
 """The last character of a piece and the first of the next, neither a space nor ASCII punctuation: reading
 the pieces without the space may make one word of two (``zephyr<em>quill</em>``, a combining accent).
@@ -105,10 +117,11 @@ def _has_unspaced(text: str) -> bool:
 
 
 def unspaced_count(text: str) -> int:
-    """How many characters of ``text`` belong to scripts written without spaces (each one a word)."""
+    """How many tokens of ``text`` belong to scripts written without spaces (a character, with its dependent
+    signs: each one a word)."""
     if text.isascii() or _UNSPACED_UTF8.search(text.encode("utf-8", "surrogatepass")) is None:
         return 0
-    return len(_UNSPACED.findall(text))
+    return len(_UNSPACED_TOKENS.findall(text))
 
 
 def words(text: str) -> list[str]:
@@ -116,7 +129,8 @@ def words(text: str) -> list[str]:
 
     Invisible characters (soft hyphens, zero-width spaces...) are removed
     first, so they do not split a word; each character of a script written
-    without spaces (Chinese, Japanese, Korean, Thai...) is a token of its own.
+    without spaces (Chinese, Japanese, Korean, Thai...) is a token of its own,
+    with the signs and vowels written with it (:data:`DEPENDENT`).
 
     ASCII is tokenised with a byte translation and a split; in other text the
     ASCII spaces and punctuation still end words, so it is split that way
