@@ -390,3 +390,34 @@ def test_a_letter_of_a_script_without_spaces_is_one_token_with_its_signs() -> No
     signs = {chr(code) for code in range(0x0E00, 0x1800) if re.fullmatch(f"[{DEPENDENT}]", chr(code))}
     blocks = [*range(0x0E00, 0x0F00), *range(0x1000, 0x10A0), *range(0x1780, 0x1800)]
     assert signs == {chr(code) for code in blocks if unicodedata.category(chr(code)) in ("Mn", "Mc")}
+
+
+JAPANESE = [
+    "港の評議会は月曜日、古い岸壁を内陸の開発業者に売却する案を八回目の会合で承認した。",
+    "漁師たちは会合に招かれず、決定を地元の新聞で初めて知ったと話している。",
+    "売却額は公表されていないが、議会の資料によれば評価額を大きく下回るという。",
+    "開発業者は岸壁の跡地にホテルと立体駐車場を建てる計画を示している。",
+    "反対する住民は来月、署名を集めて議会に再考を求める予定だという。",
+    "評議会の議長は取材に対し、手続きに問題はなかったと繰り返し述べた。",
+]
+"""A Japanese story: sentences end with "。" and no space, and no space stands between words."""
+
+
+@pytest.mark.parametrize(
+    "heading", ["岸壁の売却を承認", "港の評議会が古い岸壁の売却を承認、招かれなかった漁師たちは反発"]
+)
+def test_a_japanese_story_in_one_block_shows_its_first_sentences(heading: str) -> None:
+    """The story is one block of sentences, under a headline beside it. Sentences are found without the space
+    that other languages write after them, and counted in characters as the outline counts them; a long
+    headline taken with the story is shown and not counted as its first paragraph (the teaser was the
+    headline alone)."""
+    markup = news(
+        f'<div class="section"><h1 class="article_title"><span>{heading}</span><br><span>編集委員 山田花子</span></h1>'
+        f'<div class="article_text">{"".join(JAPANESE)}</div>'
+        '<div class="regist">この記事は会員限定です。電子版に登録すると続きをお読みいただけます。</div></div>'
+    )
+    out = first_view(markup)
+    assert heading in out
+    assert JAPANESE[0] in out
+    for withheld in JAPANESE[-2:]:
+        assert withheld not in out

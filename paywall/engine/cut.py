@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborNode
 
 from paywall.engine.detect import Region, is_link_list
-from paywall.engine.outline import INLINE_TAGS, UNSEEN_TAGS, Element, Outline
+from paywall.engine.outline import HEADINGS, INLINE_TAGS, UNSEEN_TAGS, Element, Outline
+from paywall.engine.text import unspaced_count
 
 BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
 BREAK_ATTRIBUTE = "data-paywall-break"
@@ -46,7 +47,10 @@ _NOT_COUNTED = frozenset(
 _AFTER_BLOCKS = frozenset(
     {"p", "pre", "blockquote", "li", "td", "th", "tr", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"}
 )
-_SENTENCE = re.compile(r"[.!?\u3002\uff01\uff1f\u061f\u0964]['\"\u201d\u2019)\]]*\s+")
+_SENTENCE = re.compile(
+    r"[.!?\u061f\u0964]['\"\u201d\u2019)\]]*\s+|[\u3002\uff01\uff1f]['\"\u201d\u2019)\]\u300d\u300f\uff09]*\s*"
+)
+"""A sentence's end: its stop and closing quotes, then a space, which Chinese and Japanese do not write."""
 _SENTENCE_END = re.compile(r"[.!?:;\u3002\uff01\uff1f\u061f\u0964\u2026]['\"\u201d\u2019)\]]*$")
 _STRIPPED = "script, style, template, noscript"
 
@@ -97,7 +101,7 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
         _remove_after(blocks[0].node, region, result, include=True)
         return result
     # The story a stray end tag pushed out counts toward the article's length too.
-    total = sum(u.words for u in units) + sum(len(node.text(deep=True).split()) for node in region.continuation)
+    total = sum(u.words for u in units) + sum(_words_in(node.text(deep=True)) for node in region.continuation)
     keep = _teaser_size(units, teaser_units, total)
     if keep == 0 and units[0].offset is None and teaser_units > 0 and units[0].node.parent is not None:
         # The first unit alone is more than the teaser may show: count its sentences instead.
@@ -147,18 +151,21 @@ def _find_break(region: Region) -> LexborNode | None:
     return None
 
 
-def _counted(block: Element, members: set[int], memo: dict[int, bool]) -> bool:
+def _counted(block: Element, members: dict[int, bool], memo: dict[int, bool]) -> bool:
     """Whether no element from ``block`` up to the article's member is a heading, caption, header...
 
-    ``members`` holds the ``id`` of each member. The answer of every element
+    ``members`` tells, by the ``id`` of each member, whether its text counts
+    (not that of a member that is a heading). The answer of every element
     passed is kept in ``memo`` (by ``id``): the blocks of an article mostly
     share their parent, which is then asked once.
     """
     chain: list[Element] = []
     node: Element | None = block
     result = True
-    while node is not None and id(node) not in members:
-        known = memo.get(id(node))
+    while node is not None:
+        known = members.get(id(node))
+        if known is None:
+            known = memo.get(id(node))
         if known is not None:
             result = known
             break
@@ -173,7 +180,8 @@ def _counted(block: Element, members: set[int], memo: dict[int, bool]) -> bool:
 def _units(outline: Outline, region: Region) -> list[Unit]:
     units: list[Unit] = []
     memo: dict[int, bool] = {}
-    members = {id(m) for m in region.members}
+    # A headline found as a part of the article (its <h1> beside the story's element) is shown, not counted.
+    members = {id(m): m.tag not in HEADINGS for m in region.members}
     runs_on = False
     for block in region.blocks(outline):
         prose = block.own_words
@@ -184,7 +192,8 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
         if above is None:
             counted = _counted(block, members, memo)
         else:
-            counted = id(block) in members or (above and block.tag not in _NOT_COUNTED)
+            member = members.get(id(block))
+            counted = member if member is not None else above and block.tag not in _NOT_COUNTED
         if not counted:
             continue
         if block.runs_on:
@@ -218,6 +227,11 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
 
 def _text(block: Element) -> str:
     return "".join(text for text, _ in block.pieces).rstrip()
+
+
+def _words_in(text: str) -> int:
+    """Words of ``text`` as the outline counts them: a character of a script without spaces is one."""
+    return len(text.split()) + unspaced_count(text)
 
 
 def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
@@ -263,14 +277,14 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
             if long:
                 end_of_text = len(text.rstrip())
                 for match in _SENTENCE.finditer(text):
-                    count = len(text[start : match.end()].split())
+                    count = _words_in(text[start : match.end()])
                     if words + count >= (target or SENTENCE_UNIT_WORDS) and match.end() < end_of_text:
                         units.append(Unit(words + count, child, match.end()))
                         words, start = 0, match.end()
-            words += len(text[start:].split())
+            words += _words_in(text[start:])
             continue
         previous_br = False
-        words += len(child.text(deep=True).split())
+        words += _words_in(child.text(deep=True))
     if units and words > 0 and last is not None:
         units.append(Unit(words, last))
     return units
