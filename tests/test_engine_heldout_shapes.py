@@ -16,17 +16,15 @@ from paywall.errors import RewriteError
 from tests.test_engine_cut import CHROME, assert_well_formed, news
 from tests.test_engine_sweep import CTA, assert_cta_once
 
+LINE_WORDS = (
+    "amber", "basalt", "cinder", "dune", "ember", "fern", "glacier", "heath", "iris", "juniper",
+    "kelp", "lichen", "marble", "nettle", "opal", "pumice", "quartz", "reed", "slate", "thistle",
+    "umber", "violet", "willow", "xenolith", "yarrow", "zinnia",
+)  # fmt: skip
 LINES = [
     f"+ Line {n} of the changelog adds the {word} block, with a recipe and new sounds"
-    for n, word in enumerate(
-        (
-            "amber", "basalt", "cinder", "dune", "ember", "fern", "glacier", "heath", "iris", "juniper",
-            "kelp", "lichen", "marble", "nettle", "opal", "pumice", "quartz", "reed", "slate", "thistle",
-            "umber", "violet", "willow", "xenolith", "yarrow", "zinnia",
-        ),
-        start=1,
-    )
-]  # fmt: skip
+    for n, word in enumerate(LINE_WORDS, start=1)
+]
 """Lines of one post, a few words each, none ending a sentence: a changelog, a list typed as lines."""
 
 
@@ -421,3 +419,26 @@ def test_a_japanese_story_in_one_block_shows_its_first_sentences(heading: str) -
     assert JAPANESE[0] in out
     for withheld in JAPANESE[-2:]:
         assert withheld not in out
+
+
+def test_a_closing_line_that_the_page_repeats_as_its_description_is_withheld_everywhere() -> None:
+    """The story's last line is short and made of common words but one, and the page repeats it as its
+    description: in its ``<meta>`` tags, in a script and in a comment. A copy of it holds too few of the
+    words that mark the story (words readers see nowhere else: "search" is on the menu) to be found by
+    their clusters; any one of its marking words is enough."""
+    closing = "The lesson, as always: you are what you search."
+    head = (
+        f'<meta name="description" content="{closing}"><meta property="og:description" content="{closing}">'
+        f'<!-- <PageMap><Attribute name="description">{closing}</Attribute></PageMap> -->'
+        f"<script>var share = {{title: 'Quay sale', desc: '{closing}'}};</script>"
+    )
+    story = "".join(
+        f"<p>The {a} report from the {b} committee found that the {c} fund had paid for the quay twice.</p>"
+        for a, b, c in zip(LINE_WORDS[:8], LINE_WORDS[8:16], LINE_WORDS[16:24], strict=True)
+    )
+    markup = news(f'<div class="story"><h1>Quay sale</h1>{story}<p>{closing}</p></div>', head=head)
+    out = first_view(markup.replace("</nav>", ' <a href="/search">Search</a></nav>'))
+    assert "The amber report" in out
+    assert "The heath report" not in out
+    assert "as always: you are what you search" not in out
+    assert '<meta name="description"' in out

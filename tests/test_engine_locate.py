@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from paywall.engine import Page, locate, sweep
-from paywall.engine.fingerprint import Fingerprint
+from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint
 from paywall.errors import RewriteError
 from tests.test_engine_sweep import CTA, MARKERS, TEASER, WITHHELD, assert_no_leak, paragraphs_html
 
@@ -248,7 +248,7 @@ def test_the_check_on_bytes_agrees_with_a_check_on_a_second_parse() -> None:
     fingerprint = Fingerprint.build(page.report.withheld, [page.report.teaser_text])
     again = LexborHTMLParser(out.decode(), scripting=True)
     assert sweep.find_leaks(again, fingerprint) == []
-    assert locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, {}) == []
+    assert locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, CLUSTER_MARKERS, {}) == []
 
 
 def test_a_copy_the_targeted_sweep_leaves_is_caught_by_the_check_and_every_place_read(

@@ -48,6 +48,12 @@ from paywall.engine.text import (
     words,
 )
 
+CLUSTER_MARKERS = 3
+"""Different markers that must stand together for a copy to be looked for there (within
+:data:`~paywall.engine.sweep.CLUSTER_BYTES`): code and markup use an odd rare word, a copy uses several.
+A withheld passage that holds fewer has :attr:`Fingerprint.lone_markers`."""
+SHORT_PASSAGE_CHARS = 300
+"""A withheld passage longer than this holds enough markers for a copy of it to be found by their clusters."""
 EARLY_CHARS = 2048
 """A text longer than this has its start read first for a withheld run (see :meth:`Fingerprint.leaks`)."""
 
@@ -69,6 +75,9 @@ class Fingerprint:
     vocabulary: frozenset[str]
     markers: frozenset[str] = frozenset()
     """Withheld words that readers see nowhere else on the page: any copy worth finding holds one."""
+    lone_markers: frozenset[str] = frozenset()
+    """The markers of a withheld passage too short to hold :data:`CLUSTER_MARKERS` of them (a closing line, a
+    caption): a copy of it holds no cluster of markers, so any one of them tells where it may stand."""
     chrome_copies: bool = False
     """Whether the visible chrome holds a long copy of the withheld text (a share box quoting the story)."""
     withheld_words: int = 0
@@ -87,6 +96,10 @@ class Fingerprint:
     def ascii_markers(self) -> frozenset[bytes]:
         """The ASCII markers as bytes, for the search of the serialised page (made in C, no loop in Python)."""
         return frozenset(map(str.encode, filter(str.isascii, self.markers)))
+
+    @cached_property
+    def ascii_lone_markers(self) -> frozenset[bytes]:
+        return frozenset(map(str.encode, filter(str.isascii, self.lone_markers)))
 
     @cached_property
     def other_markers(self) -> frozenset[str]:
@@ -122,7 +135,8 @@ class Fingerprint:
             runs.difference_update(chrome_safe)
             return runs
 
-        return cls(k, None, vocabulary, markers, chrome_copies, count, make_runs)
+        lone = _lone_markers(removed, markers, k)
+        return cls(k, None, vocabulary, markers, lone, chrome_copies, count, make_runs)
 
     def __bool__(self) -> bool:
         return bool(self.runs)
@@ -347,6 +361,22 @@ def _without_long_copies(
             copied = True
         start = end
     return runs, copied
+
+
+def _lone_markers(pieces: Sequence[str], markers: frozenset[str], k: int) -> frozenset[str]:
+    """The markers of the withheld ``pieces`` of ``k`` words or more that hold fewer than :data:`CLUSTER_MARKERS`.
+
+    Only pieces of up to :data:`SHORT_PASSAGE_CHARS` are read again (a caption, a closing line): a longer one
+    holds more markers.
+    """
+    lone: set[str] = set()
+    for piece in pieces:
+        if len(piece) <= SHORT_PASSAGE_CHARS:
+            tokens = words(piece)
+            held = markers.intersection(tokens)
+            if len(held) < CLUSTER_MARKERS and len(tokens) >= k:
+                lone |= held
+    return frozenset(lone)
 
 
 def _length_in_words(tokens: Sequence[str]) -> float:

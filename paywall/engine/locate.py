@@ -8,9 +8,10 @@ only the nodes whose serialisation holds a copy are read.
 1. **Suspects** (:func:`suspects`). The page is translated to lower-case
    words and split into chunks of about :data:`CHUNK_BYTES`; each chunk's
    words are intersected with the fingerprint's markers (set operations in
-   C). Where :data:`~paywall.engine.sweep.CLUSTER_MARKERS` different markers
-   stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each other
-   (whole words, found by their byte positions), or a run of escapes or a
+   C). Where :data:`~paywall.engine.fingerprint.CLUSTER_MARKERS` different
+   markers stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each
+   other (whole words, found by their byte positions), where one of the
+   :attr:`~paywall.engine.fingerprint.Fingerprint.lone_markers` stands, or a run of escapes or a
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
    bytes on each side is a suspect window. A large style or script body
    (:data:`BLOCK_BYTES` or more) is read once per process for its words, its
@@ -477,7 +478,15 @@ def suspects(
         start = end
 
     spans: list[tuple[int, int]] = []
+    lone = fingerprint.lone_markers
     for index, (start, end, found, count, kept) in enumerate(chunks):
+        if lone and found:
+            # A marker of a short withheld passage: a copy of it holds no cluster, the marker alone is a suspect.
+            alone = {token: held for token, held in named.named(found).items() if not lone.isdisjoint(held)}
+            spans.extend(
+                (max(0, at - cluster_bytes), min(size, at + cluster_bytes))
+                for at, _held in _positions(table, start, end, alone)
+            )
         if kept is not None and named.distinct(found, count) >= MANY_MARKERS:
             # Most often a copy of the article: taken whole, from its first marker to its last.
             low, high = max(0, start - 1), min(size, end + 1)

@@ -29,7 +29,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import cut as cutting
 from paywall.engine import detect, locate, structured, sweep
 from paywall.engine.decode import decode_body
-from paywall.engine.fingerprint import Fingerprint, Label
+from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, Label
 from paywall.engine.headscan import encode_tags, inject
 from paywall.engine.outline import HEADINGS, HIDING_SELECTOR, UNSEEN_TAGS, Outline
 from paywall.engine.structured import GATED_CLASS
@@ -318,7 +318,7 @@ class Page:
         if sweep.reads_every_place(fingerprint):
             return self._swept_whole(fingerprint, out)
         seen: dict[bytes, bool] = {}
-        found = locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen)
+        found = locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, CLUSTER_MARKERS, seen)
         for thorough in (False, True):
             if not found:
                 return out
@@ -337,7 +337,7 @@ class Page:
                 (start + first, start + last)
                 for start, end in ranges
                 for first, last in locate.copies(
-                    new_out[start:end], fingerprint, sweep.CLUSTER_BYTES, sweep.CLUSTER_MARKERS, seen
+                    new_out[start:end], fingerprint, sweep.CLUSTER_BYTES, CLUSTER_MARKERS, seen
                 )
             ]
             html, out = new_html, new_out

@@ -8,8 +8,10 @@ cost, not the page size times the readings:
 1. **Where.** The cut page is serialised once and searched at C speed for
    the withheld words readers see nowhere else (the *markers*, see
    :class:`~paywall.engine.fingerprint.Fingerprint`) standing together
-   (:data:`CLUSTER_MARKERS` different ones within :data:`CLUSTER_BYTES`), and
-   for runs of escapes and base64 that decode to them; each such window is
+   (:data:`~paywall.engine.fingerprint.CLUSTER_MARKERS` different ones within
+   :data:`CLUSTER_BYTES`), or alone where a short withheld passage has fewer
+   (:attr:`~paywall.engine.fingerprint.Fingerprint.lone_markers`), and for
+   runs of escapes and base64 that decode to them; each such window is
    read for a withheld run (:mod:`paywall.engine.locate`). A page without
    one is served as cut.
 2. **Sweep.** The windows that hold a copy are followed down the tree to
@@ -35,9 +37,9 @@ templates, foreign content, foster-parented table text, markup in
 attributes) comes from those bytes, and markup held as text is also read with
 its attributes.
 
-A copy with fewer than three markers (a phrase made of words readers see
-elsewhere anyway) is not looked for: it reveals little; nor is one of fewer
-than five words (the fingerprint's runs).
+A copy of a long passage with fewer than three markers (a phrase made of
+words readers see elsewhere anyway) is not looked for: it reveals little; nor
+is one of fewer than five words (the fingerprint's runs).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from urllib.parse import unquote_to_bytes
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
-from paywall.engine.fingerprint import Fingerprint, joined_tokens
+from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
 from paywall.engine.locate import Changed, Places
 from paywall.engine.outline import STYLE_HIDDEN as _STYLE_HIDDEN
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, words
@@ -77,8 +79,7 @@ MIN_MARKERS = 8
 """With fewer markers than this (withheld text made of words readers see anyway) every place is read."""
 CLUSTER_BYTES = 300
 """Markers this close together (in bytes, escapes included) may belong to one copy of a run of words."""
-CLUSTER_MARKERS = 3
-"""Different markers that must stand together: code and markup use an odd rare word, a copy uses several."""
+
 MANY_MARKERS = 12
 """A page holding this many different markers is swept without looking where they stand."""
 MAX_FINDS = 400
@@ -141,12 +142,16 @@ def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | Non
     """Whether ``data`` holds markers close enough together to be part of a copy (see :func:`_clustered`)."""
     tokens = page_words(data) if tokens is None else tokens
     hits = tokens & fingerprint.ascii_markers
+    if fingerprint.lone_markers and not hits.isdisjoint(fingerprint.ascii_lone_markers):
+        return True  # a marker of a short passage: a copy of it holds no cluster
     if not data.isascii():
         # Words with other characters: other scripts, or words broken by soft hyphens and
         # zero-width spaces, read as the fingerprint reads text. Their places cannot be
         # searched byte for byte, so enough of them make the page suspect wherever they stand.
         others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
         found = fingerprint.markers.intersection(words(others)) if others else set()
+        if not found.isdisjoint(fingerprint.lone_markers):
+            return True
         if found:
             return len({word.encode("utf-8") for word in found} | hits) >= CLUSTER_MARKERS
     return bool(hits) and _clustered(data, hits)
