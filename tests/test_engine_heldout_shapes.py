@@ -425,7 +425,7 @@ def test_a_closing_line_that_the_page_repeats_as_its_description_is_withheld_eve
     """The story's last line is short and made of common words but one, and the page repeats it as its
     description: in its ``<meta>`` tags, in a script and in a comment. A copy of it holds too few of the
     words that mark the story (words readers see nowhere else: "search" is on the menu) to be found by
-    their clusters; any one of its marking words is enough."""
+    their clusters; any one of its marking words is enough to read the place around it."""
     closing = "The lesson, as always: you are what you search."
     head = (
         f'<meta name="description" content="{closing}"><meta property="og:description" content="{closing}">'
@@ -437,8 +437,9 @@ def test_a_closing_line_that_the_page_repeats_as_its_description_is_withheld_eve
         for a, b, c in zip(LINE_WORDS[:8], LINE_WORDS[8:16], LINE_WORDS[16:24], strict=True)
     )
     markup = news(f'<div class="story"><h1>Quay sale</h1>{story}<p>{closing}</p></div>', head=head)
-    out = first_view(markup.replace("</nav>", ' <a href="/search">Search</a></nav>'))
+    out = first_view(markup.replace("</nav>", ' <a href="/search">Search</a> <a href="/lesson-plans">Plans</a></nav>'))
     assert "The amber report" in out
     assert "The heath report" not in out
     assert "as always: you are what you search" not in out
     assert '<meta name="description"' in out
+    assert '<a href="/lesson-plans">Plans</a>' in out  # the word alone, in an address: no copy, untouched

@@ -23,6 +23,7 @@ at C speed, to know whether and where a copy may stand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -48,6 +49,8 @@ from paywall.engine.text import (
     words,
 )
 
+_ENCODED = re.compile(r"[\\&<]")
+"""What :func:`~paywall.engine.text.decode_layers` reads otherwise: an escape, an entity, markup."""
 CLUSTER_MARKERS = 3
 """Different markers that must stand together for a copy to be looked for there (within
 :data:`~paywall.engine.sweep.CLUSTER_BYTES`): code and markup use an odd rare word, a copy uses several.
@@ -78,6 +81,8 @@ class Fingerprint:
     lone_markers: frozenset[str] = frozenset()
     """The markers of a withheld passage too short to hold :data:`CLUSTER_MARKERS` of them (a closing line, a
     caption): a copy of it holds no cluster of markers, so any one of them tells where it may stand."""
+    lone_runs: frozenset[tuple[str, ...]] = frozenset()
+    """The runs of those passages: a place near such a marker is read for them first (see :meth:`may_copy`)."""
     chrome_copies: bool = False
     """Whether the visible chrome holds a long copy of the withheld text (a share box quoting the story)."""
     withheld_words: int = 0
@@ -135,8 +140,18 @@ class Fingerprint:
             runs.difference_update(chrome_safe)
             return runs
 
-        lone = _lone_markers(removed, markers, k)
-        return cls(k, None, vocabulary, markers, lone, chrome_copies, count, make_runs)
+        lone, lone_runs = _short_passages(removed, markers, k)
+        return cls(k, None, vocabulary, markers, lone, lone_runs, chrome_copies, count, make_runs)
+
+    def may_copy(self, window: str) -> bool:
+        """Whether a place around one of the :attr:`lone_markers` holds a run of their passages, plain or
+        decoded: read before the fingerprint's runs, which a page without such a copy never needs made (a
+        word of a caption in a link's address, a closing line's word in a script)."""
+        lone = self.lone_runs
+        if not lone.isdisjoint(runs_of(words(window), self.k)):
+            return True
+        decoded = decode_layers(window) if _ENCODED.search(window) is not None else window
+        return decoded is not window and not lone.isdisjoint(runs_of(words(decoded), self.k))
 
     def __bool__(self) -> bool:
         return bool(self.runs)
@@ -363,20 +378,25 @@ def _without_long_copies(
     return runs, copied
 
 
-def _lone_markers(pieces: Sequence[str], markers: frozenset[str], k: int) -> frozenset[str]:
-    """The markers of the withheld ``pieces`` of ``k`` words or more that hold fewer than :data:`CLUSTER_MARKERS`.
+def _short_passages(
+    pieces: Sequence[str], markers: frozenset[str], k: int
+) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+    """The markers and the runs of the withheld ``pieces`` of ``k`` words or more that hold fewer than
+    :data:`CLUSTER_MARKERS` markers.
 
     Only pieces of up to :data:`SHORT_PASSAGE_CHARS` are read again (a caption, a closing line): a longer one
     holds more markers.
     """
     lone: set[str] = set()
+    runs: set[tuple[str, ...]] = set()
     for piece in pieces:
         if len(piece) <= SHORT_PASSAGE_CHARS:
             tokens = words(piece)
             held = markers.intersection(tokens)
-            if len(held) < CLUSTER_MARKERS and len(tokens) >= k:
+            if held and len(held) < CLUSTER_MARKERS and len(tokens) >= k:
                 lone |= held
-    return frozenset(lone)
+                runs.update(runs_of(tokens, k))
+    return frozenset(lone), frozenset(runs)
 
 
 def _length_in_words(tokens: Sequence[str]) -> float:

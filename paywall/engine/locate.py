@@ -483,10 +483,11 @@ def suspects(
         if lone and found:
             # A marker of a short withheld passage: a copy of it holds no cluster, the marker alone is a suspect.
             alone = {token: held for token, held in named.named(found).items() if not lone.isdisjoint(held)}
-            spans.extend(
-                (max(0, at - cluster_bytes), min(size, at + cluster_bytes))
-                for at, _held in _positions(table, start, end, alone)
-            )
+            places = _positions(table, start, end, alone)
+            for low, high in _merged([(at - cluster_bytes, at + cluster_bytes) for at, _held in places], size, 0):
+                low = max(1, low)
+                if fingerprint.may_copy(data[low - 1 : high - 1].decode("utf-8", "replace")):
+                    spans.append((low, high))
         if kept is not None and named.distinct(found, count) >= MANY_MARKERS:
             # Most often a copy of the article: taken whole, from its first marker to its last.
             low, high = max(0, start - 1), min(size, end + 1)

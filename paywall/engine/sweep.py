@@ -142,8 +142,8 @@ def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | Non
     """Whether ``data`` holds markers close enough together to be part of a copy (see :func:`_clustered`)."""
     tokens = page_words(data) if tokens is None else tokens
     hits = tokens & fingerprint.ascii_markers
-    if fingerprint.lone_markers and not hits.isdisjoint(fingerprint.ascii_lone_markers):
-        return True  # a marker of a short passage: a copy of it holds no cluster
+    if fingerprint.lone_markers and _lone_copy(data, fingerprint, hits & fingerprint.ascii_lone_markers):
+        return True  # a copy of a short passage holds no cluster
     if not data.isascii():
         # Words with other characters: other scripts, or words broken by soft hyphens and
         # zero-width spaces, read as the fingerprint reads text. Their places cannot be
@@ -151,10 +151,33 @@ def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | Non
         others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
         found = fingerprint.markers.intersection(words(others)) if others else set()
         if not found.isdisjoint(fingerprint.lone_markers):
-            return True
+            return True  # not searched for byte by byte: the page is read
         if found:
             return len({word.encode("utf-8") for word in found} | hits) >= CLUSTER_MARKERS
     return bool(hits) and _clustered(data, hits)
+
+
+def _lone_copy(data: bytes, fingerprint: Fingerprint, hits: set[bytes]) -> bool:
+    """Whether a place around one of ``hits`` (markers of short passages) holds a run of those passages;
+    past :data:`MAX_FINDS` places the page is taken to hold one."""
+    if not hits:
+        return False
+    low = data.lower()
+    places: list[int] = []
+    for marker in hits:
+        at = low.find(marker)
+        while at >= 0:
+            places.append(at)
+            if len(places) > MAX_FINDS:
+                return True
+            at = low.find(marker, at + len(marker))
+    read = -1  # the end of the last place read: a place within it was read with it
+    for at in sorted(places):
+        if at >= read:
+            read = at + CLUSTER_BYTES
+            if fingerprint.may_copy(data[max(0, at - CLUSTER_BYTES) : read + CLUSTER_BYTES].decode("utf-8", "replace")):
+                return True
+    return False
 
 
 def _clustered(data: bytes, hits: set[bytes]) -> bool:
