@@ -104,6 +104,7 @@ class Fingerprint:
 
     @cached_property
     def ascii_lone_markers(self) -> frozenset[bytes]:
+        """The ASCII :attr:`lone_markers` as bytes, as :attr:`ascii_markers`."""
         return frozenset(map(str.encode, filter(str.isascii, self.lone_markers)))
 
     @cached_property

@@ -11,7 +11,8 @@ only the nodes whose serialisation holds a copy are read.
    C). Where :data:`~paywall.engine.fingerprint.CLUSTER_MARKERS` different
    markers stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each
    other (whole words, found by their byte positions), where one of the
-   :attr:`~paywall.engine.fingerprint.Fingerprint.lone_markers` stands, or a run of escapes or a
+   :attr:`~paywall.engine.fingerprint.Fingerprint.lone_markers` stands with
+   a run of its passage around it, or a run of escapes or a
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
    bytes on each side is a suspect window. A large style or script body
    (:data:`BLOCK_BYTES` or more) is read once per process for its words, its

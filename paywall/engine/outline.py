@@ -45,6 +45,7 @@ UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "te
 """Elements whose text is not part of what readers see (scripting on, as in browsers)."""
 
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+"""Headings: their text names a story or a part of one (see :class:`~paywall.engine.fingerprint.Label`)."""
 
 HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
 STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
