@@ -443,3 +443,29 @@ def test_a_closing_line_that_the_page_repeats_as_its_description_is_withheld_eve
     assert "as always: you are what you search" not in out
     assert '<meta name="description"' in out
     assert '<a href="/lesson-plans">Plans</a>' in out  # the word alone, in an address: no copy, untouched
+
+
+def ad_frame(slot: str) -> str:
+    """An ad frame with its fallback link, which browsers keep as text and never show."""
+    ad = f"https://ads.example/RealMedia/ads/adstream_nx.ads/2026.coast.example/news/harbour/quay@{slot}"
+    return (
+        f"<iframe width='300' height='250' src='{ad}'><a href='{ad}/click'><img src='{ad}' alt='banner'></a></iframe>"
+    )
+
+
+def test_the_fallback_markup_of_ad_frames_in_the_withheld_story_is_no_withheld_text() -> None:
+    """Ad frames stand in the story past its teaser and at the top of the page. Read as the story's text, the
+    fallback links in the story's frames were withheld runs, and the frame at the top, whose address shares
+    them, lost its address (a page of a Korean news site lost twenty)."""
+    story = "".join(
+        f"<p>The {word} session of the harbour council weighed the sale of the old quay to a developer from inland"
+        f" and heard the fishermen again.</p>{ad_frame(f'Middle{n}') if n > 3 else ''}"
+        for n, word in enumerate(ORDINALS)
+    )
+    markup = news(f'<div class="story"><h1>Quay sale</h1>{story}</div>').replace(
+        "<main>", f'<div class="ad-top">{ad_frame("Top")}</div><main>'
+    )
+    out = first_view(markup)
+    assert "The first session" in out
+    assert "The eighth session" not in out
+    assert 'src="https://ads.example/RealMedia/ads/adstream_nx.ads/2026.coast.example/news/harbour/quay@Top"' in out

@@ -52,7 +52,6 @@ _SENTENCE = re.compile(
 )
 """A sentence's end: its stop and closing quotes, then a space, which Chinese and Japanese do not write."""
 _SENTENCE_END = re.compile(r"[.!?:;\u3002\uff01\uff1f\u061f\u0964\u2026]['\"\u201d\u2019)\]]*$")
-_STRIPPED = "script, style, template, noscript"
 
 
 @dataclass(slots=True)
@@ -448,7 +447,8 @@ def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
 
 
 def _strip_code(doomed: list[_Doomed]) -> None:
-    """Remove the scripts, styles, templates and noscripts inside the doomed elements (their text is no prose).
+    """Remove the scripts, styles, templates, noscripts and frames inside the doomed elements (their text is no
+    prose).
 
     The doomed elements are mostly siblings: their code is looked up once per
     parent, not once per element (a long article is hundreds of paragraphs).
@@ -474,6 +474,8 @@ def _strip_code(doomed: list[_Doomed]) -> None:
 
 _NODES = frozenset({"-text", "-comment", None})
 """Tags of the doomed nodes that are not elements."""
-_CODE = frozenset({"script", "style", "template", "noscript"})
-"""Withheld elements whose content is code or markup for scripts, not prose: they add nothing to the
-fingerprint (their URLs and code words would mark every copy of the same code elsewhere as withheld)."""
+_CODE = frozenset({"script", "style", "template", "noscript", "iframe", "noembed", "noframes"})
+"""Withheld elements whose content is code or markup kept as text (scripts, an ad frame's fallback link), not
+prose: they add nothing to the fingerprint (their URLs and code words would mark every copy of the same code
+elsewhere as withheld)."""
+_STRIPPED = ", ".join(sorted(_CODE))

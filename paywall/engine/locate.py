@@ -108,7 +108,12 @@ LONG_TOKEN = 48
 _BASE64_HINTS = (b"base64", b"atob(")
 """Words of code that decode base64."""
 _TAG = re.compile(r"<[^<>]*>")
-_HIDING_TAGS = frozenset({"head", "title", "noscript", "template", "meta", "link", "script", "style", "textarea"})
+HIDING_TAGS = frozenset(
+    {"head", "title", "noscript", "template", "meta", "link", "script", "style", "textarea"}
+    | {"iframe", "noembed", "noframes"}
+)
+"""Elements whose content readers do not see as text: its text is read decoded (it may hold markup, entities
+and all, as text), and a copy in it is a hidden copy."""
 _CODE_TAGS = frozenset({"script", "style"})
 
 
@@ -747,9 +752,9 @@ def _str_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int
     return [(offsets[snap(start)], offsets[snap(end)] + 1) for start, end in spans]
 
 
-def _hides(node: LexborNode) -> bool:
+def hides(node: LexborNode) -> bool:
     """Whether an element hides its content from readers (see :func:`paywall.engine.sweep`)."""
-    if node.tag in _HIDING_TAGS:
+    if node.tag in HIDING_TAGS:
         return True
     attrs = node.attributes
     return (
@@ -850,7 +855,7 @@ def _follow(
             if near:
                 found.comments.append((kid, (offset, end)))
         elif kind not in (None, "-doctype"):
-            _follow(kid, offset, part, inside, near, found, texts, hidden=hidden or _hides(kid))
+            _follow(kid, offset, part, inside, near, found, texts, hidden=hidden or hides(kid))
 
 
 def _lay_out(

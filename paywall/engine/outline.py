@@ -41,8 +41,11 @@ INLINE_TAGS = frozenset(
 """Markup inside a line of text (formulas too): its text belongs to the enclosing block."""
 
 
-UNSEEN_TAGS = frozenset({"script", "style", "noscript", "template", "title", "textarea"})
-"""Elements whose text is not part of what readers see (scripting on, as in browsers)."""
+UNSEEN_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "title", "textarea", "iframe", "noembed", "noframes"}
+)
+"""Elements whose text is not part of what readers see (scripting on, as in browsers): code, and the markup
+that browsers keep as text for those that cannot show a frame or an embedded object (an ad's fallback link)."""
 
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 """Headings: their text names a story or a part of one (see :class:`~paywall.engine.fingerprint.Label`)."""

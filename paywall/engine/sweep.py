@@ -55,8 +55,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
-from paywall.engine.locate import Changed, Places
-from paywall.engine.outline import STYLE_HIDDEN as _STYLE_HIDDEN
+from paywall.engine.locate import Changed, Places, hides
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, words
 
 _ASCII_TABLE = bytes(
@@ -93,7 +92,6 @@ _CSS_ESCAPES = re.compile(rb"(?:\\[0-9a-fA-F]{1,6}\s?){4}")
 MAX_TOKEN = 48
 """A word longer than this in the page may be an encoded blob (base64): the full sweep reads it."""
 _CODE_TAGS = frozenset({"script", "style"})
-_HIDING_TAGS = frozenset({"head", "title", "noscript", "template", "meta", "link", "script", "style", "textarea"})
 
 
 @dataclass
@@ -340,14 +338,7 @@ def _nodes(tree: LexborHTMLParser) -> list[tuple[LexborNode, bool]]:
             hidden = index > 0 or (parent is not None and parent.mem_id in hidden_ids)
             tag = node.tag
             if tag not in ("-text", "-comment", None) and not hidden:
-                attrs = node.attributes
-                if (
-                    tag in _HIDING_TAGS
-                    or "hidden" in attrs
-                    or (attrs.get("aria-hidden") or "").strip().lower() == "true"
-                    or _STYLE_HIDDEN.search(attrs.get("style") or "") is not None
-                ):
-                    hidden = True
+                hidden = hides(node)
             if hidden and tag not in ("-text", "-comment", None):
                 hidden_ids.add(node.mem_id)
             out.append((node, hidden))
