@@ -469,3 +469,34 @@ def test_the_fallback_markup_of_ad_frames_in_the_withheld_story_is_no_withheld_t
     assert "The first session" in out
     assert "The eighth session" not in out
     assert 'src="https://ads.example/RealMedia/ads/adstream_nx.ads/2026.coast.example/news/harbour/quay@Top"' in out
+
+
+MORE_STORY = paragraphs("In its {word} hearing the council also heard the harbour master on the state of the old quay.")
+SIDEBAR = (
+    '<aside class="sidebar"><h2>Most read</h2><ul>'
+    + "".join(
+        f'<li><a href="/{n}">The {word} most read story of the week on the coast</a></li>'
+        for n, word in enumerate(ORDINALS)
+    )
+    + "</ul><p>Our newsletter brings the harbour's news to your inbox every morning, with the tides.</p></aside>"
+)
+
+
+@pytest.mark.parametrize("slip", ["<iframe src='/ad' />", "<!-- sidebar", "<script src='/ads.js' />"])
+def test_a_page_whose_end_an_unterminated_frame_swallows_shows_its_teaser(slip: str) -> None:
+    """An ``<iframe/>`` (or a script, or a comment) written as if it closed itself swallows the rest of the page
+    as text, which browsers never show: the story before it is gated as any other, and the swallowed end is
+    dropped (it held the story's end too: its words are in the bytes). The page was refused before, and its
+    readers saw the call to action alone."""
+    story = STORY + f"{slip}{MORE_STORY}"
+    out = first_view(news(f'<div class="story"><h1>Quay sale</h1>{story}</div>{SIDEBAR}'))
+    assert "The first session" in out
+    assert "The eighth session" not in out and "its second hearing" not in out and "its eighth hearing" not in out
+    assert "Our newsletter brings" not in out
+
+
+def test_a_page_whose_end_an_open_textarea_holds_is_still_refused() -> None:
+    """Browsers show a ``<textarea>``'s text: the story's end in one left open is on screen, not swallowed."""
+    story = STORY + f"<textarea>{MORE_STORY}"
+    with pytest.raises(RewriteError):
+        Page.parse(news(f'<div class="story"><h1>Quay sale</h1>{story}</div>{SIDEBAR}').encode(), None)

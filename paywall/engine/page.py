@@ -116,12 +116,28 @@ class Page:
             started = time.perf_counter()
             tree = LexborHTMLParser(text, scripting=True)
             report.timings["parse"] = _ms(started)
-            _refuse_swallowed_tail(tree, text)
-            return cls(tree, selector=selector, report=report, view=view)
+            swallowed = _swallowed_tail(tree, text)
+            page = cls(tree, selector=selector, report=report, view=view)
+            if swallowed is not None:
+                page._drop_swallowed(swallowed)
+            return page
         except RewriteError:
             raise
         except (Exception, RecursionError) as exc:  # the parser's failures have many types
             raise RewriteError(f"cannot parse the page: {type(exc).__name__}: {exc}") from exc
+
+    def _drop_swallowed(self, node: LexborNode) -> None:
+        """Drop the page's end that an unterminated comment, script or frame holds as text (browsers show none
+        of it), so that its words reach nobody; or refuse the page where that cannot serve: where no article is
+        found before it (the page would go out as it came, swallowed end and all), and where browsers show the
+        text (a ``<textarea>``, ``<title>`` or ``<xmp>`` left open).
+        """
+        parent = node.parent
+        container = "comment" if node.tag == "-comment" else parent.tag if parent is not None else ""
+        if not self._regions or container in _SHOWN_RAW_TEXT:
+            raise RewriteError("the page ends inside an unterminated comment or raw-text element holding prose")
+        node.decompose()
+        self.report.swept.places.append(f"the page's end, held by an unterminated {container}, dropped")
 
     def _find(self, selector: ArticleSelector) -> list[detect.Region]:
         tree = self._tree
@@ -402,7 +418,8 @@ def cut_fragment(fragment: str, *, teaser_paragraphs: int) -> FragmentCut:
     )
     try:
         tree = LexborHTMLParser(document, scripting=True)
-        _refuse_swallowed_tail(tree, document)
+        if _swallowed_tail(tree, document) is not None:
+            raise RewriteError("the fragment ends inside an unterminated comment or raw-text element holding prose")
         page = Page(tree, selector=FRAGMENT_TAG)
         root = tree.css_first(FRAGMENT_TAG)
         if root is None or not page._regions:
@@ -432,16 +449,21 @@ def cut_fragment(fragment: str, *, teaser_paragraphs: int) -> FragmentCut:
 
 
 SWALLOWED_WORDS = 30
-"""An unterminated comment or script that swallows this many words at the end of a page is refused."""
+"""An unterminated comment or raw-text element that swallows this many words at the end of a page is dropped
+with them, or the page refused (see :func:`_swallowed_tail`)."""
 _RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes"})
+_SHOWN_RAW_TEXT = frozenset({"textarea", "title", "xmp"})
+"""Raw-text elements whose text browsers show (in a field, a tab, as preformatted text)."""
 
 
-def _refuse_swallowed_tail(tree: LexborHTMLParser, text: str) -> None:
-    """Refuse a page whose end is swallowed by an unterminated ``<!--``, ``<script>``, ``<textarea>``...
+def _swallowed_tail(tree: LexborHTMLParser, text: str) -> LexborNode | None:
+    """The comment or raw text node that holds the page's end, when an unterminated ``<!--``, ``<script>``,
+    ``<iframe>``... swallows it with :data:`SWALLOWED_WORDS` words or more; else None.
 
-    Browsers do not show what such an opening swallows, so no article is found
-    in it, yet its words are in the bytes a page passed whole would send. A
-    page that ends that way, with prose in the swallowed part, fails closed.
+    Browsers do not show what such an opening swallows (but in a ``<textarea>``, a ``<title>`` and an
+    ``<xmp>``), so no article is found in it, yet its words are in the bytes a page passed whole would
+    send (see :meth:`Page._drop_swallowed`). An ``<iframe/>`` written as if it closed itself is the most
+    common.
     """
     candidates: list[LexborNode] = []
     document = tree.root.parent if tree.root is not None else None
@@ -465,7 +487,8 @@ def _refuse_swallowed_tail(tree: LexborHTMLParser, text: str) -> None:
             continue
         end = swallowed.rstrip()[-40:]
         if len(swallowed.split()) >= SWALLOWED_WORDS and end and end_of_page.endswith(end):
-            raise RewriteError("the page ends inside an unterminated comment or raw-text element holding prose")
+            return candidate
+    return None
 
 
 def _reaches_outside(tree: LexborHTMLParser, root: LexborNode) -> bool:
