@@ -500,3 +500,14 @@ def test_a_page_whose_end_an_open_textarea_holds_is_still_refused() -> None:
     story = STORY + f"<textarea>{MORE_STORY}"
     with pytest.raises(RewriteError):
         Page.parse(news(f'<div class="story"><h1>Quay sale</h1>{story}</div>{SIDEBAR}').encode(), None)
+
+
+def test_a_page_framed_by_one_form_is_read_as_any_other() -> None:
+    """ASP.NET pages put the whole page in one ``<form>``. A form is chrome (a search box, a login), but not
+    one that holds most of the page: the story in it was never found, and the page went out whole."""
+    markup = news(f'<div class="story"><h1>Quay sale</h1>{STORY}</div>')
+    markup = markup.replace("<body>", '<body><form method="post" action="./story.aspx" id="aspnetForm">')
+    out = first_view(markup.replace("</body>", "</form></body>"))
+    assert "The first session" in out
+    assert "The eighth session" not in out
+    assert 'id="aspnetForm"' in out

@@ -130,10 +130,11 @@ def is_chrome(element: Element, total: int = 0) -> bool:
 
     An element that holds much of the page's text is not chrome, whatever its
     names say (a layout wrapper called ``two-col-sidebar-right`` around the story);
-    ``<nav>``, ``<aside>``, ``<footer>``... always are.
+    ``<nav>``, ``<aside>``, ``<footer>``... always are, and a ``<form>`` unless it holds much of the page.
     """
     if element.tag in _CHROME_TAGS:
-        return True
+        # A <form> around much of the page is its frame, not a form in it (ASP.NET's one <form> a page).
+        return not (element.tag == "form" and total and element.chars > CHROME_MAX_SHARE * total)
     if total and element.chars > CHROME_MAX_SHARE * total:
         return False
     hints = element.hints
