@@ -511,3 +511,18 @@ def test_a_page_framed_by_one_form_is_read_as_any_other() -> None:
     assert "The first session" in out
     assert "The eighth session" not in out
     assert 'id="aspnetForm"' in out
+
+
+def test_a_passage_of_the_withheld_story_set_as_a_heading_beside_it_is_still_a_copy() -> None:
+    """Headings outside the story are labels, but not one that holds a whole passage of the withheld part."""
+    passage = (
+        "The eighth session of the harbour council weighed the sale of the old quay to a developer from inland,"
+        " and the fishermen who were never asked about it walked out of the hall before the vote was taken"
+    )
+    story = STORY.replace(
+        "<p>The eighth session of the harbour council weighed the sale", f"<p>{passage}. And the sale"
+    )
+    markup = news(f'<div class="story"><h1>Quay sale</h1>{story}</div><div class="quote"><h3>{passage}</h3></div>')
+    out = first_view(markup)
+    assert "The first session" in out
+    assert "walked out of the hall" not in out

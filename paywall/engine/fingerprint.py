@@ -38,6 +38,7 @@ from paywall.engine.text import (
     PERCENT,
     PLAIN_WORD,
     SHINGLE_WORDS,
+    UNSPACED_WORD,
     WORD,
     decode_layers,
     readings,
@@ -401,10 +402,10 @@ def _short_passages(
 
 
 def _length_in_words(tokens: Sequence[str]) -> float:
-    """How many words ``tokens`` make: a token of a script written without spaces (a character, a syllable)
-    counts as half of one, as a word of Chinese or Burmese is written with two or more."""
+    """How many words ``tokens`` make, a token of a script written without spaces weighing
+    :data:`~paywall.engine.text.UNSPACED_WORD`."""
     unspaced = sum(1 for token in tokens if not token.isascii() and unspaced_count(token))
-    return len(tokens) - unspaced / 2
+    return len(tokens) - unspaced * (1 - UNSPACED_WORD)
 
 
 MIN_MARKER_LENGTH = 4

@@ -31,10 +31,10 @@ from paywall.engine import detect, locate, structured, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, Label
 from paywall.engine.headscan import encode_tags, inject
-from paywall.engine.outline import HEADINGS, HIDING_SELECTOR, UNSEEN_TAGS, Outline
+from paywall.engine.outline import HEADINGS, HIDING_SELECTOR, UNSEEN_TAGS, Element, Outline
 from paywall.engine.structured import GATED_CLASS
 from paywall.engine.sweep import SweepReport
-from paywall.engine.text import words
+from paywall.engine.text import UNSPACED_WORD, unspaced_count, words
 from paywall.errors import RewriteError
 
 EXPLICIT_ARTICLE = "[data-paywall-article]"
@@ -610,6 +610,16 @@ def _inside(node: LexborNode, roots: set[int] | frozenset[int], limit: LexborNod
     return False
 
 
+HEADING_MAX_WORDS = 30
+"""A heading of more words is prose, not a label: a passage of the story set as a heading is still a copy."""
+
+
+def _heading_words(block: Element) -> float:
+    """The words of a heading, a token of a script without spaces weighing :data:`UNSPACED_WORD` (as the
+    fingerprint weighs a long copy's)."""
+    return block.own_words - sum(unspaced_count(text) for text, _ in block.pieces) * (1 - UNSPACED_WORD)
+
+
 def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
     """Visible text outside the articles, the text of links and headings marked (:class:`Label`), in document
     order."""
@@ -617,7 +627,7 @@ def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
     spans = [span for region in regions for span in region.spans]  # as Region.holds reads them
     spans += [(block.order, block.end_order) for region in regions for block in region.trailing]
     for block in outline.outside(spans):
-        heading = block.tag in HEADINGS
+        heading = block.tag in HEADINGS and _heading_words(block) <= HEADING_MAX_WORDS
         for text, linked in block.pieces:
             pieces.append(Label(text) if linked or heading else text)
     return pieces

@@ -74,6 +74,9 @@ is one token, a syllable or part of one, not three or four tokens of a single so
 also write vowels as letters before the consonant they follow in speech and after it: those stand with it."""
 _LEADING = "\u0e40-\u0e44\u0ec0-\u0ec4"
 _FOLLOWING = "\u0e30\u0e32\u0e33\u0e45\u0eb0\u0eb2\u0eb3"
+UNSPACED_WORD = 0.5
+"""What a token of a script written without spaces weighs in words where a length is compared with one in
+words (a word of Chinese or Burmese is written with two or more)."""
 _UNSPACED_TOKEN = f"[{_LEADING}]?[{PER_CHARACTER}][{DEPENDENT}{_FOLLOWING}]*"
 WORD = re.compile(f"{_UNSPACED_TOKEN}|[^\\W{PER_CHARACTER}]+")
 _WORD_WITH_IGNORABLES = re.compile(f"{_UNSPACED_TOKEN}|(?:[^\\W{PER_CHARACTER}]|[{_IGNORABLE_CHARS}])+")
