@@ -14,8 +14,12 @@ is the server's own ceiling and the ratio is the paywall's cost:
   that page's with the token replaced (:mod:`paywall.http.variants`). The
   page is ``bench/engine.py``'s: a 1,700-word story among a site's chrome,
   inline styles and scripts, its JSON-LD holding the whole text;
-* the same page with a fresh line of text instead (the time it was made, in
-  its footer): no cache helps, every request parses, finds, cuts and sweeps;
+* the same page with the time it was made in its footer instead, to the
+  microsecond (``Updated 13:05:22.123456``): a number of the same length, taken
+  the same way as a token;
+* the same page with a fresh line of text instead (the server that made it,
+  named by a new word): no cache helps, every request parses, finds, cuts and
+  sweeps;
 * the same for the 100 KB article above (600 short paragraphs, about 15,000
   words: a long read's worth of blocks, the engine's worst case per byte);
 * a small HTML page without an article;
@@ -108,14 +112,18 @@ def _serve(path: str, body: bytes, media_type: str) -> Route:
     return Route(path, endpoint)
 
 
-def _fresh(path: str, body: bytes, *, text: bool = False) -> Route:
-    """``body`` with a token of its own in every response, as a page with a CSRF token or a CSP nonce; with
-    ``text``, a line of text of its own in its footer instead (the time it was made, to the nanosecond)."""
-    at = body.index(b"</footer>" if text else b"</head>")
+def _fresh(path: str, body: bytes, *, kind: str = "token") -> Route:
+    """``body`` with something of its own in every response: a token (``kind="token"``: a CSRF token in its
+    head, as a page with a CSRF token or a CSP nonce), the time it was made (``"time"``: a line in its footer,
+    to the microsecond), or a line of text (``"text"``: the server that made it, named by a new word)."""
+    at = body.index(b"</head>" if kind == "token" else b"</footer>")
 
     async def endpoint(request: Request) -> Response:
-        if text:
-            fresh = b"<p>Made at " + str(time.time_ns()).encode() + b" ns.</p>"
+        if kind == "text":
+            fresh = b"<p>Made by worker " + os.urandom(6).hex().encode() + b".</p>"
+        elif kind == "time":
+            now = time.time()
+            fresh = (time.strftime("<p>Updated %H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}</p>").encode()
         else:
             fresh = b'<meta name="csrf-token" content="' + os.urandom(16).hex().encode() + b'">'
         return Response(body[:at] + fresh + body[at:], media_type="text/html; charset=utf-8")
@@ -129,8 +137,9 @@ site = Starlette(
     routes=[
         _serve("/article", ARTICLE, "text/html; charset=utf-8"),
         _fresh("/news", NEWS_PAGE),
-        _fresh("/news-text", NEWS_PAGE, text=True),
-        _fresh("/fresh", ARTICLE, text=True),
+        _fresh("/news-time", NEWS_PAGE, kind="time"),
+        _fresh("/news-text", NEWS_PAGE, kind="text"),
+        _fresh("/fresh", ARTICLE, kind="text"),
         _serve("/", SMALL_PAGE, "text/html; charset=utf-8"),
         _serve("/download.bin", DOWNLOAD, "application/octet-stream"),
     ]
@@ -167,6 +176,7 @@ SCENARIOS = [
     ("member, 100 KB article", "/article", {MEMBER_HEADER: "1"}),
     ("non-member, repeat article", "/article", {}),
     ("non-member, news, new token", "/news", {}),
+    ("non-member, news, new time", "/news-time", {}),
     ("non-member, news, new text", "/news-text", {}),
     ("non-member, long read, new text", "/fresh", {}),
     ("small page, no article", "/", {}),
@@ -185,7 +195,7 @@ def check(base: str) -> None:
     assert all(r.status_code == 200 and not any(w in r.text for w in SECRET_WORDS) for r in fresh), "it leaked"
     assert fresh[0].text != fresh[1].text and "Teaser paragraph 0" in fresh[0].text
     last = sentence(23 * 10 + 3)  # from the story's last paragraph
-    for path in ("/news", "/news", "/news-text", "/news-text"):
+    for path in ("/news", "/news", "/news-time", "/news-time", "/news-text", "/news-text"):
         news = httpx.get(base + path, timeout=30)
         assert news.status_code == 200 and "paywall-cta" in news.text and last not in news.text, "the news page leaked"
     assert httpx.get(base + "/", timeout=30).content == SMALL_PAGE

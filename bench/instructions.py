@@ -76,6 +76,7 @@ REQUESTS: list[tuple[str, str, list[tuple[bytes, bytes]], dict[str, str]]] = [
     ("member, 100 KB, no tags", "/article", MEMBER, {"PAYWALL_PROTECT_MEMBERS": "false"}),
     ("non-member, repeat article", "/article", [], {}),
     ("non-member, news, new token", "/news", [], {}),
+    ("non-member, news, new time", "/news-time", [], {}),
     ("small page, no article", "/", [], {}),
     ("1 MB download", "/download.bin", [], {}),
 ]

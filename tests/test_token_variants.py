@@ -268,3 +268,78 @@ def test_short_tokens_leave_the_page_to_the_engine(make_settings: Make) -> None:
         pages.append(page(value))
         assert client.get("/story").content == fresh_cut(make_settings, pages[-1])
     assert mw.bases.derived == 0
+
+
+# ---------------------------------------------------------------------------- times and counts in the text
+
+
+def _with_footer(body: bytes, line: str) -> bytes:
+    return body.replace(b"<p>Stay informed</p>", f"<p>Stay informed</p><p>{line}</p>".encode())
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (b"<p>Made at 1764512345 ns.</p>", b"<p>Made at 1764512399 ns.</p>"),
+        (b"<p>Updated 13:05:22</p>", b"<p>Updated 13:05:23</p>"),
+        (b"<p>Updated 2026-11-30</p>", b"<p>Updated 2026-12-01</p>"),
+        (b"<li>1,204 readers</li>", b"<li>1,205 readers</li>"),
+        (b'<script>window.t = {"at":1764512345};</script>', b'<script>window.t = {"at":1764512399};</script>'),
+    ],
+)
+def test_a_time_or_a_count_standing_apart_is_a_change(old: bytes, new: bytes) -> None:
+    changes = token_changes(old, new)
+    assert changes is not None and changes.apply(old) == new
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (b"<p>it&#8217;s</p>", b"<p>it&#8216;s</p>"),  # a character reference
+        (b"<h1>Quay</h1>", b"<h2>Quay</h1>"),  # a tag's name
+        (b"<p>v2 of the plan</p>", b"<p>v3 of the plan</p>"),  # part of a word
+        (b'<div id="post-1234">', b'<div id="post-1235">'),
+        (b"<p>2 quays</p>", b"<p>12 quays</p>"),  # another length
+        (b"<p>at 12:30</p>", b"<p>at 12:3a</p>"),  # not a number in both
+    ],
+)
+def test_digits_of_a_reference_a_tag_or_a_word_are_no_change(old: bytes, new: bytes) -> None:
+    assert token_changes(old, new) is None
+
+
+def test_a_page_whose_time_changes_on_every_request_gets_the_cut_the_engine_makes_of_it(make_settings: Make) -> None:
+    pages: list[bytes] = []
+    mw = PaywallMiddleware(_serving(pages), settings=make_settings())
+    client = TestClient(mw)
+    for n in range(4):
+        pages.append(_with_footer(page(token()), f"Made at 17645123{n}5123456 ns."))
+        got = client.get("/story")
+        assert got.content == fresh_cut(make_settings, pages[-1])
+        assert_no_leak(got.content, SECRET_WORDS)
+        assert f"Made at 17645123{n}5123456 ns.".encode() in got.content
+    assert mw.bases.derived == 3
+
+
+def test_a_number_in_the_withheld_part_is_never_derived_past(make_settings: Make) -> None:
+    pages: list[bytes] = []
+    mw = PaywallMiddleware(_serving(pages), settings=make_settings())
+    client = TestClient(mw)
+    for figure in ("4,817,204", "4,817,299"):
+        pages.append(page("t" * 32, story=WITHHELD + f"<p>The tessellwyn accounts show {figure} in unpaid fees.</p>"))
+        got = client.get("/story").content
+        assert got == fresh_cut(make_settings, pages[-1])
+        assert figure.encode() not in got
+    assert mw.bases.derived == 0
+
+
+def test_a_number_that_is_a_withheld_word_is_not_put_in(make_settings: Make) -> None:
+    """The story's withheld part names the year 1998; the footer's count turns into 1998. Beside the page's own
+    words, a number of the story could make a run of it: the page is cut on its own."""
+    story = WITHHELD + "<p>The brindlecomb clause was first signed in 1998 by the harbour board.</p>"
+    pages: list[bytes] = []
+    mw = PaywallMiddleware(_serving(pages), settings=make_settings())
+    client = TestClient(mw)
+    for count in ("1997", "1998"):
+        pages.append(_with_footer(page("t" * 32, story=story), f"{count} readers"))
+        assert client.get("/story").content == fresh_cut(make_settings, pages[-1])
+    assert mw.bases.derived == 0

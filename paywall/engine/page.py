@@ -126,6 +126,11 @@ class Page:
         except (Exception, RecursionError) as exc:  # the parser's failures have many types
             raise RewriteError(f"cannot parse the page: {type(exc).__name__}: {exc}") from exc
 
+    def withheld_numbers(self) -> frozenset[str]:
+        """The numbers among the words the gate withheld (after :meth:`gate`)."""
+        fingerprint = self.report.fingerprint
+        return frozenset(filter(str.isdigit, fingerprint.vocabulary)) if fingerprint is not None else frozenset()
+
     def _drop_swallowed(self, node: LexborNode) -> None:
         """Drop the page's end that an unterminated comment, script or frame holds as text (browsers show none
         of it), so that its words reach nobody; or refuse the page where that cannot serve: where no article is

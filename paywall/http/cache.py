@@ -86,6 +86,9 @@ class Cut:
     #: The tokens of the page this cut was made from that a page with other tokens replaces, and whether
     #: the cut holds each as often as the page does (:meth:`paywall.http.variants.Changes.derive`).
     tokens: tuple[tuple[bytes, ...], bool] | None = field(default=None, compare=False)
+    #: The numbers among the withheld words (None: not known): a number a page with another time or count in
+    #: place of this one's brings in must not be one of them (:meth:`paywall.http.variants.Changes.derive`).
+    withheld_numbers: frozenset[str] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.head) + sum(len(part) for part in self.rest)

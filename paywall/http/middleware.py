@@ -952,9 +952,9 @@ class _Gate(_Buffered):
         selector = self.x.mw.selectors_for(self.x.scope["path"])
         view = self.x.names_a_view
 
-        def work() -> bytes:
+        def work() -> tuple[bytes, frozenset[str]]:
             parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
-            return parsed.declare_full(gated_class=settings.gated_class)
+            return parsed.declare_full(gated_class=settings.gated_class), frozenset()  # nothing is withheld
 
         return await self.made(decoded, work, "mark for a search crawler", lambda rest: (rest,))
 
@@ -1001,29 +1001,35 @@ class _Gate(_Buffered):
         amp_css = self.x.mw.assets.text("cta.css")
         view = self.x.names_a_view
 
-        def work() -> bytes:
+        def work() -> tuple[bytes, frozenset[str]]:
             parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
-            return parsed.gate(
+            out = parsed.gate(
                 teaser_paragraphs=settings.teaser_paragraphs,
                 cta_html=cta_html,
                 gated_class=settings.gated_class,
                 amp_css=amp_css,
             )
+            return out, parsed.withheld_numbers()
 
         return await self.made(decoded, work, "cut", self.x.mw.insights.split)
 
     async def made(
-        self, decoded: bytes, work: Callable[[], bytes], doing: str, split: Callable[[bytes], tuple[bytes, ...]]
+        self,
+        decoded: bytes,
+        work: Callable[[], tuple[bytes, frozenset[str]]],
+        doing: str,
+        split: Callable[[bytes], tuple[bytes, ...]],
     ) -> Cut | Refused:
-        """What ``work`` makes of the page (off the event loop when large), split where the tags go and
-        ``split`` says after that; :data:`REFUSED` when the engine refuses the page."""
+        """What ``work`` makes of the page (off the event loop when large, with the numbers it withheld),
+        split where the tags go and ``split`` says after that; :data:`REFUSED` when the engine refuses the page."""
         try:
-            made = await _offload(len(decoded), work)
+            made, numbers = await _offload(len(decoded), work)
         except RewriteError as exc:
             logger.warning("paywall: cannot %s %s (%s)", doing, self.x.scope["path"], exc)
             return REFUSED
         at = insertion_point(made)
-        return Cut(made[:at], split(made[at:]), hashlib.blake2b(made, digest_size=20).digest())
+        digest = hashlib.blake2b(made, digest_size=20).digest()
+        return Cut(made[:at], split(made[at:]), digest, withheld_numbers=numbers)
 
     async def send_cut(self, cut: Cut, wall: Wall, *, amp: bool = False) -> None:
         # An AMP page has the call to action's look in its own style element, and no tags.

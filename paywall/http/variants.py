@@ -1,4 +1,4 @@
-"""Pages that differ from one judged before only by their per-request tokens.
+"""Pages that differ from one judged before only by their per-request tokens, times and counts.
 
 Real pages differ on every request: a CSRF token in a ``<meta>`` or a hidden
 input, a CSP nonce on every script, a token in the state a script starts
@@ -16,8 +16,12 @@ new one. A token is the value of an attribute the engine never reads to find
 the article (``nonce``, ``value``, ``content``, ``integrity``:
 :data:`TOKEN_ATTRIBUTES`) or a value in a script's object (``"csrf": "..."``);
 a change anywhere else (a class, an id, the text) may change what the engine
-finds, and the body is judged on its own. Only a page found to be an article
-is a base: a page judged free or without an article is judged again each time.
+finds, and the body is judged on its own. A **number** is a change too: a
+time, a date or a count (digits and ``:.,/-``) standing apart from any word,
+of the same length in both (``Updated 13:05:22``, ``1,204 readers``), not
+part of a tag's name or a character reference. Only a page found to be an
+article is a base: a page judged free or without an article is judged again
+each time.
 
 The cut of the new body is then the cut of the old one with the same
 replacements (:meth:`Changes.derive`), when every occurrence of each old
@@ -26,12 +30,20 @@ the cut dropped or copied (one in the withheld part, in a shortened copy of
 the article, in the page's canonical link) sends the body to the engine as
 before.
 
-Why this is safe: the new body's text outside those quoted runs is the old
-body's, byte for byte, so the article, and what of it is withheld, are the
-same; characters of a token change no tokenizer's state inside quotes (no
-``<``, ``>``, ``&``, quote, backslash or space), so the browser's tree of
-the derived cut is the tree of the old cut with other values in the same
-places; and the derived cut holds what the old cut held, which the engine
+A number is put in only when none of its digits is a word of the withheld
+text (:attr:`~paywall.http.cache.Cut.withheld_numbers`): beside the page's
+own words, such a number could make a run of the story where the old one
+made none.
+
+Why this is safe: the new body's text outside those quoted runs and numbers
+is the old body's, byte for byte, so the article, and what of it is withheld,
+are the same (a number of the withheld part is dropped by the cut, so the
+count above sends the body to the engine); characters of a token change no
+tokenizer's state inside quotes (no ``<``, ``>``, ``&``, quote, backslash or
+space), nor do a number's in text, so the browser's tree of the derived cut
+is the tree of the old cut with other values in the same places (and a number
+of the same length leaves every length, word and comma the engine counts to
+find the article as it was); and the derived cut holds what the old cut held, which the engine
 made, with only the new tokens, which came from the new body's own quoted
 values, in place of the old.
 """
@@ -58,6 +70,9 @@ _TOKEN_BYTES = rb"A-Za-z0-9_\-+/="
 _RUN = re.compile(rb"[" + _TOKEN_BYTES + rb"]*")
 _TOKEN = re.compile(rb"[" + _TOKEN_BYTES + rb"]+")
 _TOKEN_SET = frozenset(b"".join(_RUN.findall(bytes(range(128)))))
+_NUMBER_RUN = re.compile(rb"[0-9:.,/-]+")
+_NUMBER_SET = frozenset(b"0123456789:.,/-")
+_DIGITS = re.compile(rb"[0-9]+")
 #: What comes before a token's opening quote: an attribute's name and "=", or an object's key and ":".
 _BEFORE_VALUE = re.compile(rb"(?:(?<=[\s\"'])([A-Za-z][A-Za-z0-9_:-]{0,63})=|:[ \t]*)\Z")
 
@@ -84,6 +99,15 @@ class Changes:
             cut.tokens = (olds, all(sum(part.count(old) for part in parts) == base.count(old) for old in olds))
         if not cut.tokens[1]:
             return None
+        numbers = [new for old, new in self.pairs if _NUMBER_RUN.fullmatch(old) is not None]
+        if numbers:
+            # A number brought in (a time, a count) may be a word of the withheld text: next to the page's own
+            # words it could make a run of it. Only one that is not is put in.
+            withheld = cut.withheld_numbers
+            if withheld is None or any(
+                digits.decode("ascii") in withheld for new in numbers for digits in _DIGITS.findall(new)
+            ):
+                return None
         digest = hashlib.blake2b(b"\0".join([cut.digest, *(new for _, new in self.pairs)]), digest_size=20)
         return Cut(self.apply(cut.head), tuple(self.apply(part) for part in cut.rest), digest.digest())
 
@@ -105,24 +129,57 @@ def token_changes(old: bytes, new: bytes) -> Changes | None:
         at = _first_difference(old, new, pos)
         if at is None:
             break
-        start, floor = at, max(pos, at - 512)
-        while start > floor and old[start - 1] in _TOKEN_SET:
-            start -= 1
-        end = _RUN.match(old, at).end()  # type: ignore[union-attr]
-        if _RUN.match(new, at).end() != end or end - start < MIN_TOKEN:  # type: ignore[union-attr]
+        span = _quoted_token(old, new, at, pos) or _number(old, new, at, pos)
+        if span is None:
             return None
-        quote = old[start - 1 : start]
-        if not quote or quote not in _QUOTES or old[end : end + 1] != quote or new[end : end + 1] != quote:
-            return None
-        before = _BEFORE_VALUE.search(old, max(0, start - 70), start - 1)
-        if before is None or (before.group(1) is not None and before.group(1).lower() not in TOKEN_ATTRIBUTES):
-            return None
+        start, end = span
         token, replacement = old[start:end], new[start:end]
         if not _usable(replacement) or pairs.setdefault(token, replacement) != replacement or len(pairs) > MAX_TOKENS:
             return None
         spans.append((start, end))
         pos = end + 1
     return _proved(pairs, tuple(spans), old, new)
+
+
+def _quoted_token(old: bytes, new: bytes, at: int, pos: int) -> tuple[int, int] | None:
+    """Where the token that the bodies differ in at ``at`` stands, when it is one: a quoted value of a
+    :data:`TOKEN_ATTRIBUTES` attribute or of a script's object, of :data:`MIN_TOKEN` characters or more."""
+    start, floor = at, max(pos, at - 512)
+    while start > floor and old[start - 1] in _TOKEN_SET:
+        start -= 1
+    end = _RUN.match(old, at).end()  # type: ignore[union-attr]
+    if _RUN.match(new, at).end() != end or end - start < MIN_TOKEN:  # type: ignore[union-attr]
+        return None
+    quote = old[start - 1 : start]
+    if not quote or quote not in _QUOTES or old[end : end + 1] != quote or new[end : end + 1] != quote:
+        return None
+    before = _BEFORE_VALUE.search(old, max(0, start - 70), start - 1)
+    if before is None or (before.group(1) is not None and before.group(1).lower() not in TOKEN_ATTRIBUTES):
+        return None
+    return start, end
+
+
+def _number(old: bytes, new: bytes, at: int, pos: int) -> tuple[int, int] | None:
+    """Where the number that the bodies differ in at ``at`` stands, when it is one: a time, a date or a count
+    (digits and ``:.,/-``) standing apart from any word, of the same length in both.
+
+    Not a digit of a tag's name (``<h1>``), of a character reference (``&#8217;``) or of a word (``v2``,
+    ``post-1234``): the byte before it is none of ``#&_``, a letter or a digit, nor the byte after ``;``.
+    """
+    if not (48 <= old[at] <= 57 and 48 <= new[at] <= 57):
+        return None
+    start, floor = at, max(pos, at - 64)
+    while start > floor and old[start - 1] in _NUMBER_SET:
+        start -= 1
+    end = _NUMBER_RUN.match(old, at).end()  # type: ignore[union-attr]
+    if _NUMBER_RUN.match(new, start).end() != end:  # type: ignore[union-attr]
+        return None
+    before, after = old[start - 1 : start], old[end : end + 1]
+    if start == floor or (before and (before.isalnum() or before in b"#&_")):
+        return None
+    if after and (after.isalnum() or after in b";_"):
+        return None
+    return start, end
 
 
 def tokens_in_place(old: bytes, new: bytes, spans: tuple[tuple[int, int], ...]) -> Changes | None:
@@ -147,7 +204,9 @@ def _proved(pairs: dict[bytes, bytes], spans: tuple[tuple[int, int], ...], old: 
 
 def _usable(value: bytes) -> bool:
     """Whether a new value can stand for a token: its characters, and no ``charset`` (a ``<meta>``'s content
-    naming one would change how a browser reads every byte of the page)."""
+    naming one would change how a browser reads every byte of the page); or for a number."""
+    if _NUMBER_RUN.fullmatch(value) is not None:
+        return True
     return _TOKEN.fullmatch(value) is not None and b"charset" not in value.lower()
 
 
