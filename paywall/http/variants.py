@@ -43,9 +43,9 @@ tokenizer's state inside quotes (no ``<``, ``>``, ``&``, quote, backslash or
 space), nor do a number's in text, so the browser's tree of the derived cut
 is the tree of the old cut with other values in the same places (and a number
 of the same length leaves every length, word and comma the engine counts to
-find the article as it was); and the derived cut holds what the old cut held, which the engine
-made, with only the new tokens, which came from the new body's own quoted
-values, in place of the old.
+find the article as it was); and the derived cut holds what the old cut held,
+which the engine made, with only the new tokens and numbers, which came from
+the new body's own values, in place of the old.
 """
 
 from __future__ import annotations
