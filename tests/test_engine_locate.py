@@ -355,6 +355,30 @@ def test_words_read_text_as_the_plain_definition_does(sample: str) -> None:
     assert text.words(sample) == expected
 
 
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            "aZ9_ \u00ad\u00e9\u00df\u0130\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb"
+            "\x0b\u200b\u4e2d\u6587\u30a2\uff71\ufb01\u0345\u0308\u0e01\u0e31\u1000\u103a\u2160,.;"
+        ),
+        max_size=40,
+    ),
+    st.integers(min_value=0, max_value=12),
+)
+def test_a_word_s_offset_is_where_that_word_starts(sample: str, index: int) -> None:
+    """Where :func:`word_offset` tells a word starts, the text read from there starts with that word."""
+    from paywall.engine import text
+
+    at = text.word_offset(sample, index)
+    tokens = text.words(sample)
+    if at is None:
+        assert index >= len(tokens) or not text.read_as_bytes(sample)
+        return
+    assert text.words(sample[at:])[:1] == tokens[index : index + 1]
+    assert text.words(sample[:at]) == tokens[:index]
+
+
 def test_the_call_to_action_s_words_mark_no_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     # Withheld text that uses the call to action's words: on the page the call to action is no
     # cluster of markers to read (it is on screen, as the chrome is).

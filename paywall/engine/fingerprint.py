@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain, compress, filterfalse, islice
+from itertools import chain, compress, filterfalse
 
 from paywall.engine.text import (
     BASE64_RUN,
@@ -36,16 +36,17 @@ from paywall.engine.text import (
     MARKUP,
     MERGING,
     PERCENT,
-    PLAIN_WORD,
     SHINGLE_WORDS,
     UNSPACED_WORD,
     WORD,
     decode_layers,
+    read_as_bytes,
     readings,
     runs_of,
     shingles,
     streams,
     unspaced_count,
+    word_offset,
     word_spans,
     words,
 )
@@ -237,16 +238,24 @@ class Fingerprint:
     def _first_run_start(self, text: str) -> int | None:
         """Where in ``text`` the first withheld run starts, or None.
 
-        The words are read in C (:func:`words`) and only those up to the
-        first run are read again with their offsets (:func:`word_spans`). In
-        ASCII both read the same words; in other text they are compared, and
-        where they differ up to the run, or where :func:`words` finds none,
-        every word is read with its offset, as the run's place is defined.
+        The words are read in C (:func:`words`). Where they are read as bytes
+        (ASCII, or ASCII but for prose punctuation: :func:`read_as_bytes`),
+        :func:`word_spans` reads the same words, and the run's offset is found
+        in C too (:func:`word_offset`). In other text only the words up to the
+        first run are read again with their offsets and compared, and where
+        they differ up to the run, or where :func:`words` finds none, every
+        word is read with its offset, as the run's place is defined.
         """
         tokens = words(text)
         first = self.first_match(tokens)
-        if text.isascii():
-            return None if first is None else next(islice(PLAIN_WORD.finditer(text), first, None)).start()
+        if read_as_bytes(text):  # words and word_spans read the same words: where the run starts is told in C
+            return None if first is None else word_offset(text, first)
+        at = None if first is None else word_offset(text, first)
+        return at if at is not None else self._spans_first_run(text, tokens, first)
+
+    def _spans_first_run(self, text: str, tokens: list[str], first: int | None) -> int | None:
+        """:meth:`_first_run_start` of text that :func:`words` reads character by character: where
+        :func:`words` found the run (``first`` of ``tokens``), its words read again with their offsets."""
         if first is not None:
             spans = word_spans(text, limit=first + self.k)
             if [token for token, _ in spans[: first + self.k]] == tokens[: first + self.k]:

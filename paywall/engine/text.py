@@ -16,7 +16,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from itertools import chain, compress
+from itertools import chain, compress, islice
 from operator import add, itemgetter, not_
 from urllib.parse import unquote, unquote_plus
 
@@ -209,6 +209,49 @@ def _token_parts(token: str) -> list[str]:
     if len(token) == 1 and unicodedata.is_normalized("NFKC", token) and not IGNORABLE.match(token):
         return [token.casefold()]  # one character of a per-character script, mostly
     return WORD.findall(unicodedata.normalize("NFKC", IGNORABLE.sub("", token)).casefold())
+
+
+_WORD_BYTES = re.compile(rb"[^ ]+")
+
+
+def _word_bytes(text: str) -> bytes:
+    """``text``'s UTF-8 bytes as :func:`words` splits them: prose punctuation as spaces byte for byte, then
+    every byte of ASCII that is no word character a space (the offsets are those of the UTF-8 bytes)."""
+    data = _PROSE_PUNCTUATION_2.sub(b"  ", _PROSE_PUNCTUATION_3.sub(b"   ", text.encode("utf-8", "surrogatepass")))
+    return data.translate(_ASCII_WORDS)
+
+
+def read_as_bytes(text: str) -> bool:
+    """Whether :func:`words` reads ``text`` as bytes: ASCII, or ASCII but for prose punctuation (then
+    :func:`word_spans` reads the same words, at the offsets :func:`word_offset` tells)."""
+    return text.isascii() or _word_bytes(text).isascii()
+
+
+def word_offset(text: str, index: int) -> int | None:
+    """Where in ``text`` its word number ``index`` (0-based, as :func:`words` reads them) starts; None where
+    :func:`words` finds fewer, or where that word is not the first that a run of other characters makes
+    (a Chinese sentence is one run of many words): read the words with their offsets (:func:`word_spans`).
+
+    The runs of word characters are found in C, without a string for a run of ASCII, and an offset in bytes
+    is turned into one in characters by decoding the bytes before it.
+    """
+    data = _word_bytes(text)
+    runs = _WORD_BYTES.finditer(data)
+    if data.isascii():
+        found = next(islice(runs, index, None), None)
+    else:
+        found, count = None, 0
+        for run in runs:
+            token = run.group()
+            parts = 1 if token.isascii() else len(_other_words(token.decode("utf-8", "surrogatepass")))
+            if count + parts > index:
+                found = run if count == index else None
+                break
+            count += parts
+    if found is None:
+        return None
+    at = found.start()
+    return at if text.isascii() else len(text.encode("utf-8", "surrogatepass")[:at].decode("utf-8", "surrogatepass"))
 
 
 def word_spans(text: str, limit: int | None = None) -> list[tuple[str, int]]:
