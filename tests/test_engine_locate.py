@@ -379,6 +379,22 @@ def test_a_word_s_offset_is_where_that_word_starts(sample: str, index: int) -> N
     assert text.words(sample[:at]) == tokens[:index]
 
 
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from("aZ9_ -'\t\n\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb,.;<&"),
+        max_size=60,
+    )
+)
+def test_text_read_as_bytes_has_the_words_word_spans_reads(sample: str) -> None:
+    """ASCII but for prose punctuation: :func:`word_spans` reads the words :func:`words` reads (so where
+    :func:`words` finds no withheld run, none is looked for word by word)."""
+    from paywall.engine import text
+
+    assert text.read_as_bytes(sample)
+    assert [token for token, _ in text.word_spans(sample)] == text.words(sample)
+
+
 def test_the_call_to_action_s_words_mark_no_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     # Withheld text that uses the call to action's words: on the page the call to action is no
     # cluster of markers to read (it is on screen, as the chrome is).
