@@ -335,17 +335,19 @@ def test_the_byte_tests_of_words_see_the_characters_the_text_tests_see() -> None
             assert text._UNSPACED_UTF8.search(data), hex(code)
 
 
-@settings(max_examples=500, deadline=None, derandomize=True, database=None)
-@given(
-    st.text(
-        alphabet=st.sampled_from(
-            "aZ9_ \u00ad\u00e9\u00df\u0130\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb"
-            "\x0b\x1c\u200b\u2060\ufeff\u3000\u4e2d\u6587\u30a2\uff71\uf900\ufb01\uff21\u2044\u0345\u2126\u0308"
-            "\u3200\U0001f200\u0e01\u1100\uac00\u0301\u00bd\u2160\U000e0041,.;"
-        ),
-        max_size=40,
-    )
+MIXED_TEXT = st.text(
+    alphabet=st.sampled_from(
+        "aZ9_ \u00ad\u00e9\u00df\u0130\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb"
+        "\x0b\x1c\u200b\u2060\ufeff\u3000\u4e2d\u6587\u30a2\uff71\uf900\ufb01\uff21\u2044\u0345\u2126\u0308"
+        "\u3200\U0001f200\u0e01\u0e31\u0e40\u1000\u103a\u1100\uac00\u0301\u00bd\u2160\U000e0041,.;"
+    ),
+    max_size=40,
 )
+"""Text of many scripts, with invisible characters, combining marks and compatibility forms among it."""
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(MIXED_TEXT)
 def test_words_read_text_as_the_plain_definition_does(sample: str) -> None:
     import unicodedata
 
@@ -356,16 +358,7 @@ def test_words_read_text_as_the_plain_definition_does(sample: str) -> None:
 
 
 @settings(max_examples=500, deadline=None, derandomize=True, database=None)
-@given(
-    st.text(
-        alphabet=st.sampled_from(
-            "aZ9_ \u00ad\u00e9\u00df\u0130\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb"
-            "\x0b\u200b\u4e2d\u6587\u30a2\uff71\ufb01\u0345\u0308\u0e01\u0e31\u1000\u103a\u2160,.;"
-        ),
-        max_size=40,
-    ),
-    st.integers(min_value=0, max_value=12),
-)
+@given(MIXED_TEXT, st.integers(min_value=0, max_value=12))
 def test_a_word_s_offset_is_where_that_word_starts(sample: str, index: int) -> None:
     """Where :func:`word_offset` tells a word starts, the text read from there starts with that word."""
     from paywall.engine import text
