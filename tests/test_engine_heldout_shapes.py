@@ -526,3 +526,15 @@ def test_a_passage_of_the_withheld_story_set_as_a_heading_beside_it_is_still_a_c
     out = first_view(markup)
     assert "The first session" in out
     assert "walked out of the hall" not in out
+
+
+def test_a_headline_the_withheld_part_quotes_stays_in_the_title_when_no_heading_shows_it() -> None:
+    """No heading on the page shows the headline (the page's ``<title>`` and social cards do), and the story's
+    withheld part quotes it: the title stays, as the headline of every listing of the page."""
+    story = STORY + f"<p>As the minutes put it: {HEADLINE.lower()}, and nobody asked the fishermen.</p>"
+    head = f'<meta property="og:title" content="{HEADLINE}">'
+    markup = news(f'<div class="story">{story}</div>', head=head)
+    out = first_view(markup.replace("<title>Coast Times</title>", f"<title>{HEADLINE} | Coast Times</title>"))
+    assert f"<title>{HEADLINE} | Coast Times</title>" in out
+    assert f'<meta property="og:title" content="{HEADLINE}">' in out
+    assert "nobody asked the fishermen" not in out and "The eighth session" not in out

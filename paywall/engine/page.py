@@ -281,7 +281,7 @@ class Page:
     def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str, gated_class: str, amp_css: str) -> bytes:
         tree, outline, report = self._tree, self._outline, self.report
         started = time.perf_counter()
-        chrome = _chrome_pieces(outline, self._regions)
+        chrome = [*_headline_labels(tree), *_chrome_pieces(outline, self._regions)]
         withheld: list[str] = []
         hows: list[str] = []
         inserted: set[int] = set()
@@ -623,6 +623,18 @@ def _heading_words(block: Element) -> float:
     """The words of a heading, a token of a script without spaces weighing :data:`UNSPACED_WORD` (as the
     fingerprint weighs a long copy's)."""
     return block.own_words - sum(unspaced_count(text) for text, _ in block.pieces) * (1 - UNSPACED_WORD)
+
+
+_HEADLINE_METADATA = 'meta[property="og:title"], meta[name="twitter:title"]'
+
+
+def _headline_labels(tree: LexborHTMLParser) -> list[str]:
+    """The page's ``<title>`` and its social cards' titles, as labels of the chrome: the headline is shown
+    wherever the page is listed, and a story that repeats it in its withheld part does not make it a copy."""
+    title = tree.css_first("title")
+    labels = [title.text()] if title is not None else []
+    labels.extend(node.attributes.get("content") or "" for node in tree.css(_HEADLINE_METADATA))
+    return [Label(label) for label in labels if label.strip()]
 
 
 def _chrome_pieces(outline: Outline, regions: list[detect.Region]) -> list[str]:
