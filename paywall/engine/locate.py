@@ -56,7 +56,15 @@ from paywall.bounded import Bounded
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
-from paywall.engine.text import MIN_BASE64_CHARS, PER_CHARACTER, base64_text, decode_layers, normalised_words, words
+from paywall.engine.text import (
+    MIN_BASE64_CHARS,
+    PER_CHARACTER,
+    PROSE_PUNCTUATION,
+    base64_text,
+    decode_layers,
+    normalised_words,
+    words,
+)
 
 CHUNK_BYTES = 2048
 """The page is split into chunks of about this size to look for markers that stand together."""
@@ -77,10 +85,10 @@ _PLAIN_WORD = re.compile(f"[^\\W{PER_CHARACTER}]+")
 _OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
 """Bytes of characters other than ASCII as ``x``, the others as spaces."""
 _PERCENT_2 = re.compile(rb"%2")
-_PUNCTUATION = ((0xE2, b"\x80", frozenset(b"\x93\x94\x98\x99\x9c\x9d\xa6")), (0xC2, b"", frozenset(b"\xa0\xab\xbb")))
-"""Punctuation of prose that is not ASCII, in UTF-8 (dashes, curly quotes, ellipsis; no-break space,
-guillemets), by its first byte, the bytes after it and its last byte: spaces of the same length, so that
-the words around them are words of ASCII."""
+_PUNCTUATION = tuple((lead[0], lead[1:], frozenset(lasts)) for lead, lasts in PROSE_PUNCTUATION)
+"""The punctuation of prose that is not ASCII (:data:`~paywall.engine.text.PROSE_PUNCTUATION`), by its first
+byte, the bytes after it and its last byte: spaces of the same length, so that the words around them are
+words of ASCII."""
 _ESCAPE = (
     rb"\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"

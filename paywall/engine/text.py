@@ -89,9 +89,13 @@ _ASCII_WORDS = bytes(
     for c in range(256)
 )
 """ASCII as lower-case words separated by spaces: ``\\w`` of ASCII, casefolded, at C speed."""
-_PROSE_PUNCTUATION_3 = re.compile(rb"\xe2\x80[\x93\x94\x98\x99\x9c\x9d\xa6]")
-_PROSE_PUNCTUATION_2 = re.compile(rb"\xc2[\xa0\xab\xbb]")
-"""Dashes, curly quotes, the ellipsis, the no-break space and guillemets in UTF-8: no word holds them."""
+PROSE_PUNCTUATION = ((b"\xe2\x80", b"\x93\x94\x98\x99\x9c\x9d\xa6"), (b"\xc2", b"\xa0\xab\xbb"))
+"""Dashes, curly quotes, the ellipsis, the no-break space and guillemets in UTF-8, as the bytes before their
+last and the last bytes they may end with: no word holds them."""
+_PROSE_PUNCTUATION_3, _PROSE_PUNCTUATION_2 = (
+    re.compile(re.escape(lead) + b"[" + b"".join(re.escape(bytes([last])) for last in lasts) + b"]")
+    for lead, lasts in PROSE_PUNCTUATION
+)
 _UNSPACED = re.compile(f"[{PER_CHARACTER}]")
 _UNSPACED_TOKENS = re.compile(_UNSPACED_TOKEN)
 _JOINING = re.compile(r"[^\s!-/:-@\[-`{-~]{2}")
@@ -142,10 +146,10 @@ def words(text: str) -> list[str]:
     """
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
-    data = _PROSE_PUNCTUATION_2.sub(b"  ", _PROSE_PUNCTUATION_3.sub(b"   ", text.encode("utf-8", "surrogatepass")))
+    data = _word_bytes(text)
     if data.isascii():  # ASCII but for dashes, curly quotes and the like, which no word holds
-        return data.translate(_ASCII_WORDS).decode("ascii").split()
-    tokens = data.translate(_ASCII_WORDS).decode("utf-8", "surrogatepass").split()
+        return data.decode("ascii").split()
+    tokens = data.decode("utf-8", "surrogatepass").split()
     others = list(compress(range(len(tokens)), map(not_, map(str.isascii, tokens))))
     if len(others) >= MANY_OTHER_WORDS:
         read = _others_read({tokens[index] for index in others})
