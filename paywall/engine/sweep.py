@@ -155,22 +155,32 @@ def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | Non
     return bool(hits) and _clustered(data, hits)
 
 
+def _places(data: bytes, hits: set[bytes]) -> list[tuple[int, bytes]] | None:
+    """Where each of the markers ``hits`` stands in ``data`` (case aside), in order; None past
+    :data:`MAX_FINDS` places (then the page is taken to hold a copy)."""
+    low = data.lower()
+    places: list[tuple[int, bytes]] = []
+    for marker in hits:
+        at = low.find(marker)
+        while at >= 0:
+            places.append((at, marker))
+            if len(places) > MAX_FINDS:
+                return None
+            at = low.find(marker, at + len(marker))
+    places.sort()
+    return places
+
+
 def _lone_copy(data: bytes, fingerprint: Fingerprint, hits: set[bytes]) -> bool:
     """Whether a place around one of ``hits`` (markers of short passages) holds a run of those passages;
     past :data:`MAX_FINDS` places the page is taken to hold one."""
     if not hits:
         return False
-    low = data.lower()
-    places: list[int] = []
-    for marker in hits:
-        at = low.find(marker)
-        while at >= 0:
-            places.append(at)
-            if len(places) > MAX_FINDS:
-                return True
-            at = low.find(marker, at + len(marker))
+    places = _places(data, hits)
+    if places is None:
+        return True
     read = -1  # the end of the last place read: a place within it was read with it
-    for at in sorted(places):
+    for at, _marker in places:
         if at >= read:
             read = at + CLUSTER_BYTES
             if fingerprint.may_copy(data[max(0, at - CLUSTER_BYTES) : read + CLUSTER_BYTES].decode("utf-8", "replace")):
@@ -189,16 +199,9 @@ def _clustered(data: bytes, hits: set[bytes]) -> bool:
     """
     if len(hits) >= MANY_MARKERS:
         return True
-    low = data.lower()
-    places: list[tuple[int, bytes]] = []
-    for marker in hits:
-        at = low.find(marker)
-        while at >= 0:
-            places.append((at, marker))
-            if len(places) > MAX_FINDS:
-                return True
-            at = low.find(marker, at + len(marker))
-    places.sort()
+    places = _places(data, hits)
+    if places is None:
+        return True
     for first in range(len(places)):
         start = places[first][0]
         near = {marker for at, marker in places[first : first + 4 * CLUSTER_MARKERS] if at - start <= CLUSTER_BYTES}
