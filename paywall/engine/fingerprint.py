@@ -248,10 +248,12 @@ class Fingerprint:
         """
         tokens = words(text)
         first = self.first_match(tokens)
-        if read_as_bytes(text):  # words and word_spans read the same words: where the run starts is told in C
-            return None if first is None else word_offset(text, first)
         at = None if first is None else word_offset(text, first)
-        return at if at is not None else self._spans_first_run(text, tokens, first)
+        if at is not None:
+            return at
+        if first is None and read_as_bytes(text):  # word_spans would read the same words: no run there either
+            return None
+        return self._spans_first_run(text, tokens, first)
 
     def _spans_first_run(self, text: str, tokens: list[str], first: int | None) -> int | None:
         """:meth:`_first_run_start` of text that :func:`words` reads character by character: where
