@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
-from paywall.engine.outline import INLINE_TAGS, Element, Outline
+from paywall.engine.outline import HEADINGS, INLINE_TAGS, Element, Outline
 
 _POSITIVE = re.compile(
     r"article|body|content|entry|hentry|h-entry|main|page|post|text|blog|story|itemprop-articlebody", re.IGNORECASE
@@ -552,7 +552,7 @@ _LINKED_HEADLINE = "h1 a[href], h2 a[href], h3 a[href], h4 a[href]"
 _STORY_NAMES = re.compile(r"article|story|post|entry|content|text|body")
 #: Names of a section of readers' comments (WordPress's ``#comments`` and ``#respond``, Disqus's thread...).
 _COMMENTS = re.compile(r"comment|disqus|replies|respond|discussion")
-_HEADINGS_SELECTOR = "h1, h2, h3, h4, h5, h6"
+_HEADINGS_SELECTOR = ", ".join(sorted(HEADINGS))
 _FORM_TAGS = frozenset({"form", "button", "select", "textarea", "label", "dialog", "menu"})
 _PASSED_OVER = frozenset({"script", "style", "link", "meta", "template", "noscript"})
 _HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
