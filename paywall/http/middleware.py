@@ -137,14 +137,19 @@ PAGE_BASES_SHARE = 4
 RECENT_ARTICLES = 10_000
 
 
+#: Any ASGI app, however its framework types the scope and messages (Litestar's and Quart's typed dicts,
+#: Starlette's mappings): the middleware hands each message on as it came.
+AnyASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
 class PaywallMiddleware:
     """Wrap an ASGI app so that non-members receive articles cut at the teaser.
 
     >>> app = PaywallMiddleware(app, settings=PaywallSettings(secret_key="..."))
     """
 
-    def __init__(self, app: ASGIApp, settings: PaywallSettings) -> None:
-        self.app = app
+    def __init__(self, app: AnyASGIApp, settings: PaywallSettings) -> None:
+        self.app: ASGIApp = app
         self.settings = settings
         #: Everything built from the settings, once (a bad key file stops start-up here).
         self.runtime = runtime = Runtime(settings)
