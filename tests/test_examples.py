@@ -17,9 +17,8 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup
 
+from examples import hydrogen
 from examples.django_app import views as django_views
-from examples.fastapi_app import MARKERS as FASTAPI_MARKERS
-from examples.fastapi_app import PARAGRAPHS as FASTAPI_PARAGRAPHS
 from examples.news_site import templates
 from examples.news_site.app import DEMO_MEMBER_COOKIE
 from examples.news_site.content import ARTICLES, ARTICLES_BY_SLUG, CONSENT_LINE, NEWSLETTER_NAME, Article
@@ -138,6 +137,13 @@ def paywalled_site(server_env: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def fastapi_site(server_env: dict[str, str]) -> Iterator[str]:
     with run_uvicorn("examples.fastapi_app:app", server_env) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["litestar", "quart"])
+def session_site(request: pytest.FixtureRequest, server_env: dict[str, str]) -> Iterator[str]:
+    """The Litestar or the Quart example: members are those the app's own session says are."""
+    with run_uvicorn(f"examples.{request.param}_app:app", server_env) as url:
         yield url
 
 
@@ -341,13 +347,13 @@ def test_fastapi_example_gates_its_article(fastapi_site: str, settings: PaywallS
     path = "/articles/hydrogen-valleys"
     gated = fetch(fastapi_site, path)
     assert gated.status_code == 200
-    assert_no_leak(gated.content, [*FASTAPI_MARKERS, *(p[:60] for p in FASTAPI_PARAGRAPHS[3:])])
+    assert_no_leak(gated.content, [*hydrogen.MARKERS, *(p[:60] for p in hydrogen.PARAGRAPHS[3:])])
     soup = assert_one_call_to_action(gated, path)
-    assert norm(FASTAPI_PARAGRAPHS[0]) in paragraph_texts(soup)
+    assert norm(hydrogen.PARAGRAPHS[0]) in paragraph_texts(soup)
 
     token = issue_member_token(settings, "fastapi-reader", 1)
     member = fetch(fastapi_site, path, cookies={settings.member_cookie: token})
-    assert_whole(member, FASTAPI_PARAGRAPHS, FASTAPI_MARKERS)
+    assert_whole(member, hydrogen.PARAGRAPHS, hydrogen.MARKERS)
 
     free = fetch(fastapi_site, "/articles/about-this-site")
     assert free.status_code == 200 and CTA_TITLE not in free.text and free.text.count("free to read") == 4
@@ -355,6 +361,45 @@ def test_fastapi_example_gates_its_article(fastapi_site: str, settings: PaywallS
         "articles": [{"title": "Hydrogen Valleys Struggle to Find Their First Customers", "url": path}]
     }
     home = fetch(fastapi_site, "/")
+    assert home.status_code == 200 and CTA_TITLE not in home.text
+
+
+# --------------------------------------------------------------------------- Litestar and Quart
+
+
+def test_session_example_gates_its_article_until_the_app_signs_the_reader_in(session_site: str) -> None:
+    path = hydrogen.ARTICLE_PATH
+    with httpx.Client(base_url=session_site, timeout=10) as reader:
+        gated = reader.get(path)
+        assert gated.status_code == 200
+        assert_no_leak(gated.content, [*hydrogen.MARKERS, *(p[:60] for p in hydrogen.PARAGRAPHS[3:])])
+        soup = assert_one_call_to_action(gated, path)
+        assert norm(hydrogen.PARAGRAPHS[0]) in paragraph_texts(soup)
+        assert soup.select_one("a.subscribe") is not None
+
+        # The header the app tells the paywall with is the app's to send: a reader sending it gets nothing.
+        forged = fetch(session_site, path, headers={"X-Paywall-Access": "member"}, cookies={"session": "member"})
+        assert_no_leak(forged.content, hydrogen.MARKERS)
+
+        signed_in = reader.get("/login", follow_redirects=True)
+        assert_whole(signed_in, hydrogen.PARAGRAPHS, hydrogen.MARKERS)
+        page = soup_of(signed_in)
+        assert page.select_one("a.subscribe") is None, "the page and the gate agree: a member"
+        assert "x-paywall-access" not in signed_in.headers
+        assert "private" in signed_in.headers["cache-control"]
+
+        free = reader.get(hydrogen.FREE_PATH)
+        assert free.status_code == 200 and CTA_TITLE not in free.text and free.text.count("free to read") == 4
+        assert reader.get("/api/articles").json() == hydrogen.ARTICLE_LIST
+
+        reader.get("/logout")
+        again = reader.get(path)
+        assert_no_leak(again.content, hydrogen.MARKERS)
+        assert_one_call_to_action(again, path)
+
+    anonymous = fetch(session_site, hydrogen.FREE_PATH)
+    assert anonymous.status_code == 200 and CTA_TITLE not in anonymous.text
+    home = fetch(session_site, "/")
     assert home.status_code == 200 and CTA_TITLE not in home.text
 
 

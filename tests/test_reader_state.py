@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from examples.fastapi_app import MARKERS as FASTAPI_MARKERS
+from examples import hydrogen
 from examples.news_site.app import DEMO_MEMBER_COOKIE
 from examples.news_site.content import ARTICLES
 from paywall import PaywallMiddleware, PaywallSettings, issue_member_token
@@ -342,7 +342,7 @@ def test_fastapi_example_shows_the_meter_and_hides_subscribe_from_members(tmp_pa
     with run_uvicorn("examples.fastapi_app:app", env) as url, httpx.Client(base_url=url, timeout=10) as reader:
         assert "2 free articles left this month." in reader.get("/").text
         story = reader.get("/articles/hydrogen-valleys")
-        assert FASTAPI_MARKERS[1] in story.text and "2 free articles left this month." in story.text
+        assert hydrogen.MARKERS[1] in story.text and "2 free articles left this month." in story.text
         home = reader.get("/")
         assert "1 free article left this month." in home.text and 'class="subscribe"' in home.text
         token = issue_member_token(PaywallSettings(secret_key=SECRET), "member-1", 1)
