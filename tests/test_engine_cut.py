@@ -472,6 +472,27 @@ def test_short_blocks_and_headings_are_shown_but_not_counted() -> None:
 
 
 @pytest.mark.parametrize(
+    "photo",
+    [
+        # WordPress before blocks: the caption is a paragraph of a <div class="wp-caption">.
+        '<div class="wp-caption alignnone"><img src="/pier.jpg" alt=""><p class="wp-caption-text">{}</p></div>',
+        # A caption and its copy for the enlarged view (NPR), in <div>s named for what they hold.
+        '<div class="imagewrap"><img src="/pier.jpg" alt=""></div><div class="credit-caption"><div class="caption">'
+        '<p>{}</p></div></div><div class="enlarge_html"><p class="caption">{}</p></div>',
+    ],
+)
+def test_a_photo_caption_named_as_one_is_shown_but_not_counted(photo: str) -> None:
+    caption = "The restored lantern room of the lighthouse seen from the harbour wall at dawn on Tuesday."
+    article = f"<h1>Headline</h1>{photo.format(caption, caption)}{paras(ALL)}"
+    out = gate(news(f"<article>{article}</article>", head=OG_ARTICLE), teaser=2)
+    text = " ".join(article_of(out).text().split())
+    assert caption in text
+    assert TEASER[0] in text and TEASER[1] in text, "the teaser counts the story's paragraphs, not the caption"
+    assert TEASER[2] not in text
+    assert_no_leak(out, markers=MARKERS)
+
+
+@pytest.mark.parametrize(
     "article",
     [
         "<table>" + "".join(f"<tr><td>{t}</td></tr>" for t in ALL) + "</table>",

@@ -4,7 +4,8 @@ The teaser is counted in *units of prose*: paragraphs, list items, table
 cells, ``<div>`` blocks of text, runs of text between ``<br><br>``, and the
 sentences of a very long paragraph, each with at least :data:`MIN_UNIT_WORDS`
 words (bylines, labels, captions and headings are shown when they come before
-the cut but are not counted). An explicit break wins: ``<!--more-->``,
+the cut but are not counted; a caption is a ``<figure>``'s, a ``<caption>``, or
+an element named for one). An explicit break wins: ``<!--more-->``,
 ``<!-- paywall -->``, ``<!--members-only-->`` or an element with
 ``data-paywall-break`` (the marker goes too).
 
@@ -44,6 +45,9 @@ SHORT_UNIT_WORDS = 20
 _NOT_COUNTED = frozenset(
     {"header", "figure", "figcaption", "aside", "h1", "h2", "h3", "h4", "h5", "h6", "caption", "th"}
 )
+_CAPTION = re.compile(r"caption")
+"""An element named for a caption (``wp-caption``, ``caption``, ``credit-caption``): a photo's words, not the story's,
+where no ``<figure>`` says so."""
 _AFTER_BLOCKS = frozenset(
     {"p", "pre", "blockquote", "li", "td", "th", "tr", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"}
 )
@@ -171,7 +175,7 @@ def _counted(block: Element, members: dict[int, bool], memo: dict[int, bool]) ->
         chain.append(node)
         node = node.parent
     for item in reversed(chain):
-        result = result and item.tag not in _NOT_COUNTED
+        result = result and item.tag not in _NOT_COUNTED and _CAPTION.search(item.hints) is None
         memo[id(item)] = result
     return result
 
