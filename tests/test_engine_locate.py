@@ -23,7 +23,7 @@ import json
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
@@ -320,6 +320,29 @@ def test_a_long_json_string_reads_the_same_whether_escapes_are_many_or_few() -> 
         len(words(decode_layers(many))) // len(words(decode_layers(few)))
     )
     assert words(decode_layers(sentence * 40)) == words(WITHHELD[1]) * 40
+
+
+#: Text of character references, well-formed or not, and what stands around them.
+REFERENCE_TEXT = st.lists(
+    st.sampled_from(
+        ["&amp;", "&lt;", "&gt;", "&quot;", "&#38;", "&#x26;", "&#39;", "&#8217;", "&eacute;", "&nbsp;", "&notit;",
+         "&amp", "&lt", "&#38", "&", "amp;", "lt;", "#38;", "quot;", ";", "<b>", "caf", "é", " ", "x", "&zz;",
+         "&" + "a" * 40 + ";", "&#x110000;", "&#0;"]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(REFERENCE_TEXT)
+@example("&amp;#38; &#38;amp; &#x26;lt; &amp;amp;")
+@example("&#38;#38; &amp;")
+def test_many_character_references_read_as_html_reads_them(text: str) -> None:
+    """Text with many references has each kind replaced at once; it must read as ``html.unescape`` reads it."""
+    from paywall.engine.text import html_unescaped
+
+    assert html_unescaped(text, many=0) == html.unescape(text)
+    assert html_unescaped(text) == html.unescape(text)
 
 
 def test_the_byte_tests_of_words_see_the_characters_the_text_tests_see() -> None:

@@ -321,6 +321,30 @@ def _json_unescaped(text: str) -> str:
     return text.replace("\\\\", "\\") if backslash else text
 
 
+MANY_REFERENCES = 64
+"""Text with more ``&`` than this has its character references looked up once per kind (a page's state held as
+escaped HTML holds thousands)."""
+_CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+"""What ``html.unescape`` reads as a character reference (its own pattern, with the name as the one group)."""
+
+
+def html_unescaped(text: str, *, many: int = MANY_REFERENCES) -> str:
+    """``html.unescape(text)``, faster where references are many.
+
+    ``html.unescape`` calls back into Python for every reference: a page's
+    state held as escaped HTML (thousands of ``&quot;``) took milliseconds.
+    The text is split at the same references instead, each kind is read
+    once, and the parts are joined in C: the result is the same.
+    """
+    if text.count("&") <= many:
+        return html.unescape(text)
+    parts = _CHARACTER_REFERENCE.split(text)
+    names = parts[1::2]
+    values = {name: html.unescape("&" + name) for name in set(names)}
+    parts[1::2] = list(map(values.__getitem__, names))
+    return "".join(parts)
+
+
 def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool = True) -> str:
     """Undo the escaping a copy of the text may hide behind.
 
@@ -343,7 +367,7 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool
             if not css and "\\" in text:
                 text = _CSS_ESCAPE.sub(_css_escape_value, text)
         if "&" in text:
-            text = html.unescape(text)
+            text = html_unescaped(text)
         if "<" in text:
             text = _TAG.sub(" ", text) if tags else text.replace("<", " ").replace(">", " ")
         if url and "%" in text and PERCENT.search(text):
