@@ -309,6 +309,26 @@ def test_phrases_shared_with_the_chrome_survive() -> None:
     assert f"<h2>{shared}</h2>".encode() in out
 
 
+def test_a_sign_up_box_in_the_withheld_part_leaves_the_same_box_elsewhere_whole() -> None:
+    """A newsletter's box inside the article (Nature) and again in a banner: its words are the site's, not the story's."""
+    box = (
+        '<form action="/briefing" method="post"><p class="pitch">Sign up for the Coast Briefing newsletter, what '
+        'matters on the coast, free to your inbox daily.</p><input type="email" name="email" id="{0}">'
+        '<label for="{0}">I agree my information will be processed in accordance with the Coast Times and its '
+        'owners <a href="/privacy">Privacy Policy</a>.</label><button type="submit">Sign up for the briefing '
+        "now and every morning</button></form>"
+    )
+    page = f"""<html><body><article>{paragraphs_html(TEASER + WITHHELD[:2])}{box.format("inline")}
+    {paragraphs_html(WITHHELD[2:])}</article>
+    <div class="banner">{box.format("banner")}</div></body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    banner = one(parse(out), "div.banner")
+    assert "Sign up for the Coast Briefing newsletter, what matters on the coast" in banner.text()
+    assert "I agree my information will be processed in accordance with the Coast Times" in banner.text()
+    assert "Sign up for the briefing now and every morning" in one(banner, "button").text()
+
+
 def test_related_links_repeating_removed_headlines_survive() -> None:
     related = "".join(
         f'<li><a href="/s{i}">{title}</a></li>'

@@ -389,7 +389,7 @@ def remove(result: Cut) -> None:
     doomed = _outermost(result.doomed)
     _strip_code(doomed)
     for item, tag, *_ in doomed:
-        if tag in _CODE:
+        if tag in _NOT_PROSE:
             text = ""
         elif tag not in ("-text", "-comment", None):
             text = item.text(deep=True, separator=" ")
@@ -451,8 +451,8 @@ def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
 
 
 def _strip_code(doomed: list[_Doomed]) -> None:
-    """Remove the scripts, styles, templates, noscripts and frames inside the doomed elements (their text is no
-    prose).
+    """Remove the scripts, styles, templates, noscripts, frames and controls inside the doomed elements (their text
+    is no prose).
 
     The doomed elements are mostly siblings: their code is looked up once per
     parent, not once per element (a long article is hundreds of paragraphs).
@@ -482,4 +482,8 @@ _CODE = frozenset({"script", "style", "template", "noscript", "iframe", "noembed
 """Withheld elements whose content is code or markup kept as text (scripts, an ad frame's fallback link), not
 prose: they add nothing to the fingerprint (their URLs and code words would mark every copy of the same code
 elsewhere as withheld)."""
-_STRIPPED = ", ".join(sorted(_CODE))
+_CONTROLS = frozenset({"form", "button", "label", "select"})
+"""Withheld controls (a newsletter's sign-up box in the article): their words are the site's, shown again elsewhere
+(the same box in a banner), not the story's, and add nothing to the fingerprint either."""
+_NOT_PROSE = _CODE | _CONTROLS
+_STRIPPED = ", ".join(sorted(_NOT_PROSE))
