@@ -299,6 +299,19 @@ def test_short_withheld_paragraph_does_not_leak() -> None:
     assert TEASER[0].encode() in out
 
 
+@pytest.mark.parametrize("joiner", ["-", ".", "/", ":", ","])
+def test_withheld_words_joined_by_punctuation_in_a_short_attribute_are_swept(joiner: str) -> None:
+    """A slug of a withheld sentence (an anchor's id, an analytics label): no space in it, but a run of its words."""
+    slug = joiner.join(words(WITHHELD[1])[:7])
+    assert len(slug) < 48
+    page = f"""<html><head><title>Coast Times</title></head><body>
+    <article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    <nav><a id="{slug}" data-label="{slug}" href="#top">Back to top</a></nav></body></html>"""
+    _, out = gate(page)
+    assert slug.encode() not in out
+    assert b"Back to top" in out
+
+
 def test_phrases_shared_with_the_chrome_survive() -> None:
     shared = "Subscribe to Top Insights Today for the week's best analysis"
     page = f"""<html><body><article>{paragraphs_html(TEASER)}

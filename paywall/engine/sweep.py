@@ -62,7 +62,9 @@ _ASCII_TABLE = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
     for c in range(256)
 )
-_SEPARATORS = re.compile(rb"[\s+%\\&]")
+_SEPARATORS = re.compile(rb"[^0-9A-Za-z_\x80-\xff]")
+"""What stands between two words as :func:`~paywall.engine.text.words` reads them: a space, and any other ASCII
+that is not a word's (``the-lantern``, ``the.lantern``: a slug of a sentence is a run of its words)."""
 _ESCAPE_RUNS = re.compile(
     rb"(?:\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?){6,}"
@@ -273,10 +275,11 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
 
     True when it holds a marker (a withheld word readers see nowhere else), or
     anything that looks encoded (percent-encoding, escapes, character
-    references, base64), which the full reading decodes. A place without a
-    space, a ``+``, a ``%``, a backslash or an ``&`` that is not long enough
-    to be base64 of a sentence cannot hold a run of words, and is passed
-    after a look at its characters. (Nothing withheld, nothing to hold; whether
+    references, base64), which the full reading decodes. A place with nothing
+    between words in it (no space, punctuation or other ASCII that is not a
+    word's: ``the-lantern`` is two words) that is not long enough to be base64
+    of a sentence cannot hold a run of words, and is passed after a look at
+    its characters. (Nothing withheld, nothing to hold; whether
     the withheld text has runs that readers do not see elsewhere is the full
     reading's question, which makes the runs only when a place gets that far.)
     """
