@@ -492,6 +492,15 @@ def test_a_photo_caption_named_as_one_is_shown_but_not_counted(photo: str) -> No
     assert_no_leak(out, markers=MARKERS)
 
 
+def test_a_story_container_named_for_its_captions_still_counts_its_paragraphs() -> None:
+    article = f'<h1>Headline</h1><div class="story-body has-captions">{paras(ALL)}</div>'
+    out = gate(news(f"<article>{article}</article>", head=OG_ARTICLE), teaser=2)
+    text = " ".join(article_of(out).text().split())
+    assert TEASER[0] in text and TEASER[1] in text
+    assert TEASER[2] not in text
+    assert_no_leak(out, markers=MARKERS)
+
+
 @pytest.mark.parametrize(
     "article",
     [

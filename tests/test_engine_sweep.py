@@ -323,7 +323,7 @@ def test_phrases_shared_with_the_chrome_survive() -> None:
 
 
 def test_a_sign_up_box_in_the_withheld_part_leaves_the_same_box_elsewhere_whole() -> None:
-    """A newsletter's box inside the article (Nature) and again in a banner: its words are the site's, not the story's."""
+    """A newsletter box inside the article (Nature) and again in a banner: its words are the site's, not the story's."""
     box = (
         '<form action="/briefing" method="post"><p class="pitch">Sign up for the Coast Briefing newsletter, what '
         'matters on the coast, free to your inbox daily.</p><input type="email" name="email" id="{0}">'

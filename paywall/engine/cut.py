@@ -48,6 +48,9 @@ _NOT_COUNTED = frozenset(
 _CAPTION = re.compile(r"caption")
 """An element named for a caption (``wp-caption``, ``caption``, ``credit-caption``): a photo's words, not the story's,
 where no ``<figure>`` says so."""
+CAPTION_MAX_CHARS = 600
+"""A caption holds no more text than this: a larger element named for captions (``story-body has-captions``) holds
+the story."""
 _AFTER_BLOCKS = frozenset(
     {"p", "pre", "blockquote", "li", "td", "th", "tr", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"}
 )
@@ -175,9 +178,14 @@ def _counted(block: Element, members: dict[int, bool], memo: dict[int, bool]) ->
         chain.append(node)
         node = node.parent
     for item in reversed(chain):
-        result = result and item.tag not in _NOT_COUNTED and _CAPTION.search(item.hints) is None
+        result = result and item.tag not in _NOT_COUNTED and not _is_caption(item)
         memo[id(item)] = result
     return result
+
+
+def _is_caption(element: Element) -> bool:
+    """Whether ``element`` is named for a caption and small enough to be one."""
+    return element.chars <= CAPTION_MAX_CHARS and _CAPTION.search(element.hints) is not None
 
 
 def _units(outline: Outline, region: Region) -> list[Unit]:
