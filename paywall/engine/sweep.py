@@ -62,9 +62,10 @@ _ASCII_TABLE = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
     for c in range(256)
 )
-_SEPARATORS = re.compile(rb"[^0-9A-Za-z_\x80-\xff]")
-"""What stands between two words as :func:`~paywall.engine.text.words` reads them: a space, and any other ASCII
-that is not a word's (``the-lantern``, ``the.lantern``: a slug of a sentence is a run of its words)."""
+_SEPARATORS = re.compile(rb"[^0-9A-Za-z_]")
+"""What may stand between two words as :func:`~paywall.engine.text.words` reads them: a space, any other ASCII that
+is not a word's (``the-lantern``, ``the.lantern``: a slug of a sentence is a run of its words), and any byte of a
+character beyond ASCII (a no-break space, ``·``, ``、``)."""
 _ESCAPE_RUNS = re.compile(
     rb"(?:\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?){6,}"
@@ -275,11 +276,11 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
 
     True when it holds a marker (a withheld word readers see nowhere else), or
     anything that looks encoded (percent-encoding, escapes, character
-    references, base64), which the full reading decodes. A place with nothing
-    between words in it (no space, punctuation or other ASCII that is not a
-    word's: ``the-lantern`` is two words) that is not long enough to be base64
-    of a sentence cannot hold a run of words, and is passed after a look at
-    its characters. (Nothing withheld, nothing to hold; whether
+    references, base64), which the full reading decodes. A place of ASCII
+    letters, digits and underscores alone (no space, no punctuation:
+    ``the-lantern`` is two words, and so is ``the\u00a0lantern``) that is not
+    long enough to be base64 of a sentence cannot hold a run of words, and is
+    passed after a look at its characters. (Nothing withheld, nothing to hold; whether
     the withheld text has runs that readers do not see elsewhere is the full
     reading's question, which makes the runs only when a place gets that far.)
     """
@@ -303,9 +304,11 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
     tokens = table.split()
     if not fingerprint.ascii_markers.isdisjoint(tokens):
         return True
-    if fingerprint.other_markers and not data.isascii():
+    if not data.isascii():
+        # Words beyond ASCII, and ASCII words that a character beyond it joins to others in one token
+        # (``the·lantern``, ``the\u00a0lantern``): read as words() reads them.
         others = b" ".join(token for token in tokens if not token.isascii()).decode("utf-8", "replace")
-        if not fingerprint.other_markers.isdisjoint(words(others)):
+        if not fingerprint.markers.isdisjoint(words(others)):
             return True
     return max(map(len, tokens), default=0) > MAX_TOKEN
 
