@@ -21,7 +21,6 @@ to see the meter.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
@@ -30,25 +29,18 @@ from fastapi.responses import HTMLResponse
 from examples.hydrogen import (
     ARTICLE_LIST,
     ARTICLE_PATH,
-    DEMO_SECRET_KEY,
     FREE_PATH,
     SITE_NAME,
     article_page,
     free_page,
     home_page,
+    site_settings,
 )
-from paywall import PaywallMiddleware, PaywallSettings
+from paywall import PaywallMiddleware
 from paywall.contrib.fastapi import ReaderAccess, paywall_access
-from paywall.settings import env_values
-
-
-def _settings() -> PaywallSettings:
-    defaults = {"secret_key": DEMO_SECRET_KEY, "trial_days": 7, "site_name": SITE_NAME}
-    return PaywallSettings.from_mapping({**defaults, **env_values(os.environ)}, source="environment")
-
 
 app = FastAPI(title=SITE_NAME)
-app.add_middleware(PaywallMiddleware, settings=_settings())
+app.add_middleware(PaywallMiddleware, settings=site_settings())
 
 
 #: The paywall's view of the reader, computed only when a page asks (None without the paywall).

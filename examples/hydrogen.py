@@ -7,8 +7,12 @@ paywall in front of it; only the way members are recognised differs.
 from __future__ import annotations
 
 import html
+import os
+from typing import Any
 
+from paywall import PaywallSettings
 from paywall.access.reader_state import ReaderAccess
+from paywall.settings import env_values
 
 #: DEMO ONLY: used when PAYWALL_SECRET_KEY is not set. Set your own random key in production.
 DEMO_SECRET_KEY = "hydrogen-demo-secret-key-NOT-FOR-PRODUCTION"
@@ -38,6 +42,15 @@ PARAGRAPHS = (
 MARKERS = ("verdanthollow", "brindlewick")
 #: What the JSON route answers.
 ARTICLE_LIST = {"articles": [{"title": TITLE, "url": ARTICLE_PATH}]}
+#: The session key the Litestar and Quart apps set for a member.
+MEMBER_KEY = "member"
+
+
+def site_settings(**code: Any) -> PaywallSettings:
+    """The paywall's settings for the site: ``PAYWALL_*`` variables over the demo's defaults; ``code`` for what
+    only Python can give (a member resolver)."""
+    defaults = {"secret_key": DEMO_SECRET_KEY, "trial_days": 7, "site_name": SITE_NAME}
+    return PaywallSettings.from_mapping({**defaults, **env_values(os.environ), **code}, source="environment")
 
 
 def reader_line(access: ReaderAccess | None) -> str:

@@ -23,7 +23,6 @@ Pages read the paywall's view of the reader from ``request.state.paywall``
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -33,31 +32,21 @@ from litestar.response import Redirect
 from examples.hydrogen import (
     ARTICLE_LIST,
     ARTICLE_PATH,
-    DEMO_SECRET_KEY,
     FREE_PATH,
-    SITE_NAME,
+    MEMBER_KEY,
     article_page,
     free_page,
     home_page,
+    site_settings,
 )
-from paywall import PaywallMiddleware, PaywallSettings
+from paywall import PaywallMiddleware
 from paywall.access.reader_state import ReaderAccess, ReaderState
-from paywall.settings import env_values
-
-#: The session key the app sets for a member.
-MEMBER_KEY = "member"
 
 
 async def is_member(request: Any) -> bool:
     """The paywall's member resolver: the app's session says so (Litestar keeps it in the scope)."""
     session = request.scope.get("session")
     return isinstance(session, dict) and session.get(MEMBER_KEY) is True
-
-
-def _settings() -> PaywallSettings:
-    defaults = {"secret_key": DEMO_SECRET_KEY, "trial_days": 7, "site_name": SITE_NAME}
-    values = {**defaults, **env_values(os.environ), "member_resolver": is_member}
-    return PaywallSettings.from_mapping(values, source="environment")
 
 
 async def _access(request: Request[Any, Any, Any]) -> ReaderAccess | None:
@@ -99,7 +88,7 @@ async def logout(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect("/")
 
 
-settings = _settings()
+settings = site_settings(member_resolver=is_member)
 # The session cookie's key, derived from the paywall's secret for the demo; a real app has its own.
 session = CookieBackendConfig(secret=hashlib.sha256(b"litestar session\0" + settings.secret_key.encode()).digest())
 site = Litestar(

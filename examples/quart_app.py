@@ -23,37 +23,27 @@ reach, so the app tells the paywall itself (as the Django integration does):
 
 from __future__ import annotations
 
-import os
-
 from quart import Quart, Response, redirect, request, session
 from quart.typing import ResponseReturnValue
 
 from examples.hydrogen import (
     ARTICLE_LIST,
     ARTICLE_PATH,
-    DEMO_SECRET_KEY,
     FREE_PATH,
-    SITE_NAME,
+    MEMBER_KEY,
     article_page,
     free_page,
     home_page,
+    site_settings,
 )
-from paywall import PaywallMiddleware, PaywallSettings
+from paywall import PaywallMiddleware
 from paywall.access.reader_state import ReaderAccess, reader_state
-from paywall.settings import env_values
 
-#: The session key the app sets for a member.
-MEMBER_KEY = "member"
 #: The response header that tells the paywall the reader is a member (read and removed by it).
 ACCESS_HEADER = "X-Paywall-Access"
 
 
-def _settings() -> PaywallSettings:
-    defaults = {"secret_key": DEMO_SECRET_KEY, "trial_days": 7, "site_name": SITE_NAME}
-    return PaywallSettings.from_mapping({**defaults, **env_values(os.environ)}, source="environment")
-
-
-settings = _settings()
+settings = site_settings()
 site = Quart(__name__)
 # The session cookie's key: the paywall's secret for the demo; a real app has its own.
 site.secret_key = "quart session\0" + settings.secret_key
