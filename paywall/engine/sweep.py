@@ -44,7 +44,6 @@ is one of fewer than five words (the fingerprint's runs).
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,7 +55,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import code
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
 from paywall.engine.locate import Changed, Places, hides
-from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, words
+from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, html_unescaped, words
 
 _ASCII_TABLE = bytes(
     (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
@@ -233,7 +232,7 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
         joined = b" ".join(runs)
         yield _BACKSLASH_ESCAPE.sub(_escape_value, joined)
         if b"&#" in joined:
-            yield html.unescape(joined.decode("ascii", "replace")).encode("utf-8")
+            yield html_unescaped(joined.decode("ascii", "replace")).encode("utf-8")
         if b"%" in joined:
             yield unquote_to_bytes(unquote_to_bytes(joined))
     if b"base64" in data or b"atob(" in data or (tokens and max(map(len, tokens)) >= MAX_TOKEN):
