@@ -322,6 +322,29 @@ def test_a_long_json_string_reads_the_same_whether_escapes_are_many_or_few() -> 
     assert words(decode_layers(sentence * 40)) == words(WITHHELD[1]) * 40
 
 
+#: Text of JavaScript, JSON and CSS escapes, well-formed or not, and what stands around them.
+ESCAPE_TEXT = st.lists(
+    st.sampled_from(
+        ["\\u0041", "\\u00e9", "\\u{1F600}", "\\u{110000}", "\\x41", "\\x3c", "\\n", "\\t", '\\"', "\\'",
+         "\\/", "\\\\", "\\", "\\u00", "\\x4", "\\u{}", "\\41 ", "\\e9\r\n", "\\0", "\\D800", "\\zz", "u0041",
+         "x41", "caf", "é", " ", "b", "f"]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(ESCAPE_TEXT)
+@example("\\\\u0041 \\\\\\u0041 \\\\\\\\x41")
+@example("\\41\\41 \\\\41 \\u0041")
+def test_many_escapes_read_as_one_substitution_reads_them(text: str) -> None:
+    """Text with many escapes has each kind read once; it must read as a substitution of every match reads it."""
+    from paywall.engine import text as module
+
+    assert module.json_unescaped(text, many=-1) == module._JSON_ESCAPE.sub(module._json_escape_value, text)
+    assert module.css_unescaped(text, many=-1) == module._CSS_ESCAPE.sub(module._css_escape_value, text)
+
+
 #: Text of character references, well-formed or not, and what stands around them.
 REFERENCE_TEXT = st.lists(
     st.sampled_from(

@@ -15,7 +15,7 @@ import binascii
 import html
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, compress, islice
 from operator import add, itemgetter, not_
 from urllib.parse import unquote, unquote_plus
@@ -287,7 +287,11 @@ def _json_escape_value_of(code: str) -> str:
 
 
 def _css_escape_value(match: re.Match[str]) -> str:
-    return code_point(int(match.group(1), 16))
+    return _css_escape_value_of(match.group(1))
+
+
+def _css_escape_value_of(digits: str) -> str:
+    return code_point(int(digits, 16))
 
 
 def code_point(value: int) -> str:
@@ -297,28 +301,36 @@ def code_point(value: int) -> str:
 
 
 MANY_ESCAPES = 64
-"""Text with more JSON escapes than this has each kind replaced in one pass (JSON-LD escapes every quote)."""
+"""Text with more backslashes than this has its escapes read once per kind (JSON-LD escapes every quote; a packed
+script spelt in ``\\x`` escapes holds a hundred thousand)."""
 
 
-def _json_unescaped(text: str) -> str:
-    """``text`` with its JSON and JavaScript escapes undone (see :func:`decode_layers`).
+def substituted(pattern: re.Pattern[str], text: str, value: Callable[[str], str]) -> str:
+    """``pattern.sub`` with ``value`` of its one group, each distinct group read once and the parts joined in C.
 
-    A long JSON string escapes the same few characters again and again
-    (``\\u2019``, ``\\"``): each kind is then replaced in C, the escaped
-    backslash last. Where escapes pair differently (an escaped backslash
-    before a ``u``), the result differs only in backslashes, which are no
-    part of a word, and the next pass of :func:`decode_layers` decodes what
-    is left.
+    ``pattern.sub`` with a function calls back into Python for every match;
+    here the text is split at the same matches, and each kind is looked up
+    in a dict: the result is the same, in a time linear in the text.
     """
-    codes = _JSON_ESCAPE.findall(text)
-    if len(codes) <= MANY_ESCAPES:
+    parts = pattern.split(text)
+    names = parts[1::2]
+    values = {name: value(name) for name in set(names)}
+    parts[1::2] = list(map(values.__getitem__, names))
+    return "".join(parts)
+
+
+def json_unescaped(text: str, *, many: int = MANY_ESCAPES) -> str:
+    """``text`` with its JSON and JavaScript escapes undone (see :func:`decode_layers`)."""
+    if text.count("\\") <= many:
         return _JSON_ESCAPE.sub(_json_escape_value, text)
-    kinds = set(codes)
-    backslash = "\\" in kinds
-    kinds.discard("\\")
-    for code in kinds:
-        text = text.replace("\\" + code, _json_escape_value_of(code))
-    return text.replace("\\\\", "\\") if backslash else text
+    return substituted(_JSON_ESCAPE, text, _json_escape_value_of)
+
+
+def css_unescaped(text: str, *, many: int = MANY_ESCAPES) -> str:
+    """``text`` with its CSS escapes undone (``\\e9 ``), as :func:`json_unescaped` does."""
+    if text.count("\\") <= many:
+        return _CSS_ESCAPE.sub(_css_escape_value, text)
+    return substituted(_CSS_ESCAPE, text, _css_escape_value_of)
 
 
 MANY_REFERENCES = 64
@@ -338,11 +350,11 @@ def html_unescaped(text: str, *, many: int = MANY_REFERENCES) -> str:
     """
     if text.count("&") <= many:
         return html.unescape(text)
-    parts = _CHARACTER_REFERENCE.split(text)
-    names = parts[1::2]
-    values = {name: html.unescape("&" + name) for name in set(names)}
-    parts[1::2] = list(map(values.__getitem__, names))
-    return "".join(parts)
+    return substituted(_CHARACTER_REFERENCE, text, _html_reference_value)
+
+
+def _html_reference_value(name: str) -> str:
+    return html.unescape("&" + name)
 
 
 def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool = True) -> str:
@@ -362,10 +374,10 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool
         before = text
         if "\\" in text:
             if css:
-                text = _CSS_ESCAPE.sub(_css_escape_value, text)
-            text = _json_unescaped(text)
+                text = css_unescaped(text)
+            text = json_unescaped(text)
             if not css and "\\" in text:
-                text = _CSS_ESCAPE.sub(_css_escape_value, text)
+                text = css_unescaped(text)
         if "&" in text:
             text = html_unescaped(text)
         if "<" in text:
