@@ -484,6 +484,23 @@ def test_a_large_stylesheet_or_script_without_markers_is_passed_over_and_remembe
     assert locate.BLOCK_WORDS.words(style_body, b"") == frozenset(locate._word_bytes(style_body).split())
 
 
+def test_a_packed_script_remembered_from_another_article_is_read_for_this_one() -> None:
+    """A site's packed script spells its text in escapes; one page withholds what it spells, another does not.
+
+    The words such a script decodes to are remembered with its bytes: a page
+    that withholds none of them keeps it as it is, and a page that withholds
+    them finds the copy in it, whichever of the two comes first.
+    """
+    spelt = "".join(f"\\x{byte:02x}" for byte in " ".join(WITHHELD[1:3]).encode())
+    head = _big_script(f'var _p="{spelt}";eval(_p);')
+    board = (f"The harbour board met for the {n}th time to weigh the cost of the new breakwater." for n in range(6))
+    other = paragraphs_html([*TEASER, *board])
+    _, kept = gate(document(f"<article class='story'><h1>The board meets</h1>{other}</article>", head=head))
+    assert spelt.encode() in kept  # nothing of this page's article is in it: left as the site made it
+    _, out = gate(document(head=head))
+    assert_no_leak(out, phrases=tuple(WITHHELD[1:3]))
+
+
 @pytest.mark.parametrize("where", ["style", "script"])
 def test_a_copy_in_a_stylesheet_or_script_seen_before_without_it_is_still_found(where: str) -> None:
     """The same large block comes with every page; one day it carries the article: its words are new bytes."""

@@ -16,7 +16,8 @@ only the nodes whose serialisation holds a copy are read.
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
    bytes on each side is a suspect window. A large style or script body
    (:data:`BLOCK_BYTES` or more) is read once per process for its words, its
-   runs of escapes and whether it may hold base64 (:class:`BlockWords`): the
+   runs of escapes and the words they decode to, and whether it may hold
+   base64 (:class:`BlockWords`): the
    same stylesheet and scripts come with every page of a site, and one whose
    words hold no marker is passed over, by the search for markers and by
    the searches for encoded runs alike.
@@ -316,8 +317,9 @@ class Block:
         self.longest = max(map(len, self.words), default=0)
         self.hinted = any(hint in body for hint in _BASE64_HINTS)
         """Whether the body names base64 or ``atob(``."""
-        self.escapes = _escape_runs(body, 0, len(body))
-        """The runs of escapes (see :func:`_encoded`)."""
+        self.escapes = [(span, _escaped_words(body[span[0] : span[1]])) for span in _escape_runs(body, 0, len(body))]
+        """The runs of escapes (see :func:`_encoded`), each with the words it decodes to (a packed script spelt
+        in ``\\x`` escapes is decoded once per process, not on every page that carries it)."""
         self._blobs: list[tuple[int, int]] | None = None
 
     def blobs(self, body: bytes) -> list[tuple[int, int]]:
@@ -328,7 +330,7 @@ class Block:
 
     @property
     def cost(self) -> int:
-        return len(self.words) + len(self.escapes)
+        return len(self.words) + sum(1 + len(held) for _span, held in self.escapes)
 
 
 BlockKey = tuple[int, bytes, bytes]
@@ -574,16 +576,17 @@ def _encoded(
     keeps each run's answer for the next search of the same page (the check
     after the sweep).
     """
-    escapes = [span for low, high in outside for span in _escape_runs(data, low, high)]
-    escapes.extend((low - 1 + first, low - 1 + last) for low, _high, block in passed for first, last in block.escapes)
-    found: list[tuple[int, int]] = []
-    for start, end in escapes:
+    found = [
+        (low - 1 + first, low - 1 + last)
+        for low, _high, block in passed
+        for (first, last), held in block.escapes
+        if not fingerprint.markers.isdisjoint(held)
+    ]
+    for start, end in (span for low, high in outside for span in _escape_runs(data, low, high)):
         run = data[start:end]
         suspect = seen.get(run)
         if suspect is None:
-            suspect = seen[run] = _markers_in(
-                decode_layers(run.decode("ascii", "replace"), url=True, css=True), fingerprint
-            )
+            suspect = seen[run] = not fingerprint.markers.isdisjoint(_escaped_words(run))
         if suspect:
             found.append((start, end))
     if hinted:  # base64 named, or a word long enough to be a blob
@@ -598,6 +601,11 @@ def _encoded(
             if suspect:
                 found.append((start, end))
     return found
+
+
+def _escaped_words(run: bytes) -> frozenset[str]:
+    """The words a run of escapes decodes to, read as a script, a stylesheet or an address would read it."""
+    return frozenset(words(decode_layers(run.decode("ascii", "replace"), url=True, css=True)))
 
 
 def _base64_suspect(run: bytes, fingerprint: Fingerprint) -> bool:
