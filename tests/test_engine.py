@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from paywall import PaywallSettings
@@ -126,6 +128,24 @@ def test_listing_of_cards_is_not_an_article() -> None:
 def test_script_literals_are_read_as_code() -> None:
     body = 'if (a < b) { x = "one"; } /* two */ var r = /three/g; y = `four`;'
     assert [text for _, _, text in code.js_literals(body)] == ["one", " two ", "/three/g", "four"]
+
+
+#: JSON values whose strings hold quotes, backslashes, escapes and markup, as an app's state does.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='ab "\\/<>:,{}[]\u00e9\u2028\n', max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(alphabet='k "\\:'), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(JSON_VALUES, st.booleans(), st.lists(st.tuples(st.integers(0, 200), st.integers(0, 20)), max_size=4))
+def test_the_strings_of_json_are_the_literals_the_tokenizer_reads(value: object, indent: bool, spans: list) -> None:
+    """A script that is JSON has its strings found by a search for quotes: the same literals, in the same places."""
+    body = json.dumps(value, indent=1 if indent else None, ensure_ascii=False)
+    ranges = code._union([(start, start + size) for start, size in spans])
+    assert list(code._json_literals(body, ranges)) == list(code._js_literals(body, ranges))
+    assert list(code._json_literals(body, [])) == list(code._js_literals(body, []))
 
 
 def test_a_short_page_with_no_sign_of_being_an_article_is_not_gated() -> None:

@@ -6,8 +6,10 @@ there. JavaScript is split into its tokens that can carry text (string and
 template literals, comments, regular expression literals) by a tokenizer that
 knows where each starts and ends; JSON (JSON-LD, application state such as
 ``__NEXT_DATA__``, also wrapped in ``<!-- … -->`` or ``//<![CDATA[ … //]]>``)
-is parsed, and every string in it is a place the sweep reads. Shortened JSON
-is serialised again, so it stays valid and an app's hydration still parses it.
+is parsed, and every string in it is a place the sweep reads. A string is
+shortened in place as the JSON string of its shorter text, or the JSON is
+serialised again: either way it stays valid and an app's hydration still
+parses it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 JSON_TYPES = frozenset({"application/ld+json", "application/json", "importmap", "speculationrules"})
@@ -39,6 +42,8 @@ _JS_TOKENS = re.compile(
     """,
     re.VERBOSE | re.MULTILINE,
 )
+_JSON_STRINGS = re.compile(r'("[^"\\]*(?:\\[\s\S][^"\\]*)*")')
+"""The string literals of a body that is JSON (see :func:`split_json`): outside them it holds no quote."""
 _WRAPPERS = (("<!--", "-->"), ("//<![CDATA[", "//]]>"), ("/*<![CDATA[*/", "/*]]>*/"), ("<![CDATA[", "]]>"))
 NOT_JSON = object()
 
@@ -136,15 +141,33 @@ def script_json(value: Any) -> str:
 
 
 def replace_literals(
-    body: str, change: Callable[[str], str | None], within: Sequence[tuple[int, int]] = ()
+    body: str, change: Callable[[str], str | None], within: Sequence[tuple[int, int]] = (), *, json_body: bool = False
 ) -> str | None:
     """The script with each literal for which ``change`` returns a value replaced by it; None if none was.
 
     With ``within``, only literals that overlap one of those ranges of ``body`` are offered to ``change``.
+    ``json_body``: the body is JSON (:func:`split_json`), whose literals are its strings alone (see
+    :func:`_json_literals`).
     """
     parts: list[str] = []
     last = 0
     ranges = _union(within)
+    found = _json_literals(body, ranges) if json_body else _js_literals(body, ranges)
+    for kind, start, end in found:
+        new = change(_literal_text(kind, body[start:end]))
+        if new is None:
+            continue
+        parts.append(body[last:start])
+        parts.append(new)
+        last = end
+    if not parts:
+        return None
+    parts.append(body[last:])
+    return "".join(parts)
+
+
+def _js_literals(body: str, ranges: list[tuple[int, int]]) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of each literal of a script that overlaps one of ``ranges`` (all of them without)."""
     stops = [stop for _, stop in ranges]
     for match in _JS_TOKENS.finditer(body):
         kind = match.lastgroup or ""
@@ -156,16 +179,27 @@ def replace_literals(
             index = bisect_right(stops, start)
             if index == len(ranges) or ranges[index][0] >= end:
                 continue
-        new = change(_literal_text(kind, body[start:end]))
-        if new is None:
-            continue
-        parts.append(body[last:start])
-        parts.append(new)
-        last = end
-    if not parts:
-        return None
-    parts.append(body[last:])
-    return "".join(parts)
+        yield kind, start, end
+
+
+def _json_literals(body: str, ranges: list[tuple[int, int]]) -> Iterator[tuple[str, int, int]]:
+    """:func:`_js_literals` of a body that is JSON: its strings, which hold every quote it has.
+
+    The body is split at its strings and their places summed up in C; only
+    the strings that overlap ``ranges`` are looked at in Python (an app's
+    state holds tens of thousands of strings, and a window a few of them).
+    """
+    parts = _JSON_STRINGS.split(body)  # text, string, text, ..., text
+    edges = list(accumulate(map(len, parts)))
+    starts, ends = edges[0:-1:2], edges[1::2]
+    if not ranges:
+        ranges = [(0, len(body))]
+    index = 0
+    for low, high in ranges:  # sorted, not touching: each string is offered once, in order
+        index = max(index, bisect_right(ends, low))
+        while index < len(starts) and starts[index] < high:
+            yield "string", starts[index], ends[index]
+            index += 1
 
 
 def _union(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

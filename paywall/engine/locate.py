@@ -688,6 +688,8 @@ class Places:
     """Runs of text nodes, one per window, each node with whether readers see it (False) or not (True)."""
     text_spans: dict[int, Span] = field(default_factory=dict)
     """Where each text node of the runs stands, by its ``mem_id``."""
+    json_code: set[int] = field(default_factory=set)
+    """The scripts that are JSON, by ``mem_id`` (known once :meth:`confirmed` has read them)."""
 
     def confirmed(self, serialised: str, fingerprint: Fingerprint) -> Places:
         """The places whose own range holds a withheld run (a window may reach into a place it holds no copy of).
@@ -700,15 +702,18 @@ class Places:
         def holds(span: Span) -> bool:
             return holds_copy(serialised[span[0] : span[1]], fingerprint)
 
-        def json(node: LexborNode) -> bool:
-            return node.tag == "script" and code.split_json(node.text(deep=True)) is not None
-
+        json_code = {
+            node.mem_id
+            for node, *_ in self.code
+            if node.tag == "script" and code.split_json(node.text(deep=True)) is not None
+        }
         return Places(
             elements=[item for item in self.elements if holds(item[1])],
             comments=[item for item in self.comments if holds(item[1])],
-            code=[item for item in self.code if json(item[0]) or holds(item[1])],
+            code=[item for item in self.code if item[0].mem_id in json_code or holds(item[1])],
             texts=self.texts,
             text_spans=self.text_spans,
+            json_code=json_code,
         )
 
     def __bool__(self) -> bool:

@@ -411,7 +411,8 @@ def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport, 
         if _sweep_attributes(element, fingerprint, report):
             changed.elements.add(element.mem_id)
     for element, _covered, spans, _whole in places.code:
-        if (not thorough and _sweep_code_at(element, spans, fingerprint, report)) or _sweep_code(
+        json = element.mem_id in places.json_code
+        if (not thorough and _sweep_code_at(element, spans, fingerprint, report, json=json)) or _sweep_code(
             element, fingerprint, report
         ):
             changed.code.add(element.mem_id)
@@ -565,11 +566,8 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
         parts = code.split_json(body)
         if parts is not None:
             before, value, after = parts
-            try:
-                shortened = code.map_json(value, lambda s: _shorten(fingerprint, s) if _leaks(s, fingerprint) else s)
-                new_body = before + code.script_json(shortened) + after
-            except (RecursionError, ValueError, TypeError):
-                new_body = None
+            shortened = shorten_json(value, fingerprint)
+            new_body = None if shortened is None else before + code.script_json(shortened) + after
         elif kind == "script":
             new_body = code.replace_literals(
                 body,
@@ -587,29 +585,25 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
 
 
 def _sweep_code_at(
-    node: LexborNode, spans: list[tuple[int, int]], fingerprint: Fingerprint, report: SweepReport
+    node: LexborNode, spans: list[tuple[int, int]], fingerprint: Fingerprint, report: SweepReport, *, json: bool
 ) -> bool:
-    """Shorten a script's JSON strings, or the literals in ``spans`` of its body, that carry withheld text.
+    """Shorten the literals in ``spans`` of a script's body (its strings, where it is JSON) that carry withheld text.
 
     The page's bytes say where in the body the copies stand, so a large
-    script's other literals are not read; the check after the sweep reads the
-    result. False when this does not apply (a style, a data block, nothing
-    shortened): then the whole body is read by :func:`_sweep_code`.
+    script's other literals are not read (an app's state holds tens of
+    thousands of strings); the check after the sweep reads the result. A
+    string is replaced by the JSON string of its shortened text, so JSON
+    stays JSON. False when this does not apply (a style, a data block,
+    nothing shortened): then the whole body is read by :func:`_sweep_code`.
     """
     if node.tag != "script" or _code_kind(node) != "script":
         return False
-    body = _body(node)
-    parts = code.split_json(body)
-    if parts is not None:
-        before, value, after = parts
-        shortened = shorten_json(value, fingerprint)
-        new_body = None if shortened is None else before + code.script_json(shortened) + after
-    else:
-        new_body = code.replace_literals(
-            body,
-            lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
-            within=spans,
-        )
+    new_body = code.replace_literals(
+        _body(node),
+        lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
+        within=spans,
+        json_body=json,
+    )
     if new_body is None:
         return False
     _set_body(node, new_body)
