@@ -484,20 +484,27 @@ def test_a_large_stylesheet_or_script_without_markers_is_passed_over_and_remembe
     assert locate.BLOCK_WORDS.words(style_body, b"") == frozenset(locate._word_bytes(style_body).split())
 
 
-def test_a_packed_script_remembered_from_another_article_is_read_for_this_one() -> None:
-    """A site's packed script spells its text in escapes; one page withholds what it spells, another does not.
+@pytest.mark.parametrize("encoding", ["escapes", "base64"])
+def test_a_packed_script_remembered_from_another_article_is_read_for_this_one(encoding: str) -> None:
+    """A site's packed script spells its text in escapes or base64; one page withholds what it spells, another not.
 
     The words such a script decodes to are remembered with its bytes: a page
     that withholds none of them keeps it as it is, and a page that withholds
     them finds the copy in it, whichever of the two comes first.
     """
-    spelt = "".join(f"\\x{byte:02x}" for byte in " ".join(WITHHELD[1:3]).encode())
-    head = _big_script(f'var _p="{spelt}";eval(_p);')
+    text = " ".join(WITHHELD[1:3]).encode()
+    if encoding == "escapes":
+        spelt = "".join(f"\\x{byte:02x}" for byte in text)
+        head = _big_script(f'var _p="{spelt}";eval(_p);')
+    else:
+        spelt = base64.b64encode(text).decode()
+        head = _big_script(f'var _p=atob("{spelt}");')
     board = (f"The harbour board met for the {n}th time to weigh the cost of the new breakwater." for n in range(6))
     other = paragraphs_html([*TEASER, *board])
     _, kept = gate(document(f"<article class='story'><h1>The board meets</h1>{other}</article>", head=head))
     assert spelt.encode() in kept  # nothing of this page's article is in it: left as the site made it
     _, out = gate(document(head=head))
+    assert spelt.encode() not in out
     assert_no_leak(out, phrases=tuple(WITHHELD[1:3]))
 
 

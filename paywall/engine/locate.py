@@ -305,11 +305,13 @@ BYTES_PER_WORD = 64
 class Block:
     """What the search for copies needs of a large style or script body, whatever the page's fingerprint.
 
-    Offsets are in the body. The base64 runs are found when a page first asks
-    for them (most pages name no base64).
+    Offsets are in the body. Its runs of escapes and of base64 are decoded
+    once, with the body: what each decodes to is the same on every page
+    that carries it, and only whether those words hold a marker is asked
+    of each page.
     """
 
-    __slots__ = ("_blobs", "escapes", "hinted", "longest", "words")
+    __slots__ = ("blobs", "escapes", "hinted", "longest", "words")
 
     def __init__(self, body: bytes, table: bytes) -> None:
         self.words = frozenset(_split_in_chunks(table))
@@ -320,17 +322,12 @@ class Block:
         self.escapes = [(span, _escaped_words(body[span[0] : span[1]])) for span in _escape_runs(body, 0, len(body))]
         """The runs of escapes (see :func:`_encoded`), each with the words it decodes to (a packed script spelt
         in ``\\x`` escapes is decoded once per process, not on every page that carries it)."""
-        self._blobs: list[tuple[int, int]] | None = None
-
-    def blobs(self, body: bytes) -> list[tuple[int, int]]:
-        """The runs of base64 characters of ``body`` (this block's body) long enough to be decoded."""
-        if self._blobs is None:
-            self._blobs = _base64_runs(body, 0, len(body))
-        return self._blobs
+        self.blobs = [(span, _base64_words(body[span[0] : span[1]])) for span in _base64_runs(body, 0, len(body))]
+        """The runs of base64 characters long enough to be decoded, each with the words it decodes to."""
 
     @property
     def cost(self) -> int:
-        return len(self.words) + sum(1 + len(held) for _span, held in self.escapes)
+        return len(self.words) + sum(1 + len(held) for _span, held in (*self.escapes, *self.blobs))
 
 
 BlockKey = tuple[int, bytes, bytes]
@@ -590,14 +587,17 @@ def _encoded(
         if suspect:
             found.append((start, end))
     if hinted:  # base64 named, or a word long enough to be a blob
-        blobs = [span for low, high in outside for span in _base64_runs(data, low, high)]
-        for low, high, block in passed:
-            blobs.extend((low - 1 + first, low - 1 + last) for first, last in block.blobs(data[low - 1 : high - 1]))
-        for start, end in blobs:
+        found.extend(
+            (low - 1 + first, low - 1 + last)
+            for low, _high, block in passed
+            for (first, last), held in block.blobs
+            if held and not fingerprint.markers.isdisjoint(held)
+        )
+        for start, end in (span for low, high in outside for span in _base64_runs(data, low, high)):
             run = data[start:end]
             suspect = seen.get(run)
             if suspect is None:
-                suspect = seen[run] = _base64_suspect(run, fingerprint)
+                suspect = seen[run] = not fingerprint.markers.isdisjoint(_base64_words(run))
             if suspect:
                 found.append((start, end))
     return found
@@ -608,27 +608,24 @@ def _escaped_words(run: bytes) -> frozenset[str]:
     return frozenset(words(decode_layers(run.decode("ascii", "replace"), url=True, css=True)))
 
 
-def _base64_suspect(run: bytes, fingerprint: Fingerprint) -> bool:
-    """Whether a run of base64 characters decodes to text holding a marker.
+def _base64_words(run: bytes) -> frozenset[str]:
+    """The words a run of base64 characters decodes to.
 
     The run is read as :func:`~paywall.engine.text.base64_payloads` reads it
     (parts between ``=``, of :data:`~paywall.engine.text.MIN_BASE64_CHARS` or
     more, in one alphabet), with the cheap refusals first: most runs on a
     page are paths, names and hashes.
     """
+    found: set[str] = set()
     for part in run.split(b"="):
         if len(part) < MIN_BASE64_CHARS or part.islower() or part.isupper() or part.isdigit():
             continue
         if (b"-" in part or b"_" in part) and (b"+" in part or b"/" in part):
             continue  # two alphabets: no base64
         text = base64_text(part.decode("ascii"))
-        if text and _markers_in(text, fingerprint):
-            return True
-    return False
-
-
-def _markers_in(text: str, fingerprint: Fingerprint) -> bool:
-    return not fingerprint.markers.isdisjoint(words(text))
+        if text:
+            found.update(words(text))
+    return frozenset(found)
 
 
 def holds_copy(window: str, fingerprint: Fingerprint) -> bool:
