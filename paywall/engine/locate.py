@@ -15,9 +15,9 @@ only the nodes whose serialisation holds a copy are read.
    a run of its passage around it, or a run of escapes or a
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
    bytes on each side is a suspect window. A large style or script body
-   (:data:`BLOCK_BYTES` or more) is read once per process for its words, its
-   runs of escapes and the words they decode to, and whether it may hold
-   base64 (:class:`BlockWords`): the
+   (:data:`BLOCK_BYTES` or more) is read once per process for its words and
+   for its runs of escapes and of base64 with the words they decode to
+   (:class:`BlockWords`): the
    same stylesheet and scripts come with every page of a site, and one whose
    words hold no marker is passed over, by the search for markers and by
    the searches for encoded runs alike.
