@@ -140,7 +140,9 @@ JSON_VALUES = st.recursive(
 
 @settings(max_examples=300)
 @given(JSON_VALUES, st.booleans(), st.lists(st.tuples(st.integers(0, 200), st.integers(0, 20)), max_size=4))
-def test_the_strings_of_json_are_the_literals_the_tokenizer_reads(value: object, indent: bool, spans: list) -> None:
+def test_the_strings_of_json_are_the_literals_the_tokenizer_reads(
+    value: object, indent: bool, spans: list[tuple[int, int]]
+) -> None:
     """A script that is JSON has its strings found by a search for quotes: the same literals, in the same places."""
     body = json.dumps(value, indent=1 if indent else None, ensure_ascii=False)
     ranges = code._union([(start, start + size) for start, size in spans])

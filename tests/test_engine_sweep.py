@@ -244,6 +244,32 @@ def test_structured_data_stays_valid_and_keeps_the_teaser() -> None:
     assert "var greeting = 'don\\'t panic'" in state_script
 
 
+def test_a_large_state_keeps_its_own_bytes_around_the_shortened_copy() -> None:
+    """An app's state of thousands of strings, one of them the story: only that string changes.
+
+    Its escapes (``\\u002F``), spacing and key order are the site's; a
+    hydration that compares the state with what the server rendered sees the
+    same bytes everywhere but in the story's string, which is the JSON string
+    of its teaser part.
+    """
+    cards = [{"id": n, "url": f"https://news.example/story-{n}", "title": f"Harbour note {n}"} for n in range(3000)]
+    state = {"cards": cards, "story": {"body": " ".join(TEASER + WITHHELD), "words": 120}, "after": cards[:50]}
+    written = json.dumps(state, indent=1).replace("/", "\\u002F")
+    script = f'<script id="__APP_STATE__" type="application/json">{written}</script>'
+    page = leaky_page().replace("</body>", script + "</body>")
+    _, out = gate(page)
+    assert_no_leak(out)
+    body = parse(out).css_first("script#__APP_STATE__").text()
+    value = json.loads(body)
+    assert value["cards"] == cards and value["after"] == cards[:50] and value["story"]["words"] == 120
+    assert value["story"]["body"].startswith(TEASER[0]) and value["story"]["body"].endswith("\u2026")
+    start = written.index('"body": "') + len('"body": ')
+    end = written.index('"', start + 1) + 1
+    shortened = body[start : len(body) - (len(written) - end)]
+    assert body[:start] == written[:start] and body[start + len(shortened) :] == written[end:]
+    assert json.loads(shortened) == value["story"]["body"]
+
+
 def test_metadata_is_shortened_to_the_teaser_with_an_ellipsis() -> None:
     _, out = gate(leaky_page())
     tree = parse(out)
