@@ -421,6 +421,29 @@ def test_a_japanese_story_in_one_block_shows_its_first_sentences(heading: str) -
         assert withheld not in out
 
 
+def test_the_keywords_of_a_japanese_story_stay_and_a_copy_of_its_withheld_sentences_goes() -> None:
+    """The page's keywords name things the withheld sentences name too (``評議会の議長``, the council's
+    chairman: six characters). Counted in characters, five in a row made them a withheld run, and the
+    keywords went out cut; a run is eight characters of such text, so a name is no copy, and a sentence
+    of the story in the page's description and in a script still is."""
+    keywords = "岸壁,評議会の議長,立体駐車場"
+    head = (
+        f'<meta name="keywords" content="{keywords}"><meta name="description" content="{JAPANESE[-1]}">'
+        f'<script>var share = {{title: "岸壁の売却", text: "{JAPANESE[-2]}"}};</script>'
+    )
+    markup = news(
+        '<div class="section"><h1 class="article_title">岸壁の売却を承認</h1>'
+        f'<div class="article_text">{"".join(JAPANESE)}</div></div>',
+        head=head,
+    )
+    out = first_view(markup)
+    assert JAPANESE[0] in out
+    assert f'<meta name="keywords" content="{keywords}">' in out
+    for withheld in JAPANESE[-2:]:
+        assert withheld not in out
+        assert withheld[:8] not in out
+
+
 def test_a_closing_line_that_the_page_repeats_as_its_description_is_withheld_everywhere() -> None:
     """The story's last line is short and made of common words but one, and the page repeats it as its
     description: in its ``<meta>`` tags, in a script and in a comment. A copy of it holds too few of the

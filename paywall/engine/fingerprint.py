@@ -1,7 +1,8 @@
 """The fingerprint of withheld text: the runs of words that must not remain anywhere in a gated page.
 
-The fingerprint is the set of k-word runs ("shingles", k = :data:`SHINGLE_WORDS`)
-of the withheld text, minus the runs readers may see anyway:
+The fingerprint is the set of k-word runs ("shingles", k = :data:`SHINGLE_WORDS`,
+or :data:`SHINGLE_UNSPACED` tokens for text mostly in scripts written without
+spaces) of the withheld text, minus the runs readers may see anyway:
 
 * every run of the teaser (it is shown on purpose);
 * every run of the page's visible chrome outside the article (header,
@@ -36,13 +37,13 @@ from paywall.engine.text import (
     MARKUP,
     MERGING,
     PERCENT,
-    SHINGLE_WORDS,
     UNSPACED_WORD,
     WORD,
     decode_layers,
     read_as_bytes,
     readings,
     runs_of,
+    shingle_length,
     shingles,
     streams,
     unspaced_count,
@@ -124,7 +125,7 @@ class Fingerprint:
         count = len(removed_streams[0])
         if count == 0:
             return cls(0, frozenset(), frozenset())
-        k = min(SHINGLE_WORDS, count)
+        k = min(shingle_length(removed, count), count)
         # The words of the withheld text (a word only in runs readers see stands in the teaser or the chrome too).
         vocabulary = frozenset(chain.from_iterable(removed_streams))
         withheld = _Runs(removed_streams, k)
