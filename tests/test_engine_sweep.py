@@ -270,6 +270,38 @@ def test_a_large_state_keeps_its_own_bytes_around_the_shortened_copy() -> None:
     assert json.loads(shortened) == value["story"]["body"]
 
 
+def _fragments(text: str, size: int = 3) -> list[str]:
+    """A sentence stored a few words a string."""
+    found = text.split()
+    return [" ".join(found[at : at + size]) + " " for at in range(0, len(found), size)]
+
+
+@pytest.mark.parametrize("shape", ["state", "assignment"])
+def test_a_story_split_into_short_strings_in_a_state_is_withheld_too(shape: str) -> None:
+    """Every sentence stored a few words a string, so that no one string holds five of its words: read in
+    their order, the strings are the story, and the search of the page's bytes finds it so. Each string that
+    is part of a withheld run read across them goes; the rest of the state, the teaser's strings among them,
+    stays, and the state still parses."""
+    texts = TEASER + WITHHELD
+    paragraphs = [_fragments(text) for text in texts]
+    if shape == "state":
+        script = f'<script id="__STATE__" type="application/json">{json.dumps({"body": paragraphs, "n": 1})}</script>'
+    else:
+        script = f"<script id='__STATE__'>window.parts = {json.dumps(paragraphs)};</script>"
+    article = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(texts)}</article>"
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Coast Times</title></head>'
+        f"<body><main>{article}</main>{script}</body></html>"
+    )
+    _, out = gate(page)
+    assert_no_leak(out)
+    held = parse(out).css_first("script#__STATE__").text()
+    value = json.loads(
+        held[held.index("[" if shape == "assignment" else "{") : held.rindex("]" if shape == "assignment" else "}") + 1]
+    )
+    assert json.dumps(value).count(_fragments(TEASER[0])[0]) == 1
+
+
 def test_metadata_is_shortened_to_the_teaser_with_an_ellipsis() -> None:
     _, out = gate(leaky_page())
     tree = parse(out)

@@ -119,6 +119,39 @@ def json_strings(value: Any) -> Iterator[str]:
             stack.extend(item)
 
 
+def json_arrays(value: Any) -> tuple[list[str], list[list[int]]]:
+    """The string values of a JSON value (not its keys) in document order, the order :func:`map_json` visits
+    them; and for each array holding two or more strings, the indexes of its strings among those values.
+
+    An array's strings may be one text stored a few words a string (a sentence split at its links); the
+    fields of an object are texts of their own (a headline, a description), never read as one.
+    """
+    values: list[str] = []
+    arrays: list[list[int]] = []
+    # Iteratively (deep values do not exhaust the stack): each frame is a container's items still to visit,
+    # and the strings of an array seen so far (None for an object).
+    frames: list[tuple[Iterator[Any], list[int] | None]] = [(iter((value,)), None)]
+    while frames:
+        items, held = frames[-1]
+        item = next(items, _END)
+        if item is _END:
+            frames.pop()
+            if held is not None and len(held) > 1:
+                arrays.append(held)
+        elif isinstance(item, str):
+            if held is not None:
+                held.append(len(values))
+            values.append(item)
+        elif isinstance(item, list):
+            frames.append((iter(item), []))
+        elif isinstance(item, dict):
+            frames.append((iter(item.values()), None))
+    return values, arrays
+
+
+_END = object()
+
+
 def map_json(value: Any, change: Callable[[str], str]) -> Any:
     """A copy of a JSON value with every string value passed through ``change``."""
     if isinstance(value, str):

@@ -542,7 +542,11 @@ def _code_leaks(body: str, kind: str, fingerprint: Fingerprint) -> bool:
         return fingerprint.leaks(body, css=True)
     parts = code.split_json(body)
     if parts is not None:
-        return any(_leaks(s, fingerprint) for s in code.json_strings(parts[1]))
+        if any(_leaks(s, fingerprint) for s in code.json_strings(parts[1])):
+            return True
+        # Text split over an array's strings, in their order (a sentence stored a few words a string).
+        values, arrays = code.json_arrays(parts[1])
+        return any(_leaks(" ".join(values[index] for index in array), fingerprint) for array in arrays)
     if kind == "script-data":
         return fingerprint.leaks(body)
     literals = [text for _, _, text in code.js_literals(body)]
@@ -614,8 +618,11 @@ def _sweep_code_at(
 def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
     """``value`` (parsed JSON) with every string that carries withheld text shortened to the part before it.
 
-    None when no string does, or when the value cannot be rebuilt (too deep):
-    then the script is read as a whole by the sweep.
+    The strings of each array are also read in their order, and those that
+    a withheld run read across them touches are emptied (a sentence stored
+    a few words a string). None when no string changes, or when the value
+    cannot be rebuilt (too deep): then the script is read as a whole by the
+    sweep.
     """
     changed = False
 
@@ -628,9 +635,34 @@ def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
 
     try:
         shortened = code.map_json(value, change)
+        values, arrays = code.json_arrays(shortened)
+        doomed = {
+            array[index]
+            for array in arrays
+            if _leaks(" ".join(values[at] for at in array), fingerprint)
+            for index in split_runs([values[at] for at in array], fingerprint)
+        }
+        if doomed:
+            # What is left is split over an array's strings: each string that a withheld run read across
+            # them touches goes (counted in the order map_json visits the values, one by one).
+            changed = True
+            counter = iter(range(len(values)))
+            shortened = code.map_json(shortened, lambda text: "" if next(counter) in doomed else text)
     except (RecursionError, ValueError, TypeError):
         return None
     return shortened if changed else None
+
+
+def split_runs(texts: list[str], fingerprint: Fingerprint) -> set[int]:
+    """The indexes of ``texts`` that hold part of a withheld run read across them, in their order."""
+    tokens: list[str] = []
+    owners: list[int] = []
+    for index, text in enumerate(texts):
+        found = words(decode_layers(text))
+        tokens.extend(found)
+        owners.extend([index] * len(found))
+    k = fingerprint.k
+    return {owner for start in fingerprint.matches(tokens) for owner in owners[start : start + k]}
 
 
 def json_scrubber(fingerprint: Fingerprint, report: SweepReport) -> Callable[[LexborNode, Any], Any | None]:
