@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -411,8 +412,8 @@ def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport, 
         if _sweep_attributes(element, fingerprint, report):
             changed.elements.add(element.mem_id)
     for element, _covered, spans, _whole in places.code:
-        json = element.mem_id in places.json_code
-        if (not thorough and _sweep_code_at(element, spans, fingerprint, report, json=json)) or _sweep_code(
+        json_body = element.mem_id in places.json_code
+        if (not thorough and _sweep_code_at(element, spans, fingerprint, report, json_body=json_body)) or _sweep_code(
             element, fingerprint, report
         ):
             changed.code.add(element.mem_id)
@@ -544,9 +545,7 @@ def _code_leaks(body: str, kind: str, fingerprint: Fingerprint) -> bool:
     if parts is not None:
         if any(_leaks(s, fingerprint) for s in code.json_strings(parts[1])):
             return True
-        # Text split over an array's strings, in their order (a sentence stored a few words a string).
-        values, arrays = code.json_arrays(parts[1])
-        return any(_leaks(" ".join(values[index] for index in array), fingerprint) for array in arrays)
+        return next(_split_copies(parts[1], fingerprint), None) is not None
     if kind == "script-data":
         return fingerprint.leaks(body)
     literals = [text for _, _, text in code.js_literals(body)]
@@ -589,7 +588,7 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
 
 
 def _sweep_code_at(
-    node: LexborNode, spans: list[tuple[int, int]], fingerprint: Fingerprint, report: SweepReport, *, json: bool
+    node: LexborNode, spans: list[tuple[int, int]], fingerprint: Fingerprint, report: SweepReport, *, json_body: bool
 ) -> bool:
     """Shorten the literals in ``spans`` of a script's body (its strings, where it is JSON) that carry withheld text.
 
@@ -606,7 +605,7 @@ def _sweep_code_at(
         _body(node),
         lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
         within=spans,
-        json_body=json,
+        json_body=json_body,
     )
     if new_body is None:
         return False
@@ -635,25 +634,30 @@ def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
 
     try:
         shortened = code.map_json(value, change)
-        values, arrays = code.json_arrays(shortened)
-        doomed = {
-            array[index]
-            for array in arrays
-            if _leaks(" ".join(values[at] for at in array), fingerprint)
-            for index in split_runs([values[at] for at in array], fingerprint)
-        }
+        doomed = {at for array in _split_copies(shortened, fingerprint) for at in array}
         if doomed:
-            # What is left is split over an array's strings: each string that a withheld run read across
-            # them touches goes (counted in the order map_json visits the values, one by one).
+            # Each string that a withheld run read across its array touches goes (counted in the order
+            # map_json visits the values, one by one).
             changed = True
-            counter = iter(range(len(values)))
+            counter = count()
             shortened = code.map_json(shortened, lambda text: "" if next(counter) in doomed else text)
     except (RecursionError, ValueError, TypeError):
         return None
     return shortened if changed else None
 
 
-def split_runs(texts: list[str], fingerprint: Fingerprint) -> set[int]:
+def _split_copies(value: Any, fingerprint: Fingerprint) -> Iterator[list[int]]:
+    """For each array of a JSON value whose strings, read in their order, carry withheld text (a sentence stored
+    a few words a string), the places of those of its strings a withheld run touches, among the value's strings
+    in :func:`~paywall.engine.code.json_arrays`' order (empty when the copy is in another reading)."""
+    values, arrays = code.json_arrays(value)
+    for array in arrays:
+        texts = [values[at] for at in array]
+        if _leaks(" ".join(texts), fingerprint):
+            yield [array[index] for index in _split_runs(texts, fingerprint)]
+
+
+def _split_runs(texts: list[str], fingerprint: Fingerprint) -> set[int]:
     """The indexes of ``texts`` that hold part of a withheld run read across them, in their order."""
     tokens: list[str] = []
     owners: list[int] = []
