@@ -322,15 +322,17 @@ def test_a_long_json_string_reads_the_same_whether_escapes_are_many_or_few() -> 
     assert words(decode_layers(sentence * 40)) == words(WITHHELD[1]) * 40
 
 
+def text_of(pieces: list[str]) -> st.SearchStrategy[str]:
+    """Text made of up to forty of ``pieces`` in any order."""
+    return st.lists(st.sampled_from(pieces), max_size=40).map("".join)
+
+
 #: Text of JavaScript, JSON and CSS escapes, well-formed or not, and what stands around them.
-ESCAPE_TEXT = st.lists(
-    st.sampled_from(
-        ["\\u0041", "\\u00e9", "\\u{1F600}", "\\u{110000}", "\\x41", "\\x3c", "\\n", "\\t", '\\"', "\\'",
-         "\\/", "\\\\", "\\", "\\u00", "\\x4", "\\u{}", "\\41 ", "\\e9\r\n", "\\0", "\\D800", "\\zz", "u0041",
-         "x41", "caf", "é", " ", "b", "f"]
-    ),
-    max_size=40,
-).map("".join)  # fmt: skip
+ESCAPE_TEXT = text_of(
+    ["\\u0041", "\\u00e9", "\\u{1F600}", "\\u{110000}", "\\x41", "\\x3c", "\\n", "\\t", '\\"', "\\'",
+     "\\/", "\\\\", "\\", "\\u00", "\\x4", "\\u{}", "\\41 ", "\\e9\r\n", "\\0", "\\D800", "\\zz", "u0041",
+     "x41", "caf", "é", " ", "b", "f"]
+)  # fmt: skip
 
 
 @settings(max_examples=400)
@@ -346,14 +348,11 @@ def test_many_escapes_read_as_one_substitution_reads_them(text: str) -> None:
 
 
 #: Text of character references, well-formed or not, and what stands around them.
-REFERENCE_TEXT = st.lists(
-    st.sampled_from(
-        ["&amp;", "&lt;", "&gt;", "&quot;", "&#38;", "&#x26;", "&#39;", "&#8217;", "&eacute;", "&nbsp;", "&notit;",
-         "&amp", "&lt", "&#38", "&", "amp;", "lt;", "#38;", "quot;", ";", "<b>", "caf", "é", " ", "x", "&zz;",
-         "&" + "a" * 40 + ";", "&#x110000;", "&#0;"]
-    ),
-    max_size=40,
-).map("".join)  # fmt: skip
+REFERENCE_TEXT = text_of(
+    ["&amp;", "&lt;", "&gt;", "&quot;", "&#38;", "&#x26;", "&#39;", "&#8217;", "&eacute;", "&nbsp;", "&notit;",
+     "&amp", "&lt", "&#38", "&", "amp;", "lt;", "#38;", "quot;", ";", "<b>", "caf", "é", " ", "x", "&zz;",
+     "&" + "a" * 40 + ";", "&#x110000;", "&#0;"]
+)  # fmt: skip
 
 
 @settings(max_examples=400)
