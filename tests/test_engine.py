@@ -152,14 +152,14 @@ def test_the_strings_of_json_are_the_literals_the_tokenizer_reads(
 
 @settings(max_examples=300)
 @given(JSON_VALUES)
-def test_the_arrays_of_json_are_counted_in_the_order_its_strings_are_rewritten(value: object) -> None:
+def test_the_groups_of_json_are_counted_in_the_order_its_strings_are_rewritten(value: object) -> None:
     """A string emptied by its place among the values must be the one map_json visits at that place."""
     visited: list[str] = []
     code.map_json(value, lambda text: visited.append(text) or text)  # type: ignore[func-returns-value]
-    values, arrays = code.json_arrays(value)
+    values, groups = code.json_groups(value)
     assert values == visited
-    for array in arrays:
-        assert len(array) > 1 and array == sorted(array)
+    for group in groups:
+        assert len(group) > 1 and group == sorted(set(group))
 
 
 def test_a_short_page_with_no_sign_of_being_an_article_is_not_gated() -> None:

@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote_plus
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine import Page, sweep
+from paywall.engine import Page, code, sweep
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.text import base64_payloads, decode_layers, readings, streams, words
 
@@ -302,24 +302,43 @@ def test_a_story_split_into_short_strings_in_a_state_is_withheld_too(shape: str)
     assert json.dumps(value).count(_fragments(TEASER[0])[0]) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a story whose short strings are interleaved with markup (Portable Text spans, a link's tag name "
-    "and address between them) holds no withheld run, in the page's bytes or read string by string",
-)
-def test_a_story_in_short_spans_between_markup_is_withheld_too() -> None:
-    body = [
-        {
-            "_type": "block",
-            "children": [{"_type": "span", "marks": ["em"], "text": piece} for piece in _fragments(text)],
-        }
-        for text in TEASER + WITHHELD
-    ]
-    script = f'<script id="__STATE__" type="application/json">{json.dumps({"body": body})}</script>'
-    article = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(TEASER + WITHHELD)}</article>"
+def _rich_text(text: str, shape: str) -> dict[str, object]:
+    """One paragraph as a headless CMS stores rich text: a few words a span, each span an object of its own."""
+    pieces = _fragments(text)
+    if shape == "portable-text":  # Sanity: spans with their marks
+        return {"_type": "block", "children": [{"_type": "span", "marks": ["em"], "text": p} for p in pieces]}
+    # Contentful: text nodes, every other one inside a link of its own
+    nodes: list[dict[str, object]] = []
+    for index, piece in enumerate(pieces):
+        node = {"nodeType": "text", "value": piece, "marks": [], "data": {}}
+        if index % 2:
+            node = {"nodeType": "hyperlink", "data": {"uri": f"https://example.com/{index}"}, "content": [node]}
+        nodes.append(node)
+    return {"nodeType": "paragraph", "data": {}, "content": nodes}
+
+
+@pytest.mark.parametrize("shape", ["portable-text", "contentful"])
+def test_a_story_in_short_spans_between_markup_is_withheld_too(shape: str) -> None:
+    """Rich text stored as spans puts a type, marks or a link's address between every few words: no withheld run
+    stands in the page's bytes or in any one string. Read by key (every span's text in order), the spans are the
+    story; each span a withheld run touches goes, the teaser's spans stay, and the state still parses."""
+    texts = TEASER + WITHHELD
+    state = {"body": [_rich_text(text, shape) for text in texts], "n": 1}
+    script = f'<script id="__STATE__" type="application/json">{json.dumps(state)}</script>'
+    article = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(texts)}</article>"
     page = f"<!DOCTYPE html><html><head><title>Coast Times</title></head><body><main>{article}</main>{script}</body>"
     _, out = gate(page)
     assert_no_leak(out)
+    value = json.loads(parse(out).css_first("script#__STATE__").text())
+    assert value["n"] == 1
+    assert json.dumps(value).count(json.dumps(_fragments(TEASER[0])[0])) == 1
+
+
+def test_strings_read_by_key_from_a_window_that_starts_inside_a_string() -> None:
+    """A window of the page's bytes starts anywhere: its strings are paired from its first key on."""
+    window = 'ing lights on "}, {"_type": "span", "marks": ["em"], "text": "this stretch "}, {"text": "of \\"coast\\""}'
+    assert code.keyed_strings(window) == ['this stretch  of \\"coast\\"']
+    assert code.keyed_strings('"no key here", "nor here"') == []
 
 
 def test_metadata_is_shortened_to_the_teaser_with_an_ellipsis() -> None:

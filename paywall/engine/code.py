@@ -119,34 +119,78 @@ def json_strings(value: Any) -> Iterator[str]:
             stack.extend(item)
 
 
-def json_arrays(value: Any) -> tuple[list[str], list[list[int]]]:
+def json_groups(value: Any) -> tuple[list[str], list[list[int]]]:
     """The string values of a JSON value (not its keys) in document order, the order :func:`map_json` visits
-    them; and for each array holding two or more strings, the indexes of its strings among those values.
+    them; and the groups of those strings that are read together, as indexes among those values.
 
-    An array's strings may be one text stored a few words a string (a sentence split at its links); the
-    fields of an object are texts of their own (a headline, a description), never read as one.
+    A text may be stored a few words a string. Two shapes are read as one text:
+
+    * an array's own strings (a sentence split at its links);
+    * the strings under one key in the objects that are items of arrays, all through the document
+      (rich text as spans: Portable Text's ``{"_type": "span", "text": …}``, Contentful's
+      ``{"nodeType": "text", "value": …}``, a link's text among them).
+
+    The fields of one object are texts of their own (a headline, a description), never read as one.
     """
     values: list[str] = []
-    arrays: list[list[int]] = []
-    # Iteratively (deep values do not exhaust the stack): each frame is a container's items still to visit,
-    # and the strings of an array seen so far (None for an object).
-    frames: list[tuple[Iterator[Any], list[int] | None]] = [(iter((value,)), None)]
+    groups: list[list[int]] = []
+    keyed: dict[str, list[int]] = {}
+    # Iteratively (deep values do not exhaust the stack): each frame is a container's items still to visit;
+    # the strings of an array seen so far (None for an object); and whether the items are an object's
+    # pairs, that object being an array's item (its strings are counted under their keys).
+    frames: list[tuple[Iterator[Any], list[int] | None, bool]] = [(iter((value,)), None, False)]
     while frames:
-        items, held = frames[-1]
-        item = next(items, _END)
+        items, held, pairs = frames[-1]
+        item: Any = next(items, _END)
         if item is _END:
             frames.pop()
             if held is not None and len(held) > 1:
-                arrays.append(held)
-        elif isinstance(item, str):
+                groups.append(held)
+            continue
+        key = None
+        if pairs:
+            key, item = item
+        if isinstance(item, str):
             if held is not None:
                 held.append(len(values))
+            elif key is not None:
+                keyed.setdefault(key, []).append(len(values))
             values.append(item)
         elif isinstance(item, list):
-            frames.append((iter(item), []))
+            frames.append((iter(item), [], False))
         elif isinstance(item, dict):
-            frames.append((iter(item.values()), None))
-    return values, arrays
+            in_array = held is not None
+            frames.append((iter(item.items() if in_array else item.values()), None, in_array))
+    groups.extend(group for group in keyed.values() if len(group) > 1)
+    return values, groups
+
+
+def keyed_strings(window: str) -> list[str]:
+    """The string values of a stretch of JSON text, joined by the key they stand under, in their order.
+
+    What :func:`json_groups` reads together in a parsed value, read in the
+    raw text of a window that may start and end anywhere (inside a string
+    too): from its first key on, each string followed by ``:`` is a key, and
+    every other string is a value under the key last seen (an array's items
+    under the array's key). A value's escapes stay as written.
+    """
+    first = _JSON_KEY.search(window)
+    if first is None:
+        return []
+    keyed: dict[str, list[str]] = {}
+    key = ""
+    for found in _JSON_STRINGS.finditer(window, first.start(1)):
+        after = _AFTER_STRING.match(window, found.end())
+        if after is not None and after.group(1) == ":":
+            key = found.group(1)
+        else:
+            keyed.setdefault(key, []).append(found.group(1)[1:-1])
+    return [" ".join(texts) for texts in keyed.values() if len(texts) > 1]
+
+
+# A key whose quotes are known to pair: after the ``{`` or ``,`` that opens a member.
+_JSON_KEY = re.compile(r'[{,]\s*("[^"\\\n]*(?:\\.[^"\\\n]*)*")\s*:')
+_AFTER_STRING = re.compile(r"\s*(\S?)")
 
 
 _END = object()

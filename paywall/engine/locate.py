@@ -635,11 +635,15 @@ def holds_copy(window: str, fingerprint: Fingerprint) -> bool:
     markup, entities, escapes, percent-encoding, base64, and the markup kept
     as text, which also reads code's ``<``: ``if (w < 768) { body = "..." }``
     holds no tag), as a stylesheet (CSS escapes first), and with the markup
-    dropped without a space (a word split over inline tags, ``zephyr<em>quill</em>``).
+    dropped without a space (a word split over inline tags, ``zephyr<em>quill</em>``);
+    and, in JSON, each key's strings read in their order (rich text stored as
+    short spans: :func:`~paywall.engine.code.keyed_strings`).
     """
     if fingerprint.leaks(window):
         return True
     if "\\" in window and fingerprint.leaks(window, css=True):
+        return True
+    if '":' in window and any(fingerprint.leaks(text) for text in code.keyed_strings(window)):
         return True
     if "<" not in window:
         return False

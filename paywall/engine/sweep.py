@@ -617,9 +617,10 @@ def _sweep_code_at(
 def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
     """``value`` (parsed JSON) with every string that carries withheld text shortened to the part before it.
 
-    The strings of each array are also read in their order, and those that
-    a withheld run read across them touches are emptied (a sentence stored
-    a few words a string). None when no string changes, or when the value
+    The strings of each array, and those under one key in an array's objects
+    (rich text stored as spans), are also read in their order, and those
+    that a withheld run read across them touches are emptied (a sentence
+    stored a few words a string). None when no string changes, or when the value
     cannot be rebuilt (too deep): then the script is read as a whole by the
     sweep.
     """
@@ -636,7 +637,7 @@ def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
         shortened = code.map_json(value, change)
         doomed = {at for array in _split_copies(shortened, fingerprint) for at in array}
         if doomed:
-            # Each string that a withheld run read across its array touches goes (counted in the order
+            # Each string that a withheld run read across its group touches goes (counted in the order
             # map_json visits the values, one by one).
             changed = True
             counter = count()
@@ -647,14 +648,14 @@ def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
 
 
 def _split_copies(value: Any, fingerprint: Fingerprint) -> Iterator[list[int]]:
-    """For each array of a JSON value whose strings, read in their order, carry withheld text (a sentence stored
-    a few words a string), the places of those of its strings a withheld run touches, among the value's strings
-    in :func:`~paywall.engine.code.json_arrays`' order (empty when the copy is in another reading)."""
-    values, arrays = code.json_arrays(value)
-    for array in arrays:
-        texts = [values[at] for at in array]
+    """For each group of a JSON value's strings that, read in their order, carries withheld text (a sentence
+    stored a few words a string), the places of those of its strings a withheld run touches, among the value's
+    strings in :func:`~paywall.engine.code.json_groups`' order (empty when the copy is in another reading)."""
+    values, groups = code.json_groups(value)
+    for group in groups:
+        texts = [values[at] for at in group]
         if _leaks(" ".join(texts), fingerprint):
-            yield [array[index] for index in _split_runs(texts, fingerprint)]
+            yield [group[index] for index in _split_runs(texts, fingerprint)]
 
 
 def _split_runs(texts: list[str], fingerprint: Fingerprint) -> set[int]:
