@@ -166,16 +166,22 @@ class GateCache(Bounded[_Key, _Value]):
         return (key, cta_html)
 
 
+#: Longest key :class:`RecentKeys` keeps as it is (an article's address mostly is shorter).
+SHORT_KEY = 160
+
+
 class RecentKeys:
     """The last ``size`` keys added (a bounded set, least recently added go first).
 
-    Keys are kept as 16-byte digests: a key may be a request's path and query,
-    as long as a client makes it, and the set's memory must not follow that.
+    A key longer than :data:`SHORT_KEY` characters is kept as its 16-byte digest:
+    a key may be a request's path and query, as long as a client makes it, and
+    the set's memory must not follow that. Shorter ones are kept as they are
+    (a string never equals a digest), which spares a hash on every gated view.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._keys: OrderedDict[bytes, None] = OrderedDict()
+        self._keys: OrderedDict[str | bytes, None] = OrderedDict()
 
     def add(self, key: str) -> None:
         digest = self._digest(key)
@@ -188,7 +194,9 @@ class RecentKeys:
         return isinstance(key, str) and self._digest(key) in self._keys
 
     @staticmethod
-    def _digest(key: str) -> bytes:
+    def _digest(key: str) -> str | bytes:
+        if len(key) <= SHORT_KEY:
+            return key
         return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def __len__(self) -> int:

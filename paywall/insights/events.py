@@ -103,10 +103,14 @@ class EventBuffer:
         now = self.clock()
         day, start, end = self._day
         key = (day if start <= now < end else self._today(), kind, redact(article), variant, detail)
-        if key not in self._pending and len(self._pending) >= MAX_PENDING_KEYS:
+        pending, task = self._pending, self._task
+        if key in pending and task is not None and not task.done():
+            pending[key] += 1  # most events: a batch that holds this key waits for the store, its task awake
+            return
+        if key not in pending and len(pending) >= MAX_PENDING_KEYS:
             self.dropped += 1
             return
-        self._pending[key] += 1
+        pending[key] += 1
         self._wake()
 
     def _today(self) -> str:
