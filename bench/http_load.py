@@ -56,6 +56,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -144,6 +145,22 @@ site = Starlette(
         _serve("/download.bin", DOWNLOAD, "application/octet-stream"),
     ]
 )
+
+
+#: What every personalised response carries, whoever adds it: a shared cache must not keep it for others.
+PRIVATE_HEADERS = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
+
+
+async def private_site(scope: Any, receive: Any, send: Any) -> None:
+    """The bare site with :data:`PRIVATE_HEADERS` added to every response, and nothing else: a yardstick for the
+    paywall's cost on a member's page, whose headers these are (``bench/instructions.py --server``)."""
+
+    async def send_private(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *PRIVATE_HEADERS]}
+        await send(message)
+
+    await site(scope, receive, send_private if scope["type"] == "http" else send)
 
 
 def build_app() -> object:

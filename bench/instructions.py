@@ -33,6 +33,11 @@ so each write would be charged to some thirty requests, where a real server
 spreads it over a thousand and more (a few hundred instructions each); the
 pause between writes is stretched past the run instead (``BENCH_INSIGHTS_INTERVAL``).
 Counting each event as it is tallied stays in the figure.
+With ``--server`` and the member's row, one more figure: the bare site
+adding to every response only the two headers a member's page carries
+(``Cache-Control: private, no-store`` and ``Vary: Cookie``), which every
+personalised response needs whoever adds them. It says how much of the
+member's ratio the HTTP server spends on those headers alone.
 
     python bench/instructions.py [--requests 400] [--only NAME] [--server]
 
@@ -69,10 +74,11 @@ ENGINE_WARM_UP = 5
 """First views (or lxml parses) run before counting: a few settle imports and compiled patterns."""
 
 MEMBER = [(b"x-bench-member", b"1")]
+MEMBER_ROW = "member, 100 KB article"
 
 #: name, path, request headers, settings (as ``PAYWALL_*`` variables) of the paywalled app.
 REQUESTS: list[tuple[str, str, list[tuple[bytes, bytes]], dict[str, str]]] = [
-    ("member, 100 KB article", "/article", MEMBER, {}),
+    (MEMBER_ROW, "/article", MEMBER, {}),
     ("member, 100 KB, no tags", "/article", MEMBER, {"PAYWALL_PROTECT_MEMBERS": "false"}),
     ("non-member, repeat article", "/article", [], {}),
     ("non-member, news, new token", "/news", [], {}),
@@ -162,10 +168,13 @@ def _collected(stderr: str) -> int:
     return int(found.group(1))
 
 
-def per_server_request(name: str, bare: bool, env: dict[str, str], count: int) -> float:
-    """Instructions per request of scenario ``name`` through a real server: ``count`` more, minus none."""
+def per_server_request(name: str, bare: bool, env: dict[str, str], count: int, *, app: str | None = None) -> float:
+    """Instructions per request of scenario ``name`` through a real server: ``count`` more, minus none.
+
+    ``app`` serves it instead of the bare site or the paywalled one (a yardstick).
+    """
     path, headers = _request(name)
-    app = "bench.http_load:site" if bare else "bench.http_load:build_app"
+    app = app or ("bench.http_load:site" if bare else "bench.http_load:build_app")
     runs = [_server_requests(app, path, headers, n, env) for n in (count, 0)]
     return (runs[0] - runs[1]) / count
 
@@ -230,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for name, settings in names
             ]
+        # The member's page carries two headers the bare site's does not (it is one reader's): what those
+        # alone cost the HTTP server, measured on the bare site that adds them and does nothing else.
+        private = None
+        if args.server and any(name == MEMBER_ROW for name, _ in names):
+            private = pool.submit(
+                per_server_request, MEMBER_ROW, True, base, args.requests, app="bench.http_load:private_site"
+            )
         views = max(1, args.requests // 10)
         engine = None
         if not args.server and (not args.only or "engine" in args.only):
@@ -245,6 +261,16 @@ def main(argv: list[str] | None = None) -> int:
         for name, bare_count, paid_count in rows:
             bare, paid = bare_count.result(), paid_count.result()
             print(f"{name:30} {bare:10.0f} {paid:10.0f} {paid - bare:10.0f} {bare / paid:6.2f}", flush=True)
+        if private is not None:
+            from bench.http_load import PRIVATE_HEADERS
+
+            named = "; ".join(f"{name.decode()}: {value.decode()}" for name, value in PRIVATE_HEADERS)
+            bare = next(bare_count for name, bare_count, _ in rows if name == MEMBER_ROW).result()
+            headers = private.result()
+            print(
+                f"the bare site adding only a private page's two headers ({named}): {headers:.0f}, "
+                f"+{headers - bare:.0f}, ratio {bare / headers:.2f}"
+            )
         if engine is not None:
             lxml_count, engine_count = engine[0].result(), engine[1].result()
             print(
