@@ -168,11 +168,13 @@ def json_groups(value: Any) -> tuple[list[str], list[list[int]]]:
 def keyed_strings(window: str) -> list[str]:
     """The string values of a stretch of JSON text, joined by the key they stand under, in their order.
 
-    What :func:`json_groups` reads together in a parsed value, read in the
-    raw text of a window that may start and end anywhere (inside a string
-    too): from its first key on, each string followed by ``:`` is a key, and
-    every other string is a value under the key last seen (an array's items
-    under the array's key). A value's escapes stay as written.
+    The raw text's reading of what :func:`json_groups` reads together in a
+    parsed value, for a window that may start and end anywhere (inside a
+    string too): from its first key on, each string followed by ``:`` is a
+    key, and every other string is a value under the key last seen (an
+    array's items under the array's key). A window cannot tell which objects
+    are an array's items, so every value is read under its key. A value's
+    escapes stay as written.
     """
     first = _JSON_KEY.search(window)
     if first is None:
