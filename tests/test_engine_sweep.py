@@ -317,28 +317,39 @@ def _rich_text(text: str, shape: str) -> dict[str, object]:
     return {"nodeType": "paragraph", "data": {}, "content": nodes}
 
 
+@pytest.mark.parametrize("holder", ["json", "json-parse"])
 @pytest.mark.parametrize("shape", ["portable-text", "contentful"])
-def test_a_story_in_short_spans_between_markup_is_withheld_too(shape: str) -> None:
+def test_a_story_in_short_spans_between_markup_is_withheld_too(shape: str, holder: str) -> None:
     """Rich text stored as spans puts a type, marks or a link's address between every few words: no withheld run
     stands in the page's bytes or in any one string. Read by key (every span's text in order), the spans are the
-    story; each span a withheld run touches goes, the teaser's spans stay, and the state still parses."""
+    story; each span a withheld run touches goes, the teaser's spans stay, and the state still parses: held as
+    JSON, or as JSON text in a script's string (``JSON.parse("…")``, as Apollo's and others' states are)."""
     texts = TEASER + WITHHELD
-    state = {"body": [_rich_text(text, shape) for text in texts], "n": 1}
-    script = f'<script id="__STATE__" type="application/json">{json.dumps(state)}</script>'
+    state = json.dumps({"body": [_rich_text(text, shape) for text in texts], "n": 1})
+    if holder == "json":
+        script = f'<script id="__STATE__" type="application/json">{state}</script>'
+    else:
+        script = f'<script id="__STATE__">window.__STATE__ = JSON.parse({json.dumps(state)});</script>'
     article = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(texts)}</article>"
     page = f"<!DOCTYPE html><html><head><title>Coast Times</title></head><body><main>{article}</main>{script}</body>"
     _, out = gate(page)
     assert_no_leak(out)
-    value = json.loads(parse(out).css_first("script#__STATE__").text())
+    held = parse(out).css_first("script#__STATE__").text()
+    if holder == "json-parse":
+        held = json.loads(held[held.index("(") + 1 : held.rindex(")")])
+    value = json.loads(held)
     assert value["n"] == 1
     assert json.dumps(value).count(json.dumps(_fragments(TEASER[0])[0])) == 1
 
 
 def test_strings_read_by_key_from_a_window_that_starts_inside_a_string() -> None:
     """A window of the page's bytes starts anywhere: its strings are paired from its first key on."""
-    window = 'ing lights on "}, {"_type": "span", "marks": ["em"], "text": "this stretch "}, {"text": "of \\"coast\\""}'
-    assert code.keyed_strings(window) == ['this stretch  of \\"coast\\"']
+    window = 'ing lights on "}, {"_type": "span", "marks": ["em"], "text": "this stretch "}, {"text": "of the coast"}'
+    assert code.keyed_strings(window) == ["this stretch  of the coast"]
     assert code.keyed_strings('"no key here", "nor here"') == []
+    # JSON text held in a script's string: read with its escapes undone too.
+    escaped = json.dumps(window)[1:-1]
+    assert code.keyed_strings(escaped) == ["this stretch  of the coast"]
 
 
 def test_metadata_is_shortened_to_the_teaser_with_an_ellipsis() -> None:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
 
+from paywall.engine.text import json_unescaped
+
 JSON_TYPES = frozenset({"application/ld+json", "application/json", "importmap", "speculationrules"})
 JS_TYPES = frozenset(
     {"", "text/javascript", "application/javascript", "module", "text/ecmascript", "application/ecmascript",
@@ -174,25 +176,45 @@ def keyed_strings(window: str) -> list[str]:
     key, and every other string is a value under the key last seen (an
     array's items under the array's key). A window cannot tell which objects
     are an array's items, so every value is read under its key. A value's
-    escapes stay as written.
+    escapes stay as written. JSON text held in a script's string
+    (``JSON.parse("{\\"body\\": …}")``) is read with its escapes undone too.
     """
+    texts = _keyed_strings(window)
+    if '\\"' in window:
+        texts += _keyed_strings(json_unescaped(window))
+    return texts
+
+
+def _keyed_strings(window: str) -> list[str]:
     first = _JSON_KEY.search(window)
     if first is None:
         return []
     keyed: dict[str, list[str]] = {}
     key = ""
-    for found in _JSON_STRINGS.finditer(window, first.start(1)):
-        after = _AFTER_STRING.match(window, found.end())
-        if after is not None and after.group(1) == ":":
-            key = found.group(1)
+    for string, colon in _JSON_MEMBERS.findall(window, first.start(1)):
+        if colon:
+            key = string
         else:
-            keyed.setdefault(key, []).append(found.group(1)[1:-1])
+            keyed.setdefault(key, []).append(string)
     return [" ".join(texts) for texts in keyed.values() if len(texts) > 1]
+
+
+def json_text(literal: str) -> Any | None:
+    """The value of the JSON object or array a script's string literal holds as text (``JSON.parse("{…}")``,
+    ``literal`` as written, between its quotes), else None."""
+    start = literal.lstrip()[:1]
+    if start not in ("{", "[") or not literal.rstrip().endswith(("}", "]")):
+        return None
+    try:
+        return json.loads(json_unescaped(literal) if "\\" in literal else literal)
+    except (ValueError, RecursionError):
+        return None
 
 
 # A key whose quotes are known to pair: after the ``{`` or ``,`` that opens a member.
 _JSON_KEY = re.compile(r'[{,]\s*("[^"\\\n]*(?:\\.[^"\\\n]*)*")\s*:')
-_AFTER_STRING = re.compile(r"\s*(\S?)")
+# A string, and the colon after it that makes it a key.
+_JSON_MEMBERS = re.compile(r'"([^"\\]*(?:\\[\s\S][^"\\]*)*)"\s*(:?)')
 
 
 _END = object()

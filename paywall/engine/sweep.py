@@ -44,6 +44,7 @@ is one of fewer than five words (the fingerprint's runs).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -549,11 +550,37 @@ def _code_leaks(body: str, kind: str, fingerprint: Fingerprint) -> bool:
     if kind == "script-data":
         return fingerprint.leaks(body)
     literals = [text for _, _, text in code.js_literals(body)]
-    if any(fingerprint.leaks(text) for text in literals if may_hold(text, fingerprint)):
+    if any(_literal_leaks(text, fingerprint) for text in literals if may_hold(text, fingerprint)):
         return True
     # Text split over several literals ("The quick " + "brown fox").
     joined = " ".join(literals)
     return may_hold(joined, fingerprint) and fingerprint.leaks(joined)
+
+
+def _literal_leaks(text: str, fingerprint: Fingerprint) -> bool:
+    """Whether a script's literal carries withheld text; JSON text in it (``JSON.parse("…")``) read as JSON."""
+    if fingerprint.leaks(text):
+        return True
+    value = code.json_text(text)
+    return value is not None and next(_split_copies(value, fingerprint), None) is not None
+
+
+def _shortened_literal(fingerprint: Fingerprint) -> Callable[[str], str | None]:
+    """What a script's literal that carries withheld text becomes (a JavaScript string), None for the others.
+
+    A literal holding JSON text is shortened as JSON (:func:`shorten_json`), so that
+    ``JSON.parse`` still reads it; any other one is cut before the withheld text.
+    """
+
+    def shortened(text: str) -> str | None:
+        value = code.json_text(text)
+        if value is not None:
+            value = shorten_json(value, fingerprint)
+            if value is not None:
+                return code.script_json(json.dumps(value, ensure_ascii=False))
+        return code.script_json(_shorten(fingerprint, text)) if _leaks(text, fingerprint) else None
+
+    return shortened
 
 
 def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
@@ -572,10 +599,7 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
             shortened = shorten_json(value, fingerprint)
             new_body = None if shortened is None else before + code.script_json(shortened) + after
         elif kind == "script":
-            new_body = code.replace_literals(
-                body,
-                lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
-            )
+            new_body = code.replace_literals(body, _shortened_literal(fingerprint))
     if new_body is not None and not _code_leaks(new_body, kind, fingerprint):
         report.clean_code.add(hash(new_body))
         _set_body(node, new_body)
@@ -601,12 +625,7 @@ def _sweep_code_at(
     """
     if node.tag != "script" or _code_kind(node) != "script":
         return False
-    new_body = code.replace_literals(
-        _body(node),
-        lambda s: code.script_json(_shorten(fingerprint, s)) if _leaks(s, fingerprint) else None,
-        within=spans,
-        json_body=json_body,
-    )
+    new_body = code.replace_literals(_body(node), _shortened_literal(fingerprint), within=spans, json_body=json_body)
     if new_body is None:
         return False
     _set_body(node, new_body)
