@@ -317,29 +317,52 @@ def _rich_text(text: str, shape: str) -> dict[str, object]:
     return {"nodeType": "paragraph", "data": {}, "content": nodes}
 
 
-@pytest.mark.parametrize("holder", ["json", "json-parse"])
+@pytest.mark.parametrize("holder", ["json", "json-parse", "attribute"])
 @pytest.mark.parametrize("shape", ["portable-text", "contentful"])
 def test_a_story_in_short_spans_between_markup_is_withheld_too(shape: str, holder: str) -> None:
     """Rich text stored as spans puts a type, marks or a link's address between every few words: no withheld run
     stands in the page's bytes or in any one string. Read by key (every span's text in order), the spans are the
     story; each span a withheld run touches goes, the teaser's spans stay, and the state still parses: held as
-    JSON, or as JSON text in a script's string (``JSON.parse("…")``, as Apollo's and others' states are)."""
+    JSON, as JSON text in a script's string (``JSON.parse("…")``, as Apollo's and others' states are), or in an
+    element's attribute (a component's props, ``data-props="{&quot;body&quot;: …}"``)."""
     texts = TEASER + WITHHELD
     state = json.dumps({"body": [_rich_text(text, shape) for text in texts], "n": 1})
     if holder == "json":
-        script = f'<script id="__STATE__" type="application/json">{state}</script>'
+        holding = f'<script id="__STATE__" type="application/json">{state}</script>'
+    elif holder == "json-parse":
+        holding = f'<script id="__STATE__">window.__STATE__ = JSON.parse({json.dumps(state)});</script>'
     else:
-        script = f'<script id="__STATE__">window.__STATE__ = JSON.parse({json.dumps(state)});</script>'
+        holding = f'<div id="__STATE__" data-props="{html.escape(state)}"></div>'
     article = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(texts)}</article>"
-    page = f"<!DOCTYPE html><html><head><title>Coast Times</title></head><body><main>{article}</main>{script}</body>"
+    page = f"<!DOCTYPE html><html><head><title>Coast Times</title></head><body><main>{article}</main>{holding}</body>"
     _, out = gate(page)
     assert_no_leak(out)
-    held = parse(out).css_first("script#__STATE__").text()
+    node = parse(out).css_first("#__STATE__")
+    held = node.attributes["data-props"] or "" if holder == "attribute" else node.text()
     if holder == "json-parse":
         held = json.loads(held[held.index("(") + 1 : held.rindex(")")])
     value = json.loads(held)
     assert value["n"] == 1
     assert json.dumps(value).count(json.dumps(_fragments(TEASER[0])[0])) == 1
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        "<!-- {state} -->",
+        "<script>window.__STATE__ = {state}; start(window.__STATE__);</script>",
+        "<div hidden>{state}</div>",
+    ],
+)
+def test_a_story_in_short_spans_is_withheld_wherever_its_json_stands(holder: str) -> None:
+    """The same spans' JSON in a comment, in a script that does more than hold it, in hidden text: read by key."""
+    texts = TEASER + WITHHELD
+    state = json.dumps({"body": [_rich_text(text, "portable-text") for text in texts]})
+    article = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(texts)}</article>"
+    holding = holder.format(state=state if "<script" in holder else html.escape(state, quote=False))
+    page = f"<!DOCTYPE html><html><head><title>Coast Times</title></head><body><main>{article}</main>{holding}</body>"
+    _, out = gate(page)
+    assert_no_leak(out)
 
 
 def test_strings_read_by_key_from_a_window_that_starts_inside_a_string() -> None:

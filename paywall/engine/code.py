@@ -176,19 +176,21 @@ def keyed_strings(window: str) -> list[str]:
     key, and every other string is a value under the key last seen (an
     array's items under the array's key). A window cannot tell which objects
     are an array's items, so every value is read under its key. A value's
-    escapes stay as written. JSON text held in a script's string
-    (``JSON.parse("{\\"body\\": …}")``) is read with its escapes undone too.
+    escapes stay as written. A window without a key in its raw text may be
+    JSON held in a script's string (``JSON.parse("{\\"body\\": …}")``): it is
+    read with its escapes undone.
     """
     texts = _keyed_strings(window)
-    if '\\"' in window:
-        texts += _keyed_strings(json_unescaped(window))
-    return texts
+    if texts is None and '\\"' in window:  # no key in the raw text: it may be JSON escaped in a string
+        texts = _keyed_strings(json_unescaped(window))
+    return texts or []
 
 
-def _keyed_strings(window: str) -> list[str]:
+def _keyed_strings(window: str) -> list[str] | None:
+    """:func:`keyed_strings` of the raw text; None when it holds no key."""
     first = _JSON_KEY.search(window)
     if first is None:
-        return []
+        return None
     keyed: dict[str, list[str]] = {}
     key = ""
     for string, colon in _JSON_MEMBERS.findall(window, first.start(1)):
@@ -200,13 +202,19 @@ def _keyed_strings(window: str) -> list[str]:
 
 
 def json_text(literal: str) -> Any | None:
-    """The value of the JSON object or array a script's string literal holds as text (``JSON.parse("{…}")``,
-    ``literal`` as written, between its quotes), else None."""
+    """The value of the JSON object or array a text is (an attribute's value, a comment), or a script's string
+    literal holds as text (``JSON.parse("{…}")``: ``literal`` as written, between its quotes); else None."""
     start = literal.lstrip()[:1]
     if start not in ("{", "[") or not literal.rstrip().endswith(("}", "]")):
         return None
     try:
-        return json.loads(json_unescaped(literal) if "\\" in literal else literal)
+        return json.loads(literal)
+    except (ValueError, RecursionError):
+        pass
+    if "\\" not in literal:
+        return None
+    try:
+        return json.loads(json_unescaped(literal))
     except (ValueError, RecursionError):
         return None
 

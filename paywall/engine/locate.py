@@ -643,12 +643,24 @@ def holds_copy(window: str, fingerprint: Fingerprint) -> bool:
         return True
     if "\\" in window and fingerprint.leaks(window, css=True):
         return True
-    if '":' in window and any(fingerprint.leaks(text) for text in code.keyed_strings(window)):
+    if keyed_leaks(window, fingerprint):
         return True
     if "<" not in window:
         return False
     joined = _TAG.sub("", html_module.unescape(window) if "&" in window else window)
     return fingerprint.holds(words(joined))
+
+
+def keyed_leaks(text: str, fingerprint: Fingerprint) -> bool:
+    """Whether the JSON in ``text`` (a window of the page, a script), each key's strings read in their order
+    (:func:`~paywall.engine.code.keyed_strings`), carries withheld text; also where the JSON stands in an
+    attribute, its quotes written ``&quot;``. The strings are read decoded (escapes, references); a copy
+    that is also encoded otherwise (base64) is for the other readings of the place."""
+    if "&#34;" in text or "&quot;" in text:
+        text = html_module.unescape(text)
+    if '":' not in text:
+        return False
+    return any(fingerprint.holds(words(decode_layers(joined))) for joined in code.keyed_strings(text))
 
 
 def copies(

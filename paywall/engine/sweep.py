@@ -56,7 +56,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
-from paywall.engine.locate import Changed, Places, hides
+from paywall.engine.locate import Changed, Places, hides, keyed_leaks
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, html_unescaped, words
 
 _ASCII_TABLE = bytes(
@@ -376,7 +376,7 @@ def sweep(tree: LexborHTMLParser, fingerprint: Fingerprint, report: SweepReport)
         tag = node.tag
         if tag == "-comment":
             comment = node.comment_content or ""
-            if may_hold(comment, fingerprint) and fingerprint.leaks(comment):
+            if may_hold(comment, fingerprint) and _text_leaks(comment, fingerprint):
                 report.places.append(f"comment in {_describe(node.parent)}")
                 node.decompose()
                 report.comments += 1
@@ -404,7 +404,7 @@ def sweep_places(places: Places, fingerprint: Fingerprint, report: SweepReport, 
             report.text_nodes += 1
     for comment, _span in places.comments:
         content = comment.comment_content or ""
-        if may_hold(content, fingerprint) and fingerprint.leaks(content):
+        if may_hold(content, fingerprint) and _text_leaks(content, fingerprint):
             report.places.append(f"comment in {_describe(comment.parent)}")
             changed.removed.add(comment.mem_id)
             comment.decompose()
@@ -431,7 +431,7 @@ def find_leaks(tree: LexborHTMLParser, fingerprint: Fingerprint, clean_code: set
         tag = node.tag
         if tag == "-comment":
             comment = node.comment_content or ""
-            if may_hold(comment, fingerprint) and fingerprint.leaks(comment):
+            if may_hold(comment, fingerprint) and _text_leaks(comment, fingerprint):
                 found.append("comment")
         elif tag not in ("-text", None):
             found.extend(
@@ -475,7 +475,9 @@ def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint
             text = node.text_content or ""
             if not text.strip():
                 continue
-            if fingerprint.leaks_encoded(text) or (hidden and fingerprint.leaks_in_markup(text)):
+            if fingerprint.leaks_encoded(text) or (
+                hidden and (fingerprint.leaks_in_markup(text) or _json_text_leaks(html_unescaped(text), fingerprint))
+            ):
                 doomed.add(len(texts))
             texts.append((node, hidden, decode_layers(text) if hidden else text))
     k = fingerprint.k
@@ -498,7 +500,7 @@ def _attribute_leaks(name: str, value: str | None, fingerprint: Fingerprint) -> 
     """Whether an attribute value carries withheld text (percent-decoded too; CSS escapes in ``style``)."""
     if not value or not may_hold(value, fingerprint):
         return False
-    return fingerprint.leaks(value, url=True, css=name.lower() == "style")
+    return fingerprint.leaks(value, url=True, css=name.lower() == "style") or _json_text_leaks(value, fingerprint)
 
 
 def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
@@ -510,11 +512,16 @@ def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepR
             continue
         changed = True
         assert value is not None
+        kept = _shortened_json_text(value, fingerprint)
         if node.tag == "meta" and name.lower() == "content":
             prefix = fingerprint.safe_prefix(value, url=True)
             node.attrs[name] = prefix + ELLIPSIS if prefix else ""
             report.meta_shortened += 1
             report.places.append(f"<meta {attributes.get('name') or attributes.get('property') or ''}>")
+        elif kept is not None and not _attribute_leaks(name, kept, fingerprint):
+            node.attrs[name] = kept  # a component's props stay JSON, its story shortened
+            report.attributes += 1
+            report.places.append(f"attribute {name} of {_describe(node)} shortened")
         else:
             del node.attrs[name]
             report.attributes += 1
@@ -550,19 +557,33 @@ def _code_leaks(body: str, kind: str, fingerprint: Fingerprint) -> bool:
     if kind == "script-data":
         return fingerprint.leaks(body)
     literals = [text for _, _, text in code.js_literals(body)]
-    if any(_literal_leaks(text, fingerprint) for text in literals if may_hold(text, fingerprint)):
+    if any(_text_leaks(text, fingerprint) for text in literals if may_hold(text, fingerprint)):
         return True
-    # Text split over several literals ("The quick " + "brown fox").
+    # Text split over several literals ("The quick " + "brown fox"), or over an object's values under one key.
     joined = " ".join(literals)
-    return may_hold(joined, fingerprint) and fingerprint.leaks(joined)
-
-
-def _literal_leaks(text: str, fingerprint: Fingerprint) -> bool:
-    """Whether a script's literal carries withheld text; JSON text in it (``JSON.parse("…")``) read as JSON."""
-    if fingerprint.leaks(text):
+    if may_hold(joined, fingerprint) and fingerprint.leaks(joined):
         return True
+    return keyed_leaks(body, fingerprint)
+
+
+def _text_leaks(text: str, fingerprint: Fingerprint) -> bool:
+    """Whether a text (a script's literal, a comment) carries withheld text; JSON in it read as JSON."""
+    return fingerprint.leaks(text) or _json_text_leaks(text, fingerprint)
+
+
+def _json_text_leaks(text: str, fingerprint: Fingerprint) -> bool:
+    """Whether ``text`` is JSON (:func:`~paywall.engine.code.json_text`) whose strings, read together as
+    :func:`_split_copies` reads them, carry withheld text (rich text stored as short spans)."""
     value = code.json_text(text)
     return value is not None and next(_split_copies(value, fingerprint), None) is not None
+
+
+def _shortened_json_text(text: str, fingerprint: Fingerprint) -> str | None:
+    """``text``, JSON (:func:`~paywall.engine.code.json_text`), with its withheld text shortened
+    (:func:`shorten_json`); None when it is no JSON or nothing in it changes."""
+    value = code.json_text(text)
+    shortened = None if value is None else shorten_json(value, fingerprint)
+    return None if shortened is None else json.dumps(shortened, ensure_ascii=False)
 
 
 def _shortened_literal(fingerprint: Fingerprint) -> Callable[[str], str | None]:
@@ -573,11 +594,9 @@ def _shortened_literal(fingerprint: Fingerprint) -> Callable[[str], str | None]:
     """
 
     def shortened(text: str) -> str | None:
-        value = code.json_text(text)
-        if value is not None:
-            value = shorten_json(value, fingerprint)
-            if value is not None:
-                return code.script_json(json.dumps(value, ensure_ascii=False))
+        kept = _shortened_json_text(text, fingerprint)
+        if kept is not None:
+            return code.script_json(kept)
         return code.script_json(_shorten(fingerprint, text)) if _leaks(text, fingerprint) else None
 
     return shortened
