@@ -302,11 +302,17 @@ def test_a_story_split_into_short_strings_in_a_state_is_withheld_too(shape: str)
     assert json.dumps(value).count(_fragments(TEASER[0])[0]) == 1
 
 
-def _rich_text(text: str, shape: str) -> dict[str, object]:
+def _rich_text(text: str, shape: str) -> object:
     """One paragraph as a headless CMS stores rich text: a few words a span, each span an object of its own."""
     pieces = _fragments(text)
     if shape == "portable-text":  # Sanity: spans with their marks
         return {"_type": "block", "children": [{"_type": "span", "marks": ["em"], "text": p} for p in pieces]}
+    if shape == "jsonml":  # markup as arrays, [tag, attributes, ...children]: every other piece a link or emphasis
+        children: list[object] = [
+            (["a", {"href": f"/topics/{index}"}, piece] if index % 4 == 1 else ["em", piece]) if index % 2 else piece
+            for index, piece in enumerate(pieces)
+        ]
+        return ["p", {}, *children]
     # Contentful: text nodes, every other one inside a link of its own
     nodes: list[dict[str, object]] = []
     for index, piece in enumerate(pieces):
@@ -318,7 +324,22 @@ def _rich_text(text: str, shape: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("holder", ["json", "json-parse", "attribute"])
-@pytest.mark.parametrize("shape", ["portable-text", "contentful"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "portable-text",
+        "contentful",
+        pytest.param(
+            "jsonml",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="markup written as arrays puts each link's tag and attributes between the pieces, in an "
+                "array of its own: read through nested arrays, Wired's 460 KB state was read whole and written "
+                "again, 64 ms to 230 ms a view, so not done; its long pieces are found one by one",
+            ),
+        ),
+    ],
+)
 def test_a_story_in_short_spans_between_markup_is_withheld_too(shape: str, holder: str) -> None:
     """Rich text stored as spans puts a type, marks or a link's address between every few words: no withheld run
     stands in the page's bytes or in any one string. Read by key (every span's text in order), the spans are the
