@@ -476,7 +476,7 @@ def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint
             if not text.strip():
                 continue
             if fingerprint.leaks_encoded(text) or (
-                hidden and (fingerprint.leaks_in_markup(text) or _json_text_leaks(html_unescaped(text), fingerprint))
+                hidden and (fingerprint.leaks_in_markup(text) or _hidden_json_leaks(text, fingerprint))
             ):
                 doomed.add(len(texts))
             texts.append((node, hidden, decode_layers(text) if hidden else text))
@@ -512,13 +512,14 @@ def _sweep_attributes(node: LexborNode, fingerprint: Fingerprint, report: SweepR
             continue
         changed = True
         assert value is not None
-        kept = _shortened_json_text(value, fingerprint)
         if node.tag == "meta" and name.lower() == "content":
             prefix = fingerprint.safe_prefix(value, url=True)
             node.attrs[name] = prefix + ELLIPSIS if prefix else ""
             report.meta_shortened += 1
             report.places.append(f"<meta {attributes.get('name') or attributes.get('property') or ''}>")
-        elif kept is not None and not _attribute_leaks(name, kept, fingerprint):
+        elif (kept := _shortened_json_text(value, fingerprint)) is not None and not _attribute_leaks(
+            name, kept, fingerprint
+        ):
             node.attrs[name] = kept  # a component's props stay JSON, its story shortened
             report.attributes += 1
             report.places.append(f"attribute {name} of {_describe(node)} shortened")
@@ -576,6 +577,13 @@ def _json_text_leaks(text: str, fingerprint: Fingerprint) -> bool:
     :func:`_split_copies` reads them, carry withheld text (rich text stored as short spans)."""
     value = code.json_text(text)
     return value is not None and next(_split_copies(value, fingerprint), None) is not None
+
+
+def _hidden_json_leaks(text: str, fingerprint: Fingerprint) -> bool:
+    """:func:`_json_text_leaks` of hidden text, whose JSON may be written with references (``&quot;``)."""
+    if text.lstrip()[:1] not in ("{", "["):
+        return False
+    return _json_text_leaks(html_unescaped(text) if "&" in text else text, fingerprint)
 
 
 def _shortened_json_text(text: str, fingerprint: Fingerprint) -> str | None:
