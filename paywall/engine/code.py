@@ -44,7 +44,9 @@ _JS_TOKENS = re.compile(
     """,
     re.VERBOSE | re.MULTILINE,
 )
-_JSON_STRINGS = re.compile(r'("[^"\\]*(?:\\[\s\S][^"\\]*)*")')
+_JSON_STRING_TEXT = r'[^"\\]*(?:\\[\s\S][^"\\]*)*'
+"""What stands between a JSON string's quotes (escapes as written), as a pattern."""
+_JSON_STRINGS = re.compile(f'("{_JSON_STRING_TEXT}")')
 """The string literals of a body that is JSON (see :func:`split_json`): outside them it holds no quote."""
 _WRAPPERS = (("<!--", "-->"), ("//<![CDATA[", "//]]>"), ("/*<![CDATA[*/", "/*]]>*/"), ("<![CDATA[", "]]>"))
 NOT_JSON = object()
@@ -222,7 +224,7 @@ def json_text(literal: str) -> Any | None:
 # A key whose quotes are known to pair: after the ``{`` or ``,`` that opens a member.
 _JSON_KEY = re.compile(r'[{,]\s*("[^"\\\n]*(?:\\.[^"\\\n]*)*")\s*:')
 # A string, and the colon after it that makes it a key.
-_JSON_MEMBERS = re.compile(r'"([^"\\]*(?:\\[\s\S][^"\\]*)*)"\s*(:?)')
+_JSON_MEMBERS = re.compile(f'"({_JSON_STRING_TEXT})"\\s*(:?)')
 
 
 _END = object()

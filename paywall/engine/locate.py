@@ -63,6 +63,7 @@ from paywall.engine.text import (
     PROSE_PUNCTUATION,
     base64_text,
     decode_layers,
+    html_unescaped,
     normalised_words,
     words,
 )
@@ -657,7 +658,7 @@ def keyed_leaks(text: str, fingerprint: Fingerprint) -> bool:
     attribute, its quotes written ``&quot;``. The strings are read decoded (escapes, references); a copy
     that is also encoded otherwise (base64) is for the other readings of the place."""
     if "&#34;" in text or "&quot;" in text:
-        text = html_module.unescape(text)
+        text = html_unescaped(text)
     if '":' not in text:
         return False
     return any(fingerprint.holds(words(decode_layers(joined))) for joined in code.keyed_strings(text))

@@ -706,14 +706,9 @@ def _split_copies(value: Any, fingerprint: Fingerprint) -> Iterator[list[int]]:
 
 def _split_runs(texts: list[str], fingerprint: Fingerprint) -> set[int]:
     """The indexes of ``texts`` that hold part of a withheld run read across them, in their order."""
-    tokens: list[str] = []
-    owners: list[int] = []
-    for index, text in enumerate(texts):
-        found = words(decode_layers(text))
-        tokens.extend(found)
-        owners.extend([index] * len(found))
+    tokens, owners = joined_tokens([decode_layers(text) for text in texts], " ")
     k = fingerprint.k
-    return {owner for start in fingerprint.matches(tokens) for owner in owners[start : start + k]}
+    return {owner for start in fingerprint.matches(tokens) for owner, _ in owners[start : start + k]}
 
 
 def json_scrubber(fingerprint: Fingerprint, report: SweepReport) -> Callable[[LexborNode, Any], Any | None]:
