@@ -156,6 +156,33 @@ def test_offsets_of_pages_that_are_not_ascii_follow_characters_not_bytes() -> No
         pytest.fail("the div holding the attribute was not found")
 
 
+def _accented_paragraph(seed: int) -> str:
+    """Forty words of three syllables, each with a letter of Vietnamese (no marker of it is ASCII), and no
+    word of it in another paragraph."""
+    consonants, vowels = "bcdghklmnpqrstvx", "\u1ebf\u1ed9\u1eef\u1eb7\u1edd\u1edb\u1ef1\u1eb1\u1ea9\u1ed7"
+    syllables = [c + v for c in consonants for v in vowels]
+    size = len(syllables)
+    numbers = range(seed * 40, seed * 40 + 40)
+    return " ".join(syllables[n % size] + syllables[n // size] + syllables[(7 * n + 3) % size] for n in numbers) + "."
+
+
+@pytest.mark.parametrize("holder", ["script", "json", "attribute"])
+def test_a_copy_whose_markers_all_have_other_characters_than_ascii_is_found(holder: str) -> None:
+    """Vietnamese, Czech, Polish: in a copy every rare word may carry a diacritic. Such a word of the page is
+    read apart from the ASCII ones, and the markers it stands for count towards a cluster as ASCII markers do:
+    a chunk holding three of them is searched, and the copy goes."""
+    texts = [_accented_paragraph(seed) for seed in range(8)]
+    copy = texts[6]
+    holders = {
+        "script": f"<script>var config = {{a: 1}}; window.story = '{copy}';</script>",
+        "json": f"<script type='application/json'>{json.dumps({'body': copy}, ensure_ascii=False)}</script>",
+        "attribute": f"<div data-story='{copy}'></div>",
+    }
+    article = f"<article class='story'><h1>Ng\u1ecdn h\u1ea3i \u0111\u0103ng</h1>{paragraphs_html(texts)}</article>"
+    _, out = gate(document(article, after=holders[holder]))
+    assert_no_leak(out, markers=tuple(copy.split()[:3]), phrases=(copy, texts[7]))
+
+
 def test_template_content_is_not_followed_and_every_place_is_read() -> None:
     page, out = gate(document(after=f"<template><section><p>{WITHHELD[2]}</p></section></template>"))
     assert_no_leak(out)

@@ -480,13 +480,14 @@ def suspects(
         if not long_token and tokens:
             long_token = max(map(len, tokens)) >= LONG_TOKEN
         found: Set[bytes] = markers.intersection(tokens)
-        # Different markers found (a word with other characters may hold several, even an ASCII
-        # one: counted apart, the count is never short).
+        # Different markers found: the ASCII words, and every marker that each word with other
+        # characters stands for (it may stand for several, or for an ASCII one found too: counted
+        # apart, the count is never short).
         count = len(found)
         if others:
             held = others.keys() & tokens
             found |= held
-            count += sum(len(others[token]) - 1 for token in held)
+            count += sum(len(others[token]) for token in held)
         # A chunk that may be taken whole keeps its words, to find its first and last marker.
         chunks.append((start, end, found, count, tokens if count >= MANY_MARKERS else None))
         start = end
