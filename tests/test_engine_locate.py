@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from paywall.engine import Page, locate, sweep
+from paywall.engine import Page, locate, scan, sweep
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint
 from paywall.errors import RewriteError
 from tests.test_engine_sweep import CTA, MARKERS, TEASER, WITHHELD, assert_no_leak, paragraphs_html
@@ -154,6 +154,34 @@ def test_offsets_of_pages_that_are_not_ascii_follow_characters_not_bytes() -> No
             break
     else:
         pytest.fail("the div holding the attribute was not found")
+
+
+_PIECES = [b"ab", b"abc", b"b", b"zz", b"\xc3\xa9", b" ", b"  ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c", b"\x00"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=60).map(b"".join),
+    st.sets(st.lists(st.sampled_from(_PIECES), max_size=3).map(b"".join), max_size=6),
+)
+@example(b" ab" * 5000, {b"ab"})  # more places than the first allocation holds
+@example(b"abc\x0bab\x0c", {b"ab", b"", b"ab c"})  # every whitespace ends a word; no word is empty or spaced
+def test_the_compiled_word_scan_answers_as_its_definition(table: bytes, words: set[bytes]) -> None:
+    """Every place of every word asked for, in order, and the longest word of the table."""
+    assert scan.COMPILED, "the C word scan was not built (pip builds it where a C compiler is)"
+    hits, longest = scan.word_hits(table, frozenset(words))
+    assert (hits, longest) == scan.reference_word_hits(table, words)
+    assert longest == max(map(len, table.split()), default=0)
+    assert all(table[at : at + len(word)] == word for at, word in hits)
+
+
+def test_the_compiled_word_scan_refuses_what_is_not_bytes() -> None:
+    with pytest.raises(TypeError):
+        scan.word_hits("text", frozenset())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        scan.word_hits(b"text", frozenset({"text"}))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        scan.word_hits(b"text", [b"text"])  # type: ignore[arg-type]
 
 
 def _accented_paragraph(seed: int) -> str:

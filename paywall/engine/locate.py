@@ -47,9 +47,9 @@ from __future__ import annotations
 import html as html_module
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Collection, Set
 from dataclasses import dataclass, field
-from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -57,6 +57,7 @@ from paywall.bounded import Bounded
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
+from paywall.engine.scan import word_hits
 from paywall.engine.text import (
     MIN_BASE64_CHARS,
     PER_CHARACTER,
@@ -214,25 +215,6 @@ def _other_words(table: bytes) -> set[bytes]:
     return found
 
 
-def _positions(
-    table: bytes, start: int, end: int, hits: dict[bytes, Collection[str]]
-) -> list[tuple[int, Collection[str]]]:
-    """Where each hit token stands as a whole word in ``table[start:end]``, in order.
-
-    ``table`` starts and ends with a space (see :func:`suspects`): a word is found with the spaces around it.
-    """
-    places: list[tuple[int, Collection[str]]] = []
-    low, high = max(0, start - 1), min(len(table), end + 1)
-    for token, marker in hits.items():
-        word = b" " + token + b" "
-        at = table.find(word, low, high)
-        while at >= 0:
-            places.append((at + 1, marker))
-            at = table.find(word, at + len(word) - 1, high)
-    places.sort()
-    return places
-
-
 def _clusters(
     places: list[tuple[int, Collection[str]]], cluster_bytes: int, cluster_markers: int
 ) -> list[tuple[int, int]]:
@@ -312,12 +294,11 @@ class Block:
     of each page.
     """
 
-    __slots__ = ("blobs", "escapes", "hinted", "longest", "words")
+    __slots__ = ("blobs", "escapes", "hinted", "words")
 
     def __init__(self, body: bytes, table: bytes) -> None:
         self.words = frozenset(_split_in_chunks(table))
         """The distinct words of the body as the page's word table reads them."""
-        self.longest = max(map(len, self.words), default=0)
         self.hinted = any(hint in body for hint in _BASE64_HINTS)
         """Whether the body names base64 or ``atob(``."""
         self.escapes = [(span, _escaped_words(body[span[0] : span[1]])) for span in _escape_runs(body, 0, len(body))]
@@ -445,22 +426,25 @@ def suspects(
 ) -> list[tuple[int, int]]:
     """Byte ranges of ``data`` where a copy of the withheld text may stand (see the module's step 1).
 
-    The words of each chunk of about :data:`CHUNK_BYTES` are intersected with
-    the markers; where a chunk and the next hold enough different ones, their
-    places are looked up in those chunks alone (a chunk holding
-    :data:`MANY_MARKERS` is taken whole: most often a copy of the article).
-    ``seen`` holds what is known of the page's encoded runs from an earlier
-    search (see :func:`_encoded`).
+    Every place where a marker stands as a word is found in one pass
+    (:func:`~paywall.engine.scan.word_hits`); the page is then taken in chunks
+    of about :data:`CHUNK_BYTES`, and where a chunk and the next hold enough
+    different markers, the places of theirs are searched for clusters (a
+    chunk holding :data:`MANY_MARKERS` is taken whole: most often a copy of
+    the article). ``seen`` holds what is known of the page's encoded runs
+    from an earlier search (see :func:`_encoded`).
     """
     table = b" " + _word_bytes(data) + b" "  # offsets are one more than in data
     size = len(table)
     others = _other_hits(table, fingerprint)
     markers = fingerprint.ascii_markers
     named = _Hits(others)
-    chunks: list[tuple[int, int, Set[bytes], int, list[bytes] | None]] = []
+    hits, longest = word_hits(table, markers | others.keys() if others else markers)
+    offsets = [at for at, _token in hits]
+    # A word long enough to be a base64 blob (the passed bodies' words are words of the table too).
+    long_token = longest >= LONG_TOKEN
+    chunks: list[tuple[int, Set[bytes], int, int, int]] = []  # end, markers found, their count, their hits
     passed = _passed_blocks(data, table, markers, others.keys())
-    # A word long enough to be a base64 blob: the passed bodies know theirs, the chunks tell the rest.
-    long_token = any(block.longest >= LONG_TOKEN for _low, _high, block in passed)
     ahead = 0
     start = 0
     while start < size:
@@ -476,53 +460,49 @@ def suspects(
             end = size if space < 0 else space
         else:
             end = size
-        tokens = table[start:end].split()
-        if not long_token and tokens:
-            long_token = max(map(len, tokens)) >= LONG_TOKEN
-        found: Set[bytes] = markers.intersection(tokens)
+        first, last = bisect_left(offsets, start), bisect_left(offsets, end)
+        found: Set[bytes] = {token for _at, token in hits[first:last]}
         # Different markers found: the ASCII words, and every marker that each word with other
         # characters stands for (it may stand for several, or for an ASCII one found too: counted
         # apart, the count is never short).
-        count = len(found)
-        if others:
-            held = others.keys() & tokens
-            found |= held
-            count += sum(len(others[token]) for token in held)
-        # A chunk that may be taken whole keeps its words, to find its first and last marker.
-        chunks.append((start, end, found, count, tokens if count >= MANY_MARKERS else None))
+        count = sum(len(others[token]) if token in others else 1 for token in found) if others else len(found)
+        chunks.append((end, found, count, first, last))
         start = end
 
     spans: list[tuple[int, int]] = []
     lone = fingerprint.lone_markers
-    for index, (start, end, found, count, kept) in enumerate(chunks):
+    for index, (end, found, count, first, last) in enumerate(chunks):
         if lone and found:
             # A marker of a short withheld passage: a copy of it holds no cluster, the marker alone is a suspect.
             alone = {token: held for token, held in named.named(found).items() if not lone.isdisjoint(held)}
-            places = _positions(table, start, end, alone)
-            for low, high in _merged([(at - cluster_bytes, at + cluster_bytes) for at, _held in places], size, 0):
+            near = [(at - cluster_bytes, at + cluster_bytes) for at, token in hits[first:last] if token in alone]
+            for low, high in _merged(near, size, 0):
                 low = max(1, low)
                 if fingerprint.may_copy(data[low - 1 : high - 1].decode("utf-8", "replace")):
                     spans.append((low, high))
-        if kept is not None and named.distinct(found, count) >= MANY_MARKERS:
+        if count >= MANY_MARKERS and named.distinct(found, count) >= MANY_MARKERS:
             # Most often a copy of the article: taken whole, from its first marker to its last.
-            low, high = max(0, start - 1), min(size, end + 1)
-            first = b" " + next(compress(kept, map(found.__contains__, kept))) + b" "
-            backwards = kept[::-1]
-            last = b" " + next(compress(backwards, map(found.__contains__, backwards))) + b" "
-            at, to = table.find(first, low, high), table.rfind(last, low, high)
-            spans.append((at if at >= 0 else start, to + len(last) if to >= 0 else end))
+            at, token = hits[last - 1]
+            spans.append((hits[first][0] - 1, at + len(token) + 1))
             continue
         # Markers that stand together may straddle this chunk and the next.
         pair, stop = found, end
-        if index + 1 < len(chunks) and chunks[index + 1][2]:
-            pair = found | chunks[index + 1][2]
-            stop = min(chunks[index + 1][1], end + cluster_bytes + 64)
-            count += chunks[index + 1][3]
+        if index + 1 < len(chunks) and chunks[index + 1][1]:
+            pair = found | chunks[index + 1][1]
+            stop = min(chunks[index + 1][0], end + cluster_bytes + 64)
+            count += chunks[index + 1][2]
         if count < cluster_markers or named.distinct(pair, len(pair)) < cluster_markers:
             continue
-        spans.extend(_clusters(_positions(table, start, stop, named.named(pair)), cluster_bytes, cluster_markers))
+        held = named.named(pair)
+        places = [
+            (at, held[token])
+            for at, token in hits[first : bisect_left(offsets, stop, first)]
+            if token in held and at + len(token) <= stop
+        ]
+        spans.extend(_clusters(places, cluster_bytes, cluster_markers))
     spans = [(start - 1, end - 1) for start, end in spans]
-    del table, chunks  # the encoded runs' search makes translations of its own: one page-size copy at a time
+    # The encoded runs' search makes translations of its own: one page-size copy at a time.
+    del table, chunks, hits, offsets
     outside = _outside(passed, len(data))
     hinted = (
         long_token

@@ -1,0 +1,222 @@
+/* Where given words stand in a page's word table, in one pass in C.
+ *
+ * The compiled half of paywall.engine.scan (read its docstring first): the
+ * pure-Python word_hits there is the reference, and the tests hold the two to
+ * the same answers. A word is a run of bytes other than ASCII whitespace, as
+ * bytes.split() reads them; each is looked up, without making an object for it,
+ * in a hash table of the words asked for, made once per call. The table is
+ * read without the GIL (it is immutable, and every word is held by the call).
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t hash;
+    const char *bytes;
+    Py_ssize_t size;
+    PyObject *word; /* a reference of the call's own */
+} Slot;
+
+typedef struct {
+    Py_ssize_t at;
+    Py_ssize_t slot;
+} Hit;
+
+static uint64_t
+fnv1a(const unsigned char *data, Py_ssize_t size)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        hash ^= data[i];
+        hash *= 1099511628211ULL;
+    }
+    return hash;
+}
+
+static int
+is_space(unsigned char c)
+{
+    /* bytes.split() with no separator: the ASCII whitespace of Py_ISSPACE */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
+}
+
+static void
+release(Slot *slots, Py_ssize_t capacity)
+{
+    for (Py_ssize_t i = 0; i < capacity; i++) {
+        Py_XDECREF(slots[i].word);
+    }
+    PyMem_Free(slots);
+}
+
+PyDoc_STRVAR(word_hits_doc,
+"word_hits(table, words, /)\n--\n\n"
+"Every place in the bytes ``table`` where one of ``words`` (a set or frozenset\n"
+"of bytes) stands as a whole word, as ``(offset, word)`` in order, the word\n"
+"being the set's own object; and the length of the longest word of the table.");
+
+static PyObject *
+word_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "word_hits() takes exactly 2 arguments");
+        return NULL;
+    }
+    PyObject *table = args[0], *words = args[1];
+    if (!PyBytes_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "table must be bytes");
+        return NULL;
+    }
+    if (!PyAnySet_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "words must be a set or a frozenset");
+        return NULL;
+    }
+    Py_ssize_t count = PySet_Size(words);
+    Py_ssize_t capacity = 16;
+    while (capacity < 2 * count) {
+        capacity *= 2;
+    }
+    Slot *slots = PyMem_Calloc((size_t)capacity, sizeof(Slot));
+    if (slots == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t shortest = PY_SSIZE_T_MAX, longest_word = 0;
+    PyObject *iterator = PyObject_GetIter(words), *word;
+    if (iterator == NULL) {
+        PyMem_Free(slots);
+        return NULL;
+    }
+    int bad = 0;
+    while ((word = PyIter_Next(iterator)) != NULL) {
+        if (!PyBytes_Check(word)) {
+            Py_DECREF(word);
+            PyErr_SetString(PyExc_TypeError, "words must hold bytes only");
+            bad = 1;
+            break;
+        }
+        const char *bytes = PyBytes_AS_STRING(word);
+        Py_ssize_t size = PyBytes_GET_SIZE(word);
+        if (size == 0) {
+            Py_DECREF(word); /* no word of a table is empty */
+            continue;
+        }
+        uint64_t hash = fnv1a((const unsigned char *)bytes, size);
+        Py_ssize_t index = (Py_ssize_t)(hash & (uint64_t)(capacity - 1));
+        while (slots[index].word != NULL) {
+            index = (index + 1) & (capacity - 1);
+        }
+        slots[index] = (Slot){hash, bytes, size, word};
+        if (size < shortest) {
+            shortest = size;
+        }
+        if (size > longest_word) {
+            longest_word = size;
+        }
+    }
+    Py_DECREF(iterator);
+    if (bad || PyErr_Occurred()) {
+        release(slots, capacity);
+        return NULL;
+    }
+
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(table);
+    Py_ssize_t size = PyBytes_GET_SIZE(table);
+    Py_ssize_t found = 0, room = 64, longest = 0;
+    Hit *hits = PyMem_RawMalloc((size_t)room * sizeof(Hit));
+    if (hits == NULL) {
+        release(slots, capacity);
+        return PyErr_NoMemory();
+    }
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS /* the table is immutable and held by the caller; the slots are ours */
+    Py_ssize_t i = 0;
+    while (i < size) {
+        while (i < size && is_space(data[i])) {
+            i++;
+        }
+        Py_ssize_t start = i;
+        while (i < size && !is_space(data[i])) {
+            i++;
+        }
+        Py_ssize_t length = i - start;
+        if (length > longest) {
+            longest = length;
+        }
+        if (length < shortest || length > longest_word) {
+            continue;
+        }
+        uint64_t hash = fnv1a(data + start, length);
+        Py_ssize_t index = (Py_ssize_t)(hash & (uint64_t)(capacity - 1));
+        while (slots[index].word != NULL) {
+            Slot *slot = &slots[index];
+            if (slot->hash == hash && slot->size == length && memcmp(slot->bytes, data + start, (size_t)length) == 0) {
+                if (found == room) {
+                    Hit *grown = NULL;
+                    if (room <= PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(Hit)) {
+                        room *= 2;
+                        /* PyMem_RawRealloc: no GIL is held here */
+                        grown = PyMem_RawRealloc(hits, (size_t)room * sizeof(Hit));
+                    }
+                    if (grown == NULL) {
+                        failed = 1;
+                        break;
+                    }
+                    hits = grown;
+                }
+                hits[found++] = (Hit){start, index};
+                break;
+            }
+            index = (index + 1) & (capacity - 1);
+        }
+        if (failed) {
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+
+    PyObject *result = NULL, *list = NULL;
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    list = PyList_New(found);
+    if (list == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t h = 0; h < found; h++) {
+        PyObject *item = Py_BuildValue("(nO)", hits[h].at, slots[hits[h].slot].word);
+        if (item == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(list, h, item);
+    }
+    result = Py_BuildValue("(On)", list, longest);
+done:
+    Py_XDECREF(list);
+    PyMem_RawFree(hits);
+    release(slots, capacity);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"word_hits", (PyCFunction)(void (*)(void))word_hits, METH_FASTCALL, word_hits_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_scan",
+    .m_doc = "Where given words stand in a page's word table (see paywall.engine.scan).",
+    .m_size = 0,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    return PyModule_Create(&module);
+}

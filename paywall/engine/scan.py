@@ -1,0 +1,71 @@
+"""Where given words stand in a page's word table: the first step of the search for copies.
+
+:func:`~paywall.engine.locate.suspects` translates the page to lower-case
+words separated by spaces and asks where the fingerprint's markers stand in
+it. A 250 KB page is about 40,000 words: made into 40,000 bytes objects and
+intersected with the markers, they cost about what parsing the page costs.
+The compiled :func:`word_hits` (``_scan.c``, built where the package is
+installed with a C compiler) reads each word in place and looks it up in a
+hash table of the markers without making an object for it, at about a
+twentieth of that; it reads without holding the GIL, so that the threads that
+gate large pages run it side by side.
+
+The function of the same name here is the definition and the fallback where
+the extension is not built: the tests hold the two to the same answers on
+any bytes (:data:`COMPILED` tells which one runs).
+"""
+
+from __future__ import annotations
+
+import re
+
+CHUNK_BYTES = 4096
+"""The reference reads the table in chunks of about this size, each ending at whitespace."""
+_WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")
+"""What ends a word: ASCII whitespace, as ``bytes.split()`` reads it."""
+_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
+
+Hits = tuple[list[tuple[int, bytes]], int]
+
+
+def reference_word_hits(table: bytes, words: set[bytes] | frozenset[bytes]) -> Hits:
+    """Every place in ``table`` where one of ``words`` stands as a whole word, as ``(offset, word)`` in
+    order, and the length of the longest word of the table (0 when it holds none).
+
+    A word is a run of bytes other than ASCII whitespace, as ``bytes.split()``
+    reads them. Each chunk is split and intersected with ``words`` (in C), and
+    only the words found are looked for in it.
+    """
+    hits: list[tuple[int, bytes]] = []
+    longest = 0
+    start, size = 0, len(table)
+    while start < size:
+        space = _SPACE.search(table, min(size, start + CHUNK_BYTES))
+        end = size if space is None else space.start()
+        chunk = table[start:end]
+        tokens = chunk.split()
+        if tokens:
+            longest = max(longest, *map(len, tokens))
+            found: list[tuple[int, bytes]] = []
+            for word in words.intersection(tokens):
+                at = chunk.find(word)
+                while at >= 0:
+                    after = at + len(word)
+                    whole = (at == 0 or chunk[at - 1] in _WHITESPACE) and (
+                        after == len(chunk) or chunk[after] in _WHITESPACE
+                    )
+                    if whole:
+                        found.append((start + at, word))
+                    at = chunk.find(word, after)
+            hits.extend(sorted(found))
+        start = end
+    return hits, longest
+
+
+try:
+    from paywall.engine._scan import word_hits as word_hits
+except ImportError:  # built without a C compiler: the definition serves
+    word_hits = reference_word_hits
+    COMPILED = False
+else:
+    COMPILED = True
