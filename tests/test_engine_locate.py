@@ -163,25 +163,39 @@ _PIECES = [b"ab", b"abc", b"b", b"zz", b"\xc3\xa9", b" ", b"  ", b"\t", b"\n", b
 @given(
     st.lists(st.sampled_from(_PIECES), max_size=60).map(b"".join),
     st.sets(st.lists(st.sampled_from(_PIECES), max_size=3).map(b"".join), max_size=6),
+    st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), max_size=3),
 )
-@example(b" ab" * 5000, {b"ab"})  # more places than the first allocation holds
-@example(b"abc\x0bab\x0c", {b"ab", b"", b"ab c"})  # every whitespace ends a word; no word is empty or spaced
-def test_the_compiled_word_scan_answers_as_its_definition(table: bytes, words: set[bytes]) -> None:
-    """Every place of every word asked for, in order, and the longest word of the table."""
+@example(b" ab" * 5000, {b"ab"}, [])  # more places than the first allocation holds
+@example(b"abc\x0bab\x0c", {b"ab", b"", b"ab c"}, [])  # every whitespace ends a word; no word is empty or spaced
+@example(b" abab ab", {b"ab"}, [(0.0, 0.5), (0.5, 1.0)])  # a range's edge ends a word
+def test_the_compiled_word_scan_answers_as_its_definition(
+    table: bytes, words: set[bytes], shares: list[tuple[float, float]]
+) -> None:
+    """Every place of every word asked for, in the order of the ranges, and the longest word read."""
     assert scan.COMPILED, "the C word scan was not built (pip builds it where a C compiler is)"
-    hits, longest = scan.word_hits(table, frozenset(words))
-    assert (hits, longest) == scan.reference_word_hits(table, words)
-    assert longest == max(map(len, table.split()), default=0)
+    size = len(table)
+    ranges = [(int(min(a, b) * size), int(max(a, b) * size)) for a, b in shares] or [(0, size)]
+    hits, longest = scan.word_hits(table, frozenset(words), ranges)
+    assert (hits, longest) == scan.reference_word_hits(table, words, ranges)
     assert all(table[at : at + len(word)] == word for at, word in hits)
+    if ranges == [(0, size)]:
+        assert longest == max(map(len, table.split()), default=0)
+        assert len(hits) == sum(table.split().count(word) for word in words)
 
 
-def test_the_compiled_word_scan_refuses_what_is_not_bytes() -> None:
-    with pytest.raises(TypeError):
-        scan.word_hits("text", frozenset())  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        scan.word_hits(b"text", frozenset({"text"}))  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        scan.word_hits(b"text", [b"text"])  # type: ignore[arg-type]
+@pytest.mark.parametrize("find", [scan.word_hits, scan.reference_word_hits])
+def test_the_word_scan_refuses_what_is_not_bytes_or_stands_outside_the_table(find: object) -> None:
+    assert callable(find)
+    with pytest.raises(ValueError):
+        find(b"text", frozenset(), [(2, 5)])
+    with pytest.raises(ValueError):
+        find(b"text", frozenset(), [(3, 2)])
+    if find is scan.word_hits:
+        for table, words, ranges in [("text", frozenset(), []), (b"text", frozenset({"x"}), []), (b"t", [b"t"], [])]:
+            with pytest.raises(TypeError):
+                find(table, words, ranges)
+        with pytest.raises(TypeError):
+            find(b"text", frozenset(), [(0,)])
 
 
 def _accented_paragraph(seed: int) -> str:

@@ -43,6 +43,66 @@ is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
 }
 
+typedef struct {
+    Py_ssize_t start;
+    Py_ssize_t end;
+} Range;
+
+typedef struct {
+    const Slot *slots;
+    Py_ssize_t capacity, shortest, longest_word;
+    Hit *hits;
+    Py_ssize_t found, room, longest;
+} Scan;
+
+/* The words of data[from:to], the range's edges ending words; 0, or -1 when out of memory (no GIL held). */
+static int
+scan_range(Scan *scan, const unsigned char *data, Py_ssize_t from, Py_ssize_t to)
+{
+    const Slot *slots = scan->slots;
+    Py_ssize_t mask = scan->capacity - 1;
+    Py_ssize_t i = from;
+    while (i < to) {
+        while (i < to && is_space(data[i])) {
+            i++;
+        }
+        Py_ssize_t start = i;
+        while (i < to && !is_space(data[i])) {
+            i++;
+        }
+        Py_ssize_t length = i - start;
+        if (length > scan->longest) {
+            scan->longest = length;
+        }
+        if (length < scan->shortest || length > scan->longest_word) {
+            continue;
+        }
+        uint64_t hash = fnv1a(data + start, length);
+        Py_ssize_t index = (Py_ssize_t)(hash & (uint64_t)mask);
+        while (slots[index].word != NULL) {
+            const Slot *slot = &slots[index];
+            if (slot->hash == hash && slot->size == length && memcmp(slot->bytes, data + start, (size_t)length) == 0) {
+                if (scan->found == scan->room) {
+                    if (scan->room > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(Hit)) {
+                        return -1;
+                    }
+                    /* PyMem_RawRealloc: no GIL is held here */
+                    Hit *grown = PyMem_RawRealloc(scan->hits, (size_t)(2 * scan->room) * sizeof(Hit));
+                    if (grown == NULL) {
+                        return -1;
+                    }
+                    scan->hits = grown;
+                    scan->room *= 2;
+                }
+                scan->hits[scan->found++] = (Hit){start, index};
+                break;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+    return 0;
+}
+
 static void
 release(Slot *slots, Py_ssize_t capacity)
 {
@@ -52,18 +112,54 @@ release(Slot *slots, Py_ssize_t capacity)
     PyMem_Free(slots);
 }
 
+/* The (start, end) pairs of a sequence, each within a table of ``size`` bytes; NULL with an exception set. */
+static Range *
+read_ranges(PyObject *sequence, Py_ssize_t size, Py_ssize_t *count)
+{
+    PyObject *fast = PySequence_Fast(sequence, "ranges must be a sequence of (start, end) pairs");
+    if (fast == NULL) {
+        return NULL;
+    }
+    Py_ssize_t length = PySequence_Fast_GET_SIZE(fast);
+    Range *ranges = PyMem_Malloc((size_t)(length > 0 ? length : 1) * sizeof(Range));
+    if (ranges == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t r = 0; r < length; r++) {
+        Py_ssize_t start, end;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, r), "nn", &start, &end)) {
+            goto fail;
+        }
+        if (start < 0 || start > end || end > size) {
+            PyErr_SetString(PyExc_ValueError, "a range must stand within the table");
+            goto fail;
+        }
+        ranges[r] = (Range){start, end};
+    }
+    Py_DECREF(fast);
+    *count = length;
+    return ranges;
+fail:
+    Py_DECREF(fast);
+    PyMem_Free(ranges);
+    return NULL;
+}
+
 PyDoc_STRVAR(word_hits_doc,
-"word_hits(table, words, /)\n--\n\n"
-"Every place in the bytes ``table`` where one of ``words`` (a set or frozenset\n"
-"of bytes) stands as a whole word, as ``(offset, word)`` in order, the word\n"
-"being the set's own object; and the length of the longest word of the table.");
+"word_hits(table, words, ranges, /)\n--\n\n"
+"Every place in the ``ranges`` (start, end) of the bytes ``table`` where one of\n"
+"``words`` (a set or frozenset of bytes) stands as a whole word, as\n"
+"``(offset, word)`` in the order of the ranges, the word being the set's own\n"
+"object; and the length of the longest word read. A range's edges end words.");
 
 static PyObject *
 word_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "word_hits() takes exactly 2 arguments");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "word_hits() takes exactly 3 arguments");
         return NULL;
     }
     PyObject *table = args[0], *words = args[1];
@@ -75,6 +171,11 @@ word_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "words must be a set or a frozenset");
         return NULL;
     }
+    Py_ssize_t range_count = 0;
+    Range *ranges = read_ranges(args[2], PyBytes_GET_SIZE(table), &range_count);
+    if (ranges == NULL) {
+        return NULL;
+    }
     Py_ssize_t count = PySet_Size(words);
     Py_ssize_t capacity = 16;
     while (capacity < 2 * count) {
@@ -82,16 +183,25 @@ word_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Slot *slots = PyMem_Calloc((size_t)capacity, sizeof(Slot));
     if (slots == NULL) {
+        PyMem_Free(ranges);
         return PyErr_NoMemory();
     }
     Py_ssize_t shortest = PY_SSIZE_T_MAX, longest_word = 0;
     PyObject *iterator = PyObject_GetIter(words), *word;
     if (iterator == NULL) {
+        PyMem_Free(ranges);
         PyMem_Free(slots);
         return NULL;
     }
     int bad = 0;
+    Py_ssize_t inserted = 0;
     while ((word = PyIter_Next(iterator)) != NULL) {
+        if (inserted >= capacity / 2) { /* more than the set's size said: never leave the table full */
+            Py_DECREF(word);
+            PyErr_SetString(PyExc_RuntimeError, "the set changed size during the scan");
+            bad = 1;
+            break;
+        }
         if (!PyBytes_Check(word)) {
             Py_DECREF(word);
             PyErr_SetString(PyExc_TypeError, "words must hold bytes only");
@@ -110,6 +220,7 @@ word_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             index = (index + 1) & (capacity - 1);
         }
         slots[index] = (Slot){hash, bytes, size, word};
+        inserted++;
         if (size < shortest) {
             shortest = size;
         }
@@ -119,64 +230,28 @@ word_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_DECREF(iterator);
     if (bad || PyErr_Occurred()) {
+        PyMem_Free(ranges);
         release(slots, capacity);
         return NULL;
     }
 
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(table);
-    Py_ssize_t size = PyBytes_GET_SIZE(table);
-    Py_ssize_t found = 0, room = 64, longest = 0;
-    Hit *hits = PyMem_RawMalloc((size_t)room * sizeof(Hit));
-    if (hits == NULL) {
+    Scan scan = {slots, capacity, shortest, longest_word, NULL, 0, 64, 0};
+    scan.hits = PyMem_RawMalloc((size_t)scan.room * sizeof(Hit));
+    if (scan.hits == NULL) {
+        PyMem_Free(ranges);
         release(slots, capacity);
         return PyErr_NoMemory();
     }
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS /* the table is immutable and held by the caller; the slots are ours */
-    Py_ssize_t i = 0;
-    while (i < size) {
-        while (i < size && is_space(data[i])) {
-            i++;
-        }
-        Py_ssize_t start = i;
-        while (i < size && !is_space(data[i])) {
-            i++;
-        }
-        Py_ssize_t length = i - start;
-        if (length > longest) {
-            longest = length;
-        }
-        if (length < shortest || length > longest_word) {
-            continue;
-        }
-        uint64_t hash = fnv1a(data + start, length);
-        Py_ssize_t index = (Py_ssize_t)(hash & (uint64_t)(capacity - 1));
-        while (slots[index].word != NULL) {
-            Slot *slot = &slots[index];
-            if (slot->hash == hash && slot->size == length && memcmp(slot->bytes, data + start, (size_t)length) == 0) {
-                if (found == room) {
-                    Hit *grown = NULL;
-                    if (room <= PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(Hit)) {
-                        room *= 2;
-                        /* PyMem_RawRealloc: no GIL is held here */
-                        grown = PyMem_RawRealloc(hits, (size_t)room * sizeof(Hit));
-                    }
-                    if (grown == NULL) {
-                        failed = 1;
-                        break;
-                    }
-                    hits = grown;
-                }
-                hits[found++] = (Hit){start, index};
-                break;
-            }
-            index = (index + 1) & (capacity - 1);
-        }
-        if (failed) {
-            break;
-        }
+    for (Py_ssize_t r = 0; r < range_count && !failed; r++) {
+        failed = scan_range(&scan, data, ranges[r].start, ranges[r].end) != 0;
     }
     Py_END_ALLOW_THREADS
+    PyMem_Free(ranges);
+    Hit *hits = scan.hits;
+    Py_ssize_t found = scan.found, longest = scan.longest;
 
     PyObject *result = NULL, *list = NULL;
     if (failed) {

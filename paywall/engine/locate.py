@@ -294,11 +294,12 @@ class Block:
     of each page.
     """
 
-    __slots__ = ("blobs", "escapes", "hinted", "words")
+    __slots__ = ("blobs", "escapes", "hinted", "longest", "words")
 
     def __init__(self, body: bytes, table: bytes) -> None:
         self.words = frozenset(_split_in_chunks(table))
         """The distinct words of the body as the page's word table reads them."""
+        self.longest = max(map(len, self.words), default=0)
         self.hinted = any(hint in body for hint in _BASE64_HINTS)
         """Whether the body names base64 or ``atob(``."""
         self.escapes = [(span, _escaped_words(body[span[0] : span[1]])) for span in _escape_runs(body, 0, len(body))]
@@ -410,13 +411,14 @@ def _passed_blocks(data: bytes, table: bytes, hits: Collection[bytes], others: C
     return passed
 
 
-def _outside(passed: list[Passed], size: int) -> list[tuple[int, int]]:
-    """The ranges of the page (``size`` bytes) outside the passed bodies, in order."""
+def _outside(passed: list[Passed], size: int, *, shift: int = 1) -> list[tuple[int, int]]:
+    """The ranges of the page (``size`` bytes) outside the passed bodies, in order: in the page, or in the
+    word table with ``shift=0``."""
     ranges: list[tuple[int, int]] = []
     at = 0
     for low, high, _block in passed:
-        ranges.append((at, low - 1))
-        at = high - 1
+        ranges.append((at, low - shift))
+        at = high - shift
     ranges.append((at, size))
     return ranges
 
@@ -439,12 +441,13 @@ def suspects(
     others = _other_hits(table, fingerprint)
     markers = fingerprint.ascii_markers
     named = _Hits(others)
-    hits, longest = word_hits(table, markers | others.keys() if others else markers)
-    offsets = [at for at, _token in hits]
-    # A word long enough to be a base64 blob (the passed bodies' words are words of the table too).
-    long_token = longest >= LONG_TOKEN
-    chunks: list[tuple[int, Set[bytes], int, int, int]] = []  # end, markers found, their count, their hits
     passed = _passed_blocks(data, table, markers, others.keys())
+    lookup = markers | others.keys() if others else markers
+    hits, longest = word_hits(table, lookup, _outside(passed, size, shift=0))
+    offsets = [at for at, _token in hits]
+    # A word long enough to be a base64 blob: the passed bodies know theirs, the search the rest.
+    long_token = longest >= LONG_TOKEN or any(block.longest >= LONG_TOKEN for _low, _high, block in passed)
+    chunks: list[tuple[int, Set[bytes], int, int, int]] = []  # end, markers found, their count, their hits
     ahead = 0
     start = 0
     while start < size:

@@ -18,6 +18,7 @@ any bytes (:data:`COMPILED` tells which one runs).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 CHUNK_BYTES = 4096
 """The reference reads the table in chunks of about this size, each ending at whitespace."""
@@ -28,38 +29,46 @@ _SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
 Hits = tuple[list[tuple[int, bytes]], int]
 
 
-def reference_word_hits(table: bytes, words: set[bytes] | frozenset[bytes]) -> Hits:
-    """Every place in ``table`` where one of ``words`` stands as a whole word, as ``(offset, word)`` in
-    order, and the length of the longest word of the table (0 when it holds none).
+def reference_word_hits(table: bytes, words: set[bytes] | frozenset[bytes], ranges: Sequence[tuple[int, int]]) -> Hits:
+    """Every place in the ``ranges`` (start, end) of ``table`` where one of ``words`` stands as a whole
+    word, as ``(offset, word)`` in the order of the ranges, and the length of the longest word read (0
+    when none).
 
     A word is a run of bytes other than ASCII whitespace, as ``bytes.split()``
-    reads them. Each chunk is split and intersected with ``words`` (in C), and
-    only the words found are looked for in it.
+    reads them, and the edges of a range end words. Each chunk is split and
+    intersected with ``words`` (in C), and only the words found are looked
+    for in it.
     """
     hits: list[tuple[int, bytes]] = []
     longest = 0
-    start, size = 0, len(table)
-    while start < size:
-        space = _SPACE.search(table, min(size, start + CHUNK_BYTES))
-        end = size if space is None else space.start()
-        chunk = table[start:end]
-        tokens = chunk.split()
-        if tokens:
-            longest = max(longest, *map(len, tokens))
-            found: list[tuple[int, bytes]] = []
-            for word in words.intersection(tokens):
-                at = chunk.find(word)
-                while at >= 0:
-                    after = at + len(word)
-                    whole = (at == 0 or chunk[at - 1] in _WHITESPACE) and (
-                        after == len(chunk) or chunk[after] in _WHITESPACE
-                    )
-                    if whole:
-                        found.append((start + at, word))
-                    at = chunk.find(word, after)
-            hits.extend(sorted(found))
-        start = end
+    for low, high in ranges:
+        if not 0 <= low <= high <= len(table):
+            raise ValueError("a range must stand within the table")
+        start = low
+        while start < high:
+            space = _SPACE.search(table, min(high, start + CHUNK_BYTES), high)
+            end = high if space is None else space.start()
+            chunk = table[start:end]
+            tokens = chunk.split()
+            if tokens:
+                longest = max(longest, *map(len, tokens))
+                hits.extend(sorted(_places(chunk, start, words.intersection(tokens))))
+            start = end
     return hits, longest
+
+
+def _places(chunk: bytes, offset: int, found: set[bytes] | frozenset[bytes]) -> list[tuple[int, bytes]]:
+    """Where each word of ``found`` stands as a whole word in ``chunk`` (offsets plus ``offset``)."""
+    places: list[tuple[int, bytes]] = []
+    for word in found:
+        at = chunk.find(word)
+        while at >= 0:
+            after = at + len(word)
+            whole = (at == 0 or chunk[at - 1] in _WHITESPACE) and (after == len(chunk) or chunk[after] in _WHITESPACE)
+            if whole:
+                places.append((offset + at, word))
+            at = chunk.find(word, after)
+    return places
 
 
 try:
