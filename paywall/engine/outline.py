@@ -58,14 +58,17 @@ class Element:
     """An element that holds visible text, or is an ancestor of one."""
 
     __slots__ = (
-        "brs", "chars", "end_order", "first_text", "hints", "last_text", "link_chars", "node", "order",
-        "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "runs_on", "score", "tag",
+        "brs", "chars", "end_order", "first_text", "hints", "in_link", "last_text", "link_chars", "node",
+        "order", "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "runs_on", "score",
+        "tag",
     )  # fmt: skip
 
     def __init__(self, node: LexborNode, tag: str, parent: Element | None) -> None:
         self.node = node
         self.tag = tag
         self.parent = parent
+        self.in_link: bool = parent is not None and (parent.in_link or parent.tag == "a")
+        """Inside a link (``<a><h3>headline</h3></a>``, a card made clickable): its text is link text too."""
         attrs = node.attributes
         if attrs:
             self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
@@ -232,7 +235,7 @@ class Outline:
         assert record is not None
         return record
 
-    def _place(self, parent: LexborNode, key: int, in_links: set[int]) -> tuple[Element, bool] | None:
+    def _place(self, parent: LexborNode, key: int) -> tuple[Element, bool] | None:
         """The block the text children of ``parent`` (whose ``mem_id`` is ``key``) belong to and whether
         they are link text (None: unseen)."""
         hidden = self.hidden
@@ -251,12 +254,11 @@ class Outline:
             key = parent.mem_id
             if key in hidden:
                 return None
-        return self._record(parent, key, tag), link or key in in_links
+        block = self._record(parent, key, tag)
+        return block, link or block.in_link
 
     def _walk(self, root: LexborNode) -> None:
         blocks = self.blocks
-        # Blocks inside a link (<a><h3>headline</h3></a>, a card made clickable) hold link text too.
-        in_links = {node.mem_id for node in self.tree.css("a *")}
         order = 0
         places: dict[int, tuple[Element, bool] | None] = {}
         for node in root.traverse(include_text=True):
@@ -277,7 +279,7 @@ class Outline:
                 continue
             # Text nodes of one parent share their block: it is looked up once.
             key = parent.mem_id
-            place = places[key] if key in places else places.setdefault(key, self._place(parent, key, in_links))
+            place = places[key] if key in places else places.setdefault(key, self._place(parent, key))
             if place is None:
                 continue
             block, link = place
