@@ -50,6 +50,12 @@ that browsers keep as text for those that cannot show a frame or an embedded obj
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 """Headings: their text names a story or a part of one (see :class:`~paywall.engine.fingerprint.Label`)."""
 
+_PROBE = LexborHTMLParser("<p>a<br></p>")
+_TEXT_ID = _PROBE.css_first("p").child.tag_id  # type: ignore[union-attr]
+_BR_ID = _PROBE.css_first("br").tag_id  # type: ignore[union-attr]
+"""Lexbor's numbers for a text node and for ``<br>``, read from the parser itself."""
+del _PROBE
+
 HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
 STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
@@ -261,10 +267,11 @@ class Outline:
         blocks = self.blocks
         order = 0
         places: dict[int, tuple[Element, bool] | None] = {}
-        for node in root.traverse(include_text=True):
-            tag = node.tag
-            if tag != "-text":
-                if tag == "br":
+        # Whitespace between tags is skipped by the parser's own walk, and nodes are told by their tag's number.
+        for node in root.traverse(include_text=True, skip_empty=True):
+            tag_id = node.tag_id
+            if tag_id != _TEXT_ID:
+                if tag_id == _BR_ID:
                     parent = node.parent
                     while parent is not None and parent.tag in INLINE_TAGS:
                         parent = parent.parent
