@@ -225,6 +225,36 @@ def test_a_copy_whose_markers_all_have_other_characters_than_ascii_is_found(hold
     assert_no_leak(out, markers=tuple(copy.split()[:3]), phrases=(copy, texts[7]))
 
 
+def _escaped(text: str, wide: str, latin: str | None = None) -> str:
+    """``text`` with each character other than ASCII written as the escape ``wide`` spells its code point
+    (``latin`` for those of Latin-1, where given)."""
+    return "".join(c if ord(c) < 128 else (latin if latin and ord(c) < 256 else wide).format(ord(c)) for c in text)
+
+
+_ESCAPED_HOLDERS = {
+    # json.dumps and PHP's json_encode escape every character other than ASCII by default.
+    "json": lambda copy: f"<script>window.__STATE__ = {json.dumps({'story': {'body': copy}})};</script>",
+    "javascript": lambda copy: "<script>var story = '" + _escaped(copy, "\\u{0:04x}") + "';</script>",
+    "javascript-braces": lambda copy: "<script>var story = `" + _escaped(copy, "\\u{{{0:x}}}") + "`;</script>",
+    "latin-1": lambda copy: "<script>var story = '" + _escaped(copy, "\\u{0:04x}", "\\x{0:02x}") + "';</script>",
+    "entities-in-script": lambda copy: "<script>el.innerHTML = '" + _escaped(copy, "&#{0};") + "';</script>",
+}
+
+
+@pytest.mark.parametrize("holder", sorted(_ESCAPED_HOLDERS))
+def test_a_copy_whose_letters_with_diacritics_are_escaped_between_plain_ones_is_found(holder: str) -> None:
+    """``n\\u1ebfb\\u1ed9n\\u1eb7``: in the bytes the words of such a copy are cut at every escape, and no
+    six escapes stand in a row. A run of escapes of characters other than ASCII with a few plain characters
+    between them is read decoded, as a run of escapes in a row is."""
+    texts = [_accented_paragraph(seed) for seed in range(8)]
+    if holder == "latin-1":  # some of the letters of Latin-1, as in Czech or Hungarian
+        texts = [text.replace("\u1ebf", "\u00e9").replace("\u1ed9", "\u00f4") for text in texts]
+    copy = texts[6]
+    article = f"<article class='story'><h1>Ng\u1ecdn h\u1ea3i \u0111\u0103ng</h1>{paragraphs_html(texts)}</article>"
+    _, out = gate(document(article, after=_ESCAPED_HOLDERS[holder](copy)))
+    assert_no_leak(out, markers=tuple(copy.split()[:3]), phrases=(copy, texts[7]))
+
+
 def test_template_content_is_not_followed_and_every_place_is_read() -> None:
     page, out = gate(document(after=f"<template><section><p>{WITHHELD[2]}</p></section></template>"))
     assert_no_leak(out)

@@ -96,6 +96,15 @@ _ESCAPE = (
     rb"\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
 )
+_WIDE_ESCAPES = (
+    rb"\\(?:u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
+    rb"|u\{(?:[89a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,6})\}|x[89a-fA-F][0-9a-fA-F])",
+    rb"&#(?:[xX](?:[89a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,6})|1[2-9][0-9]|[2-9][0-9]{2}|[1-9][0-9]{3,6});",
+)
+"""A JavaScript or JSON escape, or a character reference, of a character other than ASCII (a letter with a
+diacritic, ``\\u1ebf``, ``\\xe9``, ``&#233;``), by its first character."""
+_BETWEEN_WIDE = rb"(?:[^\\&<>\"'`\x00-\x1f]|\\[nrt\"'/\\]){0,16}"
+"""What may stand between two of them in a text: up to a few plain characters of one string."""
 _ESCAPE_RUNS = tuple(
     re.compile(first + rb"(?:" + _ESCAPE + rb"){5,}")
     for first in (
@@ -103,9 +112,15 @@ _ESCAPE_RUNS = tuple(
         rb"&#x?[0-9a-fA-F]{1,6};",
         rb"%(?:25[0-9a-fA-F]{2}|[0-9a-fA-F]{2}[A-Za-z]?)",
     )
+) + tuple(
+    re.compile(first + rb"(?:" + _BETWEEN_WIDE + rb"(?:" + rb"|".join(_WIDE_ESCAPES) + rb")){5,}")
+    for first in _WIDE_ESCAPES
 )
-"""Six or more escapes in a row (a word spelt letter by letter, or a doubly percent-encoded phrase), by the
-kind of the first: each search then skips to its literal first character at C speed, not to every ``&``."""
+"""Six or more escapes in a row (a word spelt letter by letter, or a doubly percent-encoded phrase), and six
+or more escapes of characters other than ASCII with a few plain characters between them (a text in a
+language whose letters with diacritics are escaped and the others not: ``n\\u1ebfb\\u1ed9n\\u1eb7``, as
+``json.dumps`` and PHP's ``json_encode`` write Vietnamese or Czech), by the kind of the first: each search
+then skips to its literal first character at C speed, not to every ``&``."""
 _BASE64_TABLE = bytes(
     c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"+/=_-") else 32 for c in range(256)
 )
