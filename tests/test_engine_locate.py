@@ -238,6 +238,11 @@ _ESCAPED_HOLDERS = {
     "javascript-braces": lambda copy: "<script>var story = `" + _escaped(copy, "\\u{{{0:x}}}") + "`;</script>",
     "latin-1": lambda copy: "<script>var story = '" + _escaped(copy, "\\u{0:04x}", "\\x{0:02x}") + "';</script>",
     "entities-in-script": lambda copy: "<script>el.innerHTML = '" + _escaped(copy, "&#{0};") + "';</script>",
+    # JSON in a script's string, its escapes escaped again: Apollo's state, Next.js's streamed payload.
+    "json-parse": lambda copy: f"<script>window.s = JSON.parse({json.dumps(json.dumps({'body': copy}))});</script>",
+    "next-stream": lambda copy: (
+        f"<script>self.__next_f.push([1, {json.dumps('0:' + json.dumps({'b': copy}))}])</script>"
+    ),
 }
 
 
@@ -245,7 +250,8 @@ _ESCAPED_HOLDERS = {
 def test_a_copy_whose_letters_with_diacritics_are_escaped_between_plain_ones_is_found(holder: str) -> None:
     """``n\\u1ebfb\\u1ed9n\\u1eb7``: in the bytes the words of such a copy are cut at every escape, and no
     six escapes stand in a row. A run of escapes of characters other than ASCII with a few plain characters
-    between them is read decoded, as a run of escapes in a row is."""
+    between them is read decoded, as a run of escapes in a row is, and so is one escaped again (JSON in a
+    string)."""
     texts = [_accented_paragraph(seed) for seed in range(8)]
     if holder == "latin-1":  # some of the letters of Latin-1, as in Czech or Hungarian
         texts = [text.replace("\u1ebf", "\u00e9").replace("\u1ed9", "\u00f4") for text in texts]

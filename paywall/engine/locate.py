@@ -97,12 +97,13 @@ _ESCAPE = (
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
 )
 _WIDE_ESCAPES = (
-    rb"\\(?:u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
+    rb"\\{1,3}(?:u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
     rb"|u\{(?:[89a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,6})\}|x[89a-fA-F][0-9a-fA-F])",
     rb"&#(?:[xX](?:[89a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,6})|1[2-9][0-9]|[2-9][0-9]{2}|[1-9][0-9]{3,6});",
 )
 """A JavaScript or JSON escape, or a character reference, of a character other than ASCII (a letter with a
-diacritic, ``\\u1ebf``, ``\\xe9``, ``&#233;``), by its first character."""
+diacritic, ``\\u1ebf``, ``\\xe9``, ``&#233;``), by its first character; an escape may be escaped again
+(``\\\\u1ebf``: JSON in a script's string)."""
 _BETWEEN_WIDE = rb"(?:[^\\&<>\"'`\x00-\x1f]|\\[nrt\"'/\\]){0,16}"
 """What may stand between two of them in a text: up to a few plain characters of one string."""
 _ESCAPE_RUNS = tuple(
