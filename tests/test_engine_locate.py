@@ -261,6 +261,34 @@ def test_a_copy_whose_letters_with_diacritics_are_escaped_between_plain_ones_is_
     assert_no_leak(out, markers=tuple(copy.split()[:3]), phrases=(copy, texts[7]))
 
 
+def _hyphenated(text: str, joiner: str) -> str:
+    """``text`` with ``joiner`` in the middle of every word of more than three letters (hyphenation)."""
+    return " ".join(w[: len(w) // 2] + joiner + w[len(w) // 2 :] if len(w) > 3 else w for w in text.split())
+
+
+_JOINED_HOLDERS = {
+    "comment": lambda copy: f"<!-- {_hyphenated(copy, '&shy;')} -->",
+    "noscript": lambda copy: f"<noscript><p>{_hyphenated(copy, '&shy;')}</p></noscript>",
+    "html-in-json": lambda copy: f"<script>var post = {json.dumps({'content': _hyphenated(copy, '&shy;')})};</script>",
+    "number-in-script": lambda copy: f"<script>el.innerHTML = '{_hyphenated(copy, '&#173;')}';</script>",
+    "escape-in-json": lambda copy: f"<script>var post = {json.dumps({'body': _hyphenated(copy, chr(173))})};</script>",
+    "zero-width-in-json": lambda copy: (
+        f"<script>var post = {json.dumps({'body': _hyphenated(copy, chr(0x200B))})};</script>"
+    ),
+    "wbr-in-hidden-text": lambda copy: f"<div hidden>{_hyphenated(copy, '<wbr>')}</div>",
+}
+
+
+@pytest.mark.parametrize("holder", sorted(_JOINED_HOLDERS))
+def test_a_copy_whose_words_are_split_by_soft_hyphens_as_markup_or_escapes_is_found(holder: str) -> None:
+    """Hyphenation puts a soft hyphen in every long word (``Bundes&shy;regierung``). Where the page keeps it
+    as it was written (a comment, a script, ``<noscript>``), or as an escape, or where ``<wbr>`` splits the
+    words, the bytes show no word of the copy whole: the words a joiner splits are read joined."""
+    copy = " ".join(WITHHELD)
+    _, out = gate(document(after=_JOINED_HOLDERS[holder](copy)))
+    assert_no_leak(out, phrases=tuple(WITHHELD))
+
+
 def test_template_content_is_not_followed_and_every_place_is_read() -> None:
     page, out = gate(document(after=f"<template><section><p>{WITHHELD[2]}</p></section></template>"))
     assert_no_leak(out)

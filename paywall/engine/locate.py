@@ -97,13 +97,17 @@ _ESCAPE = (
     rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?"
 )
 _WIDE_ESCAPES = (
-    rb"\\{1,3}(?:u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
+    rb"\\\\{0,2}(?:u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})"
     rb"|u\{(?:[89a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,6})\}|x[89a-fA-F][0-9a-fA-F])",
-    rb"&#(?:[xX](?:[89a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,6})|1[2-9][0-9]|[2-9][0-9]{2}|[1-9][0-9]{3,6});",
+    rb"&(?:#(?:[xX](?:[89a-fA-F][0-9a-fA-F]|[0-9a-fA-F]{3,6})|1[2-9][0-9]|[2-9][0-9]{2}|[1-9][0-9]{3,6})"
+    rb"|shy|zwn?j|ZeroWidthSpace);",
+    rb"<wbr\s*/?>",
 )
 """A JavaScript or JSON escape, or a character reference, of a character other than ASCII (a letter with a
-diacritic, ``\\u1ebf``, ``\\xe9``, ``&#233;``), by its first character; an escape may be escaped again
-(``\\\\u1ebf``: JSON in a script's string)."""
+diacritic, ``\\u1ebf``, ``\\xe9``, ``&#233;``; a soft hyphen or a zero-width joiner, ``&shy;``, which
+hyphenation puts in every long word), and ``<wbr>``, by its first character; an escape may be escaped
+again (``\\\\u1ebf``: JSON in a script's string)."""
+WBR = re.compile(_WIDE_ESCAPES[-1])
 _BETWEEN_WIDE = rb"(?:[^\\&<>\"'`\x00-\x1f]|\\[nrt\"'/\\]){0,16}"
 """What may stand between two of them in a text: up to a few plain characters of one string."""
 _ESCAPE_RUNS = tuple(
@@ -318,7 +322,7 @@ class Block:
         self.longest = max(map(len, self.words), default=0)
         self.hinted = any(hint in body for hint in _BASE64_HINTS)
         """Whether the body names base64 or ``atob(``."""
-        self.escapes = [(span, _escaped_words(body[span[0] : span[1]])) for span in _escape_runs(body, 0, len(body))]
+        self.escapes = [(span, _escaped_words(body[span[0] : span[1]])) for span in escape_runs(body, 0, len(body))]
         """The runs of escapes (see :func:`_encoded`), each with the words it decodes to (a packed script spelt
         in ``\\x`` escapes is decoded once per process, not on every page that carries it)."""
         self.blobs = [(span, _base64_words(body[span[0] : span[1]])) for span in _base64_runs(body, 0, len(body))]
@@ -532,8 +536,9 @@ def suspects(
     return _merged(spans, len(data))
 
 
-def _escape_runs(data: bytes, low: int, high: int) -> list[tuple[int, int]]:
-    """Where runs of escapes stand in ``data[low:high]`` (see :func:`_encoded`), by the kind of their first."""
+def escape_runs(data: bytes, low: int, high: int) -> list[tuple[int, int]]:
+    """Where runs of escapes stand in ``data[low:high]`` (see :func:`_encoded`), by the kind of their first
+    (a run may be found twice, or overlap another: each is read alone)."""
     return [match.span() for pattern in _ESCAPE_RUNS for match in pattern.finditer(data, low, high)]
 
 
@@ -580,7 +585,7 @@ def _encoded(
         for (first, last), held in block.escapes
         if not fingerprint.markers.isdisjoint(held)
     ]
-    for start, end in (span for low, high in outside for span in _escape_runs(data, low, high)):
+    for start, end in (span for low, high in outside for span in escape_runs(data, low, high)):
         run = data[start:end]
         suspect = seen.get(run)
         if suspect is None:
@@ -605,7 +610,10 @@ def _encoded(
 
 
 def _escaped_words(run: bytes) -> frozenset[str]:
-    """The words a run of escapes decodes to, read as a script, a stylesheet or an address would read it."""
+    """The words a run of escapes decodes to, read as a script, a stylesheet or an address would read it
+    (and as markup would show it: ``<wbr>`` splits no word)."""
+    if b"<wbr" in run:
+        run = WBR.sub(b"", run)
     return frozenset(words(decode_layers(run.decode("ascii", "replace"), url=True, css=True)))
 
 

@@ -56,7 +56,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
-from paywall.engine.locate import Changed, Places, hides, keyed_leaks
+from paywall.engine.locate import WBR, Changed, Places, escape_runs, hides, keyed_leaks
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, html_unescaped, words
 
 _ASCII_TABLE = bytes(
@@ -67,11 +67,6 @@ _SEPARATORS = re.compile(rb"[^0-9A-Za-z_]")
 """What may stand between two words as :func:`~paywall.engine.text.words` reads them: a space, any other ASCII that
 is not a word's (``the-lantern``, ``the.lantern``: a slug of a sentence is a run of its words), and any byte of a
 character beyond ASCII (a no-break space, ``·``, ``、``)."""
-_ESCAPE_RUNS = re.compile(
-    rb"(?:\\u\{[0-9a-fA-F]{1,6}\}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-9a-fA-F]{1,6} ?|&#x?[0-9a-fA-F]{1,6};"
-    rb"|%25[0-9a-fA-F]{2}|%[0-9a-fA-F]{2}[A-Za-z]?){6,}"
-)
-"""Six or more escapes in a row: a word spelt letter by letter, or a doubly percent-encoded phrase."""
 _BACKSLASH_ESCAPE = re.compile(
     rb"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\([0-9a-fA-F]{1,6}) ?"
 )
@@ -91,7 +86,9 @@ EARLY_BYTES = 2048
 """A place longer than this has the markers of its start looked for first (see :func:`may_hold`)."""
 MIN_BASE64_RUN = 24
 """Shortest run of base64 characters decoded by the page pre-filter (18 bytes: a few words)."""
-_ENCODED_HINTS = (b"%20", b"%2520", b"\\u", b"\\x", b"&#", b"base64", b"atob(")
+_ENCODED_HINTS = (b"%20", b"%2520", b"\\u", b"\\x", b"&#", b"base64", b"atob(", b"&shy;", b"&zw", b"<wbr")
+"""What a reading decodes: escapes, character references, base64, and what splits a word without showing (a
+soft hyphen, a zero-width joiner, ``<wbr>``)."""
 _CSS_ESCAPES = re.compile(rb"(?:\\[0-9a-fA-F]{1,6}\s?){4}")
 MAX_TOKEN = 48
 """A word longer than this in the page may be an encoded blob (base64): the full sweep reads it."""
@@ -229,11 +226,13 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
     starts at its own first character and decoded alone, so the cost follows
     the page's encoded content, not its size.
     """
-    runs = _ESCAPE_RUNS.findall(data)
+    runs = [data[start:end] for start, end in escape_runs(data, 0, len(data))]
     if runs:
         joined = b" ".join(runs)
+        if b"<wbr" in joined:
+            joined = WBR.sub(b"", joined)
         yield _BACKSLASH_ESCAPE.sub(_escape_value, joined)
-        if b"&#" in joined:
+        if b"&" in joined:
             yield html_unescaped(joined.decode("ascii", "replace")).encode("utf-8")
         if b"%" in joined:
             yield unquote_to_bytes(unquote_to_bytes(joined))
@@ -324,7 +323,9 @@ def _looks_encoded(data: bytes) -> bool:
         return True
     if b"\\" in data and (b"\\u" in data or b"\\x" in data or _CSS_ESCAPES.search(data) is not None):
         return True
-    if b"&" in data and b"&#" in data:
+    if b"&" in data and (b"&#" in data or b"&shy;" in data or b"&zw" in data or b"&ZeroWidthSpace;" in data):
+        return True  # a character reference, or a soft hyphen or zero-width joiner inside a word
+    if b"<wbr" in data:
         return True
     return b"base64" in data or b"atob(" in data
 
