@@ -6,11 +6,12 @@ markers are not: so the page's bytes are searched first, at C speed, and
 only the nodes whose serialisation holds a copy are read.
 
 1. **Suspects** (:func:`suspects`). The page is translated to lower-case
-   words and split into chunks of about :data:`CHUNK_BYTES`; each chunk's
-   words are intersected with the fingerprint's markers (set operations in
-   C). Where :data:`~paywall.engine.fingerprint.CLUSTER_MARKERS` different
-   markers stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each
-   other (whole words, found by their byte positions), where one of the
+   words, and every word is looked up among the fingerprint's markers in one
+   pass in C (:func:`~paywall.engine.scan.word_hits`); the places found are
+   read in chunks of about :data:`CHUNK_BYTES`. Where
+   :data:`~paywall.engine.fingerprint.CLUSTER_MARKERS` different markers
+   stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each other
+   (whole words, found by their byte positions), where one of the
    :attr:`~paywall.engine.fingerprint.Fingerprint.lone_markers` stands with
    a run of its passage around it, or a run of escapes or a
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
