@@ -360,6 +360,36 @@ def test_listing_of_comparable_cards_is_not_an_article() -> None:
     assert not Page.parse(news(cards).encode(), None).has_article()
 
 
+@pytest.mark.parametrize("post", ["article", "div"])
+def test_whole_posts_in_a_listing_are_each_gated(post: str) -> None:
+    """A blog's home page or archive that shows its posts whole (WordPress's "full text" setting) holds
+    several articles, not cards: each ``<article>`` is cut at its own teaser, with its own call to action.
+    Posts that say nothing of being one (``<div>`` each) read as one story told in parts: it is cut once,
+    and nothing of the posts after its teaser is shown."""
+    desks = ("harbour", "council", "ferry", "weather")
+    posts = [
+        [f"{text[:-1]}, the {desk} desk reports." for text in ALL]
+        + [f"{text[:-1]}, the {desk} desk adds." for text in WITHHELD]
+        for desk in desks
+    ]
+    markup = news(
+        "".join(
+            f"<{post} class='post'><h2><a href='/p/{i}'>Post {i}</a></h2>"
+            f"<div class='entry-content'>{paras(texts)}</div></{post}>"
+            for i, texts in enumerate(posts)
+        )
+    )
+    page = Page.parse(markup.encode(), None)
+    assert page.has_article()
+    out = page.gate(teaser_paragraphs=2, cta_html=CTA)
+    shown = posts if post == "article" else posts[:1]
+    assert out.decode().count(CTA_MARK) == len(shown)
+    for texts in shown:
+        assert texts[0] in out.decode() and texts[1] in out.decode()
+    assert_no_leak(out, phrases=tuple(text for texts in posts for text in texts[2:]))
+    assert_well_formed(out)
+
+
 def test_candidates_in_chrome_are_ignored() -> None:
     sidebar = f"<aside><article>{paras([w + ' extra words here' for w in ALL])}</article></aside>"
     out = gate(news(f"{sidebar}<div class='entry-content'>{paras(ALL)}</div>"))

@@ -17,7 +17,10 @@ taken with it.
 A page whose best region is mostly links, too short, or a run of comparable
 cards (home, section and search pages) has no article and is not gated.
 Articles beside the main one (a next story preloaded for infinite scroll)
-are found too, and gated each at its own teaser.
+are found too, and gated each at its own teaser; so are the posts of a
+listing that shows them whole (a blog's home page set to "full text"), each
+an ``<article>`` with an article's prose: a listing of cards is let through,
+a listing of whole stories would give every one of them away.
 """
 
 from __future__ import annotations
@@ -307,15 +310,28 @@ def find(outline: Outline, *, view: bool = False) -> list[Region]:
         return []
     top = _refine(candidates[0], candidates, outline)
     region = _enclosing_article(_grow(top, outline), outline)
-    if not _is_article(region, outline, view=view):
-        return []
-    regions = [region]
-    for candidate in candidates[1:]:
-        if candidate.tag != "article" and "itemprop-articlebody" not in candidate.hints:
+    if _is_article(region, outline, view=view):
+        return _more_articles([region], candidates[1:], outline, how="another article")
+    # A listing whose items are whole posts (a blog's home page set to show them in full) is several articles.
+    if _in_a_river(region, outline):
+        return _more_articles([], _river(region.first, outline), outline, how="a whole post", any_kind=True)
+    if _is_listing(region, outline):
+        return _more_articles([], candidates, outline, how="a whole post")
+    return []
+
+
+def _more_articles(
+    regions: list[Region], candidates: list[Element], outline: Outline, *, how: str, any_kind: bool = False
+) -> list[Region]:
+    """``regions`` with each of ``candidates`` that is an article of its own added: an ``<article>`` (or
+    ``articleBody``; any element with ``any_kind``) that is not inside or around one found, with
+    :data:`EXTRA_ARTICLE_CHARS` of prose and few links (a card is a headline and a summary)."""
+    for candidate in candidates:
+        if not any_kind and candidate.tag != "article" and "itemprop-articlebody" not in candidate.hints:
             continue
         if any(candidate.within(m) or m.within(candidate) for r in regions for m in r.members):
             continue
-        extra = Region([candidate], how="another article")
+        extra = Region([candidate], how=how)
         if prose_chars(extra, outline) >= EXTRA_ARTICLE_CHARS and candidate.link_density < 0.3:
             regions.append(extra)
     return regions
@@ -481,17 +497,23 @@ def _is_article(region: Region, outline: Outline, *, view: bool = False) -> bool
 def _in_a_river(region: Region, outline: Outline) -> bool:
     """Whether the article is one of a run of posts of one kind (a blog's home page, an archive)."""
     first = region.first
+    return len([post for post in _river(first, outline) if post is first or post not in region.members]) >= RIVER_POSTS
+
+
+def _river(first: Element, outline: Outline) -> list[Element]:
+    """``first`` and its siblings of its kind (tag and names) that hold text and a headline of their own: the
+    posts of a run of them, in order (a story split over containers has one headline)."""
     parent = first.parent
     if parent is None or first.tag in ("body", "html"):
-        return False
-    alike = 0
+        return []
+    posts = []
     for node in parent.node.iter():
         sibling = outline.elements.get(node.mem_id)
         if sibling is None or sibling.tag != first.tag or sibling.hints != first.hints or not sibling.chars:
             continue
-        if (sibling is first or sibling not in region.members) and node.css_first("h1, h2, h3") is not None:
-            alike += 1  # a post of its own, with its own headline (not a part of a story split over containers)
-    return alike >= RIVER_POSTS
+        if node.css_first("h1, h2, h3") is not None:
+            posts.append(sibling)
+    return posts
 
 
 def _is_listing(region: Region, outline: Outline) -> bool:
