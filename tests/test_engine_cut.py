@@ -390,6 +390,33 @@ def test_whole_posts_in_a_listing_are_each_gated(post: str) -> None:
     assert_well_formed(out)
 
 
+@pytest.mark.parametrize(
+    ("canonical", "prev", "continues"),
+    [
+        ("https://coast.example/story/2/", "https://coast.example/story/", True),  # WordPress's <!--nextpage-->
+        ("https://coast.example/story/page/3", "/story/page/2", True),
+        ("https://coast.example/story?page=2", "https://coast.example/story", True),
+        ("https://coast.example/story?id=7&page=3", "https://coast.example/story?id=7&page=2", True),
+        ("https://coast.example/story/", "https://coast.example/an-older-story/", False),  # the previous post
+        ("https://coast.example/story/2/", "https://other.example/story/", False),
+        ("https://coast.example/news/12345", "https://coast.example/news/12344", False),  # ids, not pages
+    ],
+)
+def test_a_later_page_of_an_article_split_over_pages_shows_no_teaser(
+    canonical: str, prev: str, continues: bool
+) -> None:
+    """Page 2 and on of an article split over several pages are all withheld text: their first paragraphs
+    are the middle of the story, and a teaser of each page would give the article away a page at a time.
+    Such a page names its previous page as the same address but for a page number."""
+    head = f'{OG_ARTICLE}<link rel="canonical" href="{canonical}"><link rel="prev" href="{prev}">'
+    out = gate(news(f"<article>{paras(ALL)}</article>", head=head), teaser=2)
+    if continues:
+        assert_no_leak(out, phrases=tuple(ALL))
+    else:
+        assert ALL[0] in out.decode() and ALL[1] in out.decode()
+        assert_no_leak(out, phrases=tuple(ALL[2:]))
+
+
 def test_candidates_in_chrome_are_ignored() -> None:
     sidebar = f"<aside><article>{paras([w + ' extra words here' for w in ALL])}</article></aside>"
     out = gate(news(f"{sidebar}<div class='entry-content'>{paras(ALL)}</div>"))

@@ -20,9 +20,11 @@ fail closed on exactly that error.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -203,6 +205,21 @@ class Page:
                 return True
         return False
 
+    def continues_an_article(self) -> bool:
+        """Whether the page is page 2 or later of an article split over several (see :func:`later_page`)."""
+        head = self._tree.head
+        if head is None:
+            return False
+        prev = canonical = None
+        for link in head.css("link[rel][href]"):
+            rels = (link.attributes.get("rel") or "").lower().split()
+            href = link.attributes.get("href") or ""
+            if prev is None and ("prev" in rels or "previous" in rels):
+                prev = href
+            if canonical is None and "canonical" in rels:
+                canonical = href
+        return prev is not None and canonical is not None and later_page(canonical, prev)
+
     def has_article(self) -> bool:
         """Whether an article was found (configured selector, explicit mark or detection)."""
         return bool(self._regions)
@@ -281,6 +298,9 @@ class Page:
     def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str, gated_class: str, amp_css: str) -> bytes:
         tree, outline, report = self._tree, self._outline, self.report
         started = time.perf_counter()
+        later = self.continues_an_article()
+        if later:  # page 2 and on of a split article: its first paragraphs are the story's middle
+            teaser_paragraphs = 0
         chrome = [*_headline_labels(tree), *_chrome_pieces(outline, self._regions)]
         withheld: list[str] = []
         hows: list[str] = []
@@ -300,7 +320,7 @@ class Page:
         if amp_css and self.is_amp():
             _amp_style(tree, amp_css)
         teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
-        report.cut = ", ".join(hows)
+        report.cut = ", ".join(hows) + (" (a later page of the article: no teaser)" if later else "")
         report.timings["cut"] = _ms(started)
 
         started = time.perf_counter()
@@ -685,6 +705,44 @@ def _fix_charset(tree: LexborHTMLParser) -> None:
             head.first_child.insert_before(meta)
         else:
             head.insert_child(meta)
+
+
+PAGE_NUMBER_KEYS = frozenset({"page", "pg", "paged", "pagina", "seite", "pagenum", "pageno", "pn"})
+"""Query parameters that number the pages of one article (``p`` is WordPress's post id: not one of them)."""
+MAX_PAGE_NUMBER = 50
+"""A larger number in an address is an id (``/news/12345``), not a page of the article."""
+_NUMBERED_PATH = re.compile(r"^(.*?)(?:/page)?/(\d{1,6})/?$")
+
+
+def later_page(canonical: str, prev: str) -> bool:
+    """Whether ``canonical`` is a later page of the article whose previous page is ``prev``: the same
+    address (``prev`` read against ``canonical``) but for a page number, in the path (``/story/2/``,
+    ``/story/page/3``) or the query (``?page=2``), larger in ``canonical`` (page 1 may have none).
+
+    WordPress links the previous *post* as ``prev`` too: another address, not a later page.
+    """
+    this, before = urlsplit(canonical), urlsplit(urljoin(canonical, prev))
+    if this.netloc.lower() != before.netloc.lower():
+        return False
+    base, number = _page_number(this.path, this.query)
+    before_base, before_number = _page_number(before.path, before.query)
+    return base == before_base and 2 <= number <= MAX_PAGE_NUMBER and before_number < number
+
+
+def _page_number(path: str, query: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], int]:
+    """An address without its page number (path and the rest of its query), and that number (1 if none)."""
+    number = 1
+    pairs = parse_qsl(query, keep_blank_values=True)
+    rest = []
+    for key, value in pairs:
+        if key.lower() in PAGE_NUMBER_KEYS and value.isdigit() and number == 1:
+            number = int(value)
+        else:
+            rest.append((key, value))
+    match = _NUMBERED_PATH.match(path)
+    if number == 1 and match is not None:
+        path, number = match.group(1), int(match.group(2))
+    return (path.rstrip("/"), tuple(sorted(rest))), number
 
 
 def css_path(node: LexborNode) -> str:
