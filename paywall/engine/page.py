@@ -711,7 +711,8 @@ PAGE_NUMBER_KEYS = frozenset({"page", "pg", "paged", "pagina", "seite", "pagenum
 """Query parameters that number the pages of one article (``p`` is WordPress's post id: not one of them)."""
 MAX_PAGE_NUMBER = 50
 """A larger number in an address is an id (``/news/12345``), not a page of the article."""
-_NUMBERED_PATH = re.compile(r"^(.*?)(?:/page)?/(\d{1,6})/?$")
+_NUMBERED_PATH = re.compile(r"^(.*?)(?:/page)?/([0-9]{1,6})/?$")
+_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 def later_page(canonical: str, prev: str) -> bool:
@@ -735,7 +736,7 @@ def _page_number(path: str, query: str) -> tuple[tuple[str, tuple[tuple[str, str
     pairs = parse_qsl(query, keep_blank_values=True)
     rest = []
     for key, value in pairs:
-        if key.lower() in PAGE_NUMBER_KEYS and value.isdigit() and number == 1:
+        if key.lower() in PAGE_NUMBER_KEYS and _DIGITS.fullmatch(value) and number == 1:
             number = int(value)
         else:
             rest.append((key, value))
