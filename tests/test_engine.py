@@ -14,6 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from paywall import PaywallSettings
 from paywall.engine import Page, code
+from paywall.engine.outline import SHORT_TEXT, ascii_word_count
 
 OG_ARTICLE = '<meta property="og:type" content="article">'
 CTA = '<aside class="paywall-cta" data-paywall-cta><p>Need to access the insight?</p></aside>'
@@ -123,6 +124,12 @@ def test_listing_of_cards_is_not_an_article() -> None:
     )
     body = f"<!DOCTYPE html><html><head><title>News</title></head><body><main>{cards}</main></body></html>"
     assert not Page.parse(body.encode(), None).has_article()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=3 * SHORT_TEXT))
+def test_the_outline_counts_the_words_of_ascii_as_split_does(text: str) -> None:
+    """Short texts are split, long ones counted in C: either way the count is ``len(text.split())``."""
+    assert ascii_word_count(text) == len(text.split())
 
 
 def test_script_literals_are_read_as_code() -> None:
