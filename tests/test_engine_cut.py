@@ -402,6 +402,9 @@ def test_whole_posts_in_a_listing_are_each_gated(post: str) -> None:
         ("https://coast.example/news/12345", "https://coast.example/news/12344", False),  # ids, not pages
         pytest.param("https://coast.example/story?page=\u00b2", "/story", False, id="a-digit-no-page-has"),
         pytest.param("https://coast.example/story?page=" + "9" * 5000, "/story", False, id="five-thousand-digits"),
+        pytest.param(" https://coast.example/story/2/\n", " /story/ ", True, id="addresses-with-spaces-around"),
+        pytest.param("http://[::1/story/2/", "/story/", False, id="a-malformed-canonical-address"),
+        pytest.param("https://coast.example/story/2/", "http://[x/story/", False, id="a-malformed-previous-address"),
     ],
 )
 def test_a_later_page_of_an_article_split_over_pages_shows_no_teaser(

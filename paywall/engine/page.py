@@ -720,9 +720,14 @@ def later_page(canonical: str, prev: str) -> bool:
     address (``prev`` read against ``canonical``) but for a page number, in the path (``/story/2/``,
     ``/story/page/3``) or the query (``?page=2``), larger in ``canonical`` (page 1 may have none).
 
-    WordPress links the previous *post* as ``prev`` too: another address, not a later page.
+    WordPress links the previous *post* as ``prev`` too: another address, not a later page. A malformed
+    address (an unclosed IPv6 bracket) names no page: the page keeps its teaser.
     """
-    this, before = urlsplit(canonical), urlsplit(urljoin(canonical, prev))
+    canonical, prev = canonical.strip(), prev.strip()
+    try:
+        this, before = urlsplit(canonical), urlsplit(urljoin(canonical, prev))
+    except ValueError:
+        return False
     if this.netloc.lower() != before.netloc.lower():
         return False
     base, number = _page_number(this.path, this.query)
