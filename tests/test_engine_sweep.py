@@ -611,6 +611,13 @@ def test_place_that_looks_encoded_is_read_even_without_markers(hint: str) -> Non
     assert sweep.may_hold(f"{plain} {MARKERS[2].upper()}", fp)
 
 
+@pytest.mark.parametrize("hint", [hint.decode() for hint in sweep._ENCODED_HINTS])
+def test_every_hint_the_pre_filter_names_lets_a_place_through(hint: str) -> None:
+    """The hints the sweep documents are the ones it reads (soft hyphens and zero-width joiners too)."""
+    fp = Fingerprint.build(WITHHELD, TEASER)
+    assert sweep.may_hold(f"an ordinary attribute value without any withheld word in it {hint} more", fp)
+
+
 # --------------------------------------------------------------------------- scripts written without spaces
 
 

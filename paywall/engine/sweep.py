@@ -86,7 +86,10 @@ EARLY_BYTES = 2048
 """A place longer than this has the markers of its start looked for first (see :func:`may_hold`)."""
 MIN_BASE64_RUN = 24
 """Shortest run of base64 characters decoded by the page pre-filter (18 bytes: a few words)."""
-_ENCODED_HINTS = (b"%20", b"%2520", b"\\u", b"\\x", b"&#", b"base64", b"atob(", b"&shy;", b"&zw", b"<wbr")
+_ENCODED_HINTS = (
+    b"%20", b"%2520", b"\\u", b"\\x", b"&#", b"base64", b"atob(", b"&shy;", b"&zwj;", b"&zwnj;", b"&ZeroWidthSpace;",
+    b"<wbr",
+)  # fmt: skip
 """What a reading decodes: escapes, character references, base64, and what splits a word without showing (a
 soft hyphen, a zero-width joiner, ``<wbr>``)."""
 _CSS_ESCAPES = re.compile(rb"(?:\\[0-9a-fA-F]{1,6}\s?){4}")
