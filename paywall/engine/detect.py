@@ -310,13 +310,14 @@ def find(outline: Outline, *, view: bool = False) -> list[Region]:
         return []
     top = _refine(candidates[0], candidates, outline)
     region = _enclosing_article(_grow(top, outline), outline)
-    if _is_article(region, outline, view=view):
-        return _more_articles([region], candidates[1:], outline, how="another article")
-    # A listing whose items are whole posts (a blog's home page set to show them in full) is several articles.
+    # A listing is no article; where its items are whole posts (a blog's home page set to show them
+    # in full), they are several.
     if _in_a_river(region, outline):
         return _more_articles([], _river(region.first, outline), outline, how="a whole post", any_kind=True)
     if _is_listing(region, outline):
         return _more_articles([], candidates, outline, how="a whole post")
+    if _is_article(region, outline, view=view):
+        return _more_articles([region], candidates[1:], outline, how="another article")
     return []
 
 
@@ -482,11 +483,10 @@ def prose_words(region: Region, outline: Outline) -> int:
 
 
 def _is_article(region: Region, outline: Outline, *, view: bool = False) -> bool:
+    """Whether a region that is no listing (:func:`find` asks that first) tells a story."""
     chars = sum(m.chars for m in region.members)
     links = sum(m.link_chars for m in region.members)
     if not chars or links / chars > MAX_LINK_DENSITY:
-        return False
-    if _is_listing(region, outline) or _in_a_river(region, outline):
         return False
     if view or has_article_signs(outline, region):
         # A page that says it is an article is gated even when short (or cut off in transit).
