@@ -28,7 +28,16 @@ is the server's own ceiling and the ratio is the paywall's cost:
 Before measuring, every scenario is checked once: the non-member's page holds
 no words from beyond the teaser, the member's holds them all.
 
-    python bench/http_load.py [--seconds 5] [--connections 16] [--rounds 3]
+    python bench/http_load.py [--seconds 5] [--connections 16] [--rounds 3] [--http IMPL] [--loop IMPL]
+
+The ratios depend on what the server itself costs a request, which the
+paywall's cost is set against. uvicorn's defaults take ``httptools`` and
+``uvloop`` where they are installed (``uvicorn[standard]``, as most
+production set-ups run it) and pure-Python ``h11`` and asyncio's own loop
+where not (a plain ``pip install uvicorn``): the first is about three times
+faster per request, so the same paywall shows a lower ratio behind it. The
+table's first line names the implementations used; ``--http`` and ``--loop``
+choose them (uvicorn's options of the same names).
 
 The client runs on the same machine, so on a small machine it shares the CPU
 with the server: each request is measured in ``--rounds`` pairs of runs, bare
@@ -219,12 +228,27 @@ def check(base: str) -> None:
     assert httpx.get(base + "/download.bin", timeout=30).content == DOWNLOAD
 
 
+def implementations(http: str, loop: str) -> tuple[str, str]:
+    """The HTTP protocol and event loop that uvicorn's ``--http`` and ``--loop`` choices come to here."""
+    import importlib.util
+
+    def installed(name: str) -> bool:
+        return importlib.util.find_spec(name) is not None
+
+    return (
+        http if http != "auto" else "httptools" if installed("httptools") else "h11",
+        loop if loop != "auto" else "uvloop" if installed("uvloop") else "asyncio",
+    )
+
+
 @contextlib.contextmanager
-def server(app: str, env: dict[str, str], *, factory: bool = False) -> Iterator[tuple[str, int]]:
+def server(
+    app: str, env: dict[str, str], *, factory: bool = False, http: str = "auto", loop: str = "auto"
+) -> Iterator[tuple[str, int]]:
     """One uvicorn process serving ``app`` on loopback: its URL and process id."""
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    argv += ["--no-access-log", *(["--factory"] if factory else [])]
+    argv += ["--no-access-log", "--http", http, "--loop", loop, *(["--factory"] if factory else [])]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     with spawned(argv, port, env=full_env) as proc:
         yield f"http://127.0.0.1:{port}", proc.pid
@@ -262,9 +286,12 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="bare and paywalled runs per request, alternating (medians printed)"
     )
+    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn's --http")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn's --loop")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
+    http, loop = implementations(args.http, args.loop)
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             "PAYWALL_SECRET_KEY": "bench-secret-key-0123456789",
@@ -272,10 +299,11 @@ def main() -> None:
             "PAYWALL_MEMBER_RESOLVER": "bench.http_load:is_member",
         }
         with (
-            server("bench.http_load:site", {}) as bare,
-            server("bench.http_load:build_app", env, factory=True) as paywalled,
+            server("bench.http_load:site", {}, http=http, loop=loop) as bare,
+            server("bench.http_load:build_app", env, factory=True, http=http, loop=loop) as paywalled,
         ):
             check(paywalled[0])
+            print(f"uvicorn with {http} and {loop}")
             print(
                 f"{'request':30} {'bare req/s':>10} {'paywall req/s':>13} {'ratio':>6}"
                 f" {'bare CPU us/req':>15} {'paywall CPU us/req':>18} {'ratio':>6}"

@@ -253,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
                 pool.submit(per_unit, ["--child", "engine", "lxml"], base, views),
                 pool.submit(per_unit, ["--child", "engine", "engine"], base, views),
             )
-        where = "through uvicorn" if args.server else "in process"
+        where = "in process"
+        if args.server:
+            from bench.http_load import implementations
+
+            where = "through uvicorn with {} and {}".format(*implementations("auto", "auto"))
         print(
             f"{'request':30} {'bare':>10} {'paywall':>10} {'added':>10} {'ratio':>6}"
             f"   (instructions per request, {where})"
