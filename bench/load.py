@@ -398,7 +398,12 @@ async def store_ops_per_kind(url: str, repeat: int = 20) -> dict[str, float]:
         client.flushdb()
     trips = RoundTrips(url)
     # Sign-up caps on (as by default) but high: every request here comes from one address.
-    base = {"secret_key": SECRET_KEY, "store": url, "trial_ip_daily_cap": 10**6, "trial_network_daily_cap": 10**6}
+    base: dict[str, Any] = {
+        "secret_key": SECRET_KEY,
+        "store": url,
+        "trial_ip_daily_cap": 10**6,
+        "trial_network_daily_cap": 10**6,
+    }
     out: dict[str, float] = {}
 
     async def count(settings: PaywallSettings, kind: str, steps: Any) -> None:

@@ -90,7 +90,7 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = {
+        base: dict[str, Any] = {
             "secret_key": "bench-secret-key-0123456789",
             "store": f"sqlite:///{tmp}/bench.db",
             "max_body_bytes": 8 * 1024 * 1024,
