@@ -39,7 +39,7 @@ adding to every response only the two headers a member's page carries
 personalised response needs whoever adds them. It says how much of the
 member's ratio the HTTP server spends on those headers alone.
 
-    python bench/instructions.py [--requests 400] [--only NAME] [--server]
+    python bench/instructions.py [--requests 400] [--only NAME] [--server [--http IMPL] [--loop IMPL]]
 
 Needs valgrind (``apt-get install valgrind``); each figure takes two runs of
 a few seconds to a minute under it.
@@ -125,7 +125,9 @@ def _child_engine(which: str, count: int) -> None:
         work(engine.with_nonce(page))
 
 
-def _server_requests(app: str, path: str, headers: list[tuple[bytes, bytes]], count: int, env: dict[str, str]) -> int:
+def _server_requests(
+    app: str, path: str, headers: list[tuple[bytes, bytes]], count: int, env: dict[str, str], server: tuple[str, str]
+) -> int:
     """Instructions of a uvicorn serving ``app`` (under valgrind) for the warm-up and ``count`` requests."""
     import httpx
 
@@ -136,6 +138,7 @@ def _server_requests(app: str, path: str, headers: list[tuple[bytes, bytes]], co
     with tempfile.TemporaryDirectory() as tmp, open(f"{tmp}/log", "w+b") as log:
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, "-m", "uvicorn"]
         argv += [app, *factory, "--port", str(port), "--log-level", "warning", "--no-access-log", "--lifespan", "off"]
+        argv += ["--http", server[0], "--loop", server[1]]
         env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT), "BENCH_INSIGHTS_INTERVAL": "3600", **env}
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
         try:
@@ -168,14 +171,17 @@ def _collected(stderr: str) -> int:
     return int(found.group(1))
 
 
-def per_server_request(name: str, bare: bool, env: dict[str, str], count: int, *, app: str | None = None) -> float:
+def per_server_request(
+    name: str, bare: bool, env: dict[str, str], count: int, server: tuple[str, str], *, app: str | None = None
+) -> float:
     """Instructions per request of scenario ``name`` through a real server: ``count`` more, minus none.
 
-    ``app`` serves it instead of the bare site or the paywalled one (a yardstick).
+    ``server`` is uvicorn's HTTP parser and event loop; ``app`` serves it instead of the bare site or the
+    paywalled one (a yardstick).
     """
     path, headers = _request(name)
     app = app or ("bench.http_load:site" if bare else "bench.http_load:build_app")
-    runs = [_server_requests(app, path, headers, n, env) for n in (count, 0)]
+    runs = [_server_requests(app, path, headers, n, env, server) for n in (count, 0)]
     return (runs[0] - runs[1]) / count
 
 
@@ -202,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests (or views) counted per figure")
     parser.add_argument("--only", action="append", help="only this row (repeatable): a request's name, or 'engine'")
     parser.add_argument("--server", action="store_true", help="count a real uvicorn's instructions per request")
+    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn's --http")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn's --loop")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -213,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed (apt-get install valgrind)")
+    from bench.http_load import implementations
+
+    server = implementations(args.http, args.loop)
     # Each figure's runs go one after the other, the figures side by side (valgrind uses one core).
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         base = {
@@ -225,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = [
                 (
                     name,
-                    pool.submit(per_server_request, name, True, base, args.requests),
-                    pool.submit(per_server_request, name, False, {**base, **settings}, args.requests),
+                    pool.submit(per_server_request, name, True, base, args.requests, server),
+                    pool.submit(per_server_request, name, False, {**base, **settings}, args.requests, server),
                 )
                 for name, settings in names
             ]
@@ -244,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         private = None
         if args.server and any(name == MEMBER_ROW for name, _ in names):
             private = pool.submit(
-                per_server_request, MEMBER_ROW, True, base, args.requests, app="bench.http_load:private_site"
+                per_server_request, MEMBER_ROW, True, base, args.requests, server, app="bench.http_load:private_site"
             )
         views = max(1, args.requests // 10)
         engine = None
@@ -253,11 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 pool.submit(per_unit, ["--child", "engine", "lxml"], base, views),
                 pool.submit(per_unit, ["--child", "engine", "engine"], base, views),
             )
-        where = "in process"
-        if args.server:
-            from bench.http_load import implementations
-
-            where = "through uvicorn with {} and {}".format(*implementations("auto", "auto"))
+        where = "in process" if not args.server else "through uvicorn with {} and {}".format(*server)
         print(
             f"{'request':30} {'bare':>10} {'paywall':>10} {'added':>10} {'ratio':>6}"
             f"   (instructions per request, {where})"
