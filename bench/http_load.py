@@ -228,6 +228,12 @@ def check(base: str) -> None:
     assert httpx.get(base + "/download.bin", timeout=30).content == DOWNLOAD
 
 
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """``--http`` and ``--loop``: uvicorn's HTTP parser and event loop (its options of the same names)."""
+    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn's --http")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn's --loop")
+
+
 def implementations(http: str, loop: str) -> tuple[str, str]:
     """The HTTP protocol and event loop that uvicorn's ``--http`` and ``--loop`` choices come to here."""
     import importlib.util
@@ -286,8 +292,7 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="bare and paywalled runs per request, alternating (medians printed)"
     )
-    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn's --http")
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn's --loop")
+    add_server_options(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")

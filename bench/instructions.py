@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.http_load import add_server_options, implementations  # noqa: E402
 from tests.asgi import http_scope  # noqa: E402
 
 WARM_UP = 100
@@ -208,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests (or views) counted per figure")
     parser.add_argument("--only", action="append", help="only this row (repeatable): a request's name, or 'engine'")
     parser.add_argument("--server", action="store_true", help="count a real uvicorn's instructions per request")
-    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn's --http")
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn's --loop")
+    add_server_options(parser)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -221,8 +221,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed (apt-get install valgrind)")
-    from bench.http_load import implementations
-
     server = implementations(args.http, args.loop)
     # Each figure's runs go one after the other, the figures side by side (valgrind uses one core).
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(os.cpu_count() or 1) as pool:

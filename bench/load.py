@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.http_load import add_server_options, implementations  # noqa: E402
 from tests.servers import free_port, stop_process, wait_for_port  # noqa: E402
 
 SECRET_KEY = "load-bench-secret-6f1d2c9a8b7e4f30"
@@ -115,15 +116,19 @@ def build_app() -> Any:
 
 
 @contextlib.contextmanager
-def servers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list[tuple[int, int]]]:
-    """``count`` uvicorn processes of :func:`build_app`; yields (port, pid) of each."""
+def servers(
+    count: int, env: dict[str, str], log_dir: Path, server: tuple[str, str] = ("auto", "auto")
+) -> Iterator[list[tuple[int, int]]]:
+    """``count`` uvicorn processes of :func:`build_app` (``server``: its HTTP parser and event loop); yields
+    (port, pid) of each."""
     procs: list[subprocess.Popen[bytes]] = []
     started: list[tuple[int, int]] = []
     try:
         for i in range(count):
             port = free_port()
             argv = [sys.executable, "-m", "uvicorn", "bench.load:build_app", "--factory", "--host", "127.0.0.1"]
-            argv += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+            argv += ["--port", str(port), "--log-level", "warning", "--no-access-log", "--http", server[0]]
+            argv += ["--loop", server[1]]
             log = open(log_dir / f"server-{i}.log", "wb")  # noqa: SIM115 - closed with the process
             proc = subprocess.Popen(
                 argv, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=log, stderr=log
@@ -492,6 +497,7 @@ def run(
     instances: int = 1,
     redis_url: str | None = None,
     bare: bool = False,
+    server: tuple[str, str] = ("auto", "auto"),
 ) -> Outcome:
     """One scenario: ``store`` is ``"sqlite"`` or ``"redis"``; ``bare`` runs the site without the paywall."""
     with tempfile.TemporaryDirectory(prefix="paywall-load-") as folder, contextlib.ExitStack() as stack:
@@ -516,7 +522,7 @@ def run(
             env["PAYWALL_STORE"] = f"sqlite:///{Path(folder) / 'paywall.db'}"
         if bare:
             env["LOAD_BARE"] = "1"
-        started = stack.enter_context(servers(instances, env, Path(folder)))
+        started = stack.enter_context(servers(instances, env, Path(folder), server))
         ports = [port for port, _ in started]
         pids = [pid for _, pid in started]
         trials = [] if bare else trial_cookies(ports[0], 20)
@@ -594,15 +600,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--redis-instances", type=int, default=2)
     parser.add_argument("--redis-url", help="an existing Redis to use (its database is flushed)")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare site's reference run")
+    add_server_options(parser)
     args = parser.parse_args(argv)
+    server = implementations(args.http, args.loop)
+    print("uvicorn with {} and {}".format(*server))
     outcomes = []
     if not args.no_bare:
-        outcomes.append(run("sqlite", clients=args.clients, duration=args.duration, bare=True))
+        outcomes.append(run("sqlite", clients=args.clients, duration=args.duration, bare=True, server=server))
         report(outcomes[-1])
     for store in args.stores.split(","):
         instances = args.redis_instances if store == "redis" else 1
         outcome = run(
-            store, clients=args.clients, duration=args.duration, instances=instances, redis_url=args.redis_url
+            store,
+            clients=args.clients,
+            duration=args.duration,
+            instances=instances,
+            redis_url=args.redis_url,
+            server=server,
         )
         outcomes.append(outcome)
         report(outcome)
