@@ -23,7 +23,16 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from .config import LOG_LEVELS, ServerOptions, Sourced, collect_values, load_server_options, settings_from_values
+from .config import (
+    EVENT_LOOPS,
+    HTTP_PARSERS,
+    LOG_LEVELS,
+    ServerOptions,
+    Sourced,
+    collect_values,
+    load_server_options,
+    settings_from_values,
+)
 from .errors import ConfigError, StoreUnavailable
 from .settings import PaywallSettings
 
@@ -138,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
             dest="log_level",
             choices=LOG_LEVELS,
             help="server log level (default: info)",
+        )
+        sub.add_argument(
+            "--http",
+            choices=HTTP_PARSERS,
+            help="uvicorn's HTTP parser (default: auto, httptools where installed, or [server] http)",
+        )
+        sub.add_argument(
+            "--loop", choices=EVENT_LOOPS, help="uvicorn's event loop (default: auto, uvloop where installed)"
         )
 
     demo = commands.add_parser(
@@ -298,7 +315,14 @@ def _server_options(args: argparse.Namespace, env: Mapping[str, str]) -> ServerO
     return load_server_options(
         args.config,
         env,
-        {"host": args.host, "port": args.port, "workers": args.workers, "log_level": args.log_level},
+        {
+            "host": args.host,
+            "port": args.port,
+            "workers": args.workers,
+            "log_level": args.log_level,
+            "http": args.http,
+            "loop": args.loop,
+        },
     )
 
 

@@ -17,6 +17,7 @@ the file) and the problem, so the command line can print a single line.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping
@@ -30,6 +31,12 @@ from .settings import ENV_PREFIX, PaywallSettings, env_values
 CONFIG_ENV = "PAYWALL_CONFIG"
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+#: uvicorn's HTTP parsers and event loops; "auto" takes the compiled one where it is installed
+#: (``paywall[server]``), else the pure-Python one.
+HTTP_PARSERS = ("auto", "h11", "httptools")
+EVENT_LOOPS = ("auto", "asyncio", "uvloop")
+#: The compiled choices: each is a module of its name, which ``paywall[server]`` installs.
+_COMPILED = frozenset({"httptools", "uvloop"})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,6 +47,8 @@ class ServerOptions:
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    http: str = "auto"
+    loop: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip():
@@ -50,6 +59,13 @@ class ServerOptions:
             raise ConfigError("server.workers", f"must be a whole number between 1 and 256, got {self.workers!r}")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError("server.log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        for name, value, choices in (("http", self.http, HTTP_PARSERS), ("loop", self.loop, EVENT_LOOPS)):
+            if value not in choices:
+                raise ConfigError(f"server.{name}", f"must be one of {', '.join(choices)}, got {value!r}")
+            if value in _COMPILED and importlib.util.find_spec(value) is None:
+                raise ConfigError(
+                    f"server.{name}", f"{value} is not installed (python3 -m pip install 'paywall[server]')"
+                )
 
 
 @dataclasses.dataclass(frozen=True)

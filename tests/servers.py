@@ -19,6 +19,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: uvicorn's HTTP parsers and event loops as ``(--http, --loop)``: the pure-Python ones of a plain
+#: ``pip install uvicorn``, and the compiled ones of ``paywall[server]`` (``uvicorn[standard]``). A test run
+#: behind both asks for each by name: one that is not installed stops the server, and the test fails.
+UVICORN_SERVERS = [("h11", "asyncio"), ("httptools", "uvloop")]
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -186,7 +186,14 @@ def test_check_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     data = json.loads(out)
     assert data["secret_key"] == "****"
     assert data["article_selector"] is None
-    assert data["server"] == {"host": "127.0.0.1", "port": 9009, "workers": 1, "log_level": "info"}
+    assert data["server"] == {
+        "host": "127.0.0.1",
+        "port": 9009,
+        "workers": 1,
+        "log_level": "info",
+        "http": "auto",
+        "loop": "auto",
+    }
     assert SECRET not in out
 
 
@@ -214,7 +221,14 @@ def test_check_config_of_the_example_with_a_secret(capsys: pytest.CaptureFixture
     assert code == 0
     assert json.loads(out) == {
         **PaywallSettings(secret_key=SECRET).masked(),
-        "server": {"host": "127.0.0.1", "port": 8000, "workers": 1, "log_level": "info"},
+        "server": {
+            "host": "127.0.0.1",
+            "port": 8000,
+            "workers": 1,
+            "log_level": "info",
+            "http": "auto",
+            "loop": "auto",
+        },
     }
 
 

@@ -207,6 +207,8 @@ def test_short_secret(tmp_path: Path) -> None:
         ('port = "80"', "server.port"),
         ("workers = 0", "server.workers"),
         ('log_level = "loud"', "server.log_level"),
+        ('http = "h2"', "server.http"),
+        ('loop = "trio"', "server.loop"),
         ('host = ""', "server.host"),
         ("colour = 1", "server.colour"),
     ],
@@ -216,6 +218,26 @@ def test_bad_server_options(tmp_path: Path, table: str, field: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_server_options(path, {})
     assert info.value.field == field
+
+
+def test_server_parser_and_loop_from_file_then_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nhttp = "h11"\nloop = "asyncio"\n')
+    assert load_server_options(path, {}) == ServerOptions(http="h11", loop="asyncio")
+    assert load_server_options(path, {}, {"http": "httptools", "loop": "uvloop"}).http == "httptools"
+
+
+def test_a_compiled_parser_that_is_not_installed_is_named_with_its_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Told at start-up, with the extra that installs it, rather than as uvicorn's ImportError."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a))
+    path = write(tmp_path, '[server]\nloop = "uvloop"\n')
+    with pytest.raises(ConfigError) as info:
+        load_server_options(path, {})
+    assert info.value.field == "server.loop" and "paywall[server]" in info.value.problem
 
 
 def test_server_must_be_a_table(tmp_path: Path) -> None:

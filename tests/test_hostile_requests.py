@@ -28,7 +28,7 @@ from paywall import PaywallMiddleware, PaywallSettings
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.asgi import Result, call, http_scope
 from tests.conftest import SECRET, assert_no_leak
-from tests.servers import ROOT, free_port, stop_process, wait_for_port
+from tests.servers import ROOT, UVICORN_SERVERS, free_port, stop_process, wait_for_port
 
 pytestmark = pytest.mark.anyio
 
@@ -260,12 +260,7 @@ def raw_exchange(port: int, request: bytes, *, read: int | None = None) -> bytes
         return data
 
 
-#: uvicorn's pure-Python HTTP parser and asyncio's loop (a plain ``pip install uvicorn``), and its compiled
-#: parser and loop (``uvicorn[standard]``, ``paywall[server]``): the paywall answers alike behind both.
-SERVERS = [("h11", "asyncio"), ("httptools", "uvloop")]
-
-
-@pytest.mark.parametrize(("http", "loop"), SERVERS)
+@pytest.mark.parametrize(("http", "loop"), UVICORN_SERVERS)
 def test_real_server_with_hostile_clients(http: str, loop: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         text = _hostile_clients(Path(folder), http, loop)

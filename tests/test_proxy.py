@@ -31,7 +31,7 @@ from paywall.settings import PaywallSettings
 from tests.apps import upstream_app
 from tests.asgi import call
 from tests.conftest import SECRET, assert_no_leak
-from tests.servers import ROOT, free_port, run_process, run_uvicorn, spawned
+from tests.servers import ROOT, UVICORN_SERVERS, free_port, run_process, run_uvicorn, spawned
 
 STATIC_SITE = ROOT / "tests" / "static_site"
 CTA_TITLE = "Need to access the insight?"
@@ -76,10 +76,15 @@ def upstream() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def proxied(upstream: str, tmp: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The upstream app behind the proxy; the connecting peer (127.0.0.1) is not trusted."""
-    with spawn_proxy(upstream, tmp, env={"PAYWALL_UPSTREAM_TIMEOUT": "1"}) as running:
+@pytest.fixture(scope="module", params=UVICORN_SERVERS, ids=[http for http, _ in UVICORN_SERVERS])
+def proxied(upstream: str, tmp: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The upstream app behind the proxy; the connecting peer (127.0.0.1) is not trusted.
+
+    Served behind each of uvicorn's HTTP parsers and loops (:data:`~tests.servers.UVICORN_SERVERS`).
+    """
+    http, loop = request.param
+    args = ["--http", http, "--loop", loop]
+    with spawn_proxy(upstream, tmp, env={"PAYWALL_UPSTREAM_TIMEOUT": "1"}, args=args) as running:
         yield running
 
 

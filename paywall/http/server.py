@@ -169,6 +169,8 @@ def uvicorn_options(mode: Mode, options: ServerOptions) -> dict[str, Any]:
         "host": options.host,
         "port": options.port,
         "log_level": options.log_level,
+        "http": options.http,
+        "loop": options.loop,
         "proxy_headers": False,  # X-Forwarded-For is judged against trusted_proxies, not by uvicorn
         # A proxy passes on the upstream's own Date and Server headers; adding
         # uvicorn's would send each twice.
