@@ -230,8 +230,10 @@ def check(base: str) -> None:
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     """``--http`` and ``--loop``: uvicorn's HTTP parser and event loop (its options of the same names)."""
-    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto", help="uvicorn's --http")
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="uvicorn's --loop")
+    from paywall.config import EVENT_LOOPS, HTTP_PARSERS
+
+    parser.add_argument("--http", choices=HTTP_PARSERS, default="auto", help="uvicorn's --http")
+    parser.add_argument("--loop", choices=EVENT_LOOPS, default="auto", help="uvicorn's --loop")
 
 
 def implementations(http: str, loop: str) -> tuple[str, str]:

@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="uvicorn's HTTP parser (default: auto, httptools where installed, or [server] http)",
         )
         sub.add_argument(
-            "--loop", choices=EVENT_LOOPS, help="uvicorn's event loop (default: auto, uvloop where installed)"
+            "--loop",
+            choices=EVENT_LOOPS,
+            help="uvicorn's event loop (default: auto, uvloop where installed, or [server] loop)",
         )
 
     demo = commands.add_parser(
