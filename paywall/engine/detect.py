@@ -312,8 +312,9 @@ def find(outline: Outline, *, view: bool = False) -> list[Region]:
     region = _enclosing_article(_grow(top, outline), outline)
     # A listing is no article; where its items are whole posts (a blog's home page set to show them
     # in full), they are several.
-    if _in_a_river(region, outline):
-        return _more_articles([], _river(region.first, outline), outline, how="a whole post", any_kind=True)
+    posts = _river(region.first, outline)
+    if _in_a_river(region, posts):
+        return _more_articles([], posts, outline, how="a whole post", any_kind=True)
     if _is_listing(region, outline):
         return _more_articles([], candidates, outline, how="a whole post")
     if _is_article(region, outline, view=view):
@@ -494,10 +495,11 @@ def _is_article(region: Region, outline: Outline, *, view: bool = False) -> bool
     return prose_words(region, outline) >= UNMARKED_MIN_WORDS
 
 
-def _in_a_river(region: Region, outline: Outline) -> bool:
-    """Whether the article is one of a run of posts of one kind (a blog's home page, an archive)."""
+def _in_a_river(region: Region, posts: list[Element]) -> bool:
+    """Whether the article is one of a run of posts of one kind (a blog's home page, an archive): ``posts``
+    is :func:`_river` of its first member."""
     first = region.first
-    return len([post for post in _river(first, outline) if post is first or post not in region.members]) >= RIVER_POSTS
+    return len([post for post in posts if post is first or post not in region.members]) >= RIVER_POSTS
 
 
 def _river(first: Element, outline: Outline) -> list[Element]:

@@ -108,7 +108,7 @@ _WIDE_ESCAPES = (
 diacritic, ``\\u1ebf``, ``\\xe9``, ``&#233;``; a soft hyphen or a zero-width joiner, ``&shy;``, which
 hyphenation puts in every long word), and ``<wbr>``, by its first character; an escape may be escaped
 again (``\\\\u1ebf``: JSON in a script's string)."""
-WBR = re.compile(_WIDE_ESCAPES[-1])
+_WBR = re.compile(_WIDE_ESCAPES[-1])
 _BETWEEN_WIDE = rb"(?:[^\\&<>\"'`\x00-\x1f]|\\[nrt\"'/\\]){0,16}"
 """What may stand between two of them in a text: up to a few plain characters of one string."""
 _ESCAPE_RUNS = tuple(
@@ -613,9 +613,12 @@ def _encoded(
 def _escaped_words(run: bytes) -> frozenset[str]:
     """The words a run of escapes decodes to, read as a script, a stylesheet or an address would read it
     (and as markup would show it: ``<wbr>`` splits no word)."""
-    if b"<wbr" in run:
-        run = WBR.sub(b"", run)
-    return frozenset(words(decode_layers(run.decode("ascii", "replace"), url=True, css=True)))
+    return frozenset(words(decode_layers(without_wbr(run).decode("ascii", "replace"), url=True, css=True)))
+
+
+def without_wbr(run: bytes) -> bytes:
+    """``run`` without its ``<wbr>`` tags, which split no word as markup shows it."""
+    return _WBR.sub(b"", run) if b"<wbr" in run else run
 
 
 def _base64_words(run: bytes) -> frozenset[str]:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-CHUNK_BYTES = 4096
+REFERENCE_CHUNK_BYTES = 4096
 """The reference reads the table in chunks of about this size, each ending at whitespace."""
 _WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")
 """What ends a word: ASCII whitespace, as ``bytes.split()`` reads it."""
-_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
+_SPACE = re.compile(b"[" + re.escape(bytes(sorted(_WHITESPACE))) + b"]")
 
 Hits = tuple[list[tuple[int, bytes]], int]
 
@@ -46,7 +46,7 @@ def reference_word_hits(table: bytes, words: set[bytes] | frozenset[bytes], rang
             raise ValueError("a range must stand within the table")
         start = low
         while start < high:
-            space = _SPACE.search(table, min(high, start + CHUNK_BYTES), high)
+            space = _SPACE.search(table, min(high, start + REFERENCE_CHUNK_BYTES), high)
             end = high if space is None else space.start()
             chunk = table[start:end]
             tokens = chunk.split()

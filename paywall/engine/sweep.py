@@ -56,7 +56,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
-from paywall.engine.locate import WBR, Changed, Places, escape_runs, hides, keyed_leaks
+from paywall.engine.locate import Changed, Places, escape_runs, hides, keyed_leaks, without_wbr
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, html_unescaped, words
 
 _ASCII_TABLE = bytes(
@@ -231,9 +231,7 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
     """
     runs = [data[start:end] for start, end in escape_runs(data, 0, len(data))]
     if runs:
-        joined = b" ".join(runs)
-        if b"<wbr" in joined:
-            joined = WBR.sub(b"", joined)
+        joined = without_wbr(b" ".join(runs))
         yield _BACKSLASH_ESCAPE.sub(_escape_value, joined)
         if b"&" in joined:
             yield html_unescaped(joined.decode("ascii", "replace")).encode("utf-8")
