@@ -172,6 +172,58 @@ async def private_site(scope: Any, receive: Any, send: Any) -> None:
     await site(scope, receive, send_private if scope["type"] == "http" else send)
 
 
+#: Headers a shared cache reads to keep a response, dropped from a member's page (as the paywall drops them).
+_CACHING_HEADERS = frozenset(
+    (b"cache-control", b"expires", b"pragma", b"surrogate-control", b"cdn-cache-control", b"x-accel-expires")
+)
+
+
+def minimal_member_site() -> Any:
+    """The bare site behind the least a middleware must do to send a member's page: a yardstick for the
+    paywall's member row (``bench/instructions.py``).
+
+    It asks :func:`is_member` with a Starlette ``Request``, as the paywall asks its member resolver; drops
+    the caching headers and adds :data:`PRIVATE_HEADERS`; and puts the paywall's protection tags before
+    ``</head>``, sending the same page again without a copy when the body is the one it last made (as the
+    paywall does). Nothing else: no reader kept for the app, no count of the view, no check of ranges,
+    codings or validators, no other kind of reader or response. Every response is taken for a member's page.
+    """
+    from paywall import PaywallSettings
+    from paywall.protection.assets import Assets
+    from paywall.protection.tags import Protection
+
+    settings = PaywallSettings(secret_key="bench-secret-key-0123456789")
+    tags = Protection(settings, Assets(settings.prefix)).head_html().encode()
+    last: dict[str, tuple[bytes, bytes]] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not await is_member(Request(scope)):
+            await site(scope, receive, send)
+            return
+
+        async def send_member(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers", []):
+                    if name == b"content-length":
+                        value = str(int(value) + len(tags)).encode()
+                    if name not in _CACHING_HEADERS:
+                        headers.append((name, value))
+                message = {**message, "headers": [*headers, *PRIVATE_HEADERS]}
+            elif message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                made = last.get(scope["path"])
+                if made is None or made[0] != body:
+                    at = body.find(b"</head>")
+                    made = last[scope["path"]] = (body, body[:at] + tags + body[at:])
+                message = {**message, "body": made[1]}
+            await send(message)
+
+        await site(scope, receive, send_member)
+
+    return app
+
+
 def build_app() -> object:
     """The same site behind the paywall, configured from ``PAYWALL_*`` variables.
 

@@ -33,11 +33,17 @@ so each write would be charged to some thirty requests, where a real server
 spreads it over a thousand and more (a few hundred instructions each); the
 pause between writes is stretched past the run instead (``BENCH_INSIGHTS_INTERVAL``).
 Counting each event as it is tallied stays in the figure.
-With ``--server`` and the member's row, one more figure: the bare site
-adding to every response only the two headers a member's page carries
-(``Cache-Control: private, no-store`` and ``Vary: Cookie``), which every
-personalised response needs whoever adds them. It says how much of the
-member's ratio the HTTP server spends on those headers alone.
+With the member's row, a yardstick: the member's page behind a minimal
+middleware that does only what sending it needs (asks the member resolver,
+makes the page private, puts the protection tags in its head:
+``bench.http_load.minimal_member_site``) and nothing else the paywall does. The
+gap between its ratio and the paywall's is what everything else costs; its
+own ratio is the most any middleware of this kind can reach behind that
+server. With ``--server``, one more figure: the bare site adding to every
+response only the two headers a member's page carries (``Cache-Control:
+private, no-store`` and ``Vary: Cookie``), which every personalised response
+needs whoever adds them. It says how much of the member's ratio the HTTP
+server spends on those headers alone.
 
     python bench/instructions.py [--requests 400] [--only NAME] [--server [--http IMPL] [--loop IMPL]]
 
@@ -95,12 +101,14 @@ def _request(name: str) -> tuple[str, list[tuple[bytes, bytes]]]:
     return path, [(b"accept", b"text/html"), *headers]
 
 
-def _child_requests(name: str, bare: bool, count: int) -> None:
-    """Run ``count`` requests of scenario ``name`` (after the warm-up), bare or through the paywall."""
+def _child_requests(name: str, which: str, count: int) -> None:
+    """Run ``count`` requests of scenario ``name`` (after the warm-up): ``which`` is "bare", "paywall" or
+    "minimal" (the yardstick of :func:`bench.http_load.minimal_member_site`)."""
     from bench import http_load
 
     path, request_headers = _request(name)
-    app: Any = http_load.site if bare else http_load.build_app()
+    apps = {"bare": lambda: http_load.site, "paywall": http_load.build_app, "minimal": http_load.minimal_member_site}
+    app: Any = apps[which]()
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -135,7 +143,7 @@ def _server_requests(
     from tests.servers import free_port
 
     port = free_port()
-    factory = ["--factory"] if app.endswith("build_app") else []
+    factory = ["--factory"] if app.endswith(("build_app", "minimal_member_site")) else []
     with tempfile.TemporaryDirectory() as tmp, open(f"{tmp}/log", "w+b") as log:
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, "-m", "uvicorn"]
         argv += [app, *factory, "--port", str(port), "--log-level", "warning", "--no-access-log", "--lifespan", "off"]
@@ -217,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "engine":
             _child_engine(rest[0], int(rest[1]))
         else:
-            _child_requests(rest[0], rest[1] == "bare", int(rest[2]))
+            _child_requests(rest[0], rest[1], int(rest[2]))
         return 0
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed (apt-get install valgrind)")
@@ -249,12 +257,17 @@ def main(argv: list[str] | None = None) -> int:
                 for name, settings in names
             ]
         # The member's page carries two headers the bare site's does not (it is one reader's): what those
-        # alone cost the HTTP server, measured on the bare site that adds them and does nothing else.
-        private = None
-        if args.server and any(name == MEMBER_ROW for name, _ in names):
-            private = pool.submit(
-                per_server_request, MEMBER_ROW, True, base, args.requests, server, app="bench.http_load:private_site"
-            )
+        # alone cost the HTTP server, measured on the bare site that adds them and does nothing else; and
+        # what the least a middleware must do for a member's page costs.
+        private = minimal = None
+        if any(name == MEMBER_ROW for name, _ in names):
+            if args.server:
+                private, minimal = (
+                    pool.submit(per_server_request, MEMBER_ROW, True, base, args.requests, server, app=yardstick)
+                    for yardstick in ("bench.http_load:private_site", "bench.http_load:minimal_member_site")
+                )
+            else:
+                minimal = pool.submit(per_unit, ["--child", "request", MEMBER_ROW, "minimal"], base, args.requests)
         views = max(1, args.requests // 10)
         engine = None
         if not args.server and (not args.only or "engine" in args.only):
@@ -279,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"the bare site adding only a private page's two headers ({named}): {headers:.0f}, "
                 f"+{headers - bare:.0f}, ratio {bare / headers:.2f}"
+            )
+        if minimal is not None:
+            bare = next(bare_count for name, bare_count, _ in rows if name == MEMBER_ROW).result()
+            least = minimal.result()
+            print(
+                f"the member's page behind a minimal middleware (resolver, private headers, tags; nothing else): "
+                f"{least:.0f}, +{least - bare:.0f}, ratio {bare / least:.2f}"
             )
         if engine is not None:
             lxml_count, engine_count = engine[0].result(), engine[1].result()
