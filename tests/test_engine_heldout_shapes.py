@@ -330,6 +330,42 @@ def test_a_story_in_steps_under_hashed_class_names_is_found_whole() -> None:
     assert "In step five" not in out and "In step four" not in out
 
 
+def test_steps_each_wrapped_in_inline_markup_are_parts_of_the_story() -> None:
+    """A how-to like the one above, each step after the lead wrapped in ``<span>`` elements (a template's
+    leftovers), past an ad slot, one step sharing its wrapper with a box of related links, and the lead long
+    enough to score alone. Browsers lay each step out as a block all the same, so a wrapper is read as the
+    step it holds: the story is the lead and its steps, the teaser its opening, and the last steps withheld
+    (not the lead alone taken for the story, withheld whole, and a step beside the box sent in full)."""
+    lead = (
+        "<p>Glass cloche terrariums are not only appealing to the eye, they also bring a bit of the outdoors in,"
+        " and they take an afternoon to build, cost little, keep for years, need little water, little light,"
+        " little care, and make a good first project for anyone who likes plants, moss, ferns or stones but has"
+        " no garden, balcony or yard of their own.</p>"
+    )
+    related = (
+        '<div class="css-77aa"><h3>Other people are reading</h3><ul><li><a href="/fern">How to repot a fern</a>'
+        '</li><li><a href="/dark">Ten plants for a dark flat</a></li></ul></div>'
+    )
+
+    def step(word: str, part: str, beside: str = "") -> str:
+        return (
+            f'<span><span><div class="css-a81f css-27c4"><div class="css-9a03"><p>In step {word} you lay the'
+            f" {part} in the glass, pressing it down gently so that it settles, then wait a minute before the"
+            f" next layer goes in.</p></div></div>{beside}</span></span>"
+        )
+
+    steps = [step("one", "gravel"), step("two", "charcoal"), step("three", "moss"), step("four", "soil", related)]
+    page = news(
+        "<article><h1>How to build a terrarium</h1>"
+        f'<div class="css-a81f css-27c4"><div class="css-9a03">{lead}</div><figcaption>By Lucy</figcaption></div>'
+        '<div class="css-ad1"><script>googletag.display("slot-1")</script></div>'
+        f'{"".join(steps)}{step("five", "plants")}<aside class="css-90ed">Share this project</aside></article>'
+    )
+    out = first_view(page)
+    assert "Glass cloche terrariums" in out and "In step one" in out
+    assert "In step four" not in out and "In step five" not in out
+
+
 HEADLINE = "Harbour council agrees to sell the old quay to an inland developer after eight sessions"
 
 

@@ -403,11 +403,14 @@ def _grow(top: Element, outline: Outline) -> Region:
                 continue
             if record.chars == 0 or is_chrome(record, outline.total_chars):
                 continue
-            bonus = top.score * 0.2 if record.hints.strip() and record.hints == top.hints else 0.0
-            same_kind = bonus and record.tag == top.tag
+            # A sibling that only wraps a block in inline markup (``<span><div>...</div></span>``) is read as
+            # that block, which browsers lay out as if the wrapper were not there.
+            inner = _unwrapped(record, outline)
+            bonus = top.score * 0.2 if inner.hints.strip() and inner.hints == top.hints else 0.0
+            same_kind = bonus and inner.tag == top.tag
             if record.score + bonus >= threshold and record.score > 0 and record.chars >= MIN_SIBLING_CHARS:
                 members.append(record)
-            elif same_kind and record.score > 0 and record.link_density < 0.25 and _a_part(record):
+            elif same_kind and inner.score > 0 and record.link_density < 0.25 and _a_part(inner) and _a_part(record):
                 # A container of the same kind holding prose: the next step or section of one story, whatever
                 # its length and whatever the names are (hashed class names give no hint of a story's parts).
                 members.append(record)
@@ -422,6 +425,17 @@ def _grow(top: Element, outline: Outline) -> Region:
     region = Region(members)
     region.continuation = continuation(region, outline)
     return region
+
+
+def _unwrapped(record: Element, outline: Outline) -> Element:
+    """The block that an inline element with no text of its own wraps alone, through any depth of such
+    wrappers; else ``record`` itself."""
+    while record.tag in INLINE_TAGS and record.own_chars == 0:
+        inside = outline.children(record)
+        if len(inside) != 1:
+            break
+        record = inside[0]
+    return record
 
 
 def _a_part(element: Element) -> bool:
