@@ -410,7 +410,7 @@ def _grow(top: Element, outline: Outline) -> Region:
             same_kind = bonus and inner.tag == top.tag
             if record.score + bonus >= threshold and record.score > 0 and record.chars >= MIN_SIBLING_CHARS:
                 members.append(record)
-            elif same_kind and inner.score > 0 and record.link_density < 0.25 and _a_part(inner) and _a_part(record):
+            elif same_kind and inner.score > 0 and record.link_density < 0.25 and _a_part(inner):
                 # A container of the same kind holding prose: the next step or section of one story, whatever
                 # its length and whatever the names are (hashed class names give no hint of a story's parts).
                 members.append(record)
@@ -429,7 +429,7 @@ def _grow(top: Element, outline: Outline) -> Region:
 
 def _unwrapped(record: Element, outline: Outline) -> Element:
     """The block that an inline element with no text of its own wraps alone, through any depth of such
-    wrappers; else ``record`` itself."""
+    wrappers (its only text is that block's, so a headline linking elsewhere would be in it); else ``record``."""
     while record.tag in INLINE_TAGS and record.own_chars == 0:
         inside = outline.children(record)
         if len(inside) != 1:
