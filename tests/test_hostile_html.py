@@ -181,6 +181,25 @@ CASES: dict[str, bytes] = {
     "an unterminated textarea around the article": utf8(
         f"<!DOCTYPE html><html><body><main><article><h1>Ferries</h1>{paras(TEASER)}<textarea>{paras(HIDDEN)}"
     ),
+    # Declarative shadow DOM: browsers render a <template shadowrootmode> as its host's shadow root, in place.
+    "the article in a declarative shadow root": utf8(
+        document(f'<story-view><template shadowrootmode="open">{ARTICLE}</template></story-view>')
+    ),
+    "the article in a closed declarative shadow root": utf8(
+        document(f'<story-view><template shadowrootmode="closed">{ARTICLE}</template></story-view>')
+    ),
+    "the article in a shadow root inside a shadow root": utf8(
+        document(
+            '<site-page><template shadowrootmode="open"><header>Island News</header><story-view>'
+            f'<template shadowrootmode="open">{ARTICLE}</template></story-view></template></site-page>'
+        )
+    ),
+    "the story's end in a shadow root after its teaser": utf8(
+        document(
+            f"<article><h1>Ferries</h1>{paras(TEASER)}<story-rest>"
+            f'<template shadowrootmode="open">{paras(HIDDEN)}</template></story-rest></article>'
+        )
+    ),
     "a plaintext element": utf8(
         f"<!DOCTYPE html><html><body><article><h1>Ferries</h1>{paras(TEASER)}<plaintext>{paras(HIDDEN)}"
     ),

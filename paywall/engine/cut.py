@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborNode
 
 from paywall.engine.detect import Region, is_link_list
-from paywall.engine.outline import HEADINGS, INLINE_TAGS, UNSEEN_TAGS, Element, Outline
+from paywall.engine.outline import HEADINGS, INLINE_TAGS, UNSEEN_TAGS, Element, Outline, shown_text
 from paywall.engine.text import unspaced_count
 
 BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
@@ -85,17 +85,19 @@ class Cut:
     """...or right before this one (an article withheld from its first block)."""
     doomed: list[LexborNode] = field(default_factory=list)
     replace: tuple[LexborNode, str] | None = None
+    shadow_hosts: dict[int, LexborNode] = field(default_factory=dict)
+    """:attr:`Outline.shadow_hosts <paywall.engine.outline.Outline.shadow_hosts>` of the page cut."""
 
 
 def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     """Remove everything after the teaser from the tree; report what went and where the call to action goes."""
     marker = _find_break(region)
     if marker is not None:
-        result = Cut(how="break")
+        result = Cut(how="break", shadow_hosts=outline.shadow_hosts)
         _remove_after(marker, region, result, include=True, cta_before=False)
         return result
     units = _units(outline, region)
-    result = Cut()
+    result = Cut(shadow_hosts=outline.shadow_hosts)
     if not units:
         # Prose too short to count: everything of the article goes but its first block.
         blocks = region.blocks(outline)
@@ -331,7 +333,7 @@ def _remove_after(
             if sibling.tag != "nav" or not is_link_list(sibling):  # the site's links to other pages stay
                 doomed.append(sibling)
             sibling = sibling.next
-        parent = current.parent
+        parent = current.parent or result.shadow_hosts.get(current.mem_id)  # up through a shadow root's host
         if parent is None:
             break
         current = parent
@@ -377,7 +379,7 @@ def _place(result: Cut, member: Element, path: list[LexborNode], *, before: bool
         if tag in _STRUCTURE or tag in _HEADING_OR_TEXT:
             anchor = item
             break
-        if tag.startswith("-") or tag in INLINE_TAGS:
+        if item.tag is None or tag.startswith("-") or tag in INLINE_TAGS:  # None: a shadow root's fragment
             break
         anchor = item
     if member.tag in _AFTER_BLOCKS and not before:
@@ -394,13 +396,16 @@ def remove(result: Cut) -> None:
     A doomed node inside another doomed element goes with it (its text is
     part of the element's; a node is never read after it is removed).
     """
-    doomed = _outermost(result.doomed)
+    doomed = _outermost(result.doomed, result.shadow_hosts)
+    shadows = bool(result.shadow_hosts)
+    if shadows:  # the text of shadow roots in doomed elements is withheld text too, read before their code goes
+        texts = {key: shown_text(item) for item, tag, key, *_ in doomed if tag not in _NODES and tag not in _NOT_PROSE}
     _strip_code(doomed)
-    for item, tag, *_ in doomed:
+    for item, tag, key, *_ in doomed:
         if tag in _NOT_PROSE:
             text = ""
         elif tag not in ("-text", "-comment", None):
-            text = item.text(deep=True, separator=" ")
+            text = texts[key] if shadows else item.text(deep=True, separator=" ")
         elif tag == "-text":
             text = item.text_content or ""
         else:
@@ -417,8 +422,11 @@ _Doomed = tuple[LexborNode, str | None, int, LexborNode | None, int]
 """A doomed node, its tag and ``mem_id``, its parent and the parent's ``mem_id``, each read once from the tree."""
 
 
-def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
+def _outermost(doomed: list[LexborNode], hosts: dict[int, LexborNode]) -> list[_Doomed]:
     """The doomed nodes that are not inside another doomed element, in their order, with what was read of them.
+
+    ``hosts`` leads from the fragment holding a shadow root's content to its host (:attr:`Cut.shadow_hosts`): a
+    node in it is inside a doomed host too.
 
     Whether a node has a doomed ancestor is kept for every ancestor passed:
     doomed nodes are mostly siblings (the rest of a long article), whose common
@@ -436,8 +444,8 @@ def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
         seen.add(key)
         parent = item.parent
         parent_key = parent.mem_id if parent is not None else 0
-        node = parent
-        above = parent_key
+        node = parent if parent is not None else hosts.get(key)
+        above = node.mem_id if node is not None else 0
         passed: list[int] = []
         inside = False
         while node is not None:
@@ -449,7 +457,7 @@ def _outermost(doomed: list[LexborNode]) -> list[_Doomed]:
                 inside = known
                 break
             passed.append(above)
-            node = node.parent
+            node = node.parent or hosts.get(above)
             above = node.mem_id if node is not None else 0
         for one in passed:
             covered[one] = inside

@@ -489,7 +489,22 @@ def has_article_signs(outline: Outline, region: Region) -> bool:
         for element in [member, *member.ancestors()]:
             if element.tag == "article" or _CONTENT_NAMES.search(element.hints):
                 return True
+    if outline.shadow_roots and _marked_inside(region, outline):
+        return True
     return any(_LD_ARTICLE.search(script.text()) for script in tree.css('script[type="application/ld+json"]'))
+
+
+def _marked_inside(region: Region, outline: Outline) -> bool:
+    """Whether an element between the region's blocks and its members is an ``<article>`` or named as a story's
+    body: read from the records, which reach into declarative shadow roots where selectors do not."""
+    members = {id(member) for member in region.members}
+    for block in region.blocks(outline):
+        element: Element | None = block
+        while element is not None and id(element) not in members:
+            if element.tag == "article" or _CONTENT_NAMES.search(element.hints):
+                return True
+            element = element.parent
+    return False
 
 
 def prose_words(region: Region, outline: Outline) -> int:

@@ -50,11 +50,16 @@ that browsers keep as text for those that cannot show a frame or an embedded obj
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 """Headings: their text names a story or a part of one (see :class:`~paywall.engine.fingerprint.Label`)."""
 
-_PROBE = LexborHTMLParser("<p>a<br></p>")
+_PROBE = LexborHTMLParser("<p>a<br></p><template></template>")
 _TEXT_ID = _PROBE.css_first("p").child.tag_id  # type: ignore[union-attr]
 _BR_ID = _PROBE.css_first("br").tag_id  # type: ignore[union-attr]
-"""Lexbor's numbers for a text node and for ``<br>``, read from the parser itself."""
+_TEMPLATE_ID = _PROBE.css_first("template").tag_id  # type: ignore[union-attr]
+"""Lexbor's numbers for a text node, ``<br>`` and ``<template>``, read from the parser itself."""
 del _PROBE
+
+SHADOW_ROOT_ATTRIBUTES = ("shadowrootmode", "shadowroot")
+"""A ``<template>`` with one of these is a declarative shadow root: browsers render its content in place, as its
+host's (the parser keeps it apart, as any template's content, out of the tree's traversals and selectors)."""
 
 HIDING_SELECTOR = "[hidden], [aria-hidden=true], [style*=display], [style*=visibility]"
 STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -126,6 +131,10 @@ class Element:
         return f"<{self.tag} {self.hints.strip()!r} chars={self.chars} score={self.score:.1f}>"
 
 
+_Places = dict[int, tuple[Element, bool] | None]
+"""The block (and whether it is link text) of each text node's parent, by ``mem_id``; None where it is unseen."""
+
+
 class Outline:
     """The blocks of a page in document order, and the elements above them.
 
@@ -142,6 +151,13 @@ class Outline:
         self._orders: list[int] | None = None
         self._children: dict[int, list[Element]] | None = None
         self._indexed = 0
+        #: The hosts of the shadow roots being walked, innermost last.
+        self._hosts: list[LexborNode] = []
+        #: Declarative shadow roots walked (their content is out of reach of the tree's selectors).
+        self.shadow_roots = 0
+        #: The host of each shadow root's content, by the ``mem_id`` of the fragment that holds it (the parser
+        #: gives the fragment no parent): see :meth:`parent`.
+        self.shadow_hosts: dict[int, LexborNode] = {}
         for root in () if include_hidden else tree.css(HIDING_SELECTOR):
             attrs = root.attributes
             style = attrs.get("style")
@@ -195,6 +211,11 @@ class Outline:
         found.extend(blocks[at:])
         return found
 
+    def parent(self, node: LexborNode) -> LexborNode | None:
+        """``node``'s parent as browsers render the page: a shadow root's host for the fragment that holds its
+        content (a node without a tag)."""
+        return node.parent or self.shadow_hosts.get(node.mem_id)
+
     def children(self, element: Element) -> list[Element]:
         """The records of ``element``'s child elements, in the order they were made (not document order).
 
@@ -235,6 +256,14 @@ class Outline:
                 break
             chain.append((parent, above, above_tag))
             parent = parent.parent
+        if record is None and self._hosts:
+            # The top of the content of the shadow root being walked: rendered inside its host, whose record is
+            # its parent's (the host stands in the shadow root around it, if any).
+            host = self._hosts.pop()
+            try:
+                record = self._record(host, host.mem_id, host.tag or "")
+            finally:
+                self._hosts.append(host)
         for item, item_key, item_tag in reversed(chain):
             record = Element(item, item_tag, record)
             elements[item_key] = record
@@ -256,7 +285,13 @@ class Outline:
                 up = parent.parent
                 if up is None:
                     break
-                parent, tag = up, up.tag or ""
+                up_tag = up.tag
+                if up_tag is None:  # the fragment holding a shadow root's content: its host holds the line
+                    if not self._hosts:
+                        break
+                    up = self._hosts[-1]
+                    up_tag = up.tag
+                parent, tag = up, up_tag or ""
             key = parent.mem_id
             if key in hidden:
                 return None
@@ -265,8 +300,14 @@ class Outline:
 
     def _walk(self, root: LexborNode) -> None:
         blocks = self.blocks
-        order = 0
-        places: dict[int, tuple[Element, bool] | None] = {}
+        self._walk_text(root, 0, {})
+        self._sum_up(blocks)
+
+    def _walk_text(self, root: LexborNode, order: int, places: _Places) -> int:
+        """Attribute the visible text under ``root`` to its blocks, numbering it in document order from
+        ``order``, the content of declarative shadow roots in its place; the next number."""
+        blocks = self.blocks
+        host = self._hosts[-1] if self._hosts else None
         # Whitespace between tags is skipped by the parser's own walk, and nodes are told by their tag's number.
         for node in root.traverse(include_text=True, skip_empty=True):
             tag_id = node.tag_id
@@ -277,6 +318,8 @@ class Outline:
                         parent = parent.parent
                     if parent is not None and parent.mem_id in self.elements:
                         self.elements[parent.mem_id].brs += 1
+                elif tag_id == _TEMPLATE_ID:
+                    order = self._walk_shadow_root(node, order, places)
                 continue
             text = node.text_content
             if not text or text.isspace():
@@ -284,6 +327,8 @@ class Outline:
             parent = node.parent
             if parent is None:
                 continue
+            if host is not None and parent.tag is None:  # text at the top of a shadow root is its host's
+                parent = host
             # Text nodes of one parent share their block: it is looked up once.
             key = parent.mem_id
             place = places[key] if key in places else places.setdefault(key, self._place(parent, key))
@@ -310,6 +355,26 @@ class Outline:
             block.own_chars += size
             if link:
                 block.own_link_chars += size
+        return order
+
+    def _walk_shadow_root(self, template: LexborNode, order: int, places: _Places) -> int:
+        """:meth:`_walk_text` of a declarative shadow root's content (a ``<template>`` of any other kind is inert)."""
+        attrs = template.attributes
+        host = template.parent
+        if host is None or host.tag is None or not any(name in attrs for name in SHADOW_ROOT_ATTRIBUTES):
+            return order  # an inert template, or one with no element to be the shadow root of
+        self._hosts.append(host)
+        self.shadow_roots += 1
+        try:
+            for content in template.template_fragments():
+                self.shadow_hosts[content.mem_id] = host
+                order = self._walk_text(content, order, places)
+        finally:
+            self._hosts.pop()
+        return order
+
+    def _sum_up(self, blocks: list[Element]) -> None:
+        """Totals, and each element's sums and extents of the blocks inside it."""
         self.total_chars = sum(block.own_chars for block in blocks)
         for block in blocks:  # before the extents below make ``order`` and ``end_order`` those of all it holds
             if block.end_order - block.order > len(block.pieces):
@@ -347,6 +412,17 @@ def ascii_word_count(text: str) -> int:
         return len(text.split())
     marks = text.encode("ascii").translate(_SPACE_MARKS)
     return marks.count(b" x") + marks.startswith(b"x")
+
+
+def shown_text(node: LexborNode) -> str:
+    """``node``'s text (words apart), with that of the declarative shadow roots inside it, where browsers show it."""
+    text = node.text(deep=True, separator=" ")
+    for template in node.css("template"):  # ``node`` itself too, when it is one
+        if not any(name in template.attributes for name in SHADOW_ROOT_ATTRIBUTES):
+            continue
+        for content in template.template_fragments():
+            text += " " + " ".join(shown_text(child) for child in content.iter(include_text=True))
+    return text
 
 
 def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -109,6 +109,12 @@ async def article(request: Request) -> Response:
     return HTMLResponse(article_html())
 
 
+async def shadow(request: Request) -> Response:
+    """The article rendered by a web component on the server: in its host's declarative shadow root."""
+    story = f"<article><h1>Interconnector approved</h1>{paragraphs(TEASER + SECRET_PARAGRAPHS)}</article>"
+    return HTMLResponse(page(f'<story-view><template shadowrootmode="open">{story}</template></story-view>'))
+
+
 async def leaky(request: Request) -> Response:
     return HTMLResponse(leaky_html())
 
@@ -250,6 +256,7 @@ async def ws(websocket: WebSocket) -> None:
 routes = [
     Route("/article", article, methods=["GET", "HEAD", "POST"]),
     Route("/leaky", leaky),
+    Route("/shadow", shadow),
     Route("/cards", cards),
     Route("/marker/{kind}", marker),
     Route("/free-header", free_header),
