@@ -110,14 +110,14 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
         return result
     # The story a stray end tag pushed out counts toward the article's length too.
     total = sum(u.words for u in units) + sum(_words_in(node.text(deep=True)) for node in region.continuation)
-    keep = _teaser_size(units, teaser_units, total)
+    keep = _teaser_size([u.words for u in units], teaser_units, total)
     if keep == 0 and units[0].offset is None and teaser_units > 0 and units[0].node.parent is not None:
         # The first unit alone is more than the teaser may show: count its sentences instead.
         sentences = _split(units[0].node.parent, True, target=MIN_TEASER_WORDS)
         if len(sentences) > 1:
             sentences[0].start = units[0].start
             units = sentences + units[1:]
-            keep = _teaser_size(units, teaser_units, total)
+            keep = _teaser_size([u.words for u in units], teaser_units, total)
     result.how = f"units:{keep}"
     if keep == 0:
         first = units[0]
@@ -128,21 +128,43 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     return result
 
 
-def _teaser_size(units: list[Unit], wanted: int, total: int) -> int:
-    """How many units the teaser shows: ``wanted``, topped up to a few sentences, within the share.
+def _teaser_size(units: list[int], wanted: int, total: int) -> int:
+    """How many units (given by their words) the teaser shows: ``wanted``, topped up to a few sentences, within
+    the share.
 
     At least one unit is withheld, unless the story goes on beyond the article's
     element (``total`` counts more words than the units hold).
     """
     limit = MAX_TEASER_SHARE * total
-    counted = sum(u.words for u in units)
+    counted = sum(units)
     keep = min(max(wanted, 0), len(units) if total > counted else len(units) - 1)
     if wanted > 0:
-        while keep < len(units) - 1 and sum(u.words for u in units[:keep]) < MIN_TEASER_WORDS:
+        while keep < len(units) - 1 and sum(units[:keep]) < MIN_TEASER_WORDS:
             keep += 1
-    while keep > 0 and sum(u.words for u in units[:keep]) > limit:
+    while keep > 0 and sum(units[:keep]) > limit:
         keep -= 1
     return min(keep, len(units) - 1) if keep == len(units) and total <= counted else keep
+
+
+def text_teaser(text: str, teaser_units: int) -> tuple[list[str], list[str]]:
+    """The teaser and the withheld rest of an article known only as text (the ``articleBody`` a page declares
+    and a script renders), counted as the same article in the page would be: its lines are its paragraphs,
+    and a long one counts in groups of sentences."""
+    units: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        start = 0
+        if _words_in(line) > LONG_UNIT_WORDS:
+            for match in _SENTENCE.finditer(line):
+                if _words_in(line[start : match.end()]) >= SENTENCE_UNIT_WORDS:
+                    units.append(line[start : match.end()].strip())
+                    start = match.end()
+        if line[start:].strip():
+            units.append(line[start:].strip())
+    counts = [_words_in(unit) for unit in units]
+    keep = _teaser_size(counts, teaser_units, sum(counts))
+    return units[:keep], units[keep:]
 
 
 def _find_break(region: Region) -> LexborNode | None:

@@ -49,6 +49,8 @@ AMP_ATTRIBUTES = frozenset({"amp", "\u26a1"})
 
 HIDDEN_ARTICLE_CHARS = 500
 """Hidden text of this size on a page where no visible article is found is looked at as a possible article."""
+DECLARED_ARTICLE = "articleBody of the page's JSON-LD (not in its markup: a script renders it)"
+"""Where the article is, in the report, when the page only declares it (see :meth:`Page.declared_story`)."""
 
 
 @dataclass
@@ -93,11 +95,14 @@ class Page:
         started = time.perf_counter()
         self._outline = Outline(tree)
         self._regions = self._find(selector)
+        self._declared = None if self._regions else self.declared_story()
         self.report.timings["detect"] = _ms(started)
         if self._regions:
             self.report.article_path = css_path(self._regions[0].first.node)
             self.report.how_found = self._regions[0].how
             self.report.after_story = sum(block.own_words for region in self._regions for block in region.trailing)
+        elif self._declared is not None:
+            self.report.article_path, self.report.how_found = DECLARED_ARTICLE, "declared"
         self._gated = False
 
     @classmethod
@@ -220,9 +225,23 @@ class Page:
                 canonical = href
         return prev is not None and canonical is not None and later_page(canonical, prev)
 
+    def declared_story(self) -> str | None:
+        """The story the page declares in its JSON-LD (an article's ``articleBody``) when it is long enough to be
+        one (:data:`~paywall.engine.detect.UNMARKED_MIN_WORDS`), else None.
+
+        Asked where no article is found in the page's markup: a page whose story a script renders from its
+        data (an application's state, the JSON-LD itself) still says what the story is, and carries it in
+        full. Its teaser and withheld rest are taken from that text, the call to action goes at the end of
+        the body, and the sweep shortens every copy (the state the script renders from among them).
+        """
+        body = structured.declared_body(self._tree)
+        if body is None or len(words(body)) < detect.UNMARKED_MIN_WORDS:
+            return None
+        return body
+
     def has_article(self) -> bool:
-        """Whether an article was found (configured selector, explicit mark or detection)."""
-        return bool(self._regions)
+        """Whether an article was found (configured selector, explicit mark or detection), or declared."""
+        return bool(self._regions) or self._declared is not None
 
     def is_amp(self) -> bool:
         """Whether the page is an AMP page (``<html amp>`` or ``<html ⚡>``): it takes no script or stylesheet link."""
@@ -231,6 +250,8 @@ class Page:
 
     def article_text(self) -> str:
         """Text of the found articles as they are now ("" when none)."""
+        if not self._regions:
+            return self._declared or ""
         return " ".join(_visible_text(m.node) for region in self._regions for m in region.members)
 
     def gate(
@@ -287,11 +308,16 @@ class Page:
         if self._gated:
             raise RewriteError("page already gated")
         self._gated = True
-        if not self._regions:
+        if not self.has_article():
             raise RewriteError("no article found in the page")
 
     def _mark(self, gated_class: str) -> None:
         """The class on every article element, and the protection script's mark on the main one."""
+        if not self._regions:  # a declared story, which a script renders somewhere in the body
+            if self._tree.body is not None:
+                structured.mark_gated([self._tree.body], gated_class)
+                self._tree.body.attrs["data-paywall-article"] = ""
+            return
         structured.mark_gated([m.node for region in self._regions for m in region.members], gated_class)
         self._regions[0].first.node.attrs["data-paywall-article"] = ""
 
@@ -301,26 +327,21 @@ class Page:
         later = self.continues_an_article()
         if later:  # page 2 and on of a split article: its first paragraphs are the story's middle
             teaser_paragraphs = 0
-        chrome = [*_headline_labels(tree), *_chrome_pieces(outline, self._regions)]
-        withheld: list[str] = []
-        hows: list[str] = []
-        inserted: set[int] = set()
         # Marked before the cut, which may remove a later element of the article with its text.
         self._mark(gated_class)
-        for region in self._regions:
-            result = cutting.cut(outline, region, teaser_paragraphs)
-            inserted |= _place_cta(tree, result, cta_html)
-            cutting.remove(result)
-            withheld.extend(result.withheld)
-            hows.append(result.how)
-        if not any(text.strip() for text in withheld):
-            prose = sum(detect.prose_words(region, outline) for region in self._regions)
-            if prose > 2 * cutting.MIN_TEASER_WORDS:  # an article this long always has a unit past its teaser
-                raise RewriteError(f"the cut withheld nothing of an article of {prose} words")
+        if self._regions:
+            chrome = [*_headline_labels(tree), *_chrome_pieces(outline, self._regions)]
+            teaser, withheld, how = self._cut(teaser_paragraphs, cta_html)
+        else:
+            # A declared story: nothing of the page is known to be it, so none of its text is seen anyway.
+            chrome = _headline_labels(tree)
+            teaser, withheld = cutting.text_teaser(self._declared or "", teaser_paragraphs)
+            how = f"declared:{len(teaser)}"
+            if tree.body is not None:
+                _place_cta(tree, cutting.Cut(cta_inside=tree.body), cta_html)
         if amp_css and self.is_amp():
             _amp_style(tree, amp_css)
-        teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
-        report.cut = ", ".join(hows) + (" (a later page of the article: no teaser)" if later else "")
+        report.cut = how + (" (a later page of the article: no teaser)" if later else "")
         report.timings["cut"] = _ms(started)
 
         started = time.perf_counter()
@@ -338,6 +359,26 @@ class Page:
         report.withheld = withheld
         report.fingerprint = fingerprint
         return inject(out, encode_tags(head_html))
+
+    def _cut(self, teaser_paragraphs: int, cta_html: str) -> tuple[list[str], list[str], str]:
+        """Cut every article at its teaser and put the call to action after each: the teaser's text pieces, the
+        withheld ones, and how each was cut."""
+        tree, outline = self._tree, self._outline
+        withheld: list[str] = []
+        hows: list[str] = []
+        inserted: set[int] = set()
+        for region in self._regions:
+            result = cutting.cut(outline, region, teaser_paragraphs)
+            inserted |= _place_cta(tree, result, cta_html)
+            cutting.remove(result)
+            withheld.extend(result.withheld)
+            hows.append(result.how)
+        if not any(text.strip() for text in withheld):
+            prose = sum(detect.prose_words(region, outline) for region in self._regions)
+            if prose > 2 * cutting.MIN_TEASER_WORDS:  # an article this long always has a unit past its teaser
+                raise RewriteError(f"the cut withheld nothing of an article of {prose} words")
+        teaser = [piece for region in self._regions for m in region.members for piece in _pieces(m.node, skip=inserted)]
+        return teaser, withheld, ", ".join(hows)
 
     def _swept(self, fingerprint: Fingerprint) -> bytes:
         """The cut page, serialised, with every copy of the withheld text removed.

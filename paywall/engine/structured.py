@@ -64,14 +64,7 @@ def declare(tree: LexborHTMLParser, gated_class: str, *, scrub: Scrub | None = N
     sweep (which still reads the whole page afterwards).
     """
     amended = 0
-    for script in tree.css("script"):
-        kind = (script.attributes.get("type") or "").strip().lower().split(";")[0].strip()
-        if kind not in _LD_TYPES:
-            continue
-        body = _body(script)
-        value = code.load_json(body)
-        if value is code.NOT_JSON:
-            continue  # left as it is: a block that does not parse is no place to write in
+    for script, value in _blocks(tree):
         objects = list(_articles(value))
         for obj in objects:
             _amend(obj, gated_class)
@@ -84,6 +77,18 @@ def declare(tree: LexborHTMLParser, gated_class: str, *, scrub: Scrub | None = N
     if not amended:
         _add_block(tree, gated_class)
     return amended
+
+
+def _blocks(tree: LexborHTMLParser) -> Iterator[tuple[LexborNode, Any]]:
+    """The page's JSON-LD blocks that parse, each with its value (one that does not is left as it is: no place
+    to read or write in)."""
+    for script in tree.css("script"):
+        kind = (script.attributes.get("type") or "").strip().lower().split(";")[0].strip()
+        if kind not in _LD_TYPES:
+            continue
+        value = code.load_json(_body(script))
+        if value is not code.NOT_JSON:
+            yield script, value
 
 
 def _articles(value: Any) -> Iterator[dict[str, Any]]:
@@ -104,6 +109,17 @@ def _articles(value: Any) -> Iterator[dict[str, Any]]:
             inner = item.get(key)
             if isinstance(inner, dict | list):
                 stack.append(inner)
+
+
+def declared_body(tree: LexborHTMLParser) -> str | None:
+    """The longest ``articleBody`` the page's JSON-LD gives an article object, or None."""
+    found: str | None = None
+    for _script, value in _blocks(tree):
+        for obj in _articles(value):
+            body = obj.get("articleBody")
+            if isinstance(body, str) and (found is None or len(body) > len(found)):
+                found = body
+    return found
 
 
 def _is_article(kind: Any) -> bool:
@@ -157,4 +173,4 @@ def _set_body(node: LexborNode, body: str) -> None:
     node.insert_child(body)
 
 
-__all__ = ["GATED_CLASS", "declare", "gated_part", "mark_gated"]
+__all__ = ["GATED_CLASS", "declare", "declared_body", "gated_part", "mark_gated"]

@@ -1,0 +1,134 @@
+"""A story the page declares but does not show in its markup: a script renders it from the page's data.
+
+A site whose pages are rendered in the browser (a single-page application,
+a page hydrated from its state) sends a shell, the story's data, and
+JSON-LD whose ``articleBody`` holds the story. Nothing in the markup is an
+article, yet the page carries the whole story: it is gated on what it
+declares. The teaser is the story's opening, the call to action goes at
+the end of the body, and every copy of the rest (the JSON-LD, the state
+the script renders from) is shortened. A page that declares no story of
+an article's length (a video's summary) is no article.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from paywall import PaywallMiddleware, PaywallSettings
+from paywall.engine import Page
+from tests.asgi import call
+from tests.conftest import SECRET
+from tests.test_engine_cut import CHROME, assert_well_formed, news, parse
+from tests.test_engine_sweep import CTA, CTA_MARK, TEASER, WITHHELD, assert_cta_once, paragraphs_html
+
+LOG = [
+    f"The keeper's log for day {day} records calm seas, a steady wind from the south-west and a tanker at dusk."
+    for day in ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+]
+STORY = TEASER + WITHHELD + LOG
+LINES = "\n".join(STORY)
+SECRETS = ("zephyrquill", "Quistovar", "moonbrackle", "trindlewhap", "florvexian", "day seven", "day ten")
+
+
+def json_ld(body: str, kind: str = "NewsArticle") -> str:
+    block = {"@context": "https://schema.org", "@type": kind, "headline": "Lighthouse reopens", "articleBody": body}
+    return f'<script type="application/ld+json">{json.dumps(block)}</script>'
+
+
+def application(head: str = "") -> str:
+    """A page rendered in the browser: a shell, the story as the application's state, and its JSON-LD."""
+    state = json.dumps({"props": {"pageProps": {"story": {"title": "Lighthouse reopens", "paragraphs": STORY}}}})
+    return news(
+        '<div id="__next"><div class="spinner">Loading</div></div>',
+        head=f'{json_ld(LINES)}<script id="__NEXT_DATA__" type="application/json">{state}</script>{head}',
+    )
+
+
+def first_view(markup: str) -> str:
+    page = Page.parse(markup.encode(), None)
+    assert page.has_article()
+    out = page.gate(teaser_paragraphs=2, cta_html=CTA)
+    assert_cta_once(out)
+    assert_well_formed(out)
+    return out.decode()
+
+
+def test_a_story_rendered_from_the_page_s_state_is_cut_in_its_data() -> None:
+    page = Page.parse(application().encode(), None)
+    assert page.report.how_found == "declared"
+    out = first_view(application())
+    for secret in SECRETS:
+        assert secret not in out
+    tree = parse(out.encode())
+    state = json.loads(tree.css_first("#__NEXT_DATA__").text())  # the application still reads its state
+    paragraphs = state["props"]["pageProps"]["story"]["paragraphs"]
+    assert paragraphs[:2] == TEASER[:2] and len(paragraphs) == len(STORY)  # the teaser, for the script to show
+    declared = json.loads(tree.css_first("script[type='application/ld+json']").text())
+    assert declared["isAccessibleForFree"] is False and TEASER[0] in declared["articleBody"]
+    assert out.rindex(CTA_MARK) > out.index("Stay informed")  # at the end of the body, below the page
+    for chrome in CHROME:
+        assert chrome in out
+
+
+def test_a_declared_story_shown_where_no_article_is_looked_for_is_cut_there_too() -> None:
+    """The story in the markup where detection never takes an article (a sidebar): what the page declares
+    still says what it is, and its copy in the sidebar keeps the teaser only."""
+    out = first_view(news(f'<aside class="story-rail">{paragraphs_html(STORY)}</aside>', head=json_ld(LINES)))
+    assert TEASER[0] in out
+    for secret in SECRETS:
+        assert secret not in out
+
+
+def test_a_story_in_one_line_is_counted_in_sentences() -> None:
+    """As a long paragraph in a page is: the teaser is its first groups of sentences, the rest withheld."""
+    out = first_view(news('<div id="app"></div>', head=json_ld(" ".join(STORY), kind="BlogPosting")))
+    assert TEASER[0] in out
+    for secret in ("day five", "day seven", "day ten"):
+        assert secret not in out
+
+
+def test_a_short_declared_body_is_no_article() -> None:
+    """A video page's summary, a teaser the JSON-LD calls the body: too short to be a story."""
+    markup = news('<div id="player"></div>', head=json_ld(" ".join(TEASER)))
+    assert not Page.parse(markup.encode(), None).has_article()
+
+
+def test_a_page_with_an_article_in_its_markup_is_cut_there_whatever_it_declares() -> None:
+    markup = news(f"<article><h1>Lighthouse reopens</h1>{paragraphs_html(STORY)}</article>", head=json_ld(LINES))
+    page = Page.parse(markup.encode(), None)
+    assert page.report.how_found != "declared"
+    out = first_view(markup)
+    assert out.index(CTA_MARK) < out.index("Read more insights")  # after the teaser, not at the page's end
+
+
+@pytest.fixture
+def paywalled() -> Iterator[PaywallMiddleware]:
+    async def story(request: Request) -> HTMLResponse:
+        return HTMLResponse(application())
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = PaywallSettings(secret_key=SECRET, store=f"sqlite:///{Path(folder) / 'paywall.db'}")
+        middleware = PaywallMiddleware(Starlette(routes=[Route("/news/lighthouse", story)]), settings=settings)
+        yield middleware
+        asyncio.run(middleware.store.aclose())
+
+
+def test_a_non_member_gets_the_application_with_the_teaser_only(paywalled: PaywallMiddleware) -> None:
+    first, again = asyncio.run(call(paywalled, "/news/lighthouse")), asyncio.run(call(paywalled, "/news/lighthouse"))
+    for result in (first, again):  # judged, then from the cache
+        assert result.status == 200
+        body = result.body.decode()
+        assert TEASER[0] in body and body.count("Start your 7-day free trial now") == 1
+        for secret in SECRETS:
+            assert secret not in body
+        assert "private" in (result.header("cache-control") or "")
