@@ -8,11 +8,16 @@ declares. The teaser is the story's opening, the call to action goes at
 the end of the body, and every copy of the rest (the JSON-LD, the state
 the script renders from) is shortened. A page that declares no story of
 an article's length (a video's summary) is no article.
+
+So is a story another reading of the page shows: a browser with scripts off
+renders a ``<noscript>``'s markup, and every browser an ``<iframe srcdoc>``
+document.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import tempfile
 from collections.abc import Iterator
@@ -109,6 +114,35 @@ def test_a_page_with_an_article_in_its_markup_is_cut_there_whatever_it_declares(
     assert page.report.how_found != "declared"
     out = first_view(markup)
     assert out.index(CTA_MARK) < out.index("Read more insights")  # after the teaser, not at the page's end
+
+
+STORY_MARKUP = f"<article><h1>Lighthouse reopens</h1>{paragraphs_html(STORY)}</article>"
+FRAMED = f'<iframe title="story" srcdoc="{html.escape(STORY_MARKUP)}"></iframe>'
+
+
+@pytest.mark.parametrize(
+    ("shell", "where"),
+    [
+        (f'<div id="app"></div><noscript>{STORY_MARKUP}</noscript>', "noscript"),
+        (FRAMED, "srcdoc"),
+        (f'<iframe srcdoc="{html.escape(FRAMED)}"></iframe>', "srcdoc"),
+    ],
+    ids=["noscript", "srcdoc", "srcdoc in srcdoc"],
+)
+def test_a_story_only_another_reading_of_the_page_shows_is_withheld(shell: str, where: str) -> None:
+    page = Page.parse(news(shell).encode(), None)
+    assert page.report.how_found == "declared" and where in page.report.article_path
+    out = first_view(news(shell))
+    for secret in SECRETS:
+        assert secret not in out
+
+
+def test_a_tracking_pixel_s_noscript_makes_no_article() -> None:
+    markup = news(
+        "<div><p>Welcome to the harbour guide: tides, ferries and the weather.</p></div>"
+        f'<noscript><img src="/pixel.gif" alt="" width="1" height="1">{"&nbsp;" * 200}</noscript>'
+    )
+    assert not Page.parse(markup.encode(), None).has_article()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -49,8 +50,17 @@ AMP_ATTRIBUTES = frozenset({"amp", "\u26a1"})
 
 HIDDEN_ARTICLE_CHARS = 500
 """Hidden text of this size on a page where no visible article is found is looked at as a possible article."""
-DECLARED_ARTICLE = "articleBody of the page's JSON-LD (not in its markup: a script renders it)"
-"""Where the article is, in the report, when the page only declares it (see :meth:`Page.declared_story`)."""
+IN_JSON_LD = "articleBody of the page's JSON-LD (not in its markup: a script renders it)"
+IN_NOSCRIPT = "a <noscript>'s markup (what a browser with scripts off shows)"
+IN_SRCDOC = "an <iframe srcdoc> document"
+"""Where the article is, in the report, when the page's markup does not hold it (see :meth:`Page.declared_story`)."""
+
+
+class Declared(NamedTuple):
+    """A story found outside the page's markup: its text, and where it was (:data:`IN_JSON_LD`...)."""
+
+    text: str
+    where: str
 
 
 @dataclass
@@ -102,7 +112,7 @@ class Page:
             self.report.how_found = self._regions[0].how
             self.report.after_story = sum(block.own_words for region in self._regions for block in region.trailing)
         elif self._declared is not None:
-            self.report.article_path, self.report.how_found = DECLARED_ARTICLE, "declared"
+            self.report.article_path, self.report.how_found = self._declared.where, "declared"
         self._gated = False
 
     @classmethod
@@ -225,7 +235,7 @@ class Page:
                 canonical = href
         return prev is not None and canonical is not None and later_page(canonical, prev)
 
-    def declared_story(self) -> str | None:
+    def declared_story(self) -> Declared | None:
         """The story the page declares in its JSON-LD (an article's ``articleBody``) when it is long enough to be
         one (:data:`~paywall.engine.detect.UNMARKED_MIN_WORDS`), else None.
 
@@ -233,11 +243,14 @@ class Page:
         data (an application's state, the JSON-LD itself) still says what the story is, and carries it in
         full. Its teaser and withheld rest are taken from that text, the call to action goes at the end of
         the body, and the sweep shortens every copy (the state the script renders from among them).
+
+        Without such a body, the story another reading of the page shows counts the same way
+        (:func:`_story_elsewhere`): the markup of a ``<noscript>``, or an ``<iframe srcdoc>`` document.
         """
         body = structured.declared_body(self._tree)
-        if body is None or len(words(body)) < detect.UNMARKED_MIN_WORDS:
-            return None
-        return body
+        if body is not None and len(words(body)) >= detect.UNMARKED_MIN_WORDS:
+            return Declared(body, IN_JSON_LD)
+        return _story_elsewhere(self._tree)
 
     def has_article(self) -> bool:
         """Whether an article was found (configured selector, explicit mark or detection), or declared."""
@@ -251,7 +264,7 @@ class Page:
     def article_text(self) -> str:
         """Text of the found articles as they are now ("" when none)."""
         if not self._regions:
-            return self._declared or ""
+            return self._declared.text if self._declared is not None else ""
         return " ".join(_visible_text(m.node) for region in self._regions for m in region.members)
 
     def gate(
@@ -335,7 +348,7 @@ class Page:
         else:
             # A declared story: nothing of the page is known to be it, so none of its text is seen anyway.
             chrome = _headline_labels(tree)
-            teaser, withheld = cutting.text_teaser(self._declared or "", teaser_paragraphs)
+            teaser, withheld = cutting.text_teaser(self._declared.text if self._declared else "", teaser_paragraphs)
             how = f"declared:{len(teaser)}"
             if tree.body is not None:
                 _place_cta(tree, cutting.Cut(cta_inside=tree.body), cta_html)
@@ -520,6 +533,35 @@ with them, or the page refused (see :func:`_swallowed_tail`)."""
 _RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes"})
 _SHOWN_RAW_TEXT = frozenset({"textarea", "title", "xmp"})
 """Raw-text elements whose text browsers show (in a field, a tab, as preformatted text)."""
+
+
+_ELSEWHERE = "noscript, iframe[srcdoc]"
+
+
+def _story_elsewhere(tree: LexborHTMLParser) -> Declared | None:
+    """The text of the longest article in another reading of the page, or None.
+
+    A browser with scripts off renders a ``<noscript>``'s content as markup (this
+    parse, with scripting on as most readers browse, holds it as text), and every
+    browser renders an ``<iframe srcdoc>`` document: each of
+    :data:`HIDDEN_ARTICLE_CHARS` or more is parsed as a page of its own (and
+    read the same way in turn) for an article.
+    """
+    found: Declared | None = None
+    for node in tree.css(_ELSEWHERE):
+        srcdoc = node.tag == "iframe"
+        markup = node.attributes.get("srcdoc") if srcdoc else node.text()
+        if not markup or len(markup) < HIDDEN_ARTICLE_CHARS:
+            continue
+        try:
+            inner = Page.parse(markup.encode("utf-8", "surrogatepass"), "utf-8")
+        except RewriteError:  # a document that ends inside a comment with no article before it: none here
+            continue
+        if inner.has_article():
+            text = inner.article_text()
+            if found is None or len(text) > len(found.text):
+                found = Declared(text, IN_SRCDOC if srcdoc else IN_NOSCRIPT)
+    return found
 
 
 def _swallowed_tail(tree: LexborHTMLParser, text: str) -> LexborNode | None:
