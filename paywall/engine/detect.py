@@ -252,8 +252,8 @@ def score(outline: Outline) -> list[Element]:
     start_of_run: Element | None = None
     levels: list[tuple[Element, int]] = []
     for block in outline.blocks:
-        if block.own_chars < MIN_BLOCK_CHARS:
-            continue
+        if block.own_chars < MIN_BLOCK_CHARS or block.own_link_chars * 2 > block.own_chars:
+            continue  # a label, or a line of links (a list of names with commas between them is no prose)
         # Blocks mostly share their parent, whose answer is known after the first: _in_chrome's walk, shortened.
         above = memo.get(id(block.parent))
         if above is None:
@@ -266,10 +266,15 @@ def score(outline: Outline) -> list[Element]:
             chrome = _chrome_itself(block, total, holders)
         if chrome:
             continue
-        points = 1.0 + block.own_commas + min(block.own_chars // 100, 3)
+        # Paragraphs typed as runs between <br><br> in one block score as paragraphs of their average length in
+        # blocks of their own would (runs too short to score, lines of an address, count as one).
+        runs = 1 + block.breaks
+        if runs > 1 and block.own_chars < MIN_BLOCK_CHARS * runs:
+            runs = 1
+        points = block.own_commas + runs * (1 + min(block.own_chars // runs // 100, 3))
         # The block's own element counts as its first level when it is a container
         # holding text directly (a <div> with <br>-separated text).
-        start = block.parent if block.tag in _SCORED_FROM_PARENT else block
+        start = block.parent if block.tag in _SCORED_FROM_PARENT or _a_paragraph(block) else block
         if start is not start_of_run or start is None:
             start_of_run = start
             levels = _levels(start, scored)
@@ -280,6 +285,12 @@ def score(outline: Outline) -> list[Element]:
         candidate.score *= 1 - candidate.link_density
     candidates.sort(key=lambda c: c.score, reverse=True)
     return candidates
+
+
+def _a_paragraph(block: Element) -> bool:
+    """A ``<div>`` holding text and no block with text of its own: a paragraph, whatever its tag (as a site that
+    writes its paragraphs as ``<div>`` elements does)."""
+    return block.tag == "div" and block.chars == block.own_chars
 
 
 def _levels(start: Element | None, scored: dict[int, Element]) -> list[tuple[Element, int]]:

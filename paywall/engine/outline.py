@@ -69,7 +69,7 @@ class Element:
     """An element that holds visible text, or is an ancestor of one."""
 
     __slots__ = (
-        "brs", "chars", "end_order", "first_text", "hints", "in_link", "last_text", "link_chars", "node",
+        "breaks", "brs", "chars", "end_order", "first_text", "hints", "in_link", "last_text", "link_chars", "node",
         "order", "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "runs_on", "score",
         "tag",
     )  # fmt: skip
@@ -96,6 +96,8 @@ class Element:
         self.own_commas = 0
         self.own_words = 0
         self.brs = 0
+        self.breaks = 0
+        """Paragraph breaks typed as ``<br><br>`` (two line breaks with no text between) in its own text."""
         self.runs_on = False
         """Its own text stands before other blocks inside it and again after them (its last text is past them)."""
         self.chars = 0
@@ -308,6 +310,7 @@ class Outline:
         ``order``, the content of declarative shadow roots in its place; the next number."""
         blocks = self.blocks
         host = self._hosts[-1] if self._hosts else None
+        broken: Element | None = None  # the block of the last <br>, while no text has come after it
         # Whitespace between tags is skipped by the parser's own walk, and nodes are told by their tag's number.
         for node in root.traverse(include_text=True, skip_empty=True):
             tag_id = node.tag_id
@@ -316,14 +319,19 @@ class Outline:
                     parent = node.parent
                     while parent is not None and parent.tag in INLINE_TAGS:
                         parent = parent.parent
-                    if parent is not None and parent.mem_id in self.elements:
-                        self.elements[parent.mem_id].brs += 1
+                    record = self.elements.get(parent.mem_id) if parent is not None else None
+                    if record is not None:
+                        record.brs += 1
+                        if broken is record:
+                            record.breaks += 1
+                        broken = record
                 elif tag_id == _TEMPLATE_ID:
                     order = self._walk_shadow_root(node, order, places)
                 continue
             text = node.text_content
             if not text or text.isspace():
                 continue
+            broken = None
             parent = node.parent
             if parent is None:
                 continue
