@@ -3,11 +3,13 @@
 Readability's scoring gives each paragraph points for the elements above it.
 Sites type paragraphs in other ways than ``<p>``: a ``<div>`` holding text
 and no block (read as a paragraph, as Readability turns such a ``<div>`` into
-a ``<p>``), or runs between ``<br><br>`` in one block (each run a paragraph of
-the block's average length). A block that is mostly link text (a list of
-names with commas between them, "left kudos" under a story) is no prose and
-scores nothing: by its commas alone it would outscore the story, and the page
-would be taken for a list of links and sent whole.
+a ``<p>``), runs between ``<br><br>`` in one block (each run a paragraph of
+the block's average length), or a ``<p>`` that a ``<div>`` wraps alone (the
+points go past the wrapper, as Readability puts such a ``<p>`` in its place).
+A block that is mostly link text (a list of names with commas between them,
+"left kudos" under a story) is no prose and scores nothing: by its commas
+alone it would outscore the story, and the page would be taken for a list of
+links and sent whole.
 """
 
 from __future__ import annotations
@@ -68,3 +70,24 @@ def test_a_list_of_names_with_commas_does_not_outscore_the_story_beside_it() -> 
         assert page.has_article(), form
         out = page.gate(teaser_paragraphs=2, cta_html=CTA).decode()
         assert PARAGRAPHS[0] in out and PARAGRAPHS[29] not in out, form
+
+
+def test_paragraphs_each_wrapped_in_a_div_score_for_the_story_not_its_reference_list() -> None:
+    """Each paragraph wrapped in a ``<div>`` of its own (a component per paragraph): their points go to the
+    story's element, not half of them, or the citations below (commas in every one) outscore the story and
+    the page is taken for a list of links, sent whole."""
+    references = "".join(
+        f'<li>Smith, J.; Jones, K.; Brown, L. ({1990 + n}). <a href="/doi/{n}">Tides, currents and winds of the'
+        f" northern seas, volume {n}</a>. Journal of the Sea, {n}, pp. {n * 10}-{n * 10 + 9}. Retrieved {n} May"
+        " 2020.</li>"
+        for n in range(20)
+    )
+    paragraphs = "".join(f'<div class="c-para"><p>{text}</p></div>' for text in PARAGRAPHS[:20])
+    markup = news(
+        f'<div class="x-body"><h1>The crossing</h1>{paragraphs}<h2>References</h2>'
+        f'<div class="x-refs"><ol>{references}</ol></div></div>'
+    )
+    page = Page.parse(markup.encode(), None)
+    assert page.has_article()
+    out = page.gate(teaser_paragraphs=2, cta_html=CTA).decode()
+    assert PARAGRAPHS[0] in out and PARAGRAPHS[19] not in out

@@ -3,7 +3,10 @@
 Every block of visible text with some length scores points (one, plus one per
 comma, plus one per hundred characters, up to three) for the elements above
 it: all of it for its parent, half for its grandparent, a third of that
-further up (five levels). Class and id names that read like content
+further up (five levels). A paragraph is a ``<p>`` (or a list item, a cell...),
+or a ``<div>`` holding text and no block; a ``<div>`` that wraps one alone is
+passed over, and runs between ``<br><br>`` score as the paragraphs they are.
+A block mostly of link text is no prose and scores nothing. Class and id names that read like content
 (``article``, ``body``, ``content``, ``entry``, ``post``, ``story``, ``text``...)
 add to an element's score, names that read like page chrome (``comment``,
 ``footer``, ``related``, ``sidebar``, ``share``, ``promo``...) subtract;
@@ -274,7 +277,7 @@ def score(outline: Outline) -> list[Element]:
         points = block.own_commas + runs * (1 + min(block.own_chars // runs // 100, 3))
         # The block's own element counts as its first level when it is a container
         # holding text directly (a <div> with <br>-separated text).
-        start = block.parent if block.tag in _SCORED_FROM_PARENT or _a_paragraph(block) else block
+        start = _scored_from(block)
         if start is not start_of_run or start is None:
             start_of_run = start
             levels = _levels(start, scored)
@@ -285,6 +288,17 @@ def score(outline: Outline) -> list[Element]:
         candidate.score *= 1 - candidate.link_density
     candidates.sort(key=lambda c: c.score, reverse=True)
     return candidates
+
+
+def _scored_from(block: Element) -> Element | None:
+    """The first element a block's points go to: its parent for a paragraph (past any ``<div>`` that wraps it
+    alone, as a site that wraps each paragraph in one does), else the block itself (a container of text)."""
+    if block.tag not in _SCORED_FROM_PARENT and not _a_paragraph(block):
+        return block
+    child, start = block, block.parent
+    while start is not None and start.tag == "div" and start.own_chars == 0 and start.chars == child.chars:
+        child, start = start, start.parent
+    return start
 
 
 def _a_paragraph(block: Element) -> bool:
