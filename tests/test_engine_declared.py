@@ -10,8 +10,8 @@ the script renders from) is shortened. A page that declares no story of
 an article's length (a video's summary) is no article.
 
 So is a story another reading of the page shows: a browser with scripts off
-renders a ``<noscript>``'s markup, and every browser an ``<iframe srcdoc>``
-document.
+renders a ``<noscript>``'s markup, every browser an ``<iframe srcdoc>``
+document, and a script a ``<template>``'s content when it stamps it.
 """
 
 from __future__ import annotations
@@ -126,8 +126,9 @@ FRAMED = f'<iframe title="story" srcdoc="{html.escape(STORY_MARKUP)}"></iframe>'
         (f'<div id="app"></div><noscript>{STORY_MARKUP}</noscript>', "noscript"),
         (FRAMED, "srcdoc"),
         (f'<iframe srcdoc="{html.escape(FRAMED)}"></iframe>', "srcdoc"),
+        (f'<div id="app"></div><template id="story">{STORY_MARKUP}</template>', "template"),
     ],
-    ids=["noscript", "srcdoc", "srcdoc in srcdoc"],
+    ids=["noscript", "srcdoc", "srcdoc in srcdoc", "template"],
 )
 def test_a_story_only_another_reading_of_the_page_shows_is_withheld(shell: str, where: str) -> None:
     page = Page.parse(news(shell).encode(), None)
@@ -166,3 +167,18 @@ def test_a_non_member_gets_the_application_with_the_teaser_only(paywalled: Paywa
         for secret in SECRETS:
             assert secret not in body
         assert "private" in (result.header("cache-control") or "")
+
+
+def test_the_rest_of_a_story_behind_a_read_more_button_and_its_copy_in_the_state_are_withheld() -> None:
+    """The story's opening shown, its rest in a ``<template>`` that a "Read more" button stamps, and the whole
+    story in the application's state: the template's words are withheld words, and their copy goes."""
+    state = json.dumps({"story": {"paragraphs": STORY}})
+    markup = news(
+        f"<article><h1>Lighthouse reopens</h1>{paragraphs_html(TEASER)}<button>Read more</button>"
+        f'<template id="rest">{paragraphs_html(WITHHELD + LOG)}</template></article>',
+        head=f'<script id="__NEXT_DATA__" type="application/json">{state}</script>',
+    )
+    out = first_view(markup)
+    assert TEASER[0] in out
+    for secret in SECRETS:
+        assert secret not in out

@@ -5,7 +5,8 @@ content in place, as the shadow root of the element around it: web components
 rendered on the server (Lit, Stencil, Enhance) send their markup this way. The
 parser keeps a template's content apart from the tree, out of reach of its
 traversals and selectors, so the engine reads declarative shadow roots where
-they stand. An inert ``<template>`` stays what it is: no text anyone sees.
+they stand. An inert ``<template>`` is no text of the page (a script shows it
+when it stamps it: see ``tests/test_engine_declared.py``).
 """
 
 from __future__ import annotations
@@ -84,9 +85,10 @@ def test_text_at_the_top_of_a_shadow_root_is_its_host_s() -> None:
         assert sentence not in out
 
 
-def test_an_inert_template_is_no_text_anyone_sees() -> None:
+def test_an_inert_template_is_no_text_of_the_page() -> None:
+    """Only a script shows it, when it stamps it: read as a page of its own where the page has no article
+    (``tests/test_engine_declared.py``), never as the page's visible text."""
     markup = news(f"<template>{STORY}</template><div><p>Opening hours are on the door.</p></div>")
     outline = Outline(parse(markup.encode()))
-    assert outline.shadow_roots == 0
+    assert outline.shadow_roots == 0 and outline.templates == 1
     assert all(TEASER[0] not in text for block in outline.blocks for text, _ in block.pieces)
-    assert not Page.parse(markup.encode(), None).has_article()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborNode
 
 from paywall.engine.detect import Region, is_link_list
-from paywall.engine.outline import HEADINGS, INLINE_TAGS, UNSEEN_TAGS, Element, Outline, shown_text
+from paywall.engine.outline import HEADINGS, INLINE_TAGS, UNSEEN_TAGS, Element, Outline, text_with_templates
 from paywall.engine.text import unspaced_count
 
 BREAK_COMMENT = re.compile(r"^\s*(?:more|paywall|members[\s_-]*only)\s*$", re.IGNORECASE)
@@ -87,17 +87,19 @@ class Cut:
     replace: tuple[LexborNode, str] | None = None
     shadow_hosts: dict[int, LexborNode] = field(default_factory=dict)
     """:attr:`Outline.shadow_hosts <paywall.engine.outline.Outline.shadow_hosts>` of the page cut."""
+    templates: bool = False
+    """The page holds templates: the text of those withheld is withheld text too (:func:`remove`)."""
 
 
 def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     """Remove everything after the teaser from the tree; report what went and where the call to action goes."""
     marker = _find_break(region)
     if marker is not None:
-        result = Cut(how="break", shadow_hosts=outline.shadow_hosts)
+        result = Cut(how="break", shadow_hosts=outline.shadow_hosts, templates=outline.templates > 0)
         _remove_after(marker, region, result, include=True, cta_before=False)
         return result
     units = _units(outline, region)
-    result = Cut(shadow_hosts=outline.shadow_hosts)
+    result = Cut(shadow_hosts=outline.shadow_hosts, templates=outline.templates > 0)
     if not units:
         # Prose too short to count: everything of the article goes but its first block.
         blocks = region.blocks(outline)
@@ -419,15 +421,23 @@ def remove(result: Cut) -> None:
     part of the element's; a node is never read after it is removed).
     """
     doomed = _outermost(result.doomed, result.shadow_hosts)
-    shadows = bool(result.shadow_hosts)
-    if shadows:  # the text of shadow roots in doomed elements is withheld text too, read before their code goes
-        texts = {key: shown_text(item) for item, tag, key, *_ in doomed if tag not in _NODES and tag not in _NOT_PROSE}
+    templates = result.templates
+    if templates:
+        # What withheld templates hold (a shadow root's story, the rest behind a "Read more" button) is withheld
+        # text too, so that its copies elsewhere are swept: read before the templates inside go with the code.
+        texts = {
+            key: text_with_templates(item)
+            for item, tag, key, *_ in doomed
+            if tag == "template" or (tag not in _NODES and tag not in _NOT_PROSE)
+        }
     _strip_code(doomed)
     for item, tag, key, *_ in doomed:
-        if tag in _NOT_PROSE:
+        if templates and key in texts:
+            text = texts[key]
+        elif tag in _NOT_PROSE:
             text = ""
         elif tag not in ("-text", "-comment", None):
-            text = texts[key] if shadows else item.text(deep=True, separator=" ")
+            text = item.text(deep=True, separator=" ")
         elif tag == "-text":
             text = item.text_content or ""
         else:

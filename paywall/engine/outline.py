@@ -157,6 +157,8 @@ class Outline:
         self._hosts: list[LexborNode] = []
         #: Declarative shadow roots walked (their content is out of reach of the tree's selectors).
         self.shadow_roots = 0
+        #: Templates met in the body, of any kind (see :func:`text_with_templates`).
+        self.templates = 0
         #: The host of each shadow root's content, by the ``mem_id`` of the fragment that holds it (the parser
         #: gives the fragment no parent): see :meth:`parent`.
         self.shadow_hosts: dict[int, LexborNode] = {}
@@ -326,6 +328,7 @@ class Outline:
                             record.breaks += 1
                         broken = record
                 elif tag_id == _TEMPLATE_ID:
+                    self.templates += 1
                     order = self._walk_shadow_root(node, order, places)
                 continue
             text = node.text_content
@@ -422,14 +425,14 @@ def ascii_word_count(text: str) -> int:
     return marks.count(b" x") + marks.startswith(b"x")
 
 
-def shown_text(node: LexborNode) -> str:
-    """``node``'s text (words apart), with that of the declarative shadow roots inside it, where browsers show it."""
+def text_with_templates(node: LexborNode) -> str:
+    """``node``'s text (words apart), with that of the templates inside it (``node`` itself too, when it is one):
+    a declarative shadow root's, which browsers show, and an inert one's, which a script shows when it
+    stamps it (the rest of a story behind a "Read more" button)."""
     text = node.text(deep=True, separator=" ")
     for template in node.css("template"):  # ``node`` itself too, when it is one
-        if not any(name in template.attributes for name in SHADOW_ROOT_ATTRIBUTES):
-            continue
         for content in template.template_fragments():
-            text += " " + " ".join(shown_text(child) for child in content.iter(include_text=True))
+            text += " " + " ".join(text_with_templates(child) for child in content.iter(include_text=True))
     return text
 
 

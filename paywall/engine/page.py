@@ -34,7 +34,7 @@ from paywall.engine import detect, locate, structured, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, Label
 from paywall.engine.headscan import encode_tags, inject
-from paywall.engine.outline import HEADINGS, HIDING_SELECTOR, UNSEEN_TAGS, Element, Outline
+from paywall.engine.outline import HEADINGS, HIDING_SELECTOR, SHADOW_ROOT_ATTRIBUTES, UNSEEN_TAGS, Element, Outline
 from paywall.engine.structured import GATED_CLASS
 from paywall.engine.sweep import SweepReport
 from paywall.engine.text import UNSPACED_WORD, unspaced_count, words
@@ -53,6 +53,7 @@ HIDDEN_ARTICLE_CHARS = 500
 IN_JSON_LD = "articleBody of the page's JSON-LD (not in its markup: a script renders it)"
 IN_NOSCRIPT = "a <noscript>'s markup (what a browser with scripts off shows)"
 IN_SRCDOC = "an <iframe srcdoc> document"
+IN_TEMPLATE = "a <template>'s content (what a script shows when it stamps it)"
 """Where the article is, in the report, when the page's markup does not hold it (see :meth:`Page.declared_story`)."""
 
 
@@ -255,6 +256,13 @@ class Page:
     def has_article(self) -> bool:
         """Whether an article was found (configured selector, explicit mark or detection), or declared."""
         return bool(self._regions) or self._declared is not None
+
+    def story_lines(self) -> str:
+        """The article's text, a line a block of it: as a declared story is read (its lines are its paragraphs)."""
+        if not self._regions:
+            return self._declared.text if self._declared is not None else ""
+        blocks = (block for region in self._regions for block in region.blocks(self._outline))
+        return "\n".join(" ".join("".join(text for text, _ in block.pieces).split()) for block in blocks)
 
     def is_amp(self) -> bool:
         """Whether the page is an AMP page (``<html amp>`` or ``<html ⚡>``): it takes no script or stylesheet link."""
@@ -535,22 +543,33 @@ _SHOWN_RAW_TEXT = frozenset({"textarea", "title", "xmp"})
 """Raw-text elements whose text browsers show (in a field, a tab, as preformatted text)."""
 
 
-_ELSEWHERE = "noscript, iframe[srcdoc]"
+_ELSEWHERE = "noscript, iframe[srcdoc], template"
+_WHERE = {"noscript": IN_NOSCRIPT, "iframe": IN_SRCDOC, "template": IN_TEMPLATE}
 
 
 def _story_elsewhere(tree: LexborHTMLParser) -> Declared | None:
     """The text of the longest article in another reading of the page, or None.
 
     A browser with scripts off renders a ``<noscript>``'s content as markup (this
-    parse, with scripting on as most readers browse, holds it as text), and every
-    browser renders an ``<iframe srcdoc>`` document: each of
-    :data:`HIDDEN_ARTICLE_CHARS` or more is parsed as a page of its own (and
-    read the same way in turn) for an article.
+    parse, with scripting on as most readers browse, holds it as text), every
+    browser renders an ``<iframe srcdoc>`` document, and a script shows a
+    ``<template>``'s content when it stamps it (a shadow root's is read with the
+    page): each of :data:`HIDDEN_ARTICLE_CHARS` or more is parsed as a page of
+    its own (and read the same way in turn) for an article.
     """
     found: Declared | None = None
     for node in tree.css(_ELSEWHERE):
-        srcdoc = node.tag == "iframe"
-        markup = node.attributes.get("srcdoc") if srcdoc else node.text()
+        tag = node.tag
+        markup: str | None
+        if tag == "iframe":
+            markup = node.attributes.get("srcdoc")
+        elif tag == "noscript":
+            markup = node.text()
+        elif any(name in node.attributes for name in SHADOW_ROOT_ATTRIBUTES):
+            continue  # a shadow root, read with the page
+        else:
+            contents = node.template_fragments()
+            markup = "".join(child.html or "" for content in contents for child in content.iter(include_text=True))
         if not markup or len(markup) < HIDDEN_ARTICLE_CHARS:
             continue
         try:
@@ -558,9 +577,9 @@ def _story_elsewhere(tree: LexborHTMLParser) -> Declared | None:
         except RewriteError:  # a document that ends inside a comment with no article before it: none here
             continue
         if inner.has_article():
-            text = inner.article_text()
+            text = inner.story_lines()
             if found is None or len(text) > len(found.text):
-                found = Declared(text, IN_SRCDOC if srcdoc else IN_NOSCRIPT)
+                found = Declared(text, _WHERE[tag or ""])
     return found
 
 
