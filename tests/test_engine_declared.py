@@ -182,3 +182,28 @@ def test_the_rest_of_a_story_behind_a_read_more_button_and_its_copy_in_the_state
     assert TEASER[0] in out
     for secret in SECRETS:
         assert secret not in out
+
+
+def test_the_rest_a_script_renders_from_the_page_s_data_is_withheld_there() -> None:
+    """The server renders the story's first paragraphs and a script the rest, from the state the page carries
+    (its JSON-LD declares the whole story): the rest's words are withheld words, and their copy in the state
+    goes, not only that of the paragraphs the page showed."""
+    state = json.dumps({"story": {"paragraphs": STORY}})
+    markup = news(
+        f'<article><h1>Lighthouse reopens</h1>{paragraphs_html(STORY[:5])}<div id="more"></div></article>',
+        head=f'{json_ld(LINES)}<script id="__NEXT_DATA__" type="application/json">{state}</script>',
+    )
+    out = first_view(markup)
+    assert TEASER[0] in out
+    for secret in (*SECRETS, "day one", "day two"):
+        assert secret not in out
+
+
+def test_a_declared_story_written_as_markup_is_read_as_its_paragraphs() -> None:
+    """Some sites put the story's markup in ``articleBody``: its paragraphs are the story's, its tags no words."""
+    page = Page.parse(news('<div id="app"></div>', head=json_ld(paragraphs_html(STORY))).encode(), None)
+    assert page.story_lines().splitlines() == STORY
+    out = page.gate(teaser_paragraphs=2, cta_html=CTA).decode()
+    assert TEASER[0] in out
+    for secret in SECRETS:
+        assert secret not in out

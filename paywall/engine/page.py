@@ -48,6 +48,8 @@ ArticleSelector = str | Sequence[str] | None
 AMP_ATTRIBUTES = frozenset({"amp", "\u26a1"})
 """The ``<html>`` attributes that make a page an AMP page."""
 
+DATA_SHARE = 1.2
+"""A story the page's JSON-LD declares this much longer than the article in its markup goes on in its data."""
 HIDDEN_ARTICLE_CHARS = 500
 """Hidden text of this size on a page where no visible article is found is looked at as a possible article."""
 IN_JSON_LD = "articleBody of the page's JSON-LD (not in its markup: a script renders it)"
@@ -352,7 +354,9 @@ class Page:
         self._mark(gated_class)
         if self._regions:
             chrome = [*_headline_labels(tree), *_chrome_pieces(outline, self._regions)]
+            in_data = self._rest_in_data()  # read before the cut, which may remove a block of JSON-LD in the story
             teaser, withheld, how = self._cut(teaser_paragraphs, cta_html)
+            withheld += in_data
         else:
             # A declared story: nothing of the page is known to be it, so none of its text is seen anyway.
             chrome = _headline_labels(tree)
@@ -380,6 +384,14 @@ class Page:
         report.withheld = withheld
         report.fingerprint = fingerprint
         return inject(out, encode_tags(head_html))
+
+    def _rest_in_data(self) -> list[str]:
+        """The story as the page's JSON-LD declares it, where that holds more of it than the markup shows
+        (:data:`DATA_SHARE`): a page that renders its first paragraphs on the server and the rest with a script,
+        from its data. Its words are withheld words too, so that their copies there go with the rest."""
+        shown = sum(member.chars for region in self._regions for member in region.members)
+        body = structured.declared_body(self._tree, longer_than=int(DATA_SHARE * shown))
+        return [body] if body is not None else []
 
     def _cut(self, teaser_paragraphs: int, cta_html: str) -> tuple[list[str], list[str], str]:
         """Cut every article at its teaser and put the call to action after each: the teaser's text pieces, the

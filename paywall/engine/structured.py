@@ -22,6 +22,7 @@ nothing more to find.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -79,14 +80,17 @@ def declare(tree: LexborHTMLParser, gated_class: str, *, scrub: Scrub | None = N
     return amended
 
 
-def _blocks(tree: LexborHTMLParser) -> Iterator[tuple[LexborNode, Any]]:
+def _blocks(tree: LexborHTMLParser, *, holding: str = "", longer_than: int = -1) -> Iterator[tuple[LexborNode, Any]]:
     """The page's JSON-LD blocks that parse, each with its value (one that does not is left as it is: no place
-    to read or write in)."""
+    to read or write in); only those whose text holds ``holding`` and is longer than ``longer_than``."""
     for script in tree.css("script"):
         kind = (script.attributes.get("type") or "").strip().lower().split(";")[0].strip()
         if kind not in _LD_TYPES:
             continue
-        value = code.load_json(_body(script))
+        body = _body(script)
+        if len(body) <= longer_than or holding not in body:
+            continue  # told without parsing it
+        value = code.load_json(body)
         if value is not code.NOT_JSON:
             yield script, value
 
@@ -111,15 +115,33 @@ def _articles(value: Any) -> Iterator[dict[str, Any]]:
                 stack.append(inner)
 
 
-def declared_body(tree: LexborHTMLParser) -> str | None:
-    """The longest ``articleBody`` the page's JSON-LD gives an article object, or None."""
+def declared_body(tree: LexborHTMLParser, *, longer_than: int = 0) -> str | None:
+    """The text of the longest ``articleBody`` the page's JSON-LD gives an article object (a line a paragraph),
+    when it is longer than ``longer_than`` characters; else None. Blocks that cannot hold one are not parsed."""
     found: str | None = None
-    for _script, value in _blocks(tree):
+    for _script, value in _blocks(tree, holding="articleBody", longer_than=longer_than):
         for obj in _articles(value):
             body = obj.get("articleBody")
-            if isinstance(body, str) and (found is None or len(body) > len(found)):
-                found = body
+            if isinstance(body, str):
+                text = _as_text(body)
+                if len(text) > max(longer_than, len(found or "")):
+                    found = text
     return found
+
+
+_BREAK_TAGS = re.compile(
+    r"</?(?:p|div|br|li|h[1-6]|blockquote|tr|section|article|figure|figcaption|ul|ol)\b[^>]*>", re.IGNORECASE
+)
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def _as_text(body: str) -> str:
+    """An ``articleBody`` as text: some sites put the story's markup there (``<p>`` and all); its paragraphs
+    become lines, its other tags go and its character references are read."""
+    if "<" not in body:
+        return body
+    text = html.unescape(_TAGS.sub("", _BREAK_TAGS.sub("\n", body)))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _is_article(kind: Any) -> bool:
