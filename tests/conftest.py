@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from paywall import PaywallSettings
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 SECRET = "test-secret-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for a test module (:mod:`tests.browser`: it fails the test, never skips, when it cannot start)."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

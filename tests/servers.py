@@ -91,5 +91,13 @@ def run_uvicorn(app: str, env: Mapping[str, str] | None = None, *, factory: bool
         yield url
 
 
+@contextlib.contextmanager
+def run_paywalled(factory: str, folder: Path, secret: str) -> Iterator[str]:
+    """Serve the app ``factory`` (``module:attr``) makes behind the paywall, its SQLite store in ``folder``."""
+    env = {"PAYWALL_SECRET_KEY": secret, "PAYWALL_STORE": f"sqlite:///{folder / 'paywall.db'}"}
+    with run_uvicorn(factory, env, factory=True) as url:
+        yield url
+
+
 def get(url: str, **kwargs: object) -> httpx.Response:
     return httpx.get(url, timeout=10, **kwargs)  # type: ignore[arg-type]

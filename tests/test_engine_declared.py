@@ -33,8 +33,9 @@ from paywall import PaywallMiddleware, PaywallSettings
 from paywall.engine import Page
 from tests.asgi import call
 from tests.conftest import SECRET
-from tests.test_engine_cut import CHROME, assert_well_formed, news, parse
-from tests.test_engine_sweep import CTA, CTA_MARK, TEASER, WITHHELD, assert_cta_once, paragraphs_html
+from tests.test_engine_cut import CHROME, news, parse
+from tests.test_engine_heldout_shapes import first_view
+from tests.test_engine_sweep import CTA, CTA_MARK, TEASER, WITHHELD, paragraphs_html
 
 LOG = [
     f"The keeper's log for day {day} records calm seas, a steady wind from the south-west and a tanker at dusk."
@@ -57,15 +58,6 @@ def application(head: str = "") -> str:
         '<div id="__next"><div class="spinner">Loading</div></div>',
         head=f'{json_ld(LINES)}<script id="__NEXT_DATA__" type="application/json">{state}</script>{head}',
     )
-
-
-def first_view(markup: str) -> str:
-    page = Page.parse(markup.encode(), None)
-    assert page.has_article()
-    out = page.gate(teaser_paragraphs=2, cta_html=CTA)
-    assert_cta_once(out)
-    assert_well_formed(out)
-    return out.decode()
 
 
 def test_a_story_rendered_from_the_page_s_state_is_cut_in_its_data() -> None:

@@ -13,21 +13,12 @@ from __future__ import annotations
 
 import json
 
-from paywall.engine import Page
 from paywall.engine.outline import Outline
-from tests.test_engine_cut import CHROME, assert_well_formed, news, parse
-from tests.test_engine_sweep import CTA, CTA_MARK, TEASER, WITHHELD, assert_cta_once, paragraphs_html
+from tests.test_engine_cut import CHROME, news, parse
+from tests.test_engine_heldout_shapes import first_view
+from tests.test_engine_sweep import CTA_MARK, TEASER, WITHHELD, paragraphs_html
 
 STORY = f"<article><h1>Lighthouse reopens</h1>{paragraphs_html(TEASER)}{paragraphs_html(WITHHELD)}</article>"
-
-
-def first_view(markup: str) -> str:
-    page = Page.parse(markup.encode(), None)
-    assert page.has_article()
-    out = page.gate(teaser_paragraphs=2, cta_html=CTA)
-    assert_cta_once(out)
-    assert_well_formed(out)
-    return out.decode()
 
 
 def assert_gated(out: str) -> None:

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from bs4 import BeautifulSoup
 from playwright.sync_api import Browser, expect
 
 from tests.apps.gate_app import SECRET_WORDS
-from tests.browser import chromium
 from tests.conftest import assert_no_leak
 from tests.servers import ROOT, run_uvicorn
 
@@ -43,12 +41,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "PAYWALL_FREE_ARTICLES": "1",
         "PAYWALL_MEMBER_RESOLVER": "tests.apps.insights_app:is_member",
     }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def variant_of(text: str) -> str:

@@ -18,8 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from paywall.protection.tracing import embed, mark_for, strip_marks, trace_text
 from paywall.settings import PaywallSettings
 from tests.apps.protect_app import SECRET
-from tests.browser import chromium
-from tests.servers import get, run_uvicorn
+from tests.servers import get, run_paywalled, run_uvicorn
 
 pytestmark = pytest.mark.browser
 
@@ -68,16 +67,8 @@ def base_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def gated_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same site behind the real ``PaywallMiddleware`` (which adds the tags itself)."""
-    store = tmp_path_factory.mktemp("protect-e2e") / "paywall.db"
-    env = {"PAYWALL_SECRET_KEY": SECRET, "PAYWALL_STORE": f"sqlite:///{store}"}
-    with run_uvicorn("tests.apps.protect_app:build_gated", env, factory=True) as url:
+    with run_paywalled("tests.apps.protect_app:build_gated", tmp_path_factory.mktemp("protect-e2e"), SECRET) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -9,26 +9,18 @@ call to action on the page.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
 
 from tests.apps.gate_app import SECRET_PARAGRAPHS, SECRET_WORDS, TEASER
-from tests.browser import chromium
 from tests.conftest import SECRET
-from tests.servers import run_uvicorn
+from tests.servers import run_paywalled, run_uvicorn
 
 pytestmark = pytest.mark.browser
 
 CTA = "Start your 7-day free trial now"
 SHADOW_TEXT = "() => document.querySelector('story-view').shadowRoot?.textContent ?? null"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +31,7 @@ def bare_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gated_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    store: Path = tmp_path_factory.mktemp("shadow") / "paywall.db"
-    env = {"PAYWALL_SECRET_KEY": SECRET, "PAYWALL_STORE": f"sqlite:///{store}"}
-    with run_uvicorn("tests.apps.gate_app:build_app", env, factory=True) as url:
+    with run_paywalled("tests.apps.gate_app:build_app", tmp_path_factory.mktemp("shadow"), SECRET) as url:
         yield url
 
 
