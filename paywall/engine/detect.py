@@ -6,7 +6,8 @@ it: all of it for its parent, half for its grandparent, a third of that
 further up (five levels). A paragraph is a ``<p>`` (or a list item, a cell...),
 or a ``<div>`` holding text and no block; a ``<div>`` that wraps one alone is
 passed over, and runs between ``<br><br>`` score as the paragraphs they are.
-A block mostly of link text is no prose and scores nothing. Class and id names that read like content
+A block mostly of link text is no prose and scores nothing. Class and id
+names that read like content
 (``article``, ``body``, ``content``, ``entry``, ``post``, ``story``, ``text``...)
 add to an element's score, names that read like page chrome (``comment``,
 ``footer``, ``related``, ``sidebar``, ``share``, ``promo``...) subtract;
@@ -276,7 +277,7 @@ def score(outline: Outline) -> list[Element]:
             runs = 1
         points = block.own_commas + runs * (1 + min(block.own_chars // runs // 100, 3))
         # The block's own element counts as its first level when it is a container
-        # holding text directly (a <div> with <br>-separated text).
+        # holding text directly beside other blocks (a <div> with text around its paragraphs).
         start = _scored_from(block)
         if start is not start_of_run or start is None:
             start_of_run = start

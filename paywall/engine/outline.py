@@ -160,7 +160,7 @@ class Outline:
         #: Templates met in the body, of any kind (see :func:`text_with_templates`).
         self.templates = 0
         #: The host of each shadow root's content, by the ``mem_id`` of the fragment that holds it (the parser
-        #: gives the fragment no parent): see :meth:`parent`.
+        #: gives the fragment no parent): what leads up from the content to the host, where browsers render it.
         self.shadow_hosts: dict[int, LexborNode] = {}
         for root in () if include_hidden else tree.css(HIDING_SELECTOR):
             attrs = root.attributes
@@ -214,11 +214,6 @@ class Outline:
             at = high
         found.extend(blocks[at:])
         return found
-
-    def parent(self, node: LexborNode) -> LexborNode | None:
-        """``node``'s parent as browsers render the page: a shadow root's host for the fragment that holds its
-        content (a node without a tag)."""
-        return node.parent or self.shadow_hosts.get(node.mem_id)
 
     def children(self, element: Element) -> list[Element]:
         """The records of ``element``'s child elements, in the order they were made (not document order).

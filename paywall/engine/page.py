@@ -248,7 +248,8 @@ class Page:
         the body, and the sweep shortens every copy (the state the script renders from among them).
 
         Without such a body, the story another reading of the page shows counts the same way
-        (:func:`_story_elsewhere`): the markup of a ``<noscript>``, or an ``<iframe srcdoc>`` document.
+        (:func:`_story_elsewhere`): the markup of a ``<noscript>``, an ``<iframe srcdoc>`` document, or a
+        ``<template>``'s content.
         """
         body = structured.declared_body(self._tree)
         if body is not None and len(words(body)) >= detect.UNMARKED_MIN_WORDS:
