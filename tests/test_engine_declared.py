@@ -199,3 +199,29 @@ def test_a_declared_story_written_as_markup_is_read_as_its_paragraphs() -> None:
     assert TEASER[0] in out
     for secret in SECRETS:
         assert secret not in out
+
+
+CONSENT = " ".join(
+    f"We and our {n} partners store and read cookies on your device, measure how our pages are used, and show"
+    " advertising that may be personalised, for which you can withdraw consent at any time in the settings."
+    for n in range(8)
+)
+
+
+def test_a_long_notice_in_a_home_page_s_template_is_no_story() -> None:
+    """A component's template of a consent notice (plain paragraphs, no sign of an article) on a page that
+    says nothing of being an article: the page is no article, and goes out as it is."""
+    markup = news(
+        '<div class="cards"><a href="/a">Harbour fees rise</a> <a href="/b">Ferry timetable</a></div>'
+        f'<template id="consent"><div class="notice"><p>{CONSENT}</p><p>{CONSENT}</p></div></template>'
+    )
+    assert not Page.parse(markup.encode(), None).has_article()
+
+
+def test_an_unmarked_story_in_a_noscript_counts_where_the_page_says_it_is_an_article() -> None:
+    head = '<meta property="og:type" content="article">'
+    story = f"<div>{paragraphs_html(STORY)}</div>"  # no <article>, no <time>: the page's metadata speaks for it
+    page = Page.parse(news(f'<div id="app"></div><noscript>{story}</noscript>', head=head).encode(), None)
+    assert page.has_article() and page.report.how_found == "declared"
+    without = Page.parse(news(f'<div id="app"></div><noscript>{story}</noscript>').encode(), None)
+    assert not without.has_article()

@@ -33,7 +33,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine.outline import HEADINGS, INLINE_TAGS, Element, Outline
 
@@ -517,6 +517,15 @@ def has_article_signs(outline: Outline, region: Region) -> bool:
                 return True
     if outline.shadow_roots and _marked_inside(region, outline):
         return True
+    return _declares_an_article(tree)
+
+
+def says_it_is_an_article(tree: LexborHTMLParser) -> bool:
+    """Whether the page's metadata or structured data says it is an article (wherever its markup holds it)."""
+    return tree.css_first(PAGE_SIGNS) is not None or _declares_an_article(tree)
+
+
+def _declares_an_article(tree: LexborHTMLParser) -> bool:
     return any(_LD_ARTICLE.search(script.text()) for script in tree.css('script[type="application/ld+json"]'))
 
 

@@ -260,6 +260,13 @@ class Page:
         """Whether an article was found (configured selector, explicit mark or detection), or declared."""
         return bool(self._regions) or self._declared is not None
 
+    def signed(self) -> bool:
+        """Whether the page says its article is one (:func:`~paywall.engine.detect.has_article_signs`); a declared
+        story always does."""
+        if not self._regions:
+            return self._declared is not None
+        return detect.has_article_signs(self._outline, self._regions[0])
+
     def story_lines(self) -> str:
         """The article's text, a line a block of it: as a declared story is read (its lines are its paragraphs)."""
         if not self._regions:
@@ -568,9 +575,14 @@ def _story_elsewhere(tree: LexborHTMLParser) -> Declared | None:
     browser renders an ``<iframe srcdoc>`` document, and a script shows a
     ``<template>``'s content when it stamps it (a shadow root's is read with the
     page): each of :data:`HIDDEN_ARTICLE_CHARS` or more is parsed as a page of
-    its own (and read the same way in turn) for an article.
+    its own (and read the same way in turn) for an article. Only an article that
+    says it is one counts (``<article>``, ``<time>``, an author link, metadata:
+    :func:`~paywall.engine.detect.has_article_signs`), or any article where the
+    page's own metadata says it is one: a component's template of a long notice
+    (a consent text) on a home page is no story.
     """
     found: Declared | None = None
+    page_says = None
     for node in tree.css(_ELSEWHERE):
         tag = node.tag
         markup: str | None
@@ -589,7 +601,11 @@ def _story_elsewhere(tree: LexborHTMLParser) -> Declared | None:
             inner = Page.parse(markup.encode("utf-8", "surrogatepass"), "utf-8")
         except RewriteError:  # a document that ends inside a comment with no article before it: none here
             continue
-        if inner.has_article():
+        if not inner.has_article():
+            continue
+        if page_says is None:
+            page_says = detect.says_it_is_an_article(tree)
+        if page_says or inner.signed():
             text = inner.story_lines()
             if found is None or len(text) > len(found.text):
                 found = Declared(text, _WHERE[tag or ""])
