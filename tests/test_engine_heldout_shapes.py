@@ -597,3 +597,27 @@ def test_a_headline_the_withheld_part_quotes_stays_in_the_title_when_no_heading_
     assert f"<title>{HEADLINE} | Coast Times</title>" in out
     assert f'<meta property="og:title" content="{HEADLINE}">' in out
     assert "nobody asked the fishermen" not in out and "The eighth session" not in out
+
+
+PARTS = [
+    f"In part {n} of the story the harbour council met again, argued about the budget, the ferries and the new"
+    " school, and voted late at night."
+    for n in range(18)
+]
+
+
+@pytest.mark.parametrize(
+    "between",
+    ["", '<div class="ad"><span>Advertisement</span></div>', '<aside><h3>Related</h3><a href="/x">Fares</a></aside>'],
+    ids=["sections", "columns and ad slots", "columns and related boxes"],
+)
+def test_a_story_in_sibling_parts_is_one_story(between: str) -> None:
+    """A story split over sibling containers of three paragraphs each (a CMS's columns or sections), with ad
+    slots or boxes of links between them: one story, its opening shown, its middle and end withheld."""
+    parts = "".join(
+        f'<section class="c">{"".join(f"<p>{text}</p>" for text in PARTS[at : at + 3])}</section>{between}'
+        for at in range(0, len(PARTS), 3)
+    )
+    out = first_view(news(f'<div class="x1"><h1>Quay vote</h1>{parts}</div>'))
+    assert PARTS[0] in out
+    assert PARTS[9] not in out and PARTS[17] not in out
