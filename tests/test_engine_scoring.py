@@ -14,6 +14,7 @@ links and sent whole.
 
 from __future__ import annotations
 
+import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from paywall.engine import Page, detect
@@ -91,3 +92,40 @@ def test_paragraphs_each_wrapped_in_a_div_score_for_the_story_not_its_reference_
     assert page.has_article()
     out = page.gate(teaser_paragraphs=2, cta_html=CTA).decode()
     assert PARAGRAPHS[0] in out and PARAGRAPHS[19] not in out
+
+
+SUMMARY = "The council met late into the night to argue over the budget for the harbour, the ferries and the school."
+ABOUT = (
+    "The Coast Times is an independent newspaper founded in 1887 by fishermen, teachers and printers, and it has"
+    " reported on the life of the harbour towns ever since, from storms and strikes to weddings and regattas."
+)
+
+
+def home_page(prose: str) -> str:
+    """A home page whose cards are links whole (headline and summary inside the link), and ``prose`` below."""
+    cards = "".join(
+        f'<a class="card" href="/s/{n}"><h3>Story {n} from the harbour</h3><p>{SUMMARY}</p></a>' for n in range(20)
+    )
+    return (
+        "<!DOCTYPE html><html><head><title>Coast Times</title></head><body><header><nav><a href='/'>Home</a>"
+        f"</nav></header><main><section class='grid'>{cards}</section></main>{prose}"
+        "<footer><p>Stay informed</p></footer></body></html>"
+    )
+
+
+def test_the_about_box_of_a_home_page_of_link_cards_is_no_article() -> None:
+    """A paragraph of 180 words beside the stories a home page lists, no sign of an article: its blurb."""
+    assert not Page.parse(home_page(f"<div class='about'><p>{ABOUT * 5}</p></div>").encode(), None).has_article()
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "<div class='story'>" + "".join(f"<p>{ABOUT}</p>" for _ in range(5)) + "</div>",  # five paragraphs
+        f"<div class='story'><p>{ABOUT * 10}</p></div>",  # one paragraph of 360 words
+        "<div class='story'>" + "<br><br>".join([ABOUT] * 5) + "</div>",  # five paragraphs typed as runs
+    ],
+    ids=["paragraphs", "one long paragraph", "runs"],
+)
+def test_an_unmarked_story_on_a_page_of_links_is_still_an_article(prose: str) -> None:
+    assert Page.parse(home_page(prose).encode(), None).has_article()

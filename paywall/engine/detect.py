@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -99,6 +100,9 @@ _CONTENT_NAMES = re.compile(
     r"itemprop-articlebody|\barticle[_-]?(?:body|content|text)|\b(?:entry|post|story)[_-]?(?:content|body|text)\b"
 )
 _LD_ARTICLE = re.compile(r'"@type"\s*:\s*\[?[^\]]{0,200}?"(?:\w*Article|BlogPosting|Report|LiveBlogPosting)"')
+BLURB_PARAGRAPHS = 3
+"""An unmarked region of fewer paragraphs than this (and under twice :data:`UNMARKED_MIN_WORDS`), on a page
+mostly of links, is a listing's blurb."""
 EXTRA_ARTICLE_CHARS = 1200
 """A second article on the page (preloaded for infinite scroll) holds at least this much prose."""
 
@@ -255,6 +259,7 @@ def score(outline: Outline) -> list[Element]:
     holders = _article_holders(outline)
     start_of_run: Element | None = None
     levels: list[tuple[Element, int]] = []
+    kinds: dict[int, Counter[tuple[str, str]]] = {}
     for block in outline.blocks:
         if block.own_chars < MIN_BLOCK_CHARS or block.own_link_chars * 2 > block.own_chars:
             continue  # a label, or a line of links (a list of names with commas between them is no prose)
@@ -278,7 +283,7 @@ def score(outline: Outline) -> list[Element]:
         points = block.own_commas + runs * (1 + min(block.own_chars // runs // 100, 3))
         # The block's own element counts as its first level when it is a container
         # holding text directly beside other blocks (a <div> with text around its paragraphs).
-        start = _scored_from(block)
+        start = _scored_from(block, outline, kinds)
         if start is not start_of_run or start is None:
             start_of_run = start
             levels = _levels(start, scored)
@@ -291,21 +296,32 @@ def score(outline: Outline) -> list[Element]:
     return candidates
 
 
-def _scored_from(block: Element) -> Element | None:
-    """The first element a block's points go to: its parent for a paragraph (past any ``<div>`` that wraps it
-    alone, as a site that wraps each paragraph in one does), else the block itself (a container of text)."""
+def _scored_from(block: Element, outline: Outline, kinds: dict[int, Counter[tuple[str, str]]]) -> Element | None:
+    """The first element a block's points go to: its parent for a paragraph (past a ``<div>`` that wraps it
+    alone, when the ``<div>`` is one of several of its kind: a site that wraps each paragraph in one), else the
+    block itself (a container of text). ``kinds`` remembers the kinds of each parent's children."""
     if block.tag not in _SCORED_FROM_PARENT and not _a_paragraph(block):
         return block
     child, start = block, block.parent
     while start is not None and start.tag == "div" and start.own_chars == 0 and start.chars == child.chars:
-        child, start = start, start.parent
+        above = start.parent
+        if above is None:
+            break
+        siblings = kinds.get(id(above))
+        if siblings is None:  # read from the tree once per parent (most pages have no such wrapper)
+            records = (outline.elements.get(node.mem_id) for node in above.node.iter())
+            siblings = kinds[id(above)] = Counter((r.tag, r.hints) for r in records if r is not None and r.chars)
+        if siblings[(start.tag, start.hints)] < 2:
+            break
+        child, start = start, above
     return start
 
 
 def _a_paragraph(block: Element) -> bool:
     """A ``<div>`` holding text and no block with text of its own: a paragraph, whatever its tag (as a site that
-    writes its paragraphs as ``<div>`` elements does)."""
-    return block.tag == "div" and block.chars == block.own_chars
+    writes its paragraphs as ``<div>`` elements does); not one that holds paragraphs as runs between
+    ``<br><br>``, which is their container."""
+    return block.tag == "div" and block.chars == block.own_chars and not block.breaks
 
 
 def _levels(start: Element | None, scored: dict[int, Element]) -> list[tuple[Element, int]]:
@@ -556,7 +572,16 @@ def _is_article(region: Region, outline: Outline, *, view: bool = False) -> bool
     if view or has_article_signs(outline, region):
         # A page that says it is an article is gated even when short (or cut off in transit).
         return prose_chars(region, outline) >= MIN_MARKED_CHARS
-    return prose_words(region, outline) >= UNMARKED_MIN_WORDS
+    words = prose_words(region, outline)
+    if words < UNMARKED_MIN_WORDS:
+        return False
+    # A paragraph or two, short, on a page that is mostly links, with no sign of an article: the description of
+    # a section, an "about" box beside the stories a home page lists (whose cards may be links whole).
+    links = sum(block.own_link_chars for block in outline.blocks)
+    if words >= 2 * UNMARKED_MIN_WORDS or 2 * links <= outline.total_chars:
+        return True
+    prose = (block for block in region.blocks(outline) if block.own_chars - block.own_link_chars >= MIN_BLOCK_CHARS)
+    return sum(1 + block.breaks for block in prose) >= BLURB_PARAGRAPHS
 
 
 def _in_a_river(region: Region, posts: list[Element]) -> bool:
