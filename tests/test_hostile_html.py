@@ -200,6 +200,7 @@ CASES: dict[str, bytes] = {
             f'<template shadowrootmode="open">{paras(HIDDEN)}</template></story-rest></article>'
         )
     ),
+    "the article in an open dialog (a reader's overlay)": utf8(document(f"<dialog open>{ARTICLE}</dialog>")),
     "a plaintext element": utf8(
         f"<!DOCTYPE html><html><body><article><h1>Ferries</h1>{paras(TEASER)}<plaintext>{paras(HIDDEN)}"
     ),

@@ -56,6 +56,8 @@ _UNLIKELY = re.compile(
 )
 _MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post", re.IGNORECASE)
 _CHROME_TAGS = frozenset({"nav", "aside", "footer", "header", "form", "menu", "dialog", "button", "select"})
+_FRAME_TAGS = frozenset({"form", "dialog"})
+"""Chrome tags that are the page's frame when they hold much of its text."""
 _CHROME_ROLES = re.compile(
     r"\b(?:navigation|complementary|contentinfo|banner|menu|menubar|dialog|alertdialog|search)\b"
 )
@@ -141,11 +143,13 @@ def is_chrome(element: Element, total: int = 0) -> bool:
 
     An element that holds much of the page's text is not chrome, whatever its
     names say (a layout wrapper called ``two-col-sidebar-right`` around the story);
-    ``<nav>``, ``<aside>``, ``<footer>``... always are, and a ``<form>`` unless it holds much of the page.
+    ``<nav>``, ``<aside>``, ``<footer>``... always are, and a ``<form>`` or a ``<dialog>`` unless it holds much
+    of the page.
     """
     if element.tag in _CHROME_TAGS:
-        # A <form> around much of the page is its frame, not a form in it (ASP.NET's one <form> a page).
-        return not (element.tag == "form" and total and element.chars > CHROME_MAX_SHARE * total)
+        # A <form> around much of the page is its frame, not a form in it (ASP.NET's one <form> a page); so is
+        # a <dialog> around much of it (a story opened in a reader's overlay), not a box asking for an address.
+        return not (element.tag in _FRAME_TAGS and total and element.chars > CHROME_MAX_SHARE * total)
     if total and element.chars > CHROME_MAX_SHARE * total:
         return False
     hints = element.hints
