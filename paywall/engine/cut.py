@@ -93,13 +93,13 @@ class Cut:
 
 def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     """Remove everything after the teaser from the tree; report what went and where the call to action goes."""
+    result = Cut(shadow_hosts=outline.shadow_hosts, templates=outline.templates > 0)
     marker = _find_break(region)
     if marker is not None:
-        result = Cut(how="break", shadow_hosts=outline.shadow_hosts, templates=outline.templates > 0)
+        result.how = "break"
         _remove_after(marker, region, result, include=True, cta_before=False)
         return result
     units = _units(outline, region)
-    result = Cut(shadow_hosts=outline.shadow_hosts, templates=outline.templates > 0)
     if not units:
         # Prose too short to count: everything of the article goes but its first block.
         blocks = region.blocks(outline)

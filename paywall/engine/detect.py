@@ -515,8 +515,17 @@ def _text(element: Element) -> str:
 
 def prose_chars(region: Region, outline: Outline) -> int:
     """Characters of the region's prose outside links, in blocks long enough to score."""
-    prose = (block.own_chars - block.own_link_chars for block in region.blocks(outline))
-    return sum(chars for chars in prose if chars >= MIN_BLOCK_CHARS)
+    return sum(block.own_chars - block.own_link_chars for block in _prose_blocks(region, outline))
+
+
+def _prose_blocks(region: Region, outline: Outline) -> list[Element]:
+    """The region's blocks with enough text outside links to score."""
+    return [b for b in region.blocks(outline) if b.own_chars - b.own_link_chars >= MIN_BLOCK_CHARS]
+
+
+def _names_a_story(element: Element) -> bool:
+    """An ``<article>``, or an element named as a story's body (``article-body``, ``itemprop="articleBody"``...)."""
+    return element.tag == "article" or _CONTENT_NAMES.search(element.hints) is not None
 
 
 def has_article_signs(outline: Outline, region: Region) -> bool:
@@ -533,7 +542,7 @@ def has_article_signs(outline: Outline, region: Region) -> bool:
         if member.tag == "article" or node.css_first(REGION_SIGNS) is not None:
             return True
         for element in [member, *member.ancestors()]:
-            if element.tag == "article" or _CONTENT_NAMES.search(element.hints):
+            if _names_a_story(element):
                 return True
     if outline.shadow_roots and _marked_inside(region, outline):
         return True
@@ -556,7 +565,7 @@ def _marked_inside(region: Region, outline: Outline) -> bool:
     for block in region.blocks(outline):
         element: Element | None = block
         while element is not None and id(element) not in members:
-            if element.tag == "article" or _CONTENT_NAMES.search(element.hints):
+            if _names_a_story(element):
                 return True
             element = element.parent
     return False
@@ -584,8 +593,7 @@ def _is_article(region: Region, outline: Outline, *, view: bool = False) -> bool
     links = sum(block.own_link_chars for block in outline.blocks)
     if words >= 2 * UNMARKED_MIN_WORDS or 2 * links <= outline.total_chars:
         return True
-    prose = (block for block in region.blocks(outline) if block.own_chars - block.own_link_chars >= MIN_BLOCK_CHARS)
-    return sum(1 + block.breaks for block in prose) >= BLURB_PARAGRAPHS
+    return sum(1 + block.breaks for block in _prose_blocks(region, outline)) >= BLURB_PARAGRAPHS
 
 
 def _in_a_river(region: Region, posts: list[Element]) -> bool:

@@ -267,10 +267,14 @@ class Page:
             return self._declared is not None
         return detect.has_article_signs(self._outline, self._regions[0])
 
+    @property
+    def _declared_text(self) -> str:
+        return self._declared.text if self._declared is not None else ""
+
     def story_lines(self) -> str:
         """The article's text, a line a block of it: as a declared story is read (its lines are its paragraphs)."""
         if not self._regions:
-            return self._declared.text if self._declared is not None else ""
+            return self._declared_text
         blocks = (block for region in self._regions for block in region.blocks(self._outline))
         return "\n".join(" ".join("".join(text for text, _ in block.pieces).split()) for block in blocks)
 
@@ -282,7 +286,7 @@ class Page:
     def article_text(self) -> str:
         """Text of the found articles as they are now ("" when none)."""
         if not self._regions:
-            return self._declared.text if self._declared is not None else ""
+            return self._declared_text
         return " ".join(_visible_text(m.node) for region in self._regions for m in region.members)
 
     def gate(
@@ -344,13 +348,14 @@ class Page:
 
     def _mark(self, gated_class: str) -> None:
         """The class on every article element, and the protection script's mark on the main one."""
-        if not self._regions:  # a declared story, which a script renders somewhere in the body
-            if self._tree.body is not None:
-                structured.mark_gated([self._tree.body], gated_class)
-                self._tree.body.attrs["data-paywall-article"] = ""
+        if self._regions:
+            nodes, main = [m.node for region in self._regions for m in region.members], self._regions[0].first.node
+        elif self._tree.body is not None:  # a declared story, which a script renders somewhere in the body
+            nodes, main = [self._tree.body], self._tree.body
+        else:
             return
-        structured.mark_gated([m.node for region in self._regions for m in region.members], gated_class)
-        self._regions[0].first.node.attrs["data-paywall-article"] = ""
+        structured.mark_gated(nodes, gated_class)
+        main.attrs["data-paywall-article"] = ""
 
     def _gate(self, teaser_paragraphs: int, cta_html: str, head_html: str, gated_class: str, amp_css: str) -> bytes:
         tree, outline, report = self._tree, self._outline, self.report
@@ -368,7 +373,7 @@ class Page:
         else:
             # A declared story: nothing of the page is known to be it, so none of its text is seen anyway.
             chrome = _headline_labels(tree)
-            teaser, withheld = cutting.text_teaser(self._declared.text if self._declared else "", teaser_paragraphs)
+            teaser, withheld = cutting.text_teaser(self._declared_text, teaser_paragraphs)
             how = f"declared:{len(teaser)}"
             if tree.body is not None:
                 _place_cta(tree, cutting.Cut(cta_inside=tree.body), cta_html)

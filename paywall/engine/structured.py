@@ -22,7 +22,6 @@ nothing more to find.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
+from paywall.engine.text import html_unescaped
 
 GATED_CLASS = "paywall-gated"
 """The class of the gated part when none is configured."""
@@ -140,7 +140,7 @@ def _as_text(body: str) -> str:
     become lines, its other tags go and its character references are read."""
     if "<" not in body:
         return body
-    text = html.unescape(_TAGS.sub("", _BREAK_TAGS.sub("\n", body)))
+    text = html_unescaped(_TAGS.sub("", _BREAK_TAGS.sub("\n", body)))
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
