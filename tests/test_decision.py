@@ -38,7 +38,9 @@ def start(status: int = 200, content_type: bytes | None = b"text/html; charset=u
         (b"application/rss+xml", "feed"),
         (b"application/atom+xml", "feed"),
         (b"application/feed+json", "feed"),
-        (b"text/plain", "other"),
+        (b"text/plain", "text"),
+        (b"text/markdown; charset=utf-8", "text"),
+        (b"text/csv", "other"),
         (b"image/webp", "other"),
         (b"multipart/byteranges; boundary=x", "other"),
     ],
@@ -138,8 +140,8 @@ def test_head_is_replayed_unless_the_member_gets_the_page_as_made() -> None:
     assert act(start(content_type=b"image/png"), method="HEAD", member=None) is Action.PASS
 
 
-def test_feeds_and_json_are_judged_by_their_body_for_every_reader() -> None:
-    for content_type in (b"application/rss+xml", b"application/json"):
+def test_feeds_json_and_text_are_judged_by_their_body_for_every_reader() -> None:
+    for content_type in (b"application/rss+xml", b"application/json", b"text/markdown", b"text/plain"):
         for member in (None, False, True):
             assert act(start(content_type=content_type), member=member) is Action.FORMAT
         assert act(start(content_type=content_type, x_paywall=b"free"), member=None) is Action.PASS

@@ -1,16 +1,16 @@
-"""Feeds and JSON APIs: every copy of an article outside its page, cut at its teaser for non-members.
+"""Feeds, JSON APIs and text: every copy of an article outside its page, cut at its teaser for non-members.
 
 An article a site gates on its page also goes out as a feed item (RSS, Atom,
-JSON Feed) and in JSON (a CMS's API, WordPress REST, the data routes a
-Next.js or Nuxt front end loads its pages from). :class:`Formats` cuts each
-body found there at the teaser its page would show, with a call to action
-linking to that page (:mod:`.feed`, :mod:`.json_body`, both through the
-engine: :mod:`.bodies`), and checks the whole answer for copies of what it
-withheld.
+JSON Feed), in JSON (a CMS's API, WordPress REST, the data routes a
+Next.js or Nuxt front end loads its pages from) and as text (a Markdown or
+plain-text view of the page). :class:`Formats` cuts each body found there at
+the teaser its page would show, with a call to action linking to that page
+(:mod:`.feed`, :mod:`.json_body`, :mod:`.text_body`, all through the engine:
+:mod:`.bodies`), and checks the whole answer for copies of what it withheld.
 
 What it costs:
 
-* Only feeds and JSON are read (by the response's type, see
+* Only feeds, JSON and text are read (by the response's type, see
   :mod:`paywall.http.decision`); everything else streams past.
 * A JSON answer is first searched for a body key at C speed (one regular
   expression over the bytes); one without (``/api/health``, a list of ids)
@@ -36,13 +36,13 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from paywall.errors import FormatError, RewriteError
-from paywall.formats import feed, json_body
+from paywall.formats import feed, json_body, text_body
 from paywall.formats.feed import sniffs_as_feed
 from paywall.pages.cta import read_on_text, render_read_on, trial_url
 from paywall.paths import has_dot_segment, match_path, normalize_path
 from paywall.settings import PaywallSettings
 
-FormatKind = Literal["feed", "json"]
+FormatKind = Literal["feed", "json", "text"]
 
 #: Where JSON carries articles on common platforms: always read, and refused when it cannot be.
 KNOWN_JSON_PATHS = ("/wp-json/*", "/_next/data/*", "*/_payload.json", "/ghost/api/*", "/jsonapi/*")
@@ -79,8 +79,16 @@ class Formats:
         return match_path(normalize_path(path), self.paths)
 
     def worth_a_look(self, kind: FormatKind, path: str, body: bytes) -> bool:
-        """Whether the answer may carry an article body: every feed; JSON with a body key, or from an article path."""
+        """Whether the answer may carry an article body: every feed; JSON with a body key, or from an article
+        path; text that reads as an article."""
+        if kind == "text":
+            return text_body.is_article(text_body.decoded(body, None))
         return kind == "feed" or self.article_path(path) or self.has_body_key(body)
+
+    def shows_article(self, kind: FormatKind, data: bytes) -> bool:
+        """Whether a part of a large answer that streams shows an article (then it is cut short there): a body
+        key in JSON, prose in text."""
+        return text_body.is_article(text_body.decoded(data, None)) if kind == "text" else self.has_body_key(data)
 
     def has_body_key(self, data: bytes) -> bool:
         """Whether ``data`` (JSON, or a part of it) names a body key, in any case (a few milliseconds a megabyte)."""
@@ -141,6 +149,11 @@ class Formats:
             return self.free_link(link, origin)
 
         teaser = settings.teaser_paragraphs
+        if kind == "text":
+            text = text_body.decoded(body, charset)
+            link = origin.rstrip("/") + text_body.page_of(path)
+            cut = text_body.cut(text, teaser_paragraphs=teaser, read_on=read_on_text(settings, link))
+            return Gated(None if cut is None else cut.encode(), 0 if cut is None else 1)
         if kind == "feed" and not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
             out, items = feed.gate_xml(body, charset=charset, teaser_paragraphs=teaser, read_on=read_on, free=free)
             return Gated(out, items)
@@ -187,12 +200,14 @@ def page_path(path: str, settings: PaywallSettings) -> str:
 def refusal(settings: PaywallSettings, kind: FormatKind, cta_page: bytes) -> tuple[bytes, bytes]:
     """What a non-member gets instead of a feed or JSON answer that cannot be cut safely: body and type.
 
-    JSON clients get a JSON error naming the trial page; feeds get the call to
+    JSON clients get a JSON error naming the trial page, text a line naming it; feeds get the call to
     action's page (``cta_page``), for the person who opens the feed's address.
     """
     if kind == "json":
         body = {"error": "members_only", "message": "This content is for members.", "trial": trial_url(settings, "/")}
         return json.dumps(body).encode(), b"application/json"
+    if kind == "text":
+        return read_on_text(settings, trial_url(settings, "/")).encode() + b"\n", b"text/plain; charset=utf-8"
     return cta_page, b"text/html; charset=utf-8"
 
 

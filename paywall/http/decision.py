@@ -23,7 +23,10 @@ The rules, in order:
 * A feed (RSS, Atom, JSON Feed; generic XML whose root is a feed's) or a JSON
   body: buffered and judged by :mod:`paywall.formats` (``FORMAT``), for every
   reader; what is cut there does not depend on the reader, so the reader is
-  identified only once the body turns out to carry an article.
+  identified only once the body turns out to carry an article. Text
+  (``text/plain``, ``text/markdown``) likewise: an article's Markdown or
+  plain-text view is the article; a text that streams and does not start
+  with prose goes on as made.
 
 When the answer depends on whether the reader is a member and that is not yet
 known, the answer is ``IDENTIFY``: identify the reader, then decide again. (For
@@ -47,7 +50,7 @@ from .headers import HTML_TYPES, RawHeaders, content_type, parse_content_type
 
 Directive = Literal["", "free", "members"]
 #: What a response's type says about it: a page, maybe a page (browsers sniff), a feed, JSON, or neither.
-Kind = Literal["html", "sniff-html", "sniff-xml", "feed", "json", "other"]
+Kind = Literal["html", "sniff-html", "sniff-xml", "feed", "json", "text", "other"]
 
 
 class Action(Enum):
@@ -162,6 +165,8 @@ _UNTRUSTED_TYPES = frozenset({"unknown/unknown", "application/unknown"})
 _XML_TYPES = frozenset({"text/xml", "application/xml"})
 #: The types of feeds: RSS (and RSS 1.0's RDF), Atom, JSON Feed.
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"})
+#: The types of text read as it is (an article's Markdown or plain-text view is the article).
+TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
 
 
 @functools.lru_cache(maxsize=256)
@@ -181,6 +186,8 @@ def _classify(values: tuple[bytes, ...]) -> tuple[Kind, tuple[str, str | None] |
         return "feed", media
     if media[0] in ("application/json", "text/json") or media[0].endswith("+json"):
         return "json", media
+    if media[0] in TEXT_TYPES:
+        return "text", media
     return "other", media
 
 
@@ -222,7 +229,7 @@ def decided(start: Start, method: str, member: bool | None, protect_member: bool
         if member and not (head_only and protect_member and not partial):
             return Action.MEMBER
         return Action.REPLAY if method in ("GET", "HEAD") else Action.REFUSE
-    if start.kind in ("feed", "json"):
+    if start.kind in ("feed", "json", "text"):
         return Action.FORMAT
     if start.kind != "html":
         return Action.SNIFF

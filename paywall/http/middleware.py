@@ -12,8 +12,8 @@ small type that does one thing:
   sniff, then hands over to whichever type the page turns out to need.
 * :class:`_Gate` buffers a page for a non-member, judges it and sends the
   teaser, the page itself, or the call to action.
-* :class:`_Format` buffers a feed or a JSON body and sends it as made, cut
-  where it carries articles (:mod:`paywall.formats`), or a refusal.
+* :class:`_Format` buffers a feed, a JSON or a text body and sends it as made,
+  cut where it carries articles (:mod:`paywall.formats`), or a refusal.
 * :class:`_Replay` drops an answer that cannot be judged (a ``HEAD``, a ``206``
   or ``304`` to someone who must not get the page as made); the request is then
   asked again as a plain ``GET``. :class:`_Discard` drops what follows an answer
@@ -49,7 +49,7 @@ from ..engine import Page, canonical_path, is_amp
 from ..engine.head import AMP_SCAN_BYTES
 from ..engine.headscan import HeadScan, encode_tags, inject, insertion_point, with_tags
 from ..errors import BodyTooLarge, FormatError, RewriteError
-from ..formats import FormatKind, refusal, sniffs_as_feed
+from ..formats import FormatKind, refusal, sniffs_as_feed, text_body
 from ..insights import Wall
 from ..pages.cta import CtaKind, fallback_page, render_cta
 from ..paths import has_dot_segment, match_path, normalize_path, path_with_query
@@ -1064,7 +1064,7 @@ class _Gate(_Buffered):
 
 
 class _Format(_Buffered):
-    """Buffers a feed or a JSON body (up to ``max_body_bytes``) and sends what this reader may read of it.
+    """Buffers a feed, a JSON or a text body (up to ``max_body_bytes``) and sends what this reader may read of it.
 
     What is cut does not depend on the reader, so the body is judged first
     (:mod:`paywall.formats`): one that carries no article body goes out as the
@@ -1079,15 +1079,29 @@ class _Format(_Buffered):
 
     def __init__(self, exchange: _Exchange) -> None:
         super().__init__(exchange)
-        self.kind: FormatKind = "feed" if exchange.start.kind == "feed" else "json"
+        kind = exchange.start.kind
+        self.kind: FormatKind = "feed" if kind == "feed" else "text" if kind == "text" else "json"
         self.started = False
 
     async def on_body(self, message: Message) -> None:
         x = self.x
-        if not self.started and x.reader is not None and x.reader.reads_in_full:
-            # A member already (the app asked, or the site vouched): streamed as made.
-            await x.pass_to_member(message.get("body", b""), bool(message.get("more_body", False)))
-            return
+        if not self.started:
+            if x.reader is not None and x.reader.reads_in_full:
+                # A member already (the app asked, or the site vouched): streamed as made.
+                await x.pass_to_member(message.get("body", b""), bool(message.get("more_body", False)))
+                return
+            if (
+                self.kind == "text"
+                and message.get("more_body", False)
+                and not x.start.encoded
+                and not text_body.starts_prose(message.get("body", b"").decode("utf-8", "replace"))
+            ):
+                # Text that streams and does not start with prose (lines of a log, a stream of events) goes
+                # on as made, and ends where a part of it reads as an article.
+                guarded = _Guarded(x, self.kind)
+                x.body = guarded
+                await guarded.begin(message.get("body", b""), True)
+                return
         self.started = True
         await super().on_body(message)
 
@@ -1185,7 +1199,7 @@ class _Format(_Buffered):
             x.body = _DISCARD
             await self.refuse(f"body larger than max_body_bytes ({x.settings.max_body_bytes})")
             return
-        guarded = _Guarded(x)
+        guarded = _Guarded(x, self.kind)
         x.body = guarded
         await guarded.begin(held, more)
 
@@ -1195,11 +1209,12 @@ class _Format(_Buffered):
 
 
 class _Guarded(_Body):
-    """A JSON body too large to judge whole, with no body key in its first ``max_body_bytes``: it streams
-    (without a ``Content-Length``), and ends where a body key shows up, so no article follows."""
+    """A JSON or text body too large to judge whole, with no article in its first ``max_body_bytes`` (no body
+    key, no prose): it streams (without a ``Content-Length``), and ends where one shows up, so no article follows."""
 
-    def __init__(self, exchange: _Exchange) -> None:
+    def __init__(self, exchange: _Exchange, kind: FormatKind) -> None:
         self.x = exchange
+        self.kind = kind
         self.tail = b""
 
     async def begin(self, held: bytes, more: bool) -> None:
@@ -1213,8 +1228,8 @@ class _Guarded(_Body):
     async def on_body(self, message: Message) -> None:
         x = self.x
         chunk: bytes = message.get("body", b"")
-        if x.mw.formats.has_body_key(self.tail + chunk):
-            logger.warning("paywall: a large JSON body showed a body key on %s; cut short", x.scope["path"])
+        if x.mw.formats.shows_article(self.kind, self.tail + chunk):
+            logger.warning("paywall: a large %s body showed an article on %s; cut short", self.kind, x.scope["path"])
             x.body = _DISCARD
             await x.send({"type": "http.response.body", "body": b"", "more_body": False})
             return

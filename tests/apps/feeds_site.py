@@ -9,9 +9,11 @@ copy of the withheld part is easy to find; stories link to
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import html
 import json
+import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -424,6 +426,73 @@ async def large_late(request: Request) -> Response:
     return _streamed(large_rows(3000, body_at=2000))
 
 
+def markdown(story: Story) -> str:
+    """A story as a site's Markdown view of it (``/story.md``, or ``Accept: text/markdown``)."""
+    head = f"# {story.title}\n\n*By the harbour desk*, [{ORIGIN}]({story.link})\n\n"
+    return head + "\n\n".join(textwrap.fill(p, 72) for p in story.paragraphs) + "\n"
+
+
+ROBOTS = b"User-agent: *\nDisallow: /admin/\nDisallow: /search\nAllow: /\n\nSitemap: https://news.example/sitemap.xml\n"
+LLMS = (
+    "# News Example\n\n> The harbour town's daily news.\n\n## Stories\n\n"
+    + "".join(f"- [{s.title}]({s.link}.md): {s.teaser[0]}\n" for s in STORIES)
+).encode()
+
+
+async def story_markdown(request: Request) -> Response:
+    """The story in Markdown at ``/<slug>.md``."""
+    story = next((s for s in STORIES if s.slug == request.path_params["slug"]), None)
+    if story is None:
+        return Response("not found", 404, media_type="text/plain")
+    return _response(markdown(story), "text/markdown")
+
+
+async def story_page(request: Request) -> Response:
+    """The story's page; in Markdown or plain text for a client that asks so (content negotiation)."""
+    story = next((s for s in STORIES if s.slug == request.path_params["slug"]), None)
+    if story is None:
+        return Response("not found", 404, media_type="text/plain")
+    accept = request.headers.get("accept", "")
+    headers = {"vary": "Accept"}
+    if "text/markdown" in accept:
+        return _response(markdown(story), "text/markdown", **headers)
+    if accept.startswith("text/plain"):
+        return _response(f"{story.title}\n\n{story.text()}\n", "text/plain", **headers)
+    page = f"<!doctype html><html><head><title>{story.title}</title></head><body><article><h1>{story.title}</h1>"
+    return _response(page + story.html() + "</article></body></html>", "text/html", **headers)
+
+
+async def robots(request: Request) -> Response:
+    return _response(ROBOTS, "text/plain")
+
+
+async def llms(request: Request) -> Response:
+    return _response(LLMS, "text/markdown")
+
+
+async def large_log(request: Request) -> Response:
+    """A large plain-text file that is no article (a log): it streams."""
+    line = b"2026-11-30T08:00:00Z GET /harbour-deal 200 5123 0.004s\n"
+    body = line * (6 * 1024 * 1024 // len(line) + 1)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+async def streamed_story(request: Request) -> Response:
+    """The story as plain text that streams: its title first, then the rest in one piece."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield f"{HARBOUR.title}\n\n".encode()
+        await asyncio.sleep(0.05)
+        yield f"{HARBOUR.text()}\n".encode()
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
 routes = [
     Route("/feed/", feed_rss),
     Route("/feed/atom", feed_atom),
@@ -452,6 +521,12 @@ routes = [
     Route("/api/free-story", free_story),
     Route("/api/large", large),
     Route("/api/large-late", large_late),
+    Route("/robots.txt", robots),
+    Route("/llms.txt", llms),
+    Route("/logs/access.log", large_log),
+    Route("/stream/story.txt", streamed_story),
+    Route("/{slug}.md", story_markdown),
+    Route("/{slug}", story_page),
 ]
 
 site = Starlette(routes=routes)

@@ -1,0 +1,118 @@
+"""An article as text (``text/markdown``, ``text/plain``): read as prose, cut at its teaser.
+
+Sites serve their articles as text too: a Markdown view of each page
+(``/story.md``, for readers' tools and AI agents), or the page itself in
+Markdown or plain text to a client whose ``Accept`` asks for it. Such an
+answer is the article, whole, whatever the request asked.
+
+A text reads as an article when it holds :data:`PROSE_PARAGRAPHS` paragraphs
+of prose or more, with :data:`ARTICLE_WORDS` words among them. A paragraph
+of prose is a block between blank lines that is no Markdown structure
+(heading, list, quote, table, code, HTML), holds
+:data:`PARAGRAPH_WORDS` words or more, :data:`LINE_WORDS` a line on average
+(lines of records, directives and logs hold fewer), and ends a sentence.
+``robots.txt``, ``llms.txt``, a changelog, a CSV or a log hold none.
+
+The cut is the one a body in a feed gets (:func:`~paywall.formats.bodies.cut_text`):
+the paragraphs before the teaser's end as they were written, then one line
+linking to the article's page. A copy of the withheld text before the cut (a
+front matter's summary of the whole story) makes it refuse instead.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from paywall.engine.text import unspaced_count
+from paywall.errors import FormatError
+from paywall.formats.bodies import cut_text
+
+PROSE_PARAGRAPHS = 3
+ARTICLE_WORDS = 80
+PARAGRAPH_WORDS = 8
+LINE_WORDS = 6
+#: A suffix that names a text view of the page at the path without it.
+_TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+
+_BLANK_LINE = re.compile(r"\r?\n[ \t\f\v]*\r?\n")
+#: The start of a Markdown block that is no paragraph: heading, quote, table, code, list item, HTML, rule.
+_STRUCTURE = re.compile(r"[ \t]{0,3}(?:#|>|\||```|~~~|[-*+][ \t]|\d{1,9}[.)][ \t]|<|---|===)|[ \t]{4}|\t")
+#: A sentence's end, then closing quotes, brackets or emphasis.
+_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u2019\u201d\u00bb)\]*_]*\s*$")
+
+
+def _word_count(text: str) -> int:
+    """Words as the engine counts them: spaced words, and each character of a script written without spaces."""
+    count = len(text.split())
+    return count if text.isascii() else count + unspaced_count(text)
+
+
+def _prose_words(paragraph: str, *, ended: bool = True) -> int:
+    """The words of ``paragraph`` when it is prose (see the module), else 0; ``ended=False`` for a paragraph
+    that may go on past what has arrived (its sentence need not end)."""
+    if _STRUCTURE.match(paragraph) is not None:
+        return 0
+    count = _word_count(paragraph)
+    lines = paragraph.count("\n") + 1
+    if count < PARAGRAPH_WORDS or count < LINE_WORDS * lines:
+        return 0
+    return count if not ended or _SENTENCE_END.search(paragraph) is not None else 0
+
+
+def is_article(text: str) -> bool:
+    """Whether ``text`` reads as an article (see the module)."""
+    paragraphs = prose = 0
+    for paragraph in _BLANK_LINE.split(text):
+        words = _prose_words(paragraph.strip("\r\n"))
+        if words:
+            paragraphs += 1
+            prose += words
+            if paragraphs >= PROSE_PARAGRAPHS and prose >= ARTICLE_WORDS:
+                return True
+    return False
+
+
+def starts_prose(head: str) -> bool:
+    """Whether the first part of a streamed text holds a paragraph of prose (then the text is read whole)."""
+    paragraphs = _BLANK_LINE.split(head)
+    last = len(paragraphs) - 1
+    return any(_prose_words(p.strip("\r\n"), ended=i < last) for i, p in enumerate(paragraphs))
+
+
+def page_of(path: str) -> str:
+    """The page a text view at ``path`` is of: ``/story.md`` is ``/story``'s, ``/story/index.md`` ``/story/``'s."""
+    for suffix in _TEXT_SUFFIXES:
+        if path.endswith(suffix):
+            bare = path[: -len(suffix)]
+            return bare.removesuffix("index") if bare.endswith("/index") else bare or "/"
+    return path
+
+
+def decoded(body: bytes, charset: str | None) -> str:
+    """``body`` as text: by its byte order mark, else its ``charset`` (UTF-8 when none or unknown), errors replaced."""
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return body.decode(name, "replace")
+    try:
+        return body.decode(codecs.lookup(charset).name if charset else "utf-8", "replace")
+    except LookupError:
+        return body.decode("utf-8", "replace")
+
+
+def cut(text: str, *, teaser_paragraphs: int, read_on: str) -> str | None:
+    """``text`` cut at its teaser with ``read_on`` after it; None when it is no article (it goes as made).
+
+    Raises :class:`~paywall.errors.FormatError` when what is kept still holds withheld text.
+    """
+    if not is_article(text):
+        return None
+    result = cut_text(text, teaser_paragraphs=teaser_paragraphs, read_on=read_on)
+    if result.whole:
+        return None
+    if result.fingerprint.leaks(result.value):
+        raise FormatError("a copy of the withheld text stands before the cut")
+    return result.value
+
+
+__all__ = ["cut", "decoded", "is_article", "page_of", "starts_prose"]
