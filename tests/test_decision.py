@@ -149,6 +149,14 @@ def test_feeds_json_and_text_are_judged_by_their_body_for_every_reader() -> None
     assert act(start(content_type=b"text/xml").sniffed(False, feed=True), member=None) is Action.FORMAT
 
 
+def test_a_routers_payload_streams_to_members_and_is_read_for_anyone_else() -> None:
+    rsc = start(content_type=b"text/x-component")
+    assert rsc.kind == "rsc"
+    assert act(rsc, member=None) is Action.IDENTIFY
+    assert act(rsc, member=True) is Action.MEMBER
+    assert act(rsc, member=False) is Action.FORMAT
+
+
 def test_untyped_bodies_are_sniffed_first() -> None:
     untyped = start(content_type=None)
     assert act(untyped, member=None) is Action.SNIFF

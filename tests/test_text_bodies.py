@@ -19,7 +19,7 @@ import pytest
 from paywall import PaywallSettings, issue_member_token
 from paywall.errors import FormatError
 from paywall.formats import text_body
-from tests.apps.feeds_site import BRIDGE, HARBOUR, LLMS, ROBOTS, markdown
+from tests.apps.feeds_site import BRIDGE, HARBOUR, LISTING_RSC, LLMS, ROBOTS, markdown, rsc_payload
 from tests.test_feeds import READ_ON, assert_whole, assert_withheld_absent, get, site_fixtures
 
 tmp, settings, bare, gated = site_fixtures("text")
@@ -88,6 +88,46 @@ def test_text_that_streams_ends_where_an_article_shows_up(gated: str) -> None:
     response = get(gated, "/stream/story.txt")
     assert response.status_code == 200
     assert response.text.startswith(HARBOUR.title)
+    assert_withheld_absent(response.content, HARBOUR)
+
+
+# --------------------------------------------------------------------------- React Server Components
+
+
+RSC = {"rsc": "1", "next-router-state-tree": "%5B%22%22%5D"}
+
+
+def test_a_routers_payload_of_an_article_is_refused_so_that_the_page_loads(gated: str) -> None:
+    """Next.js's router fetches a page's payload (``RSC: 1``) to show it without loading it: the whole story
+    in its strings. A non-member gets no payload, so the router loads the page, which is gated."""
+    response = get(gated, f"/app/{HARBOUR.slug}?_rsc=1x2y3", headers=RSC)
+    assert response.status_code == 403
+    assert not response.headers["content-type"].startswith("text/x-component")
+    assert response.headers["cache-control"] == "private, no-store"
+    assert_withheld_absent(response.content, HARBOUR)
+    assert READ_ON not in response.text and "trial" in response.text
+    page = get(gated, f"/app/{HARBOUR.slug}")
+    assert page.status_code == 200 and HARBOUR.teaser[0] in page.text
+    assert_withheld_absent(page.content, HARBOUR)
+
+
+def test_a_member_gets_the_routers_payload_as_made(gated: str, settings: PaywallSettings) -> None:
+    token = issue_member_token(settings, "member-1", 30)
+    response = get(gated, f"/app/{HARBOUR.slug}?_rsc=1x2y3", headers=RSC, cookies={"paywall_member": token})
+    assert response.status_code == 200 and response.text == rsc_payload(HARBOUR)
+    assert response.headers["content-type"].startswith("text/x-component")
+    assert response.headers["cache-control"] == "private, no-store"
+
+
+def test_a_payload_without_an_article_comes_through_as_made(gated: str, bare: str) -> None:
+    response, original = get(gated, "/app/home?_rsc=1", headers=RSC), get(bare, "/app/home?_rsc=1", headers=RSC)
+    assert response.status_code == 200 and response.content == original.content == LISTING_RSC.encode()
+    assert "private" not in response.headers.get("cache-control", "")
+
+
+def test_a_static_exports_payload_file_of_an_article_is_refused(gated: str) -> None:
+    response = get(gated, "/export/harbour-deal.txt")
+    assert response.status_code == 403
     assert_withheld_absent(response.content, HARBOUR)
 
 

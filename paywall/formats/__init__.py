@@ -42,7 +42,7 @@ from paywall.pages.cta import read_on_text, render_read_on, trial_url
 from paywall.paths import has_dot_segment, match_path, normalize_path
 from paywall.settings import PaywallSettings
 
-FormatKind = Literal["feed", "json", "text"]
+FormatKind = Literal["feed", "json", "text", "rsc"]
 
 #: Where JSON carries articles on common platforms: always read, and refused when it cannot be.
 KNOWN_JSON_PATHS = ("/wp-json/*", "/_next/data/*", "*/_payload.json", "/ghost/api/*", "/jsonapi/*")
@@ -80,15 +80,17 @@ class Formats:
 
     def worth_a_look(self, kind: FormatKind, path: str, body: bytes) -> bool:
         """Whether the answer may carry an article body: every feed; JSON with a body key, or from an article
-        path; text that reads as an article."""
-        if kind == "text":
-            return text_body.is_article(text_body.decoded(body, None))
+        path; text that reads as an article; an RSC payload with an article's worth of prose in its strings."""
+        if kind in ("text", "rsc"):
+            return self.shows_article(kind, body)
         return kind == "feed" or self.article_path(path) or self.has_body_key(body)
 
     def shows_article(self, kind: FormatKind, data: bytes) -> bool:
         """Whether a part of a large answer that streams shows an article (then it is cut short there): a body
-        key in JSON, prose in text."""
-        return text_body.is_article(text_body.decoded(data, None)) if kind == "text" else self.has_body_key(data)
+        key in JSON, prose in text or in an RSC payload's strings."""
+        if kind == "rsc":
+            return text_body.rsc_carries_prose(text_body.decoded(data, None))
+        return text_body.carries_article(text_body.decoded(data, None)) if kind == "text" else self.has_body_key(data)
 
     def has_body_key(self, data: bytes) -> bool:
         """Whether ``data`` (JSON, or a part of it) names a body key, in any case (a few milliseconds a megabyte)."""

@@ -80,6 +80,39 @@ def starts_prose(head: str) -> bool:
     return any(_prose_words(p.strip("\r\n"), ended=i < last) for i, p in enumerate(paragraphs))
 
 
+#: A row of a React Server Components payload (Next.js's ``text/x-component``, and its ``.txt`` files
+#: of a static export): ``<id>:`` then JSON, or a tagged row (``T<length>,`` text, ``I`` a module...).
+_RSC_ROW = re.compile(r"[0-9a-f]{1,8}:(?:[\[{\"]|[A-Z]|\$|\d|null|true|false)")
+#: A JSON string, its escapes included.
+_JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"')
+#: The text of a ``T`` row (its length is in bytes, so it is read up to the next row or the end).
+_TEXT_ROW = re.compile(r"(?m)^[0-9a-f]{1,8}:T[0-9a-f]+,(.*?)(?=\n[0-9a-f]{1,8}:|\Z)", re.DOTALL)
+
+
+def is_rsc_payload(text: str) -> bool:
+    """Whether ``text`` is a React Server Components payload (its first line is a row of one)."""
+    return _RSC_ROW.match(text) is not None
+
+
+def rsc_carries_prose(text: str) -> bool:
+    """Whether an RSC payload's strings hold an article's worth of prose: :data:`ARTICLE_WORDS` words in
+    strings of :data:`PARAGRAPH_WORDS` words or more (its text, rendered by the browser's script)."""
+    prose = 0
+    for piece in (*_JSON_STRING.findall(text), *_TEXT_ROW.findall(text)):
+        count = _word_count(piece)
+        if count >= PARAGRAPH_WORDS:
+            prose += count
+            if prose >= ARTICLE_WORDS:
+                return True
+    return False
+
+
+def carries_article(text: str) -> bool:
+    """Whether a text body carries an article: read as prose (:func:`is_article`), or as the strings of an RSC
+    payload when it is one (:func:`rsc_carries_prose`)."""
+    return rsc_carries_prose(text) if is_rsc_payload(text) else is_article(text)
+
+
 def page_of(path: str) -> str:
     """The page a text view at ``path`` is of: ``/story.md`` is ``/story``'s, ``/story/index.md`` ``/story/``'s."""
     for suffix in _TEXT_SUFFIXES:
@@ -105,8 +138,10 @@ def cut(text: str, *, teaser_paragraphs: int, read_on: str) -> str | None:
 
     Raises :class:`~paywall.errors.FormatError` when what is kept still holds withheld text.
     """
-    if not is_article(text):
+    if not carries_article(text):
         return None
+    if is_rsc_payload(text):  # a static export's payload: no row of it can be cut
+        raise FormatError("a React Server Components payload that carries an article")
     result = cut_text(text, teaser_paragraphs=teaser_paragraphs, read_on=read_on)
     if result.whole:
         return None
@@ -115,4 +150,13 @@ def cut(text: str, *, teaser_paragraphs: int, read_on: str) -> str | None:
     return result.value
 
 
-__all__ = ["cut", "decoded", "is_article", "page_of", "starts_prose"]
+__all__ = [
+    "carries_article",
+    "cut",
+    "decoded",
+    "is_article",
+    "is_rsc_payload",
+    "page_of",
+    "rsc_carries_prose",
+    "starts_prose",
+]

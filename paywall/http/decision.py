@@ -27,6 +27,10 @@ The rules, in order:
   (``text/plain``, ``text/markdown``) likewise: an article's Markdown or
   plain-text view is the article; a text that streams and does not start
   with prose goes on as made.
+* A React Server Components payload (``text/x-component``, what Next.js's
+  router fetches to show a page by script): a member's streams as made
+  (``MEMBER``); anyone else's is read (``FORMAT``), and one that carries an
+  article is refused, so that the router loads the page, which is gated.
 
 When the answer depends on whether the reader is a member and that is not yet
 known, the answer is ``IDENTIFY``: identify the reader, then decide again. (For
@@ -50,7 +54,7 @@ from .headers import HTML_TYPES, RawHeaders, content_type, parse_content_type
 
 Directive = Literal["", "free", "members"]
 #: What a response's type says about it: a page, maybe a page (browsers sniff), a feed, JSON, or neither.
-Kind = Literal["html", "sniff-html", "sniff-xml", "feed", "json", "text", "other"]
+Kind = Literal["html", "sniff-html", "sniff-xml", "feed", "json", "text", "rsc", "other"]
 
 
 class Action(Enum):
@@ -167,6 +171,8 @@ _XML_TYPES = frozenset({"text/xml", "application/xml"})
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"})
 #: The types of text read as it is (an article's Markdown or plain-text view is the article).
 TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
+#: A React Server Components payload: what Next.js's router fetches to show a page without loading it.
+RSC_TYPE = "text/x-component"
 
 
 @functools.lru_cache(maxsize=256)
@@ -188,6 +194,8 @@ def _classify(values: tuple[bytes, ...]) -> tuple[Kind, tuple[str, str | None] |
         return "json", media
     if media[0] in TEXT_TYPES:
         return "text", media
+    if media[0] == RSC_TYPE:
+        return "rsc", media
     return "other", media
 
 
@@ -231,6 +239,8 @@ def decided(start: Start, method: str, member: bool | None, protect_member: bool
         return Action.REPLAY if method in ("GET", "HEAD") else Action.REFUSE
     if start.kind in ("feed", "json", "text"):
         return Action.FORMAT
+    if start.kind == "rsc":  # a member's streams as made; anyone else's is read first
+        return Action.IDENTIFY if member is None else Action.MEMBER if member else Action.FORMAT
     if start.kind != "html":
         return Action.SNIFF
     if member is None:

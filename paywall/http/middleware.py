@@ -1080,7 +1080,7 @@ class _Format(_Buffered):
     def __init__(self, exchange: _Exchange) -> None:
         super().__init__(exchange)
         kind = exchange.start.kind
-        self.kind: FormatKind = "feed" if kind == "feed" else "text" if kind == "text" else "json"
+        self.kind: FormatKind = kind if kind in ("feed", "text", "rsc") else "json"
         self.started = False
 
     async def on_body(self, message: Message) -> None:
@@ -1093,6 +1093,7 @@ class _Format(_Buffered):
             if (
                 self.kind == "text"
                 and message.get("more_body", False)
+                and x.start.length is None  # a stream (a file says its length: it is read whole)
                 and not x.start.encoded
                 and not text_body.starts_prose(message.get("body", b"").decode("utf-8", "replace"))
             ):
@@ -1117,6 +1118,14 @@ class _Format(_Buffered):
             await self.whole_or_refuse(body, f"cannot decode the body ({exc!r})")
             return
         formats, path = x.mw.formats, x.scope["path"]
+        if self.kind == "rsc":
+            # A non-member's router asking for an article's payload: refused, so that it loads the page
+            # itself (Next.js does when the answer is no payload), and the page is gated as any page.
+            if formats.worth_a_look("rsc", path, decoded):
+                await self.whole_or_refuse(body, "", log=False)
+            else:
+                await x.send_original(body, personal=False)
+            return
         cut: bytes | None = None
         if formats.worth_a_look(self.kind, path, decoded):
             origin = self.origin()

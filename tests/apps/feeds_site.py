@@ -493,6 +493,37 @@ async def streamed_story(request: Request) -> Response:
     return StreamingResponse(chunks(), media_type="text/plain")
 
 
+def rsc_payload(story: Story) -> str:
+    """The story's page as React Server Components rows, as Next.js's router fetches it (``RSC: 1``)."""
+    paragraphs = [["$", "p", str(n), {"children": p}] for n, p in enumerate(story.paragraphs)]
+    article = ["$", "article", None, {"children": [["$", "h1", None, {"children": story.title}], *paragraphs]}]
+    return f'1:I["4821",["static/chunks/4821.js"],"Link"]\n0:{json.dumps(["b-7", [["children", article]]])}\n'
+
+
+LISTING_RSC = "".join(
+    f'{n}:["$","li",null,{{"children":["$","$L1",null,{{"href":"/app/{s.slug}","children":"{s.title}"}}]}}]\n'
+    for n, s in enumerate(STORIES, 2)
+)
+
+
+async def app_page(request: Request) -> Response:
+    """A Next.js app router page: its payload to the router, else the page."""
+    slug = request.path_params["slug"]
+    story = next((s for s in STORIES if s.slug == slug), None)
+    rsc = request.headers.get("rsc") == "1"
+    if story is None:
+        body = LISTING_RSC if rsc else "<!doctype html><title>Home</title><ul><li>Stories</li></ul>"
+        return _response(body, "text/x-component" if rsc else "text/html")
+    if rsc:
+        return _response(rsc_payload(story), "text/x-component", vary="RSC, Next-Router-State-Tree")
+    return await story_page(request)
+
+
+async def exported_payload(request: Request) -> Response:
+    """A static export's payload file (``next export``: ``/<page>.txt``), served as plain text."""
+    return _response(rsc_payload(HARBOUR), "text/plain")
+
+
 routes = [
     Route("/feed/", feed_rss),
     Route("/feed/atom", feed_atom),
@@ -525,6 +556,8 @@ routes = [
     Route("/llms.txt", llms),
     Route("/logs/access.log", large_log),
     Route("/stream/story.txt", streamed_story),
+    Route("/app/{slug}", app_page),
+    Route("/export/harbour-deal.txt", exported_payload),
     Route("/{slug}.md", story_markdown),
     Route("/{slug}", story_page),
 ]
