@@ -241,6 +241,52 @@ def map_json(value: Any, change: Callable[[str], str]) -> Any:
     return value
 
 
+_ROW_ID = re.compile(r"[0-9a-f]{1,8}:")
+_TEXT_ROW = re.compile(r"T([0-9a-f]{1,8}),")
+_TAGGED_JSON = re.compile(r"[A-Z]?[\[{\"]")
+
+
+def flight_rows(text: str) -> list[tuple[str, str, bool]] | None:
+    """The rows of a React Server Components payload (what Next.js's App Router pushes in
+    ``self.__next_f.push([1, "…"])``): ``(head, data, text)`` for each, ``head`` the row's id and colon
+    (and a tag letter for a tagged JSON row), ``data`` its JSON, or its text when ``text`` (a ``T`` row,
+    whose length in UTF-8 bytes is given in its head). None when ``text`` is not rows that end where it
+    ends (a row split over two pushes cannot be rewritten alone).
+    """
+    rows: list[tuple[str, str, bool]] = []
+    at = 0
+    while at < len(text):
+        head = _ROW_ID.match(text, at)
+        if head is None:
+            return None
+        at = head.end()
+        sized = _TEXT_ROW.match(text, at)
+        if sized is not None:
+            data = text[sized.end() :].encode()
+            length = int(sized.group(1), 16)
+            if len(data) < length:
+                return None
+            try:
+                body = data[:length].decode()
+            except UnicodeDecodeError:
+                return None
+            rows.append((head.group(), body, True))
+            at = sized.end() + len(body)
+            continue
+        end = text.find("\n", at)
+        if end < 0 or _TAGGED_JSON.match(text, at) is None:
+            return None
+        tag = text[at] if text[at].isalpha() else ""
+        rows.append((head.group() + tag, text[at + len(tag) : end], False))
+        at = end + 1
+    return rows
+
+
+def flight_text(rows: list[tuple[str, str, bool]]) -> str:
+    """:func:`flight_rows` written back: JSON rows end with a newline, text rows carry their new length."""
+    return "".join(f"{head}T{len(data.encode()):x},{data}" if text else f"{head}{data}\n" for head, data, text in rows)
+
+
 def script_json(value: Any) -> str:
     """JSON text that is safe inside a ``<script>`` element.
 

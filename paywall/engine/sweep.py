@@ -607,9 +607,42 @@ def _shortened_literal(fingerprint: Fingerprint) -> Callable[[str], str | None]:
         kept = _shortened_json_text(text, fingerprint)
         if kept is not None:
             return code.script_json(kept)
-        return code.script_json(_shorten(fingerprint, text)) if _leaks(text, fingerprint) else None
+        if not _leaks(text, fingerprint):
+            return None
+        rows = _shortened_flight(text, fingerprint)
+        return code.script_json(rows if rows is not None else _shorten(fingerprint, text))
 
     return shortened
+
+
+def _shortened_flight(literal: str, fingerprint: Fingerprint) -> str | None:
+    """A string literal holding the rows of a React Server Components payload (see
+    :func:`~paywall.engine.code.flight_rows`), as its value with the withheld text shortened row by row: each
+    JSON row as JSON (:func:`shorten_json`), each text row as text with its new length. React reads the rows
+    as it read them before, so the app still runs (shortened as one text, the rows' own escapes went with the
+    literal's and the payload broke). None when the literal holds no such rows, or a row cannot be rewritten.
+    """
+    try:
+        value = json.loads(f'"{literal}"')
+    except ValueError:
+        return None
+    rows = code.flight_rows(value) if isinstance(value, str) else None
+    if rows is None:
+        return None
+    new: list[tuple[str, str, bool]] = []
+    for head, data, text in rows:
+        if text:
+            data = _shorten(fingerprint, data) if _leaks(data, fingerprint) else data
+        elif may_hold(data, fingerprint):
+            try:
+                parsed = json.loads(data)
+            except (ValueError, RecursionError):
+                return None
+            shortened = shorten_json(parsed, fingerprint)
+            if shortened is not None:
+                data = json.dumps(shortened, ensure_ascii=False, separators=(",", ":"))
+        new.append((head, data, text))
+    return code.flight_text(new)
 
 
 def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
