@@ -113,7 +113,7 @@ def gated(markup: str) -> str:
     return parsed.gate(teaser_paragraphs=2, cta_html='<aside class="cta">Start your trial</aside>').decode()
 
 
-def test_the_payload_react_hydrates_from_stays_valid_and_holds_the_teaser_only() -> None:
+def test_the_payload_react_hydrates_from_stays_valid_and_is_the_pages_tree() -> None:
     source = page(flight_rows())
     assert_rows_hold(rows_of(source))
     out = gated(source)
@@ -124,6 +124,14 @@ def test_the_payload_react_hydrates_from_stays_valid_and_holds_the_teaser_only()
     # The style's own quotes are still escaped quotes inside its JSON string.
     assert 'system-ui,\\"Segoe UI\\",Roboto' in rows
     assert '["$","meta","0",{"charSet":"utf-8"}]' in rows
+    # React's tree is the page's: the withheld paragraphs are gone from it as from the markup, and the call
+    # to action stands where the markup has it, so hydrating keeps the page as it is.
+    tree = json.loads(next(row for row in rows.splitlines() if row.startswith("0:"))[2:])
+    article = tree["f"][0][1][1][3]["children"][3]["children"]
+    assert [child[1] for child in article] == ["h1", "p", "p", "aside"]
+    assert article[3][3] == {"className": "cta", "dangerouslySetInnerHTML": {"__html": "Start your trial"}}
+    markup = out[out.index("<article") : out.index("</article>")]
+    assert re.findall(r"<(h1|p|aside)\b", markup) == ["h1", "p", "p", "aside"]
 
 
 def test_a_withheld_text_row_keeps_its_length_right() -> None:

@@ -14,12 +14,15 @@ parses it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
 
 from paywall.engine.text import json_unescaped
 
@@ -285,6 +288,30 @@ def flight_rows(text: str) -> list[tuple[str, str, bool]] | None:
 def flight_text(rows: list[tuple[str, str, bool]]) -> str:
     """:func:`flight_rows` written back: JSON rows end with a newline, text rows carry their new length."""
     return "".join(f"{head}T{len(data.encode()):x},{data}" if text else f"{head}{data}\n" for head, data, text in rows)
+
+
+@functools.lru_cache(maxsize=16)
+def react_element(markup: str) -> list[Any] | None:
+    """``markup`` of one element as the React element that renders it (``["$", tag, null, props]``, its content
+    as ``dangerouslySetInnerHTML``), or None when it is not one element or has an attribute React writes
+    otherwise (``style``). Remembered (a site has one call to action): the value is shared, never changed."""
+    fragment = LexborHTMLParser(markup, is_fragment=True)
+    root = fragment.root
+    nodes = [node for node in root.iter(include_text=True)] if root is not None else []
+    elements = [node for node in nodes if node.tag != "-text" or (node.text_content or "").strip()]
+    if len(elements) != 1 or elements[0].tag in (None, "-text", "-comment"):
+        return None
+    element = elements[0]
+    props: dict[str, Any] = {}
+    for name, value in element.attributes.items():
+        if name == "style":
+            return None
+        props[_REACT_NAMES.get(name, name)] = value or ""
+    props["dangerouslySetInnerHTML"] = {"__html": element.inner_html or ""}
+    return ["$", element.tag, None, props]
+
+
+_REACT_NAMES = {"class": "className", "for": "htmlFor", "tabindex": "tabIndex"}
 
 
 def script_json(value: Any) -> str:

@@ -29,8 +29,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from paywall.engine import code, detect, locate, structured, sweep
 from paywall.engine import cut as cutting
-from paywall.engine import detect, locate, structured, sweep
 from paywall.engine.decode import decode_body
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, Label
 from paywall.engine.headscan import encode_tags, inject
@@ -370,6 +370,8 @@ class Page:
             in_data = self._rest_in_data()  # read before the cut, which may remove a block of JSON-LD in the story
             teaser, withheld, how = self._cut(teaser_paragraphs, cta_html)
             withheld += in_data
+            # Where a React payload's tree loses the withheld part, the call to action takes its place there too.
+            report.swept.react_cta = code.react_element(cta_html) if cta_html else None
         else:
             # A declared story: nothing of the page is known to be it, so none of its text is seen anyway.
             chrome = _headline_labels(tree)

@@ -112,6 +112,9 @@ class SweepReport:
     full_sweep: bool = False
     clean_code: set[int] = field(default_factory=set)
     """Hashes of script and style bodies read and found clean (or made clean): the check reads them once."""
+    react_cta: list[Any] | None = None
+    """The call to action as a React element, until it is placed: it stands in a React payload where the
+    page's markup has it (see :func:`_shortened_flight`)."""
 
     def rewritten(self, node: LexborNode) -> None:
         """Count a script whose literals were shortened (and name it among the places)."""
@@ -596,7 +599,7 @@ def _shortened_json_text(text: str, fingerprint: Fingerprint) -> str | None:
     return None if shortened is None else json.dumps(shortened, ensure_ascii=False)
 
 
-def _shortened_literal(fingerprint: Fingerprint) -> Callable[[str], str | None]:
+def _shortened_literal(fingerprint: Fingerprint, report: SweepReport) -> Callable[[str], str | None]:
     """What a script's literal that carries withheld text becomes (a JavaScript string), None for the others.
 
     A literal holding JSON text is shortened as JSON (:func:`shorten_json`), so that
@@ -609,18 +612,22 @@ def _shortened_literal(fingerprint: Fingerprint) -> Callable[[str], str | None]:
             return code.script_json(kept)
         if not _leaks(text, fingerprint):
             return None
-        rows = _shortened_flight(text, fingerprint)
+        rows = _shortened_flight(text, fingerprint, report)
         return code.script_json(rows if rows is not None else _shorten(fingerprint, text))
 
     return shortened
 
 
-def _shortened_flight(literal: str, fingerprint: Fingerprint) -> str | None:
+def _shortened_flight(literal: str, fingerprint: Fingerprint, report: SweepReport) -> str | None:
     """A string literal holding the rows of a React Server Components payload (see
     :func:`~paywall.engine.code.flight_rows`), as its value with the withheld text shortened row by row: each
     JSON row as JSON (:func:`shorten_json`), each text row as text with its new length. React reads the rows
     as it read them before, so the app still runs (shortened as one text, the rows' own escapes went with the
     literal's and the payload broke). None when the literal holds no such rows, or a row cannot be rewritten.
+
+    React elements whose text is withheld whole go from the tree, as their markup went from the page, and
+    the first such run of them gives way to the call to action (:attr:`SweepReport.react_cta`): the tree
+    React hydrates is the page's, so React keeps the page as it is, call to action included.
     """
     try:
         value = json.loads(f'"{literal}"')
@@ -640,9 +647,45 @@ def _shortened_flight(literal: str, fingerprint: Fingerprint) -> str | None:
                 return None
             shortened = shorten_json(parsed, fingerprint)
             if shortened is not None:
-                data = json.dumps(shortened, ensure_ascii=False, separators=(",", ":"))
+                data = json.dumps(_pruned(parsed, shortened, report), ensure_ascii=False, separators=(",", ":"))
         new.append((head, data, text))
     return code.flight_text(new)
+
+
+def _is_element(value: Any) -> bool:
+    """Whether a JSON value is a React element as a payload writes it: ``["$", type, key, props]``."""
+    return isinstance(value, list) and len(value) == 4 and value[0] == "$" and isinstance(value[3], dict)
+
+
+def _element_text(value: Any) -> str:
+    """The text of a React element's children (and of theirs), or of a list of children."""
+    if isinstance(value, str):
+        return value
+    if _is_element(value):
+        return _element_text(value[3].get("children"))
+    if isinstance(value, list):
+        return "".join(map(_element_text, value))
+    return ""
+
+
+def _pruned(original: Any, shortened: Any, report: SweepReport) -> Any:
+    """``shortened`` (``original`` with its withheld text shortened, in the same shape) without the React
+    elements whose text was withheld whole; the first of them gives way to the call to action."""
+    if isinstance(shortened, dict) and isinstance(original, dict):
+        return {key: _pruned(original.get(key), value, report) for key, value in shortened.items()}
+    if not isinstance(shortened, list) or not isinstance(original, list) or len(shortened) != len(original):
+        return shortened
+    if _is_element(shortened):
+        return [*shortened[:3], _pruned(original[3], shortened[3], report)]
+    kept: list[Any] = []
+    for before, after in zip(original, shortened, strict=True):
+        if _is_element(before) and _element_text(before).strip() and not _element_text(after).strip():
+            if report.react_cta is not None:
+                kept.append(report.react_cta)
+                report.react_cta = None
+            continue
+        kept.append(_pruned(before, after, report))
+    return kept
 
 
 def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport) -> bool:
@@ -661,7 +704,7 @@ def _sweep_code(node: LexborNode, fingerprint: Fingerprint, report: SweepReport)
             shortened = shorten_json(value, fingerprint)
             new_body = None if shortened is None else before + code.script_json(shortened) + after
         elif kind == "script":
-            new_body = code.replace_literals(body, _shortened_literal(fingerprint))
+            new_body = code.replace_literals(body, _shortened_literal(fingerprint, report))
     if new_body is not None and not _code_leaks(new_body, kind, fingerprint):
         report.clean_code.add(hash(new_body))
         _set_body(node, new_body)
@@ -687,7 +730,8 @@ def _sweep_code_at(
     """
     if node.tag != "script" or _code_kind(node) != "script":
         return False
-    new_body = code.replace_literals(_body(node), _shortened_literal(fingerprint), within=spans, json_body=json_body)
+    shortened = _shortened_literal(fingerprint, report)
+    new_body = code.replace_literals(_body(node), shortened, within=spans, json_body=json_body)
     if new_body is None:
         return False
     _set_body(node, new_body)
