@@ -221,7 +221,7 @@ class PaywallMiddleware:
 
     def _tags(self, nonce: str | None, subject: str | None, page_url: str | None, cta: bool, protect: bool) -> bytes:
         """The tags a page's head gets, as bytes (cached: most requests ask for the same ones)."""
-        out = self.assets.cta_stylesheet(nonce=nonce) if cta else ""
+        out = self.assets.cta_tags(nonce=nonce) if cta else ""
         if protect:
             out += self.protection.head_html(nonce=nonce, subject=subject, page_url=page_url)
         return encode_tags(out)

@@ -16,8 +16,9 @@ import importlib.resources
 ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 _CONTENT_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
-#: The files in ``paywall/protection/static/``: copy protection, and the call to action's default look.
-FILES = ("protect.js", "protect.css", "cta.css")
+#: The files in ``paywall/protection/static/``: copy protection, and the call to action's default look and
+#: the script that keeps it on the page when the site's own script renders the story again.
+FILES = ("protect.js", "protect.css", "cta.css", "cta.js")
 
 
 def _load(name: str) -> bytes:
@@ -58,3 +59,10 @@ class Assets:
         """The ``<link>`` of the call to action's default look (zero specificity: any site rule wins)."""
         nonce_attr = f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
         return f'<link rel="stylesheet" href="{html.escape(self.url("cta.css"), quote=True)}"{nonce_attr}>'
+
+    def cta_tags(self, *, nonce: str | None = None) -> str:
+        """What a page with the call to action gets in its head: its look (:meth:`cta_stylesheet`), and the
+        script that puts it back when the site's own script renders the story again (``cta.js``)."""
+        nonce_attr = f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
+        script = f'<script src="{html.escape(self.url("cta.js"), quote=True)}" defer{nonce_attr}></script>'
+        return self.cta_stylesheet(nonce=nonce) + script

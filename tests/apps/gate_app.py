@@ -115,6 +115,30 @@ async def shadow(request: Request) -> Response:
     return HTMLResponse(page(f'<story-view><template shadowrootmode="open">{story}</template></story-view>'))
 
 
+#: A script that renders the story again from the page's state once the page has loaded, as a single-page
+#: application's router or a framework's client render after a failed hydration does (the markup it made
+#: replaced whole, every element the server put there gone).
+RENDER_SCRIPT = """
+window.addEventListener("load", function () {
+  setTimeout(function () {
+    var state = JSON.parse(document.getElementById("state").textContent);
+    var html = "<article><h1>" + state.title + "</h1>";
+    state.paragraphs.forEach(function (p) { if (p) { html += "<p>" + p + "</p>"; } });
+    document.querySelector("main").innerHTML = html + "</article>";
+    window.rendered = true;
+  }, 50);
+});
+"""
+
+
+async def rendered_again(request: Request) -> Response:
+    """The article served as markup and as the state a script renders it from again after the page loads."""
+    state = json.dumps({"title": "Interconnector approved", "paragraphs": TEASER + SECRET_PARAGRAPHS})
+    story = f"<article><h1>Interconnector approved</h1>{paragraphs(TEASER + SECRET_PARAGRAPHS)}</article>"
+    extra = f'<script id="state" type="application/json">{state}</script><script>{RENDER_SCRIPT}</script>'
+    return HTMLResponse(page(story, extra=extra))
+
+
 async def leaky(request: Request) -> Response:
     return HTMLResponse(leaky_html())
 
@@ -257,6 +281,7 @@ routes = [
     Route("/article", article, methods=["GET", "HEAD", "POST"]),
     Route("/leaky", leaky),
     Route("/shadow", shadow),
+    Route("/rendered-again", rendered_again),
     Route("/cards", cards),
     Route("/marker/{kind}", marker),
     Route("/free-header", free_header),
