@@ -27,6 +27,24 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
+@pytest.fixture(scope="module")
+def gate_site_url() -> Iterator[str]:
+    """``tests.apps.gate_app``'s site in a real uvicorn, bare."""
+    from tests.servers import run_uvicorn
+
+    with run_uvicorn("tests.apps.gate_app:site") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def gated_site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same site behind the paywall in a real uvicorn, on a SQLite store of its own."""
+    from tests.servers import run_paywalled
+
+    with run_paywalled("tests.apps.gate_app:build_app", tmp_path_factory.mktemp("gate-site"), SECRET) as url:
+        yield url
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

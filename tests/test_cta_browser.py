@@ -10,30 +10,14 @@ action's own script puts it back after the teaser's last block.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser
 
 from tests.apps.gate_app import SECRET_PARAGRAPHS, SECRET_WORDS, TEASER
-from tests.conftest import SECRET
-from tests.servers import run_paywalled, run_uvicorn
 
 pytestmark = pytest.mark.browser
 
 CTA = "Start your 7-day free trial now"
-
-
-@pytest.fixture(scope="module")
-def bare_url() -> Iterator[str]:
-    with run_uvicorn("tests.apps.gate_app:site") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def gated_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with run_paywalled("tests.apps.gate_app:build_app", tmp_path_factory.mktemp("cta"), SECRET) as url:
-        yield url
 
 
 def rendered_again(browser: Browser, url: str) -> tuple[str, list[str]]:
@@ -54,14 +38,14 @@ def rendered_again(browser: Browser, url: str) -> tuple[str, list[str]]:
         page.close()
 
 
-def test_the_site_renders_its_story_again_from_its_state(browser: Browser, bare_url: str) -> None:
-    text, order = rendered_again(browser, f"{bare_url}/rendered-again")
+def test_the_site_renders_its_story_again_from_its_state(browser: Browser, gate_site_url: str) -> None:
+    text, order = rendered_again(browser, f"{gate_site_url}/rendered-again")
     assert SECRET_PARAGRAPHS[-1] in text
     assert order == ["h1"] + ["p"] * (len(TEASER) + len(SECRET_PARAGRAPHS))
 
 
-def test_the_call_to_action_is_put_back_after_the_teaser(browser: Browser, gated_url: str) -> None:
-    text, order = rendered_again(browser, f"{gated_url}/rendered-again")
+def test_the_call_to_action_is_put_back_after_the_teaser(browser: Browser, gated_site_url: str) -> None:
+    text, order = rendered_again(browser, f"{gated_site_url}/rendered-again")
     assert TEASER[0] in text and CTA in text
     assert not any(word in text for word in SECRET_WORDS)
     kept = order.count("p")

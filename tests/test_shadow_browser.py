@@ -8,31 +8,15 @@ call to action on the page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser
 
 from tests.apps.gate_app import SECRET_PARAGRAPHS, SECRET_WORDS, TEASER
-from tests.conftest import SECRET
-from tests.servers import run_paywalled, run_uvicorn
 
 pytestmark = pytest.mark.browser
 
 CTA = "Start your 7-day free trial now"
 SHADOW_TEXT = "() => document.querySelector('story-view').shadowRoot?.textContent ?? null"
-
-
-@pytest.fixture(scope="module")
-def bare_url() -> Iterator[str]:
-    with run_uvicorn("tests.apps.gate_app:site") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def gated_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with run_paywalled("tests.apps.gate_app:build_app", tmp_path_factory.mktemp("shadow"), SECRET) as url:
-        yield url
 
 
 def rendered(browser: Browser, url: str) -> tuple[str, str]:
@@ -48,15 +32,15 @@ def rendered(browser: Browser, url: str) -> tuple[str, str]:
         page.close()
 
 
-def test_chromium_shows_the_site_s_own_page_whole_in_the_shadow_root(browser: Browser, bare_url: str) -> None:
-    shadow, _ = rendered(browser, f"{bare_url}/shadow")
+def test_chromium_shows_the_site_s_own_page_whole_in_the_shadow_root(browser: Browser, gate_site_url: str) -> None:
+    shadow, _ = rendered(browser, f"{gate_site_url}/shadow")
     assert SECRET_PARAGRAPHS[-1] in shadow  # what a page left whole would give away
 
 
 def test_a_non_member_sees_the_teaser_in_the_shadow_root_and_the_call_to_action(
-    browser: Browser, gated_url: str
+    browser: Browser, gated_site_url: str
 ) -> None:
-    shadow, visible = rendered(browser, f"{gated_url}/shadow")
+    shadow, visible = rendered(browser, f"{gated_site_url}/shadow")
     assert TEASER[0] in shadow
     for word in SECRET_WORDS:
         assert word not in shadow and word not in visible
