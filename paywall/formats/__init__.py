@@ -90,7 +90,9 @@ class Formats:
         key in JSON, prose in text or in an RSC payload's strings."""
         if kind == "rsc":
             return text_body.rsc_carries_prose(text_body.decoded(data, None))
-        return text_body.carries_article(text_body.decoded(data, None)) if kind == "text" else self.has_body_key(data)
+        if kind == "text":
+            return text_body.carries_article(text_body.decoded(data, None))
+        return self.has_body_key(data)
 
     def has_body_key(self, data: bytes) -> bool:
         """Whether ``data`` (JSON, or a part of it) names a body key, in any case (a few milliseconds a megabyte)."""
@@ -200,10 +202,11 @@ def page_path(path: str, settings: PaywallSettings) -> str:
 
 
 def refusal(settings: PaywallSettings, kind: FormatKind, cta_page: bytes) -> tuple[bytes, bytes]:
-    """What a non-member gets instead of a feed or JSON answer that cannot be cut safely: body and type.
+    """What a non-member gets instead of an answer that cannot be cut safely: body and type.
 
-    JSON clients get a JSON error naming the trial page, text a line naming it; feeds get the call to
-    action's page (``cta_page``), for the person who opens the feed's address.
+    JSON clients get a JSON error naming the trial page, text a line naming it; feeds and RSC payloads get
+    the call to action's page (``cta_page``), for the person who opens the address (a router that gets it
+    instead of a payload loads the page).
     """
     if kind == "json":
         body = {"error": "members_only", "message": "This content is for members.", "trial": trial_url(settings, "/")}
