@@ -151,6 +151,8 @@ CHINESE = "\n\n".join(
         (LLMS.decode(), False),
         ("id,title,words\n" + "".join(f"{n},Story number {n},{n * 10}\n" for n in range(500)), False),
         ("2026-11-30T08:00:00Z GET /harbour-deal 200 5123 0.004s\n" * 200, False),
+        # A story whose first line starts with a time is no payload of rows, whatever its first characters.
+        ("2:30 p.m. update: " + HARBOUR.text(), True),
         # Three short lines are a note, not an article.
         ("Closed on Sunday.\n\nOpen on Monday.\n\nCall us on 555 0100.\n", False),
         # A changelog: lists and headings, no paragraphs of prose.

@@ -82,7 +82,7 @@ def starts_prose(head: str) -> bool:
 
 #: A row of a React Server Components payload (Next.js's ``text/x-component``, and its ``.txt`` files
 #: of a static export): ``<id>:`` then JSON, or a tagged row (``T<length>,`` text, ``I`` a module...).
-_RSC_ROW = re.compile(r"[0-9a-f]{1,8}:(?:[\[{\"]|[A-Z]|\$|\d|null|true|false)")
+_RSC_ROW = re.compile(r"[0-9a-f]{1,8}:(?:[A-Z]?[\[{\"]|T[0-9a-f]{1,8},)")
 #: A JSON string, its escapes included.
 _JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"')
 #: The text of a ``T`` row (its length is in bytes, so it is read up to the next row or the end).
