@@ -172,12 +172,6 @@ async def private_site(scope: Any, receive: Any, send: Any) -> None:
     await site(scope, receive, send_private if scope["type"] == "http" else send)
 
 
-#: Headers a shared cache reads to keep a response, dropped from a member's page (as the paywall drops them).
-_CACHING_HEADERS = frozenset(
-    (b"cache-control", b"expires", b"pragma", b"surrogate-control", b"cdn-cache-control", b"x-accel-expires")
-)
-
-
 def minimal_member_site() -> Any:
     """The bare site behind the least a middleware must do to send a member's page: a yardstick for the
     paywall's member row (``bench/instructions.py``).
@@ -189,12 +183,14 @@ def minimal_member_site() -> Any:
     codings or validators, no other kind of reader or response. Every response is taken for a member's page.
     """
     from paywall import PaywallSettings
+    from paywall.http.middleware import CACHE_HEADERS
     from paywall.protection.assets import Assets
     from paywall.protection.tags import Protection
 
     settings = PaywallSettings(secret_key="bench-secret-key-0123456789")
     tags = Protection(settings, Assets(settings.prefix)).head_html().encode()
     last: dict[str, tuple[bytes, bytes]] = {}
+    caching = frozenset(CACHE_HEADERS)  # dropped from a member's page, as the paywall drops them
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not await is_member(Request(scope)):
@@ -207,7 +203,7 @@ def minimal_member_site() -> Any:
                 for name, value in message.get("headers", []):
                     if name == b"content-length":
                         value = str(int(value) + len(tags)).encode()
-                    if name not in _CACHING_HEADERS:
+                    if name not in caching:
                         headers.append((name, value))
                 message = {**message, "headers": [*headers, *PRIVATE_HEADERS]}
             elif message["type"] == "http.response.body":

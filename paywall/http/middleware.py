@@ -25,7 +25,7 @@ each reader's own parts (tags, link back to the page) go.
 
 Every personalised answer (a member's page, a teaser, the call to action)
 says so to every cache on the way: ``Cache-Control: private`` and ``Vary:
-Cookie``, with the CDN-specific caching headers removed (see :data:`_CACHE_HEADERS`).
+Cookie``, with the CDN-specific caching headers removed (see :data:`CACHE_HEADERS`).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ _CONDITIONAL_HEADERS = (
 #: so that ``Cache-Control: private`` governs every layer (Fastly and Varnish read
 #: ``Surrogate-Control`` first, Cloudflare and others ``CDN-Cache-Control``, nginx
 #: ``X-Accel-Expires``; without them each falls back to ``Cache-Control``).
-_CACHE_HEADERS = (
+CACHE_HEADERS = (
     b"cache-control",
     b"expires",
     b"pragma",
@@ -1360,7 +1360,7 @@ def _etag_matches(etag: str, client: list[str]) -> bool:
 def _personal(headers: RawHeaders, cache_control: bytes, *, rewritten: bool = False) -> RawHeaders:
     """``headers`` for an answer meant for this reader only, that no cache may share.
 
-    The site's caching headers (:data:`_CACHE_HEADERS`, CDN-specific ones included)
+    The site's caching headers (:data:`CACHE_HEADERS`, CDN-specific ones included)
     give way to ``cache_control``, and ``Vary`` gains ``Cookie``; with ``rewritten``, the headers that describe
     the app's original body (:data:`_BODY_HEADERS`) go too.
     """
@@ -1409,12 +1409,12 @@ def _gated_headers(
     return tuple(headers)
 
 
-_PERSONAL_DROP = frozenset(_CACHE_HEADERS)
-_PERSONAL_DROP_REWRITTEN = frozenset(_CACHE_HEADERS + _BODY_HEADERS)
+_PERSONAL_DROP = frozenset(CACHE_HEADERS)
+_PERSONAL_DROP_REWRITTEN = frozenset(CACHE_HEADERS + _BODY_HEADERS)
 
 
 def _not_modified_headers(headers: RawHeaders) -> RawHeaders:
-    keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location", *_CACHE_HEADERS)
+    keep = (b"etag", b"cache-control", b"vary", b"date", b"expires", b"content-location", *CACHE_HEADERS)
     return [(k, v) for k, v in headers if k.lower() in keep]
 
 
