@@ -3,7 +3,7 @@
 The page carries its React tree twice: as markup, and as the rows of the
 flight payload that React hydrates from, pushed by inline scripts
 (``self.__next_f.push([1, "…"])``). Each push's string holds rows (``0:{…}``,
-``1:I[…]``, ``2:T<length>,<text>``) whose JSON holds strings that are
+``1:I[…]``, ``5:HL[…]``, ``6:null``, ``2:T<length>,<text>``) whose JSON holds strings that are
 themselves escaped again (a style's ``"Segoe UI"``). A row whose JSON or
 whose length no longer holds makes React throw, and the reader sees a blank
 page instead of the teaser. Found on a real Next.js 15 build behind
@@ -52,17 +52,20 @@ def flight_rows() -> str:
     note = f"<p>{NOTE}</p>"
     return "".join(
         [
-            '1:I[9766,[],""]\n',
+            # Pushed two lines a script (see page()): a hint row with the tree, a null row with the text row.
+            '5:HL["/_next/static/css/app.css","style"]\n',
             f"0:{json.dumps(tree, separators=(',', ':'))}\n",
             f"2:T{len(note.encode()):x},{note}",
             '3:[["$","meta","0",{"charSet":"utf-8"}]]\n',
+            "6:null\n",
+            '1:I[9766,[],""]\n',
             '4:{"metadata":[["$","title","0",{"children":"Harbour deal approved"}]]}\n',
         ]
     )
 
 
 def page(rows: str, pushes: int = 3) -> str:
-    """The page as Next.js serves it: the markup, then the rows in ``pushes`` scripts (split between rows)."""
+    """The page as Next.js serves it: the markup, then the rows in ``pushes`` scripts (split between lines)."""
     lines = rows.splitlines(keepends=True)
     size = -(-len(lines) // pushes)
     scripts = "".join(
@@ -102,8 +105,7 @@ def assert_rows_hold(rows: str) -> None:
             at = text.end() + len(data[:length].decode())
             continue
         end = rows.index("\n", at)
-        row = rows[at:end]
-        json.loads(row[1:] if row[:1].isalpha() else row)
+        json.loads(rows[at:end].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
         at = end + 1
 
 

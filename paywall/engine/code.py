@@ -246,15 +246,16 @@ def map_json(value: Any, change: Callable[[str], str]) -> Any:
 
 _ROW_ID = re.compile(r"[0-9a-f]{1,8}:")
 _TEXT_ROW = re.compile(r"T([0-9a-f]{1,8}),")
-_TAGGED_JSON = re.compile(r"[A-Z]?[\[{\"]")
+#: A row's tag: a module (``I``), a hint (``HL``), an error (``E``)...; no JSON value starts with a capital.
+_ROW_TAG = re.compile(r"[A-Z]*")
 
 
 def flight_rows(text: str) -> list[tuple[str, str, bool]] | None:
     """The rows of a React Server Components payload (what Next.js's App Router pushes in
     ``self.__next_f.push([1, "…"])``): ``(head, data, text)`` for each, ``head`` the row's id and colon
-    (and a tag letter for a tagged JSON row), ``data`` its JSON, or its text when ``text`` (a ``T`` row,
-    whose length in UTF-8 bytes is given in its head). None when ``text`` is not rows that end where it
-    ends (a row split over two pushes cannot be rewritten alone).
+    (and the tag of a tagged row: ``I``, ``HL``...), ``data`` its JSON (any value: ``5:null`` too), or its
+    text when ``text`` (a ``T`` row, whose length in UTF-8 bytes is given in its head). None when ``text`` is
+    not rows that end where it ends (a row split over two pushes cannot be rewritten alone).
     """
     rows: list[tuple[str, str, bool]] = []
     at = 0
@@ -277,9 +278,9 @@ def flight_rows(text: str) -> list[tuple[str, str, bool]] | None:
             at = sized.end() + len(body)
             continue
         end = text.find("\n", at)
-        if end < 0 or _TAGGED_JSON.match(text, at) is None:
+        if end < 0:
             return None
-        tag = text[at] if text[at].isalpha() else ""
+        tag = _ROW_TAG.match(text, at, end).group()  # type: ignore[union-attr]
         rows.append((head.group() + tag, text[at + len(tag) : end], False))
         at = end + 1
     return rows
