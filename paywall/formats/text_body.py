@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterable
 
+from paywall.engine import code
 from paywall.engine.text import unspaced_count
 from paywall.errors import FormatError
 from paywall.formats.bodies import cut_text
@@ -80,13 +82,9 @@ def starts_prose(head: str) -> bool:
     return any(_prose_words(p.strip("\r\n"), ended=i < last) for i, p in enumerate(paragraphs))
 
 
-#: A row of a React Server Components payload (Next.js's ``text/x-component``, and its ``.txt`` files
-#: of a static export): ``<id>:`` then JSON, or a tagged row (``T<length>,`` text, ``I`` a module...).
+#: The start of a React Server Components payload (Next.js's ``text/x-component``, and its ``.txt`` files of
+#: a static export): a row's id, then JSON (after a tag such as ``I``), or a text row (``T<length>,``).
 _RSC_ROW = re.compile(r"[0-9a-f]{1,8}:(?:[A-Z]?[\[{\"]|T[0-9a-f]{1,8},)")
-#: A JSON string, its escapes included.
-_JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"')
-#: The text of a ``T`` row (its length is in bytes, so it is read up to the next row or the end).
-_TEXT_ROW = re.compile(r"(?m)^[0-9a-f]{1,8}:T[0-9a-f]+,(.*?)(?=\n[0-9a-f]{1,8}:|\Z)", re.DOTALL)
 
 
 def is_rsc_payload(text: str) -> bool:
@@ -96,14 +94,24 @@ def is_rsc_payload(text: str) -> bool:
 
 def rsc_carries_prose(text: str) -> bool:
     """Whether an RSC payload's strings hold an article's worth of prose: :data:`ARTICLE_WORDS` words in
-    strings of :data:`PARAGRAPH_WORDS` words or more (its text, rendered by the browser's script)."""
+    strings of :data:`PARAGRAPH_WORDS` words or more (its text, rendered by the browser's script). Its rows
+    are read as React reads them (:func:`~paywall.engine.code.flight_rows`); a payload whose rows cannot be
+    read (cut short) is taken to carry one."""
+    rows = code.flight_rows(text)
+    if rows is None:
+        return True
     prose = 0
-    for piece in (*_JSON_STRING.findall(text), *_TEXT_ROW.findall(text)):
-        count = _word_count(piece)
-        if count >= PARAGRAPH_WORDS:
-            prose += count
-            if prose >= ARTICLE_WORDS:
-                return True
+    for _head, data, is_text in rows:
+        pieces: Iterable[str] = (data,)
+        if not is_text:
+            value = code.load_json(data)
+            pieces = () if value is code.NOT_JSON else code.json_strings(value)
+        for piece in pieces:
+            count = _word_count(piece)
+            if count >= PARAGRAPH_WORDS:
+                prose += count
+                if prose >= ARTICLE_WORDS:
+                    return True
     return False
 
 
