@@ -1095,7 +1095,7 @@ class _Format(_Buffered):
                 and message.get("more_body", False)
                 and x.start.length is None  # a stream (a file says its length: it is read whole)
                 and not x.start.encoded
-                and not text_body.starts_prose(message.get("body", b"").decode("utf-8", "replace"))
+                and not text_body.starts_prose(text_body.decoded(message.get("body", b""), x.start.charset))
             ):
                 # Text that streams and does not start with prose (lines of a log, a stream of events) goes
                 # on as made, and ends where a part of it reads as an article.
