@@ -6,6 +6,10 @@ in front of any HTTP site. Configuration lives in :class:`PaywallSettings`.
 
 from __future__ import annotations
 
+from .compiled import warn_if_stale
+
+warn_if_stale()  # before the modules that may be compiled are imported
+
 from .access.member_feeds import private_feed_url
 from .access.members import issue_member_token
 from .errors import ConfigError, PaywallError, StoreUnavailable

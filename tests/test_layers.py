@@ -123,24 +123,34 @@ def test_the_layers_are_packages() -> None:
 
 def test_every_file_the_package_reads_is_shipped() -> None:
     """Each file under ``paywall/`` that is not Python is named by the package data of ``pyproject.toml``, or
-    is the source of a compiled extension it declares, or that extension built in place.
+    is the source of a compiled extension that ``setup.py`` declares, or that extension built in place.
 
     An editable install finds files that a wheel leaves out; this holds the wheel to the tree.
     """
     import fnmatch
     import tomllib
 
+    from paywall.compiled import compiled_files
+
     setuptools = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
     declared: dict[str, list[str]] = setuptools["package-data"]
-    extensions = setuptools.get("ext-modules", [])
-    sources = {source for extension in extensions for source in extension["sources"]}
-    built = {extension["name"].replace(".", "/") for extension in extensions}
+    build_script = ast.parse((PACKAGE.parent / "setup.py").read_text())
+    sources = {
+        node.value
+        for node in ast.walk(build_script)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("paywall/")
+    }
+    built = {
+        path.relative_to(PACKAGE.parent).as_posix()
+        for path, source in compiled_files(PACKAGE).items()
+        if source.relative_to(PACKAGE.parent).as_posix() in sources
+    }
     missing = []
     for path in PACKAGE.rglob("*"):
         if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
             continue
         relative = path.relative_to(PACKAGE.parent).as_posix()
-        if relative in sources or (path.suffix in (".so", ".pyd") and relative.split(".")[0] in built):
+        if relative in sources or relative in built:
             continue
         shipped = any(
             path.is_relative_to(PACKAGE.parent / package.replace(".", "/"))

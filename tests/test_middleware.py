@@ -19,6 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 from paywall import ConfigError, PaywallMiddleware, PaywallSettings
 from tests.apps import gate_app
 from tests.apps.gate_app import PNG, SECRET_WORDS, TEASER, site
+from tests.asgi import call, http_scope
 from tests.conftest import assert_no_leak
 
 CTA_TITLE = "Need to access the insight?"
@@ -631,6 +632,57 @@ def test_call_to_action_has_a_default_look_any_site_rule_overrides(make_settings
     assert cta is not None and cta["aria-labelledby"] == "paywall-cta-title"
     fallback = TestClient(PaywallMiddleware(site, settings=make_settings(max_body_bytes=64 * 1024))).get("/huge")
     assert link["href"] in fallback.text
+
+
+@pytest.mark.anyio
+async def test_an_excluded_page_whose_headers_are_lists_passes_without_the_control_headers(
+    make_settings: SettingsFactory,
+) -> None:
+    """On a path the paywall leaves alone, the app's own ``X-Paywall`` headers are still taken off, whatever
+    shape the app gives its header pairs in."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [[b"content-type", b"text/plain"], [b"x-paywall", b"free"], [b"x-paywall-access", b"member"]]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    mw = PaywallMiddleware(app, settings=make_settings(exclude_paths=["/healthz"]))
+    result = await call(mw, "/healthz")
+    assert result.status == 200 and result.body == b"ok"
+    assert [bytes(name) for name, _ in result.headers] == [b"content-type"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("shape", [list, tuple])
+@pytest.mark.parametrize("member", [False, True])
+async def test_request_headers_as_lists_are_read_like_tuples(
+    make_settings: SettingsFactory, member: bool, shape: type
+) -> None:
+    """A server may give the request's header pairs as lists, in a list or a tuple (ASGI allows any iterable):
+    the reader is recognised from them, and the teaser or the member's page is made, as for tuples."""
+
+    async def resolver(request: Request) -> bool:
+        return request.headers.get("x-member") == "yes"
+
+    mw = PaywallMiddleware(site, settings=make_settings(member_resolver=resolver))
+    pairs = [[b"host", b"news.example"], [b"accept", b"text/html"], [b"x-member", b"yes" if member else b"no"]]
+    scope = http_scope("/article")
+    scope["headers"] = shape(pairs)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await mw(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
+    assert sent[0]["status"] == 200 and TEASER[0] in body
+    if member:
+        assert all(word in body for word in SECRET_WORDS)
+    else:
+        assert_no_leak(body, SECRET_WORDS)
 
 
 @pytest.mark.anyio

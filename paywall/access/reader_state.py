@@ -109,13 +109,18 @@ class _Once(Generic[T]):
             self._computing = True
             try:
                 value = await compute()
-                if self.value is None:  # unless set meanwhile (a member vouched for)
+                if self.current() is None:  # unless set meanwhile (a member vouched for)
                     self.value = value
             finally:
                 self._computing = False
                 if self._done is not None:
                     self._done.set()
                     self._done = None
+        return self.value
+
+    def current(self) -> T | None:
+        """The value now (read through a call: a check of ``self.value`` made before an ``await`` does not hold
+        after it, which the compiled code would otherwise assume)."""
         return self.value
 
 

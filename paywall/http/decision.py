@@ -50,7 +50,7 @@ from enum import Enum
 from typing import Literal, NamedTuple
 
 from ..paths import normalize_path
-from .headers import HTML_TYPES, RawHeaders, content_type, parse_content_type
+from .headers import HTML_TYPES, RawHeaders, content_type, header_pairs, parse_content_type
 
 Directive = Literal["", "free", "members"]
 #: What a response's type says about it: a page, maybe a page (browsers sniff), a feed, JSON, or neither.
@@ -154,7 +154,7 @@ def read_start(status: int, headers: RawHeaders) -> Start:
     try:
         return _read_start(status, tuple(headers))
     except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
-        return Start._read(status, headers)
+        return Start._read(status, header_pairs(headers))
 
 
 #: The last starts read. Their headers are the app's own (a site sends few distinct ones); a

@@ -15,12 +15,30 @@ import functools
 import re
 import zlib
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.types import Message, Send
 
 from ..errors import BodyTooLarge
 
 RawHeaders = list[tuple[bytes, bytes]]
+
+
+def header_pairs(headers: Any) -> RawHeaders:
+    """``headers`` as a list of ``(name, value)`` tuples, the shape every reader here takes.
+
+    Servers and apps give them so (returned as they are); ASGI allows any
+    iterable of two-item iterables (lists from some servers and apps), which
+    are copied into that shape once, where they come in. (The compiled request
+    path checks the shape it is given: a list of lists would fail there.)
+    """
+    if headers.__class__ is list:
+        for pair in headers:
+            if pair.__class__ is not tuple:
+                break
+        else:
+            return headers
+    return [(bytes(name), bytes(value)) for name, value in headers]
 
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

@@ -62,6 +62,7 @@ from .headers import (
     RawHeaders,
     decompress_body,
     get_header,
+    header_pairs,
     joined_header,
     narrowed_accept_encoding,
     with_robots_rule,
@@ -185,8 +186,9 @@ class PaywallMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not isinstance(scope["headers"], list):  # ASGI allows any iterable of pairs: a list, as Starlette makes
-            scope["headers"] = list(scope["headers"])  # it, so that every reader (ours, the app's) reads them all
+        # ASGI allows any iterable of pairs: a list of tuples, as uvicorn and Starlette make them, so that every
+        # reader (ours, the app's) reads them all.
+        scope["headers"] = header_pairs(scope["headers"])
         path: str = scope["path"]
         if path.startswith(self._own_prefix) or path == self.settings.prefix:
             await self.endpoints(scope, receive, send)
@@ -244,7 +246,8 @@ class PaywallMiddleware:
 def _strip_control_headers(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": without_headers(message.get("headers", []), *_CONTROL_HEADERS)}
+            headers = header_pairs(message.get("headers", []))
+            message = {**message, "headers": without_headers(headers, *_CONTROL_HEADERS)}
         await send(message)
 
     return wrapped
@@ -320,7 +323,7 @@ class _Exchange:
     # ------------------------------------------------------------ decision
     def on_start(self, message: Message) -> None:
         """Take in the response's start (a plain call: what follows is awaited by :meth:`on_message`)."""
-        raw = message.get("headers", [])
+        raw = header_pairs(message.get("headers", []))
         self.start_message = message
         self.start = read_start(int(message["status"]), raw)
         if self.start.upstream_member and self.reader is None:

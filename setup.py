@@ -1,0 +1,90 @@
+"""The package's compiled parts; everything else about the build is in ``pyproject.toml``.
+
+Two kinds, both optional: an install where they cannot be built (no C
+compiler, ``PAYWALL_PURE_PYTHON=1``) runs the same code as Python.
+
+* ``paywall.engine._scan``, the engine's word scan, written in C
+  (``paywall/engine/_scan.c``, see :mod:`paywall.engine.scan`).
+* The modules every request runs through, compiled to C by mypyc from their
+  own type hints (:data:`REQUEST_PATH`): the same source, checked by mypy as
+  the rest is, run without the interpreter's work per line. On the way a
+  member's page or a cached cut takes, that halves the paywall's own cost
+  (``bench/instructions.py``). mypyc checks the hints at run time too: a
+  value of another type than its hint says raises ``TypeError`` there, which
+  the suite, run on the compiled build, would show.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.machinery import EXTENSION_SUFFIXES
+from typing import Any
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+SCAN = Extension("paywall.engine._scan", sources=["paywall/engine/_scan.c"], optional=True)
+
+REQUEST_PATH = [
+    "paywall/bounded.py",
+    "paywall/paths.py",
+    "paywall/access/eager.py",
+    "paywall/access/reader_state.py",
+    "paywall/access/readers.py",
+    "paywall/http/cache.py",
+    "paywall/http/decision.py",
+    "paywall/http/headers.py",
+    "paywall/http/middleware.py",
+    "paywall/http/variants.py",
+    "paywall/insights/__init__.py",
+    "paywall/insights/events.py",
+    "paywall/protection/tags.py",
+]
+"""The modules mypyc compiles: the middleware and what it calls on every request."""
+
+
+def compiled() -> list[Any]:
+    """mypyc's extensions for :data:`REQUEST_PATH`, or none where mypyc is not there or not wanted."""
+    if os.environ.get("PAYWALL_PURE_PYTHON", "").strip() not in ("", "0"):
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:  # a build without the build requirements (``--no-build-isolation``)
+        print("paywall: mypyc is not installed; the request path stays Python", file=sys.stderr)
+        return []
+    extensions: list[Any] = list(mypycify(REQUEST_PATH, opt_level="3", group_name="paywall"))
+    for extension in extensions:
+        extension.optional = True
+    return extensions
+
+
+class BuildExt(build_ext):
+    """Builds what it can (every extension is optional), and mypyc's modules all or none: each needs the
+    library they share, so one that failed would leave the others unable to load."""
+
+    def run(self) -> None:
+        if getattr(self, "editable_mode", False) or self.inplace:
+            self._drop_compiled_in_tree()  # built before: not to be imported in place of the sources
+        super().run()
+
+    def _drop_compiled_in_tree(self) -> None:
+        if any(ext.name != SCAN.name for ext in self.extensions):
+            return  # about to be built again
+        for source in REQUEST_PATH:
+            for suffix in EXTENSION_SUFFIXES:
+                for old in (source.removesuffix(".py") + suffix, "paywall__mypyc" + suffix):
+                    if os.path.exists(old):
+                        os.remove(old)
+
+    def build_extensions(self) -> None:
+        super().build_extensions()
+        ours = [ext for ext in self.extensions if ext.name != SCAN.name]
+        built = [path for path in map(self.get_ext_fullpath, (ext.name for ext in ours)) if os.path.exists(path)]
+        if len(built) < len(ours):
+            print("paywall: the request path could not be compiled; it stays Python", file=sys.stderr)
+            for path in built:
+                os.remove(path)
+
+
+setup(ext_modules=[SCAN, *compiled()], cmdclass={"build_ext": BuildExt})
