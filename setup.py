@@ -39,6 +39,7 @@ REQUEST_PATH = [
     "paywall/http/variants.py",
     "paywall/insights/__init__.py",
     "paywall/insights/events.py",
+    "paywall/insights/experiments.py",
     "paywall/protection/tags.py",
 ]
 """The modules mypyc compiles: the middleware and what it calls on every request."""

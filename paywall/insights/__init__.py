@@ -24,7 +24,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Final
 from urllib.parse import quote, urlsplit
 
 from starlette.requests import HTTPConnection
@@ -43,20 +43,37 @@ from .experiments import Experiment, Variant
 __all__ = ["Insights", "Wall"]
 
 
-@dataclass(frozen=True)
 class Wall:
-    """The call to action one reader gets on one gated page."""
+    """The call to action one reader gets on one gated page.
 
-    #: The reader, with any cookie the call to action needs (variant, device) added.
-    reader: Reader
-    #: The call to action with placeholders: the same for every reader of this page, kind and variant.
-    cta_html: str
-    fills: dict[bytes, bytes]
-    insights: Insights
-    kind: CtaKind
-    article: str
-    variant: str
-    counted: bool
+    A plain class with its fields set once (made for every gated view: a frozen dataclass's ``__init__``
+    costs ten times as much there).
+    """
+
+    __slots__ = ("article", "counted", "cta_html", "fills", "insights", "kind", "reader", "variant")
+
+    def __init__(
+        self,
+        *,
+        reader: Reader,
+        cta_html: str,
+        fills: dict[bytes, bytes],
+        insights: Insights,
+        kind: CtaKind,
+        article: str,
+        variant: str,
+        counted: bool,
+    ) -> None:
+        #: The reader, with any cookie the call to action needs (variant, device) added.
+        self.reader: Final = reader
+        #: The call to action with placeholders: the same for every reader of this page, kind and variant.
+        self.cta_html: Final = cta_html
+        self.fills: Final = fills
+        self.insights: Final = insights
+        self.kind: Final = kind
+        self.article: Final = article
+        self.variant: Final = variant
+        self.counted: Final = counted
 
     def fill(self, parts: tuple[bytes, ...]) -> bytes:
         """A page made with :attr:`cta_html` and split by :meth:`Insights.split`, with this reader's values."""
