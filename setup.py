@@ -70,13 +70,16 @@ class BuildExt(build_ext):
         super().run()
 
     def _drop_compiled_in_tree(self) -> None:
-        if any(ext.name != SCAN.name for ext in self.extensions):
-            return  # about to be built again
-        for source in REQUEST_PATH:
-            for suffix in EXTENSION_SUFFIXES:
-                for old in (source.removesuffix(".py") + suffix, "paywall__mypyc" + suffix):
-                    if os.path.exists(old):
-                        os.remove(old)
+        """Remove the compiled modules an earlier build left beside their sources (what is listed now is built
+        again; what is not, or everything when nothing is compiled, runs from its source)."""
+        for suffix in EXTENSION_SUFFIXES:
+            left = [f"paywall__mypyc{suffix}"]
+            for folder, _dirs, files in os.walk("paywall"):
+                left += [os.path.join(folder, name) for name in files if name.endswith(suffix)]
+            for path in left:
+                source = path[: -len(suffix)] + ".py"
+                if os.path.exists(path) and (os.path.exists(source) or "__mypyc" in path):
+                    os.remove(path)
 
     def build_extensions(self) -> None:
         super().build_extensions()

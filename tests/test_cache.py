@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from starlette.testclient import TestClient
 
 from paywall import PaywallMiddleware, PaywallSettings
-from paywall.engine import Page
 from paywall.http.cache import REFUSED, SAMPLE_BYTES, Cut, GateCache, Known, page_key
 from tests.apps.gate_app import SECRET_WORDS, site
 from tests.conftest import assert_no_leak
@@ -63,31 +61,18 @@ def test_zero_budget_caches_nothing() -> None:
     assert cache.known(b"x", None, None) is None and cache.cut(key, "") is None
 
 
-@pytest.fixture
-def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts real parses (the real parser still runs)."""
-    calls: list[int] = []
-    original = Page.parse.__func__  # type: ignore[attr-defined]
-
-    def counting(cls: type[Page], *args: object, **kwargs: object) -> Page:
-        calls.append(1)
-        return original(cls, *args, **kwargs)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(Page, "parse", classmethod(counting))
-    return calls
-
-
-def test_a_popular_article_is_parsed_once(make_settings: SettingsFactory, parse_calls: list[int]) -> None:
-    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+def test_a_popular_article_is_parsed_once(make_settings: SettingsFactory) -> None:
+    mw = PaywallMiddleware(site, settings=make_settings())
+    client = TestClient(mw)
     first = client.get("/article")
     for _ in range(5):
         again = client.get("/article")
         assert again.content == first.content
         assert_no_leak(again.content, SECRET_WORDS)
-    assert len(parse_calls) == 1
+    assert mw.cache.parses == 1
     client.get("/")
     client.get("/")
-    assert len(parse_calls) == 2, "a page without an article is judged once too"
+    assert mw.cache.parses == 2, "a page without an article is judged once too"
 
 
 def test_the_call_to_action_is_not_shared_between_pages(make_settings: SettingsFactory) -> None:
@@ -96,32 +81,35 @@ def test_the_call_to_action_is_not_shared_between_pages(make_settings: SettingsF
     assert "next=/article?a=2" in client.get("/article?a=2").text.replace("%3F", "?").replace("%3D", "=")
 
 
-def test_cache_off_still_gates(make_settings: SettingsFactory, parse_calls: list[int]) -> None:
-    client = TestClient(PaywallMiddleware(site, settings=make_settings(gate_cache_bytes=0)))
+def test_cache_off_still_gates(make_settings: SettingsFactory) -> None:
+    mw = PaywallMiddleware(site, settings=make_settings(gate_cache_bytes=0))
+    client = TestClient(mw)
     for _ in range(3):
         assert_no_leak(client.get("/article").content, SECRET_WORDS)
-    assert len(parse_calls) == 3, "parsed afresh each time"
+    assert mw.cache.parses == 3, "parsed afresh each time"
 
 
 def test_hostile_page_is_refused_once_and_then_from_memory(
-    make_settings: SettingsFactory, parse_calls: list[int]
+    make_settings: SettingsFactory,
 ) -> None:
-    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    mw = PaywallMiddleware(site, settings=make_settings())
+    client = TestClient(mw)
     for _ in range(3):
         response = client.get("/deep")
         assert response.status_code == 200
         assert_no_leak(response.content, SECRET_WORDS)
-    assert len(parse_calls) == 1
+    assert mw.cache.parses == 1
 
 
-def test_query_string_variants_of_one_page_are_cut_once(make_settings: SettingsFactory, parse_calls: list[int]) -> None:
+def test_query_string_variants_of_one_page_are_cut_once(make_settings: SettingsFactory) -> None:
     """fbclid and friends make every URL unique; the cut is cached per page, the link filled in per request."""
-    client = TestClient(PaywallMiddleware(site, settings=make_settings()))
+    mw = PaywallMiddleware(site, settings=make_settings())
+    client = TestClient(mw)
     for i in range(5):
         response = client.get(f"/article?fbclid={i}")
         assert_no_leak(response.content, SECRET_WORDS)
         assert f"next=/article%3Ffbclid%3D{i}" in response.text
-    assert len(parse_calls) <= 2, "judged once and cut once, not once per URL"
+    assert mw.cache.parses <= 2, "judged once and cut once, not once per URL"
 
 
 def test_a_verdict_is_for_the_exact_body_however_alike_two_bodies_look() -> None:

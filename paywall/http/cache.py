@@ -114,6 +114,8 @@ class GateCache(Bounded[_Key, _Value]):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(max_bytes)
+        #: Pages parsed to be judged, cut or marked: the work the cache did not save.
+        self.parses = 0
 
     def known(self, body: bytes, encoding: bytes | None, charset: str | None, *, view: bool = False) -> Known | None:
         """What was concluded about this exact body (as sent, with this encoding and charset).

@@ -830,7 +830,7 @@ class _Gate(_Buffered):
             decoded = await self.decode(body)
             if decoded is None:
                 return None
-            self.page, verdict = await self.parse(decoded, charset)
+            self.page, verdict = await self.parse(decoded)
             canonical = canonical_path(decoded) if verdict in ("article", "no_article") else None
             amp = self.page is not None and self.page.is_amp()
             known = Known(verdict, page_key(decoded, charset, view=view), canonical, amp)
@@ -954,14 +954,19 @@ class _Gate(_Buffered):
         headers.append((b"content-type", f"{x.start.html_media}; charset=utf-8".encode()))
         await x.respond(x.start.status, headers, b"".join([view.head, tags, *view.rest]))
 
+    def parsed(self, decoded: bytes) -> Page:
+        """``decoded`` parsed as the engine reads a page at this address (counted: :attr:`GateCache.parses`)."""
+        x = self.x
+        x.mw.cache.parses += 1
+        selector = x.mw.selectors_for(x.scope["path"])
+        return Page.parse(decoded, x.start.charset, selector=selector, view=x.names_a_view)
+
     async def declare(self, decoded: bytes) -> Cut | Refused:
         """The whole page marked for a crawler (:meth:`Page.declare_full`), split where tags go; or :data:`REFUSED`."""
-        settings, page, charset = self.x.settings, self.page, self.x.start.charset
-        selector = self.x.mw.selectors_for(self.x.scope["path"])
-        view = self.x.names_a_view
+        settings, page = self.x.settings, self.page
 
         def work() -> tuple[bytes, frozenset[str]]:
-            parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
+            parsed = page or self.parsed(decoded)
             return parsed.declare_full(gated_class=settings.gated_class), frozenset()  # nothing is withheld
 
         return await self.made(decoded, work, "mark for a search crawler", lambda rest: (rest,))
@@ -988,13 +993,9 @@ class _Gate(_Buffered):
                 await self.x.fail_closed(f"cannot decode the body ({exc!r})")
         return self.decoded
 
-    async def parse(self, decoded: bytes, charset: str | None) -> tuple[Page | None, Verdict]:
-        selector = self.x.mw.selectors_for(self.x.scope["path"])
-        view = self.x.names_a_view
+    async def parse(self, decoded: bytes) -> tuple[Page | None, Verdict]:
         try:
-            page: Page = await _offload(
-                len(decoded), lambda: Page.parse(decoded, charset, selector=selector, view=view)
-            )
+            page: Page = await _offload(len(decoded), lambda: self.parsed(decoded))
             verdict: Verdict = "free" if page.declared_free() else "article" if page.has_article() else "no_article"
         except RewriteError as exc:
             logger.warning("paywall: cannot parse %s (%s)", self.x.scope["path"], exc)
@@ -1003,14 +1004,11 @@ class _Gate(_Buffered):
 
     async def cut(self, decoded: bytes, cta_html: str) -> Cut | Refused:
         """The page cut at its teaser and split for reuse, or :data:`REFUSED` when the engine refuses it."""
-        settings, page, charset = self.x.settings, self.page, self.x.start.charset
-        selector = self.x.mw.selectors_for(self.x.scope["path"])
-
+        settings, page = self.x.settings, self.page
         amp_css = self.x.mw.assets.text("cta.css")
-        view = self.x.names_a_view
 
         def work() -> tuple[bytes, frozenset[str]]:
-            parsed = page or Page.parse(decoded, charset, selector=selector, view=view)
+            parsed = page or self.parsed(decoded)
             out = parsed.gate(
                 teaser_paragraphs=settings.teaser_paragraphs,
                 cta_html=cta_html,
