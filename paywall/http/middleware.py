@@ -641,11 +641,8 @@ class _Inject(_Body):
     async def flush(self, first: bytes, more: bool) -> None:
         """Send the start of the response and ``first``, the body so far; stream the rest."""
         x = self.x
-        app_headers, added = tuple(x.headers), len(first) - len(self.held)
-        try:
-            headers = list(_injected_headers(app_headers, added))
-        except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
-            headers = list(_injected_headers.__wrapped__(app_headers, added))
+        # The app's header pairs are tuples (made so where they came in, ``header_pairs``): remembered as they are.
+        headers = list(_injected_headers(tuple(x.headers), len(first) - len(self.held)))
         await x.send(
             {"type": "http.response.start", "status": x.start.status, "headers": x.with_reader_cookies(headers)}
         )
@@ -1049,10 +1046,7 @@ class _Gate(_Buffered):
             cut.last = (tags, fills, body, etag)
         wall.shown()
         app_headers, media = tuple(self.x.headers), self.x.start.html_media
-        try:
-            headers = list(_gated_headers(app_headers, media, etag, len(body), self.x.settings.noarchive))
-        except TypeError:  # header pairs given as lists (ASGI allows it) cannot be remembered
-            headers = list(_gated_headers.__wrapped__(app_headers, media, etag, len(body), self.x.settings.noarchive))
+        headers = list(_gated_headers(app_headers, media, etag, len(body), self.x.settings.noarchive))
         if self.x.client_etags and _etag_matches(f'"{ETAG_PREFIX}{etag}"', self.x.client_etags):
             await self.x.respond(304, _not_modified_headers(headers), b"")
             return

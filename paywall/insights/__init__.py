@@ -46,8 +46,8 @@ __all__ = ["Insights", "Wall"]
 class Wall:
     """The call to action one reader gets on one gated page.
 
-    A plain class with its fields set once (made for every gated view: a frozen dataclass's ``__init__``
-    costs ten times as much there).
+    A plain class with its fields set once (made for every gated view, where a frozen dataclass's generated
+    ``__init__`` cost about 13 k instructions).
     """
 
     __slots__ = ("article", "counted", "cta_html", "fills", "insights", "kind", "reader", "variant")
