@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.http_load import add_server_options, implementations  # noqa: E402
+from bench.http_load import MEMBER_ROW, add_server_options, implementations  # noqa: E402
 from tests.asgi import http_scope  # noqa: E402
 
 WARM_UP = 100
@@ -81,7 +81,6 @@ ENGINE_WARM_UP = 5
 """First views (or lxml parses) run before counting: a few settle imports and compiled patterns."""
 
 MEMBER = [(b"x-bench-member", b"1")]
-MEMBER_ROW = "member, 100 KB article"
 
 #: name, path, request headers, settings (as ``PAYWALL_*`` variables) of the paywalled app.
 REQUESTS: list[tuple[str, str, list[tuple[bytes, bytes]], dict[str, str]]] = [

@@ -198,6 +198,18 @@ def test_the_word_scan_refuses_what_is_not_bytes_or_stands_outside_the_table(fin
             find(b"text", frozenset(), [(0,)])
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=10_000), st.binary(max_size=40))
+@example(b"a" * 5000 + b"\x7f", b"\x7f")  # found in a later block than the first
+@example(b"", b"\x00")
+@example(b"abc", b"")
+def test_the_compiled_byte_search_answers_as_its_definition(data: bytes, wanted: bytes) -> None:
+    assert scan.COMPILED, "the C scan was not built (pip builds it where a C compiler is)"
+    assert scan.holds_any(data, wanted) is scan.reference_holds_any(data, wanted) is any(b in wanted for b in data)
+    with pytest.raises(TypeError):
+        scan.holds_any("text", b"t")  # type: ignore[arg-type]
+
+
 def _accented_paragraph(seed: int) -> str:
     """Forty words of three syllables, each with a letter of Vietnamese (no marker of it is ASCII), and no
     word of it in another paragraph."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import re
 
+from paywall.engine.scan import holds_any
 from paywall.errors import RewriteError
 
 SNIFF_BYTES = 4096
@@ -163,8 +164,8 @@ def decode_body(body: bytes, charset: str | None) -> str:
     return _CONTROL.sub("\ufffd", text)
 
 
-_CONTROL_BYTES = bytes(c for c in range(256) if not (c <= 8 or c == 11 or 14 <= c <= 31 or c == 127))
-"""Every byte but those of the control characters the parser cannot hold (deleted to count the others)."""
+_CONTROL_BYTES = bytes(c for c in range(256) if c <= 8 or c == 11 or 14 <= c <= 31 or c == 127)
+"""The bytes of the control characters the parser cannot hold (in UTF-8, each its own byte)."""
 _NONCHARACTERS = re.compile(rb"\xef\xbf[\xbe\xbf]")
 """U+FFFE and U+FFFF in UTF-8 (a regular expression with a literal prefix: faster than ``in`` for short needles)."""
 
@@ -176,7 +177,7 @@ def _may_hold_controls(body: bytes) -> bool:
     DEL, which no other character's bytes contain) or the sequences of U+FFFE
     and U+FFFF; a body without them decodes to text without them.
     """
-    if body.translate(None, _CONTROL_BYTES):
+    if holds_any(body, _CONTROL_BYTES):
         return True
     return not body.isascii() and _NONCHARACTERS.search(body) is not None
 
