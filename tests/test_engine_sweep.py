@@ -780,3 +780,46 @@ def test_encoded_copies_do_not_touch_unrelated_encoded_data() -> None:
     for kept in (image, note, "harbour%20news"):
         assert kept.encode() in out
     assert page_.report.scrub.total == 0
+
+
+# --------------------------------------------------------------------------- a copy of the article from its start
+
+
+def _ld_page(article_body: str) -> str:
+    ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "articleBody": article_body})
+    return f"""<html><head><title>Lighthouse</title><script type="application/ld+json">{ld}</script></head>
+    <body><article><h1>The lighthouse reopens</h1>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+
+
+def _article_body(out: bytes) -> str:
+    ld = json.loads(LexborHTMLParser(out.decode()).css_first('script[type="application/ld+json"]').text())  # type: ignore[union-attr]
+    body = ld["articleBody"]
+    assert isinstance(body, str)
+    return body
+
+
+@pytest.mark.parametrize("before", ["", "The lighthouse reopens. ", "<h2>The lighthouse reopens</h2>"])
+def test_a_copy_of_the_article_from_its_start_keeps_the_teaser_and_ends_where_it_ends(before: str) -> None:
+    """The story's copy in the JSON-LD is cut where the teaser ends, whatever stands before the teaser."""
+    _, out = gate(_ld_page(before + " ".join(TEASER + WITHHELD)))
+    assert_no_leak(out)
+    kept = _article_body(out)
+    assert kept.endswith(TEASER[-1] + "\u2026")
+    assert words(kept) == words(decode_layers(before)) + words(" ".join(TEASER))
+
+
+@pytest.mark.parametrize(
+    "article_body",
+    [
+        # Withheld text before the teaser's last words: the teaser ends late in the copy.
+        " ".join([WITHHELD[0], *TEASER, *WITHHELD[1:]]),
+        # The teaser's last sentence quoted early in the story, then the withheld text.
+        " ".join([WITHHELD[0], TEASER[-1], *WITHHELD[1:], *TEASER]),
+        # The copy holds the teaser's end twice, the withheld text between.
+        " ".join([*TEASER, *WITHHELD[:2], TEASER[-1], *WITHHELD[2:]]),
+    ],
+)
+def test_withheld_text_before_the_teasers_end_in_a_copy_does_not_stay_with_the_teaser(article_body: str) -> None:
+    page, out = gate(_ld_page(article_body))
+    assert_no_leak(out)
+    assert TEASER[0] in out.decode() and not page.report.swept.full_sweep  # the teaser shown, the copy cut in place

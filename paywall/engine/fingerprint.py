@@ -62,6 +62,11 @@ SHORT_PASSAGE_CHARS = 300
 """A withheld passage longer than this holds enough markers for a copy of it to be found by their clusters."""
 EARLY_CHARS = 2048
 """A text longer than this has its start read first for a withheld run (see :meth:`Fingerprint.leaks`)."""
+TEASER_END_WORDS = 8
+"""The teaser's last words that, standing in a row in a text which goes on after them, mark the text as a copy of
+the article from its start (see :meth:`Fingerprint.teaser_copy`)."""
+_TRAILING = " \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018"
+"""What a shortened text loses at its end (a copy is cut before the separator that led to the withheld text)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,10 @@ class Fingerprint:
     """Words of the withheld text."""
     make_runs: Callable[[], Set[tuple[str, ...]]] | None = field(default=None, repr=False, compare=False)
     """Makes the runs when :attr:`known_runs` is None (called once)."""
+    teaser_end: tuple[str, ...] = ()
+    """The last :data:`TEASER_END_WORDS` words of the teaser (none when it has fewer): see :meth:`teaser_copy`."""
+    teaser_chars: int = 0
+    """The length of the teaser's text."""
 
     @cached_property
     def runs(self) -> Set[tuple[str, ...]]:
@@ -145,7 +154,10 @@ class Fingerprint:
             return runs
 
         lone, lone_runs = _short_passages(removed, markers, k)
-        return cls(k, None, vocabulary, markers, lone, lone_runs, chrome_copies, count, make_runs)
+        shown = teaser_streams[0]
+        end = tuple(shown[-TEASER_END_WORDS:]) if len(shown) >= max(TEASER_END_WORDS, k) else ()
+        teaser_chars = sum(map(len, teaser))
+        return cls(k, None, vocabulary, markers, lone, lone_runs, chrome_copies, count, make_runs, end, teaser_chars)
 
     def may_copy(self, window: str) -> bool:
         """Whether a place around one of the :attr:`lone_markers` holds a run of their passages, plain or
@@ -215,6 +227,31 @@ class Fingerprint:
         next(found)  # the plain reading
         return any(self.holds(words(reading)) for reading in found)
 
+    def teaser_copy(self, text: str) -> str | None:
+        """``text`` decoded up to the end of the teaser, where it is a copy of the article from its start (an
+        ``articleBody``, a script's copy of the story): the teaser's last words stand in it in a row, near its
+        start, and more words follow. None otherwise.
+
+        What follows the teaser in a copy of the article is the withheld text, so the copy is cut there without
+        a withheld run being looked for (the runs are not made for it). What is kept is read as the teaser
+        reads, and holds none of the :attr:`markers` (what precedes the teaser, a headline, is words readers
+        see): a copy with withheld words before the teaser's end is read as any other text.
+        """
+        end = self.teaser_end
+        if not end or len(text) <= self.teaser_chars or end[0] not in text.casefold():
+            return None  # (casefolded: a cheap test that the words may be there; words() casefolds too)
+        decoded = decode_layers(text[: 2 * self.teaser_chars + 1024])
+        tokens = words(decoded)
+        # Searched in C, in the words joined by spaces (no word holds one): the spaces before the match count
+        # the words before it.
+        joined = f" {' '.join(tokens)} "
+        at = joined.find(f" {' '.join(end)} ")
+        after = joined.count(" ", 0, at + 1) - 1 + len(end) if at >= 0 else len(tokens)
+        if after >= len(tokens) or not self.markers.isdisjoint(tokens[:after]):
+            return None  # not there, nothing after it, or withheld words before it (read as any other text)
+        start = word_offset(decoded, after)  # where the first word after the teaser starts
+        return None if start is None else decoded[:start].rstrip(_TRAILING)
+
     def safe_prefix(self, text: str, *, url: bool = False) -> str:
         """The decoded text up to where withheld text starts (the teaser part).
 
@@ -228,7 +265,7 @@ class Fingerprint:
             part = decoded[:size]
             start = self._first_run_start(part)
             if start is not None:
-                prefix = decoded[:start].rstrip(" \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018")
+                prefix = decoded[:start].rstrip(_TRAILING)
                 break
             if size >= len(decoded):
                 break

@@ -544,6 +544,15 @@ def _shorten(fingerprint: Fingerprint, text: str) -> str:
     return prefix + ELLIPSIS if prefix else ""
 
 
+def _shortened(text: str, fingerprint: Fingerprint) -> str | None:
+    """``text`` shortened to the part before the withheld text it carries, or None when it carries none. A copy
+    of the article from its start is cut where the teaser ends (:meth:`Fingerprint.teaser_copy`)."""
+    teaser = fingerprint.teaser_copy(text)
+    if teaser is not None:
+        return teaser + ELLIPSIS if teaser else ""
+    return _shorten(fingerprint, text) if _leaks(text, fingerprint) else None
+
+
 def _leaks(text: str, fingerprint: Fingerprint) -> bool:
     """The full reading of one place, after the pre-filter."""
     return may_hold(text, fingerprint) and fingerprint.leaks(text)
@@ -639,7 +648,8 @@ def _shortened_flight(literal: str, fingerprint: Fingerprint, report: SweepRepor
     new: list[tuple[str, str, bool]] = []
     for head, data, text in rows:
         if text:
-            data = _shorten(fingerprint, data) if _leaks(data, fingerprint) else data
+            shortened = _shortened(data, fingerprint)
+            data = data if shortened is None else shortened
         elif may_hold(data, fingerprint):
             try:
                 parsed = json.loads(data)
@@ -753,10 +763,11 @@ def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
 
     def change(text: str) -> str:
         nonlocal changed
-        if not _leaks(text, fingerprint):
+        shortened = _shortened(text, fingerprint)
+        if shortened is None:
             return text
         changed = True
-        return _shorten(fingerprint, text)
+        return shortened
 
     try:
         shortened = code.map_json(value, change)
