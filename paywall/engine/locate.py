@@ -463,7 +463,7 @@ def suspects(
     markers = fingerprint.ascii_markers
     named = _Hits(others)
     passed = _passed_blocks(data, table, markers, others.keys())
-    lookup = markers | others.keys() if others else markers
+    lookup = markers.union(others.keys()) if others else markers
     hits, longest = word_hits(table, lookup, _outside(passed, size, shift=0))
     offsets = [at for at, _token in hits]
     # A word long enough to be a base64 blob: the passed bodies know theirs, the search the rest.

@@ -648,8 +648,8 @@ def _shortened_flight(literal: str, fingerprint: Fingerprint, report: SweepRepor
     new: list[tuple[str, str, bool]] = []
     for head, data, text in rows:
         if text:
-            shortened = _shortened(data, fingerprint)
-            data = data if shortened is None else shortened
+            kept = _shortened(data, fingerprint)
+            data = data if kept is None else kept
         elif may_hold(data, fingerprint):
             try:
                 parsed = json.loads(data)
