@@ -299,12 +299,37 @@ holds_any(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(args[1]); i++) {
         table[wanted[i]] = 1;
     }
+    /* Whether every byte wanted is a C0 control or DEL (the decoder's question). */
+    int controls = 1;
+    for (int c = 0x20; c < 0x7f; c++) {
+        controls &= !table[c];
+    }
+    for (int c = 0x80; c < 256; c++) {
+        controls &= !table[c];
+    }
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
     unsigned char found = 0;
+    Py_ssize_t done = 0;
     Py_BEGIN_ALLOW_THREADS /* data is immutable and held by the caller */
+    if (controls) {
+        /* Eight bytes at a time: whether any is below 0x20 or is DEL is told without a lookup per byte (the
+         * tests of "any byte below n" and "any byte zero" on a word are exact for the word as a whole). Text
+         * holds few such bytes but its line breaks; only the words that hold one are looked up byte by byte. */
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        for (; done + 8 <= size && !found; done += 8) {
+            uint64_t word;
+            memcpy(&word, data + done, 8);
+            uint64_t del = word ^ (0x7f * ones);
+            if ((((word - 0x20 * ones) & ~word) | ((del - ones) & ~del)) & highs) {
+                for (Py_ssize_t i = done; i < done + 8; i++) {
+                    found |= table[data[i]];
+                }
+            }
+        }
+    }
     /* A block at a time, without a branch per byte: most pages hold none of them, read to the end. */
-    for (Py_ssize_t start = 0; start < size && !found; start += 4096) {
+    for (Py_ssize_t start = done; start < size && !found; start += 4096) {
         Py_ssize_t end = start + 4096 < size ? start + 4096 : size;
         for (Py_ssize_t i = start; i < end; i++) {
             found |= table[data[i]];
