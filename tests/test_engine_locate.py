@@ -27,9 +27,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from paywall.engine import Page, locate, scan, sweep
+from paywall.engine import Page, decode, locate, scan, sweep
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint
 from paywall.errors import RewriteError
+from tests.sources import on_sources
 from tests.test_engine_sweep import CTA, MARKERS, TEASER, WITHHELD, assert_no_leak, paragraphs_html
 
 ARTICLE = f"<article class='story'><h1>The lighthouse reopens</h1>{paragraphs_html(TEASER + WITHHELD)}</article>"
@@ -198,11 +199,18 @@ def test_the_word_scan_refuses_what_is_not_bytes_or_stands_outside_the_table(fin
             find(b"text", frozenset(), [(0,)])
 
 
+CONTROLS = decode._CONTROL_BYTES
+"""The control characters the decoder looks for (its own question to the search)."""
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=10_000), st.binary(max_size=40))
+@given(st.binary(max_size=10_000), st.one_of(st.binary(max_size=40), st.just(CONTROLS)))
 @example(b"a" * 5000 + b"\x7f", b"\x7f")  # found in a later block than the first
 @example(b"", b"\x00")
 @example(b"abc", b"")
+@example(b"line\none\tand\r\x0c" * 9 + b"\x7f", CONTROLS)  # controls: eight bytes at a time, DEL last
+@example(b"caf\xc3\xa9 \x80\xff" * 3 + b"\x1f", CONTROLS)  # bytes above 0x7f are not below 0x20
+@example(b"line\none\t" * 20, CONTROLS)
 def test_the_compiled_byte_search_answers_as_its_definition(data: bytes, wanted: bytes) -> None:
     assert scan.COMPILED, "the C scan was not built (pip builds it where a C compiler is)"
     assert scan.holds_any(data, wanted) is scan.reference_holds_any(data, wanted) is any(b in wanted for b in data)
@@ -396,6 +404,7 @@ def test_the_check_on_bytes_agrees_with_a_check_on_a_second_parse() -> None:
     assert locate.copies(out, fingerprint, sweep.CLUSTER_BYTES, CLUSTER_MARKERS, {}) == []
 
 
+@on_sources
 def test_a_copy_the_targeted_sweep_leaves_is_caught_by_the_check_and_every_place_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -409,6 +418,7 @@ def test_a_copy_the_targeted_sweep_leaves_is_caught_by_the_check_and_every_place
     assert page.report.swept.meta_shortened == 1
 
 
+@on_sources
 def test_the_check_reads_where_the_page_changed_and_where_the_copies_stood(monkeypatch: pytest.MonkeyPatch) -> None:
     old = "aaaa<meta content='copy'>bbbbbbbbbb<!-- copy -->cccccccccc<p>tail</p>"
     new = "aaaa<meta content='co…'>bbbbbbbbbbcccccccccc<p>tail</p>"
@@ -578,6 +588,7 @@ def test_text_read_as_bytes_has_the_words_word_spans_reads(sample: str) -> None:
     assert [token for token, _ in text.word_spans(sample)] == text.words(sample)
 
 
+@on_sources
 def test_the_call_to_action_s_words_mark_no_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     # Withheld text that uses the call to action's words: on the page the call to action is no
     # cluster of markers to read (it is on screen, as the chrome is).
