@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from paywall.compiled import compiled_files, stale, warn_if_stale
+from tests.sources import copy_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 SUFFIX = EXTENSION_SUFFIXES[0]
@@ -93,10 +93,7 @@ def views() -> list[dict[str, Any]]:
 def test_the_source_alone_answers_as_the_compiled_build(tmp_path: Path) -> None:
     """The package's sources without anything compiled (an install without a C compiler) answer every kind
     of request with the same bytes as the build the suite runs."""
-    package = tmp_path / "paywall"
-    shutil.copytree(
-        ROOT / "paywall", package, ignore=shutil.ignore_patterns("*" + SUFFIX, "__pycache__", "*.so", "*.pyd")
-    )
+    copy_sources(tmp_path)
     probe = (
         "import json, paywall.compiled as c, tests.test_compiled as t; "
         "print(json.dumps({'compiled': c.compiled_modules(), 'views': t.views()}))"

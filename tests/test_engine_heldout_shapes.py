@@ -13,6 +13,7 @@ import pytest
 
 from paywall.engine import Page
 from paywall.errors import RewriteError
+from tests.sources import on_sources
 from tests.test_engine_cut import CHROME, assert_well_formed, news
 from tests.test_engine_sweep import CTA, assert_cta_once
 
@@ -227,6 +228,7 @@ def test_text_of_a_container_before_and_after_its_paragraphs_does_not_move_the_c
     assert "Documents and trackers" in first_view(markup, teaser=1)
 
 
+@on_sources
 def test_a_cut_that_withholds_nothing_of_a_long_article_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever goes wrong in finding the teaser's end, a long article is never served whole as a teaser.
 
