@@ -5,13 +5,16 @@ compiler, ``PAYWALL_PURE_PYTHON=1``) runs the same code as Python.
 
 * ``paywall.engine._scan``, the engine's word scan, written in C
   (``paywall/engine/_scan.c``, see :mod:`paywall.engine.scan`).
-* The modules every request runs through, compiled to C by mypyc from their
-  own type hints (:data:`REQUEST_PATH`): the same source, checked by mypy as
-  the rest is, run without the interpreter's work per line. On the way a
-  member's page, a cached cut or a page without an article takes, that takes
-  40 to 50% off the paywall's own cost (``bench/instructions.py``). mypyc checks the hints at run time too: a
+* The modules every request runs through, and the HTML engine, compiled to C
+  by mypyc from their own type hints (:data:`REQUEST_PATH`): the same source,
+  checked by mypy as the rest is, run without the interpreter's work per
+  line. On the way a member's page, a cached cut or a page without an article
+  takes, that takes 40 to 50% off the paywall's own cost; a non-member's first
+  view of a page, a tenth (``bench/instructions.py``). mypyc checks the hints at run time too: a
   value of another type than its hint says raises ``TypeError`` there, which
-  the suite, run on the compiled build, would show.
+  the suite, run on the compiled build, would show. Compiled modules call each
+  other directly: a test that replaces a part of one runs on the sources
+  (``tests/sources.py``).
 """
 
 from __future__ import annotations
@@ -42,8 +45,23 @@ REQUEST_PATH = [
     "paywall/insights/events.py",
     "paywall/insights/experiments.py",
     "paywall/protection/tags.py",
+    # The HTML engine, which a non-member's first view of a page runs: all of it but fingerprint.py, whose
+    # Label (a subclass of str) compiled makes every text it labels slower to read.
+    "paywall/engine/code.py",
+    "paywall/engine/cut.py",
+    "paywall/engine/decode.py",
+    "paywall/engine/detect.py",
+    "paywall/engine/head.py",
+    "paywall/engine/headscan.py",
+    "paywall/engine/locate.py",
+    "paywall/engine/outline.py",
+    "paywall/engine/page.py",
+    "paywall/engine/scan.py",
+    "paywall/engine/structured.py",
+    "paywall/engine/sweep.py",
+    "paywall/engine/text.py",
 ]
-"""The modules mypyc compiles: the middleware and what it calls on every request."""
+"""The modules mypyc compiles: the middleware and what it calls on every request, and the HTML engine."""
 
 
 def compiled() -> list[Any]:
