@@ -45,8 +45,9 @@ REQUEST_PATH = [
     "paywall/insights/events.py",
     "paywall/insights/experiments.py",
     "paywall/protection/tags.py",
-    # The HTML engine, which a non-member's first view of a page runs: all of it but fingerprint.py, whose
-    # Label (a subclass of str) compiled makes every text it labels slower to read.
+    # The HTML engine, which a non-member's first view of a page runs: all of it but fingerprint.py, which
+    # compiled makes that view slower (15.1 M instructions against 13.9 M, its Label class moved out of it;
+    # it builds its sets with map, filter and zip, C already).
     "paywall/engine/code.py",
     "paywall/engine/cut.py",
     "paywall/engine/decode.py",

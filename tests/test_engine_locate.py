@@ -728,3 +728,13 @@ def test_the_search_for_bodies_goes_on_after_a_passed_one_as_a_search_of_every_s
         (third, data.index(b"</style>", third)),
         (fourth, data.rindex(b"</script>")),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b"</", b"</s", b"</style", b"</script", b"a", b"<b>", b" "]), max_size=40))
+@example([b"<"] * 20 + [b"</style"])  # more "<" than are looked at one by one
+def test_the_end_of_a_style_or_script_body_is_the_first_end_tag_after_it(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    for name in (b"style", b"script"):
+        for start in range(len(data) + 1):
+            assert locate._body_end(data, start, name) == data.find(b"</" + name, start)

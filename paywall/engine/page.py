@@ -789,7 +789,7 @@ _HEADLINE_METADATA = 'meta[property="og:title"], meta[name="twitter:title"]'
 def _headline_labels(tree: LexborHTMLParser) -> list[str]:
     """The page's ``<title>`` and its social cards' titles, as labels of the chrome: the headline is shown
     wherever the page is listed, and a story that repeats it in its withheld part does not make it a copy."""
-    title = tree.css_first("title")
+    title = next(iter(tree.tags("title")), None)  # (no selector to compile)
     labels = [title.text()] if title is not None else []
     labels.extend(node.attributes.get("content") or "" for node in tree.css(_HEADLINE_METADATA))
     return [Label(label) for label in labels if label.strip()]

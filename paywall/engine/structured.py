@@ -83,7 +83,7 @@ def declare(tree: LexborHTMLParser, gated_class: str, *, scrub: Scrub | None = N
 def _blocks(tree: LexborHTMLParser, *, holding: str = "", longer_than: int = -1) -> Iterator[tuple[LexborNode, Any]]:
     """The page's JSON-LD blocks that parse, each with its value (one that does not is left as it is: no place
     to read or write in); only those whose text holds ``holding`` and is longer than ``longer_than``."""
-    for script in tree.css("script"):
+    for script in tree.tags("script"):  # (the parser's list of an element name: no selector to compile)
         kind = (script.attributes.get("type") or "").strip().lower().split(";")[0].strip()
         if kind not in _LD_TYPES:
             continue
