@@ -62,6 +62,7 @@ REQUEST_PATH = [
     "paywall/engine/text.py",
 ]
 """The modules mypyc compiles: the middleware and what it calls on every request, and the HTML engine."""
+STAYS_PYTHON = "the request path and the engine stay Python"
 
 
 def compiled() -> list[Any]:
@@ -71,11 +72,11 @@ def compiled() -> list[Any]:
     try:
         from mypyc.build import mypycify
     except ImportError:  # a build without the build requirements (``--no-build-isolation``)
-        print("paywall: mypyc is not installed; the request path stays Python", file=sys.stderr)
+        print(f"paywall: mypyc is not installed; {STAYS_PYTHON}", file=sys.stderr)
         return []
     # The build's own type check: the compiler reads the hints, and nothing more is asked of them here (the
     # checks of the project are `python3 -m mypy`, with its strict settings). The build environment holds no
-    # runtime dependency, so their types are unknown here: Any.
+    # runtime dependency but selectolax (build-system.requires): the others' types are unknown here, Any.
     config = os.path.join(tempfile.mkdtemp(), "mypy.ini")
     with open(config, "w") as file:
         file.write("[mypy]\nignore_missing_imports = True\n")
@@ -83,7 +84,7 @@ def compiled() -> list[Any]:
     try:
         extensions: list[Any] = list(mypycify([*options, *REQUEST_PATH], opt_level="3", group_name="paywall"))
     except (Exception, SystemExit) as exc:  # mypyc stops on what it cannot compile: the source serves
-        print(f"paywall: mypyc could not compile the request path ({exc!r}); it stays Python", file=sys.stderr)
+        print(f"paywall: mypyc could not compile ({exc!r}); {STAYS_PYTHON}", file=sys.stderr)
         return []
     for extension in extensions:
         extension.optional = True
@@ -116,7 +117,7 @@ class BuildExt(build_ext):
         ours = [ext for ext in self.extensions if ext.name != SCAN.name]
         built = [path for path in map(self.get_ext_fullpath, (ext.name for ext in ours)) if os.path.exists(path)]
         if len(built) < len(ours):
-            print("paywall: the request path could not be compiled; it stays Python", file=sys.stderr)
+            print(f"paywall: mypyc's modules could not all be built; {STAYS_PYTHON}", file=sys.stderr)
             for path in built:
                 os.remove(path)
 

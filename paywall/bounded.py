@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
-from mypy_extensions import mypyc_attr
-
 ENTRY_OVERHEAD = 200
 """Bytes a key and its bookkeeping cost, roughly (added to an entry's own bytes by stores counted in bytes)."""
 
@@ -21,7 +19,6 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # the engine's stores are Python, the request path's compiled
 class Bounded(Generic[K, V]):
     """Entries least recently used first out, each with its cost, within ``max_cost`` in all (and, when
     ``max_entries`` is given, at most that many entries). An entry that alone costs more is not kept."""

@@ -1,7 +1,7 @@
 """Which of the package's modules run compiled, and a warning where a compiled one is older than its source.
 
-``setup.py`` compiles the request path with mypyc (and the engine's word scan
-from C) where it can. The compiled modules stand beside their sources and
+``setup.py`` compiles the request path and the HTML engine with mypyc (and
+the engine's word scan from C) where it can. The compiled modules stand beside their sources and
 Python imports them in their place: in a checkout installed with
 ``pip install -e .``, a source edited (or checked out) since the last build
 would not run. :func:`warn_if_stale` says so when the package is imported
