@@ -27,9 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import chain, compress, filterfalse
 
+from paywall.engine.label import Label
 from paywall.engine.text import (
     BASE64_RUN,
     IGNORABLE,
@@ -69,7 +69,7 @@ _TRAILING = " \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018"
 """What a shortened text loses at its end (a copy is cut before the separator that led to the withheld text)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fingerprint:
     """The runs of words that must not remain anywhere in the document.
 
@@ -102,26 +102,58 @@ class Fingerprint:
     teaser_chars: int = 0
     """The length of the teaser's text."""
 
-    @cached_property
+    _runs: Set[tuple[str, ...]] | None = field(init=False, repr=False, compare=False)
+    _ascii_markers: frozenset[bytes] | None = field(init=False, repr=False, compare=False)
+    _ascii_lone_markers: frozenset[bytes] | None = field(init=False, repr=False, compare=False)
+    _other_markers: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    # Each of the next four is made on first use and kept in a field of its own: compiled, a class keeps no
+    # ``__dict__``, where ``functools.cached_property`` would keep it, and would make it again on every use.
+
+    def __post_init__(self) -> None:
+        self._runs = None
+        self._ascii_markers = self._ascii_lone_markers = self._other_markers = None
+
+    @property
     def runs(self) -> Set[tuple[str, ...]]:
         """The withheld runs readers see nowhere else: a copy holding one is removed."""
-        if self.known_runs is not None:
-            return self.known_runs
-        return self.make_runs() if self.make_runs is not None else frozenset()
+        runs = self._runs
+        if runs is None:
+            if self.known_runs is not None:
+                runs = self.known_runs
+            else:
+                runs = self.make_runs() if self.make_runs is not None else frozenset()
+            self._runs = runs
+        return runs
 
-    @cached_property
+    @property
+    def runs_made(self) -> bool:
+        """Whether :attr:`runs` has been read, and so made (a page whose bytes hold no cluster of markers is
+        served without)."""
+        return self._runs is not None
+
+    @property
     def ascii_markers(self) -> frozenset[bytes]:
         """The ASCII markers as bytes, for the search of the serialised page (made in C, no loop in Python)."""
-        return frozenset(map(str.encode, filter(str.isascii, self.markers)))
+        markers = self._ascii_markers
+        if markers is None:
+            markers = self._ascii_markers = frozenset(map(str.encode, filter(str.isascii, self.markers)))
+        return markers
 
-    @cached_property
+    @property
     def ascii_lone_markers(self) -> frozenset[bytes]:
         """The ASCII :attr:`lone_markers` as bytes, as :attr:`ascii_markers`."""
-        return frozenset(map(str.encode, filter(str.isascii, self.lone_markers)))
+        markers = self._ascii_lone_markers
+        if markers is None:
+            markers = self._ascii_lone_markers = frozenset(map(str.encode, filter(str.isascii, self.lone_markers)))
+        return markers
 
-    @cached_property
+    @property
     def other_markers(self) -> frozenset[str]:
-        return frozenset(filterfalse(str.isascii, self.markers))
+        markers = self._other_markers
+        if markers is None:
+            markers = self._other_markers = frozenset(filterfalse(str.isascii, self.markers))
+        return markers
 
     @classmethod
     def build(cls, removed: Sequence[str], teaser: Sequence[str], chrome: Sequence[str] = ()) -> Fingerprint:
@@ -492,12 +524,3 @@ def _markers(candidates: list[str]) -> frozenset[str]:
     return frozenset(
         chain(filterfalse(str.isdigit, compress(candidates, long_enough)), filterfalse(str.isascii, candidates))
     )
-
-
-class Label(str):
-    """Visible text that names rather than tells: a link's (menus, related-story lists) or a heading's.
-
-    A long copy of the article in the chrome is prose; labels are chrome, whatever runs they share with it
-    (a headline that the story's last line repeats, a list of the other stories' headlines)."""
-
-    __slots__ = ()

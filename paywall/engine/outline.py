@@ -48,7 +48,7 @@ UNSEEN_TAGS = frozenset(
 that browsers keep as text for those that cannot show a frame or an embedded object (an ad's fallback link)."""
 
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-"""Headings: their text names a story or a part of one (see :class:`~paywall.engine.fingerprint.Label`)."""
+"""Headings: their text names a story or a part of one (see :class:`~paywall.engine.label.Label`)."""
 
 _PROBE = LexborHTMLParser("<p>a<br></p><template></template>")
 _TEXT_ID = _PROBE.css_first("p").child.tag_id  # type: ignore[union-attr]

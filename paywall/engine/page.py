@@ -32,8 +32,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import code, detect, locate, structured, sweep
 from paywall.engine import cut as cutting
 from paywall.engine.decode import decode_body
-from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, Label
+from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint
 from paywall.engine.headscan import encode_tags, inject
+from paywall.engine.label import Label
 from paywall.engine.outline import HEADINGS, HIDING_SELECTOR, SHADOW_ROOT_ATTRIBUTES, UNSEEN_TAGS, Element, Outline
 from paywall.engine.structured import GATED_CLASS
 from paywall.engine.sweep import SweepReport
