@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -216,6 +217,25 @@ def test_the_compiled_byte_search_answers_as_its_definition(data: bytes, wanted:
     assert scan.holds_any(data, wanted) is scan.reference_holds_any(data, wanted) is any(b in wanted for b in data)
     with pytest.raises(TypeError):
         scan.holds_any("text", b"t")  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2_000))
+@example(bytes(range(256)) * 2)  # every byte, in every place of a block of sixteen
+@example(b"Zephyr_Quill 42 \xc3\xa9t\xc3\xa9 @[`{ \x7f\x80\xff" * 3)  # the edges of each range
+@example(b"")
+def test_the_compiled_word_table_answers_as_its_definition(data: bytes) -> None:
+    """Byte for byte as ``bytes.translate`` with the table, whatever the length (blocks of sixteen and the rest)."""
+    assert scan.COMPILED, "the C scan was not built (pip builds it where a C compiler is)"
+    for size in {len(data), len(data) // 2, max(0, len(data) - 15)}:
+        part = data[:size]
+        assert scan.word_table(part) == scan.reference_word_table(part)
+    # ASCII's word characters (re.ASCII's \w) lower-cased, its other bytes spaces; bytes above it kept.
+    ascii_word = re.compile(r"\w", re.ASCII)
+    expected = bytes(c if c >= 128 else ord(chr(c).lower()) if ascii_word.match(chr(c)) else 32 for c in range(256))
+    assert expected == scan.WORD_TABLE
+    with pytest.raises(TypeError):
+        scan.word_table("text")  # type: ignore[arg-type]
 
 
 def _accented_paragraph(seed: int) -> str:

@@ -339,9 +339,75 @@ holds_any(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyBool_FromLong(found);
 }
 
+PyDoc_STRVAR(word_table_doc,
+"word_table(data, /)\n--\n\n"
+"The bytes ``data`` as lower-case words separated by spaces, byte for byte:\n"
+"ASCII letters lower-cased, ASCII digits, ``_`` and every byte of 0x80 and above\n"
+"kept, every other byte a space (``data.translate(WORD_TABLE)``).");
+
+static inline unsigned char
+word_byte(unsigned char c)
+{
+    unsigned char upper = (unsigned char)(c - 'A') < 26;
+    unsigned char keep = upper | ((unsigned char)(c - 'a') < 26) | ((unsigned char)(c - '0') < 10) | (c == '_') |
+                         (c >= 0x80);
+    return keep ? (unsigned char)(c + (upper << 5)) : (unsigned char)' ';
+}
+
+#if defined(__GNUC__)
+/* Sixteen bytes at a time in the compiler's vector types (SSE2 on x86-64, NEON on ARM), as word_byte() reads
+ * each: through a table, a byte costs about seven instructions; here a block of sixteen costs about twenty. */
+#define WORD_BLOCK 16
+typedef unsigned char Bytes16 __attribute__((vector_size(16)));
+
+static inline void
+word_block(const unsigned char *in, unsigned char *out)
+{
+    Bytes16 c;
+    memcpy(&c, in, sizeof c);
+    Bytes16 upper = (Bytes16)((Bytes16)(c - 'A') < 26);
+    Bytes16 keep = upper | (Bytes16)((Bytes16)(c - 'a') < 26) | (Bytes16)((Bytes16)(c - '0') < 10) |
+                   (Bytes16)(c == '_') | (Bytes16)(c >= 0x80);
+    Bytes16 result = ((c + (upper & 0x20)) & keep) | (~keep & ' ');
+    memcpy(out, &result, sizeof result);
+}
+#endif
+
+static PyObject *
+word_table(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "word_table() takes exactly 1 argument");
+        return NULL;
+    }
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "data must be bytes");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    PyObject *result = PyBytes_FromStringAndSize(NULL, size);
+    if (result == NULL) {
+        return NULL;
+    }
+    const unsigned char *in = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    Py_ssize_t i = 0;
+#ifdef WORD_BLOCK
+    for (; i + WORD_BLOCK <= size; i += WORD_BLOCK) {
+        word_block(in + i, out + i);
+    }
+#endif
+    for (; i < size; i++) {
+        out[i] = word_byte(in[i]);
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"word_hits", (PyCFunction)(void (*)(void))word_hits, METH_FASTCALL, word_hits_doc},
     {"holds_any", (PyCFunction)(void (*)(void))holds_any, METH_FASTCALL, holds_any_doc},
+    {"word_table", (PyCFunction)(void (*)(void))word_table, METH_FASTCALL, word_table_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -58,7 +58,7 @@ from paywall.bounded import Bounded
 from paywall.engine import code
 from paywall.engine.fingerprint import Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
-from paywall.engine.scan import word_hits
+from paywall.engine.scan import word_hits, word_table
 from paywall.engine.text import (
     MIN_BASE64_CHARS,
     PER_CHARACTER,
@@ -79,11 +79,6 @@ PLACE_MARGIN = 1024
 MANY_MARKERS = 12
 """A chunk holding this many different markers is read whole, without looking where they stand."""
 
-_WORD_TABLE = bytes(
-    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
-    for c in range(256)
-)
-"""Bytes to lower-case words: ASCII letters, digits, ``_`` and every byte of other characters stay."""
 _PLAIN_WORD = re.compile(f"[^\\W{PER_CHARACTER}]+")
 """One word of the fingerprint as it stands: no character that ends a word or is a word of its own."""
 _OTHER_MARKS = bytes(b"x"[0] if c >= 128 else 32 for c in range(256))
@@ -159,7 +154,7 @@ def _word_bytes(data: bytes) -> bytes:
         data = data.replace(b"%2520", b"     ").replace(b"%20", b"   ")
     if not data.isascii():
         data = _spaced_punctuation(data)
-    return data.translate(_WORD_TABLE)
+    return word_table(data)
 
 
 def _spaced_punctuation(data: bytes) -> bytes:

@@ -57,12 +57,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from paywall.engine import code
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
 from paywall.engine.locate import Changed, Places, escape_runs, hides, keyed_leaks, without_wbr
+from paywall.engine.scan import word_table
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, html_unescaped, words
 
-_ASCII_TABLE = bytes(
-    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
-    for c in range(256)
-)
 _SEPARATORS = re.compile(rb"[^0-9A-Za-z_]")
 """What may stand between two words as :func:`~paywall.engine.text.words` reads them: a space, any other ASCII that
 is not a word's (``the-lantern``, ``the.lantern``: a slug of a sentence is a run of its words), and any byte of a
@@ -140,7 +137,7 @@ def page_words(data: bytes) -> set[bytes]:
     """
     if b"%2" in data:
         data = data.replace(b"%2520", b" ").replace(b"%20", b" ")
-    return set(data.translate(_ASCII_TABLE).split())
+    return set(word_table(data).split())
 
 
 def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | None = None) -> bool:
@@ -300,7 +297,7 @@ def may_hold(text: str | bytes, fingerprint: Fingerprint) -> bool:
     # The words as page_words reads them (no %20 is left to split at), in a list: the markers' set
     # stops at the first one it holds. A long text's words up to a space near its start are looked
     # at first (a copy holds markers from its start): they are words of the whole text too.
-    table = data.translate(_ASCII_TABLE)
+    table = word_table(data)
     if len(table) > EARLY_BYTES:
         early = table.rfind(b" ", 0, EARLY_BYTES)
         if early > 0 and not fingerprint.ascii_markers.isdisjoint(table[:early].split()):

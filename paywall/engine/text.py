@@ -20,6 +20,8 @@ from itertools import chain, compress, islice
 from operator import add, itemgetter, not_
 from urllib.parse import unquote, unquote_plus
 
+from paywall.engine.scan import word_table
+
 SHINGLE_WORDS = 5
 """Words per run in the fingerprint: long enough to be specific to the article."""
 SHINGLE_UNSPACED = 8
@@ -89,11 +91,6 @@ PLAIN_WORD = re.compile(r"\w+")
 _PLAIN_WORD_WITH_IGNORABLES = re.compile(f"(?:\\w|[{_IGNORABLE_CHARS}])+")
 """:data:`WORD` and :data:`_WORD_WITH_IGNORABLES` for text without a character of :data:`PER_CHARACTER`
 (ASCII text among it): runs of ``\\w``, without testing each character against those scripts' ranges."""
-_ASCII_WORDS = bytes(
-    (c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128) else 32)
-    for c in range(256)
-)
-"""ASCII as lower-case words separated by spaces: ``\\w`` of ASCII, casefolded, at C speed."""
 PROSE_PUNCTUATION = ((b"\xe2\x80", b"\x93\x94\x98\x99\x9c\x9d\xa6"), (b"\xc2", b"\xa0\xab\xbb"))
 """Dashes, curly quotes, the ellipsis, the no-break space and guillemets in UTF-8, as the bytes before their
 last and the last bytes they may end with: no word holds them."""
@@ -157,7 +154,7 @@ def words(text: str) -> list[str]:
     character (:func:`_other_words`).
     """
     if text.isascii():
-        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+        return word_table(text.encode("ascii")).decode("ascii").split()
     data = _word_bytes(text)
     if data.isascii():  # ASCII but for dashes, curly quotes and the like, which no word holds
         return data.decode("ascii").split()
@@ -234,7 +231,7 @@ def _word_bytes(text: str) -> bytes:
     """``text``'s UTF-8 bytes as :func:`words` splits them: prose punctuation as spaces byte for byte, then
     every byte of ASCII that is no word character a space (the offsets are those of the UTF-8 bytes)."""
     data = _PROSE_PUNCTUATION_2.sub(b"  ", _PROSE_PUNCTUATION_3.sub(b"   ", text.encode("utf-8", "surrogatepass")))
-    return data.translate(_ASCII_WORDS)
+    return word_table(data)
 
 
 def read_as_bytes(text: str) -> bool:
