@@ -270,9 +270,10 @@ class Fingerprint:
         see): a copy with withheld words before the teaser's end is read as any other text.
         """
         end = self.teaser_end
-        if not end or len(text) <= self.teaser_chars or end[0] not in text.casefold():
+        head = text[: 2 * self.teaser_chars + 1024]  # where the teaser's end must stand
+        if not end or len(text) <= self.teaser_chars or end[0] not in head.casefold():
             return None  # (casefolded: a cheap test that the words may be there; words() casefolds too)
-        decoded = decode_layers(text[: 2 * self.teaser_chars + 1024])
+        decoded = decode_layers(head)
         tokens = words(decoded)
         # Searched in C, in the words joined by spaces (no word holds one): the spaces before the match count
         # the words before it.

@@ -16,7 +16,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from itertools import chain, compress, islice
+from itertools import chain, compress
 from operator import add, itemgetter, not_
 from urllib.parse import unquote, unquote_plus
 
@@ -245,25 +245,29 @@ def word_offset(text: str, index: int) -> int | None:
     :func:`words` finds fewer, or where that word is not the first that a run of other characters makes
     (a Chinese sentence is one run of many words): read the words with their offsets (:func:`word_spans`).
 
-    The runs of word characters are found in C, without a string for a run of ASCII, and an offset in bytes
-    is turned into one in characters by decoding the bytes before it.
+    Where the word bytes are ASCII, the words before it are split off in C; elsewhere the runs of word
+    characters are found in C, without a string for a run of ASCII. An offset in bytes is turned into one in
+    characters by decoding the bytes before it.
     """
     data = _word_bytes(text)
-    runs = _WORD_BYTES.finditer(data)
     if data.isascii():
-        found = next(islice(runs, index, None), None)
+        # The words before it split off in C: what is left starts with it (a split drops the spaces before).
+        rest = data.split(None, index)
+        if len(rest) <= index:
+            return None
+        at = len(data) - len(rest[index])
     else:
         found, count = None, 0
-        for run in runs:
+        for run in _WORD_BYTES.finditer(data):
             token = run.group()
             parts = 1 if token.isascii() else len(_other_words(token.decode("utf-8", "surrogatepass")))
             if count + parts > index:
                 found = run if count == index else None
                 break
             count += parts
-    if found is None:
-        return None
-    at = found.start()
+        if found is None:
+            return None
+        at = found.start()
     return at if text.isascii() else len(text.encode("utf-8", "surrogatepass")[:at].decode("utf-8", "surrogatepass"))
 
 
