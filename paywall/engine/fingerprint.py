@@ -107,8 +107,8 @@ class Fingerprint:
     _ascii_lone_markers: frozenset[bytes] | None = field(init=False, repr=False, compare=False)
     _other_markers: frozenset[str] | None = field(init=False, repr=False, compare=False)
 
-    # Each of the next four is made on first use and kept in a field of its own: compiled, a class keeps no
-    # ``__dict__``, where ``functools.cached_property`` would keep it, and would make it again on every use.
+    # The four fields above keep what the properties of the same names make on first read. Compiled, a class
+    # keeps no ``__dict__``, where ``functools.cached_property`` would keep it: it would be made on every read.
 
     def __post_init__(self) -> None:
         self._runs = None
