@@ -134,10 +134,10 @@ class Fingerprint:
 
     @property
     def ascii_markers(self) -> frozenset[bytes]:
-        """The ASCII markers as bytes, for the search of the serialised page (made in C, no loop in Python)."""
+        """The ASCII markers as bytes, for the search of the serialised page."""
         markers = self._ascii_markers
         if markers is None:
-            markers = self._ascii_markers = frozenset(map(str.encode, filter(str.isascii, self.markers)))
+            markers = self._ascii_markers = _ascii_bytes(self.markers)
         return markers
 
     @property
@@ -145,7 +145,7 @@ class Fingerprint:
         """The ASCII :attr:`lone_markers` as bytes, as :attr:`ascii_markers`."""
         markers = self._ascii_lone_markers
         if markers is None:
-            markers = self._ascii_lone_markers = frozenset(map(str.encode, filter(str.isascii, self.lone_markers)))
+            markers = self._ascii_lone_markers = _ascii_bytes(self.lone_markers)
         return markers
 
     @property
@@ -270,8 +270,10 @@ class Fingerprint:
         see): a copy with withheld words before the teaser's end is read as any other text.
         """
         end = self.teaser_end
+        if not end or len(text) <= self.teaser_chars:
+            return None
         head = text[: 2 * self.teaser_chars + 1024]  # where the teaser's end must stand
-        if not end or len(text) <= self.teaser_chars or end[0] not in head.casefold():
+        if end[0] not in head.casefold():
             return None  # (casefolded: a cheap test that the words may be there; words() casefolds too)
         decoded = decode_layers(head)
         tokens = words(decoded)
@@ -358,6 +360,11 @@ class _Runs:
         made = self.get()
         self._made = None
         return made
+
+
+def _ascii_bytes(words: frozenset[str]) -> frozenset[bytes]:
+    """The ASCII ``words`` as bytes (made in C: no loop in Python)."""
+    return frozenset(map(str.encode, filter(str.isascii, words)))
 
 
 def _may_share_runs(tokens: Sequence[str], k: int, vocabulary: frozenset[str]) -> bool:
