@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from paywall.compiled import compiled_files, stale, warn_if_stale
-from tests.sources import copy_sources
+from tests.sources import ROOT, copy_sources
 
-ROOT = Path(__file__).resolve().parent.parent
 SUFFIX = EXTENSION_SUFFIXES[0]
 
 
