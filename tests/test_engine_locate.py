@@ -758,3 +758,14 @@ def test_the_end_of_a_style_or_script_body_is_the_first_end_tag_after_it(pieces:
     for name in (b"style", b"script"):
         for start in range(len(data) + 1):
             assert locate._body_end(data, start, name) == data.find(b"</" + name, start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b"<s", b"<st", b"s", b"a", b"<b>", b" "]), max_size=30))
+@example([b"<"] * 20 + [b"<s"])  # more "<" than are looked at one by one
+def test_a_tag_is_found_in_a_range_as_a_search_of_the_range_finds_it(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    for tag in (b"<s", b"<st"):
+        for start in range(len(data) + 1):
+            for end in range(start, len(data) + 1):
+                assert locate._find_tag(data, tag, start, end) == data.find(tag, start, end)

@@ -422,29 +422,34 @@ def _passed_blocks(data: bytes, table: bytes, hits: Collection[bytes], others: C
             # A start tag found inside the body up to its last ">" ends there at the latest, inside
             # this passed body, and would be passed over: the search goes on after that ">", from
             # the first "<s" (every start tag searched for begins so), or from the body's end.
-            after = data.find(b"<s", max(start, data.rfind(b">", start, end) + 1), end)
+            after = _find_tag(data, b"<s", max(start, data.rfind(b">", start, end) + 1), end)
             at = end if after < 0 else after
     return passed
 
 
 BODY_END_TRIES = 8
-"""The ``<`` looked at one by one for the end of a style or script body before the rest is searched whole."""
+"""The ``<`` looked at one by one for a tag (see :func:`_find_tag`) before the rest is searched whole."""
 
 
 def _body_end(data: bytes, start: int, name: bytes) -> int:
-    """Where the first ``</name`` at or after ``start`` stands in ``data`` (-1 where none does).
+    """Where the first ``</name`` at or after ``start`` stands in ``data`` (-1 where none does)."""
+    return _find_tag(data, b"</" + name, start, len(data))
 
-    Every such end starts with a ``<``, found by a search for one byte (a ``memchr``, many times faster than
-    one for several): a stylesheet holds none before its end, and its end is found at once. A body with many
-    (a script's comparisons) is searched whole from its :data:`BODY_END_TRIES`-th on.
+
+def _find_tag(data: bytes, tag: bytes, start: int, end: int) -> int:
+    """``data.find(tag, start, end)`` for a ``tag`` that starts with ``<``, at the cost of a few ``memchr``.
+
+    A search for several bytes reads every byte of the range in a loop of its own, a search for one byte
+    is a ``memchr``, many times faster: a stylesheet or a JSON body holds few ``<`` (often none before its
+    end), so the first ones are looked at one by one, and a body with many (a script's comparisons) is
+    searched whole from the :data:`BODY_END_TRIES`-th on.
     """
-    close = b"</" + name
-    at = data.find(b"<", start)
+    at = data.find(b"<", start, end)
     for _ in range(BODY_END_TRIES):
-        if at < 0 or data.startswith(close, at):
+        if at < 0 or data.startswith(tag, at, end):
             return at
-        at = data.find(b"<", at + 1)
-    return -1 if at < 0 else data.find(close, at)
+        at = data.find(b"<", at + 1, end)
+    return -1 if at < 0 else data.find(tag, at, end)
 
 
 def _outside(passed: list[Passed], size: int, *, shift: int = 1) -> list[tuple[int, int]]:
