@@ -451,6 +451,55 @@ def test_short_withheld_paragraph_does_not_leak() -> None:
     assert TEASER[0].encode() in out
 
 
+QUOTE = "We will not let the river district become a place only the rich can live"
+"""A withheld sentence whose words but one ("rich") readers see elsewhere on the page: one marker."""
+
+
+def quoted_page(place: str) -> str:
+    """A story whose withheld part holds :data:`QUOTE`, quoted again at ``place`` outside the article."""
+    teaser = [
+        "The city council met on Tuesday night to vote on the new housing plan for the river district.",
+        "Residents filled the hall and spoke about rents, schools and the old docks, a place that could become "
+        "anything.",
+    ]
+    withheld = [
+        f"Council member {n} said the plan would change the district for twenty years, and that the vote had "
+        "been close, with several people in the hall asking for more time before the final decision."
+        for n in range(10)
+    ]
+    withheld.insert(5, f'Speaking after the vote, the mayor was blunt. "{QUOTE}," she said, leaving the hall.')
+    share = html.escape(QUOTE)
+    quotes = {
+        "meta": ("", f'<meta name="twitter:description" content="{share}">'),
+        "footer attribute": (f'<button class="share" data-share-text="{share}">Share</button>', ""),
+        "footer link": (f'<a href="https://twitter.com/intent/tweet?text={quote(QUOTE)}">Tweet</a>', ""),
+        "footer script": (f"<script>window.share = {json.dumps({'quote': QUOTE})};</script>", ""),
+        "footer text": (f"<p hidden>{share}</p>", ""),
+        "footer markup": (f"<p hidden>{share.replace(' rich ', ' <em>rich</em> ')}</p>", ""),
+        "footer entities": (f"<p hidden>{share.replace(' ', '&nbsp;')}</p>", ""),
+    }
+    footer, head = quotes[place]
+    nav = " ".join(f'<a href="/{w.lower()}">{w}</a>' for w in ["Home", "News", "Politics", "Housing", "Opinion"])
+    return f"""<!DOCTYPE html><html><head><title>Council backs housing plan</title>{head}</head><body>
+    <header><nav>{nav} <a href="/live">The river district live</a></nav></header>
+    <main><article><h1>Council backs housing plan</h1>{paragraphs_html(teaser + withheld)}</article></main>
+    <footer><p>The river district news</p>{footer}</footer></body></html>"""
+
+
+@pytest.mark.parametrize(
+    "place",
+    ["meta", "footer attribute", "footer link", "footer script", "footer text", "footer markup", "footer entities"],
+)
+def test_a_withheld_sentence_with_one_rare_word_quoted_outside_the_article_is_swept(place: str) -> None:
+    """A pull quote repeated for sharing, in the head or the page's footer: a sentence of the withheld text
+    holds a single marker, so its copy holds no cluster of them, and it is still found and swept."""
+    page, out = gate(quoted_page(place), teaser=2)
+    assert page.report.fingerprint is not None
+    assert page.report.fingerprint.markers.intersection(words(QUOTE)) == {"rich"}
+    assert_no_leak(out, markers=(), phrases=(QUOTE,))
+    assert b"The river district news" in out and b"Council backs housing plan" in out
+
+
 @pytest.mark.parametrize("joiner", ["-", ".", "/", ":", ",", "\u2014", "\u00a0", "\u00b7", "\u3001"])
 def test_withheld_words_joined_by_punctuation_in_a_short_attribute_are_swept(joiner: str) -> None:
     """A slug of a withheld sentence (an anchor's id, an analytics label): no space in it, but a run of its words."""

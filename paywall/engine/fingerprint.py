@@ -52,8 +52,8 @@ from paywall.engine.text import (
     words,
 )
 
-_ENCODED = re.compile(r"[\\&<]")
-"""What :func:`~paywall.engine.text.decode_layers` reads otherwise: an escape, an entity, markup."""
+_ENCODED = re.compile(r"[\\&<%]")
+"""What :func:`~paywall.engine.text.decode_layers` reads otherwise: an escape, an entity, markup, percent-encoding."""
 CLUSTER_MARKERS = 3
 """Different markers that must stand together for a copy to be looked for there (within
 :data:`~paywall.engine.sweep.CLUSTER_BYTES`): code and markup use an odd rare word, a copy uses several.
@@ -66,6 +66,9 @@ TEASER_END_WORDS = 8
 """The teaser's last words that, standing in a row in a text which goes on after them, mark the text as a copy of
 the article from its start (see :meth:`Fingerprint.teaser_copy`)."""
 _TRAILING = " \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018"
+CONTEXT_WORDS = 2
+"""The words either side of a marker that :meth:`Fingerprint.context_of` names (markup between two words of a copy,
+``the <em>word``, stands as one word of the page's word table)."""
 """What a shortened text loses at its end (a copy is cut before the separator that led to the withheld text)."""
 
 
@@ -101,18 +104,26 @@ class Fingerprint:
     """The last :data:`TEASER_END_WORDS` words of the teaser (none when it has fewer): see :meth:`teaser_copy`."""
     teaser_chars: int = 0
     """The length of the teaser's text."""
+    streams: Sequence[list[str]] = ()
+    """The withheld text's words (:func:`~paywall.engine.text.streams`): where :meth:`runs_with` finds a marker's
+    runs."""
 
     _runs: Set[tuple[str, ...]] | None = field(init=False, repr=False, compare=False)
     _ascii_markers: frozenset[bytes] | None = field(init=False, repr=False, compare=False)
     _ascii_lone_markers: frozenset[bytes] | None = field(init=False, repr=False, compare=False)
     _other_markers: frozenset[str] | None = field(init=False, repr=False, compare=False)
+    _marker_runs: dict[str, frozenset[tuple[str, ...]]] = field(init=False, repr=False, compare=False)
+    _marker_context: dict[str, frozenset[bytes]] = field(init=False, repr=False, compare=False)
 
-    # The four fields above keep what the properties of the same names make on first read. Compiled, a class
-    # keeps no ``__dict__``, where ``functools.cached_property`` would keep it: it would be made on every read.
+    # The four fields above keep what the properties of the same names make on first read (and the last one
+    # what :meth:`runs_with` made). Compiled, a class keeps no ``__dict__``, where ``functools.cached_property``
+    # would keep it: it would be made on every read.
 
     def __post_init__(self) -> None:
         self._runs = None
         self._ascii_markers = self._ascii_lone_markers = self._other_markers = None
+        self._marker_runs = {}
+        self._marker_context = {}
 
     @property
     def runs(self) -> Set[tuple[str, ...]]:
@@ -189,17 +200,78 @@ class Fingerprint:
         shown = teaser_streams[0]
         end = tuple(shown[-TEASER_END_WORDS:]) if len(shown) >= max(TEASER_END_WORDS, k) else ()
         teaser_chars = sum(map(len, teaser))
-        return cls(k, None, vocabulary, markers, lone, lone_runs, chrome_copies, count, make_runs, end, teaser_chars)
+        return cls(
+            k,
+            None,
+            vocabulary,
+            markers,
+            lone,
+            lone_runs,
+            chrome_copies,
+            count,
+            make_runs,
+            end,
+            teaser_chars,
+            removed_streams,
+        )
+
+    def runs_with(self, marker: str) -> frozenset[tuple[str, ...]]:
+        """The withheld runs that hold ``marker`` (made from the places it stands in the withheld text,
+        which a marker, a word readers see nowhere else, has few of; kept)."""
+        made = self._marker_runs.get(marker)
+        if made is None:
+            k = self.k
+            runs: set[tuple[str, ...]] = set()
+            for stream, at in self._places_of(marker):
+                runs.update(runs_of(stream[max(0, at - k + 1) : at + k], k))
+            made = self._marker_runs[marker] = frozenset(runs)
+        return made
+
+    def context_of(self, marker: str) -> frozenset[bytes]:
+        """The words that stand within :data:`CONTEXT_WORDS` of ``marker`` in the withheld text, as bytes: a copy
+        of a run that holds it has one of them beside it. None (empty) where one of them is not ASCII, which the
+        page's word table may spell otherwise: every place of the marker is then read. Kept."""
+        made = self._marker_context.get(marker)
+        if made is None:
+            near: list[str] = []
+            for stream, at in self._places_of(marker):
+                near += stream[max(0, at - CONTEXT_WORDS) : at]
+                near += stream[at + 1 : at + 1 + CONTEXT_WORDS]
+            made = frozenset(map(str.encode, near)) if "".join(near).isascii() else frozenset()
+            self._marker_context[marker] = made
+        return made
+
+    def _places_of(self, marker: str) -> Iterator[tuple[list[str], int]]:
+        """Each withheld stream with each index ``marker`` stands at in it (found in C)."""
+        for stream in self.streams:
+            at = -1
+            while True:
+                try:
+                    at = stream.index(marker, at + 1)
+                except ValueError:
+                    break
+                yield stream, at
 
     def may_copy(self, window: str) -> bool:
-        """Whether a place around one of the :attr:`lone_markers` holds a run of their passages, plain or
-        decoded: read before the fingerprint's runs, which a page without such a copy never needs made (a
-        word of a caption in a link's address, a closing line's word in a script)."""
-        lone = self.lone_runs
-        if not lone.isdisjoint(runs_of(words(window), self.k)):
+        """Whether a place around a marker that stands in no cluster of them holds a withheld run, plain or
+        decoded: a run of a :attr:`lone_markers` passage, or one that holds a marker the place holds (a
+        sentence quoted to be shared, whose other words readers see elsewhere). Read before the fingerprint's
+        runs, which a page without such a copy never needs made (a word of a caption in a link's address, a
+        closing line's word in a script)."""
+        if self._holds_marker_run(words(window)):
             return True
-        decoded = decode_layers(window) if _ENCODED.search(window) is not None else window
-        return decoded is not window and not lone.isdisjoint(runs_of(words(decoded), self.k))
+        if _ENCODED.search(window) is None:
+            return False
+        if self._holds_marker_run(words(decode_layers(window, url=True))):
+            return True
+        # Markup read as text too: the place may be an attribute (a share link's quotation).
+        return "<" in window and self._holds_marker_run(words(decode_layers(window, url=True, tags=False)))
+
+    def _holds_marker_run(self, tokens: list[str]) -> bool:
+        runs = set(runs_of(tokens, self.k))
+        if not self.lone_runs.isdisjoint(runs):
+            return True
+        return any(not self.runs_with(marker).isdisjoint(runs) for marker in self.markers.intersection(tokens))
 
     def __bool__(self) -> bool:
         return bool(self.runs)

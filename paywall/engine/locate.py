@@ -11,9 +11,10 @@ only the nodes whose serialisation holds a copy are read.
    read in chunks of about :data:`CHUNK_BYTES`. Where
    :data:`~paywall.engine.fingerprint.CLUSTER_MARKERS` different markers
    stand within :data:`~paywall.engine.sweep.CLUSTER_BYTES` of each other
-   (whole words, found by their byte positions), where one of the
-   :attr:`~paywall.engine.fingerprint.Fingerprint.lone_markers` stands with
-   a run of its passage around it, or a run of escapes or a
+   (whole words, found by their byte positions), where a marker that stands
+   in no such cluster has a withheld run holding it around it (a copy of a
+   caption, or of a sentence whose other words readers see elsewhere:
+   :meth:`~paywall.engine.fingerprint.Fingerprint.may_copy`), or a run of escapes or a
    base64 blob decodes to markers, the place widened by :data:`MARGIN`
    bytes on each side is a suspect window. A large style or script body
    (:data:`BLOCK_BYTES` or more) is read once per process for its words and
@@ -56,7 +57,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.bounded import Bounded
 from paywall.engine import code
-from paywall.engine.fingerprint import Fingerprint
+from paywall.engine.fingerprint import CONTEXT_WORDS, Fingerprint
 from paywall.engine.outline import STYLE_HIDDEN
 from paywall.engine.scan import word_hits, word_table
 from paywall.engine.text import (
@@ -514,16 +515,7 @@ def suspects(
         start = end
 
     spans: list[tuple[int, int]] = []
-    lone = fingerprint.lone_markers
     for index, (end, found, count, first, last) in enumerate(chunks):
-        if lone and found:
-            # A marker of a short withheld passage: a copy of it holds no cluster, the marker alone is a suspect.
-            alone = {token: held for token, held in named.named(found).items() if not lone.isdisjoint(held)}
-            near = [(at - cluster_bytes, at + cluster_bytes) for at, token in hits[first:last] if token in alone]
-            for low, high in _merged(near, size, 0):
-                low = max(1, low)
-                if fingerprint.may_copy(data[low - 1 : high - 1].decode("utf-8", "replace")):
-                    spans.append((low, high))
         if count >= MANY_MARKERS and named.distinct(found, count) >= MANY_MARKERS:
             # Most often a copy of the article: taken whole, from its first marker to its last.
             at, token = hits[last - 1]
@@ -544,6 +536,7 @@ def suspects(
             if token in held and at + len(token) <= stop
         ]
         spans.extend(_clusters(places, cluster_bytes, cluster_markers))
+    spans.extend(_stray_copies(data, table, fingerprint, hits, _merged(spans, size, 0), cluster_bytes))
     spans = [(start - 1, end - 1) for start, end in spans]
     # The encoded runs' search makes translations of its own: one page-size copy at a time.
     del table, chunks, hits, offsets
@@ -555,6 +548,51 @@ def suspects(
     )
     spans.extend(_encoded(data, fingerprint, hinted, seen, passed, outside))
     return _merged(spans, len(data))
+
+
+def _stray_copies(
+    data: bytes,
+    table: bytes,
+    fingerprint: Fingerprint,
+    hits: list[tuple[int, bytes]],
+    covered: list[tuple[int, int]],
+    reach: int,
+) -> list[tuple[int, int]]:
+    """Ranges of the word ``table`` (offsets one more than in ``data``) around markers that stand in none of the
+    ``covered`` ranges (the clusters) and that hold a withheld run with one of the markers they hold.
+
+    A copy of a short withheld passage (a caption, a closing line), or of a sentence whose other words readers
+    see elsewhere (a quotation repeated for sharing), holds one or two markers: no cluster. A place where an
+    ASCII marker has beside it, in the table, none of the words it stands beside in the withheld text
+    (:meth:`~paywall.engine.fingerprint.Fingerprint.context_of`) holds no such copy: a marker that code or
+    markup happens to use (``rich`` in ``rich-text``) costs that look. The others, ``reach`` bytes either side
+    of their marker, are read for the runs that hold their markers
+    (:meth:`~paywall.engine.fingerprint.Fingerprint.may_copy`).
+    """
+    starts = [start for start, _end in covered]
+    near: list[tuple[int, int]] = []
+    for at, token in hits:
+        inside = bisect_left(starts, at + 1) - 1
+        if inside >= 0 and covered[inside][1] >= at:
+            continue
+        if token.isascii():
+            context = fingerprint.context_of(token.decode("ascii"))
+            end = at + len(token)
+            beside = table[max(0, at - _BESIDE_BYTES) : at].split()[-CONTEXT_WORDS:]
+            beside += table[end : end + _BESIDE_BYTES].split()[:CONTEXT_WORDS]
+            if context and context.isdisjoint(beside):
+                continue
+        near.append((at - reach, at + reach))
+    found: list[tuple[int, int]] = []
+    for low, high in _merged(near, len(data) + 2, 0):
+        low = max(1, low)
+        if fingerprint.may_copy(data[low - 1 : high - 1].decode("utf-8", "replace")):
+            found.append((low, high))
+    return found
+
+
+_BESIDE_BYTES = 96
+"""The bytes of the word table read either side of a marker for the words beside it (longer words stand cut)."""
 
 
 def escape_runs(data: bytes, low: int, high: int) -> list[tuple[int, int]]:

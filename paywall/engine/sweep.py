@@ -9,8 +9,8 @@ cost, not the page size times the readings:
    the withheld words readers see nowhere else (the *markers*, see
    :class:`~paywall.engine.fingerprint.Fingerprint`) standing together
    (:data:`~paywall.engine.fingerprint.CLUSTER_MARKERS` different ones within
-   :data:`CLUSTER_BYTES`), or alone where a short withheld passage has fewer
-   (:attr:`~paywall.engine.fingerprint.Fingerprint.lone_markers`), and for
+   :data:`CLUSTER_BYTES`), or alone with a withheld run that holds it around it
+   (:meth:`~paywall.engine.fingerprint.Fingerprint.may_copy`), and for
    runs of escapes and base64 that decode to them; each such window is
    read for a withheld run (:mod:`paywall.engine.locate`). A page without
    one is served as cut.
@@ -37,9 +37,12 @@ templates, foreign content, foster-parented table text, markup in
 attributes) comes from those bytes, and markup held as text is also read with
 its attributes.
 
-A copy of a long passage with fewer than three markers (a phrase made of
-words readers see elsewhere anyway) is not looked for: it reveals little; nor
-is one of fewer than five words (the fingerprint's runs).
+A marker that stands alone is read with what surrounds it for a withheld
+run that holds it: a copy of a caption, or a sentence quoted for sharing
+whose other words readers see elsewhere, holds one marker or two. A copy
+of withheld words of which readers see every one elsewhere on the page is
+not looked for by markers (there are none to look for); nor is one of
+fewer than five words (the fingerprint's runs).
 """
 
 from __future__ import annotations
@@ -141,11 +144,12 @@ def page_words(data: bytes) -> set[bytes]:
 
 
 def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | None = None) -> bool:
-    """Whether ``data`` holds markers close enough together to be part of a copy (see :func:`_clustered`)."""
+    """Whether ``data`` holds markers close enough together to be part of a copy (see :func:`_clustered`), or one
+    with a withheld run that holds it around it (see :func:`_stray_copy`)."""
     tokens = page_words(data) if tokens is None else tokens
     hits = tokens & fingerprint.ascii_markers
-    if fingerprint.lone_markers and _lone_copy(data, fingerprint, hits & fingerprint.ascii_lone_markers):
-        return True  # a copy of a short passage holds no cluster
+    if hits and (_clustered(data, hits) or _stray_copy(data, fingerprint, hits)):
+        return True  # (a copy of a short passage, or of a sentence of words seen elsewhere, holds no cluster)
     if not data.isascii():
         # Words with other characters: other scripts, or words broken by soft hyphens and
         # zero-width spaces, read as the fingerprint reads text. Their places cannot be
@@ -156,7 +160,7 @@ def _has_markers(data: bytes, fingerprint: Fingerprint, tokens: set[bytes] | Non
             return True  # not searched for byte by byte: the page is read
         if found:
             return len({word.encode("utf-8") for word in found} | hits) >= CLUSTER_MARKERS
-    return bool(hits) and _clustered(data, hits)
+    return False
 
 
 def _places(data: bytes, hits: set[bytes]) -> list[tuple[int, bytes]] | None:
@@ -175,9 +179,10 @@ def _places(data: bytes, hits: set[bytes]) -> list[tuple[int, bytes]] | None:
     return places
 
 
-def _lone_copy(data: bytes, fingerprint: Fingerprint, hits: set[bytes]) -> bool:
-    """Whether a place around one of ``hits`` (markers of short passages) holds a run of those passages;
-    past :data:`MAX_FINDS` places the page is taken to hold one."""
+def _stray_copy(data: bytes, fingerprint: Fingerprint, hits: set[bytes]) -> bool:
+    """Whether a place around one of the markers ``hits`` holds a withheld run with a marker it holds
+    (:meth:`~paywall.engine.fingerprint.Fingerprint.may_copy`); past :data:`MAX_FINDS` places the page is
+    taken to hold one."""
     if not hits:
         return False
     places = _places(data, hits)
