@@ -66,10 +66,10 @@ TEASER_END_WORDS = 8
 """The teaser's last words that, standing in a row in a text which goes on after them, mark the text as a copy of
 the article from its start (see :meth:`Fingerprint.teaser_copy`)."""
 _TRAILING = " \t\r\n,;:-\u2013\u2014(\"'\u201c\u2018"
+"""What a shortened text loses at its end (a copy is cut before the separator that led to the withheld text)."""
 CONTEXT_WORDS = 2
 """The words either side of a marker that :meth:`Fingerprint.context_of` names (markup between two words of a copy,
 ``the <em>word``, stands as one word of the page's word table)."""
-"""What a shortened text loses at its end (a copy is cut before the separator that led to the withheld text)."""
 
 
 @dataclass
@@ -115,9 +115,9 @@ class Fingerprint:
     _marker_runs: dict[str, frozenset[tuple[str, ...]]] = field(init=False, repr=False, compare=False)
     _marker_context: dict[str, frozenset[bytes]] = field(init=False, repr=False, compare=False)
 
-    # The four fields above keep what the properties of the same names make on first read (and the last one
-    # what :meth:`runs_with` made). Compiled, a class keeps no ``__dict__``, where ``functools.cached_property``
-    # would keep it: it would be made on every read.
+    # The fields above keep what the properties of the same names make on first read (the last two, what
+    # :meth:`runs_with` and :meth:`context_of` made). Compiled, a class keeps no ``__dict__``, where
+    # ``functools.cached_property`` would keep it: it would be made on every read.
 
     def __post_init__(self) -> None:
         self._runs = None
@@ -229,8 +229,8 @@ class Fingerprint:
 
     def context_of(self, marker: str) -> frozenset[bytes]:
         """The words that stand within :data:`CONTEXT_WORDS` of ``marker`` in the withheld text, as bytes: a copy
-        of a run that holds it has one of them beside it. None (empty) where one of them is not ASCII, which the
-        page's word table may spell otherwise: every place of the marker is then read. Kept."""
+        of a run that holds it has one of them beside it. Empty where one of them is not ASCII, which the page's
+        word table may spell otherwise: every place of the marker is then read. Kept."""
         made = self._marker_context.get(marker)
         if made is None:
             near: list[str] = []

@@ -550,6 +550,10 @@ def suspects(
     return _merged(spans, len(data))
 
 
+_BESIDE_BYTES = 96
+"""The bytes of the word table read either side of a marker for the words beside it (longer words stand cut)."""
+
+
 def _stray_copies(
     data: bytes,
     table: bytes,
@@ -589,10 +593,6 @@ def _stray_copies(
         if fingerprint.may_copy(data[low - 1 : high - 1].decode("utf-8", "replace")):
             found.append((low, high))
     return found
-
-
-_BESIDE_BYTES = 96
-"""The bytes of the word table read either side of a marker for the words beside it (longer words stand cut)."""
 
 
 def escape_runs(data: bytes, low: int, high: int) -> list[tuple[int, int]]:
