@@ -110,8 +110,6 @@ class Fingerprint:
 
     _runs: Set[tuple[str, ...]] | None = field(init=False, repr=False, compare=False)
     _ascii_markers: frozenset[bytes] | None = field(init=False, repr=False, compare=False)
-    _ascii_lone_markers: frozenset[bytes] | None = field(init=False, repr=False, compare=False)
-    _other_markers: frozenset[str] | None = field(init=False, repr=False, compare=False)
     _marker_runs: dict[str, frozenset[tuple[str, ...]]] = field(init=False, repr=False, compare=False)
     _marker_context: dict[str, frozenset[bytes]] = field(init=False, repr=False, compare=False)
 
@@ -121,7 +119,7 @@ class Fingerprint:
 
     def __post_init__(self) -> None:
         self._runs = None
-        self._ascii_markers = self._ascii_lone_markers = self._other_markers = None
+        self._ascii_markers = None
         self._marker_runs = {}
         self._marker_context = {}
 
@@ -145,25 +143,10 @@ class Fingerprint:
 
     @property
     def ascii_markers(self) -> frozenset[bytes]:
-        """The ASCII markers as bytes, for the search of the serialised page."""
+        """The ASCII markers as bytes, for the search of the serialised page (made in C: no loop in Python)."""
         markers = self._ascii_markers
         if markers is None:
-            markers = self._ascii_markers = _ascii_bytes(self.markers)
-        return markers
-
-    @property
-    def ascii_lone_markers(self) -> frozenset[bytes]:
-        """The ASCII :attr:`lone_markers` as bytes, as :attr:`ascii_markers`."""
-        markers = self._ascii_lone_markers
-        if markers is None:
-            markers = self._ascii_lone_markers = _ascii_bytes(self.lone_markers)
-        return markers
-
-    @property
-    def other_markers(self) -> frozenset[str]:
-        markers = self._other_markers
-        if markers is None:
-            markers = self._other_markers = frozenset(filterfalse(str.isascii, self.markers))
+            markers = self._ascii_markers = frozenset(map(str.encode, filter(str.isascii, self.markers)))
         return markers
 
     @classmethod
@@ -432,11 +415,6 @@ class _Runs:
         made = self.get()
         self._made = None
         return made
-
-
-def _ascii_bytes(words: frozenset[str]) -> frozenset[bytes]:
-    """The ASCII ``words`` as bytes (made in C: no loop in Python)."""
-    return frozenset(map(str.encode, filter(str.isascii, words)))
 
 
 def _may_share_runs(tokens: Sequence[str], k: int, vocabulary: frozenset[str]) -> bool:

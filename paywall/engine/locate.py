@@ -588,7 +588,7 @@ def _stray_copies(
                 continue
         near.append((at - reach, at + reach))
     found: list[tuple[int, int]] = []
-    for low, high in _merged(near, len(data) + 2, 0):
+    for low, high in _merged(near, len(table), 0):
         low = max(1, low)
         if fingerprint.may_copy(data[low - 1 : high - 1].decode("utf-8", "replace")):
             found.append((low, high))
