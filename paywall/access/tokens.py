@@ -27,6 +27,8 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import hmac
+import json
 import math
 import threading
 import time
@@ -35,8 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from itsdangerous import BadData, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, Serializer, Signer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
+from itsdangerous.signer import HMACAlgorithm
 
 from ..errors import PaywallError
 from ..settings import PaywallSettings
@@ -75,11 +78,43 @@ class ExpiredToken(InvalidToken):
         self.payload = payload
 
 
+#: A payload shorter than this is not offered to zlib: the paywall's (ids, times) never come out shorter,
+#: and each try sets up a compressor of about 256 KB. A longer one is compressed when that makes it shorter,
+#: as itsdangerous does; the token is the same either way.
+COMPRESS_FROM: Final = 256
+
+
+class _HMAC(HMACAlgorithm):
+    """HMAC-SHA256 in one call into OpenSSL (``hmac.digest``): itsdangerous's signature, made without an
+    ``hmac.HMAC`` object per token."""
+
+    def __init__(self) -> None:
+        super().__init__(hashlib.sha256)
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha256")
+
+
+class _CompactJSON:
+    """itsdangerous's compact JSON (no spaces, text as itself) with its encoder built once: ``json.dumps`` with
+    these options builds one on every call."""
+
+    _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    @staticmethod
+    def loads(payload: str | bytes) -> Any:
+        return json.loads(payload)
+
+    @classmethod
+    def dumps(cls, obj: Any, **kwargs: Any) -> str:
+        return cls._encode(obj)
+
+
 class _Signer(TimestampSigner):
     """itsdangerous's timestamp signer with its keys derived once, and the time of signing given per call."""
 
     def __init__(self, secret_keys: list[str], purpose: str) -> None:
-        super().__init__(secret_keys, salt=purpose, digest_method=hashlib.sha256)
+        super().__init__(secret_keys, salt=purpose, digest_method=hashlib.sha256, algorithm=_HMAC())
         derived: dict[bytes, bytes] = {}
         for key in self.secret_keys:
             derived[key] = super().derive_key(key)
@@ -101,9 +136,20 @@ class _Serializer(URLSafeTimedSerializer):
 
     def __init__(self, secret_keys: list[str], purpose: str) -> None:
         super().__init__(
-            secret_keys, salt=purpose, signer=TimestampSigner, signer_kwargs={"digest_method": hashlib.sha256}
+            secret_keys,
+            salt=purpose,
+            serializer=_CompactJSON,
+            signer=TimestampSigner,
+            signer_kwargs={"digest_method": hashlib.sha256},
         )
         self._signer = _Signer(secret_keys, purpose)
+
+    def dump_payload(self, obj: Any) -> bytes:
+        """The payload as itsdangerous's URL-safe serializer writes it; one too short to gain is not compressed."""
+        payload = Serializer.dump_payload(self, obj)
+        if len(payload) < COMPRESS_FROM:
+            return base64_encode(payload)
+        return super().dump_payload(obj)
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         if salt is None or want_bytes(salt) == self._signer.salt:
