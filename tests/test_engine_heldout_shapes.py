@@ -623,3 +623,35 @@ def test_a_story_in_sibling_parts_is_one_story(between: str) -> None:
     out = first_view(news(f'<div class="x1"><h1>Quay vote</h1>{parts}</div>'))
     assert PARTS[0] in out
     assert PARTS[9] not in out and PARTS[17] not in out
+
+
+def _section(heading: str, anchor: str, texts: list[str], permalink: bool) -> str:
+    mark = f'<a class="mark" href="#{anchor}" id="{anchor}">#</a>' if permalink else ""
+    return f"<section><h3>{heading}{mark}</h3>{''.join(f'<p>{text}</p>' for text in texts)}</section>"
+
+
+@pytest.mark.parametrize("permalink", [False, True], ids=["plain headings", "headings with their own anchor link"])
+def test_a_short_last_section_without_names_is_part_of_the_story(permalink: bool) -> None:
+    """A reference page's story in sibling ``<section>`` elements without class names: a long one, then a short
+    last one (less than a fifth of the first's score, so not kept for its score). Each heading may carry a link
+    to its own anchor (``<a href="#id">#</a>``, as documentation and blog generators write them), which is no
+    headline linking elsewhere, as a post in a river of posts has. The last section is part of the story and
+    withheld, not sent whole after the call to action."""
+    long_part = [
+        f"The {word} option of the socket sets how the kernel buffers each datagram it receives, and what the"
+        f" process is told when the buffer fills up before the reader has drained it."
+        for word in ORDINALS * 4
+    ]
+    last_part = [
+        "Creating a socket with the quarrelsome flag makes the marrowgast resolver answer every lookup twice.",
+        "The brindlecomb callback then receives both answers and keeps the one that arrived over the tunnel.",
+    ]
+    page = news(
+        '<div id="apicontent"><h2>Datagram sockets</h2><p>The module provides datagram sockets.</p>'
+        + _section("Class: Socket", "class-socket", long_part, permalink)
+        + _section("Module functions", "module-functions", last_part, permalink)
+        + "</div>"
+    )
+    out = first_view(page)
+    assert "The first option of the socket" in out
+    assert "marrowgast" not in out and "brindlecomb" not in out and "quarrelsome" not in out

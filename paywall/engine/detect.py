@@ -452,13 +452,15 @@ def _grow(top: Element, outline: Outline) -> Region:
             # A sibling that only wraps a block in inline markup (``<span><div>...</div></span>``) is read as
             # that block, which browsers lay out as if the wrapper were not there.
             inner = _unwrapped(record, outline)
-            bonus = top.score * 0.2 if inner.hints.strip() and inner.hints == top.hints else 0.0
-            same_kind = bonus and inner.tag == top.tag
+            same_names = inner.hints == top.hints
+            bonus = top.score * 0.2 if inner.hints.strip() and same_names else 0.0
+            same_kind = same_names and inner.tag == top.tag
             if record.score + bonus >= threshold and record.score > 0 and record.chars >= MIN_SIBLING_CHARS:
                 members.append(record)
             elif same_kind and inner.score > 0 and record.link_density < 0.25 and _a_part(inner):
-                # A container of the same kind holding prose: the next step or section of one story, whatever
-                # its length and whatever the names are (hashed class names give no hint of a story's parts).
+                # A container of the same kind and names holding prose (or, like the story's, of no names: a
+                # reference page's plain <section>s): the next step or section of one story, whatever its
+                # length and whatever the names are (hashed class names give no hint of a story's parts).
                 members.append(record)
             elif record.tag in ("p", "blockquote", "pre") or (record.own_chars and record.tag not in INLINE_TAGS):
                 density = record.link_density
@@ -486,7 +488,8 @@ def _unwrapped(record: Element, outline: Outline) -> Element:
 
 def _a_part(element: Element) -> bool:
     """Whether a container may be a part of a story rather than a post of its own: not an ``<article>``, and
-    no headline that links elsewhere (a post in a river of posts has one)."""
+    no headline that links elsewhere (a post in a river of posts has one; a heading's link to its own anchor,
+    ``<a href="#id">#</a>``, as documentation and blog generators write them, links nowhere else)."""
     return element.tag != "article" and element.node.css_first(_LINKED_HEADLINE) is None
 
 
@@ -673,7 +676,7 @@ def _only_children(element: Element, outline: Outline) -> list[Element]:
 _PROSE_TAGS = frozenset({"p", "blockquote", "pre"})
 _CONTROLS = "form, input, select, textarea, button, iframe"
 _ARTICLE_ELEMENTS = "article, [itemprop=articleBody]"
-_LINKED_HEADLINE = "h1 a[href], h2 a[href], h3 a[href], h4 a[href]"
+_LINKED_HEADLINE = ", ".join(f"{h} a[href]:not([href^='#'])" for h in ("h1", "h2", "h3", "h4"))
 _STORY_NAMES = re.compile(r"article|story|post|entry|content|text|body")
 #: Names of a section of readers' comments (WordPress's ``#comments`` and ``#respond``, Disqus's thread...).
 _COMMENTS = re.compile(r"comment|disqus|replies|respond|discussion")
