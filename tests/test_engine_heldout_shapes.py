@@ -655,3 +655,67 @@ def test_a_short_last_section_without_names_is_part_of_the_story(permalink: bool
     out = first_view(page)
     assert "The first option of the socket" in out
     assert "marrowgast" not in out and "brindlecomb" not in out and "quarrelsome" not in out
+
+
+TOC_SECTIONS = [
+    ("why-the-quay-was-sold", "Why the council sold the old quay in the first place"),
+    ("what-the-fishermen-lose", "What the fishermen lose when the developer fences off the slipway"),
+    ("how-the-eighth-session-voted", "How the eighth session voted after midnight without the mayor"),
+]
+
+
+def _toc(where: str) -> str:
+    entries = "".join(
+        f'<li><a href="#{anchor}" title="{heading}" class="entry">{heading}</a></li>'
+        for anchor, heading in TOC_SECTIONS
+    )
+    return (
+        f'<{where} class="toc"><ul><li><a href="#intro">Introduction</a></li>{entries}'
+        f'<li><a href="/archive">Archive</a></li></ul></{where}>'
+    )
+
+
+def _withheld_sections() -> str:
+    return "".join(
+        f'<h2 id="{anchor}">{heading}</h2>'
+        + paragraphs(f"The {{word}} point of the part on {anchor.replace('-', ' ')} is argued at length here.")
+        for anchor, heading in TOC_SECTIONS
+    )
+
+
+def _assert_no_withheld_entry(out: str) -> None:
+    for anchor, heading in TOC_SECTIONS:
+        assert heading not in out and anchor not in out
+        assert anchor.replace("-", " ") not in out
+    assert out.count('<a class="entry">\u2026</a>') == len(TOC_SECTIONS)
+
+
+@pytest.mark.parametrize("where", ["nav", "header", "aside"])
+def test_a_table_of_contents_outside_the_story_keeps_no_heading_of_a_withheld_section(where: str) -> None:
+    """A long read whose table of contents stands outside the story (a sidebar, the page's header, a ``<nav>``),
+    each entry a link to a section's anchor: the headings of the withheld sections, long enough to tell what
+    they say, are withheld text, and so are their anchors' names, spelled from them. Their entries keep their
+    place and class, show an ellipsis and link nowhere. The entry of the section the teaser shows keeps its
+    heading, and the other links of the table and of the page stay."""
+    story = f'<article><h1 id="intro">Quay sale</h1>{STORY}{_withheld_sections()}</article>'
+    out = first_view(news(_toc(where) + story))
+    assert "The first session" in out
+    _assert_no_withheld_entry(out)
+    assert 'href="#intro">Introduction</a>' in out and 'href="/archive">Archive</a>' in out
+    for chrome in CHROME:
+        assert chrome in out
+
+
+def test_a_table_of_contents_at_the_top_of_the_story_keeps_no_heading_of_a_withheld_section() -> None:
+    """The same table of contents inside the story, after its first paragraph (as blog plugins put it): it comes
+    before the cut, and its entries of withheld sections go as above. A link in the teaser's prose to a
+    withheld section keeps its words (they are the teaser's own) and loses the anchor it named."""
+    lead = (
+        '<p>The council met eight times; <a href="#how-the-eighth-session-voted">the last vote</a> came after'
+        " midnight, as the harbour master had warned the week before in a letter to every member.</p>"
+    )
+    out = first_view(
+        news(f'<article><h1 id="intro">Quay sale</h1>{lead}{_toc("div")}{STORY}{_withheld_sections()}</article>')
+    )
+    assert "The council met eight times; <a>the last vote</a> came after midnight" in out
+    _assert_no_withheld_entry(out)

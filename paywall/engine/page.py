@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -369,7 +369,9 @@ class Page:
         if self._regions:
             chrome = [*_headline_labels(tree), *_chrome_pieces(outline, self._regions)]
             in_data = self._rest_in_data()  # read before the cut, which may remove a block of JSON-LD in the story
+            anchors = _linked_anchors(tree, gated_class)  # before the cut, which may remove some
             teaser, withheld, how = self._cut(teaser_paragraphs, cta_html)
+            _unlink_withheld_anchors(tree, anchors, gated_class)
             withheld += in_data
             # Where a React payload's tree loses the withheld part, the call to action takes its place there too.
             report.swept.react_cta = code.react_element(cta_html) if cta_html else None
@@ -692,6 +694,79 @@ def _ms(started: float) -> float:
 
 def _serialise(tree: LexborHTMLParser) -> bytes:
     return (tree.html or "").encode("utf-8", errors="replace")
+
+
+_FRAGMENT_LINKS = "a[href*='#']"
+
+
+def _fragment(link: LexborNode) -> str:
+    """The anchor that ``link`` names in its own page (``href="#..."``, percent-encoding read), else ""."""
+    href = (link.attributes.get("href") or "").strip()
+    return unquote(href[1:]) if href.startswith("#") else ""
+
+
+def _linked_anchors(tree: LexborHTMLParser, gated_class: str) -> frozenset[str]:
+    """The anchors in the article (ids, names of ``<a name>``) that the page's links to places in it name:
+    none on most pages, and then nothing else is read. (The cut removes nothing outside the article.)"""
+    wanted = {fragment for link in tree.css(_FRAGMENT_LINKS) if (fragment := _fragment(link))}
+    return _anchors_in(tree, gated_class, wanted) if wanted else frozenset()
+
+
+def _anchors_in(tree: LexborHTMLParser, gated_class: str, wanted: Collection[str]) -> frozenset[str]:
+    """Which of the ``wanted`` anchors stand in the article (the elements marked with ``gated_class``)."""
+    found: set[str] = set()
+    for node in tree.css(f".{gated_class}[id], .{gated_class} [id], .{gated_class} a[name]"):
+        anchor = node.id
+        if anchor is not None and anchor in wanted:
+            found.add(anchor)
+        if node.tag == "a":
+            name = node.attributes.get("name")
+            if name is not None and name in wanted:
+                found.add(name)
+    return frozenset(found)
+
+
+def _unlink_withheld_anchors(tree: LexborHTMLParser, anchors: frozenset[str], gated_class: str) -> None:
+    """Links to the ``anchors`` that the cut removed link nowhere, and those of a table of contents show
+    :data:`UNLINKED`.
+
+    A table of contents (beside the story, in the page's header, or at the top of the
+    story) lists the headings of its sections, and its links name their anchors, which
+    generators spell from the headings (``#how-the-council-voted``): the headings of the
+    withheld sections are withheld text. Every link to a withheld anchor keeps its place
+    and its class (the page's layout does not move) and loses every other attribute
+    (``href``, a ``title`` that repeats the heading); an entry of a table also loses its
+    text. Inside the article, only a link that is a list item's whole text is an entry:
+    the words of a link in the teaser's prose are shown on purpose.
+    """
+    if not anchors:
+        return
+    left = _anchors_in(tree, gated_class, anchors)
+    gone = anchors - left
+    if not gone:
+        return
+    inside = {link.mem_id for link in tree.css(f".{gated_class} {_FRAGMENT_LINKS}")}
+    for link in tree.css(_FRAGMENT_LINKS):
+        if _fragment(link) not in gone:
+            continue
+        entry = link.mem_id not in inside or _an_entry(link)
+        attrs = link.attrs
+        for name in [name for name in attrs if name != "class"]:
+            del attrs[name]
+        if entry:
+            for child in list(link.iter(include_text=True)):
+                child.decompose()
+            link.insert_child(UNLINKED)
+
+
+def _an_entry(link: LexborNode) -> bool:
+    """Whether ``link`` is the whole text of the list item holding it (an entry of a table of contents)."""
+    holder = link.parent
+    return holder is not None and holder.tag == "li" and holder.text(deep=True).strip() == link.text(deep=True).strip()
+
+
+UNLINKED = "\u2026"
+"""What an entry of a table of contents that names a withheld section shows instead of the section's heading."""
 
 
 def _place_cta(tree: LexborHTMLParser, result: cutting.Cut, cta_html: str) -> set[int]:
