@@ -32,6 +32,13 @@ def default_docs() -> Path | None:
     return found[0] if found else None
 
 
+def write_page(folder: Path, source: bytes, reference: lxml.html.HtmlElement) -> None:
+    """One page folder of a corpus: the page as installed, and the element that is its article."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "source.html").write_bytes(source)
+    (folder / "expected.html").write_text(lxml.html.tostring(reference, encoding="unicode"), encoding="utf-8")
+
+
 def make(docs: Path, out: Path, seed: int) -> int:
     """Write the corpus folders under ``out``; the number written."""
     chooser = random.Random(seed)
@@ -47,10 +54,7 @@ def make(docs: Path, out: Path, seed: int) -> int:
             main = lxml.html.fromstring(source).find(".//main")
             if main is None or len(main.text_content().split()) < MIN_WORDS:
                 continue
-            folder = out / f"{book}-{chapter.stem}"[:40]
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "source.html").write_bytes(source)
-            (folder / "expected.html").write_text(lxml.html.tostring(main, encoding="unicode"), encoding="utf-8")
+            write_page(out / f"{book}-{chapter.stem}"[:40], source, main)
             taken += 1
         written += taken
     return written
