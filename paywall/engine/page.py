@@ -701,26 +701,33 @@ _FRAGMENT_LINKS = "a[href*='#']"
 
 def _fragment(link: LexborNode) -> str:
     """The anchor that ``link`` names in its own page (``href="#..."``, percent-encoding read), else ""."""
-    href = (link.attributes.get("href") or "").strip()
+    href = (link.attrs.get("href") or "").strip()
     return unquote(href[1:]) if href.startswith("#") else ""
 
 
 def _linked_anchors(tree: LexborHTMLParser, gated_class: str) -> frozenset[str]:
-    """The anchors in the article (ids, names of ``<a name>``) that the page's links to places in it name:
-    none on most pages, and then nothing else is read. (The cut removes nothing outside the article.)"""
+    """The anchors in the article (ids, names of ``<a name>``) that the page's links to places in it name: none
+    on most pages, and then nothing else is read. (The cut removes nothing outside the article.)"""
     wanted = {fragment for link in tree.css(_FRAGMENT_LINKS) if (fragment := _fragment(link))}
-    return _anchors_in(tree, gated_class, wanted) if wanted else frozenset()
+    return _anchors_in_article(tree, gated_class, wanted) if wanted else frozenset()
 
 
-def _anchors_in(tree: LexborHTMLParser, gated_class: str, wanted: Collection[str]) -> frozenset[str]:
-    """Which of the ``wanted`` anchors stand in the article (the elements marked with ``gated_class``)."""
+def _anchors_in_article(tree: LexborHTMLParser, gated_class: str, wanted: Collection[str]) -> frozenset[str]:
+    """Which of the ``wanted`` anchors stand in the article's elements (marked with ``gated_class``).
+
+    Each element is searched on its own: a selector asking for the anchors inside the
+    marked elements costs the parser a look up every anchor's ancestors, several times
+    as much.
+    """
     found: set[str] = set()
-    for node in tree.css(f".{gated_class}[id], .{gated_class} [id], .{gated_class} a[name]"):
-        anchor = node.id
-        if anchor is not None and anchor in wanted:
-            found.add(anchor)
-        if node.tag == "a":
-            name = node.attributes.get("name")
+    for element in tree.css(f".{gated_class}"):
+        found.update(a for a in (element.id, element.attrs.get("name")) if a is not None and a in wanted)
+        for node in element.css("[id]"):
+            anchor = node.id
+            if anchor is not None and anchor in wanted:
+                found.add(anchor)
+        for node in element.css("a[name]"):
+            name = node.attrs.get("name")
             if name is not None and name in wanted:
                 found.add(name)
     return frozenset(found)
@@ -741,15 +748,14 @@ def _unlink_withheld_anchors(tree: LexborHTMLParser, anchors: frozenset[str], ga
     """
     if not anchors:
         return
-    left = _anchors_in(tree, gated_class, anchors)
+    left = _anchors_in_article(tree, gated_class, anchors)
     gone = anchors - left
     if not gone:
         return
-    inside = {link.mem_id for link in tree.css(f".{gated_class} {_FRAGMENT_LINKS}")}
     for link in tree.css(_FRAGMENT_LINKS):
         if _fragment(link) not in gone:
             continue
-        entry = link.mem_id not in inside or _an_entry(link)
+        entry = not _in_article(link, gated_class) or _an_entry(link)
         attrs = link.attrs
         for name in [name for name in attrs if name != "class"]:
             del attrs[name]
@@ -757,6 +763,16 @@ def _unlink_withheld_anchors(tree: LexborHTMLParser, anchors: frozenset[str], ga
             for child in list(link.iter(include_text=True)):
                 child.decompose()
             link.insert_child(UNLINKED)
+
+
+def _in_article(node: LexborNode, gated_class: str) -> bool:
+    """Whether ``node`` stands in an element of the article (marked with ``gated_class``)."""
+    parent = node.parent
+    while parent is not None and parent.is_element_node:
+        if gated_class in (parent.attrs.get("class") or "").split():
+            return True
+        parent = parent.parent
+    return False
 
 
 def _an_entry(link: LexborNode) -> bool:
