@@ -719,3 +719,48 @@ def test_a_table_of_contents_at_the_top_of_the_story_keeps_no_heading_of_a_withh
     )
     assert "The council met eight times; <a>the last vote</a> came after midnight" in out
     _assert_no_withheld_entry(out)
+
+
+def test_a_chapter_whose_longest_section_holds_subsections_is_one_story() -> None:
+    """A book's chapter as DocBook writes it: ``<div class="sect1">`` sections, the longest of them in
+    ``<div class="sect2">`` subsections, one of which scores highest. With the other subsections and the
+    section's paragraphs it makes a region that is the whole of its section: the section is one part of the
+    chapter, and the chapter is the story. Its opening is the teaser, and the sections after the longest are
+    withheld, not sent whole after the call to action (nor those before it shown whole)."""
+
+    def sect(tag: str, title: str, texts: list[str], inner: str = "") -> str:
+        return (
+            f'<div class="{tag}"><div class="titlepage"><h2 class="title">{title}</h2></div>'
+            + "".join(f"<p>{text}</p>" for text in texts)
+            + inner
+            + "</div>"
+        )
+
+    def lines(topic: str, count: int) -> list[str]:
+        return [
+            f"Paragraph {n} on {topic} explains how the harbour tool reads its options, and why it keeps each"
+            " record of the berths it has seen until the end of the run."
+            for n in range(count)
+        ]
+
+    opening = ["The harbour tool counts the berths a port uses, and the ships that wait for one, hour by hour."]
+    overview = sect("sect1", "9.1. Overview", [*opening, *lines("the overview", 2)])
+    using = sect(
+        "sect1",
+        "9.2. Using the tool",
+        lines("using the tool", 2),
+        sect("sect2", "9.2.1. Reading its output", lines("reading its output", 24))
+        + sect("sect2", "9.2.2. Its viewer", lines("its viewer", 3)),
+    )
+    options = sect(
+        "sect1",
+        "9.3. Options",
+        [
+            "The quarrelsome option makes the marrowgast counter report every berth twice over the night.",
+            "The brindlecomb option then folds both reports into one, keeping the later of the two.",
+        ],
+    )
+    out = first_view(news(f'<div class="chapter"><h1>Chapter 9. The harbour tool</h1>{overview}{using}{options}</div>'))
+    assert "The harbour tool counts the berths" in out
+    assert "Paragraph 20 on reading its output" not in out and "Paragraph 2 on its viewer" not in out
+    assert "marrowgast" not in out and "brindlecomb" not in out and "quarrelsome" not in out

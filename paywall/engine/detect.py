@@ -355,7 +355,7 @@ def find(outline: Outline, *, view: bool = False) -> list[Region]:
     if not candidates:
         return []
     top = _refine(candidates[0], candidates, outline)
-    region = _enclosing_article(_grow(top, outline), outline)
+    region = _enclosing_article(_widened(_grow(top, outline), outline), outline)
     # A listing is no article; where its items are whole posts (a blog's home page set to show them
     # in full), they are several.
     posts = _river(region.first, outline)
@@ -473,6 +473,32 @@ def _grow(top: Element, outline: Outline) -> Region:
     region = Region(members)
     region.continuation = continuation(region, outline)
     return region
+
+
+def _widened(region: Region, outline: Outline) -> Region:
+    """The story around ``region`` where the region is the whole of one section of it.
+
+    A region that holds (nearly) all the text of the element around it, when that
+    element has siblings of its own kind holding prose (a book's chapter in
+    ``<div class="sect1">`` sections, ``<section>``s in ``<section>``s), is one part of a
+    longer story: the story is grown again from that element, and so on up. (Without
+    this, the longest section was taken for the story, those before it were shown
+    whole and those after it sent whole after the call to action.)
+    """
+    while True:
+        parent = region.first.parent
+        if parent is None or parent.tag in ("body", "html", "article") or not _a_part(parent):
+            return region
+        if sum(member.chars for member in region.members) < WHOLE_SHARE * parent.chars:
+            return region
+        wider = _grow(parent, outline)
+        if len(wider.members) < 2:
+            return region
+        region = wider
+
+
+#: The share of an element's text that a region holding it all holds at least (the rest: its heading, a caption).
+WHOLE_SHARE = 0.9
 
 
 def _unwrapped(record: Element, outline: Outline) -> Element:
