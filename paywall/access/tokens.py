@@ -78,9 +78,9 @@ class ExpiredToken(InvalidToken):
         self.payload = payload
 
 
-#: A payload shorter than this is not offered to zlib: the paywall's (ids, times) never come out shorter,
+#: A payload shorter than this is not offered to zlib: the paywall's (ids, times) gain a few bytes at most,
 #: and each try sets up a compressor of about 256 KB. A longer one is compressed when that makes it shorter,
-#: as itsdangerous does; the token is the same either way.
+#: as itsdangerous does. Either form is read the same, by the paywall and by itsdangerous.
 COMPRESS_FROM: Final = 256
 
 

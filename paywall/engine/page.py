@@ -696,6 +696,7 @@ def _serialise(tree: LexborHTMLParser) -> bytes:
     return (tree.html or "").encode("utf-8", errors="replace")
 
 
+#: Links that may name a place in their own page (an ``href`` with a ``#``; :func:`_fragment` tells).
 _FRAGMENT_LINKS = "a[href*='#']"
 
 
