@@ -487,12 +487,12 @@ def _widened(region: Region, outline: Outline) -> Region:
     """
     while True:
         parent = region.first.parent
-        if parent is None or parent.tag in ("body", "html", "article") or not _a_part(parent):
+        if parent is None or parent.tag in ("body", "html", "article"):
             return region
         if sum(member.chars for member in region.members) < WHOLE_SHARE * parent.chars:
             return region
         wider = _grow(parent, outline)
-        if len(wider.members) < 2:
+        if len(wider.members) < 2 or not _a_part(parent):  # (the selector last: most parents have no siblings)
             return region
         region = wider
 

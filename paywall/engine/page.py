@@ -710,18 +710,18 @@ def _linked_anchors(tree: LexborHTMLParser, gated_class: str) -> frozenset[str]:
     """The anchors in the article (ids, names of ``<a name>``) that the page's links to places in it name: none
     on most pages, and then nothing else is read. (The cut removes nothing outside the article.)"""
     wanted = {fragment for link in tree.css(_FRAGMENT_LINKS) if (fragment := _fragment(link))}
-    return _anchors_in_article(tree, gated_class, wanted) if wanted else frozenset()
+    return _anchors_in(tree.css(f".{gated_class}"), wanted) if wanted else frozenset()
 
 
-def _anchors_in_article(tree: LexborHTMLParser, gated_class: str, wanted: Collection[str]) -> frozenset[str]:
-    """Which of the ``wanted`` anchors stand in the article's elements (marked with ``gated_class``).
+def _anchors_in(article: list[LexborNode], wanted: Collection[str]) -> frozenset[str]:
+    """Which of the ``wanted`` anchors stand in the ``article``'s elements (those marked as the article's).
 
     Each element is searched on its own: a selector asking for the anchors inside the
     marked elements costs the parser a look up every anchor's ancestors, several times
     as much.
     """
     found: set[str] = set()
-    for element in tree.css(f".{gated_class}"):
+    for element in article:
         found.update(a for a in (element.id, element.attrs.get("name")) if a is not None and a in wanted)
         for node in element.css("[id]"):
             anchor = node.id
@@ -747,16 +747,17 @@ def _unlink_withheld_anchors(tree: LexborHTMLParser, anchors: frozenset[str], ga
     text. Inside the article, only a link that is a list item's whole text is an entry:
     the words of a link in the teaser's prose are shown on purpose.
     """
-    if not anchors:
+    if not anchors or tree.root is None:
         return
-    left = _anchors_in_article(tree, gated_class, anchors)
-    gone = anchors - left
+    article = tree.css(f".{gated_class}")
+    gone = anchors - _anchors_in(article, anchors)
     if not gone:
         return
+    roots = {element.mem_id for element in article}
     for link in tree.css(_FRAGMENT_LINKS):
         if _fragment(link) not in gone:
             continue
-        entry = not _in_article(link, gated_class) or _an_entry(link)
+        entry = not _inside(link, roots, tree.root) or _an_entry(link)
         attrs = link.attrs
         for name in [name for name in attrs if name != "class"]:
             del attrs[name]
@@ -764,16 +765,6 @@ def _unlink_withheld_anchors(tree: LexborHTMLParser, anchors: frozenset[str], ga
             for child in list(link.iter(include_text=True)):
                 child.decompose()
             link.insert_child(UNLINKED)
-
-
-def _in_article(node: LexborNode, gated_class: str) -> bool:
-    """Whether ``node`` stands in an element of the article (marked with ``gated_class``)."""
-    parent = node.parent
-    while parent is not None and parent.is_element_node:
-        if gated_class in (parent.attrs.get("class") or "").split():
-            return True
-        parent = parent.parent
-    return False
 
 
 def _an_entry(link: LexborNode) -> bool:
