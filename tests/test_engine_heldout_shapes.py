@@ -657,6 +657,33 @@ def test_a_short_last_section_without_names_is_part_of_the_story(permalink: bool
     assert "marrowgast" not in out and "brindlecomb" not in out and "quarrelsome" not in out
 
 
+@pytest.mark.parametrize("permalink", [False, True], ids=["plain headings", "headings with their own anchor link"])
+def test_a_last_section_of_one_linked_sentence_is_part_of_the_story(permalink: bool) -> None:
+    """The same story, its last section one sentence whose words are mostly a link ("See <a>the examples
+    repository</a> for details."): more of its text is link than a paragraph of prose has, less than a list of
+    links has. It is the story's last section all the same, withheld, not sent after the call to action."""
+    long_part = [
+        f"The {word} field of the manifest tells the loader which file a package exposes, and what the"
+        f" loader does when a file asks for a folder of the package that the field does not name."
+        for word in ORDINALS * 4
+    ]
+    last = (
+        '<section><h3>Dual quarrelsome packages</h3><p>See <a href="https://example.org/ex">the marrowgast'
+        " examples repository</a> for details.</p></section>"
+    )
+    if permalink:
+        last = last.replace("packages</h3>", 'packages<a class="mark" href="#dual" id="dual">#</a></h3>')
+    page = news(
+        '<div id="apicontent"><h2>Packages</h2><p>The module describes packages.</p>'
+        + _section("Package fields", "package-fields", long_part, permalink)
+        + last
+        + "</div>"
+    )
+    out = first_view(page)
+    assert "The first field of the manifest" in out
+    assert "marrowgast" not in out and "quarrelsome" not in out
+
+
 TOC_SECTIONS = [
     ("why-the-quay-was-sold", "Why the council sold the old quay in the first place"),
     ("what-the-fishermen-lose", "What the fishermen lose when the developer fences off the slipway"),

@@ -79,6 +79,9 @@ ENCLOSING_SHARE = 1.5
 """The ``<article>`` around the found story is taken as the article when it holds at most this much more text."""
 MIN_SIBLING_CHARS = 200
 """A sibling of the article joins it on its score only when it holds this much text (not a card)."""
+PART_LINK_DENSITY = 0.5
+"""A sibling of the story's own kind and names is a part of it below this share of text in links (a list of
+links is above it; a short part whose one sentence points elsewhere is not)."""
 TRAILING_MIN_WORDS = 8
 """Prose after the article in its element (:func:`trailing`) is withheld from this many words (a label is not)."""
 RIVER_POSTS = 3
@@ -457,10 +460,11 @@ def _grow(top: Element, outline: Outline) -> Region:
             same_kind = same_names and inner.tag == top.tag
             if record.score + bonus >= threshold and record.score > 0 and record.chars >= MIN_SIBLING_CHARS:
                 members.append(record)
-            elif same_kind and inner.score > 0 and record.link_density < 0.25 and _a_part(inner):
+            elif same_kind and inner.score > 0 and record.link_density < PART_LINK_DENSITY and _a_part(inner):
                 # A container of the same kind and names holding prose (or, like the story's, of no names: a
                 # reference page's plain <section>s): the next step or section of one story, whatever its
-                # length and whatever the names are (hashed class names give no hint of a story's parts).
+                # length and whatever the names are (hashed class names give no hint of a story's parts),
+                # and however much of a short one is its link ("See <a>the examples</a> for details.").
                 members.append(record)
             elif record.tag in ("p", "blockquote", "pre") or (record.own_chars and record.tag not in INLINE_TAGS):
                 density = record.link_density
