@@ -748,6 +748,21 @@ def test_a_table_of_contents_at_the_top_of_the_story_keeps_no_heading_of_a_withh
     _assert_no_withheld_entry(out)
 
 
+def test_a_table_of_contents_that_names_the_page_keeps_no_heading_of_a_withheld_section() -> None:
+    """A manual's table of contents as DocBook writes it, at the top of a chapter: each entry a ``<dt>`` holding
+    a ``<span>`` holding the link, which names the chapter's own file before the anchor
+    (``chapter.html#how-the-eighth-session-voted``). Its entries of withheld sections go as above."""
+    entries = "".join(
+        f'<dt><span class="sect1"><a href="quay-chapter.html#{anchor}" class="entry">{heading}</a></span></dt>'
+        for anchor, heading in TOC_SECTIONS
+    )
+    toc = f'<div class="toc"><p><b>Table of Contents</b></p><dl class="toc">{entries}</dl></div>'
+    chapter = f'<div class="chapter"><h1 id="intro">Quay sale</h1>{toc}{STORY}{_withheld_sections()}</div>'
+    out = first_view(news(chapter))
+    assert "The first session" in out
+    _assert_no_withheld_entry(out)
+
+
 def test_a_chapter_whose_longest_section_holds_subsections_is_one_story() -> None:
     """A book's chapter as DocBook writes it: ``<div class="sect1">`` sections, the longest of them in
     ``<div class="sect2">`` subsections, one of which scores highest. With the other subsections and the

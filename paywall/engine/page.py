@@ -701,9 +701,15 @@ _FRAGMENT_LINKS = "a[href*='#']"
 
 
 def _fragment(link: LexborNode) -> str:
-    """The anchor that ``link`` names in its own page (``href="#..."``, percent-encoding read), else ""."""
-    href = (link.attrs.get("href") or "").strip()
-    return unquote(href[1:]) if href.startswith("#") else ""
+    """The anchor that ``link`` names after its ``#`` (percent-encoding read), else "".
+
+    The address before it is not read: a table may name the page's own file
+    (``chapter.html#section``), and the engine does not know the page's address. A
+    link to another page's anchor of the same name as one the cut withholds goes
+    like one to this page's: its name spells the same withheld words.
+    """
+    href = link.attrs.get("href") or ""
+    return unquote(href.partition("#")[2].strip())
 
 
 def _linked_anchors(tree: LexborHTMLParser, gated_class: str) -> frozenset[str]:
@@ -744,8 +750,8 @@ def _unlink_withheld_anchors(tree: LexborHTMLParser, anchors: frozenset[str], ga
     withheld sections are withheld text. Every link to a withheld anchor keeps its place
     and its class (the page's layout does not move) and loses every other attribute
     (``href``, a ``title`` that repeats the heading); an entry of a table also loses its
-    text. Inside the article, only a link that is a list item's whole text is an entry:
-    the words of a link in the teaser's prose are shown on purpose.
+    text. Inside the article, only a link that is a list item's (or a term's) whole text
+    is an entry: the words of a link in the teaser's prose are shown on purpose.
     """
     if not anchors or tree.root is None:
         return
@@ -768,9 +774,18 @@ def _unlink_withheld_anchors(tree: LexborHTMLParser, anchors: frozenset[str], ga
 
 
 def _an_entry(link: LexborNode) -> bool:
-    """Whether ``link`` is the whole text of the list item holding it (an entry of a table of contents)."""
+    """Whether ``link`` is the whole text of the list item or term holding it, through inline wrappers (an entry
+    of a table of contents: ``<li><a>``, DocBook's ``<dt><span><a>``)."""
     holder = link.parent
-    return holder is not None and holder.tag == "li" and holder.text(deep=True).strip() == link.text(deep=True).strip()
+    while holder is not None and holder.tag in _ENTRY_WRAPPERS:
+        holder = holder.parent
+    return (
+        holder is not None and holder.tag in _ENTRIES and holder.text(deep=True).strip() == link.text(deep=True).strip()
+    )
+
+
+_ENTRIES = frozenset({"li", "dt", "dd"})
+_ENTRY_WRAPPERS = frozenset({"span", "b", "strong", "em", "i", "small"})
 
 
 UNLINKED = "\u2026"
