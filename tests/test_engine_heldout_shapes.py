@@ -8,6 +8,7 @@ and what comes after the teaser reaches no one who has not paid.
 from __future__ import annotations
 
 import re
+from itertools import starmap
 
 import pytest
 
@@ -806,3 +807,35 @@ def test_a_chapter_whose_longest_section_holds_subsections_is_one_story() -> Non
     assert "The harbour tool counts the berths" in out
     assert "Paragraph 20 on reading its output" not in out and "Paragraph 2 on its viewer" not in out
     assert "marrowgast" not in out and "brindlecomb" not in out and "quarrelsome" not in out
+
+
+WRAPPED = [
+    "The harbour council voted at midnight to sell the old quay to a developer from the city.",
+    "Six members voted for the sale and five against it after a debate of four hours.",
+    "The fishermen said the fence would cut them off from the slipway their families have used.",
+    "A petition with nine hundred names was handed to the clerk a week too late to be read.",
+    "The harbour master said he would stay on until the fence goes up and not a day longer.",
+    "The developer said the company would keep a public path along the water for walkers.",
+    "The marrowgast clause lets the council buy the quay back within ten years at the same price.",
+    "The brindlecomb report on the state of the harbour walls is due in the spring of next year, and the council,"
+    " which has not read it, will vote again then, whether or not the developer, the fishermen, the harbour"
+    " master, or the mayor, who was not in the room, wants it to; until then, the slipway stays open, the fence"
+    " stays in its crates, and the quay, for now, stays the town's.",
+]
+
+
+@pytest.mark.parametrize("ids", [False, True], ids=["wrappers of one kind", "wrappers of one kind, each its own id"])
+def test_a_story_whose_paragraphs_are_each_wrapped_is_one_story(ids: bool) -> None:
+    """A CMS that wraps each paragraph in a ``<div>`` of one class, and gives each wrapper an id of its own
+    (``<div class="paragraph" id="p-4037">``, as paragraph and block editors number them). An id names one
+    element, never a kind: the wrappers are siblings of one kind, and their points go to the story around
+    them, not each to its own. (Told apart by their ids, the one long paragraph outscored the story, the region
+    grown from it was too short for an article, and the page was sent whole.)"""
+
+    def wrapped(at: int, text: str) -> str:
+        named = f' id="p-{4000 + 37 * at}"' if ids else ""
+        return f'<div class="paragraph"{named}><p>{text}</p></div>'
+
+    out = first_view(news(f'<div class="col"><h1>Quay sale</h1>{"".join(starmap(wrapped, enumerate(WRAPPED)))}</div>'))
+    assert WRAPPED[0] in out
+    assert "marrowgast" not in out and "brindlecomb" not in out

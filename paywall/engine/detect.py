@@ -317,8 +317,8 @@ def _scored_from(block: Element, outline: Outline, kinds: dict[int, Counter[tupl
         siblings = kinds.get(id(above))
         if siblings is None:  # read from the tree once per parent (most pages have no such wrapper)
             records = (outline.elements.get(node.mem_id) for node in above.node.iter())
-            siblings = kinds[id(above)] = Counter((r.tag, r.hints) for r in records if r is not None and r.chars)
-        if siblings[(start.tag, start.hints)] < 2:
+            siblings = kinds[id(above)] = Counter((r.tag, r.names) for r in records if r is not None and r.chars)
+        if siblings[(start.tag, start.names)] < 2:
             break
         child, start = start, above
     return start
@@ -455,8 +455,8 @@ def _grow(top: Element, outline: Outline) -> Region:
             # A sibling that only wraps a block in inline markup (``<span><div>...</div></span>``) is read as
             # that block, which browsers lay out as if the wrapper were not there.
             inner = _unwrapped(record, outline)
-            same_names = inner.hints == top.hints
-            bonus = top.score * 0.2 if inner.hints.strip() and same_names else 0.0
+            same_names = inner.names == top.names
+            bonus = top.score * 0.2 if inner.names.strip() and same_names else 0.0
             same_kind = same_names and inner.tag == top.tag
             if record.score + bonus >= threshold and record.score > 0 and record.chars >= MIN_SIBLING_CHARS:
                 members.append(record)
@@ -637,7 +637,7 @@ def _in_a_river(region: Region, posts: list[Element]) -> bool:
 
 
 def _river(first: Element, outline: Outline) -> list[Element]:
-    """``first`` and its siblings of its kind (tag and names) that hold text and a headline of their own: the
+    """``first`` and its siblings of its kind (tag and names, ids aside) that hold text and a headline of their own: the
     posts of a run of them, in order (a story split over containers has one headline)."""
     parent = first.parent
     if parent is None or first.tag in ("body", "html"):
@@ -645,7 +645,7 @@ def _river(first: Element, outline: Outline) -> list[Element]:
     posts = []
     for node in parent.node.iter():
         sibling = outline.elements.get(node.mem_id)
-        if sibling is None or sibling.tag != first.tag or sibling.hints != first.hints or not sibling.chars:
+        if sibling is None or sibling.tag != first.tag or sibling.names != first.names or not sibling.chars:
             continue
         if node.css_first("h1, h2, h3") is not None:
             posts.append(sibling)
@@ -675,7 +675,7 @@ def _is_listing(region: Region, outline: Outline) -> bool:
             kinds: dict[tuple[str, str], list[Element]] = {}
             for child in outline.children(container):
                 if child.chars:
-                    kinds.setdefault((child.tag, child.hints), []).append(child)
+                    kinds.setdefault((child.tag, child.names), []).append(child)
             groups.extend(group for group in kinds.values() if all(_is_card(c) for c in group))
     for group in groups:
         if len(group) < 3:

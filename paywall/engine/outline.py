@@ -69,9 +69,9 @@ class Element:
     """An element that holds visible text, or is an ancestor of one."""
 
     __slots__ = (
-        "breaks", "brs", "chars", "end_order", "first_text", "hints", "in_link", "last_text", "link_chars", "node",
-        "order", "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "runs_on", "score",
-        "tag",
+        "breaks", "brs", "chars", "end_order", "first_text", "hints", "in_link", "last_text", "link_chars", "names",
+        "node", "order", "own_chars", "own_commas", "own_link_chars", "own_words", "parent", "pieces", "runs_on",
+        "score", "tag",
     )  # fmt: skip
 
     def __init__(self, node: LexborNode, tag: str, parent: Element | None) -> None:
@@ -82,11 +82,19 @@ class Element:
         """Inside a link (``<a><h3>headline</h3></a>``, a card made clickable): its text is link text too."""
         attrs = node.attributes
         if attrs:
-            self.hints = f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('role') or ''}".lower()
-            if attrs.get("itemprop"):
-                self.hints += " itemprop-" + (attrs.get("itemprop") or "").lower()
+            names = f"{attrs.get('class') or ''} {attrs.get('role') or ''}".lower()
+            itemprop = attrs.get("itemprop")
+            if itemprop:
+                names += " itemprop-" + itemprop.lower()
+            self.names = names
+            element_id = attrs.get("id")
+            self.hints = f"{names} {element_id.lower()}" if element_id else names + " "
         else:
+            self.names = " "
             self.hints = "  "  # what the names of an element without attributes read (most paragraphs)
+        # ``names`` (class, role, itemprop) say what kind of element this is: siblings of one kind have the same.
+        # ``hints`` add its id, which says what it holds (``id="article-body"``) but names one element, never a
+        # kind (``<div class="paragraph" id="p-4037">``).
         self.order = -1
         """Document order of its first visible text (-1 when it holds none directly)."""
         self.end_order = -1
