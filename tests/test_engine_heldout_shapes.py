@@ -839,3 +839,30 @@ def test_a_story_whose_paragraphs_are_each_wrapped_is_one_story(ids: bool) -> No
     out = first_view(news(f'<div class="col"><h1>Quay sale</h1>{"".join(starmap(wrapped, enumerate(WRAPPED)))}</div>'))
     assert WRAPPED[0] in out
     assert "marrowgast" not in out and "brindlecomb" not in out
+
+
+def test_a_long_list_of_references_is_not_taken_for_the_story() -> None:
+    """A story in sections of three paragraphs, followed by its references: forty citations, each with many
+    commas (publisher, title, volume, pages, place, year), in ``<ol class="references">``. Counted as prose, the
+    list outscored the story and was taken for it: the story was shown whole above it. Notes and references
+    (``footnotes``, ``endnotes``, ``references``, ``reflist``, ``citations``, ``bibliography``) are a story's
+    apparatus, never the story: the story is found around them, and they are withheld with its end."""
+    texts = [
+        f"The {word} finding of the harbour survey, published by the council, shows the quay walls losing stone to"
+        f" the tide, year after year, faster than the engineers had thought."
+        for word in ORDINALS * 2
+    ]
+    texts[-1] = "The marrowgast survey, the last of them, says the brindlecomb wall needs rebuilding within a decade."
+    sections = "".join(
+        f'<section class="chunk" id="s{at}">{"".join(f"<p>{text}</p>" for text in texts[at : at + 3])}</section>'
+        for at in range(0, len(texts), 3)
+    )
+    notes = "".join(
+        f'<li id="cite-{n}"><a href="#ref-{n}">^</a> Harbour Office, <i>Survey of the quay walls</i>, volume {n},'
+        f" pages {n * 4}-{n * 4 + 3}, Portsmouth, 20{n:02d}, archived, retrieved 2024.</li>"
+        for n in range(40)
+    )
+    references = f'<h2>References</h2><div class="reflist"><ol class="references">{notes}</ol></div>'
+    out = first_view(news(f'<div class="content"><h1>Quay walls</h1>{sections}{references}</div>'))
+    assert texts[0] in out
+    assert "marrowgast" not in out and "brindlecomb" not in out and "volume 39" not in out

@@ -54,6 +54,9 @@ _UNLIKELY = re.compile(
     r"pagination|pager|popup|yom-remote|newsletter|recirc|outbrain|taboola|cookie|consent|navbar|\bnav\b",
     re.IGNORECASE,
 )
+_APPARATUS = re.compile(r"\b(?:footnotes?|endnotes?|reflist|references|citations|bibliography)\b")
+"""Names of a story's notes and references: its apparatus, never the story (a list of citations, each with many
+commas, scores as prose would)."""
 _MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post", re.IGNORECASE)
 _CHROME_TAGS = frozenset({"nav", "aside", "footer", "header", "form", "menu", "dialog", "button", "select"})
 _FRAME_TAGS = frozenset({"form", "dialog"})
@@ -296,7 +299,10 @@ def score(outline: Outline) -> list[Element]:
             levels = _levels(start, scored)
         for node, divider in levels:
             node.score += points / divider
-    candidates = [c for c in scored.values() if not _in_chrome(c, memo, total, holders)]
+    # Notes and references are never the story; their points still go to the story around them.
+    candidates = [
+        c for c in scored.values() if not _in_chrome(c, memo, total, holders) and not _APPARATUS.search(c.hints)
+    ]
     for candidate in candidates:
         candidate.score *= 1 - candidate.link_density
     candidates.sort(key=lambda c: c.score, reverse=True)
