@@ -866,3 +866,43 @@ def test_a_long_list_of_references_is_not_taken_for_the_story() -> None:
     out = first_view(news(f'<div class="content"><h1>Quay walls</h1>{sections}{references}</div>'))
     assert texts[0] in out
     assert "marrowgast" not in out and "brindlecomb" not in out and "volume 39" not in out
+
+
+WITNESSES = [
+    f"The {word} witness told the inquiry that the harbour gates were open on the night of the storm, and that the"
+    f" quay was dark."
+    for word in ORDINALS
+]
+WITNESSES[-1] = "The marrowgast log, the last witness said, shows the brindlecomb gate was never closed that night."
+
+
+def test_a_story_in_custom_elements_is_found_around_its_paragraphs() -> None:
+    """A story written as components (``<story-paragraph>``), each linking to the witness's page, below a
+    standfirst whose class name reads like content (``lead-text``). A custom element holding text and no block
+    is a paragraph, as a ``<div>`` is: its points go to the story around it. (Scored as containers of their
+    own, the standfirst outscored the story, the paragraphs, a third of their text in links, did not join it,
+    and the page, no article found, was sent whole.)"""
+    paragraphs = "".join(
+        f'<story-paragraph>{text[:4]}<a href="/inquiry/{at}">{text[4:44]}</a>{text[44:]}</story-paragraph>'
+        for at, text in enumerate(WITNESSES)
+    )
+    lead = (
+        '<story-paragraph class="lead-text"><strong>The harbour gates were left open on the night of the storm, the'
+        " inquiry heard on its first day.</strong></story-paragraph>"
+    )
+    out = first_view(news(f'<div class="wrap"><h1>Gates left open</h1>{lead}{paragraphs}</div>'))
+    assert "inquiry heard on its first day" in out
+    assert "marrowgast" not in out and "brindlecomb" not in out
+
+
+def test_a_story_whose_short_paragraphs_each_hold_a_link_is_no_listing() -> None:
+    """Short paragraphs, each with a link after its first word ("The <a>first witness told the inquiry that
+    the</a> harbour gates..."), as link-rich reporting writes them. Cards are led by their link (a headline, then a
+    summary); a paragraph that links mid-sentence is prose, however many of them there are. (Each was taken for a
+    card, the story for a listing, and the page was sent whole.)"""
+    paragraphs = "".join(
+        f'<p>{text[:4]}<a href="/inquiry/{at}">{text[4:44]}</a>{text[44:]}</p>' for at, text in enumerate(WITNESSES)
+    )
+    out = first_view(news(f'<div class="wrap"><h1>Gates left open</h1>{paragraphs}</div>'))
+    assert WITNESSES[0][44:] in out
+    assert "marrowgast" not in out and "brindlecomb" not in out

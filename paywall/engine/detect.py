@@ -331,10 +331,10 @@ def _scored_from(block: Element, outline: Outline, kinds: dict[int, Counter[tupl
 
 
 def _a_paragraph(block: Element) -> bool:
-    """A ``<div>`` holding text and no block with text of its own: a paragraph, whatever its tag (as a site that
-    writes its paragraphs as ``<div>`` elements does); not one that holds paragraphs as runs between
-    ``<br><br>``, which is their container."""
-    return block.tag == "div" and block.chars == block.own_chars and not block.breaks
+    """A ``<div>`` or a custom element (``<story-paragraph>``) holding text and no block with text of its own: a
+    paragraph, whatever its tag (as a site that writes its paragraphs as ``<div>`` elements or as components
+    does); not one that holds paragraphs as runs between ``<br><br>``, which is their container."""
+    return (block.tag == "div" or "-" in block.tag) and block.chars == block.own_chars and not block.breaks
 
 
 def _levels(start: Element | None, scored: dict[int, Element]) -> list[tuple[Element, int]]:
@@ -693,8 +693,15 @@ def _is_listing(region: Region, outline: Outline) -> bool:
 
 
 def _is_card(element: Element) -> bool:
-    """A short item led by a link: a headline and a summary, not a page of the story."""
-    return element.chars <= CARD_MAX_CHARS and element.link_chars * 10 >= element.chars
+    """A short item led by a link: a headline and a summary, not a page of the story.
+
+    A paragraph (an element holding its text itself, no block with text inside it) is a card only when its
+    text starts in a link (``<li><a>Headline</a> summary</li>``): a paragraph of a story that links mid-sentence
+    ("according to <a>the report</a>, ...") is none, however many of the story's paragraphs do.
+    """
+    if element.chars > CARD_MAX_CHARS or element.link_chars * 10 < element.chars:
+        return False
+    return element.chars != element.own_chars or bool(element.pieces and element.pieces[0][1])
 
 
 def _only_children(element: Element, outline: Outline) -> list[Element]:
