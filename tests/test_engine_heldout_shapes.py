@@ -906,3 +906,18 @@ def test_a_story_whose_short_paragraphs_each_hold_a_link_is_no_listing() -> None
     out = first_view(news(f'<div class="wrap"><h1>Gates left open</h1>{paragraphs}</div>'))
     assert WITNESSES[0][44:] in out
     assert "marrowgast" not in out and "brindlecomb" not in out
+
+
+def test_paragraphs_typed_as_spans_count_as_paragraphs() -> None:
+    """A story whose paragraphs are ``<span>`` elements styled as blocks, one after another in a ``<div>``, then
+    paragraphs of its own. Inline markup that ends a sentence closes a group of sentences as a sentence's end
+    does: the teaser shows the opening spans and withholds the rest. (The spans made one unit, too long to show:
+    the teaser showed nothing of the story.)"""
+    spans = "".join(f'<span class="para">{text}</span> ' for text in WITNESSES)
+    board = "".join(
+        f"<p>The {word} member of the board said the inquiry should hear the coastguard before the council.</p>"
+        for word in ORDINALS[:4]
+    )
+    out = first_view(news(f'<div class="col"><h1>Gates left open</h1><div class="txt">{spans}</div>{board}</div>'))
+    assert WITNESSES[0] in out
+    assert "marrowgast" not in out and "fourth member" not in out

@@ -321,7 +321,12 @@ def _split(node: LexborNode, long: bool, target: int = 0) -> list[Unit]:
             words += _words_in(text[start:])
             continue
         previous_br = False
-        words += _words_in(child.text(deep=True))
+        text = child.text(deep=True)
+        words += _words_in(text)
+        if long and words >= (target or SENTENCE_UNIT_WORDS) and _SENTENCE_END.search(text.rstrip()):
+            # Inline markup that ends a sentence (paragraphs typed as <span>s styled as blocks) closes a group too.
+            units.append(Unit(words, child))
+            words = 0
     if units and words > 0 and last is not None:
         units.append(Unit(words, last))
     return units
