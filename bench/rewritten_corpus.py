@@ -5,8 +5,8 @@ on pages written in others. Each form rewrites every page of a corpus one way
 (the reference, ``expected.html``, is copied as it is: the story's words and
 their order do not change):
 
-* ``hashed``: every class and id name hashed (CSS modules, styled components),
-  ``itemprop`` and ``data-*`` attributes dropped;
+* ``hashed``: every class and id name hashed (CSS modules, styled components), links to places in the page
+  following their anchors, ``itemprop`` and ``data-*`` attributes dropped;
 * ``divs``: every ``<p>`` a ``<div>``;
 * ``spans``: every ``<p>`` a ``<span>`` (paragraphs styled as blocks);
 * ``custom``: every ``<p>`` a ``<story-paragraph>``, every ``<article>`` and
@@ -49,6 +49,9 @@ def hashed(doc: HtmlElement) -> None:
             element.set("class", " ".join(_hashed(token) for token in element.get("class", "").split()))
         if element.get("id"):
             element.set("id", _hashed(element.get("id", "")))
+        href = element.get("href", "")
+        if href.startswith("#") and len(href) > 1:  # a link to a place in the page follows its anchor's new name
+            element.set("href", "#" + _hashed(href[1:]))
         for name in [name for name in element.attrib if name == "itemprop" or name.startswith("data-")]:
             del element.attrib[name]
 
