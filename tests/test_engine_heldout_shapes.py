@@ -921,3 +921,18 @@ def test_paragraphs_typed_as_spans_count_as_paragraphs() -> None:
     out = first_view(news(f'<div class="col"><h1>Gates left open</h1><div class="txt">{spans}</div>{board}</div>'))
     assert WITNESSES[0] in out
     assert "marrowgast" not in out and "fourth member" not in out
+
+
+def test_a_first_unit_too_long_to_show_goes_whole_when_its_block_runs_on() -> None:
+    """A story whose text stands in its ``<div>`` itself, around a subheading: its first run one sentence of
+    several hundred words, split by inline markup (``<em>``), too long for the teaser to show any of it. A run of
+    such a block is known by where it ends; it goes from where it starts. (From its last node only, everything
+    of the run before its ``<em>`` stayed: most of the story, shown above the call to action.)"""
+    clause = "and the {} witness said the gates were open and the quay was dark and nobody on the wall had been told"
+    first = "The inquiry heard " + " ".join(clause.format(word) for word in ORDINALS * 2) + " until the marrowgast"
+    rest = " keeper came to the stand and said the brindlecomb log was kept by the harbour master's clerk."
+    after = "The board said the inquiry would sit again on Friday, when the coastguard and the council give evidence."
+    body = f'<div class="body">{first}<em>at last</em>{rest}<h3>Next</h3>{after}</div>'
+    out = first_view(news(f'<div class="story"><h1>Gates left open</h1>{body}</div>'))
+    assert "Gates left open" in out
+    assert "sixth witness" not in out and "marrowgast" not in out and "brindlecomb" not in out

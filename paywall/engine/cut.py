@@ -123,11 +123,24 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     result.how = f"units:{keep}"
     if keep == 0:
         first = units[0]
-        _remove_after(first.start or first.node, region, result, include=True)
+        # From where the first unit starts: a unit known only by where it ends (a run of a block whose own text
+        # stands around other blocks) starts where its block's text does, or all of it but its last node stayed.
+        _remove_after(first.start or _block_start(first.node, outline), region, result, include=True)
         return result
     last = units[keep - 1]
     _remove_after(last.node, region, result, include=False, offset=last.offset)
     return result
+
+
+def _block_start(node: LexborNode, outline: Outline) -> LexborNode:
+    """The first text of the block that holds ``node`` (``node`` itself when no block is known around it)."""
+    current: LexborNode | None = node
+    while current is not None:
+        record = outline.elements.get(current.mem_id)
+        if record is not None and record.first_text is not None:
+            return record.first_text
+        current = current.parent
+    return node
 
 
 def _teaser_size(units: list[int], wanted: int, total: int) -> int:
