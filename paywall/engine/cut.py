@@ -123,24 +123,11 @@ def cut(outline: Outline, region: Region, teaser_units: int) -> Cut:
     result.how = f"units:{keep}"
     if keep == 0:
         first = units[0]
-        # From where the first unit starts: a unit known only by where it ends (a run of a block whose own text
-        # stands around other blocks) starts where its block's text does, or all of it but its last node stayed.
-        _remove_after(first.start or _block_start(first.node, outline), region, result, include=True)
+        _remove_after(first.start or first.node, region, result, include=True)
         return result
     last = units[keep - 1]
     _remove_after(last.node, region, result, include=False, offset=last.offset)
     return result
-
-
-def _block_start(node: LexborNode, outline: Outline) -> LexborNode:
-    """The first text of the block that holds ``node`` (``node`` itself when no block is known around it)."""
-    current: LexborNode | None = node
-    while current is not None:
-        record = outline.elements.get(current.mem_id)
-        if record is not None and record.first_text is not None:
-            return record.first_text
-        current = current.parent
-    return node
 
 
 def _teaser_size(units: list[int], wanted: int, total: int) -> int:
@@ -251,7 +238,10 @@ def _units(outline: Outline, region: Region) -> list[Unit]:
             # top and colophon below; lines between <br>s around headings and tables): each run between them
             # is a unit of its own, ending where the next block starts. Units are put in document order below.
             runs_on = True
-            units.extend(u for u in _split(block.node, prose > LONG_UNIT_WORDS) if u.words >= MIN_UNIT_WORDS)
+            runs = [u for u in _split(block.node, prose > LONG_UNIT_WORDS) if u.words >= MIN_UNIT_WORDS]
+            if runs:  # known by where they end: the first starts where the block's text does
+                runs[0].start = block.first_text
+            units.extend(runs)
             continue
         if prose < SHORT_UNIT_WORDS and not _SENTENCE_END.search(_text(block)):
             continue
