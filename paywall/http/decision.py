@@ -216,10 +216,9 @@ def decide(
     return decided(start, method, member, protect_member, replaying)
 
 
-@functools.lru_cache(maxsize=1024)
 def decided(start: Start, method: str, member: bool | None, protect_member: bool, replaying: bool) -> Action:
-    """:func:`decide`, its arguments in order and its answers remembered (the middleware asks this on every
-    response: one lookup made in C, where the rules are a Python call)."""
+    """:func:`decide`, its arguments in order (the middleware's call on every response: compiled, the rules
+    cost less than a lookup of their answer would, which hashes ``start`` whole)."""
     status = start.status
     if start.directive == "free" or not (200 <= status < 300 or status == 304) or status in (204, 205):
         return Action.PASS
