@@ -3,8 +3,10 @@
 Two kinds, both optional: an install where they cannot be built (no C
 compiler, ``PAYWALL_PURE_PYTHON=1``) runs the same code as Python.
 
-* ``paywall.engine._scan``, the engine's word scan, written in C
-  (``paywall/engine/_scan.c``, see :mod:`paywall.engine.scan`).
+* Two small modules written in C: ``paywall.engine._scan``, the engine's word
+  scan (``paywall/engine/_scan.c``, see :mod:`paywall.engine.scan`), and
+  ``paywall.access._step``, a coroutine's first step without an exception
+  (``paywall/access/_step.c``, see :mod:`paywall.access.eager`).
 * The modules every request runs through, and the HTML engine, compiled to C
   by mypyc from their own type hints (:data:`REQUEST_PATH`): the same source,
   checked by mypy as the rest is, run without the interpreter's work per
@@ -29,6 +31,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 SCAN = Extension("paywall.engine._scan", sources=["paywall/engine/_scan.c"], optional=True)
+STEP = Extension("paywall.access._step", sources=["paywall/access/_step.c"], optional=True)
 
 REQUEST_PATH = [
     "paywall/bounded.py",
@@ -115,7 +118,7 @@ class BuildExt(build_ext):
 
     def build_extensions(self) -> None:
         super().build_extensions()
-        ours = [ext for ext in self.extensions if ext.name != SCAN.name]
+        ours = [ext for ext in self.extensions if ext.name not in (SCAN.name, STEP.name)]
         built = [path for path in map(self.get_ext_fullpath, (ext.name for ext in ours)) if os.path.exists(path)]
         if len(built) < len(ours):
             print(f"paywall: mypyc's modules could not all be built; {STAYS_PYTHON}", file=sys.stderr)
@@ -123,4 +126,4 @@ class BuildExt(build_ext):
                 os.remove(path)
 
 
-setup(ext_modules=[SCAN, *compiled()], cmdclass={"build_ext": BuildExt})
+setup(ext_modules=[SCAN, STEP, *compiled()], cmdclass={"build_ext": BuildExt})

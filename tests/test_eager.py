@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections.abc import Callable, Generator
+from typing import Any
 
 import anyio
 import pytest
 
+from paywall.access import eager
 from paywall.access.eager import within
 
-pytestmark = pytest.mark.anyio
 
-
+@pytest.mark.anyio
 async def test_a_coroutine_that_never_waits_is_done_without_a_timer() -> None:
     loop = asyncio.get_running_loop()
 
@@ -24,6 +27,7 @@ async def test_a_coroutine_that_never_waits_is_done_without_a_timer() -> None:
     assert len(loop._scheduled) == timers
 
 
+@pytest.mark.anyio
 async def test_a_coroutine_that_waits_gets_its_answer_from_the_loop() -> None:
     event = anyio.Event()
 
@@ -41,6 +45,7 @@ async def test_a_coroutine_that_waits_gets_its_answer_from_the_loop() -> None:
         assert await within(5.0, waits()) == 42
 
 
+@pytest.mark.anyio
 async def test_a_coroutine_that_waits_too_long_is_cancelled_where_it_waits() -> None:
     cleaned = []
 
@@ -58,6 +63,7 @@ async def test_a_coroutine_that_waits_too_long_is_cancelled_where_it_waits() -> 
     assert asyncio.get_running_loop().time() - started < 5
 
 
+@pytest.mark.anyio
 async def test_errors_come_out_whether_raised_at_once_or_after_waiting() -> None:
     async def at_once() -> bool:
         raise ValueError("no accounts service")
@@ -72,6 +78,7 @@ async def test_errors_come_out_whether_raised_at_once_or_after_waiting() -> None
         await within(1.0, after_waiting())
 
 
+@pytest.mark.anyio
 async def test_the_caller_cancelled_cancels_the_coroutine() -> None:
     cancelled = []
 
@@ -86,3 +93,56 @@ async def test_the_caller_cancelled_cancels_the_coroutine() -> None:
     with anyio.move_on_after(0.05):
         await within(30.0, slow())
     assert cancelled == [True]
+
+
+def test_the_first_step_is_taken_in_c_where_the_suite_runs() -> None:
+    """The C step (``_step.c``) is built with the package, compiler or not of the rest (``setup.py``)."""
+    from paywall.access import _step
+
+    assert eager.first_step is _step.first_step
+
+
+@pytest.mark.parametrize("step", [eager.first_step, eager._first_step_in_python], ids=["c", "python"])
+def test_a_first_step_says_whether_the_coroutine_returned_or_waits(step: Callable[..., tuple[bool, Any]]) -> None:
+    async def returns() -> str:
+        return "member"
+
+    async def returns_none() -> None:
+        return None
+
+    class Waits:
+        def __await__(self) -> Generator[str, Any, int]:
+            answer = yield "the future"
+            return int(answer)
+
+    async def waits() -> int:
+        return await Waits()
+
+    async def raises() -> bool:
+        raise LookupError("session")
+
+    assert step(returns()) == (True, "member")
+    assert step(returns_none()) == (True, None)
+    waiting = waits()
+    assert step(waiting) == (False, "the future")
+    with pytest.raises(StopIteration) as done:  # the rest as the loop would take it
+        waiting.send("7")
+    assert done.value.value == 7
+    with pytest.raises(LookupError):
+        step(raises())
+
+
+def test_a_coroutine_whose_first_step_raises_is_closed() -> None:
+    closed = []
+
+    async def raises() -> bool:
+        try:
+            raise LookupError("session")
+        finally:
+            closed.append(True)
+
+    coro = raises()
+    with pytest.raises(LookupError):
+        eager.begin(coro)
+    assert closed == [True]
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED  # nothing left to close or warn about

@@ -38,7 +38,7 @@ from ..settings import PaywallSettings
 from .cookies import delete_cookie_header, set_cookie_header
 from .crawlers import CrawlerVerifier
 from .credentials import Credentials, credentials_for
-from .eager import within
+from .eager import begin, rest_within
 from .members import bearer_token, load_member_token
 from .network import client_address, is_https
 from .store.base import MeterResult, Store, Trial
@@ -199,7 +199,10 @@ async def run_member_resolver(conn: HTTPConnection, settings: PaywallSettings) -
     if isinstance(state, dict) and _RESOLVED_KEY in state:
         return bool(state[_RESOLVED_KEY])
     try:
-        result = await within(settings.member_resolver_timeout, _resolver_call(resolver, conn))
+        call = _resolver_call(resolver, conn)
+        done, result = begin(call)  # most resolvers answer at once: no timer, no coroutine around it
+        if not done:
+            result = await rest_within(settings.member_resolver_timeout, call, result)
         answer = result is True
         if not isinstance(result, bool):
             logger.warning(
