@@ -32,9 +32,9 @@ def header_pairs(headers: Any) -> RawHeaders:
     are copied into that shape once, where they come in. (The compiled request
     path checks the shape it is given: a list of lists would fail there.)
     """
-    if headers.__class__ is list:
+    if type(headers) is list:
         for pair in headers:
-            if pair.__class__ is not tuple:
+            if type(pair) is not tuple:
                 break
         else:
             return headers

@@ -310,7 +310,7 @@ class _Exchange:
         kind = message["type"]
         if kind == "http.response.body":
             body = self.body
-            if body.__class__ is _Pass:  # streaming as made (files, most pages): straight on
+            if type(body) is _Pass:  # streaming as made (files, most pages): straight on
                 await self.send(message)
             else:
                 await body.on_body(message)
