@@ -418,7 +418,7 @@ def article_key(scope: Any, canonical: str | None) -> str:
     return path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
 
 
-def path_article_key(path: str, query: str) -> str:
+def path_article_key(path: str, query: str = "") -> str:
     """The article at ``path`` and ``query`` when its page is not at hand: no canonical link to read."""
     if not query:  # most addresses: nothing to parse
         return normalize_path(path)

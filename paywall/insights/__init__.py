@@ -222,7 +222,10 @@ def _read(scope: Scope) -> bool:
 
 
 def _path_key(scope: Scope) -> str:
-    return _path_article_key(scope["path"], scope.get("query_string", b"").decode("latin-1"))
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        return _path_article_key(scope["path"], query.decode("latin-1"))
+    return _bare_path_key(scope["path"])  # most views: a lookup keyed by the path itself, with no tuple made
 
 
 @functools.lru_cache(maxsize=4096)
@@ -237,3 +240,4 @@ def _next_fill(page: str, path_key: str, article: str) -> bytes:
 
 #: A page's article by its path, remembered for the last few thousand pages (counted on every view).
 _path_article_key = functools.lru_cache(maxsize=4096)(path_article_key)
+_bare_path_key = functools.lru_cache(maxsize=4096)(path_article_key)

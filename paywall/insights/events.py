@@ -104,13 +104,14 @@ class EventBuffer:
         day, start, end = self._day
         key = (day if start <= now < end else self._today(), kind, redact(article), variant, detail)
         pending, task = self._pending, self._task
-        if key in pending and task is not None and not task.done():
-            pending[key] += 1  # most events: a batch that holds this key waits for the store, its task awake
+        counted = pending.get(key)
+        if counted is not None and task is not None and not task.done():
+            pending[key] = counted + 1  # most events: a batch that holds this key waits for the store, its task awake
             return
-        if key not in pending and len(pending) >= MAX_PENDING_KEYS:
+        if counted is None and len(pending) >= MAX_PENDING_KEYS:
             self.dropped += 1
             return
-        pending[key] += 1
+        pending[key] = (counted or 0) + 1
         self._wake()
 
     def _today(self) -> str:
