@@ -52,6 +52,11 @@ class Protection:
         self.style_url = self.assets.url("protect.css")
         #: Every configured article selector, for the script to find the article on pages not gated.
         self.selectors = ", ".join(selector for _pattern, selector in selector_rules(settings.article_selector))
+        # The policy, asked on every protectable page, in attributes of this compiled class (the settings are
+        # frozen: read once here).
+        self._on = settings.copy_protection != "off"
+        self._for_members = settings.protect_members
+        self._excluded = settings.protect_exclude_paths
 
     # ------------------------------------------------------------- serving
     def asset(self, path: str) -> tuple[bytes, str] | None:
@@ -67,12 +72,11 @@ class Protection:
         off. Which views are protectable (articles, ``protect_paths``) is the
         caller's decision.
         """
-        s = self.settings
-        if s.copy_protection == "off":
+        if not self._on:
             return False
-        if member and not s.protect_members:
+        if member and not self._for_members:
             return False
-        return not match_path(path, s.protect_exclude_paths)
+        return not match_path(path, self._excluded)
 
     # ------------------------------------------------------------- markup
     def head_html(self, *, nonce: str | None = None, subject: str | None = None, page_url: str | None = None) -> str:
