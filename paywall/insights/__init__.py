@@ -238,6 +238,7 @@ def _next_fill(page: str, path_key: str, article: str) -> bytes:
     return html.escape(query).encode()
 
 
-#: A page's article by its path, remembered for the last few thousand pages (counted on every view).
+#: A page's article by its path and query, remembered for the last few thousand pages (counted on every
+#: view); and by a path without a query, looked up by the path itself.
 _path_article_key = functools.lru_cache(maxsize=4096)(path_article_key)
 _bare_path_key = functools.lru_cache(maxsize=4096)(path_article_key)
