@@ -339,3 +339,27 @@ def test_jwt_verifier_is_built_once_per_settings(make_settings: Make) -> None:
 )
 def test_bearer_token(header: str | None, expected: str | None) -> None:
     assert bearer_token(header) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("marked", [False, True], ids=["same-tags", "traced"])
+async def test_members_pages_share_their_tags_unless_each_is_marked(make_settings: Make, marked: bool) -> None:
+    """A member's page gets the protection tags made once for every member, not once per member (a site with
+    more members reading than the tags' cache holds would make them again for each page); only tags that
+    mark the reader (``trace_copies`` in attribution mode) are made for each."""
+    from bench.http_load import site
+    from paywall import PaywallMiddleware
+    from tests.asgi import call
+
+    options: dict[str, Any] = {"copy_protection": "attribute", "trace_copies": True} if marked else {}
+    settings = make_settings(**options)
+    app = PaywallMiddleware(site, settings=settings)
+    marks = set()
+    for n in range(4):
+        token = issue_member_token(settings, f"subscriber-{n}", 30)
+        cookie = f"{settings.member_cookie}={token}".encode()
+        result = await call(app, "/article", headers=[(b"accept", b"text/html"), (b"cookie", cookie)])
+        assert result.status == 200 and b"data-paywall-protect" in result.body
+        marks.add(b"data-mark=" in result.body and result.body.split(b"data-mark=")[1][:40])
+    assert app.tags.cache_info().currsize == (4 if marked else 1)
+    assert len(marks) == (4 if marked else 1)

@@ -173,6 +173,12 @@ class PaywallMiddleware:
             settings, self.store, assets=self.assets, insights=self.insights, credentials=runtime.credentials
         )
         self._own_prefix = settings.prefix + "/"
+        # Read on every request, kept as this compiled class's own (the settings are frozen).
+        self._prefix = settings.prefix
+        self._excluded = settings.exclude_paths
+        #: Whether the protection tags carry a mark of the reader (``trace_copies`` in attribution mode):
+        #: otherwise they are the same for every reader, and remembered once, not once per reader.
+        self.marks_readers = settings.trace_copies and settings.copy_protection == "attribute"
         #: Cookies that may make a reader a member (or trial reader): without them and
         #: without a resolver, nobody needs identifying to be known as a non-member.
         names = (settings.member_cookie, settings.jwt_cookie, settings.trial_cookie)
@@ -190,12 +196,12 @@ class PaywallMiddleware:
         # reader (ours, the app's) reads them all.
         scope["headers"] = header_pairs(scope["headers"])
         path: str = scope["path"]
-        if path.startswith(self._own_prefix) or path == self.settings.prefix:
+        if path.startswith(self._own_prefix) or path == self._prefix:
             await self.endpoints(scope, receive, send)
             return
         # A path the app (or an upstream) may resolve to another one ("/free/../story",
         # "/free/..;/story") is never excluded: it is judged like any page.
-        if self.settings.exclude_paths and match_path(path, self.settings.exclude_paths) and not has_dot_segment(path):
+        if self._excluded and match_path(path, self._excluded) and not has_dot_segment(path):
             await self.app(scope, receive, _strip_control_headers(send))
             return
         exchange = _Exchange(self, scope, receive, send)
@@ -449,7 +455,8 @@ class _Exchange:
         page_url = None
         if self.settings.copy_protection == "attribute":  # the only mode that quotes the page's address
             page_url = _page_url(self.scope, self.settings.public_url)
-        return self.mw.tags(nonce, reader.subject if reader else None, page_url, cta, protect)
+        subject = reader.subject if reader is not None and self.mw.marks_readers else None
+        return self.mw.tags(nonce, subject, page_url, cta, protect)
 
     # ------------------------------------------------------------ answers
     async def send_whole(
