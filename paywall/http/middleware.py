@@ -176,9 +176,6 @@ class PaywallMiddleware:
         # Read on every request, kept as this compiled class's own (the settings are frozen).
         self._prefix = settings.prefix
         self._excluded = settings.exclude_paths
-        #: Whether the protection tags carry a mark of the reader (``trace_copies`` in attribution mode):
-        #: otherwise they are the same for every reader, and remembered once, not once per reader.
-        self.marks_readers = settings.trace_copies and settings.copy_protection == "attribute"
         #: Cookies that may make a reader a member (or trial reader): without them and
         #: without a resolver, nobody needs identifying to be known as a non-member.
         names = (settings.member_cookie, settings.jwt_cookie, settings.trial_cookie)
@@ -455,7 +452,8 @@ class _Exchange:
         page_url = None
         if self.settings.copy_protection == "attribute":  # the only mode that quotes the page's address
             page_url = _page_url(self.scope, self.settings.public_url)
-        subject = reader.subject if reader is not None and self.mw.marks_readers else None
+        # The reader is named only to tags that mark them: others are remembered once, not once per reader.
+        subject = reader.subject if reader is not None and self.mw.protection.marks_readers else None
         return self.mw.tags(nonce, subject, page_url, cta, protect)
 
     # ------------------------------------------------------------ answers

@@ -57,6 +57,9 @@ class Protection:
         self._on = settings.copy_protection != "off"
         self._for_members = settings.protect_members
         self._excluded = settings.protect_exclude_paths
+        #: Whether the tags carry a mark of the reader (``trace_copies`` in attribution mode): otherwise they are
+        #: the same for every reader, who need not be named to get them.
+        self.marks_readers = settings.trace_copies and settings.copy_protection == "attribute"
 
     # ------------------------------------------------------------- serving
     def asset(self, path: str) -> tuple[bytes, str] | None:
@@ -103,7 +106,7 @@ class Protection:
             data.append(("data-beacon", f"{s.prefix}/beacon"))
         if s.copy_protection == "attribute" and page_url and page_url.startswith(("http://", "https://")):
             data.append(("data-url", page_url))
-        if s.trace_copies and s.copy_protection == "attribute" and subject:
+        if self.marks_readers and subject:
             data.append(("data-mark", mark_for(s, subject)))
         attrs = "".join(f' {name}="{_attr(value)}"' for name, value in data)
         return (
