@@ -132,13 +132,21 @@ def with_nonce(page: str) -> bytes:
     return page.replace("<!--NONCE-->", f"<meta name='csrf-token' content='{secrets.token_hex(16)}'>").encode()
 
 
-def best_ms(fn: Callable[[], object], repeat: int) -> float:
-    timings = []
+def paired_ms(repeat: int, *fns: Callable[[], object]) -> list[float]:
+    """The median ms of each of ``fns``, called in turn ``repeat`` times.
+
+    Taking them in turn, rather than one after the other, lets each see the
+    machine as the others do: on a machine shared with other work, the load
+    and the clock change over seconds, and a ratio of two figures measured
+    apart moves with them.
+    """
+    timings: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings) * 1000
+        for fn, spent in zip(fns, timings, strict=True):
+            started = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - started)
+    return [statistics.median(spent) * 1000 for spent in timings]
 
 
 def engine_view(body: bytes) -> bytes:
@@ -206,10 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     page = news_page()
     body = with_nonce(page)
     print(f"news page: {len(body) / 1024:.0f} KB, body different on every request")
-    lxml_ms = best_ms(lambda: lxml_view(with_nonce(page)), args.requests)
-    engine_ms = best_ms(lambda: engine_view(with_nonce(page)), args.requests)
+    lxml_ms, engine_ms, crawler_ms = paired_ms(
+        args.requests,
+        lambda: lxml_view(with_nonce(page)),
+        lambda: engine_view(with_nonce(page)),
+        lambda: crawler_view(with_nonce(page)),
+    )
     print(f"  one lxml parse + serialise:   {lxml_ms:7.2f} ms")
-    crawler_ms = best_ms(lambda: crawler_view(with_nonce(page)), args.requests)
     print(f"  engine, first view:           {engine_ms:7.2f} ms   {engine_ms / lxml_ms:5.1f}x lxml")
     print(f"  engine, a crawler's view:     {crawler_ms:7.2f} ms   {crawler_ms / lxml_ms:5.1f}x lxml")
     store = f"sqlite:///{tempfile.mkdtemp(prefix='paywall-bench-')}/paywall.db"
@@ -235,8 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     engine_view(huge_body)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    huge_ms = best_ms(lambda: engine_view(with_nonce(huge)), 5)
-    huge_lxml = best_ms(lambda: lxml_view(with_nonce(huge)), 5)
+    huge_lxml, huge_ms = paired_ms(5, lambda: lxml_view(with_nonce(huge)), lambda: engine_view(with_nonce(huge)))
     print(
         f"{len(huge_body) / 1024 / 1024:.1f} MB page: engine {huge_ms:.1f} ms ({huge_ms / huge_lxml:.1f}x lxml), "
         f"peak memory {peak / 1024 / 1024:.1f} MB (Python allocations)"
@@ -250,8 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(data) < 20 * 1024:
                 continue
             text = data.decode("utf-8", "replace")
-            one = best_ms(lambda: lxml_view(text.encode()), 5)  # noqa: B023
-            mine = best_ms(lambda: engine_view(data), 5)  # noqa: B023
+            one, mine = paired_ms(5, lambda: lxml_view(text.encode()), lambda: engine_view(data))  # noqa: B023
             ratios.append(mine / one)
             print(f"  {source.parent.name:28} {len(data) / 1024:6.0f} KB  lxml {one:6.2f} ms  engine {mine:7.2f} ms")
         if ratios:
