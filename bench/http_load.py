@@ -37,7 +37,11 @@ paywall's row is what everything else the paywall does costs.
 Before measuring, every scenario is checked once: the non-member's page holds
 no words from beyond the teaser, the member's holds them all.
 
-    python bench/http_load.py [--seconds 5] [--connections 16] [--rounds 3] [--http IMPL] [--loop IMPL]
+Where the machine has two CPUs or more and ``taskset``, the servers run on one
+CPU and ``wrk`` on another (``--no-pin`` lets them share), so that the client
+does not take its turns on the measured server's core.
+
+    python bench/http_load.py [--seconds 5] [--connections 16] [--rounds 3] [--http IMPL] [--loop IMPL] [--no-pin]
 
 The ratios depend on what the server itself costs a request, which the
 paywall's cost is set against. uvicorn's defaults take ``httptools`` and
@@ -307,13 +311,37 @@ def implementations(http: str, loop: str) -> tuple[str, str]:
     )
 
 
+def pinned(cpu: int | None) -> list[str]:
+    """The prefix that runs a command on ``cpu`` alone (``taskset``), or none."""
+    return ["taskset", "-c", str(cpu)] if cpu is not None else []
+
+
+def cpus_for_load() -> tuple[int | None, int | None]:
+    """The CPUs for the servers and for ``wrk``: two different ones where the machine has two and ``taskset``.
+
+    Unpinned, the measured server and ``wrk`` share the cores as the scheduler moves them, which on a small
+    machine moves a ratio by a tenth from run to run.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or shutil.which("taskset") is None:
+        return None, None
+    return cpus[-1], cpus[0]
+
+
 @contextlib.contextmanager
 def server(
-    app: str, env: dict[str, str], *, factory: bool = False, http: str = "auto", loop: str = "auto"
+    app: str,
+    env: dict[str, str],
+    *,
+    factory: bool = False,
+    http: str = "auto",
+    loop: str = "auto",
+    cpu: int | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """One uvicorn process serving ``app`` on loopback: its URL and process id."""
+    """One uvicorn process serving ``app`` on loopback (on ``cpu`` alone, when given): its URL and process id."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    argv = [*pinned(cpu), sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--log-level", "warning"]
     argv += ["--no-access-log", "--http", http, "--loop", loop, *(["--factory"] if factory else [])]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     with spawned(argv, port, env=full_env) as proc:
@@ -327,11 +355,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wrk(
-    target: tuple[str, int], path: str, headers: dict[str, str], seconds: int, connections: int
+    target: tuple[str, int],
+    path: str,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int,
+    cpu: int | None = None,
 ) -> tuple[float, float]:
-    """Requests per second, and the server's CPU microseconds per request."""
+    """Requests per second, and the server's CPU microseconds per request (``wrk`` on ``cpu``, when given)."""
     base, pid = target
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    argv = [*pinned(cpu), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     before = cpu_seconds(pid)
@@ -352,25 +385,31 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="bare and paywalled runs per request, alternating (medians printed)"
     )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let the servers and wrk share the CPUs (pinned apart by default)"
+    )
     add_server_options(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
     http, loop = implementations(args.http, args.loop)
+    server_cpu, wrk_cpu = (None, None) if args.no_pin else cpus_for_load()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             "PAYWALL_SECRET_KEY": "bench-secret-key-0123456789",
             "PAYWALL_STORE": f"sqlite:///{tmp}/bench.db",
             "PAYWALL_MEMBER_RESOLVER": "bench.http_load:is_member",
         }
+        options: dict[str, Any] = {"http": http, "loop": loop, "cpu": server_cpu}
         with (
-            server("bench.http_load:site", {}, http=http, loop=loop) as bare,
-            server("bench.http_load:build_app", env, factory=True, http=http, loop=loop) as paywalled,
-            server("bench.http_load:minimal_member_site", {}, factory=True, http=http, loop=loop) as minimal,
-            server("bench.http_load:private_site", {}, http=http, loop=loop) as private,
+            server("bench.http_load:site", {}, **options) as bare,
+            server("bench.http_load:build_app", env, factory=True, **options) as paywalled,
+            server("bench.http_load:minimal_member_site", {}, factory=True, **options) as minimal,
+            server("bench.http_load:private_site", {}, **options) as private,
         ):
             check(paywalled[0])
-            print(f"uvicorn with {http} and {loop}")
+            where = f"; the servers on CPU {server_cpu}, wrk on CPU {wrk_cpu}" if server_cpu is not None else ""
+            print(f"uvicorn with {http} and {loop}{where}")
             print(
                 f"{'request':30} {'bare req/s':>10} {'paywall req/s':>13} {'ratio':>6}"
                 f" {'bare CPU us/req':>15} {'paywall CPU us/req':>18} {'ratio':>6}"
@@ -383,7 +422,7 @@ def main() -> None:
             ]
             for name, path, headers, measured_target in rows:
                 bare_rps, rps, ratio, bare_cpu, cpu, cpu_ratio = compare(
-                    bare, measured_target, path, headers, args.rounds, args.seconds, args.connections
+                    bare, measured_target, path, headers, args.rounds, args.seconds, args.connections, wrk_cpu
                 )
                 print(
                     f"{name:30} {bare_rps:10.0f} {rps:13.0f} {ratio:6.2f}"
@@ -400,6 +439,7 @@ def compare(
     rounds: int,
     seconds: int,
     connections: int,
+    wrk_cpu: int | None = None,
 ) -> tuple[float, float, float, float, float, float]:
     """Medians over ``rounds`` of the bare and the other server's rates, their ratio, CPU us per request, ratio.
 
@@ -409,7 +449,7 @@ def compare(
     found = []
     for n in range(rounds):
         pair = [(bare, True), (other, False)]
-        measured = {is_bare: wrk(target, path, headers, seconds, connections)
+        measured = {is_bare: wrk(target, path, headers, seconds, connections, wrk_cpu)
                     for target, is_bare in (pair if n % 2 == 0 else pair[::-1])}  # fmt: skip
         found.append((*measured[True], *measured[False]))
     bare_rps, bare_cpu, rps, cpu = (statistics.median(column) for column in zip(*found, strict=True))
