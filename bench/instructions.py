@@ -45,7 +45,12 @@ private, no-store`` and ``Vary: Cookie``), which every personalised response
 needs whoever adds them. It says how much of the member's ratio the HTTP
 server spends on those headers alone.
 
-    python bench/instructions.py [--requests 400] [--only NAME] [--server [--http IMPL] [--loop IMPL]]
+With ``--cache`` (in process), cachegrind counts each request's instructions
+and first-level cache misses instead, bare, paywalled and (with the member's
+row) behind the minimal middleware: a miss costs time that no instruction
+shows, which is why a throughput ratio can be below the instruction ratio.
+
+    python bench/instructions.py [--requests 400] [--only NAME] [--server [--http IMPL] [--loop IMPL]] [--cache]
 
 Needs valgrind (``apt-get install valgrind``); each figure takes two runs of
 a few seconds to a minute under it.
@@ -193,17 +198,22 @@ def per_server_request(
     return (runs[0] - runs[1]) / count
 
 
-def instructions(args: list[str], env: dict[str, str]) -> int:
-    """Instructions a child run of this script executes, start to end."""
+def _under_valgrind(tool: str, args: list[str], env: dict[str, str], *options: str) -> str:
+    """What valgrind's ``tool`` reports (its standard error) of a child run of this script, start to end."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, __file__, *args],
+            ["valgrind", f"--tool={tool}", *options, f"--{tool}-out-file={tmp}/out", sys.executable, __file__, *args],
             capture_output=True,
             text=True,
             env={**os.environ, "PYTHONHASHSEED": "0", **env},
             check=True,
         )
-    return _collected(out.stderr)
+    return out.stderr
+
+
+def instructions(args: list[str], env: dict[str, str]) -> int:
+    """Instructions a child run of this script executes, start to end."""
+    return _collected(_under_valgrind("callgrind", args, env))
 
 
 def per_unit(args: list[str], env: dict[str, str], count: int) -> float:
@@ -211,11 +221,54 @@ def per_unit(args: list[str], env: dict[str, str], count: int) -> float:
     return (instructions([*args, str(count)], env) - instructions([*args, "0"], env)) / count
 
 
+#: What ``--cache`` reads of cachegrind's summary: instructions, first-level instruction-cache misses and
+#: first-level data-cache misses.
+CACHE_EVENTS = ("I   refs", "I1  misses", "D1  misses")
+
+
+def cache_events(args: list[str], env: dict[str, str]) -> list[int]:
+    """:data:`CACHE_EVENTS` of a child run of this script, start to end, in cachegrind's model of the caches."""
+    report = _under_valgrind("cachegrind", args, env, "--cache-sim=yes")
+    counts = []
+    for event in CACHE_EVENTS:
+        found = re.search(rf"{event}:\s*([\d,]+)", report)
+        if found is None:
+            raise RuntimeError(f"no {event.split()[0]} count from cachegrind:\n{report[-2000:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+    return counts
+
+
+def cache_per_unit(args: list[str], env: dict[str, str], count: int) -> list[float]:
+    """:data:`CACHE_EVENTS` per request, as :func:`per_unit` counts instructions."""
+    more, none = cache_events([*args, str(count)], env), cache_events([*args, "0"], env)
+    return [(a - b) / count for a, b in zip(more, none, strict=True)]
+
+
+def cache_table(
+    names: list[tuple[str, dict[str, str]]], base: dict[str, str], count: int, pool: ThreadPoolExecutor
+) -> None:
+    """``--cache``: each request's instructions and first-level cache misses, bare and paywalled, and behind
+    the minimal middleware with the member's row (misses cost time that instructions do not show)."""
+    runs = []
+    for name, settings in names:
+        apps = [("bare", base), ("paywall", {**base, **settings})] + ([("minimal", base)] if name == MEMBER_ROW else [])
+        for app, env in apps:
+            runs.append((name, app, pool.submit(cache_per_unit, ["--child", "request", name, app], env, count)))
+    header = f"{'request':30} {'app':8} {'instructions':>12} {'I1 misses':>10} {'D1 misses':>10}"
+    print(f"{header}   (per request, in process)")
+    for name, app, counted in runs:
+        refs, i1, d1 = counted.result()
+        print(f"{name:30} {app:8} {refs:12.0f} {i1:10.0f} {d1:10.0f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=400, help="requests (or views) counted per figure")
     parser.add_argument("--only", action="append", help="only this row (repeatable): a request's name, or 'engine'")
     parser.add_argument("--server", action="store_true", help="count a real uvicorn's instructions per request")
+    parser.add_argument(
+        "--cache", action="store_true", help="in process: count first-level cache misses too (cachegrind)"
+    )
     add_server_options(parser)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -228,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed (apt-get install valgrind)")
+    if args.cache and args.server:
+        sys.exit("--cache counts in process only")
     server = implementations(args.http, args.loop)
     # Each figure's runs go one after the other, the figures side by side (valgrind uses one core).
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
@@ -237,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
             "PAYWALL_MEMBER_RESOLVER": "bench.http_load:is_member",
         }
         names = [(name, settings) for name, _, _, settings in REQUESTS if not args.only or name in args.only]
+        if args.cache:
+            cache_table(names, base, args.requests, pool)
+            return 0
         if args.server:
             rows = [
                 (
