@@ -24,6 +24,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
+from paywall.engine.outline import INLINE_TAGS
 from paywall.engine.text import json_unescaped
 
 JSON_TYPES = frozenset({"application/ld+json", "application/json", "importmap", "speculationrules"})
@@ -137,21 +138,27 @@ def json_groups(value: Any) -> tuple[list[str], list[list[int]]]:
       (rich text as spans: Portable Text's ``{"_type": "span", "text": …}``, Contentful's
       ``{"nodeType": "text", "value": …}``, a link's text among them).
 
+    Markup written as arrays (JsonML: ``["p", {}, "a few words ", ["a", {"href": …}, "a link"], …]``) puts
+    each link or emphasis in an array of its own: an array item of an array that names an inline element
+    (:data:`~paywall.engine.outline.INLINE_TAGS`) is part of the line it stands in, and its strings, past the
+    tag's name, are read with the enclosing array's.
+
     The fields of one object are texts of their own (a headline, a description), never read as one.
     """
     values: list[str] = []
     groups: list[list[int]] = []
     keyed: dict[str, list[int]] = {}
     # Iteratively (deep values do not exhaust the stack): each frame is a container's items still to visit;
-    # the strings of an array seen so far (None for an object); and whether the items are an object's
-    # pairs, that object being an array's item (its strings are counted under their keys).
-    frames: list[tuple[Iterator[Any], list[int] | None, bool]] = [(iter((value,)), None, False)]
+    # the strings of an array seen so far (None for an object); whether the items are an object's pairs,
+    # that object being an array's item (its strings are counted under their keys); and whether those
+    # strings are the enclosing array's (an inline element's, in markup written as arrays).
+    frames: list[tuple[Iterator[Any], list[int] | None, bool, bool]] = [(iter((value,)), None, False, False)]
     while frames:
-        items, held, pairs = frames[-1]
+        items, held, pairs, inline = frames[-1]
         item: Any = next(items, _END)
         if item is _END:
             frames.pop()
-            if held is not None and len(held) > 1:
+            if held is not None and len(held) > 1 and not inline:
                 groups.append(held)
             continue
         key = None
@@ -164,10 +171,14 @@ def json_groups(value: Any) -> tuple[list[str], list[list[int]]]:
                 keyed.setdefault(key, []).append(len(values))
             values.append(item)
         elif isinstance(item, list):
-            frames.append((iter(item), [], False))
+            if held is not None and item and isinstance(item[0], str) and item[0] in INLINE_TAGS:
+                values.append(item[0])  # the element's name: visited, not read
+                frames.append((iter(item[1:]), held, False, True))
+            else:
+                frames.append((iter(item), [], False, False))
         elif isinstance(item, dict):
             in_array = held is not None
-            frames.append((iter(item.items() if in_array else item.values()), None, in_array))
+            frames.append((iter(item.items() if in_array else item.values()), None, in_array, False))
     groups.extend(group for group in keyed.values() if len(group) > 1)
     return values, groups
 
