@@ -730,6 +730,28 @@ def test_soft_hyphenated_article_loses_its_plain_copies() -> None:
     assert_no_leak(out.replace("\u00ad".encode(), b"").replace("\u200b".encode(), b""))
 
 
+@pytest.mark.parametrize("tag", ["span", "b", "i"])
+@pytest.mark.parametrize("where", ["<div hidden>{}</div>", '<div class="sr-only">{}</div>', "<noscript>{}</noscript>"])
+def test_withheld_text_split_a_letter_per_tag_is_found(where: str, tag: str) -> None:
+    """A copy written a letter per element (as text effects and obfuscations write it) holds no word in the
+    page's bytes, and the browser shows it, and a scraper reads it, as the text it spells."""
+    spelt = "".join(f"<{tag}>{html.escape(letter)}</{tag}>" for letter in " ".join(WITHHELD))
+    page = f"""<html><body><article>{paragraphs_html(TEASER + WITHHELD)}</article>
+    {where.format(spelt)}</body></html>"""
+    _, out = gate(page)
+    assert_no_leak(out)
+    assert TEASER[0].encode() in out
+
+
+def test_markup_written_a_few_letters_an_element_that_holds_no_withheld_text_stays() -> None:
+    """Navigation of letters (an index A to Z) and drop caps are text split by tags too: they stay as they are."""
+    index = "".join(f'<a href="/names/{c}">{c}</a>' for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    page = f"""<html><body><nav>{index}</nav><article>{paragraphs_html(TEASER + WITHHELD)}</article></body></html>"""
+    _, out = gate(page)
+    assert index.encode() in out
+    assert_no_leak(out)
+
+
 # --------------------------------------------------------------------------- encodings the scrubber undoes
 
 

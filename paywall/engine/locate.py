@@ -104,7 +104,6 @@ _WIDE_ESCAPES = (
 diacritic, ``\\u1ebf``, ``\\xe9``, ``&#233;``; a soft hyphen or a zero-width joiner, ``&shy;``, which
 hyphenation puts in every long word), and ``<wbr>``, by its first character; an escape may be escaped
 again (``\\\\u1ebf``: JSON in a script's string)."""
-_WBR = re.compile(_WIDE_ESCAPES[-1])
 _BETWEEN_WIDE = rb"(?:[^\\&<>\"'`\x00-\x1f]|\\[nrt\"'/\\]){0,16}"
 """What may stand between two of them in a text: up to a few plain characters of one string."""
 _ESCAPE_RUNS = tuple(
@@ -123,6 +122,13 @@ or more escapes of characters other than ASCII with a few plain characters betwe
 language whose letters with diacritics are escaped and the others not: ``n\\u1ebfb\\u1ed9n\\u1eb7``, as
 ``json.dumps`` and PHP's ``json_encode`` write Vietnamese or Czech), by the kind of the first: each search
 then skips to its literal first character at C speed, not to every ``&``."""
+_SPLIT_TEXT = re.compile(rb">[^<>\s]{1,3}(?:<[^<>]{1,200}>)+(?:[^<>]{1,3}(?:<[^<>]{1,200}>)+){5,}")
+"""Text written a few characters an element (a letter per ``<span>``, as text effects and obfuscations write it):
+six or more pieces of one to three characters, each followed by tags, from the end of a tag. No word of it
+stands in the page's bytes; a browser shows it, and a scraper reads it, as the text it spells (see
+:func:`shown`)."""
+_ESCAPE_RUNS += (_SPLIT_TEXT,)
+_TAG_BYTES = re.compile(rb"<[^<>]*>")
 _BASE64_TABLE = bytes(
     c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"+/=_-") else 32 for c in range(256)
 )
@@ -670,13 +676,14 @@ def _encoded(
 
 def _escaped_words(run: bytes) -> frozenset[str]:
     """The words a run of escapes decodes to, read as a script, a stylesheet or an address would read it
-    (and as markup would show it: ``<wbr>`` splits no word)."""
-    return frozenset(words(decode_layers(without_wbr(run).decode("ascii", "replace"), url=True, css=True)))
+    (and as markup would show it: its tags split no word)."""
+    return frozenset(words(decode_layers(shown(run).decode("utf-8", "replace"), url=True, css=True)))
 
 
-def without_wbr(run: bytes) -> bytes:
-    """``run`` without its ``<wbr>`` tags, which split no word as markup shows it."""
-    return _WBR.sub(b"", run) if b"<wbr" in run else run
+def shown(run: bytes) -> bytes:
+    """``run`` (escapes, or text written a few characters an element) without its tags, which split no word as
+    markup shows it (``<wbr>``, the ``<span>`` of each letter)."""
+    return _TAG_BYTES.sub(b"", run) if b"<" in run else run
 
 
 def _base64_words(run: bytes) -> frozenset[str]:

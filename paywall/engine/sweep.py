@@ -59,7 +59,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from paywall.engine import code
 from paywall.engine.fingerprint import CLUSTER_MARKERS, Fingerprint, joined_tokens
-from paywall.engine.locate import Changed, Places, escape_runs, hides, keyed_leaks, without_wbr
+from paywall.engine.locate import Changed, Places, escape_runs, hides, keyed_leaks, shown
 from paywall.engine.scan import word_table
 from paywall.engine.text import ELLIPSIS, base64_payloads, code_point, decode_layers, html_unescaped, words
 
@@ -230,16 +230,16 @@ def _decoded_blobs(data: bytes, tokens: set[bytes]) -> Iterator[bytes]:
     Percent-encoding leaves ASCII letters as they are, and :func:`page_words`
     splits at ``%20`` already; what remains are runs of escapes that spell a
     word letter by letter (``\\u0054\\u0068...``, ``&#84;&#104;...``, CSS ``\\54 \\68``,
-    doubly percent-encoded text) and base64. Each run is found by a search that
-    starts at its own first character and decoded alone, so the cost follows
-    the page's encoded content, not its size.
+    doubly percent-encoded text), text written a letter per element, and base64.
+    Each run is found by a search that starts at its own first character and
+    decoded alone, so the cost follows the page's encoded content, not its size.
     """
     runs = [data[start:end] for start, end in escape_runs(data, 0, len(data))]
     if runs:
-        joined = without_wbr(b" ".join(runs))
+        joined = shown(b" ".join(runs))
         yield _BACKSLASH_ESCAPE.sub(_escape_value, joined)
         if b"&" in joined:
-            yield html_unescaped(joined.decode("ascii", "replace")).encode("utf-8")
+            yield html_unescaped(joined.decode("utf-8", "replace")).encode("utf-8")
         if b"%" in joined:
             yield unquote_to_bytes(unquote_to_bytes(joined))
     if b"base64" in data or b"atob(" in data or (tokens and max(map(len, tokens)) >= MAX_TOKEN):
@@ -460,15 +460,18 @@ def _texts_may_hold(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerpri
     if fingerprint.chrome_copies:
         return True
     # Visible text holds no marker (markers are the words readers see nowhere else) unless the
-    # chrome holds a copy, so only hidden text is read here.
-    return any(hidden and _is_text(node) and may_hold(node.text_content or "", fingerprint) for node, hidden in nodes)
+    # chrome holds a copy, so only hidden text is read here: each node, then all of it as one text (a
+    # text written a few letters an element holds no word in any one node).
+    hidden_texts = [node.text_content or "" for node, hidden in nodes if hidden and _is_text(node)]
+    return any(may_hold(text, fingerprint) for text in hidden_texts) or may_hold("".join(hidden_texts), fingerprint)
 
 
 def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint) -> list[tuple[LexborNode, bool]]:
     """Text nodes that carry withheld runs, reading across node boundaries.
 
     Text is read twice: nodes joined with a space (separate blocks), and
-    joined as they are (a word split over inline tags, ``zephyr<em>quill</em>``).
+    joined as they are (a word split over inline tags, ``zephyr<em>quill</em>``;
+    a text written a letter per element, its spaces elements of their own too).
     Hidden text is decoded first (a ``<noscript>`` or ``<textarea>`` holds
     markup as text). A run that reaches into hidden text is a hidden copy, so
     only its hidden side goes; a run entirely in visible text is a visible
@@ -481,6 +484,8 @@ def _text_matches(nodes: list[tuple[LexborNode, bool]], fingerprint: Fingerprint
         if _is_text(node):
             text = node.text_content or ""
             if not text.strip():
+                if text and texts and texts[-1][2] != " ":  # a space between words written an element each
+                    texts.append((node, hidden, " "))
                 continue
             if fingerprint.leaks_encoded(text) or (
                 hidden and (fingerprint.leaks_in_markup(text) or _hidden_json_leaks(text, fingerprint))

@@ -111,6 +111,13 @@ BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{" + str(MIN_BASE64_CHARS) + r",}={0,2}
 _NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
 _URLSAFE = str.maketrans("-_", "+/")
 _TAG = re.compile(r"<[^<>]*>")
+_INLINE_TAG = re.compile(
+    r"</?(?:a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|nobr|q|s|samp|small|span|strike"
+    r"|strong|sub|sup|time|tt|u|var|wbr)(?=[\s/>])[^<>]*>",
+    re.IGNORECASE,
+)
+"""A tag of markup inside a line: it splits no word as a browser shows it (``zephyr<em>quill</em>``, a letter per
+``<span>``); any other tag stands between words."""
 PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 MARKUP = re.compile(r"<|&(?:lt|#0*60|#x0*3c)|\\(?:u0*3c|x3c|u\{0*3c\}|0*3c)|%3c", re.IGNORECASE)
 """A ``<``, plain or escaped: the text may hold markup, whose attributes the reading without ``tags`` reads."""
@@ -374,7 +381,8 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool
     """Undo the escaping a copy of the text may hide behind.
 
     JSON/JavaScript escapes (``\\u00e9``, ``\\u{e9}``, ``\\x41``...), CSS escapes
-    (``\\e9 ``), HTML character references and markup are removed, a few times
+    (``\\e9 ``), HTML character references and markup are removed (a tag inside a line
+    splits no word, any other stands between words), a few times
     over for doubly escaped copies. ``css`` says the text is a stylesheet, whose
     escapes are undone first (``\\b`` is a hex digit there, a backspace in
     JavaScript). With ``url``, percent-encoding too (share links carry the text
@@ -394,7 +402,7 @@ def decode_layers(text: str, *, url: bool = False, css: bool = False, tags: bool
         if "&" in text:
             text = html_unescaped(text)
         if "<" in text:
-            text = _TAG.sub(" ", text) if tags else text.replace("<", " ").replace(">", " ")
+            text = _TAG.sub(" ", _INLINE_TAG.sub("", text)) if tags else text.replace("<", " ").replace(">", " ")
         if url and "%" in text and PERCENT.search(text):
             text = unquote_plus(text)
         if text == before:
