@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import groupby
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
@@ -69,7 +70,10 @@ class Inspection:
             out.append(f"withheld: {self.withheld_words} words{after}")
             if self.copies:
                 out.append(f"copies swept: {len(self.copies)}")
-                out.extend(f"  - {place}" for place in self.copies)
+                # A place repeated in a row (a text written a letter per element) is one line.
+                for place, same in groupby(self.copies):
+                    count = sum(1 for _ in same)
+                    out.append(f"  - {place}" + (f" ({count} in a row)" if count > 1 else ""))
             else:
                 out.append("copies swept: none found")
             verdict = (

@@ -743,6 +743,20 @@ def test_withheld_text_split_a_letter_per_tag_is_found(where: str, tag: str) -> 
     assert TEASER[0].encode() in out
 
 
+def test_inspect_counts_a_copy_written_a_letter_per_element_on_one_line() -> None:
+    """``paywall inspect`` lists every element of such a copy as swept, but as one line with its count."""
+    from paywall.inspect import inspect_page
+    from paywall.settings import PaywallSettings
+
+    spelt = "".join(f"<span>{html.escape(letter)}</span>" for letter in " ".join(WITHHELD))
+    page = f"<html><body><article>{paragraphs_html(TEASER + WITHHELD)}</article><div hidden>{spelt}</div></body></html>"
+    report = inspect_page(page.encode(), PaywallSettings(secret_key="inspect-spelt-copy-5be1c09a7d"), source="s.html")
+    lines = report.lines()
+    assert len(report.copies) > 100
+    assert f"  - hidden text in <span> ({len(report.copies)} in a row)" in lines
+    assert_no_leak(report.gated)
+
+
 def test_markup_written_a_few_letters_an_element_that_holds_no_withheld_text_stays() -> None:
     """Navigation of letters (an index A to Z) and drop caps are text split by tags too: they stay as they are."""
     index = "".join(f'<a href="/names/{c}">{c}</a>' for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
