@@ -307,10 +307,39 @@ def _keys_of(value: Any) -> list[Any]:
 
 
 @settings_profile(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def jsonml_paragraph(text: str) -> list[Any]:
+    """A paragraph as markup written as arrays (JsonML) stores it: a few words a string, every other piece a link or
+    an emphasis of its own."""
+    found = text.split()
+    pieces = [" ".join(found[at : at + 3]) + " " for at in range(0, len(found), 3)]
+    children = [
+        (["a", {"href": f"/topics/{n}"}, piece] if n % 4 == 1 else ["em", piece]) if n % 2 else piece
+        for n, piece in enumerate(pieces)
+    ]
+    return ["p", {}, *children]
+
+
+def test_a_body_of_markup_written_as_arrays_is_cut_to_the_teasers_elements() -> None:
+    """A headless CMS's answer whose body is JsonML (``["p", {}, "words ", ["a", {"href": …}, "a link"]]``): the
+    teaser's paragraphs stay as they were, one paragraph of the same shape carries the call to action, the rest goes."""
+    paragraphs = [jsonml_paragraph(p) for p in BRIDGE.paragraphs]
+    for body in (paragraphs, ["div", {"class": "body"}, *paragraphs]):
+        data = json.dumps({"story": {"title": BRIDGE.title, "body": body}}).encode()
+        out = Formats(PaywallSettings(secret_key=SECRET)).gate("json", data, charset=None, path="/api/x", origin=ORIGIN)
+        assert out.body is not None
+        assert_withheld_absent(out.body, BRIDGE)
+        cut = json.loads(out.body)["story"]["body"]
+        kept = cut[2:] if body[0] == "div" else cut
+        assert cut[:2] == body[:2] or body[0] != "div"
+        assert kept[: len(BRIDGE.teaser)] == paragraphs[: len(BRIDGE.teaser)]
+        assert len(kept) == len(BRIDGE.teaser) + 1 and kept[-1][0] == "p"
+        assert READ_ON in json.dumps(kept[-1])
+
+
 @given(
     frame=_JSON,
     key=st.sampled_from(["content", "body", "Body", "articleBody", "body_html", "html"]),
-    form=st.sampled_from(["html", "text", "rendered", "spans", "paragraphs"]),
+    form=st.sampled_from(["html", "text", "rendered", "spans", "paragraphs", "jsonml", "jsonml-root"]),
     path=st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=4), max_size=3),
 )
 def test_an_article_anywhere_in_any_json_is_cut_and_the_json_keeps_its_shape(
@@ -322,6 +351,8 @@ def test_an_article_anywhere_in_any_json_is_cut_and_the_json_keeps_its_shape(
         "rendered": {"rendered": BRIDGE.html(), "protected": False},
         "spans": [{"_type": "block", "children": [{"_type": "span", "text": p}]} for p in BRIDGE.paragraphs],
         "paragraphs": list(BRIDGE.paragraphs),
+        "jsonml": [jsonml_paragraph(p) for p in BRIDGE.paragraphs],
+        "jsonml-root": ["div", {"class": "body"}, *(jsonml_paragraph(p) for p in BRIDGE.paragraphs)],
     }[form]
     article: Any = {key: body}
     for name in reversed(path):
@@ -333,5 +364,5 @@ def test_an_article_anywhere_in_any_json_is_cut_and_the_json_keeps_its_shape(
     assert_withheld_absent(out.body, BRIDGE)
     cut = json.loads(out.body)
     assert cut["frame"] == frame
-    if form != "spans" and form != "paragraphs":
+    if form in ("html", "text", "rendered"):
         assert _keys_of(cut) == _keys_of(value)

@@ -171,7 +171,7 @@ def json_groups(value: Any) -> tuple[list[str], list[list[int]]]:
                 keyed.setdefault(key, []).append(len(values))
             values.append(item)
         elif isinstance(item, list):
-            if held is not None and item and isinstance(item[0], str) and item[0] in INLINE_TAGS:
+            if held is not None and jsonml_start(item) and item[0] in INLINE_TAGS:
                 values.append(item[0])  # the element's name: visited, not read
                 frames.append((iter(item[1:]), held, False, True))
             else:
@@ -242,6 +242,24 @@ _JSON_MEMBERS = re.compile(f'"({_JSON_STRING_TEXT})"\\s*(:?)')
 
 
 _END = object()
+
+JSONML_BLOCKS = frozenset(
+    {
+        "p", "div", "section", "article", "aside", "header", "footer", "main", "blockquote", "figure",
+        "figcaption", "pre", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tr", "td", "th",
+        "hr", "h1", "h2", "h3", "h4", "h5", "h6",
+    }
+)  # fmt: skip
+"""Elements of blocks, with :data:`~paywall.engine.outline.INLINE_TAGS`, that markup written as arrays names."""
+
+
+def jsonml_start(value: list[Any]) -> int:
+    """Where the children of an element of markup written as arrays (JsonML: ``["p", {"class": "lede"}, "a few
+    words ", ["a", {"href": …}, "a link"]]``) start: past its tag's name and its attributes. 0 for an array that
+    is no such element (its first item names no element of text)."""
+    if not value or not isinstance(value[0], str) or (value[0] not in INLINE_TAGS and value[0] not in JSONML_BLOCKS):
+        return 0
+    return 2 if len(value) > 1 and isinstance(value[1], dict) else 1
 
 
 def map_json(value: Any, change: Callable[[str], str]) -> Any:

@@ -13,8 +13,10 @@ Shapes known without a setting (more body keys with ``json_body_fields``):
   free (``"paywall": "free"``, also in its ``meta``: a WordPress post marked free).
 * **Rich text**: an array under a body key whose items are blocks of text
   spans (Portable Text's ``children``/``text``, Slate, Strapi and Lexical
-  ``children``, Contentful ``content``/``value``, Editor.js ``data.text``) or
-  paragraphs (strings). Such an array is truncated to the teaser's blocks (the
+  ``children``, Contentful ``content``/``value``, Editor.js ``data.text``),
+  elements of markup written as arrays (JsonML's ``["p", {}, "words ", ["a",
+  {"href": …}, "a link"]]``; an element holding them is read by its children)
+  or paragraphs (strings). Such an array is truncated to the teaser's blocks (the
   last one cut inside when the teaser ends there), and one block of the same
   shape carrying the call to action's words is added.
 * **Nuxt payloads** (``_payload.json``): the flat, index-linked array of
@@ -46,6 +48,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from paywall.engine.code import jsonml_start
 from paywall.errors import FormatError
 from paywall.formats.bodies import Block, Withheld, cut_blocks, cut_html, cut_text, looks_like_html
 
@@ -230,6 +233,9 @@ class Cutter:
         if isinstance(value, str):
             return self.string(value, link)
         if isinstance(value, list):
+            start = jsonml_start(value)
+            if start:  # an element of markup written as arrays: its children are the blocks
+                return [*value[:start], *self.body(value[start:], link)]
             blocks = _blocks(value)
             if blocks is not None:
                 return self.blocks(value, blocks, link)
@@ -345,7 +351,9 @@ def _leaves(value: Any) -> Iterator[tuple[Any, Any]]:
             elif isinstance(child, dict | list) and key not in ("marks", "markDefs", "_key"):
                 yield from _leaves(child)
     elif isinstance(value, list):
-        for index, child in enumerate(value):
+        # An element of markup written as arrays: its text is in its children, not its name and attributes.
+        for index in range(jsonml_start(value), len(value)):
+            child = value[index]
             if isinstance(child, str):
                 yield value, index
             elif isinstance(child, dict | list):
@@ -360,6 +368,11 @@ def _blocks(items: list[Any]) -> list[_Block] | None:
     for index, item in enumerate(items):
         if isinstance(item, str):
             found.append(_Block(item, [(items, index)], Block(item, looks_like_html(item))))
+            continue
+        if isinstance(item, list) and jsonml_start(item):  # a block of markup written as arrays
+            leaves = list(_leaves(item))
+            text = "".join(container[key] for container, key in leaves)
+            found.append(_Block(item, leaves, Block(text, looks_like_html(text), bool(_HEADING.match(item[0])))))
             continue
         keys = _keys(item) if isinstance(item, dict) else set()
         if not isinstance(item, dict) or keys & RECORD_KEYS or not keys & (BLOCK_KEYS | LEAF_KEYS):
