@@ -76,6 +76,31 @@ def test_a_wordpress_post_is_cut_and_keeps_its_shape(gated: str, bare: str) -> N
     assert response.content.startswith(b'{"id":1,"date":"2026-11-30T08:00:00","guid":{"rendered":"https:\\/\\/news')
 
 
+def test_a_wordpress_post_asked_for_as_jsonp_is_cut_and_stays_jsonp(gated: str, bare: str) -> None:
+    """WordPress answers any REST route with ``?_jsonp=callback`` as a script: ``/**/callback({…})``. It is JSON
+    all the same: cut like the post, and still the call the page's script tag runs."""
+    response = get(gated, "/wp-json/wp/v2/posts/1?_jsonp=show")
+    original = get(bare, "/wp-json/wp/v2/posts/1?_jsonp=show")
+    assert original.content.startswith(b"/**/show({") and HARBOUR.markers[0] in original.text
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/javascript; charset=utf-8"
+    assert response.headers["cache-control"] == "private, no-cache"
+    assert_withheld_absent(response.content, HARBOUR)
+    assert response.content.startswith(b"/**/show({") and response.content.endswith(b"})")
+    post = json.loads(response.content[len(b"/**/show(") : -1])
+    assert shape(post) == shape(json.loads(original.content[len(b"/**/show(") : -1]))
+    assert all(f"<p>{p}</p>" in post["content"]["rendered"] for p in HARBOUR.teaser)
+
+
+@pytest.mark.parametrize("path", ["/static/app.js", "/api/health.js"])
+def test_scripts_that_carry_no_article_pass_byte_for_byte(gated: str, bare: str, path: str) -> None:
+    """A script of the site's own, and JSONP without an article, go on as the site sent them."""
+    response, original = get(gated, path), get(bare, path)
+    assert response.status_code == 200 and response.content == original.content
+    assert response.headers["content-type"] == original.headers["content-type"]
+    assert "cache-control" not in response.headers and "vary" not in response.headers
+
+
 def test_a_page_of_posts_and_the_edit_context_are_cut(gated: str, bare: str) -> None:
     for path in ("/wp-json/wp/v2/posts?per_page=10", "/wp-json/wp/v2/posts?context=edit"):
         response = get(gated, path)

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from paywall.errors import FormatError, RewriteError
 from paywall.formats import feed, json_body, text_body
 from paywall.formats.feed import sniffs_as_feed
+from paywall.formats.json_body import sniffs_as_jsonp
 from paywall.pages.cta import read_on_text, render_read_on, trial_url
 from paywall.paths import has_dot_segment, match_path, normalize_path
 from paywall.settings import PaywallSettings
@@ -161,7 +162,7 @@ class Formats:
         if kind == "feed" and not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
             out, items = feed.gate_xml(body, charset=charset, teaser_paragraphs=teaser, read_on=read_on, free=free)
             return Gated(out, items)
-        prefix, value = json_body.loads(body)
+        prefix, value, suffix = json_body.loads(body)
         if feed.is_json_feed(value):
             withheld, items = feed.gate_json_feed(value, teaser_paragraphs=teaser, read_on=read_on, free=free)
         elif kind == "feed":
@@ -176,7 +177,7 @@ class Formats:
         if not items:
             return Gated(None)
         json_body.blank_leaks(value, withheld)
-        return Gated(json_body.dumps_like(value, body, prefix), items)
+        return Gated(json_body.dumps_like(value, body, prefix, suffix), items)
 
     def free_link(self, link: str | None, origin: str) -> bool:
         """Whether ``link`` is this site's page at a path in ``exclude_paths`` (never gated, so free here too)."""
@@ -216,4 +217,13 @@ def refusal(settings: PaywallSettings, kind: FormatKind, cta_page: bytes) -> tup
     return cta_page, b"text/html; charset=utf-8"
 
 
-__all__ = ["KNOWN_JSON_PATHS", "FormatKind", "Formats", "Gated", "page_path", "refusal", "sniffs_as_feed"]
+__all__ = [
+    "KNOWN_JSON_PATHS",
+    "FormatKind",
+    "Formats",
+    "Gated",
+    "page_path",
+    "refusal",
+    "sniffs_as_feed",
+    "sniffs_as_jsonp",
+]

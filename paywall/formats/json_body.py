@@ -71,6 +71,13 @@ BLOCK_KEYS = frozenset({"_type", "type", "nodetype", "children", "data", "style"
 LINK_KEYS = ("link", "permalink", "url", "canonical_url", "canonicalurl", "canonical", "path")
 _HEADING = re.compile(r"^(?:h[1-6]|heading.*|header)$", re.IGNORECASE)
 _XSSI_PREFIX = re.compile(rb"\A\)\]\}',?[ \t]*\r?\n")
+#: The start of JSONP: a call (``callback(``, WordPress's ``/**/callback(``, ``typeof cb === "function" && cb(``)
+#: whose argument is an object or an array.
+_JSONP_START = re.compile(
+    rb"\A\s*(?:/\*\*/\s*)?(?:typeof\s+[A-Za-z_$][\w$.]*\s*===?\s*[\"']function[\"']\s*&&\s*)?"
+    rb"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*\(\s*(?=[\[{])"
+)
+_JSONP_END = re.compile(rb"\s*\)\s*;?\s*\Z")
 _KEY_SEPARATOR = re.compile(rb'"\s*:(\s*)[^\s]')
 _ITEM_SEPARATOR = re.compile(rb'[\]}"0-9el]\s*,(\s*)["{\[0-9tfn-]')
 _INDENT = re.compile(rb"[\[{]\r?\n([ \t]+)")
@@ -112,14 +119,23 @@ def _site_path(link: str) -> bool:
 # --------------------------------------------------------------------------- reading and writing
 
 
-def loads(data: bytes) -> tuple[bytes, Any]:
-    """``(prefix, value)`` of a JSON body; an anti-hijacking prefix (``)]}',``) is kept aside. Raises FormatError."""
-    prefix = b""
-    match = _XSSI_PREFIX.match(data)
+def sniffs_as_jsonp(head: bytes) -> bool:
+    """Whether a script starts as JSONP does: a call whose argument is an object or an array."""
+    return _JSONP_START.match(head) is not None
+
+
+def loads(data: bytes) -> tuple[bytes, Any, bytes]:
+    """``(prefix, value, suffix)`` of a JSON body: an anti-hijacking prefix (``)]}',``), or the call around
+    JSONP's argument, is kept aside. Raises FormatError."""
+    prefix = suffix = b""
+    match = _XSSI_PREFIX.match(data) or _JSONP_START.match(data)
     if match is not None:
         prefix, data = data[: match.end()], data[match.end() :]
+        end = _JSONP_END.search(data) if match.re is _JSONP_START else None
+        if end is not None:
+            data, suffix = data[: end.start()], data[end.start() :]
     try:
-        return prefix, json.loads(data, object_pairs_hook=_unique_keys)
+        return prefix, json.loads(data, object_pairs_hook=_unique_keys), suffix
     except (ValueError, RecursionError) as exc:
         raise FormatError(f"not JSON that can be read ({type(exc).__name__}: {str(exc)[:80]})") from None
 
@@ -131,8 +147,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
-def dumps_like(value: Any, original: bytes, prefix: bytes = b"") -> bytes:
-    """``value`` as JSON written the way ``original`` was (separators, indentation, escapes), as UTF-8."""
+def dumps_like(value: Any, original: bytes, prefix: bytes = b"", suffix: bytes = b"") -> bytes:
+    """``value`` as JSON written the way ``original`` was (separators, indentation, escapes), as UTF-8, between
+    ``prefix`` and ``suffix`` (what :func:`loads` kept aside)."""
     indent_match = _INDENT.search(original[:4096])
     indent: str | int | None = indent_match.group(1).decode("ascii") if indent_match else None
     key = _KEY_SEPARATOR.search(original)
@@ -147,6 +164,8 @@ def dumps_like(value: Any, original: bytes, prefix: bytes = b"") -> bytes:
         if escape.encode() in original.lower():
             text = text.replace(char, escape)
     out = prefix + text.encode("utf-8")
+    if suffix:
+        return out + suffix
     return out + b"\n" if original.endswith(b"\n") else out
 
 

@@ -27,6 +27,9 @@ The rules, in order:
   (``text/plain``, ``text/markdown``) likewise: an article's Markdown or
   plain-text view is the article; a text that streams and does not start
   with prose goes on as made.
+* A script: its first bytes are read (``SNIFF``); JSONP (``/**/callback({…})``, as
+  WordPress's REST API answers ``?_jsonp=callback``) is JSON and judged as JSON, any
+  other script goes on as made.
 * A React Server Components payload (``text/x-component``, what Next.js's
   router fetches to show a page by script): a member's streams as made
   (``MEMBER``); anyone else's is read (``FORMAT``), and one that carries an
@@ -54,7 +57,7 @@ from .headers import HTML_TYPES, RawHeaders, content_type, header_pairs, parse_c
 
 Directive = Literal["", "free", "members"]
 #: What a response's type says about it: a page, maybe a page (browsers sniff), a feed, JSON, or neither.
-Kind = Literal["html", "sniff-html", "sniff-xml", "feed", "json", "text", "rsc", "other"]
+Kind = Literal["html", "sniff-html", "sniff-xml", "feed", "json", "text", "rsc", "script", "other"]
 
 
 class Action(Enum):
@@ -135,9 +138,10 @@ class Start(NamedTuple):
             ),
         )
 
-    def sniffed(self, is_html: bool, *, feed: bool = False) -> Start:
-        """This start once the body's first bytes are known (a page, a feed, or neither)."""
-        return self._replace(kind="html" if is_html else "feed" if feed else "other", byteranges=False)
+    def sniffed(self, is_html: bool, *, feed: bool = False, json: bool = False) -> Start:
+        """This start once the body's first bytes are known (a page, a feed, JSON, or none of them)."""
+        kind: Kind = "html" if is_html else "feed" if feed else "json" if json else "other"
+        return self._replace(kind=kind, byteranges=False)
 
     @property
     def html_media(self) -> str:
@@ -173,6 +177,11 @@ FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "applicat
 TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
 #: A React Server Components payload: what Next.js's router fetches to show a page without loading it.
 RSC_TYPE = "text/x-component"
+#: The types of scripts: JSONP (JSON in a call, as WordPress's REST API answers ``?_jsonp=``) is sent as one.
+SCRIPT_TYPES = frozenset(
+    {"application/javascript", "text/javascript", "application/x-javascript", "application/ecmascript",
+     "text/ecmascript"}
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=256)
@@ -196,6 +205,8 @@ def _classify(values: tuple[bytes, ...]) -> tuple[Kind, tuple[str, str | None] |
         return "text", media
     if media[0] == RSC_TYPE:
         return "rsc", media
+    if media[0] in SCRIPT_TYPES:
+        return "script", media
     return "other", media
 
 

@@ -49,7 +49,7 @@ from ..engine import Page, canonical_path, is_amp
 from ..engine.head import AMP_SCAN_BYTES
 from ..engine.headscan import HeadScan, encode_tags, inject, insertion_point, with_tags
 from ..errors import BodyTooLarge, FormatError, RewriteError
-from ..formats import FormatKind, refusal, sniffs_as_feed, text_body
+from ..formats import FormatKind, refusal, sniffs_as_feed, sniffs_as_jsonp, text_body
 from ..insights import Wall
 from ..pages.cta import CtaKind, fallback_page, render_cta
 from ..paths import has_dot_segment, match_path, normalize_path, path_with_query
@@ -702,7 +702,7 @@ class _Peek(_Body):
 
 
 class _Sniff(_Body):
-    """Reads the first bytes of an untyped body, then lets the page be decided as if it had been typed."""
+    """Reads the first bytes of an untyped body (or a script's), then lets it be decided as if it had been typed."""
 
     def __init__(self, exchange: _Exchange) -> None:
         self.x = exchange
@@ -714,8 +714,11 @@ class _Sniff(_Body):
         if more and len(self.held) < TYPE_SNIFF_BYTES:
             return
         x = self.x
-        is_html = sniffs_as_html(self.held, xml=x.start.kind == "sniff-xml")
-        x.start = x.start.sniffed(is_html, feed=not is_html and sniffs_as_feed(self.held))
+        if x.start.kind == "script":  # a browser runs a script as one: it is JSON in a call, or no page
+            x.start = x.start.sniffed(False, json=sniffs_as_jsonp(self.held))
+        else:
+            is_html = sniffs_as_html(self.held, xml=x.start.kind == "sniff-xml")
+            x.start = x.start.sniffed(is_html, feed=not is_html and sniffs_as_feed(self.held))
         await x.act()
         await x.body.on_body({"type": "http.response.body", "body": self.held, "more_body": more})
 
