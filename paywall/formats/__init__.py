@@ -80,11 +80,12 @@ class Formats:
         return match_path(normalize_path(path), self.paths)
 
     def worth_a_look(self, kind: FormatKind, path: str, body: bytes) -> bool:
-        """Whether the answer may carry an article body: every feed; JSON with a body key, or from an article
-        path; text that reads as an article; an RSC payload with an article's worth of prose in its strings."""
+        """Whether the answer may carry an article body: every feed; JSON with a body key, from an article
+        path, or with the signs of prose under other keys (:func:`json_body.may_hold_prose`); text that reads
+        as an article; an RSC payload with an article's worth of prose in its strings."""
         if kind in ("text", "rsc"):
             return self.shows_article(kind, body)
-        return kind == "feed" or self.article_path(path) or self.has_body_key(body)
+        return kind == "feed" or self.article_path(path) or self.has_body_key(body) or json_body.may_hold_prose(body)
 
     def shows_article(self, kind: FormatKind, data: bytes) -> bool:
         """Whether a part of a large answer that streams shows an article (then it is cut short there): a body

@@ -19,6 +19,13 @@ Shapes known without a setting (more body keys with ``json_body_fields``):
   or paragraphs (strings). Such an array is truncated to the teaser's blocks (the
   last one cut inside when the teaser ends there), and one block of the same
   shape carrying the call to action's words is added.
+* **Prose under any other key**: a string, or an array's strings read in
+  order, that holds an article's prose
+  (:func:`~paywall.formats.text_body.reads_as_article`): a GraphQL client
+  names the fields it gets and may rename them (``{ post { x: content } }``).
+  An array of objects that each hold a block under one key (a block editor's
+  ``innerHTML``, WPGraphQL's ``renderedHtml``) is rich text of that key;
+  records (a title, a date, a link) and comments are no blocks.
 * **Nuxt payloads** (``_payload.json``): the flat, index-linked array of
   devalue; strings and lists of strings under a body key are cut in place.
 
@@ -51,6 +58,7 @@ from typing import Any
 from paywall.engine.code import jsonml_start
 from paywall.errors import FormatError
 from paywall.formats.bodies import Block, Withheld, cut_blocks, cut_html, cut_text, looks_like_html
+from paywall.formats.text_body import reads_as_article
 
 #: Keys whose value is an article's body: a string, rich text, or an object holding them (compared in lower case:
 #: ``Body`` and ``ContentHtml`` count too).
@@ -117,6 +125,19 @@ def _site_path(link: str) -> bool:
 
 
 # --------------------------------------------------------------------------- reading and writing
+
+
+#: Where a paragraph of HTML ends, as JSON writes it (plain, with PHP's ``\/``, or HTML-safe).
+_PARAGRAPH_ENDS = (b"</p>", b"<\\/p>", b"\\u003c/p")
+#: Sentence ends between words (and Chinese and Japanese full stops): an article's prose holds a few.
+_SENTENCE_ENDS = (b". ", "\u3002".encode())
+
+
+def may_hold_prose(data: bytes) -> bool:
+    """Whether JSON may hold an article under keys that no shape names (then it is read: see
+    :func:`~paywall.formats.text_body.reads_as_article`): paragraphs of HTML, or a few sentences."""
+    lowered = data.lower()
+    return any(end in lowered for end in _PARAGRAPH_ENDS) or sum(map(data.count, _SENTENCE_ENDS)) >= 4
 
 
 def sniffs_as_jsonp(head: bytes) -> bool:
@@ -239,9 +260,16 @@ class Cutter:
             for key, child in value.items():
                 if key.lower() in self.keys:
                     value[key] = self.body(child, link)
+                elif isinstance(child, str):
+                    if reads_as_article(child):  # a body under a key no shape names (a GraphQL alias)
+                        value[key] = self.string(child, link)
                 elif isinstance(child, dict | list):
                     self.walk(child, link)
         elif isinstance(value, list):
+            blocks = _unnamed_blocks(value)
+            if blocks is not None:  # paragraphs under a key no shape names
+                value[:] = self.blocks(value, blocks, link)
+                return value
             for child in value:
                 if isinstance(child, dict | list):
                     self.walk(child, link)
@@ -403,6 +431,24 @@ def _blocks(items: list[Any]) -> list[_Block] | None:
     return found
 
 
+def _unnamed_blocks(items: list[Any]) -> list[_Block] | None:
+    """The blocks of an array that no key names as a body but whose text, read in order, is an article
+    (:func:`~paywall.formats.text_body.reads_as_article`): paragraphs, rich text, markup written as arrays, or
+    objects that each hold a block under one key (a block editor's ``innerHTML``, ``renderedHtml``); an object
+    that is a record (a title, a date: a search result) or a comment is no block. None otherwise."""
+    if len(items) < 2 or any(isinstance(item, dict) and item.get("type") == "comment" for item in items):
+        return None
+    found = _blocks(items)
+    if found is None and all(isinstance(item, dict) and not _keys(item) & RECORD_KEYS for item in items):
+        held = set.intersection(*({k for k, v in item.items() if isinstance(v, str)} for item in items))
+        if held:
+            key = max(sorted(held), key=lambda name: sum(len(item[name]) for item in items))
+            found = [_Block(item, [(item, key)], Block(item[key], looks_like_html(item[key]))) for item in items]
+    if found is None or not reads_as_article("\n\n".join(block.block.text for block in found)):
+        return None
+    return found
+
+
 def _shorten(found: _Block, text: str) -> bool:
     """Put the kept part ``text`` of a block into its strings; False when that cannot be done."""
     leaves = found.leaves
@@ -426,7 +472,8 @@ def _read_on_block(items: list[Any], blocks: list[_Block], text: str) -> Any:
         return text
     model = next((b for b in blocks if b.leaves and not b.block.html and not b.block.heading), blocks[0])
     block = copy.deepcopy(model.item)
-    leaves = list(_leaves(block))
+    # A block held under a key no shape names (see _unnamed_blocks) has its text under that key.
+    leaves = list(_leaves(block)) or [(block, key) for container, key in model.leaves if container is model.item]
     for n, (container, key) in enumerate(leaves):
         container[key] = text if n == 0 else ""
     _retag(block, iter(range(1_000_000)))

@@ -22,22 +22,33 @@ front matter's summary of the whole story) makes it refuse instead.
 from __future__ import annotations
 
 import codecs
+import html
 import re
 from collections.abc import Iterable
 
 from paywall.engine import code
 from paywall.engine.text import unspaced_count
 from paywall.errors import FormatError
-from paywall.formats.bodies import cut_text
+from paywall.formats.bodies import cut_text, looks_like_html
 
 PROSE_PARAGRAPHS = 3
 ARTICLE_WORDS = 80
 PARAGRAPH_WORDS = 8
 LINE_WORDS = 6
+#: A string, or an array's strings read in order, that no key names as a body is an article all the same when
+#: it holds this many paragraphs of prose and words among them (more than a text answer needs).
+UNNAMED_PARAGRAPHS = 4
+UNNAMED_WORDS = 100
 #: A suffix that names a text view of the page at the path without it.
 _TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 
 _BLANK_LINE = re.compile(r"\r?\n[ \t\f\v]*\r?\n")
+#: Where a block of HTML ends (or a paragraph written with two ``<br>``): a blank line in its text.
+_BLOCK_END = re.compile(
+    r"</(?:p|div|h[1-6]|li|blockquote|section|article|pre|figure|figcaption|td|th|dd|dt)\s*>|<br\s*/?>\s*<br\s*/?>",
+    re.IGNORECASE,
+)
+_MARKUP = re.compile(r"<[^<>]*>")
 #: The start of a Markdown block that is no paragraph: heading, quote, table, code, list item, HTML, rule.
 _STRUCTURE = re.compile(r"[ \t]{0,3}(?:#|>|\||```|~~~|[-*+][ \t]|\d{1,9}[.)][ \t]|<|---|===)|[ \t]{4}|\t")
 #: A sentence's end, then closing quotes, brackets or emphasis.
@@ -62,17 +73,28 @@ def _prose_words(paragraph: str, *, ended: bool = True) -> int:
     return count if not ended or _SENTENCE_END.search(paragraph) is not None else 0
 
 
-def is_article(text: str) -> bool:
-    """Whether ``text`` reads as an article (see the module)."""
-    paragraphs = prose = 0
+def is_article(text: str, *, paragraphs: int = PROSE_PARAGRAPHS, words: int = ARTICLE_WORDS) -> bool:
+    """Whether ``text`` reads as an article (see the module): ``paragraphs`` of prose or more, ``words`` among them."""
+    found = prose = 0
     for paragraph in _BLANK_LINE.split(text):
-        words = _prose_words(paragraph.strip("\r\n"))
-        if words:
-            paragraphs += 1
-            prose += words
-            if paragraphs >= PROSE_PARAGRAPHS and prose >= ARTICLE_WORDS:
+        count = _prose_words(paragraph.strip("\r\n"))
+        if count:
+            found += 1
+            prose += count
+            if found >= paragraphs and prose >= words:
                 return True
     return False
+
+
+def reads_as_article(text: str) -> bool:
+    """Whether a string that no key names as a body is an article all the same: a field under an alias a GraphQL
+    client chose, a block editor's HTML, a list of paragraphs (joined by blank lines). HTML is read by its
+    blocks; :data:`UNNAMED_PARAGRAPHS` paragraphs of prose with :data:`UNNAMED_WORDS` words among them."""
+    if len(text) < UNNAMED_WORDS * 4:  # fewer characters than that many words take
+        return False
+    if looks_like_html(text):
+        text = html.unescape(_MARKUP.sub("", _BLOCK_END.sub("\n\n", text)))
+    return is_article(text, paragraphs=UNNAMED_PARAGRAPHS, words=UNNAMED_WORDS)
 
 
 def starts_prose(head: str) -> bool:
@@ -159,12 +181,15 @@ def cut(text: str, *, teaser_paragraphs: int, read_on: str) -> str | None:
 
 
 __all__ = [
+    "UNNAMED_PARAGRAPHS",
+    "UNNAMED_WORDS",
     "carries_article",
     "cut",
     "decoded",
     "is_article",
     "is_rsc_payload",
     "page_of",
+    "reads_as_article",
     "rsc_carries_prose",
     "starts_prose",
 ]

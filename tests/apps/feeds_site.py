@@ -330,6 +330,15 @@ APP_SCRIPT = (
 ) * 200
 
 
+async def graphql(request: Request) -> Response:
+    """A GraphQL endpoint (WPGraphQL's shape): the client names the fields, and may rename them (``x: content``)."""
+    query = (await request.json()).get("query", "")
+    alias = query.split("{")[-1].split(":")[0].strip() or "content"
+    blocks = [{"__typename": "CoreParagraph", "renderedHtml": f"<p>{html.escape(p)}</p>"} for p in BRIDGE.paragraphs]
+    post = {"editorBlocks": blocks} if "editorBlocks" in query else {alias: BRIDGE.html()}
+    return _response(json.dumps({"data": {"post": post}}).encode(), "application/graphql-response+json")
+
+
 async def app_script(request: Request) -> Response:
     return _response(APP_SCRIPT, "text/javascript")
 
@@ -556,6 +565,7 @@ routes = [
     Route("/wp-json/wp/v2/posts/{post_id:int}", wp_single),
     Route("/wp-json/wp/v2/comments", wp_comments),
     Route("/static/app.js", app_script),
+    Route("/graphql", graphql, methods=["POST"]),
     Route("/api/health.js", jsonp_health),
     Route("/wp-json/wp/v2/broken", wp_broken),
     Route("/api/portable", portable),
