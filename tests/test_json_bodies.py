@@ -143,14 +143,62 @@ def test_prose_under_keys_no_shape_names_is_cut(value: Any) -> None:
     assert BRIDGE.teaser[0] in out.body.decode()
 
 
+LEXICAL = {
+    "root": {
+        "type": "root",
+        "children": [{"type": "paragraph", "children": [{"type": "text", "text": p}]} for p in BRIDGE.paragraphs],
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "held"),
+    [
+        ({"post": {"title": BRIDGE.title, "body": json.dumps(LEXICAL)}}, ("post", "body")),
+        ({"post": {"title": BRIDGE.title, "lexical": json.dumps(LEXICAL)}}, ("post", "lexical")),
+        ({"props": json.dumps({"story": {"x": BRIDGE.html()}})}, ("props",)),
+    ],
+    ids=["under-a-body-key", "under-another-key", "props"],
+)
+def test_json_held_as_text_is_cut_as_json_and_stays_json(value: Any, held: tuple[str, ...]) -> None:
+    """An editor's state or a component's props stored as JSON text in a string: read as JSON, cut inside, and
+    written back as JSON text, so that the app that parses it still can."""
+    data = json.dumps(value).encode()
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate("json", data, charset=None, path="/api/x", origin=ORIGIN)
+    assert out.body is not None
+    assert_withheld_absent(out.body, BRIDGE)
+    inner: Any = json.loads(out.body)
+    for key in held:
+        inner = inner[key]
+    assert BRIDGE.teaser[0] in json.dumps(json.loads(inner))
+
+
+def test_a_flat_payload_of_strings_is_read_string_by_string() -> None:
+    """SvelteKit's ``__data.json`` (devalue) puts every string of the page's data in one flat array, each object
+    pointing at its values by index: the story is an item of that array, under no key at all."""
+    value = {
+        "type": "data",
+        "nodes": [{"type": "data", "data": [{"post": 1}, {"title": 2, "html": 3}, "Bridge", BRIDGE.html()]}],
+    }
+    data = json.dumps(value).encode()
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate(
+        "json", data, charset=None, path="/x/__data.json", origin=ORIGIN
+    )
+    assert out.body is not None
+    assert_withheld_absent(out.body, BRIDGE)
+    cut = json.loads(out.body)["nodes"][0]["data"]
+    assert cut[:3] == value["nodes"][0]["data"][:3] and BRIDGE.teaser[0] in cut[3]
+
+
 @pytest.mark.parametrize(
     "value",
     [
         {"results": [{"title": f"Story {n}", "url": f"/s/{n}", "excerpt": p} for n, p in enumerate(BRIDGE.paragraphs)]},
         {"author": {"bio": " ".join(BRIDGE.teaser)}},
         {"tags": ["bridge", "river", "city"], "note": BRIDGE.paragraphs[0]},
+        {"settings": json.dumps({"theme": "dark", "items": [1, 2, 3]})},
     ],
-    ids=["search-results", "short-bio", "tags"],
+    ids=["search-results", "short-bio", "tags", "json-text"],
 )
 def test_json_under_other_keys_that_is_no_article_passes(value: Any) -> None:
     """Records (a title, a link: search results, comments) are no blocks of one story, and a paragraph or two is

@@ -25,7 +25,10 @@ Shapes known without a setting (more body keys with ``json_body_fields``):
   names the fields it gets and may rename them (``{ post { x: content } }``).
   An array of objects that each hold a block under one key (a block editor's
   ``innerHTML``, WPGraphQL's ``renderedHtml``) is rich text of that key;
-  records (a title, a date, a link) and comments are no blocks.
+  records (a title, a date, a link) and comments are no blocks. The items of
+  a flat payload (SvelteKit's ``__data.json``) are read one by one.
+* **JSON held as text** in a string (a component's props, an editor's state
+  such as Lexical's): read as JSON, cut inside, and written back as JSON text.
 * **Nuxt payloads** (``_payload.json``): the flat, index-linked array of
   devalue; strings and lists of strings under a body key are cut in place.
 
@@ -261,8 +264,7 @@ class Cutter:
                 if key.lower() in self.keys:
                     value[key] = self.body(child, link)
                 elif isinstance(child, str):
-                    if reads_as_article(child):  # a body under a key no shape names (a GraphQL alias)
-                        value[key] = self.string(child, link)
+                    value[key] = self.unnamed(child, link)
                 elif isinstance(child, dict | list):
                     self.walk(child, link)
         elif isinstance(value, list):
@@ -270,10 +272,26 @@ class Cutter:
             if blocks is not None:  # paragraphs under a key no shape names
                 value[:] = self.blocks(value, blocks, link)
                 return value
-            for child in value:
-                if isinstance(child, dict | list):
+            for index, child in enumerate(value):
+                if isinstance(child, str):
+                    value[index] = self.unnamed(child, link)  # a flat payload's strings (SvelteKit's, devalue's)
+                elif isinstance(child, dict | list):
                     self.walk(child, link)
         return value
+
+    def unnamed(self, text: str, link: str | None) -> str:
+        """A string under a key that no shape names (or an array's item): JSON held as text is read as JSON
+        (and written back when cut), an article by its prose (a GraphQL alias) is cut, anything else stays."""
+        nested = _json_text(text)
+        if nested is not None:
+            return self._rewritten(text, nested, lambda value: self.walk(value, link))
+        return self.string(text, link) if reads_as_article(text) else text
+
+    def _rewritten(self, text: str, value: Any, cut: Callable[[Any], Any]) -> str:
+        """``text``, JSON held as text whose parsed ``value`` ``cut`` cuts: written again when anything in it was."""
+        before = self.cuts
+        value = cut(value)
+        return dumps_like(value, text.encode("utf-8")).decode("utf-8") if self.cuts > before else text
 
     def body(self, value: Any, link: str | None) -> Any:
         """A value found under a body key, cut: a string, rich text, or an object holding them."""
@@ -299,6 +317,9 @@ class Cutter:
         return value
 
     def string(self, text: str, link: str | None) -> str:
+        nested = _json_text(text)
+        if nested is not None:  # a body held as JSON text (a stringified editor state): cut as JSON
+            return self._rewritten(text, nested, lambda value: self.body(value, link))
         url = self.read_on.url(link)
         if looks_like_html(text):
             cut = cut_html(text, teaser_paragraphs=self.teaser_paragraphs, read_on=self.read_on.html(url))
@@ -429,6 +450,18 @@ def _blocks(items: list[Any]) -> list[_Block] | None:
         style = next((str(item[k]) for k in ("style", "type", "nodeType") if isinstance(item.get(k), str)), "")
         found.append(_Block(item, leaves, Block(text, looks_like_html(text), bool(_HEADING.match(style)))))
     return found
+
+
+def _json_text(text: str) -> dict[str, Any] | list[Any] | None:
+    """The object or array that ``text`` holds as JSON text (a component's props, an editor's state), else None."""
+    stripped = text.strip()
+    if len(stripped) < 2 or stripped[0] + stripped[-1] not in ("{}", "[]"):
+        return None
+    try:
+        value = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict | list) else None
 
 
 def _unnamed_blocks(items: list[Any]) -> list[_Block] | None:
