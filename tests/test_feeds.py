@@ -439,6 +439,31 @@ def test_a_body_in_media_description_alone_is_cut() -> None:
     assert_withheld_absent(out.body, BRIDGE)
 
 
+@pytest.mark.parametrize(
+    "element",
+    [
+        "<x:fulltext>{html}</x:fulltext>",
+        "<x:body><![CDATA[{raw}]]></x:body>",
+        '<media:content url="https://news.example/v.mp4"><media:text>{text}</media:text></media:content>',
+    ],
+    ids=["namespaced", "cdata", "nested"],
+)
+def test_a_body_in_an_element_no_format_names_is_cut(element: str) -> None:
+    """An item whose known fields hold a short summary and whose story stands in an element of another name
+    (a namespace of the site's own, Media RSS's ``media:text``): the story is found by its prose, and cut."""
+    feed = (
+        '<rss version="2.0" xmlns:x="https://news.example/ns" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
+        f"<item><title>{BRIDGE.title}</title><link>{BRIDGE.link}</link><description>The bridge, briefly.</description>"
+        + element.format(html=feeds_site._xml(BRIDGE.html()), raw=BRIDGE.html(), text=feeds_site._xml(BRIDGE.text()))
+        + "<category>City</category></item></channel></rss>"
+    )
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate("feed", feed.encode(), charset=None, path="/", origin=ORIGIN)
+    assert out.body is not None and out.items == 1
+    assert_withheld_absent(out.body, BRIDGE)
+    assert BRIDGE.teaser[0].encode() in out.body
+    assert b"<description>The bridge, briefly.</description>" in out.body and b"<category>City</category>" in out.body
+
+
 @pytest.mark.anyio
 async def test_a_copy_in_an_attribute_refuses_the_feed(make_settings: SettingsFactory) -> None:
     feed = feeds_site.rss().replace("<dc:creator>", f'<dc:creator note="{" ".join(HARBOUR.rest)}">', 1)

@@ -14,7 +14,9 @@ or ``description``, Atom ``content`` or ``summary``, JSON Feed
 item's own page; a short body stays whole, as a short article does. Each other
 content field (a summary; also ``dc:description`` and ``media:description``)
 stays as it is unless it carries withheld text (it holds the body too): then
-it is cut on its own, or emptied. An item whose link
+it is cut on its own, or emptied. An element of text that no format names
+(``<x:fulltext>``, ``<media:text>``) is a content field too when its text is
+an article's prose (:func:`~paywall.formats.text_body.reads_as_article`). An item whose link
 is a path in ``exclude_paths`` is free and stays whole.
 
 **Writing.** Only what is cut changes: each body is replaced where it stands
@@ -44,8 +46,9 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from paywall.engine.text import decode_layers
 from paywall.errors import FormatError, RewriteError
-from paywall.formats.bodies import CutBody, Withheld, cut_html, cut_text
+from paywall.formats.bodies import CutBody, Withheld, cut_html, cut_text, looks_like_html
 from paywall.formats.json_body import ReadOn
+from paywall.formats.text_body import reads_as_article
 
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
@@ -61,6 +64,7 @@ _HTML_BODIES = frozenset({"description", f"{{{RSS1}}}description", f"{{{CONTENT}
 #: Other fields an item's text may stand in: plain text (Media RSS says ``type="html"`` when it is not).
 _TEXT_BODIES = frozenset({f"{{{DC}}}description", f"{{{MEDIA}}}description"})
 _ATOM_BODIES = frozenset({f"{{{ATOM}}}content", f"{{{ATOM}}}summary"})
+_NAMED_BODIES = _HTML_BODIES | _TEXT_BODIES | _ATOM_BODIES
 _LINKS = frozenset({"link", f"{{{RSS1}}}link"})
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 #: JSON Feed's body fields, and how each is written.
@@ -265,6 +269,25 @@ def _utf8(body: bytes, charset: str | None) -> bytes:
 
 
 def _bodies(item: _Element, data: bytes) -> Iterator[_Body]:
+    yield from _named_bodies(item, data)
+    yield from _unnamed_bodies(item)
+
+
+def _unnamed_bodies(item: _Element) -> Iterator[_Body]:
+    """Elements of text that no feed format names as a body (``<x:fulltext>``, Media RSS's ``<media:text>``)
+    whose text is an article all the same (:func:`~paywall.formats.text_body.reads_as_article`), at any depth."""
+    stack = [child for child in item.children if child.tag not in _NAMED_BODIES]
+    while stack:
+        element = stack.pop()
+        if element.children:
+            stack.extend(element.children)
+            continue
+        source = "".join(element.text)
+        if element.content >= 0 and reads_as_article(source):
+            yield _Body("html" if looks_like_html(source) else "text", source, element)
+
+
+def _named_bodies(item: _Element, data: bytes) -> Iterator[_Body]:
     for child in item.children:
         if child.content < 0:
             continue
