@@ -77,6 +77,66 @@ def test_a_story_rendered_from_the_page_s_state_is_cut_in_its_data() -> None:
         assert chrome in out
 
 
+ARTICLE_META = '<meta property="og:type" content="article">'
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        '<script id="__NEXT_DATA__" type="application/json">{}</script>'.format(
+            json.dumps({"props": {"pageProps": {"story": {"title": "Lighthouse reopens", "paragraphs": STORY}}}})
+        ),
+        "<script>window.__APOLLO_STATE__ = {};</script>".format(
+            json.dumps({"Story:1": {"__typename": "Story", "id": 1, "html": paragraphs_html(STORY)}})
+        ),
+        '<script type="application/json" id="store">{}</script>'.format(
+            json.dumps({"story": {"x": "\n\n".join(STORY)}})
+        ),
+    ],
+    ids=["paragraphs", "markup", "text"],
+)
+def test_a_story_only_the_page_s_state_holds_is_withheld_there(state: str) -> None:
+    """A page rendered in the browser that declares no ``articleBody``: its metadata says it is an article, its
+    markup holds none, and its state holds the story (a list of paragraphs, markup, text). The story is taken
+    from the state, and the state keeps the teaser only (it still parses)."""
+    markup = news('<div id="__next"><div class="spinner">Loading</div></div>', head=ARTICLE_META + state)
+    page = Page.parse(markup.encode(), None)
+    assert page.has_article() and page.report.how_found == "declared"
+    assert "state" in page.report.article_path
+    out = first_view(markup)
+    for secret in SECRETS:
+        assert secret not in out
+    assert TEASER[0] in out and CTA_MARK in out
+    for chrome in CHROME:
+        assert chrome in out
+
+
+@pytest.mark.parametrize("shown", [4, 6])
+@pytest.mark.parametrize("shape", ["paragraphs", "markup"])
+def test_the_rest_of_a_story_only_the_state_holds_is_withheld_there(shown: int, shape: str) -> None:
+    """A page that renders the story's opening on the server and the rest from its state: the state holds every
+    paragraph, most of which the markup never shows. What follows the first withheld paragraph in the state is
+    the rest of the story, withheld too (a paragraph a string: every later string of the array goes)."""
+    value: object = list(STORY) if shape == "paragraphs" else paragraphs_html(STORY)
+    state = '<script id="__NEXT_DATA__" type="application/json">{}</script>'.format(
+        json.dumps({"props": {"pageProps": {"story": {"title": "Lighthouse reopens", "body": value, "id": 7}}}})
+    )
+    shell = f"<article><h1>Lighthouse reopens</h1>{paragraphs_html(STORY[:shown])}<div id='more'></div></article>"
+    out = first_view(news(shell, head=ARTICLE_META + state))
+    for secret in SECRETS:
+        assert secret not in out
+    held = json.loads(parse(out.encode()).css_first("#__NEXT_DATA__").text())["props"]["pageProps"]["story"]
+    assert held["id"] == 7 and held["title"] == "Lighthouse reopens"  # the state still parses, its keys kept
+    assert TEASER[0] in json.dumps(held["body"])
+
+
+def test_a_long_text_in_the_state_of_a_page_that_says_it_is_no_article_is_left_alone() -> None:
+    """A home page's state may hold a long text (a notice, a policy): without metadata that says the page is an
+    article, it is no story."""
+    state = '<script type="application/json" id="store">{}</script>'.format(json.dumps({"notice": "\n\n".join(STORY)}))
+    assert not Page.parse(news('<div id="app"></div>', head=state).encode(), None).has_article()
+
+
 def test_a_declared_story_shown_where_no_article_is_looked_for_is_cut_there_too() -> None:
     """The story in the markup where detection never takes an article (a sidebar): what the page declares
     still says what it is, and its copy in the sidebar keeps the teaser only."""

@@ -361,23 +361,44 @@ def replace_literals(
 
     With ``within``, only literals that overlap one of those ranges of ``body`` are offered to ``change``.
     ``json_body``: the body is JSON (:func:`split_json`), whose literals are its strings alone (see
-    :func:`_json_literals`).
+    :func:`_json_literals`); the strings of an array that follow one that changed are emptied too (a story
+    stored a paragraph a string goes on after its first withheld paragraph, even where the page's markup
+    never showed the rest: a page that renders its opening on the server and the rest from its state).
     """
-    parts: list[str] = []
-    last = 0
     ranges = _union(within)
     found = _json_literals(body, ranges) if json_body else _js_literals(body, ranges)
+    changes: list[tuple[int, int, str]] = []
     for kind, start, end in found:
+        if changes and start < changes[-1][1]:
+            continue  # emptied already, as the rest of an array
         new = change(_literal_text(kind, body[start:end]))
         if new is None:
             continue
+        changes.append((start, end, new))
+        if json_body:
+            changes.extend(_rest_of_array(body, end))
+    if not changes:
+        return None
+    parts: list[str] = []
+    last = 0
+    for start, end, new in changes:
         parts.append(body[last:start])
         parts.append(new)
         last = end
-    if not parts:
-        return None
     parts.append(body[last:])
     return "".join(parts)
+
+
+_NEXT_ITEM = re.compile(r'\s*,\s*("[^"\\]*(?:\\[\s\S][^"\\]*)*")(?!\s*:)')
+"""The next string of an array after a string of JSON (a key is followed by a colon: no item)."""
+
+
+def _rest_of_array(body: str, end: int) -> Iterator[tuple[int, int, str]]:
+    """The strings of the array that follow the string of JSON ending at ``end``, each to be emptied."""
+    match = _NEXT_ITEM.match(body, end)
+    while match is not None:
+        yield match.start(1), match.end(1), '""'
+        match = _NEXT_ITEM.match(body, match.end(1))
 
 
 def _js_literals(body: str, ranges: list[tuple[int, int]]) -> Iterator[tuple[str, int, int]]:

@@ -57,6 +57,7 @@ IN_JSON_LD = "articleBody of the page's JSON-LD (not in its markup: a script ren
 IN_NOSCRIPT = "a <noscript>'s markup (what a browser with scripts off shows)"
 IN_SRCDOC = "an <iframe srcdoc> document"
 IN_TEMPLATE = "a <template>'s content (what a script shows when it stamps it)"
+IN_STATE = "the page's application state (a script's JSON, which a script renders)"
 """Where the article is, in the report, when the page's markup does not hold it (see :meth:`Page.declared_story`)."""
 
 
@@ -250,12 +251,13 @@ class Page:
 
         Without such a body, the story another reading of the page shows counts the same way
         (:func:`_story_elsewhere`): the markup of a ``<noscript>``, an ``<iframe srcdoc>`` document, or a
-        ``<template>``'s content.
+        ``<template>``'s content; and last, the story the page's application state holds, where the page's
+        metadata says it is an article (:func:`_story_in_state`).
         """
         body = structured.declared_body(self._tree)
         if body is not None and len(words(body)) >= detect.UNMARKED_MIN_WORDS:
             return Declared(body, IN_JSON_LD)
-        return _story_elsewhere(self._tree)
+        return _story_elsewhere(self._tree) or _story_in_state(self._tree)
 
     def has_article(self) -> bool:
         """Whether an article was found (configured selector, explicit mark or detection), or declared."""
@@ -619,6 +621,52 @@ def _story_elsewhere(tree: LexborHTMLParser) -> Declared | None:
             text = inner.story_lines()
             if found is None or len(text) > len(found.text):
                 found = Declared(text, _WHERE[tag or ""])
+    return found
+
+
+STATE_STORY_LINES = 3
+"""Paragraphs of prose (:data:`STATE_LINE_WORDS` words or more) a story in the application's state holds at least."""
+STATE_LINE_WORDS = 8
+
+
+def _story_in_state(tree: LexborHTMLParser) -> Declared | None:
+    """The longest story in the page's application state, where the page's metadata says it is an article.
+
+    A page rendered in the browser that declares no ``articleBody`` still carries its story in the data a
+    script renders it from (``__NEXT_DATA__``, a store's state: a script that is JSON, or one assignment of
+    it): a string of markup or text, or the strings of an array read in order (paragraphs), as
+    :func:`~paywall.engine.code.json_groups` reads them. One of
+    :data:`~paywall.engine.detect.UNMARKED_MIN_WORDS` words or more in :data:`STATE_STORY_LINES` paragraphs
+    of prose or more is the story; the sweep then shortens it in the state as it does every copy.
+    """
+    found: Declared | None = None
+    says: bool | None = None
+    for script in tree.css("script"):
+        if "src" in script.attributes:
+            continue
+        body = script.text()
+        if len(body) < HIDDEN_ARTICLE_CHARS:
+            continue
+        if says is None:
+            says = detect.says_it_is_an_article(tree)
+        if not says:
+            return None
+        parts = code.split_json(body)
+        if parts is None:
+            continue
+        values, groups = code.json_groups(parts[1])
+        texts = [value for value in values if len(value) >= HIDDEN_ARTICLE_CHARS]
+        texts.extend("\n".join(values[at] for at in group) for group in groups)
+        for text in texts:
+            lines = [line.strip() for line in structured.as_text(text).splitlines() if line.strip()]
+            counts = [len(words(line)) for line in lines]
+            if sum(counts) < detect.UNMARKED_MIN_WORDS:
+                continue
+            if sum(count >= STATE_LINE_WORDS for count in counts) < STATE_STORY_LINES:
+                continue
+            story = "\n".join(lines)
+            if found is None or len(story) > len(found.text):
+                found = Declared(story, IN_STATE)
     return found
 
 

@@ -123,7 +123,7 @@ def declared_body(tree: LexborHTMLParser, *, longer_than: int = 0) -> str | None
         for obj in _articles(value):
             body = obj.get("articleBody")
             if isinstance(body, str):
-                text = _as_text(body)
+                text = as_text(body)
                 if len(text) > max(longer_than, len(found or "")):
                     found = text
     return found
@@ -135,9 +135,9 @@ _BREAK_TAGS = re.compile(
 _TAGS = re.compile(r"<[^>]*>")
 
 
-def _as_text(body: str) -> str:
-    """An ``articleBody`` as text: some sites put the story's markup there (``<p>`` and all); its paragraphs
-    become lines, its other tags go and its character references are read."""
+def as_text(body: str) -> str:
+    """An ``articleBody`` (or a story in an application's state) as text: some sites put the story's markup there
+    (``<p>`` and all); its paragraphs become lines, its other tags go and its character references are read."""
     if "<" not in body:
         return body
     text = html_unescaped(_TAGS.sub("", _BREAK_TAGS.sub("\n", body)))
