@@ -173,6 +173,16 @@ def test_json_held_as_text_is_cut_as_json_and_stays_json(value: Any, held: tuple
     assert BRIDGE.teaser[0] in json.dumps(json.loads(inner))
 
 
+def test_json_text_under_a_body_key_that_no_rule_reads_is_cut_as_text() -> None:
+    """A body held as JSON text of a shape no rule reads (Ghost's Mobiledoc): cut as the text it is, as before
+    JSON text was read, rather than sent whole."""
+    doc = {"version": "0.3.1", "sections": [[1, "p", [[0, [], 0, p]]] for p in BRIDGE.paragraphs]}
+    data = json.dumps({"post": {"title": BRIDGE.title, "body": json.dumps(doc)}}).encode()
+    out = Formats(PaywallSettings(secret_key=SECRET)).gate("json", data, charset=None, path="/api/x", origin=ORIGIN)
+    assert out.body is not None
+    assert_withheld_absent(out.body, BRIDGE)
+
+
 def test_a_flat_payload_of_strings_is_read_string_by_string() -> None:
     """SvelteKit's ``__data.json`` (devalue) puts every string of the page's data in one flat array, each object
     pointing at its values by index: the story is an item of that array, under no key at all."""

@@ -319,7 +319,10 @@ class Cutter:
     def string(self, text: str, link: str | None) -> str:
         nested = _json_text(text)
         if nested is not None:  # a body held as JSON text (a stringified editor state): cut as JSON
-            return self._rewritten(text, nested, lambda value: self.body(value, link))
+            rewritten = self._rewritten(text, nested, lambda value: self.body(value, link))
+            if rewritten is not text:
+                return rewritten
+            # Nothing found in it (a state of a shape no rule reads): cut as the text it is, never sent whole.
         url = self.read_on.url(link)
         if looks_like_html(text):
             cut = cut_html(text, teaser_paragraphs=self.teaser_paragraphs, read_on=self.read_on.html(url))
