@@ -18,7 +18,7 @@ from bisect import bisect_left
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from paywall.engine.text import unspaced_count
+from paywall.engine.text import WORD_INLINE_TAGS, unspaced_count
 
 MATH_TAGS = frozenset(
     {
@@ -31,13 +31,7 @@ MATH_TAGS = frozenset(
 )  # fmt: skip
 """MathML: a formula is part of the sentence it stands in (its symbols are no blocks of their own)."""
 
-INLINE_TAGS = frozenset(
-    {
-        "a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "del", "dfn", "em", "font", "i", "img",
-        "ins", "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt",
-        "u", "var", "wbr", "label", "nobr", "big",
-    }
-) | MATH_TAGS  # fmt: skip
+INLINE_TAGS = WORD_INLINE_TAGS | {"br", "img", "label"} | MATH_TAGS
 """Markup inside a line of text (formulas too): its text belongs to the enclosing block."""
 
 

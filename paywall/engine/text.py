@@ -111,13 +111,17 @@ BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{" + str(MIN_BASE64_CHARS) + r",}={0,2}
 _NOT_TEXT = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
 _URLSAFE = str.maketrans("-_", "+/")
 _TAG = re.compile(r"<[^<>]*>")
-_INLINE_TAG = re.compile(
-    r"</?(?:a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|nobr|q|s|samp|small|span|strike"
-    r"|strong|sub|sup|time|tt|u|var|wbr)(?=[\s/>])[^<>]*>",
-    re.IGNORECASE,
-)
-"""A tag of markup inside a line: it splits no word as a browser shows it (``zephyr<em>quill</em>``, a letter per
-``<span>``); any other tag stands between words."""
+WORD_INLINE_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
+        "kbd", "mark", "nobr", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt",
+        "u", "var", "wbr",
+    }
+)  # fmt: skip
+"""Markup inside a line that splits no word as a browser shows it (``zephyr<em>quill</em>``, a letter per
+``<span>``): :data:`~paywall.engine.outline.INLINE_TAGS` but for a break, an image and a label."""
+_INLINE_TAG = re.compile(r"</?(?:" + "|".join(sorted(WORD_INLINE_TAGS)) + r")(?=[\s/>])[^<>]*>", re.IGNORECASE)
+"""A tag of :data:`WORD_INLINE_TAGS`; any other tag stands between words."""
 PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 MARKUP = re.compile(r"<|&(?:lt|#0*60|#x0*3c)|\\(?:u0*3c|x3c|u\{0*3c\}|0*3c)|%3c", re.IGNORECASE)
 """A ``<``, plain or escaped: the text may hold markup, whose attributes the reading without ``tags`` reads."""
