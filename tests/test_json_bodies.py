@@ -207,12 +207,19 @@ def test_a_flat_payload_of_strings_is_read_string_by_string() -> None:
         {"author": {"bio": " ".join(BRIDGE.teaser)}},
         {"tags": ["bridge", "river", "city"], "note": BRIDGE.paragraphs[0]},
         {"settings": json.dumps({"theme": "dark", "items": [1, 2, 3]})},
+        {
+            "items": [
+                {"id": n, "sku": f"S-{n}", "price": 9.5, "description": p} for n, p in enumerate(BRIDGE.paragraphs)
+            ]
+        },
+        {"items": [{"name": f"Item {n}", "description": p} for n, p in enumerate(BRIDGE.paragraphs)]},
     ],
-    ids=["search-results", "short-bio", "tags", "json-text"],
+    ids=["search-results", "short-bio", "tags", "json-text", "products", "plain-descriptions"],
 )
 def test_json_under_other_keys_that_is_no_article_passes(value: Any) -> None:
-    """Records (a title, a link: search results, comments) are no blocks of one story, and a paragraph or two is
-    no article: they pass as the site made them."""
+    """Records (a title, a link, an id, a price: search results, products) are no blocks of one story, nor are
+    objects of plain text under a key no shape names, and a paragraph or two is no article: they pass as the site
+    made them."""
     data = json.dumps(value).encode()
     out = Formats(PaywallSettings(secret_key=SECRET)).gate("json", data, charset=None, path="/api/x", origin=ORIGIN)
     assert out.body is None

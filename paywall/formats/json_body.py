@@ -13,7 +13,8 @@ Shapes known without a setting (more body keys with ``json_body_fields``):
   free (``"paywall": "free"``, also in its ``meta``: a WordPress post marked free).
 * **Rich text**: an array under a body key whose items are blocks of text
   spans (Portable Text's ``children``/``text``, Slate, Strapi and Lexical
-  ``children``, Contentful ``content``/``value``, Editor.js ``data.text``),
+  ``children``, Contentful ``content``/``value``, Editor.js ``data.text``, a
+  Quill delta's ``ops``/``insert``),
   elements of markup written as arrays (JsonML's ``["p", {}, "words ", ["a",
   {"href": …}, "a link"]]``; an element holding them is read by its children)
   or paragraphs (strings). Such an array is truncated to the teaser's blocks (the
@@ -72,8 +73,9 @@ BODY_KEYS = frozenset(
         "richText", "rich_text", "blocks", "paragraphs",
     }
 )  # fmt: skip
-#: Keys of strings inside a body's object or block that hold its text (``content.rendered``, a span's ``text``).
-LEAF_KEYS = frozenset({"rendered", "raw", "html", "text", "value", "content", "body"})
+#: Keys of strings inside a body's object or block that hold its text (``content.rendered``, a span's ``text``, a
+#: Quill delta's ``insert``).
+LEAF_KEYS = frozenset({"rendered", "raw", "html", "text", "value", "content", "body", "insert"})
 #: Keys that make an object a record (a post, a story) rather than a block of text.
 RECORD_KEYS = frozenset({"title", "slug", "link", "permalink", "headline", "excerpt", "author", "date"})
 #: Keys that make an object a block of rich text (with :data:`LEAF_KEYS`).
@@ -455,8 +457,18 @@ def _blocks(items: list[Any]) -> list[_Block] | None:
     return found
 
 
+def _may_be_block(item: dict[str, Any]) -> bool:
+    """Whether an object may be a block of one story held under a key no shape names: no record (a title, a date,
+    a link) and no number of its own (records hold ids, prices, counts)."""
+    return not _keys(item) & RECORD_KEYS and not any(
+        isinstance(value, int | float) and not isinstance(value, bool) for value in item.values()
+    )
+
+
 def _json_text(text: str) -> dict[str, Any] | list[Any] | None:
     """The object or array that ``text`` holds as JSON text (a component's props, an editor's state), else None."""
+    if len(text) < 2 or text[0] not in "{[ \t\r\n":
+        return None
     stripped = text.strip()
     if len(stripped) < 2 or stripped[0] + stripped[-1] not in ("{}", "[]"):
         return None
@@ -470,16 +482,18 @@ def _json_text(text: str) -> dict[str, Any] | list[Any] | None:
 def _unnamed_blocks(items: list[Any]) -> list[_Block] | None:
     """The blocks of an array that no key names as a body but whose text, read in order, is an article
     (:func:`~paywall.formats.text_body.reads_as_article`): paragraphs, rich text, markup written as arrays, or
-    objects that each hold a block under one key (a block editor's ``innerHTML``, ``renderedHtml``); an object
-    that is a record (a title, a date: a search result) or a comment is no block. None otherwise."""
+    objects that each hold a block of markup under one key (a block editor's ``innerHTML``, ``renderedHtml``); an
+    object that is a record (a title, a date, an id or a price: a search result, a product) or a comment is no
+    block. None otherwise."""
     if len(items) < 2 or any(isinstance(item, dict) and item.get("type") == "comment" for item in items):
         return None
     found = _blocks(items)
-    if found is None and all(isinstance(item, dict) and not _keys(item) & RECORD_KEYS for item in items):
+    if found is None and all(isinstance(item, dict) and _may_be_block(item) for item in items):
         held = set.intersection(*({k for k, v in item.items() if isinstance(v, str)} for item in items))
         if held:
             key = max(sorted(held), key=lambda name: sum(len(item[name]) for item in items))
-            found = [_Block(item, [(item, key)], Block(item[key], looks_like_html(item[key]))) for item in items]
+            if all(looks_like_html(item[key]) for item in items):  # a block editor's blocks hold markup
+                found = [_Block(item, [(item, key)], Block(item[key], True)) for item in items]
     if found is None or not reads_as_article("\n\n".join(block.block.text for block in found)):
         return None
     return found
