@@ -220,6 +220,8 @@ def _keyed_strings(window: str) -> list[str] | None:
 def json_text(literal: str) -> Any | None:
     """The value of the JSON object or array a text is (an attribute's value, a comment), or a script's string
     literal holds as text (``JSON.parse("{…}")``: ``literal`` as written, between its quotes); else None."""
+    if not literal or literal[0] not in "{[ \t\r\n":  # most texts: one look, no copy (JSON allows no other space)
+        return None
     start = literal.lstrip()[:1]
     if start not in ("{", "[") or not literal.rstrip().endswith(("}", "]")):
         return None

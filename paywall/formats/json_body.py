@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from paywall.engine.code import jsonml_start
+from paywall.engine.code import json_text, jsonml_start
 from paywall.errors import FormatError
 from paywall.formats.bodies import Block, Withheld, cut_blocks, cut_html, cut_text, looks_like_html
 from paywall.formats.text_body import reads_as_article
@@ -284,10 +284,10 @@ class Cutter:
     def unnamed(self, text: str, link: str | None) -> str:
         """A string under a key that no shape names (or an array's item): JSON held as text is read as JSON
         (and written back when cut), an article by its prose (a GraphQL alias) is cut, anything else stays."""
-        nested = _json_text(text)
+        nested = json_text(text)
         if nested is not None:
             return self._rewritten(text, nested, lambda value: self.walk(value, link))
-        return self.string(text, link) if reads_as_article(text) else text
+        return self._cut(text, link) if reads_as_article(text) else text
 
     def _rewritten(self, text: str, value: Any, cut: Callable[[Any], Any]) -> str:
         """``text``, JSON held as text whose parsed ``value`` ``cut`` cuts: written again when anything in it was."""
@@ -319,12 +319,17 @@ class Cutter:
         return value
 
     def string(self, text: str, link: str | None) -> str:
-        nested = _json_text(text)
+        """A string under a body key, cut: JSON held as text as JSON, else as the HTML or text it is."""
+        nested = json_text(text)
         if nested is not None:  # a body held as JSON text (a stringified editor state): cut as JSON
             rewritten = self._rewritten(text, nested, lambda value: self.body(value, link))
             if rewritten is not text:
                 return rewritten
             # Nothing found in it (a state of a shape no rule reads): cut as the text it is, never sent whole.
+        return self._cut(text, link)
+
+    def _cut(self, text: str, link: str | None) -> str:
+        """``text`` cut at its teaser as the HTML or plain text it is (as it was when it is too short)."""
         url = self.read_on.url(link)
         if looks_like_html(text):
             cut = cut_html(text, teaser_paragraphs=self.teaser_paragraphs, read_on=self.read_on.html(url))
@@ -463,20 +468,6 @@ def _may_be_block(item: dict[str, Any]) -> bool:
     return not _keys(item) & RECORD_KEYS and not any(
         isinstance(value, int | float) and not isinstance(value, bool) for value in item.values()
     )
-
-
-def _json_text(text: str) -> dict[str, Any] | list[Any] | None:
-    """The object or array that ``text`` holds as JSON text (a component's props, an editor's state), else None."""
-    if len(text) < 2 or text[0] not in "{[ \t\r\n":
-        return None
-    stripped = text.strip()
-    if len(stripped) < 2 or stripped[0] + stripped[-1] not in ("{}", "[]"):
-        return None
-    try:
-        value = json.loads(stripped)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict | list) else None
 
 
 def _unnamed_blocks(items: list[Any]) -> list[_Block] | None:
