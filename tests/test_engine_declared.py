@@ -30,7 +30,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from paywall import PaywallMiddleware, PaywallSettings
-from paywall.engine import Page
+from paywall.engine import Page, sweep
+from paywall.engine.fingerprint import Fingerprint
 from tests.asgi import call
 from tests.conftest import SECRET
 from tests.test_engine_cut import CHROME, news, parse
@@ -111,13 +112,38 @@ def test_a_story_only_the_page_s_state_holds_is_withheld_there(state: str) -> No
         assert chrome in out
 
 
+def story_as(shape: str) -> object:
+    """The story as a state stores it: a paragraph a string, markup, or a paragraph an object (rich text)."""
+    if shape == "paragraphs":
+        return list(STORY)
+    if shape == "markup":
+        return paragraphs_html(STORY)
+    if shape == "portable text":  # Sanity: blocks of spans
+        return [
+            {"_type": "block", "_key": f"k{n}", "style": "normal", "markDefs": [],
+             "children": [{"_type": "span", "_key": f"s{n}", "marks": [], "text": line}]}
+            for n, line in enumerate(STORY)
+        ]  # fmt: skip
+    if shape == "typed blocks":  # a block editor's output, a figure among the paragraphs
+        blocks: list[object] = [{"type": "paragraph", "text": line} for line in STORY]
+        blocks.insert(5, {"type": "image", "url": "/harbour.jpg", "caption": "The harbour at dawn"})
+        return blocks
+    if shape == "slate":  # Slate, Plate, Payload: elements of leaves
+        return [{"type": "p", "children": [{"text": line}]} for line in STORY]
+    return [[line] for line in STORY]  # one-string arrays
+
+
+SHAPES = ["paragraphs", "markup", "portable text", "typed blocks", "slate", "one-string arrays"]
+
+
 @pytest.mark.parametrize("shown", [4, 6])
-@pytest.mark.parametrize("shape", ["paragraphs", "markup"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_the_rest_of_a_story_only_the_state_holds_is_withheld_there(shown: int, shape: str) -> None:
     """A page that renders the story's opening on the server and the rest from its state: the state holds every
     paragraph, most of which the markup never shows. What follows the first withheld paragraph in the state is
-    the rest of the story, withheld too (a paragraph a string: every later string of the array goes)."""
-    value: object = list(STORY) if shape == "paragraphs" else paragraphs_html(STORY)
+    the rest of the story, withheld too: a paragraph a string, every later string of the array goes; a paragraph
+    an object, the text of every later object (under the key that held the withheld paragraph's)."""
+    value = story_as(shape)
     state = '<script id="__NEXT_DATA__" type="application/json">{}</script>'.format(
         json.dumps({"props": {"pageProps": {"story": {"title": "Lighthouse reopens", "body": value, "id": 7}}}})
     )
@@ -128,6 +154,67 @@ def test_the_rest_of_a_story_only_the_state_holds_is_withheld_there(shown: int, 
     held = json.loads(parse(out.encode()).css_first("#__NEXT_DATA__").text())["props"]["pageProps"]["story"]
     assert held["id"] == 7 and held["title"] == "Lighthouse reopens"  # the state still parses, its keys kept
     assert TEASER[0] in json.dumps(held["body"])
+
+
+@pytest.mark.parametrize("shape", [shape for shape in SHAPES if shape != "markup"])
+def test_the_rest_of_a_story_goes_from_state_read_whole(shape: str) -> None:
+    """A script read whole (parsed, shortened and written again) loses the rest of the story as one read where
+    the copies stand does: each item of the story's array is kept, its text after the first withheld one gone."""
+    value = {"story": {"body": story_as(shape), "id": 7}}
+    shortened = sweep.shorten_json(value, Fingerprint.build(STORY[3:5], STORY[:3]))
+    assert shortened is not None
+    text = json.dumps(shortened)
+    for secret in SECRETS:
+        assert secret not in text
+    assert TEASER[0] in text and shortened["story"]["id"] == 7
+    body = shortened["story"]["body"]
+    assert len(body) == len(value["story"]["body"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("wrapping", ["json", "assignment", "comment"])
+def test_the_rest_of_a_story_goes_from_state_read_as_text(wrapping: str) -> None:
+    """A large state is read as text where the copies stand (not parsed whole): the rest of the story goes
+    there too, past strings that hold quotes, backslashes and brackets, and the state still parses."""
+    filler = [{"id": n, "name": f'Item "{n}" \\ [x] {{y}}', "tags": ["a", "b"]} for n in range(400)]
+    state = {"catalog": filler, "story": {"body": story_as("portable text")}, "after": {"note": "kept \\"}}
+    text = json.dumps(state)
+    script = {
+        "json": f'<script id="state" type="application/json">{text}</script>',
+        "assignment": f'<script id="state">window.__STATE__ = {text};</script>',
+        "comment": f'<script id="state" type="application/json"><!--{text}--></script>',
+    }[wrapping]
+    shell = f"<article><h1>Lighthouse reopens</h1>{paragraphs_html(STORY[:4])}<div id='more'></div></article>"
+    out = first_view(news(shell, head=ARTICLE_META + script))
+    for secret in SECRETS:
+        assert secret not in out
+    body = parse(out.encode()).css_first("#state").text()
+    body = body.removeprefix("window.__STATE__ = ").removesuffix(";").removeprefix("<!--").removesuffix("-->")
+    held = json.loads(body)
+    assert held["catalog"] == filler and held["after"] == state["after"]
+    assert held["story"]["body"][0] == state["story"]["body"][0]  # type: ignore[index]
+
+
+def test_the_rest_of_a_story_is_its_own_array_s_not_the_page_s() -> None:
+    """A state that is the page's tree of components keeps the story's blocks in one of them: the rest of the
+    story goes, the text other components keep (a menu, the next story, the footer's links) stays."""
+    other = [{"type": "p", "children": [{"text": f"The ferry timetable changes on day {n} of the winter season."}]}
+             for n in range(3)]  # fmt: skip
+    components = [
+        {"type": "Nav", "items": [{"text": "Harbour news home"}, {"text": "Coastal weather"}]},
+        {"type": "Story", "body": story_as("slate")},
+        {"type": "Story", "body": other},  # the next story, preloaded
+        {"type": "Footer", "links": [{"text": "About the harbour gazette"}, {"text": "Contact the newsroom"}]},
+    ]
+    state = '<script id="__NEXT_DATA__" type="application/json">{}</script>'.format(
+        json.dumps({"props": {"pageProps": {"components": components}}})
+    )
+    shell = f"<article><h1>Lighthouse reopens</h1>{paragraphs_html(STORY[:4])}<div id='more'></div></article>"
+    out = first_view(news(shell, head=ARTICLE_META + state))
+    for secret in SECRETS:
+        assert secret not in out
+    held = json.loads(parse(out.encode()).css_first("#__NEXT_DATA__").text())["props"]["pageProps"]["components"]
+    assert held[0] == components[0] and held[2] == components[2] and held[3] == components[3]
+    assert held[1]["body"][0] == components[1]["body"][0]  # type: ignore[index]
 
 
 def test_a_long_text_in_the_state_of_a_page_that_says_it_is_no_article_is_left_alone() -> None:

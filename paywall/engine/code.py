@@ -264,6 +264,98 @@ def jsonml_start(value: list[Any]) -> int:
     return 2 if len(value) > 1 and isinstance(value[1], dict) else 1
 
 
+def json_paths(value: Any) -> list[tuple[str | int, ...]]:
+    """The path (keys and indexes from the top) of each string value of a JSON value, in :func:`map_json`'s
+    order, iteratively (deep values do not exhaust the stack)."""
+    paths: list[tuple[str | int, ...]] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            paths.append(path)
+            continue
+        if isinstance(item, list):
+            steps: list[str | int] = list(range(len(item)))
+        elif isinstance(item, dict):
+            steps = list(item)
+        else:
+            continue
+        for step in reversed(steps):
+            child = item[step]
+            if isinstance(child, (str, list, dict)):
+                stack.append(((*path, step), child))
+    return paths
+
+
+def story_depth(path: Sequence[str | int], earlier: Callable[[int], list[Any]]) -> int | None:
+    """Where the array that holds a story stands on ``path`` (the keys and indexes to a string that carried
+    withheld text): the place of its index in ``path``; None where no array holds one.
+
+    A state stores a story as an array of its paragraphs: strings, or objects
+    (Portable Text's blocks of spans, ``{"type": "paragraph", "text": …}``,
+    Slate's elements of leaves, one-string arrays). A page that renders the
+    story's opening on the server and the rest from that state shows only
+    part of it in its markup; what follows its first withheld paragraph in
+    the array is the rest of it (see :func:`emptied`). The story's array is
+    the innermost array on ``path`` of which an earlier item (``earlier``:
+    the items before the one on ``path``, of the array at ``path[:depth]``)
+    holds a string at the same place within it (``[*].children[*].text``,
+    indexes aside): the paragraphs before the first withheld one. The page's
+    other parts (its menus and footers in a tree of components, another
+    story) are in arrays further out, and stay. Else an array of which the
+    string itself is an item holds the story.
+    """
+    depths = [depth for depth, step in enumerate(path) if isinstance(step, int)]
+    for depth in reversed(depths):
+        shape = _shape(path, depth)
+        items = earlier(depth)
+        for at in range(len(items) - 1, -1, -1):  # the nearest first
+            if _holds_at(items[at], shape):
+                return depth
+    if depths and depths[-1] == len(path) - 1:
+        return depths[-1]
+    return None
+
+
+def emptied(value: Any, shape: tuple[str | None, ...]) -> Any:
+    """``value`` with its strings at ``shape`` (keys, None for any index) emptied: the rest of a story."""
+    if not shape:
+        return "" if isinstance(value, str) else value
+    step, rest = shape[0], shape[1:]
+    if step is None:
+        return [emptied(item, rest) for item in value] if isinstance(value, list) else value
+    if isinstance(value, dict) and step in value:
+        return {**value, step: emptied(value[step], rest)}
+    return value
+
+
+def empty_story_rest(array: list[Any], path: Sequence[str | int], depth: int) -> None:
+    """Empty, in the items of ``array`` (the story's, at ``path[:depth]``) after the one on ``path``, the strings at
+    the place of the one ``path`` leads to."""
+    index, shape = path[depth], _shape(path, depth)
+    assert isinstance(index, int)
+    array[index + 1 :] = [emptied(item, shape) for item in array[index + 1 :]]
+
+
+def _holds_at(value: Any, shape: tuple[str | None, ...]) -> bool:
+    """Whether ``value`` holds a string at ``shape``."""
+    if not shape:
+        return isinstance(value, str)
+    step, rest = shape[0], shape[1:]
+    if step is None:
+        if isinstance(value, list):
+            for item in value:
+                if _holds_at(item, rest):
+                    return True
+        return False
+    return isinstance(value, dict) and step in value and _holds_at(value[step], rest)
+
+
+def _shape(path: Sequence[str | int], depth: int) -> tuple[str | None, ...]:
+    """Where in an item of the array at ``path[:depth]`` the string at ``path`` stands, its indexes aside."""
+    return tuple(None if isinstance(step, int) else step for step in path[depth + 1 :])
+
+
 def map_json(value: Any, change: Callable[[str], str]) -> Any:
     """A copy of a JSON value with every string value passed through ``change``."""
     if isinstance(value, str):
@@ -363,44 +455,168 @@ def replace_literals(
 
     With ``within``, only literals that overlap one of those ranges of ``body`` are offered to ``change``.
     ``json_body``: the body is JSON (:func:`split_json`), whose literals are its strings alone (see
-    :func:`_json_literals`); the strings of an array that follow one that changed are emptied too (a story
-    stored a paragraph a string goes on after its first withheld paragraph, even where the page's markup
-    never showed the rest: a page that renders its opening on the server and the rest from its state).
+    :func:`_json_literals`), and the strings that carry the rest of a story after one that changed are emptied
+    too (:func:`story_depth`: a story stored a paragraph an item goes on after its first withheld paragraph,
+    even where the page's markup never showed the rest); None where the text cannot be read so.
     """
     ranges = _union(within)
     found = _json_literals(body, ranges) if json_body else _js_literals(body, ranges)
-    changes: list[tuple[int, int, str]] = []
+    parts: list[str] = []
+    starts: list[int] = []  # where each changed literal starts in the new body
+    last = 0
+    length = 0
     for kind, start, end in found:
-        if changes and start < changes[-1][1]:
-            continue  # emptied already, as the rest of an array
         new = change(_literal_text(kind, body[start:end]))
         if new is None:
             continue
-        changes.append((start, end, new))
-        if json_body:
-            changes.extend(_rest_of_array(body, end))
-    if not changes:
-        return None
-    parts: list[str] = []
-    last = 0
-    for start, end, new in changes:
         parts.append(body[last:start])
+        length += start - last
+        starts.append(length)
         parts.append(new)
+        length += len(new)
         last = end
+    if not parts:
+        return None
     parts.append(body[last:])
-    return "".join(parts)
+    new_body = "".join(parts)
+    return _without_story_rest(new_body, starts) if json_body else new_body
 
 
-_NEXT_ITEM = re.compile(r'\s*,\s*("[^"\\]*(?:\\[\s\S][^"\\]*)*")(?!\s*:)')
-"""The next string of an array after a string of JSON (a key is followed by a colon: no item)."""
+_DECODER = json.JSONDecoder()
 
 
-def _rest_of_array(body: str, end: int) -> Iterator[tuple[int, int, str]]:
-    """The strings of the array that follow the string of JSON ending at ``end``, each to be emptied."""
-    match = _NEXT_ITEM.match(body, end)
-    while match is not None:
-        yield match.start(1), match.end(1), '""'
-        match = _NEXT_ITEM.match(body, match.end(1))
+def _without_story_rest(body: str, starts: list[int]) -> str | None:
+    """A body that is JSON with the rest of a story emptied after each string at ``starts`` (:func:`story_depth`);
+    None where its text cannot be read so (then the sweep reads the body from its parsed value).
+
+    The arrays and objects open where a string stands are read from the text
+    before it, strings skipped by a search for their closing quote; the
+    story's array alone is parsed and written again, the rest of the body
+    stays as the site wrote it.
+    """
+    begin = _json_start(body)
+    reader = _Reader(body, begin)
+    pending = sorted(starts)
+    while pending:
+        start = pending.pop(0)
+        if not reader.read_to(start):
+            return None
+        path = reader.path()
+        if path is None:
+            return None
+        try:
+            depth = story_depth(path, functools.partial(_earlier_items, reader))
+            if depth is None:
+                continue
+            opener = reader.openers[depth]
+            array, end = _DECODER.raw_decode(body, opener)
+        except (ValueError, RecursionError):
+            return None
+        empty_story_rest(array, path, depth)
+        text = script_json(array)
+        body = body[:opener] + text + body[end:]
+        shift = len(text) - (end - opener)
+        pending = [at + shift for at in pending if at >= end]
+        reader = _Reader(body, begin)
+    return body
+
+
+def _earlier_items(reader: _Reader, depth: int) -> list[Any]:
+    """The items of the array open at ``depth`` before the one the reader stands in, parsed."""
+    items = reader.body[reader.openers[depth] + 1 : reader.item_starts[depth]].rstrip()
+    value: list[Any] = json.loads(f"[{items[:-1] if items.endswith(',') else items}]")
+    return value
+
+
+def _json_start(body: str) -> int:
+    """Where the JSON value of a body that is JSON (:func:`split_json`) starts: past an assignment or a wrapper."""
+    match = _ASSIGNMENT.match(body)
+    if match is not None:
+        return match.end()
+    at = len(body) - len(body.lstrip())
+    for prefix, _suffix in _WRAPPERS:
+        if body.startswith(prefix, at):
+            at += len(prefix)
+            return at + len(body[at:]) - len(body[at:].lstrip())
+    return at
+
+
+class _Reader:
+    """The arrays and objects of a JSON text that are open at a place, read on from one place to a later one.
+
+    For each open one, outermost first: where it opens, the index or key that
+    leads on towards the place, and where that item starts. Its cost is the
+    text's structure: a string is passed by a search for its closing quote.
+    """
+
+    def __init__(self, body: str, begin: int) -> None:
+        self.body = body
+        self.at = begin
+        self.openers: list[int] = []
+        self.steps: list[int] = []  # an array's index, -1 in an object
+        self.item_starts: list[int] = []
+        self.keys: list[int] = []  # where the key last seen in each open object starts
+        self.last_string = -1
+
+    def read_to(self, target: int) -> bool:
+        """Read on to ``target``; False where the text does not read as JSON."""
+        body, at = self.body, self.at
+        openers, steps, item_starts, keys = self.openers, self.steps, self.item_starts, self.keys
+        while at < target:
+            char = body[at]
+            if char == '"':
+                self.last_string = at
+                at = _string_end(body, at)
+                if at < 0:
+                    return False
+                continue
+            if char == "[" or char == "{":
+                openers.append(at)
+                steps.append(0 if char == "[" else -1)
+                item_starts.append(at + 1)
+                keys.append(-1)
+            elif char == "]" or char == "}":
+                if not openers:
+                    return False
+                openers.pop()
+                steps.pop()
+                item_starts.pop()
+                keys.pop()
+            elif char == "," and openers:
+                if steps[-1] >= 0:
+                    steps[-1] += 1
+                item_starts[-1] = at + 1
+            elif char == ":" and openers:
+                keys[-1] = self.last_string
+                item_starts[-1] = at + 1
+            at += 1
+        self.at = at
+        return True
+
+    def path(self) -> list[str | int] | None:
+        """The keys and indexes that lead to the place read to; None where a key is missing."""
+        path: list[str | int] = []
+        for step, key in zip(self.steps, self.keys, strict=True):
+            if step >= 0:
+                path.append(step)
+            elif key < 0:
+                return None
+            else:
+                path.append(json.loads(self.body[key : _string_end(self.body, key)]))
+        return path
+
+
+def _string_end(body: str, start: int) -> int:
+    """Where the JSON string opening at ``start`` ends (past its closing quote); -1 when it does not."""
+    end = body.find('"', start + 1)
+    while end > 0:
+        backslashes = end - 1
+        while body[backslashes] == "\\":
+            backslashes -= 1
+        if (end - 1 - backslashes) % 2 == 0:
+            return end + 1
+        end = body.find('"', end + 1)
+    return -1
 
 
 def _js_literals(body: str, ranges: list[tuple[int, int]]) -> Iterator[tuple[str, int, int]]:

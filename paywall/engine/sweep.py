@@ -47,6 +47,7 @@ fewer than five words (the fingerprint's runs).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -766,28 +767,52 @@ def shorten_json(value: Any, fingerprint: Fingerprint) -> Any | None:
     cannot be rebuilt (too deep): then the script is read as a whole by the
     sweep.
     """
-    changed = False
+    changed: list[int] = []
+    visited = count()
 
     def change(text: str) -> str:
-        nonlocal changed
+        at = next(visited)
         shortened = _shortened(text, fingerprint)
         if shortened is None:
             return text
-        changed = True
+        changed.append(at)
         return shortened
 
     try:
         shortened = code.map_json(value, change)
+        # Each string that a withheld run read across its group touches goes (counted in the order map_json
+        # visits the values, one by one), and so does the rest of a story stored a paragraph an item after its
+        # first withheld paragraph.
         doomed = {at for array in _split_copies(shortened, fingerprint) for at in array}
         if doomed:
-            # Each string that a withheld run read across its group touches goes (counted in the order
-            # map_json visits the values, one by one).
-            changed = True
+            changed.extend(doomed)
             counter = count()
             shortened = code.map_json(shortened, lambda text: "" if next(counter) in doomed else text)
+        if changed:
+            _empty_story_rest(shortened, changed)
     except (RecursionError, ValueError, TypeError):
         return None
     return shortened if changed else None
+
+
+def _empty_story_rest(value: Any, changed: list[int]) -> None:
+    """Empty, in place, the rest of a story after each string at ``changed`` (in :func:`~paywall.engine.code.map_json`'s
+    order) in the array that holds it (see :func:`~paywall.engine.code.story_depth`)."""
+    paths = code.json_paths(value)
+    for at in sorted(set(changed)):
+        path = paths[at]
+        containers: list[Any] = [value]  # those on the path, the value first
+        for step in path[:-1]:
+            containers.append(containers[-1][step])
+        depth = code.story_depth(path, functools.partial(_earlier_items, containers, path))
+        if depth is not None:
+            code.empty_story_rest(containers[depth], path, depth)
+
+
+def _earlier_items(containers: list[Any], path: tuple[str | int, ...], depth: int) -> list[Any]:
+    """The items of the array ``containers[depth]`` before the one on ``path``."""
+    items: list[Any] = containers[depth][: path[depth]]
+    return items
 
 
 def _split_copies(value: Any, fingerprint: Fingerprint) -> Iterator[list[int]]:
