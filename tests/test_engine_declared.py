@@ -130,10 +130,22 @@ def story_as(shape: str) -> object:
         return blocks
     if shape == "slate":  # Slate, Plate, Payload: elements of leaves
         return [{"type": "p", "children": [{"text": line}]} for line in STORY]
+    if shape == "grouped blocks":  # WordPress's blocks, the later paragraphs in a group of columns
+
+        def paragraph(line: str) -> dict[str, object]:
+            return {"blockName": "core/paragraph", "attrs": {}, "innerBlocks": [], "innerHTML": f"<p>{line}</p>"}
+
+        column = {
+            "blockName": "core/column",
+            "innerHTML": "<div></div>",
+            "innerBlocks": [paragraph(line) for line in STORY[6:]],
+        }
+        group = {"blockName": "core/columns", "innerHTML": "<div></div>", "innerBlocks": [column]}
+        return [*(paragraph(line) for line in STORY[:6]), group]
     return [[line] for line in STORY]  # one-string arrays
 
 
-SHAPES = ["paragraphs", "markup", "portable text", "typed blocks", "slate", "one-string arrays"]
+SHAPES = ["paragraphs", "markup", "portable text", "typed blocks", "slate", "one-string arrays", "grouped blocks"]
 
 
 @pytest.mark.parametrize("shown", [4, 6])

@@ -318,14 +318,34 @@ def story_depth(path: Sequence[str | int], earlier: Callable[[int], list[Any]]) 
 
 
 def emptied(value: Any, shape: tuple[str | None, ...]) -> Any:
-    """``value`` with its strings at ``shape`` (keys, None for any index) emptied: the rest of a story."""
+    """An item of a story's array after its first withheld paragraph, with its strings at ``shape`` (keys, None
+    for any index) emptied, and so those of the items of arrays it holds that hold strings there (paragraphs
+    grouped in a later block: a section, columns)."""
+    exact = _emptied_at(value, shape)
+    return _nested(exact, shape) if shape else exact
+
+
+def _emptied_at(value: Any, shape: tuple[str | None, ...]) -> Any:
+    """``value`` with its strings at ``shape`` emptied."""
     if not shape:
         return "" if isinstance(value, str) else value
     step, rest = shape[0], shape[1:]
     if step is None:
-        return [emptied(item, rest) for item in value] if isinstance(value, list) else value
+        return [_emptied_at(item, rest) for item in value] if isinstance(value, list) else value
     if isinstance(value, dict) and step in value:
-        return {**value, step: emptied(value[step], rest)}
+        return {**value, step: _emptied_at(value[step], rest)}
+    return value
+
+
+def _nested(value: Any, shape: tuple[str | None, ...]) -> Any:
+    """``value`` with the items of each array in it that holds strings at ``shape`` :func:`emptied`."""
+    if isinstance(value, list):
+        for item in value:
+            if _holds_at(item, shape):
+                return [emptied(each, shape) for each in value]
+        return [_nested(item, shape) for item in value]
+    if isinstance(value, dict):
+        return {key: _nested(item, shape) for key, item in value.items()}
     return value
 
 
@@ -510,10 +530,10 @@ def _without_story_rest(body: str, starts: list[int]) -> str | None:
                 continue
             opener = reader.openers[depth]
             array, end = _DECODER.raw_decode(body, opener)
+            empty_story_rest(array, path, depth)
+            text = script_json(array)
         except (ValueError, RecursionError):
             return None
-        empty_story_rest(array, path, depth)
-        text = script_json(array)
         body = body[:opener] + text + body[end:]
         shift = len(text) - (end - opener)
         pending = [at + shift for at in pending if at >= end]
