@@ -134,8 +134,11 @@ def news_page(paragraphs: int = 24, padding: int = 60_000) -> str:
 def state_page(paragraphs: int = 24, items: int = 600) -> str:
     """The news page rendered part on the server, part from its state: its markup shows the story's first six
     paragraphs, and the application's state (a list of products first) holds every paragraph, as Portable Text
-    blocks. The engine reads the state's structure up to the copy and empties the rest of the story there."""
+    blocks; no JSON-LD declares the whole story. The engine reads the state's structure up to the first copy
+    and empties the rest of the story there."""
     page = news_page(paragraphs)
+    ld = page.index("<script type='application/ld+json'>")
+    page = page[:ld] + page[page.index("</script>", ld) + len("</script>") :]  # the state alone holds the rest
     body = [" ".join(sentence(p * 10 + s) for s in range(4)) for p in range(paragraphs)]
     blocks = [{"_type": "block", "children": [{"_type": "span", "text": text}]} for text in body]
     catalog = [{"id": n, "name": sentence(5000 + n, 5), "tags": ["new", "sale"]} for n in range(items)]
