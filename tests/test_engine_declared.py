@@ -186,9 +186,16 @@ def test_the_rest_of_a_story_goes_from_state_read_whole(shape: str) -> None:
 @pytest.mark.parametrize("wrapping", ["json", "assignment", "comment"])
 def test_the_rest_of_a_story_goes_from_state_read_as_text(wrapping: str) -> None:
     """A large state is read as text where the copies stand (not parsed whole): the rest of the story goes
-    there too, past strings that hold quotes, backslashes and brackets, and the state still parses."""
+    there too, past strings that hold quotes, backslashes and brackets, in each place the state keeps the story
+    (read on after the first), and the state still parses."""
     filler = [{"id": n, "name": f'Item "{n}" \\ [x] {{y}}', "tags": ["a", "b"]} for n in range(400)]
-    state = {"catalog": filler, "story": {"body": story_as("portable text")}, "after": {"note": "kept \\"}}
+    state = {
+        "catalog": filler,
+        "story": {"body": story_as("portable text")},
+        "between": {"note": "kept [\\"},
+        "preview": {"blocks": story_as("typed blocks")},
+        "after": {"note": "kept \\"},
+    }
     text = json.dumps(state)
     script = {
         "json": f'<script id="state" type="application/json">{text}</script>',
@@ -202,8 +209,9 @@ def test_the_rest_of_a_story_goes_from_state_read_as_text(wrapping: str) -> None
     body = parse(out.encode()).css_first("#state").text()
     body = body.removeprefix("window.__STATE__ = ").removesuffix(";").removeprefix("<!--").removesuffix("-->")
     held = json.loads(body)
-    assert held["catalog"] == filler and held["after"] == state["after"]
+    assert held["catalog"] == filler and held["after"] == state["after"] and held["between"] == state["between"]
     assert held["story"]["body"][0] == state["story"]["body"][0]  # type: ignore[index]
+    assert held["preview"]["blocks"][0] == state["preview"]["blocks"][0]  # type: ignore[index]
 
 
 def test_the_rest_of_a_story_is_its_own_array_s_not_the_page_s() -> None:

@@ -514,8 +514,7 @@ def _without_story_rest(body: str, starts: list[int]) -> str | None:
     story's array alone is parsed and written again, the rest of the body
     stays as the site wrote it.
     """
-    begin = _json_start(body)
-    reader = _Reader(body, begin)
+    reader = _Reader(body, _json_start(body))
     pending = sorted(starts)
     while pending:
         start = pending.pop(0)
@@ -537,7 +536,7 @@ def _without_story_rest(body: str, starts: list[int]) -> str | None:
         body = body[:opener] + text + body[end:]
         shift = len(text) - (end - opener)
         pending = [at + shift for at in pending if at >= end]
-        reader = _Reader(body, begin)
+        reader.replaced(body, depth, opener + len(text))
     return body
 
 
@@ -612,6 +611,14 @@ class _Reader:
             at += 1
         self.at = at
         return True
+
+    def replaced(self, body: str, depth: int, end: int) -> None:
+        """The array open at ``depth`` was written again, in ``body``, to end at ``end``: read on after it, in
+        what held it (the text before it, and so what is open there, is as it was)."""
+        self.body = body
+        self.at = end
+        for frames in (self.openers, self.steps, self.item_starts, self.keys):
+            del frames[depth:]
 
     def path(self) -> list[str | int] | None:
         """The keys and indexes that lead to the place read to; None where a key is missing."""
